@@ -1,0 +1,222 @@
+package catalog
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// IngestStatus is where a repository stands in ingestion.
+type IngestStatus string
+
+const (
+	IngestQueued     IngestStatus = "queued"
+	IngestProcessing IngestStatus = "processing"
+	IngestReady      IngestStatus = "ready"
+	IngestFailed     IngestStatus = "failed"
+)
+
+// Valid reports whether s is one of the known statuses.
+func (s IngestStatus) Valid() bool {
+	switch s {
+	case IngestQueued, IngestProcessing, IngestReady, IngestFailed:
+		return true
+	}
+	return false
+}
+
+// Repository is a registered Git repository: one app of the store.
+type Repository struct {
+	ID     int64  `json:"id"`
+	Slug   string `json:"slug"`
+	Name   string `json:"name"`
+	GitURL string `json:"git_url"`
+	// Branch is the branch the user asked for; empty means the remote's HEAD.
+	Branch        string `json:"branch,omitempty"`
+	DefaultBranch string `json:"default_branch,omitempty"`
+	Description   string `json:"description"`
+	Homepage      string `json:"homepage,omitempty"`
+	Owner         string `json:"owner,omitempty"`
+	// RequestedDockerfile is the Dockerfile path the user declared, if any.
+	RequestedDockerfile string `json:"requested_dockerfile,omitempty"`
+	// DockerfilePath and ContextPath are what ingestion resolved and builds use.
+	DockerfilePath string          `json:"dockerfile_path,omitempty"`
+	ContextPath    string          `json:"context_path,omitempty"`
+	AppPort        int             `json:"app_port,omitempty"`
+	PortSource     string          `json:"port_source,omitempty"`
+	Metadata       json.RawMessage `json:"metadata,omitempty"`
+	IngestStatus   IngestStatus    `json:"ingest_status"`
+	IngestError    string          `json:"ingest_error,omitempty"`
+	IngestAttempts int             `json:"ingest_attempts"`
+	LastIngestedAt *time.Time      `json:"last_ingested_at,omitempty"`
+	LastCommitSHA  string          `json:"last_commit_sha,omitempty"`
+	LaunchCount    int64           `json:"launch_count"`
+	Tags           []Tag           `json:"tags"`
+	// LatestBuild is the newest build, when the query asked for it.
+	LatestBuild *BuildSummary `json:"latest_build,omitempty"`
+	CreatedAt   time.Time     `json:"created_at"`
+	UpdatedAt   time.Time     `json:"updated_at"`
+}
+
+// IngestionEvent is one step of a repository's ingestion timeline.
+type IngestionEvent struct {
+	ID           int64        `json:"id"`
+	RepositoryID int64        `json:"repository_id"`
+	Status       IngestStatus `json:"status"`
+	Message      string       `json:"message,omitempty"`
+	Attempt      int          `json:"attempt"`
+	CommitSHA    string       `json:"commit_sha,omitempty"`
+	DurationMS   *int64       `json:"duration_ms,omitempty"`
+	CreatedAt    time.Time    `json:"created_at"`
+}
+
+// BuildStatus is where a build stands.
+type BuildStatus string
+
+const (
+	BuildQueued    BuildStatus = "queued"
+	BuildRunning   BuildStatus = "running"
+	BuildSucceeded BuildStatus = "succeeded"
+	BuildFailed    BuildStatus = "failed"
+	BuildCancelled BuildStatus = "cancelled"
+)
+
+// Terminal reports whether no further transition will happen.
+func (s BuildStatus) Terminal() bool {
+	return s == BuildSucceeded || s == BuildFailed || s == BuildCancelled
+}
+
+// Build is one image build of a repository at a commit.
+type Build struct {
+	ID             int64       `json:"id"`
+	RepositoryID   int64       `json:"repository_id"`
+	Repository     string      `json:"repository"` // slug
+	CommitSHA      string      `json:"commit_sha"`
+	Status         BuildStatus `json:"status"`
+	DockerfilePath string      `json:"dockerfile_path"`
+	ContextPath    string      `json:"context_path"`
+	NoCache        bool        `json:"no_cache"`
+	Cached         bool        `json:"cached"`
+	CacheKey       string      `json:"cache_key,omitempty"`
+	ImageTag       string      `json:"image_tag,omitempty"`
+	ImageID        string      `json:"image_id,omitempty"`
+	ErrorMessage   string      `json:"error_message,omitempty"`
+	Attempts       int         `json:"attempts"`
+	LogBytes       int64       `json:"log_bytes"`
+	LogTruncated   bool        `json:"log_truncated"`
+	CreatedAt      time.Time   `json:"created_at"`
+	StartedAt      *time.Time  `json:"started_at,omitempty"`
+	CompletedAt    *time.Time  `json:"completed_at,omitempty"`
+	DurationMS     *int64      `json:"duration_ms,omitempty"`
+}
+
+// BuildSummary is the part of a build shown next to a repository.
+type BuildSummary struct {
+	ID          int64       `json:"id"`
+	Status      BuildStatus `json:"status"`
+	CommitSHA   string      `json:"commit_sha"`
+	ImageTag    string      `json:"image_tag,omitempty"`
+	Cached      bool        `json:"cached"`
+	CompletedAt *time.Time  `json:"completed_at,omitempty"`
+}
+
+// LogLine is one line of a build's output.
+type LogLine struct {
+	ID      int64     `json:"id"`
+	BuildID int64     `json:"build_id"`
+	Line    string    `json:"line"`
+	Time    time.Time `json:"time"`
+}
+
+// LaunchStatus is where a launch stands.
+type LaunchStatus string
+
+const (
+	LaunchStarting LaunchStatus = "starting"
+	LaunchRunning  LaunchStatus = "running"
+	LaunchStopping LaunchStatus = "stopping"
+	LaunchStopped  LaunchStatus = "stopped"
+	LaunchFailed   LaunchStatus = "failed"
+	LaunchExpired  LaunchStatus = "expired"
+)
+
+// Terminal reports whether no further transition will happen.
+func (s LaunchStatus) Terminal() bool {
+	return s == LaunchStopped || s == LaunchFailed || s == LaunchExpired
+}
+
+// Launch is a running (or once running) container of a repository's image.
+type Launch struct {
+	ID              int64        `json:"id"`
+	RepositoryID    int64        `json:"repository_id"`
+	Repository      string       `json:"repository"` // slug
+	BuildID         *int64       `json:"build_id,omitempty"`
+	ContainerID     string       `json:"container_id,omitempty"`
+	ContainerName   string       `json:"container_name,omitempty"`
+	HostPort        int          `json:"host_port,omitempty"`
+	AppPort         int          `json:"app_port,omitempty"`
+	InstanceURL     string       `json:"instance_url,omitempty"`
+	PreviewURL      string       `json:"preview_url,omitempty"`
+	Status          LaunchStatus `json:"status"`
+	ResourceProfile string       `json:"resource_profile"`
+	Warm            bool         `json:"warm,omitempty"`
+	Runner          string       `json:"runner,omitempty"`
+	ErrorMessage    string       `json:"error_message,omitempty"`
+	ExitCode        *int         `json:"exit_code,omitempty"`
+	CreatedAt       time.Time    `json:"created_at"`
+	StartedAt       *time.Time   `json:"started_at,omitempty"`
+	StoppedAt       *time.Time   `json:"stopped_at,omitempty"`
+	ExpiresAt       *time.Time   `json:"expires_at,omitempty"`
+	LastRequestAt   *time.Time   `json:"last_request_at,omitempty"`
+}
+
+// ServiceStatus is the health of an auxiliary service.
+type ServiceStatus string
+
+const (
+	ServiceUnknown   ServiceStatus = "unknown"
+	ServiceHealthy   ServiceStatus = "healthy"
+	ServiceUnhealthy ServiceStatus = "unhealthy"
+)
+
+// Service is an auxiliary service of the registry, polled for health.
+type Service struct {
+	ID               int64           `json:"id"`
+	Slug             string          `json:"slug"`
+	Name             string          `json:"name"`
+	Kind             string          `json:"kind,omitempty"`
+	BaseURL          string          `json:"base_url"`
+	HealthURL        string          `json:"health_url"`
+	Capabilities     []string        `json:"capabilities"`
+	Metadata         json.RawMessage `json:"metadata,omitempty"`
+	HealthIntervalMS *int64          `json:"health_interval_ms,omitempty"`
+	Status           ServiceStatus   `json:"status"`
+	LastCheckedAt    *time.Time      `json:"last_checked_at,omitempty"`
+	LastError        string          `json:"last_error,omitempty"`
+	LastLatencyMS    *float64        `json:"last_latency_ms,omitempty"`
+	Source           string          `json:"source"`
+	CreatedAt        time.Time       `json:"created_at"`
+	UpdatedAt        time.Time       `json:"updated_at"`
+}
+
+// Event is one entry of the durable event log.
+type Event struct {
+	ID      int64           `json:"id"`
+	Type    string          `json:"type"`
+	Subject string          `json:"subject"`
+	Data    json.RawMessage `json:"data"`
+	Time    time.Time       `json:"time"`
+}
+
+// Topic is the part of the type before the first dot: "build" for
+// "build.succeeded".
+func (e Event) Topic() string { return EventTopic(e.Type) }
+
+// EventTopic returns the topic of an event type.
+func EventTopic(typ string) string {
+	for i := 0; i < len(typ); i++ {
+		if typ[i] == '.' {
+			return typ[:i]
+		}
+	}
+	return typ
+}

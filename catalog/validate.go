@@ -1,0 +1,96 @@
+package catalog
+
+import (
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Limits of repository fields.
+const (
+	MaxNameLen        = 100
+	MaxDescriptionLen = 2000
+	MaxSlugLen        = 63
+	MaxPathLen        = 1024
+	MaxURLLen         = 2048
+)
+
+// ValidateName checks a display name given by a user.
+func ValidateName(name string) error {
+	if strings.TrimSpace(name) == "" {
+		return Invalid("name", "is empty")
+	}
+	if utf8.RuneCountInString(name) > MaxNameLen {
+		return Invalid("name", "is longer than %d characters", MaxNameLen)
+	}
+	for _, r := range name {
+		if !unicode.IsPrint(r) {
+			return Invalid("name", "contains a control character (%U)", r)
+		}
+	}
+	return nil
+}
+
+// Slugify derives a slug from a name: lower-case letters, digits and single
+// dashes, at most MaxSlugLen characters. It returns "app" when nothing is left.
+func Slugify(name string) string {
+	var b strings.Builder
+	dash := false
+	for _, r := range strings.ToLower(name) {
+		switch {
+		case r >= 'a' && r <= 'z' || r >= '0' && r <= '9':
+			b.WriteRune(r)
+			dash = false
+		default:
+			if b.Len() > 0 && !dash {
+				b.WriteByte('-')
+				dash = true
+			}
+		}
+	}
+	s := strings.Trim(b.String(), "-")
+	if len(s) > MaxSlugLen-4 { // room for a collision suffix
+		s = strings.Trim(s[:MaxSlugLen-4], "-")
+	}
+	if s == "" {
+		s = "app"
+	}
+	return s
+}
+
+// ValidSlug reports whether s has the form Slugify produces.
+func ValidSlug(s string) bool {
+	if s == "" || len(s) > MaxSlugLen || s[0] == '-' || s[len(s)-1] == '-' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// ValidateRelPath checks a path inside a repository given by a user
+// (Dockerfile, build context): relative, slash-separated, no "..", no NUL.
+func ValidateRelPath(field, p string) error {
+	if p == "" {
+		return nil
+	}
+	if len(p) > MaxPathLen {
+		return Invalid(field, "is longer than %d characters", MaxPathLen)
+	}
+	if strings.ContainsRune(p, 0) || strings.Contains(p, "\\") {
+		return Invalid(field, "contains a NUL or a backslash")
+	}
+	if strings.HasPrefix(p, "/") {
+		return Invalid(field, "%q is absolute; give a path relative to the repository root", p)
+	}
+	for _, part := range strings.Split(p, "/") {
+		if part == ".." {
+			return Invalid(field, "%q leaves the repository (\"..\" is not allowed)", p)
+		}
+	}
+	return nil
+}
