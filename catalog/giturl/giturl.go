@@ -103,6 +103,12 @@ func parseStandard(s string) (*URL, error) {
 	if strings.HasPrefix(p, "-") {
 		return nil, fmt.Errorf("git URL %q: path starts with '-'", short(s))
 	}
+	// Percent-encoding must not smuggle in what Parse refuses in plain
+	// text: the decoded path is what git sees, and CloneURL writes it
+	// unescaped.
+	if strings.IndexFunc(p, func(r rune) bool { return unicode.IsControl(r) || unicode.IsSpace(r) }) >= 0 {
+		return nil, fmt.Errorf("git URL %q: path contains an encoded space or control character", short(s))
+	}
 	u.Path = p
 	return u, nil
 }
