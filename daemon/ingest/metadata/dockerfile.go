@@ -1,0 +1,355 @@
+package metadata
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/moby/buildkit/frontend/dockerfile/command"
+	"github.com/moby/buildkit/frontend/dockerfile/parser"
+	"github.com/moby/buildkit/frontend/dockerfile/shell"
+)
+
+// DockerfileInfo is what the Dockerfile says about the image it builds. The
+// final stage (the last FROM) is the image; stages it derives from with
+// "FROM <stage>" contribute their EXPOSE, USER and HEALTHCHECK as the image
+// inherits them.
+type DockerfileInfo struct {
+	// BaseImage is the final stage's base image as written, with build
+	// arguments' defaults expanded, e.g. "node:20-alpine" or "scratch".
+	BaseImage string `json:"base_image,omitempty"`
+	// Stages is the number of FROM instructions.
+	Stages int `json:"stages"`
+	// Expose lists the ports of EXPOSE in instruction order, without duplicates.
+	Expose []int `json:"expose,omitempty"`
+	// User is the last USER of the image, "" when it runs as the base's user.
+	User string `json:"user,omitempty"`
+	// Healthcheck says the image declares a HEALTHCHECK (other than NONE).
+	Healthcheck bool `json:"healthcheck"`
+}
+
+// dockerfileNames are looked for at the root, in order.
+var dockerfileNames = []string{"Dockerfile", "dockerfile", "Containerfile", "containerfile"}
+
+// findDockerfile returns the path of the Dockerfile as declared or found (for
+// the default context), and its real path after symlinks (for the build).
+func (r *repo) findDockerfile(declared, declaredBy string, w walkResult, lim Limits) (found, real string, err error) {
+	if declared != "" {
+		what := "the Dockerfile declared by " + declaredBy
+		p, err := cleanRel(what, declared)
+		if err != nil {
+			return "", "", err
+		}
+		if p == "." {
+			return "", "", &Error{Msg: what + " is empty or \".\"; give the path of the file, e.g. docker/Dockerfile"}
+		}
+		real, fi, err := r.stat(p)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			return "", "", fileError(p, 0, "%s does not exist in the repository; fix the path or remove the declaration", what)
+		case err != nil:
+			return "", "", err
+		case fi.IsDir():
+			return "", "", fileError(p, 0, "%s is a directory; declare the file itself, e.g. %s", what, path.Join(p, "Dockerfile"))
+		case !fi.Mode().IsRegular():
+			return "", "", fileError(p, 0, "%s is not a regular file", what)
+		}
+		return p, real, nil
+	}
+	candidates := []string{}
+	if n := r.findRoot(dockerfileNames[:2]...); n != "" {
+		candidates = append(candidates, n)
+	}
+	if n := r.findRoot(dockerfileNames[2:]...); n != "" {
+		candidates = append(candidates, n)
+	}
+	if n := w.shallowestDockerfile(); n != "" {
+		candidates = append(candidates, n)
+	}
+	for _, c := range candidates {
+		real, fi, err := r.stat(c)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			// A dangling symlink named Dockerfile: not a Dockerfile, keep looking.
+			continue
+		case err != nil:
+			return "", "", err
+		case !fi.Mode().IsRegular():
+			continue
+		}
+		return c, real, nil
+	}
+	how := fmt.Sprintf("looked for Dockerfile and Containerfile at the repository root and for a Dockerfile in sub-folders up to %d levels deep", lim.WalkDepth)
+	if w.truncated {
+		how += fmt.Sprintf(" (the search stopped after %d entries)", lim.WalkEntries)
+	}
+	return "", "", &Error{Msg: "no Dockerfile found: " + how + "; add a Dockerfile, or declare its path with \"dockerfile:\" in tags.yaml or the repository's dockerfile setting"}
+}
+
+// resolveContext checks a declared build context, or derives it from the
+// Dockerfile's directory. "." is the repository root.
+func (r *repo) resolveContext(declared, declaredBy, dockerfile string) (string, error) {
+	if declared == "" {
+		return path.Dir(dockerfile), nil
+	}
+	what := "the build context declared by " + declaredBy
+	p, err := cleanRel(what, declared)
+	if err != nil {
+		return "", err
+	}
+	real, fi, err := r.stat(p)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return "", fileError(p, 0, "%s does not exist in the repository; fix the path or remove the declaration", what)
+	case err != nil:
+		return "", err
+	case !fi.IsDir():
+		return "", fileError(p, 0, "%s is not a directory", what)
+	}
+	return real, nil
+}
+
+type stage struct {
+	name        string // "AS name", lower-case
+	image       string // as written, arguments expanded
+	parent      int    // index of the stage it derives from, -1 for an image
+	env         map[string]string
+	expose      []int
+	user        string
+	userSet     bool
+	healthcheck *bool
+}
+
+// parseDockerfile reads a Dockerfile with BuildKit's parser and checks what
+// the parser leaves to the builder (unknown instructions, instructions
+// before FROM), so that such a Dockerfile fails ingestion with its line
+// instead of failing the build later.
+func parseDockerfile(file string, data []byte) (DockerfileInfo, []string, error) {
+	var info DockerfileInfo
+	res, err := parser.Parse(bytes.NewReader(data))
+	if err != nil {
+		msg := err.Error()
+		line := errorLine(err)
+		switch {
+		case msg == "file with no instructions":
+			return info, nil, &Error{File: file, Msg: "has no instructions; a Dockerfile starts with FROM <image>", Err: err}
+		case strings.Contains(msg, "parser directive") || strings.Contains(msg, "escape token"):
+			// Directive errors carry a 0-based line, the others 1-based.
+			line++
+		}
+		return info, nil, &Error{File: file, Line: line, Msg: "cannot parse the Dockerfile: " + msg, Err: err}
+	}
+	var warnings []string
+	for _, w := range res.Warnings {
+		line := 0
+		if w.Location != nil {
+			line = w.Location.Start.Line
+		}
+		warnings = append(warnings, (&Error{File: file, Line: line, Msg: w.Short}).Error())
+	}
+	lex := shell.NewLex(res.EscapeToken)
+	// Global build arguments: ARG before the first FROM, usable in FROM.
+	globalArgs := map[string]string{}
+	var stages []*stage
+	for _, n := range res.AST.Children {
+		cmd := strings.ToLower(n.Value)
+		if _, ok := command.Commands[cmd]; !ok {
+			return info, warnings, fileError(file, n.StartLine, "unknown instruction %q; a Dockerfile uses FROM, RUN, COPY, ADD, CMD, ENTRYPOINT, ENV, ARG, EXPOSE, USER, WORKDIR, HEALTHCHECK, LABEL, VOLUME, SHELL, STOPSIGNAL, ONBUILD", truncate(n.Value, 40))
+		}
+		args := nodeWords(n)
+		if cmd == command.From {
+			st, err := fromStage(file, n, args, stages, globalArgs, lex)
+			if err != nil {
+				return info, warnings, err
+			}
+			stages = append(stages, st)
+			continue
+		}
+		if len(stages) == 0 {
+			if cmd != command.Arg {
+				return info, warnings, fileError(file, n.StartLine, "%s comes before the first FROM; a Dockerfile starts with FROM (only ARG may come before it)", strings.ToUpper(cmd))
+			}
+			for _, a := range args {
+				k, v, _ := strings.Cut(a, "=")
+				globalArgs[k] = v
+			}
+			continue
+		}
+		st := stages[len(stages)-1]
+		switch cmd {
+		case command.Arg:
+			for _, a := range args {
+				k, v, hasDefault := strings.Cut(a, "=")
+				if !hasDefault {
+					// ARG NAME inside a stage brings the global value in.
+					v = globalArgs[k]
+				}
+				st.env[k] = expand(lex, v, st.env)
+			}
+		case command.Env:
+			// ENV's node list is key, value, separator, key, value, ...
+			for k := n.Next; k != nil && k.Next != nil; {
+				st.env[k.Value] = expand(lex, k.Next.Value, st.env)
+				k = k.Next.Next
+				if k != nil {
+					k = k.Next
+				}
+			}
+		case command.Expose:
+			for _, a := range args {
+				p, err := exposedPort(expand(lex, a, st.env))
+				if err != nil {
+					warnings = append(warnings, fileError(file, n.StartLine, "EXPOSE %s: %v; ignored", truncate(a, 40), err).Error())
+					continue
+				}
+				st.expose = append(st.expose, p)
+			}
+		case command.User:
+			if len(args) > 0 {
+				st.user = expand(lex, args[0], st.env)
+				st.userSet = true
+			}
+		case command.Healthcheck:
+			on := len(args) == 0 || !strings.EqualFold(args[0], "none")
+			st.healthcheck = &on
+		}
+	}
+	if len(stages) == 0 {
+		return info, warnings, fileError(file, 0, "has no FROM instruction; a Dockerfile starts with FROM <image>")
+	}
+	info.Stages = len(stages)
+	// The image's history: the final stage and the stages it derives from,
+	// oldest first.
+	var chain []*stage
+	for i := len(stages) - 1; i >= 0; i = stages[i].parent {
+		chain = append([]*stage{stages[i]}, chain...)
+	}
+	info.BaseImage = chain[0].image
+	seen := map[int]bool{}
+	for _, st := range chain {
+		for _, p := range st.expose {
+			if !seen[p] {
+				seen[p] = true
+				info.Expose = append(info.Expose, p)
+			}
+		}
+		if st.userSet {
+			info.User = st.user
+		}
+		if st.healthcheck != nil {
+			info.Healthcheck = *st.healthcheck
+		}
+	}
+	return info, warnings, nil
+}
+
+func fromStage(file string, n *parser.Node, args []string, stages []*stage, globalArgs map[string]string, lex *shell.Lex) (*stage, error) {
+	if len(args) == 0 {
+		return nil, fileError(file, n.StartLine, "FROM without an image; write FROM <image>, e.g. FROM alpine:3.20")
+	}
+	st := &stage{parent: -1, env: map[string]string{}}
+	switch {
+	case len(args) == 3 && strings.EqualFold(args[1], "as"):
+		st.name = strings.ToLower(args[2])
+	case len(args) != 1:
+		return nil, fileError(file, n.StartLine, "FROM takes an image and an optional \"AS name\"; found %q", truncate(strings.Join(args, " "), 80))
+	}
+	st.image = expand(lex, args[0], globalArgs)
+	// FROM <earlier stage> derives from that stage, not from an image.
+	for i := len(stages) - 1; i >= 0; i-- {
+		if stages[i].name != "" && stages[i].name == strings.ToLower(st.image) {
+			st.parent = i
+			for k, v := range stages[i].env {
+				st.env[k] = v
+			}
+			break
+		}
+	}
+	return st, nil
+}
+
+// nodeWords returns the arguments of an instruction.
+func nodeWords(n *parser.Node) []string {
+	var out []string
+	for a := n.Next; a != nil && len(out) < 1000; a = a.Next {
+		out = append(out, a.Value)
+	}
+	return out
+}
+
+// expand removes quotes and substitutes $VAR and ${VAR} with what is known,
+// as a build does; unknown variables expand to "". On a lexing error the word
+// is kept as written.
+func expand(lex *shell.Lex, word string, env map[string]string) string {
+	kv := make([]string, 0, len(env))
+	for k, v := range env {
+		kv = append(kv, k+"="+v)
+	}
+	sort.Strings(kv)
+	out, _, err := lex.ProcessWord(word, shell.EnvsFromSlice(kv))
+	if err != nil {
+		return word
+	}
+	return out
+}
+
+// exposedPort reads one EXPOSE argument: "8080", "8080/tcp", "3000-3005/udp"
+// (the first of a range).
+func exposedPort(s string) (int, error) {
+	s, _, _ = strings.Cut(s, "/")
+	s, _, _ = strings.Cut(s, "-")
+	p, err := strconv.Atoi(s)
+	if err != nil || p < 1 || p > 65535 {
+		return 0, fmt.Errorf("not a port number between 1 and 65535")
+	}
+	return p, nil
+}
+
+// errorLine extracts the 1-based line from a BuildKit parser error.
+func errorLine(err error) int {
+	var le *parser.LocationError
+	if errors.As(err, &le) {
+		for _, rs := range le.Locations {
+			for _, r := range rs {
+				if r.Start.Line > 0 {
+					return r.Start.Line
+				}
+			}
+		}
+	}
+	return 0
+}
+
+// runtimeOf returns the runtime: value of a base image: the last path
+// element of its repository without tag or digest ("node:20-alpine" → node,
+// "ghcr.io/acme/base@sha256:…" → base). It returns "" for a reference that
+// still holds an unexpanded variable.
+func runtimeOf(image string) string {
+	if image == "" || strings.ContainsRune(image, '$') {
+		return ""
+	}
+	ref, _, _ := strings.Cut(image, "@")
+	if i := strings.LastIndexByte(ref, '/'); i >= 0 {
+		ref = ref[i+1:]
+	}
+	ref, _, _ = strings.Cut(ref, ":")
+	return ref
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n
+	for cut > 0 && !utf8RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
+}
+
+func utf8RuneStart(b byte) bool { return b&0xC0 != 0x80 }

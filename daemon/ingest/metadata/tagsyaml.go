@@ -1,0 +1,152 @@
+package metadata
+
+import (
+	"fmt"
+	"strings"
+
+	yaml "go.yaml.in/yaml/v3"
+)
+
+// TagsFileName is the file in which a repository declares its metadata.
+const TagsFileName = "tags.yaml"
+
+// maxListItems bounds how many items one list in a metadata file yields.
+const maxListItems = 64
+
+// tagsFile is the content of tags.yaml:
+//
+//	name: Dash
+//	description: A dashboard for the team
+//	homepage: https://dash.example.org
+//	tags:
+//	  category: dashboard
+//	  topic: [metrics, charts]
+//	port: 3000
+//	dockerfile: deploy/Dockerfile
+//	context: .
+//	resources: small
+//
+// tags may also be a list of "key:value" strings.
+type tagsFile struct {
+	Name, Description, Homepage string
+	Tags                        []declaredTag
+	Port                        int
+	Dockerfile, Context         string
+	Resources                   string
+}
+
+// declaredTag is a tag as written in a file, with the line for warnings.
+type declaredTag struct {
+	Key, Value string
+	Line       int
+}
+
+var tagsFileFields = "name, description, homepage, tags, port, dockerfile, context, resources"
+
+// parseTagsFile reads tags.yaml. Malformed YAML and fields of the wrong type
+// that steer the build (port, dockerfile, context) are errors; unknown fields
+// and unusable tags are warnings.
+func parseTagsFile(file string, data []byte) (*tagsFile, []string, error) {
+	top, err := parseYAMLMapping(file, 1, data)
+	if err != nil {
+		return nil, nil, err
+	}
+	out := &tagsFile{}
+	var warnings []string
+	warn := func(line int, format string, args ...any) {
+		warnings = append(warnings, fileError(file, line, format, args...).Error())
+	}
+	if top == nil {
+		warn(0, "is empty; nothing declared")
+		return out, warnings, nil
+	}
+	str := func(k, v *yaml.Node) (string, error) {
+		s, ok := scalarString(v)
+		if !ok {
+			return "", fileError(file, v.Line, "%s must be a string, found %s", k.Value, kindName(v))
+		}
+		return strings.TrimSpace(s), nil
+	}
+	for i := 0; i+1 < len(top.Content); i += 2 {
+		k, v := top.Content[i], top.Content[i+1]
+		var err error
+		switch strings.ToLower(k.Value) {
+		case "name":
+			out.Name, err = str(k, v)
+		case "description":
+			out.Description, err = str(k, v)
+		case "homepage":
+			out.Homepage, err = str(k, v)
+		case "dockerfile":
+			out.Dockerfile, err = str(k, v)
+		case "context":
+			out.Context, err = str(k, v)
+		case "resources":
+			out.Resources, err = str(k, v)
+		case "port":
+			p, ok := portValue(v)
+			if !ok {
+				return nil, warnings, fileError(file, v.Line, "port must be a TCP port number between 1 and 65535, found %s", kindName(v))
+			}
+			out.Port = p
+		case "tags":
+			var w []string
+			out.Tags, w, err = declaredTags(file, v)
+			warnings = append(warnings, w...)
+		default:
+			warn(k.Line, "unknown field %q ignored (known fields: %s)", truncate(k.Value, 40), tagsFileFields)
+		}
+		if err != nil {
+			return nil, warnings, err
+		}
+	}
+	return out, warnings, nil
+}
+
+// declaredTags reads the tags field: a mapping of key to a value or a list
+// of values, or a list of "key:value" strings.
+func declaredTags(file string, v *yaml.Node) ([]declaredTag, []string, error) {
+	var out []declaredTag
+	var warnings []string
+	v = deref(v)
+	switch v.Kind {
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(v.Content); i += 2 {
+			k, val := v.Content[i], v.Content[i+1]
+			key, ok := scalarString(k)
+			if !ok {
+				warnings = append(warnings, fileError(file, k.Line, "a tag key must be a word such as category; ignored").Error())
+				continue
+			}
+			vals, bad := stringList(val, maxListItems)
+			for _, l := range bad {
+				warnings = append(warnings, fileError(file, l, "tag %q: a value must be a word or a list of words; ignored", truncate(key, 40)).Error())
+			}
+			for _, s := range vals {
+				out = append(out, declaredTag{Key: key, Value: s, Line: val.Line})
+			}
+		}
+	case yaml.SequenceNode:
+		for _, c := range v.Content {
+			s, ok := scalarString(c)
+			key, value, hasColon := strings.Cut(s, ":")
+			if !ok || !hasColon {
+				warnings = append(warnings, fileError(file, c.Line, "a tag in a list must be key:value, e.g. category:dashboard; ignored").Error())
+				continue
+			}
+			out = append(out, declaredTag{Key: key, Value: value, Line: c.Line})
+		}
+	case yaml.ScalarNode:
+		if v.Tag == "!!null" {
+			return nil, nil, nil
+		}
+		fallthrough
+	default:
+		return nil, warnings, fileError(file, v.Line, "tags must be a mapping (category: dashboard) or a list of key:value, found %s", kindName(v))
+	}
+	if len(out) > 4*maxListItems {
+		warnings = append(warnings, fmt.Sprintf("%s: %d tags declared; only the first %d are read", file, len(out), 4*maxListItems))
+		out = out[:4*maxListItems]
+	}
+	return out, warnings, nil
+}
