@@ -31,7 +31,7 @@ import (
 // Defaults of the fake.
 const (
 	DefaultPageSize = 50
-	MaxPageSize     = 200
+	MaxLimit        = 1000 // limits above are refused as invalid
 	MaxBody         = 1 << 20
 	Version         = "0.0.0-fake"
 )
@@ -55,6 +55,9 @@ type Server struct {
 	Token string
 	// PageSize is the page size when a list request gives no limit.
 	PageSize int
+	// MaxPageSize caps the limit of a list request: larger limits are
+	// lowered to it, so that clients must follow cursors.
+	MaxPageSize int
 
 	srv *httptest.Server
 
@@ -77,7 +80,7 @@ func NewServer(t testing.TB) *Server {
 // Start starts a fake daemon; the caller closes it. Tests use NewServer;
 // Start is for examples, which have no testing.TB.
 func Start() *Server {
-	s := &Server{PageSize: DefaultPageSize, nextID: 1, ready: true}
+	s := &Server{PageSize: DefaultPageSize, MaxPageSize: 200, nextID: 1, ready: true}
 	s.srv = httptest.NewServer(s.handler())
 	s.URL = s.srv.URL
 	return s
@@ -269,11 +272,14 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request) {
 	limit := s.PageSize
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > MaxPageSize {
-			writeInvalid(w, "limit", fmt.Sprintf("limit %q: want a number from 1 to %d", v, MaxPageSize))
+		if err != nil || n < 1 || n > MaxLimit {
+			writeInvalid(w, "limit", fmt.Sprintf("limit %q: want a number from 1 to %d", v, MaxLimit))
 			return
 		}
 		limit = n
+	}
+	if s.MaxPageSize > 0 && limit > s.MaxPageSize {
+		limit = s.MaxPageSize
 	}
 	var after int64
 	if c := q.Get("cursor"); c != "" {

@@ -1,0 +1,104 @@
+package cli
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/appstore-dev/appstore/catalog"
+	"github.com/appstore-dev/appstore/client"
+)
+
+// NewCmdCompletion builds "appstore completion".
+func NewCmdCompletion(f *Factory) *cobra.Command {
+	return &cobra.Command{
+		Use:   "completion bash|zsh|fish|powershell",
+		Short: "Print a shell completion script",
+		Long: `Print the completion script of a shell. Slugs and tags are completed by
+asking the daemon, so completion follows --server and APPSTORE_URL.`,
+		Example: `  source <(appstore completion bash)
+  appstore completion zsh > "${fpath[1]}/_appstore"
+  appstore completion fish > ~/.config/fish/completions/appstore.fish`,
+		ValidArgs: []string{"bash", "zsh", "fish", "powershell"},
+		Args:      usageArgs(cobra.MatchAll(cobra.ExactArgs(1), cobra.OnlyValidArgs)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			root, out := cmd.Root(), f.IO.Out
+			switch args[0] {
+			case "bash":
+				return root.GenBashCompletionV2(out, true)
+			case "zsh":
+				return root.GenZshCompletion(out)
+			case "fish":
+				return root.GenFishCompletion(out, true)
+			case "powershell":
+				return root.GenPowerShellCompletionWithDesc(out)
+			}
+			return usageErrorf("unknown shell %q: want bash, zsh, fish or powershell", args[0])
+		},
+	}
+}
+
+// completeSlugs completes the first n arguments (all when n < 0) with the
+// slugs of registered repositories. Completion must never hang a shell, so
+// it asks one page and gives up quietly when the daemon is not there.
+func completeSlugs(f *Factory, n int) cobra.CompletionFunc {
+	return func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+		if n >= 0 && len(args) >= n {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		c, err := f.Client()
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		page, err := c.Repositories(cmd.Context(), client.ListRepositoriesOptions{Limit: listPageSize})
+		if err != nil {
+			cobra.CompDebugln(fmt.Sprintf("list repositories: %v", err), true)
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		var out []string
+		for _, r := range page.Repositories {
+			if strings.HasPrefix(r.Slug, toComplete) && !slices.Contains(args, r.Slug) {
+				out = append(out, r.Slug+"\t"+r.Name)
+			}
+		}
+		return out, cobra.ShellCompDirectiveNoFileComp
+	}
+}
+
+// completeTagArgs completes "tag add|rm <slug> <key:value>...": slugs
+// first, then for rm the repository's manual tags, for add the tags in use.
+func completeTagArgs(f *Factory, adding bool) cobra.CompletionFunc {
+	slugs := completeSlugs(f, 1)
+	return func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+		if len(args) == 0 {
+			return slugs(cmd, args, toComplete)
+		}
+		c, err := f.Client()
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		var out []string
+		if adding {
+			tl, err := c.Tags(cmd.Context(), client.ListTagsOptions{Prefix: toComplete, Limit: 100})
+			if err != nil {
+				return nil, cobra.ShellCompDirectiveNoFileComp
+			}
+			for _, t := range tl.Tags {
+				out = append(out, t.String())
+			}
+			return out, cobra.ShellCompDirectiveNoFileComp
+		}
+		r, err := c.Repository(cmd.Context(), args[0])
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		for _, t := range r.Tags {
+			if t.Source == catalog.SourceManual {
+				out = append(out, t.String())
+			}
+		}
+		return out, cobra.ShellCompDirectiveNoFileComp
+	}
+}

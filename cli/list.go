@@ -1,0 +1,147 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/appstore-dev/appstore/catalog"
+	"github.com/appstore-dev/appstore/client"
+)
+
+// listPageSize is the page size asked of the daemon: large enough for few
+// round trips, small enough for any daemon's maximum.
+const listPageSize = 100
+
+// ListOptions are the inputs of "appstore list".
+type ListOptions struct {
+	IO     *IOStreams
+	Client func() (*client.Client, error)
+	Output OutputOptions
+
+	Tags   []string
+	Status string
+	// Limit caps the number of repositories; zero means all.
+	Limit int
+}
+
+// NewCmdList builds "appstore list".
+func NewCmdList(f *Factory) *cobra.Command {
+	opts := &ListOptions{}
+	cmd := &cobra.Command{
+		Use:     "list",
+		Aliases: []string{"ls"},
+		Short:   "List registered repositories",
+		Long: `List registered repositories, oldest first, fetching every page unless
+--limit is given. --tag filters by key:value (repeat it: all must match);
+--status by ingestion status (queued, processing, ready, failed).`,
+		Example: `  appstore list
+  appstore list --tag lang:go --status ready
+  appstore list -q | xargs -n1 appstore show
+  appstore list --json --jq '.[] | select(.ingest_status == "failed") | .slug'`,
+		Args: usageArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.IO, opts.Client, opts.Output = f.IO, f.Client, f.Output()
+			return runList(cmd.Context(), opts)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringArrayVarP(&opts.Tags, "tag", "t", nil, "only repositories with tag `key:value` (repeatable; all must match)")
+	fl.StringVar(&opts.Status, "status", "", "only repositories in ingestion `status` queued, processing, ready or failed")
+	fl.IntVarP(&opts.Limit, "limit", "L", 0, "at most `N` repositories (default: all)")
+	return cmd
+}
+
+func runList(ctx context.Context, opts *ListOptions) error {
+	tags, err := parseTags(opts.Tags)
+	if err != nil {
+		return err
+	}
+	if opts.Status != "" && !catalog.IngestStatus(opts.Status).Valid() {
+		return usageErrorf("--status %q: want queued, processing, ready or failed", opts.Status)
+	}
+	if opts.Limit < 0 {
+		return usageErrorf("--limit %d: want a positive number, or 0 for all", opts.Limit)
+	}
+	c, err := opts.Client()
+	if err != nil {
+		return err
+	}
+	q := client.ListRepositoriesOptions{Tags: tags, Status: opts.Status, Limit: listPageSize}
+	if opts.Limit > 0 && opts.Limit < listPageSize {
+		q.Limit = opts.Limit
+	}
+	repos := []client.Repository{}
+	for r, err := range c.AllRepositories(ctx, q) {
+		if err != nil {
+			return err
+		}
+		repos = append(repos, r)
+		if opts.Limit > 0 && len(repos) == opts.Limit {
+			break
+		}
+	}
+
+	switch {
+	case opts.Output.Machine():
+		return writeJSON(ctx, opts.IO, opts.Output, repos)
+	case opts.Output.Quiet:
+		for _, r := range repos {
+			fmt.Fprintln(opts.IO.Out, r.Slug)
+		}
+		return nil
+	}
+	if len(repos) == 0 {
+		if opts.IO.IsStdoutTTY() {
+			if len(tags) > 0 || opts.Status != "" {
+				fmt.Fprintln(opts.IO.ErrOut, "No repositories match.")
+			} else {
+				fmt.Fprintln(opts.IO.ErrOut, "No repositories yet: add one with `appstore add <git-url|path>`.")
+			}
+		}
+		return nil
+	}
+	tty := opts.IO.IsStdoutTTY()
+	t := newTable(opts.IO, "SLUG", "STATUS", "TAGS", "GIT URL")
+	for _, r := range repos {
+		sep := ","
+		if tty {
+			sep = ", "
+		}
+		t.row(
+			field{text: r.Slug, color: opts.IO.Bold},
+			field{text: string(r.IngestStatus), color: statusColor(opts.IO, string(r.IngestStatus))},
+			field{text: joinTags(r.Tags, sep), max: 48},
+			field{text: r.GitURL, max: 60},
+		)
+	}
+	return t.render()
+}
+
+// joinTags lists tags as key:value, each once whatever its sources.
+func joinTags(tags []client.Tag, sep string) string {
+	seen := map[string]bool{}
+	var out []string
+	for _, t := range tags {
+		if s := t.String(); !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return strings.Join(out, sep)
+}
+
+// statusColor colours a status word by how it went.
+func statusColor(ios *IOStreams, status string) func(string) string {
+	switch status {
+	case "ready", "succeeded", "running", "healthy":
+		return ios.Green
+	case "failed", "unhealthy", "expired":
+		return ios.Red
+	case "queued", "processing", "starting", "stopping":
+		return ios.Yellow
+	}
+	return ios.Gray
+}

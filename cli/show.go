@@ -1,0 +1,215 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/appstore-dev/appstore/client"
+)
+
+// ShowOptions are the inputs of "appstore show".
+type ShowOptions struct {
+	IO     *IOStreams
+	Client func() (*client.Client, error)
+	Output OutputOptions
+	// Now is the time relative times are computed from (tests fix it).
+	Now func() time.Time
+
+	Slug string
+}
+
+// NewCmdShow builds "appstore show".
+func NewCmdShow(f *Factory) *cobra.Command {
+	opts := &ShowOptions{}
+	cmd := &cobra.Command{
+		Use:   "show <slug>",
+		Short: "Show one repository: its status, build, tags and where they came from",
+		Example: `  appstore show dash
+  appstore show dash --json | jq '.tags'
+  appstore show dash --jq '.latest_build.status'`,
+		Args:              usageArgs(cobra.ExactArgs(1)),
+		ValidArgsFunction: completeSlugs(f, 1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.IO, opts.Client, opts.Output, opts.Now = f.IO, f.Client, f.Output(), time.Now
+			opts.Slug = args[0]
+			return runShow(cmd.Context(), opts)
+		},
+	}
+	return cmd
+}
+
+func runShow(ctx context.Context, opts *ShowOptions) error {
+	c, err := opts.Client()
+	if err != nil {
+		return err
+	}
+	r, err := c.Repository(ctx, opts.Slug)
+	if err != nil {
+		return err
+	}
+	switch {
+	case opts.Output.Machine():
+		return writeJSON(ctx, opts.IO, opts.Output, r)
+	case opts.Output.Quiet:
+		_, err := fmt.Fprintln(opts.IO.Out, r.Slug)
+		return err
+	}
+	now := time.Now
+	if opts.Now != nil {
+		now = opts.Now
+	}
+	return printRepository(opts.IO, r, now())
+}
+
+// printRepository prints a repository as "field: value" lines: aligned,
+// with relative times and colours on a terminal; "field:\tvalue" with
+// RFC 3339 times in a pipe. Empty fields are left out.
+func printRepository(ios *IOStreams, r *client.Repository, now time.Time) error {
+	tty := ios.IsStdoutTTY()
+	when := func(t time.Time) string {
+		if t.IsZero() {
+			return ""
+		}
+		if tty {
+			return fmt.Sprintf("%s (%s)", ago(now, t), t.Local().Format("2006-01-02 15:04"))
+		}
+		return t.UTC().Format(time.RFC3339)
+	}
+	type line struct {
+		key, value string
+		color      func(string) string
+	}
+	var lines []line
+	add := func(k, v string, color func(string) string) {
+		if v != "" {
+			lines = append(lines, line{k, v, color})
+		}
+	}
+
+	add("slug", r.Slug, ios.Bold)
+	add("name", r.Name, nil)
+	add("description", r.Description, nil)
+	add("git url", r.GitURL, nil)
+	branch := r.Branch
+	if branch == "" && r.DefaultBranch != "" {
+		branch = r.DefaultBranch + " (default)"
+	}
+	add("branch", branch, nil)
+	add("homepage", r.Homepage, nil)
+	add("owner", r.Owner, nil)
+	add("status", string(r.IngestStatus), statusColor(ios, string(r.IngestStatus)))
+	add("ingest error", r.IngestError, ios.Red)
+	if r.IngestAttempts > 0 {
+		add("attempts", strconv.Itoa(r.IngestAttempts), nil)
+	}
+	if r.LastIngestedAt != nil {
+		add("last ingested", when(*r.LastIngestedAt), nil)
+	}
+	add("commit", r.LastCommitSHA, nil)
+	dockerfile := r.DockerfilePath
+	if dockerfile == "" && r.RequestedDockerfile != "" {
+		dockerfile = r.RequestedDockerfile + " (requested)"
+	}
+	add("dockerfile", dockerfile, nil)
+	add("context", r.ContextPath, nil)
+	if r.AppPort > 0 {
+		port := strconv.Itoa(r.AppPort)
+		if r.PortSource != "" {
+			port += " (from " + r.PortSource + ")"
+		}
+		add("port", port, nil)
+	}
+	if b := r.LatestBuild; b != nil {
+		s := fmt.Sprintf("#%d %s", b.ID, b.Status)
+		if b.CommitSHA != "" {
+			s += " at " + shortSHA(b.CommitSHA)
+		}
+		if b.Cached {
+			s += " (cached)"
+		}
+		add("latest build", s, statusColor(ios, string(b.Status)))
+		add("image", b.ImageTag, nil)
+	}
+	if r.LaunchCount > 0 {
+		add("launches", strconv.FormatInt(r.LaunchCount, 10), nil)
+	}
+	add("created", when(r.CreatedAt), nil)
+	add("updated", when(r.UpdatedAt), nil)
+
+	var b strings.Builder
+	width := 0
+	for _, l := range lines {
+		width = max(width, len(l.key)+1)
+	}
+	for _, l := range lines {
+		v := plainText(l.value)
+		if !tty {
+			fmt.Fprintf(&b, "%s:\t%s\n", l.key, v)
+			continue
+		}
+		if l.color != nil {
+			v = l.color(v)
+		}
+		fmt.Fprintf(&b, "%-*s %s\n", width, l.key+":", v)
+	}
+	// Tags come last, one per line with their source, since a repository
+	// may have dozens.
+	if !tty {
+		for _, t := range r.Tags {
+			fmt.Fprintf(&b, "tag:\t%s\t%s\n", t.String(), t.Source)
+		}
+	} else if len(r.Tags) > 0 {
+		fmt.Fprintf(&b, "%s\n", "tags:")
+		tw := 0
+		for _, t := range r.Tags {
+			tw = max(tw, len(t.String()))
+		}
+		for _, t := range r.Tags {
+			fmt.Fprintf(&b, "  %-*s  %s\n", tw, t.String(), ios.Gray(string(t.Source)))
+		}
+	} else {
+		fmt.Fprintf(&b, "%-*s %s\n", width, "tags:", ios.Gray("none yet"))
+	}
+	_, err := fmt.Fprint(ios.Out, b.String())
+	return err
+}
+
+func shortSHA(s string) string {
+	if len(s) > 12 {
+		return s[:12]
+	}
+	return s
+}
+
+// ago says how long before now t was, in the largest whole unit.
+func ago(now, t time.Time) string {
+	d := now.Sub(t)
+	if d < 0 {
+		return "just now"
+	}
+	switch {
+	case d < time.Minute:
+		return "just now"
+	case d < time.Hour:
+		return plural(int(d/time.Minute), "minute") + " ago"
+	case d < 24*time.Hour:
+		return plural(int(d/time.Hour), "hour") + " ago"
+	case d < 30*24*time.Hour:
+		return plural(int(d/(24*time.Hour)), "day") + " ago"
+	case d < 365*24*time.Hour:
+		return plural(int(d/(30*24*time.Hour)), "month") + " ago"
+	}
+	return plural(int(d/(365*24*time.Hour)), "year") + " ago"
+}
+
+func plural(n int, unit string) string {
+	if n == 1 {
+		return "1 " + unit
+	}
+	return fmt.Sprintf("%d %ss", n, unit)
+}

@@ -1,0 +1,84 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// forbidden are the module paths the CLI must never link: they belong to
+// the daemon (database, Docker, queue, Git, BuildKit) and would make the
+// client binary large and slow to start. The CLI reaches all of that
+// through the API.
+var forbidden = []string{
+	"github.com/jackc/pgx",
+	"github.com/docker/docker",
+	"github.com/hibiken/asynq",
+	"github.com/go-git/go-git",
+	"github.com/redis/go-redis",
+	"github.com/moby/buildkit",
+	"github.com/appstore-dev/appstore/daemon",
+	"github.com/appstore-dev/appstore/catalog/store",
+}
+
+func TestCLIDoesNotLinkDaemonDependencies(t *testing.T) {
+	deps := goListDeps(t, ".")
+	if len(deps) < 10 {
+		t.Fatalf("go list -deps found %d packages; the check would prove nothing", len(deps))
+	}
+	if bad := forbiddenDeps(deps); len(bad) > 0 {
+		t.Errorf("cmd/appstore depends on %s; reach the daemon through client/ instead (find the import chain with: go mod why -m %s)",
+			strings.Join(bad, ", "), bad[0])
+	}
+	// The CLI must link what it is built from, or the list above is wrong.
+	for _, want := range []string{"github.com/appstore-dev/appstore/cli", "github.com/appstore-dev/appstore/client", "github.com/spf13/cobra"} {
+		if !slices.Contains(deps, want) {
+			t.Errorf("go list -deps of cmd/appstore lacks %s", want)
+		}
+	}
+}
+
+// TestForbiddenDepsDetects makes sure the check fails for a package that
+// does link a forbidden module.
+func TestForbiddenDepsDetects(t *testing.T) {
+	deps := goListDeps(t, "github.com/jackc/pgx/v5/pgxpool")
+	if bad := forbiddenDeps(deps); len(bad) == 0 || !strings.HasPrefix(bad[0], "github.com/jackc/pgx") {
+		t.Errorf("forbiddenDeps(deps of pgxpool) = %v, want pgx named", bad)
+	}
+}
+
+func goListDeps(t *testing.T, pkg string) []string {
+	t.Helper()
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("go command not found: %v", err)
+		}
+		t.Skipf("go command not found: %v", err)
+	}
+	cmd := exec.Command(goBin, "list", "-deps", pkg)
+	out, err := cmd.Output()
+	if err != nil {
+		var stderr string
+		if ee, ok := err.(*exec.ExitError); ok {
+			stderr = string(ee.Stderr)
+		}
+		t.Fatalf("go list -deps %s: %v\n%s", pkg, err, stderr)
+	}
+	return strings.Fields(string(out))
+}
+
+func forbiddenDeps(deps []string) []string {
+	var bad []string
+	for _, d := range deps {
+		for _, f := range forbidden {
+			if d == f || strings.HasPrefix(d, f+"/") {
+				bad = append(bad, d)
+				break
+			}
+		}
+	}
+	return bad
+}
