@@ -154,3 +154,11 @@ func findBinaries(ctx context.Context, override string, wantMajor int) (binaries
 	}
 	return binaries{}, fmt.Errorf("%w on PATH or under /usr/lib/postgresql/*/bin: install PostgreSQL (Debian/Ubuntu: apt-get install postgresql; macOS: brew install postgresql@15), or run appstored against an existing server with --database-url / APPSTORE_DATABASE_URL", ErrNotInstalled)
 }
+
+// FindInstallation reports which PostgreSQL installation Start would use for a
+// new cluster: the directory of its server binaries and its version. The error
+// wraps ErrNotInstalled when there is none. binDir is as Options.BinDir.
+func FindInstallation(ctx context.Context, binDir string) (dir, version string, err error) {
+	b, err := findBinaries(ctx, binDir, 0)
+	return b.dir, b.version, err
+}
