@@ -441,6 +441,34 @@ func TestDockerfileSearchIsBounded(t *testing.T) {
 	}
 }
 
+func TestDockerfileDirectoryIsSkipped(t *testing.T) {
+	root := writeRepo(t, map[string]string{"Dockerfile/README": "not a file\n", "Containerfile": "FROM alpine\n"})
+	res := extract(t, root, metadata.Options{})
+	if res.DockerfilePath != "Containerfile" {
+		t.Errorf("dockerfile %q", res.DockerfilePath)
+	}
+	me := extractErr(t, root, metadata.Options{Dockerfile: "Dockerfile"})
+	if !strings.Contains(me.Error(), "is a directory; declare the file itself, e.g. Dockerfile/Dockerfile") {
+		t.Errorf("error %q", me)
+	}
+}
+
+func TestWalkEntriesBound(t *testing.T) {
+	files := map[string]string{"sub/Dockerfile": "FROM alpine\n"}
+	for i := 0; i < 20; i++ {
+		files["f"+strconv.Itoa(i)+".go"] = "package main\n"
+	}
+	root := writeRepo(t, files)
+	me := extractErr(t, root, metadata.Options{Limits: metadata.Limits{WalkEntries: 5}})
+	if !strings.Contains(me.Error(), "the search stopped after 5 entries") {
+		t.Errorf("error %q", me)
+	}
+	res := extract(t, root, metadata.Options{})
+	if res.DockerfilePath != "sub/Dockerfile" {
+		t.Errorf("dockerfile %q", res.DockerfilePath)
+	}
+}
+
 func TestContainerfile(t *testing.T) {
 	root := writeRepo(t, map[string]string{
 		"Containerfile":  "FROM registry.fedoraproject.org/fedora:40\nEXPOSE 8000\n",
@@ -553,6 +581,18 @@ func TestSymlinkedDockerfileOutside(t *testing.T) {
 		me := extractErr(t, root, metadata.Options{})
 		if !strings.Contains(me.Error(), "tags.yaml") || !strings.Contains(me.Error(), "outside the repository") {
 			t.Errorf("error %q", me)
+		}
+	})
+	t.Run("optional files", func(t *testing.T) {
+		// A README or LICENSE that leaves the repository is skipped, not
+		// read, and the ingestion goes on.
+		root := writeRepo(t, map[string]string{"Dockerfile": "FROM alpine\n"})
+		symlink(t, filepath.Join(outside, "Dockerfile"), filepath.Join(root, "README.md"))
+		symlink(t, "../../secret/Dockerfile", filepath.Join(root, "LICENSE"))
+		res := extract(t, root, metadata.Options{})
+		w := strings.Join(res.Warnings, "\n")
+		if res.Readme != "" || !strings.Contains(w, `README.md: "README.md" is a symbolic link`) || !strings.Contains(w, `LICENSE: "LICENSE" is a symbolic link`) {
+			t.Errorf("readme %q warnings %q", res.Readme, res.Warnings)
 		}
 	})
 	t.Run("inside is fine", func(t *testing.T) {
