@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/moby/buildkit/frontend/dockerfile/command"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
@@ -114,6 +116,13 @@ func (r *repo) resolveContext(declared, declaredBy, dockerfile string) (string, 
 	return real, nil
 }
 
+// Bounds of what a Dockerfile may hold. Real ones have a handful of stages;
+// the bound keeps a hostile one from costing stages × variables.
+const (
+	maxStages = 128
+	maxExpose = 32
+)
+
 type stage struct {
 	name        string // "AS name", lower-case
 	image       string // as written, arguments expanded
@@ -156,6 +165,7 @@ func parseDockerfile(file string, data []byte) (DockerfileInfo, []string, error)
 	// Global build arguments: ARG before the first FROM, usable in FROM.
 	globalArgs := map[string]string{}
 	var stages []*stage
+	byName := map[string]int{}
 	for _, n := range res.AST.Children {
 		cmd := strings.ToLower(n.Value)
 		if _, ok := command.Commands[cmd]; !ok {
@@ -163,9 +173,15 @@ func parseDockerfile(file string, data []byte) (DockerfileInfo, []string, error)
 		}
 		args := nodeWords(n)
 		if cmd == command.From {
-			st, err := fromStage(file, n, args, stages, globalArgs, lex)
+			if len(stages) >= maxStages {
+				return info, warnings, fileError(file, n.StartLine, "has more than %d build stages; split the build", maxStages)
+			}
+			st, err := fromStage(file, n, args, stages, byName, globalArgs, lex)
 			if err != nil {
 				return info, warnings, err
+			}
+			if st.name != "" {
+				byName[st.name] = len(stages)
 			}
 			stages = append(stages, st)
 			continue
@@ -227,13 +243,14 @@ func parseDockerfile(file string, data []byte) (DockerfileInfo, []string, error)
 	// oldest first.
 	var chain []*stage
 	for i := len(stages) - 1; i >= 0; i = stages[i].parent {
-		chain = append([]*stage{stages[i]}, chain...)
+		chain = append(chain, stages[i])
 	}
+	slices.Reverse(chain)
 	info.BaseImage = chain[0].image
 	seen := map[int]bool{}
 	for _, st := range chain {
 		for _, p := range st.expose {
-			if !seen[p] {
+			if !seen[p] && len(info.Expose) < maxExpose {
 				seen[p] = true
 				info.Expose = append(info.Expose, p)
 			}
@@ -248,7 +265,7 @@ func parseDockerfile(file string, data []byte) (DockerfileInfo, []string, error)
 	return info, warnings, nil
 }
 
-func fromStage(file string, n *parser.Node, args []string, stages []*stage, globalArgs map[string]string, lex *shell.Lex) (*stage, error) {
+func fromStage(file string, n *parser.Node, args []string, stages []*stage, byName map[string]int, globalArgs map[string]string, lex *shell.Lex) (*stage, error) {
 	if len(args) == 0 {
 		return nil, fileError(file, n.StartLine, "FROM without an image; write FROM <image>, e.g. FROM alpine:3.20")
 	}
@@ -261,13 +278,10 @@ func fromStage(file string, n *parser.Node, args []string, stages []*stage, glob
 	}
 	st.image = expand(lex, args[0], globalArgs)
 	// FROM <earlier stage> derives from that stage, not from an image.
-	for i := len(stages) - 1; i >= 0; i-- {
-		if stages[i].name != "" && stages[i].name == strings.ToLower(st.image) {
-			st.parent = i
-			for k, v := range stages[i].env {
-				st.env[k] = v
-			}
-			break
+	if i, ok := byName[strings.ToLower(st.image)]; ok {
+		st.parent = i
+		for k, v := range stages[i].env {
+			st.env[k] = v
 		}
 	}
 	return st, nil
@@ -286,16 +300,26 @@ func nodeWords(n *parser.Node) []string {
 // as a build does; unknown variables expand to "". On a lexing error the word
 // is kept as written.
 func expand(lex *shell.Lex, word string, env map[string]string) string {
-	kv := make([]string, 0, len(env))
-	for k, v := range env {
-		kv = append(kv, k+"="+v)
-	}
-	sort.Strings(kv)
-	out, _, err := lex.ProcessWord(word, shell.EnvsFromSlice(kv))
+	out, _, err := lex.ProcessWord(word, mapEnv(env))
 	if err != nil {
 		return word
 	}
 	return out
+}
+
+// mapEnv serves variables to the lexer straight from a map: building a
+// slice per word would make a Dockerfile with many ENV lines quadratic.
+type mapEnv map[string]string
+
+func (m mapEnv) Get(k string) (string, bool) { v, ok := m[k]; return v, ok }
+
+func (m mapEnv) Keys() []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 // exposedPort reads one EXPOSE argument: "8080", "8080/tcp", "3000-3005/udp"
@@ -346,10 +370,8 @@ func truncate(s string, n int) string {
 		return s
 	}
 	cut := n
-	for cut > 0 && !utf8RuneStart(s[cut]) {
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
 		cut--
 	}
 	return s[:cut] + "…"
 }
-
-func utf8RuneStart(b byte) bool { return b&0xC0 != 0x80 }

@@ -1,11 +1,14 @@
 package metadata
 
 import (
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestDetectLicense(t *testing.T) {
@@ -291,5 +294,34 @@ func TestHumanSize(t *testing.T) {
 		if got := humanSize(in); got != want {
 			t.Errorf("humanSize(%d) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+func TestParseDockerfileBounds(t *testing.T) {
+	var b strings.Builder
+	for i := 0; i <= maxStages; i++ {
+		b.WriteString("FROM alpine\n")
+	}
+	_, _, err := parseDockerfile("Dockerfile", []byte(b.String()))
+	var e *Error
+	if !errors.As(err, &e) || e.Line != maxStages+1 || !strings.Contains(e.Msg, "more than 128 build stages") {
+		t.Fatalf("error %v", err)
+	}
+	// A 1 MiB Dockerfile of variables and ports stays cheap and bounded.
+	b.Reset()
+	b.WriteString("FROM alpine AS s0\n")
+	for i := 0; b.Len() < 1<<20; i++ {
+		fmt.Fprintf(&b, "ENV V%d=$V%d\nEXPOSE %d\n", i, i/2, 1+i%60000)
+	}
+	start := time.Now()
+	info, _, err := parseDockerfile("Dockerfile", []byte(b.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(info.Expose) != maxExpose {
+		t.Errorf("%d ports kept, want %d", len(info.Expose), maxExpose)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("parsing took %v", d)
 	}
 }

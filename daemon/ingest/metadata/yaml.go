@@ -73,7 +73,8 @@ func deref(n *yaml.Node) *yaml.Node {
 }
 
 func kindName(n *yaml.Node) string {
-	switch deref(n).Kind {
+	n = deref(n)
+	switch n.Kind {
 	case yaml.MappingNode:
 		return "a mapping"
 	case yaml.SequenceNode:
@@ -82,7 +83,7 @@ func kindName(n *yaml.Node) string {
 		if n.Tag == "!!null" {
 			return "nothing"
 		}
-		return fmt.Sprintf("%q", truncate(deref(n).Value, 40))
+		return fmt.Sprintf("%q", truncate(n.Value, 40))
 	default:
 		return "something else"
 	}
