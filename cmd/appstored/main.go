@@ -1,0 +1,211 @@
+// Command appstored is the appstore daemon: API, workers, runner and event
+// stream in one process. See docs/operations.md.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/appstore-dev/appstore/daemon"
+)
+
+// Set by the linker (see Makefile).
+var (
+	version = "dev"
+	commit  = ""
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+const usage = `appstored — the appstore daemon
+
+Usage:
+  appstored [flags]            serve the API, run workers and the runner
+  appstored migrate [flags]    apply database migrations and exit
+  appstored version            print the version
+
+Every flag has an environment variable: --database-url is APPSTORE_DATABASE_URL,
+--addr is APPSTORE_ADDR, and so on. Flags win over the environment.
+
+Flags:
+`
+
+func run(args []string, stdout, stderr io.Writer) int {
+	cmd := "serve"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "version":
+		fmt.Fprintf(stdout, "appstored %s %s\n", version, commit)
+		return 0
+	case "serve", "migrate":
+	case "help":
+		args = []string{"-h"}
+	default:
+		fmt.Fprintf(stderr, "appstored: unknown command %q (want serve, migrate or version)\n", cmd)
+		return 2
+	}
+
+	fs := flag.NewFlagSet("appstored", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, usage)
+		fs.PrintDefaults()
+	}
+	var cfg daemon.Config
+	var roles, allowedHosts, logFormat, logLevel string
+	defaultData, _ := daemon.DefaultDataDir()
+	env := envFlags{fs: fs}
+	env.String(&cfg.Addr, "addr", daemon.DefaultAddr, "listen address")
+	env.String(&cfg.DataDir, "data-dir", defaultData, "state directory (embedded PostgreSQL, caches)")
+	env.String(&cfg.DatabaseURL, "database-url", "", "PostgreSQL URL; empty starts an embedded cluster under --data-dir")
+	env.String(&cfg.RedisURL, "redis-url", "", "Redis URL for the asynq queue; empty runs jobs in process")
+	env.String(&cfg.Token, "token", "", "token required on mutating API calls (required when --addr is not loopback)")
+	env.String(&allowedHosts, "allowed-host", "", "extra comma-separated host names accepted in Host/Origin headers")
+	env.String(&roles, "roles", strings.Join(daemon.AllRoles, ","), "comma-separated roles of this process: api, worker, runner")
+	env.Bool(&cfg.GitAllowPrivate, "git-allow-private", false, "allow Git URLs that resolve to private addresses")
+	env.Duration(&cfg.SyncInterval, "sync-interval", 15*time.Minute, "how often remotes are checked for new commits")
+	env.String(&cfg.WebhookSecret, "webhook-secret", "", "secret that signs push webhooks (GitHub, GitLab, Gitea)")
+	env.Int64(&cfg.MaxCloneBytes, "max-clone-size", 200<<20, "largest repository a clone may transfer, in bytes")
+	env.Duration(&cfg.CloneTimeout, "clone-timeout", 5*time.Minute, "time limit of a clone")
+	env.String(&logFormat, "log-format", "text", "log format: text or json")
+	env.String(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if err := env.err; err != nil {
+		fmt.Fprintf(stderr, "appstored: %v\n", err)
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "appstored: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	logger, err := newLogger(stderr, logFormat, logLevel)
+	if err != nil {
+		fmt.Fprintf(stderr, "appstored: %v\n", err)
+		return 2
+	}
+	cfg.Logger = logger
+	cfg.Roles = splitList(roles)
+	cfg.AllowedHosts = splitList(allowedHosts)
+	cfg.Version, cfg.Commit = version, commit
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	switch cmd {
+	case "migrate":
+		applied, err := daemon.Migrate(ctx, cfg)
+		if err != nil {
+			logger.Error("migrate failed", "err", err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "applied %d migration(s) %v\n", len(applied), applied)
+		return 0
+	}
+	if err := daemon.Run(ctx, cfg); err != nil {
+		logger.Error("appstored failed", "err", err)
+		return 1
+	}
+	return 0
+}
+
+func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lvl}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: want text or json", format)
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// envFlags defines flags whose defaults come from APPSTORE_<NAME>.
+type envFlags struct {
+	fs  *flag.FlagSet
+	err error
+}
+
+func envName(name string) string {
+	return "APPSTORE_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
+}
+
+func (e *envFlags) lookup(name string) (string, bool) {
+	v, ok := os.LookupEnv(envName(name))
+	return v, ok && v != ""
+}
+
+func (e *envFlags) String(p *string, name, def, help string) {
+	if v, ok := e.lookup(name); ok {
+		def = v
+	}
+	e.fs.StringVar(p, name, def, help+" ("+envName(name)+")")
+}
+
+func (e *envFlags) Bool(p *bool, name string, def bool, help string) {
+	if v, ok := e.lookup(name); ok {
+		switch strings.ToLower(v) {
+		case "1", "true", "yes", "on":
+			def = true
+		case "0", "false", "no", "off":
+			def = false
+		default:
+			e.err = errors.Join(e.err, fmt.Errorf("%s=%q: want true or false", envName(name), v))
+		}
+	}
+	e.fs.BoolVar(p, name, def, help+" ("+envName(name)+")")
+}
+
+func (e *envFlags) Duration(p *time.Duration, name string, def time.Duration, help string) {
+	if v, ok := e.lookup(name); ok {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			e.err = errors.Join(e.err, fmt.Errorf("%s=%q: want a duration such as 15m", envName(name), v))
+		} else {
+			def = d
+		}
+	}
+	e.fs.DurationVar(p, name, def, help+" ("+envName(name)+")")
+}
+
+func (e *envFlags) Int64(p *int64, name string, def int64, help string) {
+	if v, ok := e.lookup(name); ok {
+		var n int64
+		if _, err := fmt.Sscan(v, &n); err != nil {
+			e.err = errors.Join(e.err, fmt.Errorf("%s=%q: want a number", envName(name), v))
+		} else {
+			def = n
+		}
+	}
+	e.fs.Int64Var(p, name, def, help+" ("+envName(name)+")")
+}

@@ -1,0 +1,146 @@
+// Package api serves appstored's HTTP API under /api/v1, plus /healthz and
+// /readyz. Handlers decode and encode the wire types of package client, so
+// the Go client and the server share one definition. One file per area.
+package api
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/appstore-dev/appstore/catalog/giturl"
+	"github.com/appstore-dev/appstore/catalog/store"
+	"github.com/appstore-dev/appstore/client"
+)
+
+// Ingester is told about repositories that need (re-)ingestion. The store
+// already records them as queued, so a failed call only delays the work
+// until the reconciler puts it back.
+type Ingester interface {
+	EnqueueIngest(ctx context.Context, repositoryID int64) error
+}
+
+// GitPolicy checks a parsed Git URL before it is registered.
+type GitPolicy interface {
+	Check(ctx context.Context, u *giturl.URL) error
+}
+
+// Server holds what the handlers need. Zero-valued optional fields disable
+// their features.
+type Server struct {
+	Store  *store.Store
+	Logger *slog.Logger
+
+	// Guard decides which requests are allowed (Host, Origin, token).
+	Guard *Guard
+
+	// GitPolicy decides which Git URLs may be registered (giturl.Policy);
+	// nil accepts any well-formed URL, and local paths only on loopback.
+	GitPolicy GitPolicy
+
+	// Ingest is told about new repositories; nil leaves them queued.
+	Ingest Ingester
+
+	// Ready reports the dependencies for /readyz.
+	Ready func(ctx context.Context) client.Health
+
+	Version client.VersionInfo
+
+	// MaxBodyBytes bounds request bodies (default 1 MiB).
+	MaxBodyBytes int64
+
+	// Extra lets other components (events, runner, web view) register
+	// their routes on the same mux.
+	Extra []func(mux *http.ServeMux)
+}
+
+// Handler returns the HTTP handler of the API.
+func (s *Server) Handler() http.Handler {
+	if s.MaxBodyBytes <= 0 {
+		s.MaxBodyBytes = 1 << 20
+	}
+	if s.Logger == nil {
+		s.Logger = slog.New(slog.DiscardHandler)
+	}
+	if s.Guard == nil {
+		s.Guard = &Guard{}
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", s.healthz)
+	mux.HandleFunc("GET /readyz", s.readyz)
+	mux.HandleFunc("GET /api/v1/version", s.version)
+
+	mux.HandleFunc("POST /api/v1/repositories", s.createRepository)
+	mux.HandleFunc("GET /api/v1/repositories", s.listRepositories)
+	mux.HandleFunc("GET /api/v1/repositories/{slug}", s.getRepository)
+	mux.HandleFunc("PATCH /api/v1/repositories/{slug}", s.updateRepository)
+	mux.HandleFunc("DELETE /api/v1/repositories/{slug}", s.deleteRepository)
+	mux.HandleFunc("GET /api/v1/tags", s.listTags)
+
+	for _, register := range s.Extra {
+		register(mux)
+	}
+	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, r, errorf(http.StatusNotFound, "not_found", "no API route %s %s; see docs/api.md", r.Method, r.URL.Path))
+	})
+	return s.Guard.Wrap(s.logRequests(mux))
+}
+
+func (s *Server) logRequests(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		next.ServeHTTP(rec, r)
+		level := slog.LevelDebug
+		if rec.status >= 500 {
+			level = slog.LevelError
+		}
+		s.Logger.Log(r.Context(), level, "http request", "method", r.Method, "path", r.URL.Path,
+			"status", rec.status, "duration", time.Since(start))
+	})
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	r.status = code
+	r.ResponseWriter.WriteHeader(code)
+}
+
+// Unwrap lets http.ResponseController reach Flush and Hijack (streams,
+// WebSockets) through the recorder.
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, client.Health{Status: "ok"})
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+	defer cancel()
+	var h client.Health
+	if s.Ready != nil {
+		h = s.Ready(ctx)
+	} else {
+		h = client.Health{Status: "ok", Checks: map[string]client.HealthCheck{}}
+		if err := s.Store.Ping(ctx); err != nil {
+			h.Status = "down"
+			h.Checks["database"] = client.HealthCheck{OK: false, Message: err.Error()}
+		} else {
+			h.Checks["database"] = client.HealthCheck{OK: true}
+		}
+	}
+	status := http.StatusOK
+	if h.Status == "down" {
+		status = http.StatusServiceUnavailable
+	}
+	writeJSON(w, status, h)
+}
+
+func (s *Server) version(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, s.Version)
+}

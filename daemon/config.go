@@ -1,0 +1,143 @@
+// Package daemon wires appstored together: the catalog on PostgreSQL (a
+// server given by URL, or an embedded cluster it owns), the queue, the
+// workers, the runner, the event stream and the HTTP API.
+package daemon
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Roles a process can take. A process with every role is the default; scale
+// out by running more processes with a subset against the same PostgreSQL
+// and Redis.
+const (
+	RoleAPI    = "api"    // HTTP API, search, event stream, web view, preview proxy
+	RoleWorker = "worker" // ingestion and builds from the queue
+	RoleRunner = "runner" // containers on this host's Docker engine
+)
+
+// AllRoles is the default.
+var AllRoles = []string{RoleAPI, RoleWorker, RoleRunner}
+
+// Config is everything appstored is told at start. Zero values mean the
+// defaults documented on each field.
+type Config struct {
+	// Addr is the listen address (default 127.0.0.1:7070).
+	Addr string
+	// DataDir holds the embedded PostgreSQL cluster, clone caches and other
+	// state (default $XDG_DATA_HOME/appstore, else ~/.local/share/appstore).
+	DataDir string
+	// DatabaseURL points at a PostgreSQL server; empty starts the embedded one.
+	DatabaseURL string
+	// RedisURL selects the asynq queue on Redis; empty runs jobs in process.
+	RedisURL string
+	// Token guards mutating API calls. Required when Addr is not loopback.
+	Token string
+	// AllowedHosts are extra host names accepted in Host/Origin headers.
+	AllowedHosts []string
+	// Roles this process takes (default all).
+	Roles []string
+
+	// GitAllowPrivate lets Git URLs resolve to private addresses even when
+	// not bound to loopback.
+	GitAllowPrivate bool
+	// SyncInterval is how often remotes are checked for new commits (default 15m).
+	SyncInterval time.Duration
+	// WebhookSecret verifies push webhooks.
+	WebhookSecret string
+	// MaxCloneBytes bounds a clone (default 200 MiB).
+	MaxCloneBytes int64
+	// CloneTimeout bounds a clone (default 5m).
+	CloneTimeout time.Duration
+
+	// Logger receives every log line of the daemon; nil discards.
+	Logger *slog.Logger
+	// Version is reported by /api/v1/version.
+	Version string
+	Commit  string
+}
+
+// DefaultAddr is where appstored listens and the CLI looks by default.
+const DefaultAddr = "127.0.0.1:7070"
+
+// DefaultDataDir returns $XDG_DATA_HOME/appstore, else ~/.local/share/appstore.
+func DefaultDataDir() (string, error) {
+	if x := os.Getenv("XDG_DATA_HOME"); x != "" {
+		return filepath.Join(x, "appstore"), nil
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", fmt.Errorf("no data directory: set --data-dir or XDG_DATA_HOME: %w", err)
+	}
+	return filepath.Join(home, ".local", "share", "appstore"), nil
+}
+
+// withDefaults fills defaults and checks the combination.
+func (c Config) withDefaults() (Config, error) {
+	if c.Addr == "" {
+		c.Addr = DefaultAddr
+	}
+	if c.DataDir == "" {
+		d, err := DefaultDataDir()
+		if err != nil {
+			return c, err
+		}
+		c.DataDir = d
+	}
+	abs, err := filepath.Abs(c.DataDir)
+	if err != nil {
+		return c, fmt.Errorf("data dir %q: %w", c.DataDir, err)
+	}
+	c.DataDir = abs
+	if len(c.Roles) == 0 {
+		c.Roles = AllRoles
+	}
+	for _, r := range c.Roles {
+		if !slices.Contains(AllRoles, r) {
+			return c, fmt.Errorf("unknown role %q: want a comma-separated subset of %s", r, strings.Join(AllRoles, ","))
+		}
+	}
+	if c.SyncInterval == 0 {
+		c.SyncInterval = 15 * time.Minute
+	}
+	if c.MaxCloneBytes == 0 {
+		c.MaxCloneBytes = 200 << 20
+	}
+	if c.CloneTimeout == 0 {
+		c.CloneTimeout = 5 * time.Minute
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		return c, fmt.Errorf("--addr %q: want host:port, e.g. 127.0.0.1:7070: %w", c.Addr, err)
+	}
+	if !c.Loopback() && c.Token == "" {
+		return c, errors.New("--addr " + c.Addr + " is not loopback: set --token (APPSTORE_TOKEN) so that only holders of the token can change the catalog, or listen on 127.0.0.1")
+	}
+	return c, nil
+}
+
+// Loopback reports whether Addr only accepts local connections.
+func (c Config) Loopback() bool {
+	host, _, err := net.SplitHostPort(c.Addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// HasRole reports whether this process takes role.
+func (c Config) HasRole(role string) bool { return slices.Contains(c.Roles, role) }

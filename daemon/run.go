@@ -1,0 +1,302 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/appstore-dev/appstore/catalog/store"
+	"github.com/appstore-dev/appstore/client"
+	"github.com/appstore-dev/appstore/daemon/api"
+	"github.com/appstore-dev/appstore/daemon/localpg"
+)
+
+// Daemon is a started appstored. Tests start one in process with Start; the
+// binary calls Run.
+type Daemon struct {
+	cfg    Config
+	logger *slog.Logger
+
+	// Store is the catalog.
+	Store *store.Store
+	// URL is the base URL the API listens on (http://127.0.0.1:7070).
+	URL string
+
+	pg       *localpg.Cluster
+	api      *api.Server
+	handler  http.Handler
+	server   *http.Server
+	listener net.Listener
+	checks   []readyCheck
+
+	// ctx lives until Shutdown; background loops use it.
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	// closers run in reverse order at Shutdown, after the loops ended.
+	closers []func(context.Context) error
+}
+
+type readyCheck struct {
+	name     string
+	optional bool // the daemon is degraded, not down, without it
+	check    func(ctx context.Context) error
+}
+
+// Run starts appstored and serves until ctx is done, then shuts down cleanly.
+func Run(ctx context.Context, cfg Config) error {
+	d, err := Start(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	<-ctx.Done()
+	d.logger.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return d.Shutdown(shutdownCtx)
+}
+
+// Start opens the catalog, wires every component of the configured roles and
+// starts serving. The caller must call Shutdown.
+func Start(ctx context.Context, cfg Config) (_ *Daemon, err error) {
+	cfg, err = cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	d := &Daemon{cfg: cfg, logger: cfg.Logger}
+	d.ctx, d.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	defer func() {
+		if err != nil {
+			d.cancel()
+			closeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+			defer cancel()
+			_ = d.runClosers(closeCtx)
+		}
+	}()
+
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data dir: %w", err)
+	}
+	if err := d.openStore(ctx); err != nil {
+		return nil, err
+	}
+	d.api = &api.Server{
+		Store:  d.Store,
+		Logger: d.logger.With("component", "api"),
+		Guard: &api.Guard{
+			Loopback:     cfg.Loopback(),
+			AllowedHosts: cfg.AllowedHosts,
+			Token:        cfg.Token,
+			TokenExempt:  []string{"/api/v1/webhooks/", "/api/v1/services"},
+		},
+		Version: client.VersionInfo{Version: cfg.Version, Commit: cfg.Commit, API: 1},
+		Ready:   d.ready,
+	}
+	d.addCheck("database", false, d.Store.Ping)
+
+	// Each area wires itself in its own file (wire_*.go).
+	for _, wire := range []func(context.Context) error{
+		d.wireQueue,
+		d.wireEvents,
+		d.wireIngest,
+		d.wireBuild,
+		d.wireRunner,
+		d.wireServices,
+		d.wireWeb,
+	} {
+		if err := wire(ctx); err != nil {
+			return nil, err
+		}
+	}
+
+	if cfg.HasRole(RoleAPI) {
+		if err := d.serve(); err != nil {
+			return nil, err
+		}
+	}
+	d.logger.Info("appstored started", "addr", d.URL, "roles", cfg.Roles, "data_dir", cfg.DataDir,
+		"embedded_postgres", d.pg != nil, "version", cfg.Version)
+	return d, nil
+}
+
+// openStore connects to the configured PostgreSQL, or starts the embedded
+// cluster, and migrates the schema.
+func (d *Daemon) openStore(ctx context.Context) error {
+	url := d.cfg.DatabaseURL
+	if url == "" {
+		pg, err := localpg.Start(ctx, localpg.Options{
+			DataDir: filepath.Join(d.cfg.DataDir, "postgres"),
+			Logger:  d.logger.With("component", "postgres"),
+		})
+		if err != nil {
+			return fmt.Errorf("embedded PostgreSQL: %w", err)
+		}
+		d.pg = pg
+		d.onClose(func(ctx context.Context) error { return pg.Stop(ctx) })
+		if err := pg.CreateDatabase(ctx, "appstore"); err != nil {
+			return fmt.Errorf("embedded PostgreSQL: %w", err)
+		}
+		url = pg.URL("appstore")
+	}
+	st, err := store.Open(ctx, url, d.logger.With("component", "store"))
+	if err != nil {
+		if d.cfg.DatabaseURL != "" {
+			return fmt.Errorf("%w (check --database-url / APPSTORE_DATABASE_URL, or leave it empty to use the embedded PostgreSQL)", err)
+		}
+		return err
+	}
+	d.Store = st
+	d.onClose(func(context.Context) error { st.Close(); return nil })
+	if _, err := store.Migrate(ctx, st.Pool(), d.logger.With("component", "migrate")); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	return nil
+}
+
+func (d *Daemon) serve() error {
+	ln, err := net.Listen("tcp", d.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w (is another appstored running? choose another --addr)", d.cfg.Addr, err)
+	}
+	d.listener = ln
+	d.URL = "http://" + ln.Addr().String()
+	if d.handler == nil {
+		d.handler = d.api.Handler()
+	}
+	d.server = &http.Server{
+		Handler:           d.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(d.logger.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return d.ctx },
+	}
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		if err := d.server.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			d.logger.Error("HTTP server stopped", "err", err)
+		}
+	}()
+	return nil
+}
+
+// Shutdown stops serving (letting requests in flight finish), stops the
+// background loops, then closes the components in reverse order.
+func (d *Daemon) Shutdown(ctx context.Context) error {
+	var errs []error
+	if d.server != nil {
+		if err := d.server.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("HTTP shutdown: %w", err))
+		}
+	}
+	d.cancel()
+	done := make(chan struct{})
+	go func() { d.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		errs = append(errs, fmt.Errorf("background loops did not stop: %w", ctx.Err()))
+	}
+	errs = append(errs, d.runClosers(ctx))
+	d.logger.Info("appstored stopped")
+	return errors.Join(errs...)
+}
+
+func (d *Daemon) runClosers(ctx context.Context) error {
+	var errs []error
+	for i := len(d.closers) - 1; i >= 0; i-- {
+		if err := d.closers[i](ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	d.closers = nil
+	return errors.Join(errs...)
+}
+
+// onClose registers fn to run at Shutdown, after everything started later.
+func (d *Daemon) onClose(fn func(context.Context) error) { d.closers = append(d.closers, fn) }
+
+// goLoop runs fn in the background until Shutdown.
+func (d *Daemon) goLoop(name string, fn func(ctx context.Context)) {
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		defer func() {
+			if p := recover(); p != nil {
+				d.logger.Error("background loop panicked", "loop", name, "panic", p)
+			}
+		}()
+		fn(d.ctx)
+	}()
+}
+
+// addCheck adds a dependency to /readyz.
+func (d *Daemon) addCheck(name string, optional bool, check func(ctx context.Context) error) {
+	d.checks = append(d.checks, readyCheck{name: name, optional: optional, check: check})
+}
+
+// ready runs every check concurrently: "ok" when all pass, "degraded" when
+// only optional ones fail, "down" otherwise.
+func (d *Daemon) ready(ctx context.Context) client.Health {
+	h := client.Health{Status: "ok", Checks: make(map[string]client.HealthCheck, len(d.checks))}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, c := range d.checks {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := c.check(ctx)
+			hc := client.HealthCheck{OK: err == nil, Optional: c.optional}
+			if err != nil {
+				hc.Message = err.Error()
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			h.Checks[c.name] = hc
+			switch {
+			case err != nil && !c.optional:
+				h.Status = "down"
+			case err != nil && h.Status == "ok":
+				h.Status = "degraded"
+			}
+		}()
+	}
+	wg.Wait()
+	return h
+}
+
+// Migrate opens the configured database (starting the embedded cluster when
+// no URL is given), applies pending migrations and stops. It returns the
+// versions applied.
+func Migrate(ctx context.Context, cfg Config) ([]int, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	d := &Daemon{cfg: cfg, logger: cfg.Logger}
+	defer d.runClosers(context.WithoutCancel(ctx)) //nolint:errcheck
+	url := cfg.DatabaseURL
+	if url == "" {
+		pg, err := localpg.Start(ctx, localpg.Options{DataDir: filepath.Join(cfg.DataDir, "postgres"), Logger: d.logger})
+		if err != nil {
+			return nil, fmt.Errorf("embedded PostgreSQL: %w", err)
+		}
+		d.onClose(pg.Stop)
+		if err := pg.CreateDatabase(ctx, "appstore"); err != nil {
+			return nil, err
+		}
+		url = pg.URL("appstore")
+	}
+	st, err := store.Open(ctx, url, d.logger)
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	return store.Migrate(ctx, st.Pool(), d.logger)
+}
