@@ -29,12 +29,15 @@ type Daemon struct {
 	// URL is the base URL the API listens on (http://127.0.0.1:7070).
 	URL string
 
-	pg       *localpg.Cluster
-	api      *api.Server
-	handler  http.Handler
-	server   *http.Server
-	listener net.Listener
-	checks   []readyCheck
+	pg  *localpg.Cluster
+	api *api.Server
+	// hostRouters see every request before the API; the first that returns
+	// a handler serves it (the preview proxy routes <slug>.localhost here).
+	hostRouters []func(r *http.Request) http.Handler
+	handler     http.Handler
+	server      *http.Server
+	listener    net.Listener
+	checks      []readyCheck
 
 	// ctx lives until Shutdown; background loops use it.
 	ctx    context.Context
@@ -168,7 +171,17 @@ func (d *Daemon) serve() error {
 	d.listener = ln
 	d.URL = "http://" + ln.Addr().String()
 	if d.handler == nil {
-		d.handler = d.api.Handler()
+		apiHandler := d.api.Handler()
+		routers := d.hostRouters
+		d.handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			for _, route := range routers {
+				if h := route(r); h != nil {
+					h.ServeHTTP(w, r)
+					return
+				}
+			}
+			apiHandler.ServeHTTP(w, r)
+		})
 	}
 	d.server = &http.Server{
 		Handler:           d.handler,
