@@ -16,6 +16,7 @@ import (
 	"github.com/appstore-dev/appstore/client"
 	"github.com/appstore-dev/appstore/daemon/api"
 	"github.com/appstore-dev/appstore/daemon/localpg"
+	"github.com/appstore-dev/appstore/daemon/queue"
 )
 
 // Daemon is a started appstored. Tests start one in process with Start; the
@@ -31,6 +32,9 @@ type Daemon struct {
 
 	pg  *localpg.Cluster
 	api *api.Server
+	// queue delivers jobs; wireQueue creates it, later wire steps register
+	// their handlers, and it starts after every step ran.
+	queue queue.Queue
 	// hostRouters see every request before the API; the first that returns
 	// a handler serves it (the preview proxy routes <slug>.localhost here).
 	hostRouters []func(r *http.Request) http.Handler
@@ -117,6 +121,13 @@ func Start(ctx context.Context, cfg Config) (_ *Daemon, err error) {
 		if err := wire(ctx); err != nil {
 			return nil, err
 		}
+	}
+	if d.queue != nil {
+		if err := d.queue.Start(d.ctx); err != nil {
+			return nil, fmt.Errorf("start queue: %w", err)
+		}
+		q := d.queue
+		d.onClose(q.Stop)
 	}
 
 	if cfg.HasRole(RoleAPI) {
