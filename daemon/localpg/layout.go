@@ -1,14 +1,20 @@
 package localpg
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
 )
 
 // externalRoot holds the clusters of data directories the postgres user cannot
@@ -182,4 +188,49 @@ func readPGVersion(pgdata string) (int, error) {
 		return 0, fmt.Errorf("%s/PG_VERSION says %q: that PostgreSQL version is not supported (10 or newer is); move the cluster away to start afresh", pgdata, s)
 	}
 	return n, nil
+}
+
+var pruneOnce sync.Once
+
+// pruneExternal removes external cluster homes whose data directory was a
+// temporary directory that no longer exists: the clusters of finished tests
+// that did not call Remove (t.TempDir deletes the data directory, not the home
+// under externalRoot). Nothing can reach such a cluster any more, so a server
+// still running in it is killed. Homes of other data directories are never
+// touched, even when those are missing: they may be on a disk not mounted yet.
+// It runs once per process.
+func pruneExternal(log *slog.Logger) {
+	pruneOnce.Do(func() {
+		ents, err := os.ReadDir(externalRoot)
+		if err != nil {
+			return
+		}
+		tmp := filepath.Clean(os.TempDir()) + string(filepath.Separator)
+		for _, e := range ents {
+			home := filepath.Join(externalRoot, e.Name())
+			b, err := os.ReadFile(filepath.Join(home, "datadir"))
+			if err != nil {
+				continue
+			}
+			dataDir := strings.TrimSpace(string(b))
+			if !strings.HasPrefix(dataDir, tmp) && !strings.HasPrefix(dataDir, "/tmp/") {
+				continue
+			}
+			if _, err := os.Lstat(dataDir); !errors.Is(err, fs.ErrNotExist) {
+				continue
+			}
+			pgdata := filepath.Join(home, "data")
+			if pf, err := readPidFile(pgdata); err == nil && isPostmasterOf(pf.pid, pgdata) {
+				_ = syscall.Kill(pf.pid, syscall.SIGKILL)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			err = waitOrphans(ctx, pgdata, 3*time.Second)
+			cancel()
+			if err != nil {
+				continue
+			}
+			log.Info("removing the PostgreSQL cluster of a deleted temporary data directory", "home", home, "data_dir", dataDir)
+			_ = os.RemoveAll(home)
+		}
+	})
 }

@@ -39,7 +39,10 @@
 // searchable or moved; if the symlink is lost, the hash finds the same home. When
 // postgres can reach D, H is D/postgres itself, as for non-root users. Deleting D
 // does not delete an external home: Remove does, or delete the directory the
-// symlink names.
+// symlink names. The one exception keeps test machines clean: when D was in the
+// temporary directory and is gone, the next Start that uses an external home
+// removes D's home (and kills a server still running there), since nothing can
+// reach that cluster any more.
 //
 // # Restarts and crashes
 //
@@ -167,6 +170,9 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	}
 	if c.bins, err = findBinaries(ctx, opts.BinDir, major); err != nil {
 		return nil, err
+	}
+	if l.external {
+		pruneExternal(c.log)
 	}
 	if err := c.create(acct); err != nil {
 		return nil, err

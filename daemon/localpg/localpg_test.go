@@ -469,6 +469,52 @@ func TestRootPrivateDataDir(t *testing.T) {
 	}
 }
 
+// TestPruneDeletedTempDataDir: a test that ends without Stop or Remove leaves
+// an external home (and maybe a running server) behind once its temporary data
+// directory is deleted; the next Start with an external home cleans it up.
+// Not parallel: it resets the once-per-process pruning.
+func TestPruneDeletedTempDataDir(t *testing.T) {
+	requirePostgres(t)
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: external homes exist only for root")
+	}
+	tmp, err := os.MkdirTemp("", "localpg-prune-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := start(t, Options{DataDir: filepath.Join(tmp, "data"), NoSync: true})
+	home := filepath.Dir(c.PGData())
+	if !strings.HasPrefix(home, externalRoot) {
+		t.Fatalf("home %s is not external", home)
+	}
+	c.useLock.Close() // as if the process that started it had died
+	c.useLock = nil
+	if err := os.RemoveAll(tmp); err != nil {
+		t.Fatal(err)
+	}
+
+	// A data directory that is missing but was not temporary is left alone.
+	keep := filepath.Join(externalRoot, "0000000000000000")
+	if err := os.MkdirAll(keep, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(keep)
+	if err := os.WriteFile(filepath.Join(keep, "datadir"), []byte("/srv/unmounted/appstore\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	pruneOnce = sync.Once{}
+	c2 := start(t, Options{DataDir: newDataDir(t, ""), NoSync: true})
+	stop(t, c2)
+	if _, err := os.Stat(home); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the home of the deleted data directory is still there: %v", err)
+	}
+	waitDead(t, c.PID())
+	if _, err := os.Stat(keep); err != nil {
+		t.Errorf("the home of a missing non-temporary data directory was removed: %v", err)
+	}
+}
+
 // TestLongDataDir: a data directory too deep for a socket path (sun_path) that
 // the server's user can reach keeps its cluster inside, with the socket in a
 // short directory elsewhere.

@@ -8,7 +8,8 @@
 //
 //	CI=true                       missing dependencies fail tests instead of skipping them
 //	APPSTORE_TEST_DATABASE_URL    create test databases on this server instead of the shared embedded cluster
-//	APPSTORE_TEST_PGDIR           data directory of the shared embedded cluster (default $TMPDIR/appstore-testpg-<uid>)
+//	APPSTORE_TEST_PGDIR           data directory of the shared embedded cluster (default /dev/shm/appstore-testpg-<uid>
+//	                              on a roomy tmpfs, else $TMPDIR/appstore-testpg-<uid>)
 //	DOCKER_HOST                   the Docker engine (default unix:///var/run/docker.sock)
 package testenv
 

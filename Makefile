@@ -1,0 +1,54 @@
+# appstore: build, test, demo. `make help` lists the targets.
+#
+# Variables (override on the command line, e.g. `make test GOTESTFLAGS='-run Store -v'`):
+#   GO            the go command (default: go)
+#   GOTESTFLAGS   extra flags for go test (e.g. -race, -run X, -v)
+#   TEST_TIMEOUT  go test -timeout (default: 30m)
+#   TEST_P        packages tested in parallel, go test -p (default: 2)
+#   BENCHTIME     go test -benchtime for `make bench` (default: 1s)
+
+GO           ?= go
+GOTESTFLAGS  ?=
+TEST_TIMEOUT ?= 30m
+TEST_P       ?= 2
+BENCHTIME    ?= 1s
+
+.DEFAULT_GOAL := build
+.PHONY: build test deps demo bench stress vet clean help
+
+## build: bin/appstore (CLI + TUI) and bin/appstored (daemon)
+build:
+	@mkdir -p bin
+	$(GO) build -o bin/ ./cmd/appstore ./cmd/appstored
+
+## deps: install (as root) and start what the tests need: Docker, Redis, PostgreSQL, Git, tmux, Chromium
+deps:
+	bash scripts/test-deps.sh
+
+## test: deps, then every test (real PostgreSQL, Redis, Docker, Git)
+test: deps
+	$(GO) test ./... -count=1 -timeout $(TEST_TIMEOUT) -p $(TEST_P) $(GOTESTFLAGS)
+
+## demo: build, run appstored on the embedded PostgreSQL (data in .demo/), register examples/
+demo: build
+	bash scripts/demo.sh
+
+## bench: deps, then every benchmark (no tests), each for BENCHTIME
+bench: deps
+	$(GO) test ./... -run '^$$' -bench . -benchtime $(BENCHTIME) -count=1 -timeout $(TEST_TIMEOUT) -p 1 $(GOTESTFLAGS)
+
+## stress: deps, then the tests behind the `stress` build tag
+stress: deps
+	$(GO) test -tags stress ./... -count=1 -timeout 60m -p 1 $(GOTESTFLAGS)
+
+## vet: go vet
+vet:
+	$(GO) vet ./...
+
+## clean: remove build output (keeps .demo/, the demo's data)
+clean:
+	rm -rf bin coverage* *.out
+
+## help: this list
+help:
+	@sed -n 's/^## //p' $(MAKEFILE_LIST)
