@@ -266,9 +266,10 @@ func TestListOutputs(t *testing.T) {
 
 	// Piped: tab-separated, no header, no colour.
 	r := appstore(t, srv, "list")
-	want := "dash\tready\tframework:gin,lang:go\thttps://github.com/acme/dash\n" +
+	// Newest first, like the daemon.
+	want := "chat\tfailed\tlang:go\thttps://gitlab.com/x/chat\n" +
 		"notes\tqueued\t\thttps://github.com/acme/notes\n" +
-		"chat\tfailed\tlang:go\thttps://gitlab.com/x/chat\n"
+		"dash\tready\tframework:gin,lang:go\thttps://github.com/acme/dash\n"
 	if r.code != 0 || r.stdout != want {
 		t.Errorf("piped list:\n%q\nwant\n%q", r.stdout, want)
 	}
@@ -277,9 +278,9 @@ func TestListOutputs(t *testing.T) {
 	r = invocation{srv: srv, tty: true, env: map[string]string{EnvNoColor: "1"}}.run(t, "list")
 	want = "" +
 		"SLUG   STATUS  TAGS                    GIT URL\n" +
-		"dash   ready   framework:gin, lang:go  https://github.com/acme/dash\n" +
+		"chat   failed  lang:go                 https://gitlab.com/x/chat\n" +
 		"notes  queued                          https://github.com/acme/notes\n" +
-		"chat   failed  lang:go                 https://gitlab.com/x/chat\n"
+		"dash   ready   framework:gin, lang:go  https://github.com/acme/dash\n"
 	if r.code != 0 || r.stdout != want {
 		t.Errorf("terminal list:\n%s\nwant\n%s", r.stdout, want)
 	}
@@ -295,13 +296,13 @@ func TestListOutputs(t *testing.T) {
 	}
 
 	r = appstore(t, srv, "list", "-q")
-	if r.stdout != "dash\nnotes\nchat\n" {
+	if r.stdout != "chat\nnotes\ndash\n" {
 		t.Errorf("list -q: %q", r.stdout)
 	}
 
 	r = appstore(t, srv, "list", "--json")
 	repos := decodeJSON[[]client.Repository](t, r.stdout)
-	if len(repos) != 3 || repos[0].Slug != "dash" || len(repos[0].Tags) != 2 || repos[0].Tags[0].Source != catalog.SourceAuthor {
+	if len(repos) != 3 || repos[2].Slug != "dash" || len(repos[2].Tags) != 2 || repos[2].Tags[0].Source != catalog.SourceAuthor {
 		t.Errorf("list --json: %+v", repos)
 	}
 
@@ -310,7 +311,7 @@ func TestListOutputs(t *testing.T) {
 		t.Errorf("list --jq: %v", r)
 	}
 	r = appstore(t, srv, "list", "--jq", `[.[].id]`)
-	if r.stdout != "[1,2,3]\n" {
+	if r.stdout != "[3,2,1]\n" {
 		t.Errorf("list --jq non-string result, piped: %q, want compact JSON", r.stdout)
 	}
 
@@ -333,7 +334,7 @@ func TestListPagesAndLimit(t *testing.T) {
 
 	before := len(srv.Requests())
 	r := appstore(t, srv, "list", "-q")
-	if r.stdout != "app0\napp1\napp2\napp3\napp4\napp5\napp6\n" {
+	if r.stdout != "app6\napp5\napp4\napp3\napp2\napp1\napp0\n" {
 		t.Errorf("list over pages of 2:\n%s", r.stdout)
 	}
 	reqs := srv.Requests()[before:]
@@ -344,7 +345,7 @@ func TestListPagesAndLimit(t *testing.T) {
 	// --limit stops fetching once it has enough.
 	before = len(srv.Requests())
 	r = appstore(t, srv, "list", "--limit", "3", "-q")
-	if r.stdout != "app0\napp1\napp2\n" {
+	if r.stdout != "app6\napp5\napp4\n" {
 		t.Errorf("list --limit 3: %q", r.stdout)
 	}
 	reqs = srv.Requests()[before:]

@@ -34,7 +34,7 @@ func NewCmdList(f *Factory) *cobra.Command {
 		Use:     "list",
 		Aliases: []string{"ls"},
 		Short:   "List registered repositories",
-		Long: `List registered repositories, oldest first, fetching every page unless
+		Long: `List registered repositories, newest first, fetching every page unless
 --limit is given. --tag filters by key:value (repeat it: all must match);
 --status by ingestion status (queued, processing, ready, failed).`,
 		Example: `  appstore list

@@ -263,7 +263,7 @@ func TestAllRepositoriesPages(t *testing.T) {
 		}
 		slugs = append(slugs, r.Slug)
 	}
-	if got := strings.Join(slugs, ","); got != "app0,app1,app2,app3,app4" {
+	if got := strings.Join(slugs, ","); got != "app4,app3,app2,app1,app0" {
 		t.Errorf("slugs %s", got)
 	}
 	if n := len(srv.Requests()) - before; n != 3 {

@@ -281,21 +281,23 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request) {
 	if s.MaxPageSize > 0 && limit > s.MaxPageSize {
 		limit = s.MaxPageSize
 	}
-	var after int64
+	// Newest first, as the daemon lists; the cursor is the last id seen.
+	var before int64
 	if c := q.Get("cursor"); c != "" {
 		n, err := strconv.ParseInt(strings.TrimPrefix(c, "id:"), 10, 64)
 		if err != nil || !strings.HasPrefix(c, "id:") {
 			writeInvalid(w, "cursor", "cursor is not one this server gave out; start again without it")
 			return
 		}
-		after = n
+		before = n
 	}
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := client.RepositoryList{Repositories: []client.Repository{}}
-	for _, repo := range s.repos {
-		if repo.ID <= after || (status != "" && repo.IngestStatus != status) || !hasTags(repo, want) {
+	for i := len(s.repos) - 1; i >= 0; i-- {
+		repo := s.repos[i]
+		if (before > 0 && repo.ID >= before) || (status != "" && repo.IngestStatus != status) || !hasTags(repo, want) {
 			continue
 		}
 		if len(out.Repositories) == limit {
