@@ -17,6 +17,9 @@ containerd_pidfile=${CONTAINERD_PIDFILE:-/var/run/docker/containerd/containerd.p
 
 log() { printf 'test-deps: %s\n' "$*" >&2; }
 
+# dockerd and useradd live in sbin, which a root shell's PATH may lack.
+export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
+
 is_root() { [ "$(id -u)" = 0 ]; }
 
 in_ci() {

@@ -429,8 +429,10 @@ func (c *Cluster) run(ctx context.Context, name string, args ...string) (string,
 	cmd.Env = []string{
 		"PATH=" + c.bins.dir + ":/usr/local/bin:/usr/bin:/bin",
 		"LC_ALL=C", // messages in English: they end up in our errors and logs
-		"TZ=" + os.Getenv("TZ"),
 		"HOME=" + c.home,
+	}
+	if tz, ok := os.LookupEnv("TZ"); ok {
+		cmd.Env = append(cmd.Env, "TZ="+tz)
 	}
 	if c.acct != nil {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: c.acct.credential()}
