@@ -604,6 +604,65 @@ func copyFile(t *testing.T, src, dst string, mode os.FileMode) {
 	}
 }
 
+// TestInterruptedInitdb: an initdb killed half-way leaves data.init behind,
+// never a data directory that looks complete.
+func TestInterruptedInitdb(t *testing.T) {
+	requirePostgres(t)
+	t.Parallel()
+	dir := newDataDir(t, "")
+	if _, err := resolveDataDir(dir, true); err != nil {
+		t.Fatal(err)
+	}
+	real, _ := filepath.EvalSymlinks(dir)
+	acct, err := serverAccount()
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := locate(real, acct)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.create(acct); err != nil {
+		t.Fatal(err)
+	}
+	half := filepath.Join(l.home, "data.init")
+	if err := os.MkdirAll(filepath.Join(half, "base"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(half, "PG_VERSION"), []byte("15\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := start(t, Options{DataDir: dir, NoSync: true})
+	defer stop(t, c)
+	if _, err := os.Stat(half); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("data.init left behind: %v", err)
+	}
+	conn := connect(t, c.URL("postgres"))
+	queryString(t, conn, "SELECT current_database()")
+}
+
+// TestVersionMismatch: a cluster made by a PostgreSQL major version that is
+// not installed gets an error that says what to install.
+func TestVersionMismatch(t *testing.T) {
+	requirePostgres(t)
+	t.Parallel()
+	dir := newDataDir(t, "")
+	c := start(t, Options{DataDir: dir, NoSync: true})
+	stop(t, c)
+	major := c.bins.major - 1
+	if err := os.WriteFile(filepath.Join(c.PGData(), "PG_VERSION"), []byte(strconv.Itoa(major)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := FindInstallation(context.Background(), filepath.Join("/usr/lib/postgresql", strconv.Itoa(major), "bin")); err == nil {
+		t.Skipf("PostgreSQL %d is installed too", major)
+	}
+	_, err := Start(context.Background(), Options{DataDir: dir})
+	want := fmt.Sprintf("created by PostgreSQL %d", major)
+	if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), fmt.Sprintf("postgresql-%d", major)) {
+		t.Fatalf("Start: %v; want an error saying %q and what to install", err, want)
+	}
+}
+
 func TestMissingBinaries(t *testing.T) {
 	empty := t.TempDir()
 	dir := newDataDir(t, "")
