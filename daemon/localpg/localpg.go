@@ -490,7 +490,7 @@ func (c *Cluster) initdb(ctx context.Context, noSync bool) error {
 	return nil
 }
 
-var settingNameOK = func(s string) bool {
+func settingNameOK(s string) bool {
 	if s == "" {
 		return false
 	}
