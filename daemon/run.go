@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"sync"
 	"time"
 
@@ -146,7 +145,7 @@ func (d *Daemon) openStore(ctx context.Context) error {
 	url := d.cfg.DatabaseURL
 	if url == "" {
 		pg, err := localpg.Start(ctx, localpg.Options{
-			DataDir: filepath.Join(d.cfg.DataDir, "postgres"),
+			DataDir: d.cfg.DataDir,
 			Logger:  d.logger.With("component", "postgres"),
 		})
 		if err != nil {
@@ -307,7 +306,7 @@ func Migrate(ctx context.Context, cfg Config) ([]int, error) {
 	defer d.runClosers(context.WithoutCancel(ctx)) //nolint:errcheck
 	url := cfg.DatabaseURL
 	if url == "" {
-		pg, err := localpg.Start(ctx, localpg.Options{DataDir: filepath.Join(cfg.DataDir, "postgres"), Logger: d.logger})
+		pg, err := localpg.Start(ctx, localpg.Options{DataDir: cfg.DataDir, Logger: d.logger})
 		if err != nil {
 			return nil, fmt.Errorf("embedded PostgreSQL: %w", err)
 		}
