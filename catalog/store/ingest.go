@@ -1,0 +1,585 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/appstore-dev/appstore/catalog"
+	"github.com/jackc/pgx/v5"
+)
+
+// Ingestion state machine of a repository (ingest_status):
+//
+//	queued ──claim──▶ processing ──success──▶ ready
+//	   ▲                  │  └──────failure──▶ failed
+//	   └───── retry ──────┘
+//	ready/failed ──refresh, webhook, sync──▶ queued
+//
+// ingest_attempts counts the attempts of the current run: a request for a
+// new run resets it, each claim increments it, and the pair (id, attempts)
+// identifies one claim, so a worker whose claim was superseded (a refresh
+// while it ran, a lease taken over after a crash) cannot overwrite newer
+// state. ingest_lease_until is, while processing, the end of the claim's
+// lease; while queued, the time by which the queue promised to deliver the
+// job (the reconciler steps in after it).
+
+// ErrClaimLost means the repository is no longer processed under this
+// claim: it was re-queued (refresh, webhook), deleted, or taken over after
+// the lease expired. The attempt's result must be dropped.
+var ErrClaimLost = errors.New("ingestion claim lost: the repository was re-queued, deleted or taken over")
+
+// NotClaimableError says why ClaimIngest did not claim a repository: it is
+// not waiting for ingestion (ready, failed), or another worker holds a live
+// lease on it.
+type NotClaimableError struct {
+	Slug       string
+	Status     catalog.IngestStatus
+	LeaseUntil *time.Time
+}
+
+func (e *NotClaimableError) Error() string {
+	if e.Status == catalog.IngestProcessing && e.LeaseUntil != nil {
+		return fmt.Sprintf("repository %q is being ingested by another worker (lease until %s)", e.Slug, e.LeaseUntil.UTC().Format(time.RFC3339))
+	}
+	return fmt.Sprintf("repository %q is %s, not waiting for ingestion", e.Slug, e.Status)
+}
+
+// IngestClaim is a repository claimed by one ingestion attempt.
+type IngestClaim struct {
+	RepositoryID        int64
+	Slug                string
+	Name                string
+	GitURL              string
+	Branch              string // declared; "" = the remote's HEAD
+	RequestedDockerfile string
+	LastCommitSHA       string
+	// Attempt is the number of this attempt in the current run (1 for the
+	// first); with RepositoryID it identifies the claim.
+	Attempt    int
+	LeaseUntil time.Time
+	// Recovered is set when the claim took over a processing repository
+	// whose previous attempt's lease had expired (a crashed worker).
+	Recovered bool
+}
+
+// ClaimIngest moves a queued repository (or one left processing past its
+// lease) to processing for one attempt: it increments ingest_attempts, sets
+// the lease, and writes the timeline step and ingestion.processing in the
+// same transaction. A repository that is not waiting (ready, failed, or
+// processing under a live lease) is a *NotClaimableError; a missing one
+// catalog.ErrNotFound.
+func (s *Store) ClaimIngest(ctx context.Context, repoID int64, lease time.Duration) (*IngestClaim, error) {
+	var c IngestClaim
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		var status catalog.IngestStatus
+		var leaseUntil *time.Time
+		var expired bool
+		err := tx.QueryRow(ctx, `
+			SELECT slug, name, git_url, branch, requested_dockerfile, last_commit_sha, ingest_status,
+			       ingest_attempts, ingest_lease_until, coalesce(ingest_lease_until < now(), true)
+			FROM repositories WHERE id = $1 FOR UPDATE`, repoID).
+			Scan(&c.Slug, &c.Name, &c.GitURL, &c.Branch, &c.RequestedDockerfile, &c.LastCommitSHA, &status,
+				&c.Attempt, &leaseUntil, &expired)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return &catalog.NotFoundError{Kind: "repository", Key: strconv.FormatInt(repoID, 10)}
+		}
+		if err != nil {
+			return mapError(err)
+		}
+		switch {
+		case status == catalog.IngestQueued:
+		case status == catalog.IngestProcessing && expired:
+			c.Recovered = true
+		default:
+			return &NotClaimableError{Slug: c.Slug, Status: status, LeaseUntil: leaseUntil}
+		}
+		c.RepositoryID = repoID
+		err = tx.QueryRow(ctx, `
+			UPDATE repositories SET ingest_status = 'processing', ingest_attempts = ingest_attempts + 1,
+			       ingest_lease_until = now() + make_interval(secs => $2), updated_at = now()
+			WHERE id = $1 RETURNING ingest_attempts, ingest_lease_until`, repoID, lease.Seconds()).
+			Scan(&c.Attempt, &c.LeaseUntil)
+		if err != nil {
+			return mapError(err)
+		}
+		msg := "cloning " + c.GitURL
+		if c.Branch != "" {
+			msg += " (branch " + c.Branch + ")"
+		}
+		if c.Recovered {
+			msg += "; the previous attempt did not finish before its lease expired (worker stopped?)"
+		}
+		if err := insertIngestionEvent(ctx, tx, repoID, catalog.IngestProcessing, msg, c.Attempt, "", nil); err != nil {
+			return err
+		}
+		_, err = insertEvent(ctx, tx, EventSpec{Type: "ingestion.processing", Subject: c.Slug, Data: map[string]any{
+			"id": repoID, "slug": c.Slug, "ingest_status": catalog.IngestProcessing, "attempt": c.Attempt, "message": msg,
+		}})
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("claim repository %d for ingestion: %w", repoID, err)
+	}
+	return &c, nil
+}
+
+// IngestAttempt identifies the claim an outcome belongs to and what the
+// attempt saw.
+type IngestAttempt struct {
+	RepositoryID int64
+	Attempt      int
+	CommitSHA    string // "" when the clone did not get that far
+	Duration     time.Duration
+}
+
+// lockClaim locks the repository row and checks that the claim still holds.
+func lockClaim(ctx context.Context, tx pgx.Tx, a IngestAttempt) (slug string, manual []string, err error) {
+	var status catalog.IngestStatus
+	var attempts int
+	err = tx.QueryRow(ctx, `SELECT slug, ingest_status, ingest_attempts, manual_fields FROM repositories WHERE id = $1 FOR UPDATE`,
+		a.RepositoryID).Scan(&slug, &status, &attempts, &manual)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", nil, ErrClaimLost
+	}
+	if err != nil {
+		return "", nil, mapError(err)
+	}
+	if status != catalog.IngestProcessing || attempts != a.Attempt {
+		return "", nil, ErrClaimLost
+	}
+	return slug, manual, nil
+}
+
+// FailIngest records the final failure of an attempt: the repository is
+// failed with message as its ingest_error, and the timeline and
+// ingestion.failed say so. It returns ErrClaimLost when the claim no longer
+// holds (nothing is written then).
+func (s *Store) FailIngest(ctx context.Context, a IngestAttempt, message string) error {
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		slug, _, err := lockClaim(ctx, tx, a)
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `
+			UPDATE repositories SET ingest_status = 'failed', ingest_error = $2, ingest_lease_until = NULL, updated_at = now()
+			WHERE id = $1`, a.RepositoryID, message)
+		if err != nil {
+			return mapError(err)
+		}
+		ms := a.Duration.Milliseconds()
+		if err := insertIngestionEvent(ctx, tx, a.RepositoryID, catalog.IngestFailed, message, a.Attempt, a.CommitSHA, &ms); err != nil {
+			return err
+		}
+		_, err = insertEvent(ctx, tx, EventSpec{Type: "ingestion.failed", Subject: slug, Data: map[string]any{
+			"id": a.RepositoryID, "slug": slug, "ingest_status": catalog.IngestFailed, "attempt": a.Attempt,
+			"message": message, "commit_sha": a.CommitSHA, "duration_ms": ms,
+		}})
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("record failed ingestion of repository %d: %w", a.RepositoryID, err)
+	}
+	return nil
+}
+
+// RetryIngest records a failed attempt that the queue will retry: the
+// repository goes back to queued with message as its ingest_error, and the
+// reconciler leaves it alone until retryWithin has passed (the queue's
+// backoff). The timeline step is "queued" with the message and the
+// attempt's duration; the event is ingestion.retrying.
+func (s *Store) RetryIngest(ctx context.Context, a IngestAttempt, message string, retryWithin time.Duration) error {
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		slug, _, err := lockClaim(ctx, tx, a)
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `
+			UPDATE repositories SET ingest_status = 'queued', ingest_error = $2,
+			       ingest_lease_until = now() + make_interval(secs => $3), updated_at = now()
+			WHERE id = $1`, a.RepositoryID, message, retryWithin.Seconds())
+		if err != nil {
+			return mapError(err)
+		}
+		ms := a.Duration.Milliseconds()
+		if err := insertIngestionEvent(ctx, tx, a.RepositoryID, catalog.IngestQueued, message, a.Attempt, a.CommitSHA, &ms); err != nil {
+			return err
+		}
+		_, err = insertEvent(ctx, tx, EventSpec{Type: "ingestion.retrying", Subject: slug, Data: map[string]any{
+			"id": a.RepositoryID, "slug": slug, "ingest_status": catalog.IngestQueued, "attempt": a.Attempt,
+			"message": message, "commit_sha": a.CommitSHA, "duration_ms": ms,
+		}})
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("record retried ingestion of repository %d: %w", a.RepositoryID, err)
+	}
+	return nil
+}
+
+// IngestSuccess is what a successful attempt learned.
+type IngestSuccess struct {
+	IngestAttempt
+	// Branch is the branch cloned. It becomes default_branch when the
+	// repository declares none (it is then what the remote HEAD named).
+	Branch string
+	// Name, Description and Homepage are applied unless the user set the
+	// field (manual_fields). An empty Name keeps the current one.
+	Name        string
+	Description string
+	Homepage    string
+
+	DockerfilePath string
+	ContextPath    string
+	AppPort        int // 0 = unknown
+	PortSource     string
+	Readme         string
+	// Metadata is stored as the repository's metadata (a JSON object).
+	Metadata json.RawMessage
+
+	AuthorTags []catalog.Tag
+	AutoTags   []catalog.Tag
+	// Message is the timeline step's text.
+	Message string
+}
+
+// IngestCompletion is what CompleteIngest did.
+type IngestCompletion struct {
+	Slug    string
+	BuildID int64
+	// NewBuild is false when an identical build (same commit, Dockerfile
+	// and context) was still queued or running and is reused.
+	NewBuild bool
+}
+
+// CompleteIngest records a successful attempt in one transaction: the
+// repository's fields (name, description and homepage only where the user
+// did not set them), its author and auto tags (manual tags untouched), the
+// timeline step, a queued build for the commit, and the events. The caller
+// enqueues the build job after it returns; if that fails, the reconciler
+// re-enqueues queued builds. ErrClaimLost means nothing was written.
+func (s *Store) CompleteIngest(ctx context.Context, in IngestSuccess) (*IngestCompletion, error) {
+	meta := in.Metadata
+	if len(meta) == 0 {
+		meta = json.RawMessage("{}")
+	}
+	if !json.Valid(meta) {
+		return nil, fmt.Errorf("record ingestion of repository %d: metadata is not valid JSON", in.RepositoryID)
+	}
+	var out IngestCompletion
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		slug, manual, err := lockClaim(ctx, tx, in.IngestAttempt)
+		if err != nil {
+			return err
+		}
+		out.Slug = slug
+		keep := func(field string) bool { return slices.Contains(manual, field) }
+		var port *int32
+		if in.AppPort > 0 {
+			p := int32(in.AppPort)
+			port = &p
+		}
+		_, err = tx.Exec(ctx, `
+			UPDATE repositories SET
+				name = CASE WHEN $2 OR $3 = '' THEN name ELSE $3 END,
+				description = CASE WHEN $4 THEN description ELSE $5 END,
+				homepage = CASE WHEN $6 THEN homepage ELSE $7 END,
+				default_branch = CASE WHEN branch = '' AND $8 <> '' THEN $8 ELSE default_branch END,
+				dockerfile_path = $9, context_path = $10, app_port = $11, port_source = $12,
+				readme = $13, metadata = $14, last_commit_sha = $15, last_ingested_at = now(),
+				ingest_status = 'ready', ingest_error = '', ingest_lease_until = NULL, updated_at = now()
+			WHERE id = $1`,
+			in.RepositoryID, keep("name"), in.Name, keep("description"), in.Description,
+			keep("homepage"), in.Homepage, in.Branch, in.DockerfilePath, in.ContextPath, port, in.PortSource,
+			in.Readme, meta, in.CommitSHA)
+		if err != nil {
+			return mapError(err)
+		}
+		if err := ReplaceTags(ctx, tx, in.RepositoryID, catalog.SourceAuthor, in.AuthorTags); err != nil {
+			return err
+		}
+		if err := ReplaceTags(ctx, tx, in.RepositoryID, catalog.SourceAuto, in.AutoTags); err != nil {
+			return err
+		}
+		ms := in.Duration.Milliseconds()
+		if err := insertIngestionEvent(ctx, tx, in.RepositoryID, catalog.IngestReady, in.Message, in.Attempt, in.CommitSHA, &ms); err != nil {
+			return err
+		}
+		// A refresh of an unchanged commit while its build is still
+		// waiting or running would only queue the same work twice.
+		err = tx.QueryRow(ctx, `
+			SELECT id FROM builds
+			WHERE repository_id = $1 AND commit_sha = $2 AND dockerfile_path = $3 AND context_path = $4
+			  AND status IN ('queued', 'running') AND NOT no_cache
+			ORDER BY id DESC LIMIT 1`, in.RepositoryID, in.CommitSHA, in.DockerfilePath, in.ContextPath).Scan(&out.BuildID)
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
+			out.NewBuild = true
+			out.BuildID, err = InsertQueuedBuild(ctx, tx, QueuedBuild{
+				RepositoryID: in.RepositoryID, Slug: slug, CommitSHA: in.CommitSHA,
+				DockerfilePath: in.DockerfilePath, ContextPath: in.ContextPath,
+			})
+			if err != nil {
+				return err
+			}
+		case err != nil:
+			return mapError(err)
+		}
+		_, err = insertEvent(ctx, tx, EventSpec{Type: "ingestion.ready", Subject: slug, Data: map[string]any{
+			"id": in.RepositoryID, "slug": slug, "ingest_status": catalog.IngestReady, "attempt": in.Attempt,
+			"message": in.Message, "commit_sha": in.CommitSHA, "duration_ms": ms, "build_id": out.BuildID,
+			"dockerfile_path": in.DockerfilePath, "tags": len(in.AuthorTags) + len(in.AutoTags),
+		}})
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("record ingestion of repository %d: %w", in.RepositoryID, err)
+	}
+	return &out, nil
+}
+
+func insertIngestionEvent(ctx context.Context, tx pgx.Tx, repoID int64, status catalog.IngestStatus, msg string, attempt int, commit string, durationMS *int64) error {
+	_, err := tx.Exec(ctx, `
+		INSERT INTO ingestion_events (repository_id, status, message, attempt, commit_sha, duration_ms)
+		VALUES ($1, $2, $3, $4, $5, $6)`, repoID, string(status), msg, attempt, commit, durationMS)
+	if err != nil {
+		return fmt.Errorf("record timeline step: %w", mapError(err))
+	}
+	return nil
+}
+
+// requeueGrace is how long a freshly queued repository is left to the job
+// enqueued right after; the reconciler re-enqueues it after that.
+const requeueGrace = time.Minute
+
+// RequestIngest queues a new ingestion run of the repository with slug
+// (refresh, webhook, sync), with reason as the timeline's message. A
+// repository already queued is left as it is (changed is false); one being
+// processed is re-queued, so the running attempt's result is dropped
+// (ErrClaimLost) and a new attempt sees the latest commit. The caller
+// enqueues the job.
+func (s *Store) RequestIngest(ctx context.Context, slug, reason string) (repo *catalog.Repository, changed bool, err error) {
+	id, err := s.RepositoryIDBySlug(ctx, slug)
+	if err != nil {
+		return nil, false, err
+	}
+	if changed, err = s.RequestIngestByID(ctx, id, reason); err != nil {
+		return nil, false, err
+	}
+	repo, err = s.RepositoryByID(ctx, id)
+	return repo, changed, err
+}
+
+// RequestIngestByID is RequestIngest by repository id.
+func (s *Store) RequestIngestByID(ctx context.Context, id int64, reason string) (changed bool, err error) {
+	err = s.inTx(ctx, func(tx pgx.Tx) error {
+		var slug string
+		var status catalog.IngestStatus
+		err := tx.QueryRow(ctx, `SELECT slug, ingest_status FROM repositories WHERE id = $1 FOR UPDATE`, id).Scan(&slug, &status)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return &catalog.NotFoundError{Kind: "repository", Key: strconv.FormatInt(id, 10)}
+		}
+		if err != nil {
+			return mapError(err)
+		}
+		if status == catalog.IngestQueued {
+			return nil
+		}
+		changed = true
+		_, err = tx.Exec(ctx, `
+			UPDATE repositories SET ingest_status = 'queued', ingest_attempts = 0, ingest_error = '',
+			       ingest_lease_until = now() + make_interval(secs => $2), updated_at = now()
+			WHERE id = $1`, id, requeueGrace.Seconds())
+		if err != nil {
+			return mapError(err)
+		}
+		if err := insertIngestionEvent(ctx, tx, id, catalog.IngestQueued, reason, 0, "", nil); err != nil {
+			return err
+		}
+		_, err = insertEvent(ctx, tx, EventSpec{Type: "ingestion.queued", Subject: slug, Data: map[string]any{
+			"id": id, "slug": slug, "ingest_status": catalog.IngestQueued, "message": reason, "previous_status": status,
+		}})
+		return err
+	})
+	if err != nil {
+		return false, fmt.Errorf("queue ingestion of repository %d: %w", id, err)
+	}
+	return changed, nil
+}
+
+// TimelineOptions select timeline steps.
+type TimelineOptions struct {
+	// After, when set, returns the steps with a greater id, oldest first
+	// (for polling). Otherwise the newest Limit steps are returned, oldest
+	// first.
+	After int64
+	Limit int // 1..1000, default 100
+}
+
+// IngestionTimeline returns the ingestion steps of the repository with
+// slug, oldest first.
+func (s *Store) IngestionTimeline(ctx context.Context, slug string, o TimelineOptions) ([]catalog.IngestionEvent, error) {
+	if o.Limit <= 0 {
+		o.Limit = 100
+	}
+	if o.Limit > 1000 {
+		o.Limit = 1000
+	}
+	id, err := s.RepositoryIDBySlug(ctx, slug)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.pool.Query(ctx, `
+		SELECT * FROM (
+			SELECT id, repository_id, status, message, attempt, commit_sha, duration_ms, created_at
+			FROM ingestion_events
+			WHERE repository_id = $1 AND ($2 = 0 OR id > $2)
+			ORDER BY CASE WHEN $2 = 0 THEN -id ELSE id END
+			LIMIT $3) e
+		ORDER BY id`, id, o.After, o.Limit)
+	if err != nil {
+		return nil, fmt.Errorf("timeline of %q: %w", slug, mapError(err))
+	}
+	evs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (catalog.IngestionEvent, error) {
+		var e catalog.IngestionEvent
+		err := r.Scan(&e.ID, &e.RepositoryID, &e.Status, &e.Message, &e.Attempt, &e.CommitSHA, &e.DurationMS, &e.CreatedAt)
+		return e, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("timeline of %q: %w", slug, mapError(err))
+	}
+	if evs == nil {
+		evs = []catalog.IngestionEvent{}
+	}
+	return evs, nil
+}
+
+// StaleIngestions returns the ids of repositories whose ingestion job may
+// have been lost: queued past the time the queue promised to deliver
+// (requeueGrace after the last change when no promise was recorded), and
+// processing past their lease (a worker that died). With all, every queued
+// repository counts, whatever its promise: at start-up, when an in-process
+// queue lost everything it held.
+func (s *Store) StaleIngestions(ctx context.Context, all bool, limit int) ([]int64, error) {
+	if limit <= 0 {
+		limit = 1000
+	}
+	rows, err := s.pool.Query(ctx, `
+		SELECT id FROM repositories
+		WHERE (ingest_status = 'queued'
+		       AND ($1 OR coalesce(ingest_lease_until, updated_at + make_interval(secs => $2)) < now()))
+		   OR (ingest_status = 'processing' AND coalesce(ingest_lease_until < now(), true))
+		ORDER BY updated_at LIMIT $3`, all, requeueGrace.Seconds(), limit)
+	if err != nil {
+		return nil, fmt.Errorf("list stale ingestions: %w", mapError(err))
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return nil, fmt.Errorf("list stale ingestions: %w", mapError(err))
+	}
+	return ids, nil
+}
+
+// QueuedBuilds returns the ids of builds queued for longer than olderThan
+// (0: every queued build), oldest first: the reconciler re-enqueues them in
+// case their job was lost. Running builds are the build worker's business.
+func (s *Store) QueuedBuilds(ctx context.Context, olderThan time.Duration, limit int) ([]int64, error) {
+	if limit <= 0 {
+		limit = 1000
+	}
+	rows, err := s.pool.Query(ctx, `
+		SELECT id FROM builds
+		WHERE status = 'queued' AND created_at <= now() - make_interval(secs => $1)
+		ORDER BY id LIMIT $2`, olderThan.Seconds(), limit)
+	if err != nil {
+		return nil, fmt.Errorf("list queued builds: %w", mapError(err))
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return nil, fmt.Errorf("list queued builds: %w", mapError(err))
+	}
+	return ids, nil
+}
+
+// ClaimSyncDue returns up to limit repositories (ready or failed) whose
+// remote was not compared with the ingested commit for interval, and marks
+// them as compared now. Several processes calling it at once get disjoint
+// sets (SKIP LOCKED).
+func (s *Store) ClaimSyncDue(ctx context.Context, interval time.Duration, limit int) ([]int64, error) {
+	if limit <= 0 {
+		limit = 500
+	}
+	rows, err := s.pool.Query(ctx, `
+		UPDATE repositories SET last_synced_at = now()
+		WHERE id IN (
+			SELECT id FROM repositories
+			WHERE ingest_status IN ('ready', 'failed')
+			  AND coalesce(last_synced_at, last_ingested_at, updated_at) <= now() - make_interval(secs => $1)
+			ORDER BY coalesce(last_synced_at, last_ingested_at, updated_at)
+			LIMIT $2 FOR UPDATE SKIP LOCKED)
+		RETURNING id`, interval.Seconds(), limit)
+	if err != nil {
+		return nil, fmt.Errorf("claim repositories due for sync: %w", mapError(err))
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return nil, fmt.Errorf("claim repositories due for sync: %w", mapError(err))
+	}
+	return ids, nil
+}
+
+// SyncTarget is what the sync compares.
+type SyncTarget struct {
+	RepositoryID int64
+	Slug         string
+	GitURL       string
+	Branch       string // declared; "" = the remote's HEAD
+	Status       catalog.IngestStatus
+	// SeenCommit is the newest commit an ingestion of the repository read:
+	// the ingested one when ready; when failed, the commit of the newest
+	// timeline step that recorded one ("" when no attempt got as far as a
+	// commit: such failures need a refresh, not a new commit).
+	SeenCommit string
+}
+
+// SyncTargetByID returns what the sync of a repository compares.
+func (s *Store) SyncTargetByID(ctx context.Context, id int64) (*SyncTarget, error) {
+	var t SyncTarget
+	err := s.pool.QueryRow(ctx, `
+		SELECT r.id, r.slug, r.git_url, r.branch, r.ingest_status,
+		       CASE WHEN r.ingest_status = 'ready' THEN r.last_commit_sha
+		            ELSE coalesce((SELECT commit_sha FROM ingestion_events
+		                           WHERE repository_id = r.id AND commit_sha <> ''
+		                           ORDER BY id DESC LIMIT 1), '') END
+		FROM repositories r WHERE r.id = $1`, id).
+		Scan(&t.RepositoryID, &t.Slug, &t.GitURL, &t.Branch, &t.Status, &t.SeenCommit)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, &catalog.NotFoundError{Kind: "repository", Key: strconv.FormatInt(id, 10)}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sync target %d: %w", id, mapError(err))
+	}
+	return &t, nil
+}
+
+// RepositoriesByURLKeys returns the repositories registered under any of
+// the normalised URL keys (giturl.URL.Key), without their tags: webhooks
+// match pushes to repositories with it.
+func (s *Store) RepositoriesByURLKeys(ctx context.Context, keys []string) ([]*catalog.Repository, error) {
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	rows, err := s.pool.Query(ctx, `SELECT `+repoColumns+` FROM `+repoFrom+` WHERE r.git_url_key = ANY($1) ORDER BY r.id`, keys)
+	if err != nil {
+		return nil, fmt.Errorf("repositories by URL: %w", mapError(err))
+	}
+	repos, err := scanRepositoryRows(rows)
+	if err != nil {
+		return nil, fmt.Errorf("repositories by URL: %w", mapError(err))
+	}
+	return repos, nil
+}
