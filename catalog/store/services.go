@@ -824,18 +824,20 @@ func (s *Store) ClaimDueServices(ctx context.Context, n int, lease time.Duration
 	return out, nil
 }
 
-// NextServiceCheck returns when the next check is due (now or earlier for
-// a service that is due already); ok is false when there are no services.
-func (s *Store) NextServiceCheck(ctx context.Context) (due time.Time, ok bool, err error) {
-	var t *time.Time
-	err = s.pool.QueryRow(ctx, `SELECT CASE WHEN bool_or(next_check_at IS NULL) THEN now() ELSE min(next_check_at) END FROM services`).Scan(&t)
+// NextServiceCheck returns how long until the next check is due, counted
+// by the database's clock so that the caller's clock does not matter (0
+// when one is due already); ok is false when there are no services.
+func (s *Store) NextServiceCheck(ctx context.Context) (in time.Duration, ok bool, err error) {
+	var secs *float64
+	err = s.pool.QueryRow(ctx, `SELECT CASE WHEN count(*) = 0 THEN NULL WHEN bool_or(next_check_at IS NULL) THEN 0
+		ELSE greatest(0, extract(epoch FROM min(next_check_at) - now()))::float8 END FROM services`).Scan(&secs)
 	if err != nil {
-		return time.Time{}, false, fmt.Errorf("next service check: %w", mapError(err))
+		return 0, false, fmt.Errorf("next service check: %w", mapError(err))
 	}
-	if t == nil {
-		return time.Time{}, false, nil
+	if secs == nil {
+		return 0, false, nil
 	}
-	return *t, true, nil
+	return time.Duration(*secs * float64(time.Second)), true, nil
 }
 
 // ServiceCheck is the outcome of one health check.

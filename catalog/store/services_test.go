@@ -290,10 +290,16 @@ func TestImportServices(t *testing.T) {
 func TestServiceChecks(t *testing.T) {
 	st := storetest.New(t)
 	ctx := context.Background()
+	if _, ok, err := st.NextServiceCheck(ctx); ok || err != nil {
+		t.Errorf("next check without services: %v %v", ok, err)
+	}
 	for _, slug := range []string{"a", "b", "c"} {
 		if _, _, err := st.CreateService(ctx, store.ServiceSpec{Slug: slug, BaseURL: "http://" + slug}); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if in, ok, err := st.NextServiceCheck(ctx); !ok || in != 0 || err != nil {
+		t.Errorf("new services are due at once: %s %v %v", in, ok, err)
 	}
 	// Concurrent claimers split the due services: none is claimed twice.
 	var mu sync.Mutex
@@ -322,8 +328,8 @@ func TestServiceChecks(t *testing.T) {
 	if again, _ := st.ClaimDueServices(ctx, 10, time.Minute); len(again) != 0 {
 		t.Errorf("claimed under lease: %v", again)
 	}
-	if _, ok, err := st.NextServiceCheck(ctx); err != nil || !ok {
-		t.Errorf("next check: %v %v", ok, err)
+	if in, ok, err := st.NextServiceCheck(ctx); err != nil || !ok || in < 50*time.Second || in > time.Minute {
+		t.Errorf("next check in %s (%v, %v), want about the lease of a minute", in, ok, err)
 	}
 
 	a, _ := st.Service(ctx, "a")
