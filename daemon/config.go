@@ -57,6 +57,8 @@ type Config struct {
 	MaxCloneBytes int64
 	// CloneTimeout bounds a clone (default 5m).
 	CloneTimeout time.Duration
+	// EventRetention is how long events are kept for replay (default 7 days).
+	EventRetention time.Duration
 
 	// Logger receives every log line of the daemon; nil discards.
 	Logger *slog.Logger
@@ -113,6 +115,11 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.CloneTimeout == 0 {
 		c.CloneTimeout = 5 * time.Minute
+	}
+	if c.EventRetention == 0 {
+		c.EventRetention = 7 * 24 * time.Hour
+	} else if c.EventRetention < 0 {
+		return c, fmt.Errorf("--event-retention %s: want a positive duration such as 168h", c.EventRetention)
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

@@ -14,6 +14,7 @@ import (
 	"github.com/appstore-dev/appstore/catalog/store"
 	"github.com/appstore-dev/appstore/client"
 	"github.com/appstore-dev/appstore/daemon/api"
+	"github.com/appstore-dev/appstore/daemon/events"
 	"github.com/appstore-dev/appstore/daemon/localpg"
 	"github.com/appstore-dev/appstore/daemon/queue"
 )
@@ -28,6 +29,9 @@ type Daemon struct {
 	Store *store.Store
 	// URL is the base URL the API listens on (http://127.0.0.1:7070).
 	URL string
+	// Events is the event stream's hub (every role has one): subscribe
+	// to the event log, or to a build's new log lines.
+	Events *events.Hub
 
 	pg  *localpg.Cluster
 	api *api.Server

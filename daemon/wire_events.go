@@ -1,8 +1,41 @@
 package daemon
 
-import "context"
+import (
+	"context"
+	"fmt"
+	"time"
 
-// wireEvents starts the events component of the configured roles.
+	"github.com/appstore-dev/appstore/daemon/events"
+)
+
+// wireEvents starts the event hub (every role: others subscribe through
+// d.Events), prunes the log past --event-retention, and serves the stream
+// on the API role.
 func (d *Daemon) wireEvents(ctx context.Context) error {
+	logger := d.logger.With("component", "events")
+	hub, err := events.NewHub(events.Options{Store: d.Store, Logger: logger})
+	if err != nil {
+		return err
+	}
+	// The hub lives until Shutdown cancels d.ctx.
+	if err := hub.Start(d.ctx); err != nil {
+		return fmt.Errorf("event stream: %w", err)
+	}
+	d.Events = hub
+	d.onClose(func(context.Context) error { hub.Close(); return nil })
+	// Optional: without LISTEN the API works and live events wait.
+	d.addCheck("events", true, hub.Check)
+
+	retention := d.cfg.EventRetention
+	interval := min(max(retention/10, time.Second), time.Hour)
+	d.goLoop("event-prune", func(ctx context.Context) { hub.PruneLoop(ctx, retention, interval) })
+
+	if d.cfg.HasRole(RoleAPI) {
+		routes := &events.Routes{Hub: hub, Guard: d.api.Guard, Logger: logger}
+		d.api.Extra = append(d.api.Extra, routes.Register)
+		// Runs before hub.Close (closers run in reverse): the WebSockets
+		// end when Shutdown cancels their request contexts.
+		d.onClose(routes.Wait)
+	}
 	return nil
 }

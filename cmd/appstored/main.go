@@ -80,6 +80,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	env.String(&cfg.WebhookSecret, "webhook-secret", "", "secret that signs push webhooks (GitHub, GitLab, Gitea)")
 	env.Int64(&cfg.MaxCloneBytes, "max-clone-size", 200<<20, "largest repository a clone may transfer, in bytes")
 	env.Duration(&cfg.CloneTimeout, "clone-timeout", 5*time.Minute, "time limit of a clone")
+	env.Duration(&cfg.EventRetention, "event-retention", 7*24*time.Hour, "how long events are kept for replay; older ones are pruned")
 	env.String(&logFormat, "log-format", "text", "log format: text or json")
 	env.String(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	if err := fs.Parse(args); err != nil {

@@ -1,0 +1,316 @@
+package events
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/appstore-dev/appstore/catalog"
+	"github.com/appstore-dev/appstore/client"
+	"github.com/appstore-dev/appstore/daemon/api"
+)
+
+// Heartbeat bounds: a client may ask for its own interval within them.
+const (
+	DefaultHeartbeat = 15 * time.Second
+	minHeartbeat     = time.Second
+	maxHeartbeat     = 5 * time.Minute
+)
+
+// Routes serve the event stream:
+//
+//	GET /api/v1/events        WebSocket (replay, then live), or JSON lines of
+//	                          the stored events without an Upgrade
+//	GET /api/v1/events/last   {"last_id": N}
+type Routes struct {
+	Hub *Hub
+	// Guard is the API's guard. It already refuses WebSocket upgrades from
+	// foreign Origins; the handler asks it again (in case the routes are
+	// mounted elsewhere) and gives coder/websocket the same allowed hosts,
+	// so that neither check undoes the other.
+	Guard  *api.Guard
+	Logger *slog.Logger
+	// Heartbeat is the default heartbeat interval (DefaultHeartbeat).
+	Heartbeat time.Duration
+	// WriteTimeout bounds the write of one message (default 10s): a client
+	// that stops reading is dropped even before its buffer fills.
+	WriteTimeout time.Duration
+
+	mu     sync.Mutex
+	closed bool
+	conns  sync.WaitGroup
+}
+
+// Register adds the routes to mux.
+func (rt *Routes) Register(mux *http.ServeMux) {
+	if rt.Logger == nil {
+		rt.Logger = slog.New(slog.DiscardHandler)
+	}
+	if rt.Heartbeat <= 0 {
+		rt.Heartbeat = DefaultHeartbeat
+	}
+	if rt.WriteTimeout <= 0 {
+		rt.WriteTimeout = 10 * time.Second
+	}
+	mux.HandleFunc("GET /api/v1/events", rt.events)
+	mux.HandleFunc("GET /api/v1/events/last", rt.last)
+}
+
+// Wait waits until every WebSocket served has ended (they end when the hub
+// shuts down or their request context is cancelled), or ctx is done.
+func (rt *Routes) Wait(ctx context.Context) error {
+	rt.mu.Lock()
+	rt.closed = true
+	rt.mu.Unlock()
+	done := make(chan struct{})
+	go func() { rt.conns.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return errors.New("event stream: WebSocket connections still open at shutdown")
+	}
+}
+
+func (rt *Routes) last(w http.ResponseWriter, r *http.Request) {
+	id, err := rt.Hub.store.LastEventID(r.Context())
+	if err != nil {
+		api.WriteError(w, r, err)
+		return
+	}
+	api.WriteJSON(w, http.StatusOK, client.EventCursor{LastID: id})
+}
+
+// streamQuery is the parsed query of GET /api/v1/events.
+type streamQuery struct {
+	filter    Filter
+	hasSince  bool
+	heartbeat time.Duration
+}
+
+func (rt *Routes) parseQuery(r *http.Request) (streamQuery, error) {
+	q := r.URL.Query()
+	sq := streamQuery{heartbeat: rt.Heartbeat}
+	sq.filter.Since = SinceNow
+	if v := q.Get("since"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			return sq, catalog.Invalid("since", "%q is not an event id: want 0 (every retained event) or the id of the last event you saw", v)
+		}
+		sq.filter.Since, sq.hasSince = n, true
+	}
+	for _, key := range []string{"topics", "topic"} {
+		for _, v := range q[key] {
+			for _, t := range strings.Split(v, ",") {
+				if t = strings.TrimSpace(t); t != "" {
+					sq.filter.Topics = append(sq.filter.Topics, t)
+				}
+			}
+		}
+	}
+	sq.filter.Subject = q.Get("subject")
+	if v := q.Get("heartbeat"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < minHeartbeat || d > maxHeartbeat {
+			return sq, catalog.Invalid("heartbeat", "%q: want a duration from %s to %s, e.g. 15s", v, minHeartbeat, maxHeartbeat)
+		}
+		sq.heartbeat = d
+	}
+	return sq, sq.filter.Validate()
+}
+
+func isWebSocket(r *http.Request) bool {
+	return strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
+}
+
+func (rt *Routes) events(w http.ResponseWriter, r *http.Request) {
+	sq, err := rt.parseQuery(r)
+	if err != nil {
+		api.WriteError(w, r, err)
+		return
+	}
+	if !isWebSocket(r) {
+		rt.stored(w, r, sq)
+		return
+	}
+	if rt.Guard != nil && !rt.Guard.OriginAllowed(r) {
+		api.WriteError(w, r, api.HTTPError(http.StatusForbidden, "forbidden",
+			"cross-origin WebSocket from %q refused: only pages served by this daemon may open the event stream", r.Header.Get("Origin")))
+		return
+	}
+	rt.mu.Lock()
+	if rt.closed {
+		rt.mu.Unlock()
+		api.WriteError(w, r, api.HTTPError(http.StatusServiceUnavailable, "unavailable", "appstored is shutting down; reconnect in a moment"))
+		return
+	}
+	rt.conns.Add(1)
+	rt.mu.Unlock()
+	defer rt.conns.Done()
+
+	// The subscription lives as long as the request: the daemon cancels
+	// request contexts at shutdown, and the handler returns when the
+	// client goes.
+	ctx := r.Context()
+	sub, err := rt.Hub.Subscribe(ctx, sq.filter)
+	if err != nil {
+		if errors.Is(err, ErrClosed) {
+			err = api.HTTPError(http.StatusServiceUnavailable, "unavailable", "appstored is shutting down; reconnect in a moment")
+		}
+		api.WriteError(w, r, err)
+		return
+	}
+	defer sub.Close()
+
+	w.Header().Set(client.HeartbeatHeader, sq.heartbeat.String())
+	var origins []string
+	if rt.Guard != nil {
+		origins = rt.Guard.AllowedHosts
+	}
+	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: origins})
+	if err != nil {
+		return // Accept has answered the client
+	}
+	rt.serve(ctx, conn, sub, sq.heartbeat)
+}
+
+// serve writes the subscription's events and heartbeats to conn until one
+// side ends, then closes conn with a reason the client can act on.
+func (rt *Routes) serve(ctx context.Context, conn *websocket.Conn, sub *Subscription, heartbeat time.Duration) {
+	// Nothing is expected from the client, but its control frames (pong,
+	// close) must be read; a data message closes the connection.
+	gone := conn.CloseRead(context.WithoutCancel(ctx))
+	tick := time.NewTicker(heartbeat)
+	defer tick.Stop()
+	write := func(b []byte) bool {
+		wctx, cancel := context.WithTimeout(ctx, rt.WriteTimeout)
+		defer cancel()
+		if err := conn.Write(wctx, websocket.MessageText, b); err != nil {
+			rt.Logger.Debug("event stream: write failed", "err", err)
+			return false
+		}
+		return true
+	}
+	for {
+		// Events first: a heartbeat is only due when the stream is idle.
+		select {
+		case m := <-sub.C():
+			if !write(m.JSON) {
+				_ = conn.CloseNow()
+				return
+			}
+			continue
+		default:
+		}
+		select {
+		case m := <-sub.C():
+			if !write(m.JSON) {
+				_ = conn.CloseNow()
+				return
+			}
+		case <-tick.C:
+			if !write(heartbeatMessage()) {
+				_ = conn.CloseNow()
+				return
+			}
+		case <-gone.Done():
+			_ = conn.CloseNow()
+			return
+		case <-ctx.Done():
+			_ = conn.Close(websocket.StatusGoingAway, ErrClosed.Error())
+			return
+		case <-sub.Done():
+			rt.closeFor(conn, sub.Err())
+			return
+		}
+	}
+}
+
+// closeFor closes conn with the status and reason of a subscription's end.
+func (rt *Routes) closeFor(conn *websocket.Conn, err error) {
+	var slow *SlowConsumerError
+	switch {
+	case errors.As(err, &slow):
+		rt.Logger.Info("event stream: slow consumer cut off", "behind", slow.Behind)
+		_ = conn.Close(websocket.StatusPolicyViolation, slow.Error()+"; reconnect with since=<last id>")
+	case errors.Is(err, ErrClosed), errors.Is(err, context.Canceled):
+		_ = conn.Close(websocket.StatusGoingAway, ErrClosed.Error())
+	default:
+		rt.Logger.Warn("event stream: subscription failed", "err", err)
+		_ = conn.Close(websocket.StatusTryAgainLater, truncateReason(err.Error()))
+	}
+}
+
+// truncateReason fits a close reason into the 123 bytes a close frame allows.
+func truncateReason(s string) string {
+	if len(s) <= 120 {
+		return s
+	}
+	s = s[:117]
+	for len(s) > 0 && !utf8RuneStart(s[len(s)-1]) {
+		s = s[:len(s)-1]
+	}
+	return s + "…"
+}
+
+func utf8RuneStart(b byte) bool { return b&0xC0 != 0x80 }
+
+func heartbeatMessage() []byte {
+	return []byte(`{"type":"` + client.EventHeartbeat + `","time":"` + time.Now().UTC().Format(time.RFC3339Nano) + `"}`)
+}
+
+// stored answers a plain GET with the stored events after since, one JSON
+// object per line, up to the newest event at the time of the request.
+func (rt *Routes) stored(w http.ResponseWriter, r *http.Request, sq streamQuery) {
+	ctx := r.Context()
+	if !sq.hasSince {
+		api.WriteError(w, r, catalog.Invalid("since", "required without a WebSocket: ?since=0 lists every retained event; to follow live, connect with a WebSocket (appstore events)"))
+		return
+	}
+	if sq.filter.Since > 0 {
+		b, err := rt.Hub.bounds(ctx)
+		if err != nil {
+			api.WriteError(w, r, err)
+			return
+		}
+		if sq.filter.Since > b.newest {
+			api.WriteError(w, r, catalog.Invalid("since", "no event %d yet (the newest is %d): was the database reset? use since=0 to read every retained event", sq.filter.Since, b.newest))
+			return
+		}
+	}
+	until, err := rt.Hub.store.LastEventID(ctx)
+	if err != nil {
+		api.WriteError(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(http.StatusOK)
+	rc := http.NewResponseController(w)
+	cursor := sq.filter.Since
+	n := 0
+	err = rt.Hub.replay(ctx, &sq.filter, &cursor, until, func(m Message) error {
+		if _, err := w.Write(append(m.JSON[:len(m.JSON):len(m.JSON)], '\n')); err != nil {
+			return err
+		}
+		if n++; n%replayPage == 0 {
+			return rc.Flush()
+		}
+		return nil
+	})
+	if err != nil {
+		if ctx.Err() == nil {
+			rt.Logger.Warn("event stream: list stored events", "err", err)
+		}
+		// The status is sent; abort so the client sees a broken answer
+		// instead of a complete-looking, short one.
+		panic(http.ErrAbortHandler)
+	}
+}
