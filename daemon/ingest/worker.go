@@ -1,0 +1,419 @@
+// Package ingest turns registered Git repositories into catalog entries: for
+// each ingest job it claims the repository, makes a shallow clone
+// (gitclone), reads its Dockerfile and metadata (metadata), and records the
+// outcome in one transaction together with a queued build. Around the worker
+// it runs the reconciler (puts back work a crash or a lost message left
+// behind) and the periodic sync (re-ingests when the remote head moved).
+//
+// PostgreSQL is the source of truth: a job only says "look at repository 7";
+// the claim in the store decides whether there is anything to do, so
+// duplicate, late or replayed jobs are harmless.
+package ingest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/appstore-dev/appstore/catalog"
+	"github.com/appstore-dev/appstore/catalog/giturl"
+	"github.com/appstore-dev/appstore/catalog/store"
+	"github.com/appstore-dev/appstore/daemon/ingest/gitclone"
+	"github.com/appstore-dev/appstore/daemon/ingest/metadata"
+	"github.com/appstore-dev/appstore/daemon/queue"
+)
+
+// Config configures a Worker. Store, Queue and DataDir are required.
+type Config struct {
+	Store *store.Store
+	// Queue receives the build of each successful ingestion and the
+	// re-ingestions the sync decides.
+	Queue queue.Enqueuer
+	// Policy guards every Git connection (see giturl.Policy).
+	Policy giturl.Policy
+	// DataDir is appstored's data directory: clones are made under
+	// DataDir/ingest, and checkouts kept for builds under
+	// DataDir/checkouts (see CheckoutPath).
+	DataDir string
+	// CloneTimeout and MaxCloneBytes bound each clone (defaults of
+	// gitclone).
+	CloneTimeout  time.Duration
+	MaxCloneBytes int64
+	// KeepCheckouts leaves the checkout of each successful ingestion for a
+	// build on this host (set when the process also has the runner role).
+	KeepCheckouts bool
+	// Limits bound what metadata.Extract reads.
+	Limits metadata.Limits
+	// Retry is the queue's retry policy: the worker says in the timeline
+	// when the next attempt comes, and treats the last one as final.
+	Retry queue.RetryPolicy
+	// SyncInterval is how long after the last comparison a repository's
+	// remote head is compared again (default 15m).
+	SyncInterval time.Duration
+	// ReconcileInterval is how often the reconciler looks for lost work
+	// (default 1m).
+	ReconcileInterval time.Duration
+	Logger            *slog.Logger
+}
+
+// Worker runs ingest and sync jobs, the reconciler and the sync scheduler.
+type Worker struct {
+	cfg   Config
+	st    *store.Store
+	q     queue.Enqueuer
+	log   *slog.Logger
+	retry queue.RetryPolicy
+	// attemptTimeout bounds one attempt (clone + extract); lease is a
+	// little longer, so a live attempt never loses its claim.
+	attemptTimeout time.Duration
+	lease          time.Duration
+	tmpDir         string
+}
+
+// extractBudget is the time an attempt allows for reading the metadata after
+// the clone.
+const extractBudget = 2 * time.Minute
+
+// leaseMargin separates the end of an attempt from the end of its lease.
+const leaseMargin = time.Minute
+
+// New checks cfg and prepares the clone directory, removing clones that a
+// stopped process left behind.
+func New(cfg Config) (*Worker, error) {
+	if cfg.Store == nil || cfg.Queue == nil || cfg.DataDir == "" {
+		return nil, errors.New("ingest: Store, Queue and DataDir are required")
+	}
+	if cfg.CloneTimeout <= 0 {
+		cfg.CloneTimeout = gitclone.DefaultTimeout
+	}
+	if cfg.SyncInterval <= 0 {
+		cfg.SyncInterval = 15 * time.Minute
+	}
+	if cfg.ReconcileInterval <= 0 {
+		cfg.ReconcileInterval = time.Minute
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	w := &Worker{
+		cfg: cfg, st: cfg.Store, q: cfg.Queue, log: cfg.Logger, retry: cfg.Retry,
+		attemptTimeout: cfg.CloneTimeout + extractBudget,
+		tmpDir:         filepath.Join(cfg.DataDir, "ingest"),
+	}
+	if w.retry.MaxAttempts <= 0 {
+		w.retry.MaxAttempts = queue.DefaultRetryPolicy.MaxAttempts
+	}
+	w.lease = w.attemptTimeout + leaseMargin
+	if err := os.MkdirAll(w.tmpDir, 0o700); err != nil {
+		return nil, fmt.Errorf("ingest: create clone directory: %w", err)
+	}
+	// Clones are temporary: whatever is here is left by a process that
+	// stopped mid-clone (this data directory belongs to one process).
+	entries, _ := os.ReadDir(w.tmpDir)
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), clonePrefix) {
+			_ = os.RemoveAll(filepath.Join(w.tmpDir, e.Name()))
+		}
+	}
+	if err := os.MkdirAll(checkoutRoot(cfg.DataDir), 0o700); err != nil {
+		return nil, fmt.Errorf("ingest: create checkout directory: %w", err)
+	}
+	return w, nil
+}
+
+const clonePrefix = "clone-"
+
+// Register makes q run this worker's ingest and sync jobs.
+func (w *Worker) Register(q queue.Queue) {
+	q.Handle(queue.KindIngest, w.HandleIngest)
+	q.Handle(queue.KindSync, w.HandleSync)
+}
+
+// errSuperseded means the repository was re-queued while an attempt ran:
+// the attempt's result was dropped and a new run is due.
+var errSuperseded = errors.New("superseded by a newer ingestion request")
+
+// maxRuns bounds how often one job starts over because the repository was
+// re-queued while it ran (a burst of pushes).
+const maxRuns = 3
+
+// HandleIngest is the queue handler of KindIngest jobs.
+func (w *Worker) HandleIngest(ctx context.Context, job queue.Job) error {
+	if job.RepositoryID == 0 {
+		return queue.Permanent(errors.New("ingest job without a repository id"))
+	}
+	for run := 1; ; run++ {
+		err := w.attempt(ctx, job)
+		if errors.Is(err, errSuperseded) && run < maxRuns {
+			w.log.Info("repository re-queued while it was ingested; starting over", "repository_id", job.RepositoryID)
+			continue
+		}
+		if errors.Is(err, errSuperseded) {
+			// The newest request stays queued; the reconciler delivers it.
+			return nil
+		}
+		return err
+	}
+}
+
+// attempt runs one claimed attempt and records its outcome.
+func (w *Worker) attempt(ctx context.Context, job queue.Job) error {
+	log := w.log.With("repository_id", job.RepositoryID, "job_attempt", job.Attempt)
+	claim, err := w.st.ClaimIngest(ctx, job.RepositoryID, w.lease)
+	var nc *store.NotClaimableError
+	switch {
+	case errors.Is(err, catalog.ErrNotFound):
+		log.Debug("ingest job for a deleted repository; nothing to do")
+		return nil
+	case errors.As(err, &nc):
+		log.Debug("ingest job has nothing to do", "reason", nc.Error())
+		return nil
+	case err != nil:
+		return err
+	}
+	log = log.With("slug", claim.Slug, "attempt", claim.Attempt)
+	maxAttempts := job.MaxAttempts
+	if maxAttempts <= 0 {
+		maxAttempts = w.retry.MaxAttempts
+	}
+	// The store counts attempts across re-deliveries (a reconciler
+	// re-enqueue restarts the queue's count): the larger count decides.
+	final := job.LastAttempt() || claim.Attempt >= maxAttempts
+	recordCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	if claim.Attempt > maxAttempts {
+		// Earlier attempts claimed the repository and never reported:
+		// something kills the worker on this repository (memory?).
+		msg := fmt.Sprintf("gave up after %d attempts: the last ones did not finish (did appstored crash or stop while cloning this repository?); fix the cause, then run appstore refresh %s", claim.Attempt-1, claim.Slug)
+		return w.fail(recordCtx, log, store.IngestAttempt{RepositoryID: claim.RepositoryID, Attempt: claim.Attempt}, msg, errors.New(msg))
+	}
+
+	start := time.Now()
+	out, err := w.ingest(ctx, claim, log)
+	a := store.IngestAttempt{RepositoryID: claim.RepositoryID, Attempt: claim.Attempt, Duration: time.Since(start)}
+	if out != nil {
+		defer out.cleanup()
+		if out.clone != nil {
+			a.CommitSHA = out.clone.CommitSHA
+		}
+	}
+	if err != nil {
+		msg := err.Error()
+		switch {
+		case ctx.Err() != nil:
+			// Not the repository's fault: appstored is stopping (or the
+			// queue's backstop timeout hit). Back to queued; the queue or,
+			// after a restart, the reconciler brings it back.
+			msg = "interrupted: appstored stopped this attempt (" + msg + "); it will be retried"
+			if rerr := w.st.RetryIngest(recordCtx, a, msg, w.retry.Delay(job.Attempt)+leaseMargin); rerr != nil && !errors.Is(rerr, store.ErrClaimLost) {
+				log.Error("recording an interrupted ingestion failed", "err", rerr)
+			}
+			return err
+		case isPermanent(err):
+			return w.fail(recordCtx, log, a, msg, err)
+		case final:
+			return w.fail(recordCtx, log, a, fmt.Sprintf("%s (gave up after %d attempts)", msg, claim.Attempt), err)
+		}
+		delay := w.retry.Delay(job.Attempt)
+		msg = fmt.Sprintf("attempt %d of %d failed: %s; retrying in about %s", claim.Attempt, maxAttempts, msg, delay.Round(time.Second))
+		if rerr := w.st.RetryIngest(recordCtx, a, msg, delay+leaseMargin); rerr != nil {
+			if errors.Is(rerr, store.ErrClaimLost) {
+				return errSuperseded
+			}
+			log.Error("recording a failed ingestion attempt failed", "err", rerr)
+		}
+		log.Warn("ingestion attempt failed; the queue retries it", "err", err, "duration", a.Duration)
+		return err
+	}
+
+	done, err := w.st.CompleteIngest(recordCtx, out.success(a))
+	if errors.Is(err, store.ErrClaimLost) {
+		return errSuperseded
+	}
+	if err != nil {
+		// The repository stays processing until its lease expires; then
+		// the reconciler puts it back.
+		return fmt.Errorf("record ingestion of %s: %w", claim.Slug, err)
+	}
+	log.Info("repository ingested", "commit", a.CommitSHA, "dockerfile", out.meta.DockerfilePath,
+		"tags", len(out.meta.Tags), "duration", a.Duration, "build_id", done.BuildID, "new_build", done.NewBuild)
+	if w.cfg.KeepCheckouts && out.dir != "" {
+		if err := keepCheckout(w.cfg.DataDir, claim.RepositoryID, a.CommitSHA, out.dir); err != nil {
+			log.Warn("keeping the checkout for the build failed; the build clones again", "err", err)
+		} else {
+			out.dir = "" // moved: nothing to clean up
+		}
+	}
+	if err := w.q.Enqueue(recordCtx, queue.Job{Kind: queue.KindBuild, BuildID: done.BuildID, RepositoryID: claim.RepositoryID}); err != nil {
+		log.Warn("enqueue build failed; the reconciler re-enqueues queued builds", "build_id", done.BuildID, "err", err)
+	}
+	return nil
+}
+
+// fail records a final failure and tells the queue not to retry.
+func (w *Worker) fail(ctx context.Context, log *slog.Logger, a store.IngestAttempt, msg string, cause error) error {
+	if err := w.st.FailIngest(ctx, a, msg); err != nil {
+		if errors.Is(err, store.ErrClaimLost) {
+			return errSuperseded
+		}
+		log.Error("recording a failed ingestion failed", "err", err)
+		return err
+	}
+	log.Info("ingestion failed", "err", msg, "commit", a.CommitSHA, "duration", a.Duration)
+	return queue.Permanent(cause)
+}
+
+func isPermanent(err error) bool {
+	return gitclone.IsPermanent(err) || metadata.IsPermanent(err) || queue.IsPermanent(err)
+}
+
+// outcome is what an attempt produced, and the clone to clean up.
+type outcome struct {
+	dir   string
+	clone *gitclone.Result
+	meta  *metadata.Result
+	name  string
+}
+
+func (o *outcome) cleanup() {
+	if o.dir != "" {
+		_ = os.RemoveAll(o.dir)
+	}
+}
+
+// ingest clones and reads the repository. The outcome is returned even on
+// error, for its clean-up and what the clone saw.
+func (w *Worker) ingest(ctx context.Context, claim *store.IngestClaim, log *slog.Logger) (*outcome, error) {
+	ctx, cancel := context.WithTimeout(ctx, w.attemptTimeout)
+	defer cancel()
+	dir, err := os.MkdirTemp(w.tmpDir, fmt.Sprintf("%s%d-", clonePrefix, claim.RepositoryID))
+	if err != nil {
+		return nil, fmt.Errorf("create clone directory: %w", err)
+	}
+	out := &outcome{dir: dir}
+	out.clone, err = gitclone.Clone(ctx, gitclone.Options{
+		URL: claim.GitURL, Branch: claim.Branch, Dir: dir,
+		Timeout: w.cfg.CloneTimeout, MaxBytes: w.cfg.MaxCloneBytes,
+		Policy: w.cfg.Policy, Logger: log,
+	})
+	if err != nil {
+		return out, err
+	}
+	out.meta, err = metadata.Extract(ctx, dir, metadata.Options{Dockerfile: claim.RequestedDockerfile, Limits: w.cfg.Limits, Logger: log})
+	if err != nil {
+		return out, err
+	}
+	// Without a declared name the repository is called after its URL, as
+	// at registration; a name that is not acceptable is ignored.
+	out.name = out.meta.Name
+	if out.name == "" {
+		if u, err := giturl.Parse(claim.GitURL); err == nil {
+			out.name = u.Name()
+		}
+	}
+	if catalog.ValidateName(out.name) != nil {
+		out.name = ""
+	}
+	return out, nil
+}
+
+// storedMetadata is the repository's metadata column.
+type storedMetadata struct {
+	Dockerfile metadata.DockerfileInfo `json:"dockerfile"`
+	Resources  string                  `json:"resources,omitempty"`
+	Facts      map[string]string       `json:"facts,omitempty"`
+	Warnings   []string                `json:"warnings,omitempty"`
+	Clone      cloneStats              `json:"clone"`
+}
+
+type cloneStats struct {
+	Branch     string `json:"branch"`
+	Bytes      int64  `json:"bytes"`
+	TreeBytes  int64  `json:"tree_bytes"`
+	Files      int    `json:"files"`
+	DurationMS int64  `json:"duration_ms"`
+}
+
+func (o *outcome) success(a store.IngestAttempt) store.IngestSuccess {
+	m, c := o.meta, o.clone
+	meta, _ := json.Marshal(storedMetadata{
+		Dockerfile: m.Dockerfile, Resources: m.Resources, Facts: m.Facts, Warnings: m.Warnings,
+		Clone: cloneStats{Branch: c.Branch, Bytes: c.Bytes, TreeBytes: c.TreeBytes, Files: c.Files, DurationMS: c.Duration.Milliseconds()},
+	})
+	s := store.IngestSuccess{
+		IngestAttempt: a, Branch: c.Branch,
+		Name: o.name, Description: m.Description, Homepage: m.Homepage,
+		DockerfilePath: m.DockerfilePath, ContextPath: m.ContextPath,
+		AppPort: m.Port, PortSource: m.PortSource, Readme: m.Readme, Metadata: meta,
+	}
+	for _, t := range m.Tags {
+		if t.Source == catalog.SourceAuthor {
+			s.AuthorTags = append(s.AuthorTags, t)
+		} else {
+			s.AutoTags = append(s.AutoTags, t)
+		}
+	}
+	s.Message = summary(c, m)
+	return s
+}
+
+// summary is the timeline's line for a successful attempt.
+func summary(c *gitclone.Result, m *metadata.Result) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "ingested %s", shortSHA(c.CommitSHA))
+	if c.Branch != "" {
+		fmt.Fprintf(&b, " of %s", c.Branch)
+	}
+	fmt.Fprintf(&b, ": %s", m.DockerfilePath)
+	if m.ContextPath != "" && m.ContextPath != "." {
+		fmt.Fprintf(&b, " (context %s)", m.ContextPath)
+	}
+	if m.Port > 0 {
+		fmt.Fprintf(&b, ", port %d from %s", m.Port, m.PortSource)
+	}
+	fmt.Fprintf(&b, ", %d tags", len(m.Tags))
+	if n := len(m.Warnings); n > 0 {
+		fmt.Fprintf(&b, ", %d warning", n)
+		if n > 1 {
+			b.WriteString("s")
+		}
+		fmt.Fprintf(&b, " (%s)", truncate(m.Warnings[0], 200))
+	}
+	return b.String()
+}
+
+func shortSHA(s string) string {
+	if len(s) > 12 {
+		return s[:12]
+	}
+	return s
+}
+
+func truncate(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n]) + "…"
+}
+
+// Ingester enqueues ingest jobs for the API (api.Ingester). The store
+// already records the repository as queued, so a failed enqueue only delays
+// the work until the reconciler puts it back.
+type Ingester struct {
+	Queue queue.Enqueuer
+}
+
+// EnqueueIngest enqueues the ingestion of a repository.
+func (i Ingester) EnqueueIngest(ctx context.Context, repositoryID int64) error {
+	if i.Queue == nil {
+		return errors.New("no queue: the reconciler will deliver the job")
+	}
+	return i.Queue.Enqueue(ctx, queue.Job{Kind: queue.KindIngest, RepositoryID: repositoryID})
+}
