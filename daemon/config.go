@@ -59,6 +59,12 @@ type Config struct {
 	CloneTimeout time.Duration
 	// EventRetention is how long events are kept for replay (default 7 days).
 	EventRetention time.Duration
+	// ServiceToken guards registering, changing and importing services;
+	// empty disables those routes.
+	ServiceToken string
+	// HealthInterval is how often registered services are health-checked
+	// unless they set their own interval (default 30s).
+	HealthInterval time.Duration
 
 	// Logger receives every log line of the daemon; nil discards.
 	Logger *slog.Logger
@@ -120,6 +126,11 @@ func (c Config) withDefaults() (Config, error) {
 		c.EventRetention = 7 * 24 * time.Hour
 	} else if c.EventRetention < 0 {
 		return c, fmt.Errorf("--event-retention %s: want a positive duration such as 168h", c.EventRetention)
+	}
+	if c.HealthInterval == 0 {
+		c.HealthInterval = 30 * time.Second
+	} else if c.HealthInterval < 0 {
+		return c, fmt.Errorf("--health-interval %s: want a positive duration such as 30s", c.HealthInterval)
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
