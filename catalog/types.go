@@ -107,6 +107,9 @@ type Build struct {
 	StartedAt      *time.Time  `json:"started_at,omitempty"`
 	CompletedAt    *time.Time  `json:"completed_at,omitempty"`
 	DurationMS     *int64      `json:"duration_ms,omitempty"`
+
+	// CancelRequested is set while a running build is being stopped.
+	CancelRequested bool `json:"cancel_requested,omitempty"`
 }
 
 // BuildSummary is the part of a build shown next to a repository.

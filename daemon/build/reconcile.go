@@ -1,0 +1,126 @@
+package build
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/image"
+
+	"github.com/appstore-dev/appstore/daemon/queue"
+)
+
+// queuedGrace is how old a queued build must be before the reconciler
+// enqueues it again: younger ones have their job on the way.
+const queuedGrace = 2 * time.Second
+
+// RunReconciler reconciles at once and then every ReconcileInterval, and
+// prunes every PruneInterval and soon after a build made a new image,
+// until ctx ends.
+func (w *Worker) RunReconciler(ctx context.Context) {
+	lastPrune := time.Time{}
+	t := time.NewTicker(w.opts.ReconcileInterval)
+	defer t.Stop()
+	for {
+		if err := w.Reconcile(ctx); err != nil && ctx.Err() == nil {
+			w.logger.Warn("build reconciler pass failed", "err", err)
+		}
+		if time.Since(lastPrune) >= w.opts.PruneInterval {
+			lastPrune = time.Now()
+			if err := w.Prune(ctx); err != nil && ctx.Err() == nil {
+				w.logger.Warn("image pruning failed", "err", err)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-w.pruneSoon:
+			lastPrune = time.Time{}
+		}
+	}
+}
+
+// Reconcile makes one pass: running builds whose lease expired (their
+// worker crashed or was killed) are put back in the queue, or failed after
+// MaxAttempts starts; queued builds without a job (an enqueue lost to a
+// crash, jobs of the in-process queue lost with their process) are
+// enqueued again. Enqueueing a build that already has a job is harmless:
+// the queue keeps one job per build.
+func (w *Worker) Reconcile(ctx context.Context) error {
+	requeued, failed, err := w.store.RecoverBuilds(ctx, w.opts.MaxAttempts)
+	if err != nil {
+		return err
+	}
+	for _, id := range requeued {
+		w.logger.Warn("build put back in the queue: its worker stopped while building", "build", id)
+	}
+	for _, id := range failed {
+		w.logger.Warn("build ended by the reconciler: its worker stopped while building too often", "build", id)
+	}
+	if w.opts.Queue == nil {
+		return nil
+	}
+	ids, err := w.store.QueuedBuildIDs(ctx, queuedGrace)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, id := range ids {
+		if err := w.opts.Queue.Enqueue(ctx, queue.Job{Kind: queue.KindBuild, BuildID: id}); err != nil {
+			errs = append(errs, fmt.Errorf("enqueue build %d: %w", id, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Prune removes from the engine the images this worker built that are no
+// longer needed: every repository keeps the images of its KeepImages
+// newest succeeded builds, images that an active launch uses stay, and so
+// do images of builds still in progress and images younger than a few
+// minutes. An image a container still uses is left for a later pass. It
+// also removes the checkouts of deleted repositories.
+func (w *Worker) Prune(ctx context.Context) error {
+	// The keep set is read before the engine is listed: an image listed
+	// afterwards either belongs to a build the set already knows, or is
+	// younger than PruneGrace.
+	keep, err := w.store.ImagesToKeep(ctx, w.opts.KeepImages)
+	if err != nil {
+		return err
+	}
+	images, err := w.engine.ImageList(ctx, image.ListOptions{Filters: filters.NewArgs(
+		filters.Arg("label", LabelBuild), filters.Arg("label", LabelCatalog+"="+w.catalog))})
+	if err != nil {
+		return engineError(w.engine, fmt.Errorf("list images: %w", err))
+	}
+	removed := 0
+	for _, img := range images {
+		if keep.Images[img.ID] || time.Since(time.Unix(img.Created, 0)) < w.opts.PruneGrace {
+			continue
+		}
+		if id, err := strconv.ParseInt(img.Labels[LabelBuild], 10, 64); err == nil && keep.Builds[id] {
+			continue
+		}
+		_, err := w.engine.ImageRemove(ctx, img.ID, image.RemoveOptions{PruneChildren: true})
+		switch {
+		case err == nil:
+			removed++
+			w.logger.Info("pruned a superseded image", "image", shortID(img.ID), "tags", img.RepoTags,
+				"repository", img.Labels[LabelRepository], "build", img.Labels[LabelBuild])
+		case isNotFound(err):
+		default:
+			// Most often a container (a stopped launch) still uses it.
+			w.logger.Debug("image not pruned", "image", shortID(img.ID), "err", err)
+		}
+	}
+	if ids, err := w.store.RepositoryIDs(ctx); err == nil {
+		w.sources.prune(ids)
+	}
+	if removed > 0 {
+		w.logger.Info("image pruning done", "removed", removed)
+	}
+	return nil
+}
