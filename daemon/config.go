@@ -66,6 +66,12 @@ type Config struct {
 	// unless they set their own interval (default 30s).
 	HealthInterval time.Duration
 
+	// Image builds (daemon/build; zero values take its defaults).
+	BuildTimeout     time.Duration // time limit of one build (default 20m)
+	BuildConcurrency int           // builds this process runs at once (default 2)
+	BuildLogLimit    int64         // bytes of a build's log kept in the database (default 2 MiB)
+	KeepImages       int           // images the pruner keeps per repository (default 3)
+
 	// Logger receives every log line of the daemon; nil discards.
 	Logger *slog.Logger
 	// Version is reported by /api/v1/version.

@@ -1,8 +1,90 @@
 package daemon
 
-import "context"
+import (
+	"context"
+	"fmt"
+	"path/filepath"
 
-// wireBuild starts the build component of the configured roles.
+	"github.com/appstore-dev/appstore/catalog/giturl"
+	"github.com/appstore-dev/appstore/daemon/api"
+	"github.com/appstore-dev/appstore/daemon/build"
+	"github.com/appstore-dev/appstore/daemon/queue"
+)
+
+// wireBuild starts the build worker on the runner role (images must land
+// on the engine of the host that runs them) with its reconciler, and
+// serves the builds API on the api role.
 func (d *Daemon) wireBuild(ctx context.Context) error {
+	cfg := d.cfg
+	switch {
+	case cfg.BuildTimeout < 0:
+		return fmt.Errorf("--build-timeout %s: want a positive duration such as 20m", cfg.BuildTimeout)
+	case cfg.BuildConcurrency < 0:
+		return fmt.Errorf("--build-concurrency %d: want a positive number", cfg.BuildConcurrency)
+	case cfg.BuildLogLimit < 0 || cfg.BuildLogLimit > 0 && cfg.BuildLogLimit < 1024:
+		return fmt.Errorf("--build-log-limit %d: want at least 1024 bytes (default 2 MiB)", cfg.BuildLogLimit)
+	case cfg.KeepImages < 0:
+		return fmt.Errorf("--keep-images %d: want a positive number", cfg.KeepImages)
+	}
+	logger := d.logger.With("component", "build")
+
+	var worker *build.Worker
+	if cfg.HasRole(RoleRunner) {
+		engine, err := build.NewEngine()
+		if err != nil {
+			return err
+		}
+		d.onClose(func(context.Context) error { return engine.Close() })
+		// Optional: search and the catalog keep working while Docker is
+		// down; builds wait in the queue.
+		d.addCheck("docker", true, func(ctx context.Context) error { return build.PingEngine(ctx, engine) })
+		if err := build.PingEngine(ctx, engine); err != nil {
+			logger.Warn("builds will wait until the Docker engine answers", "err", err)
+		}
+		var local build.LocalCheckout
+		worker, err = build.New(ctx, build.Options{
+			Store:         d.Store,
+			Engine:        engine,
+			Queue:         d.queue,
+			SourceDir:     filepath.Join(cfg.DataDir, "build-sources"),
+			GitPolicy:     d.buildGitPolicy(),
+			CloneTimeout:  cfg.CloneTimeout,
+			MaxCloneBytes: cfg.MaxCloneBytes,
+			LocalCheckout: local,
+			Timeout:       cfg.BuildTimeout,
+			Concurrency:   cfg.BuildConcurrency,
+			LogLimit:      cfg.BuildLogLimit,
+			KeepImages:    cfg.KeepImages,
+			Logger:        logger,
+		})
+		if err != nil {
+			return err
+		}
+		if d.queue != nil {
+			d.queue.Handle(queue.KindBuild, worker.Handle)
+		}
+		d.goLoop("build-reconciler", worker.RunReconciler)
+	}
+
+	if cfg.HasRole(RoleAPI) {
+		routes := &api.BuildRoutes{Store: d.Store, Logger: logger}
+		if d.queue != nil {
+			routes.Queue = d.queue
+		}
+		if d.Events != nil {
+			routes.Notifier = d.Events
+		}
+		if worker != nil {
+			routes.CancelRunning = worker.Cancel
+		}
+		d.api.Extra = append(d.api.Extra, routes.Register)
+	}
 	return nil
+}
+
+// buildGitPolicy is the URL policy of the build worker's clones, the one
+// ingestion applies: local paths and private addresses only while bound
+// to loopback, or with --git-allow-private.
+func (d *Daemon) buildGitPolicy() giturl.Policy {
+	return giturl.Policy{AllowLocal: d.cfg.Loopback(), AllowPrivate: d.cfg.Loopback() || d.cfg.GitAllowPrivate}
 }

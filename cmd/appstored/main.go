@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/appstore-dev/appstore/daemon"
+	"github.com/appstore-dev/appstore/daemon/build"
 )
 
 // Set by the linker (see Makefile).
@@ -83,6 +84,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	env.Duration(&cfg.EventRetention, "event-retention", 7*24*time.Hour, "how long events are kept for replay; older ones are pruned")
 	env.String(&cfg.ServiceToken, "service-token", "", "token that services and operators send to register, change and import services; empty disables those routes")
 	env.Duration(&cfg.HealthInterval, "health-interval", 30*time.Second, "how often registered services are health-checked (a service may set its own)")
+	var buildConcurrency, keepImages int64
+	env.Duration(&cfg.BuildTimeout, "build-timeout", build.DefaultTimeout, "time limit of one image build")
+	env.Int64(&buildConcurrency, "build-concurrency", build.DefaultConcurrency, "image builds this process runs at once")
+	env.Int64(&cfg.BuildLogLimit, "build-log-limit", build.DefaultLogLimit, "bytes of a build's log kept in the database; the rest is cut with a marker")
+	env.Int64(&keepImages, "keep-images", build.DefaultKeepImages, "images kept per repository; older ones are pruned unless a launch uses them")
 	env.String(&logFormat, "log-format", "text", "log format: text or json")
 	env.String(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	if err := fs.Parse(args); err != nil {
@@ -92,6 +98,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if err := env.err; err != nil {
+		fmt.Fprintf(stderr, "appstored: %v\n", err)
+		return 2
+	}
+	if err := buildFlags(&cfg, buildConcurrency, keepImages); err != nil {
 		fmt.Fprintf(stderr, "appstored: %v\n", err)
 		return 2
 	}
@@ -211,4 +221,16 @@ func (e *envFlags) Int64(p *int64, name string, def int64, help string) {
 		}
 	}
 	e.fs.Int64Var(p, name, def, help+" ("+envName(name)+")")
+}
+
+// buildFlags checks the build flags that daemon.Config holds as int.
+func buildFlags(cfg *daemon.Config, concurrency, keepImages int64) error {
+	if concurrency < 1 || concurrency > 64 {
+		return fmt.Errorf("--build-concurrency %d: want a number of builds from 1 to 64", concurrency)
+	}
+	if keepImages < 1 || keepImages > 1000 {
+		return fmt.Errorf("--keep-images %d: want a number of images from 1 to 1000 (the newest build's image is always kept)", keepImages)
+	}
+	cfg.BuildConcurrency, cfg.KeepImages = int(concurrency), int(keepImages)
+	return nil
 }

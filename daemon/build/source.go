@@ -102,12 +102,6 @@ func (s *sources) checkout(ctx context.Context, w *store.BuildWork, say func(str
 	if w.CommitSHA == "" {
 		return "", nil, &sourceError{permanent: true, msg: "the build names no commit: refresh the repository so that ingestion records one"}
 	}
-	if s.local != nil {
-		if dir, release, ok := s.local(w.RepositoryID, w.CommitSHA); ok {
-			say("Using the checkout of %s kept by ingestion", shortSHA(w.CommitSHA))
-			return dir, release, nil
-		}
-	}
 	lock := s.repoLock(w.RepositoryID)
 	lock.Lock()
 	defer lock.Unlock()
@@ -120,6 +114,21 @@ func (s *sources) checkout(ctx context.Context, w *store.BuildWork, say func(str
 	}
 	if err := os.MkdirAll(repoDir, 0o700); err != nil {
 		return "", nil, &sourceError{msg: fmt.Sprintf("create the source cache %s: %v", repoDir, err), err: err}
+	}
+	if s.local != nil {
+		if local, releaseLocal, ok := s.local(w.RepositoryID, w.CommitSHA); ok {
+			// Adopt ingestion's clone into the cache, so that a
+			// rebuild of this commit finds it too.
+			if err := os.Rename(local, dir); err != nil {
+				say("Using the checkout of %s that ingestion kept", shortSHA(w.CommitSHA))
+				return local, releaseLocal, nil
+			}
+			releaseLocal()
+			say("Using the checkout of %s that ingestion kept", shortSHA(w.CommitSHA))
+			release := s.acquire(dir)
+			s.removeOthers(repoDir, dir)
+			return dir, release, nil
+		}
 	}
 	tmp := filepath.Join(repoDir, ".clone-"+randomHex(6))
 	branch := w.Branch
