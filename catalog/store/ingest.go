@@ -484,27 +484,6 @@ func (s *Store) StaleIngestions(ctx context.Context, all bool, limit int) ([]int
 	return ids, nil
 }
 
-// QueuedBuilds returns the ids of builds queued for longer than olderThan
-// (0: every queued build), oldest first: the reconciler re-enqueues them in
-// case their job was lost. Running builds are the build worker's business.
-func (s *Store) QueuedBuilds(ctx context.Context, olderThan time.Duration, limit int) ([]int64, error) {
-	if limit <= 0 {
-		limit = 1000
-	}
-	rows, err := s.pool.Query(ctx, `
-		SELECT id FROM builds
-		WHERE status = 'queued' AND created_at <= now() - make_interval(secs => $1)
-		ORDER BY id LIMIT $2`, olderThan.Seconds(), limit)
-	if err != nil {
-		return nil, fmt.Errorf("list queued builds: %w", mapError(err))
-	}
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
-	if err != nil {
-		return nil, fmt.Errorf("list queued builds: %w", mapError(err))
-	}
-	return ids, nil
-}
-
 // ClaimSyncDue returns up to limit repositories (ready or failed) whose
 // remote was not compared with the ingested commit for interval, and marks
 // them as compared now. Several processes calling it at once get disjoint

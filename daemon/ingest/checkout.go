@@ -143,8 +143,8 @@ func PruneCheckouts(dataDir string, ttl time.Duration) (int, error) {
 			_ = os.RemoveAll(filepath.Join(root, r.Name())) // left by a crash
 			continue
 		}
-		if !r.IsDir() {
-			continue
+		if !r.IsDir() || strings.HasPrefix(r.Name(), ".") {
+			continue // .taken belongs to running builds
 		}
 		dir := filepath.Join(root, r.Name())
 		commits, err := os.ReadDir(dir)
@@ -167,4 +167,28 @@ func PruneCheckouts(dataDir string, ttl time.Duration) (int, error) {
 		}
 	}
 	return n, nil
+}
+
+// LocalCheckout adapts TakeCheckout to the build worker's hook
+// (build.Options.LocalCheckout): a build takes the kept checkout of the
+// commit into a directory of its own under <data-dir>/checkouts/taken, reads
+// it as long as it likes, and release removes it.
+func LocalCheckout(dataDir string) func(repositoryID int64, commit string) (dir string, release func(), ok bool) {
+	return func(repositoryID int64, commit string) (string, func(), bool) {
+		takenRoot := filepath.Join(checkoutRoot(dataDir), ".taken")
+		if err := os.MkdirAll(takenRoot, 0o700); err != nil {
+			return "", nil, false
+		}
+		parent, err := os.MkdirTemp(takenRoot, strconv.FormatInt(repositoryID, 10)+"-")
+		if err != nil {
+			return "", nil, false
+		}
+		dir := filepath.Join(parent, "src")
+		ok, err := TakeCheckout(dataDir, repositoryID, commit, dir)
+		if err != nil || !ok {
+			_ = os.RemoveAll(parent)
+			return "", nil, false
+		}
+		return dir, func() { _ = os.RemoveAll(parent) }, true
+	}
 }

@@ -124,6 +124,9 @@ func New(cfg Config) (*Worker, error) {
 	if err := os.MkdirAll(checkoutRoot(cfg.DataDir), 0o700); err != nil {
 		return nil, fmt.Errorf("ingest: create checkout directory: %w", err)
 	}
+	// Checkouts taken by builds of a previous run: no build runs yet (the
+	// queue starts after every component is wired).
+	_ = os.RemoveAll(filepath.Join(checkoutRoot(cfg.DataDir), ".taken"))
 	return w, nil
 }
 

@@ -572,14 +572,25 @@ func TestReconcilerRecoversAnExpiredLease(t *testing.T) {
 	if !strings.Contains(tl[2].Message, "lease expired") {
 		t.Errorf("recovery step %q does not say why", tl[2].Message)
 	}
-	// Its build was enqueued; were that job lost, the reconciler would
-	// enqueue the queued build again after the grace period, and at once
-	// at startup.
-	e.q.take(queue.KindBuild)
-	res, err = e.w.Reconcile(ctx, true)
-	builds := e.q.take(queue.KindBuild)
-	if err != nil || res.Builds != 1 || len(builds) != 1 || builds[0].BuildID != got.LatestBuild.ID {
-		t.Errorf("startup reconcile: %+v %v builds %+v", res, err, builds)
+	// Nothing is left to put back, even at startup.
+	if res, err := e.w.Reconcile(ctx, true); err != nil || res.Ingestions != 0 {
+		t.Errorf("reconcile after recovery: %+v %v", res, err)
+	}
+}
+
+func TestStartupReconcileEnqueuesEveryQueuedRepository(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	fresh := e.registerURL("https://github.com/acme/fresh.git")
+	// Periodically, a repository registered a moment ago still has its job
+	// on the way; at startup an in-process queue lost it.
+	if res, err := e.w.Reconcile(ctx, false); err != nil || res.Ingestions != 0 {
+		t.Errorf("periodic pass: %+v %v", res, err)
+	}
+	res, err := e.w.Reconcile(ctx, true)
+	jobs := e.q.take(queue.KindIngest)
+	if err != nil || res.Ingestions != 1 || len(jobs) != 1 || jobs[0].RepositoryID != fresh.ID {
+		t.Errorf("startup pass: %+v %v %+v", res, err, jobs)
 	}
 }
 
@@ -649,48 +660,74 @@ func TestSyncPicksUpANewCommit(t *testing.T) {
 
 func TestKeptCheckoutIsTakenByABuild(t *testing.T) {
 	e := newEnv(t, func(c *ingest.Config) { c.KeepCheckouts = true })
+	ctx := context.Background()
 	repo := gitserver.NewNamedRepo(t, "kept", map[string]string{"Dockerfile": "FROM alpine\n", "app/main.go": "package main\n"})
-	got, err := e.ingest(e.register(repo), 1)
+	r := e.register(repo)
+	reingest := func(files map[string]string) string {
+		t.Helper()
+		sha := repo.Commit(t, files, "change")
+		if _, _, err := e.st.RequestIngest(ctx, r.Slug, "refresh"); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := e.ingest(r, 1); err != nil || got.LastCommitSHA != sha {
+			t.Fatalf("re-ingest: %v %q", err, got.LastCommitSHA)
+		}
+		return sha
+	}
+	got, err := e.ingest(r, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	sha := got.LastCommitSHA
+	first := got.LastCommitSHA
+
+	// TakeCheckout moves it away, once.
 	dest := filepath.Join(e.dataDir, "build-1")
-	ok, err := ingest.TakeCheckout(e.dataDir, got.ID, sha, dest)
+	ok, err := ingest.TakeCheckout(e.dataDir, r.ID, first, dest)
 	if err != nil || !ok {
 		t.Fatalf("take: %v %v", ok, err)
 	}
 	if b, err := os.ReadFile(filepath.Join(dest, "app", "main.go")); err != nil || string(b) != "package main\n" {
 		t.Errorf("taken checkout: %q %v", b, err)
 	}
-	if ok, _ := ingest.TakeCheckout(e.dataDir, got.ID, sha, filepath.Join(e.dataDir, "build-2")); ok {
+	if ok, _ := ingest.TakeCheckout(e.dataDir, r.ID, first, filepath.Join(e.dataDir, "build-2")); ok {
 		t.Error("a checkout was taken twice")
 	}
-	if p := ingest.CheckoutPath(e.dataDir, got.ID, "../../etc"); p != "" {
+	if _, _, ok := ingest.LocalCheckout(e.dataDir)(r.ID, first); ok {
+		t.Error("the build hook found a checkout already taken")
+	}
+	if p := ingest.CheckoutPath(e.dataDir, r.ID, "../../etc"); p != "" {
 		t.Errorf("path of a bad commit: %q", p)
 	}
+
 	// Only the newest checkout of a repository stays.
-	if _, _, err := e.st.RequestIngest(context.Background(), got.Slug, "refresh"); err != nil {
-		t.Fatal(err)
-	}
-	first := repo.Commit(t, map[string]string{"a": "1"}, "a")
-	if _, err := e.ingest(got, 1); err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := e.st.RequestIngest(context.Background(), got.Slug, "refresh"); err != nil {
-		t.Fatal(err)
-	}
-	second := repo.Commit(t, map[string]string{"b": "2"}, "b")
-	if _, err := e.ingest(got, 1); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(ingest.CheckoutPath(e.dataDir, got.ID, first)); !errors.Is(err, fs.ErrNotExist) {
+	second := reingest(map[string]string{"a": "1"})
+	third := reingest(map[string]string{"b": "2"})
+	if _, err := os.Stat(ingest.CheckoutPath(e.dataDir, r.ID, second)); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("older checkout kept: %v", err)
+	}
+
+	// The build worker's hook takes it and removes it when released.
+	dir, release, ok := ingest.LocalCheckout(e.dataDir)(r.ID, third)
+	if !ok {
+		t.Fatal("the build hook found no checkout")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "b")); err != nil {
+		t.Errorf("hook's checkout: %v", err)
+	}
+	release()
+	if _, err := os.Stat(dir); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("released checkout still there: %v", err)
+	}
+
+	// Nobody takes the next one: pruning removes it once it is old.
+	fourth := reingest(map[string]string{"c": "3"})
+	if n, err := ingest.PruneCheckouts(e.dataDir, time.Hour); err != nil || n != 0 {
+		t.Errorf("prune of a fresh checkout: %d %v", n, err)
 	}
 	if n, err := ingest.PruneCheckouts(e.dataDir, 0); err != nil || n != 1 {
 		t.Errorf("prune: %d %v", n, err)
 	}
-	if _, err := os.Stat(ingest.CheckoutPath(e.dataDir, got.ID, second)); !errors.Is(err, fs.ErrNotExist) {
+	if _, err := os.Stat(ingest.CheckoutPath(e.dataDir, r.ID, fourth)); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("pruned checkout still there: %v", err)
 	}
 }
