@@ -129,6 +129,7 @@ Exit codes: 0 ok, 1 failure, 2 usage, 3 not found, 4 daemon unreachable,
 		NewCmdShow(f),
 		NewCmdRm(f),
 		NewCmdTag(f),
+		NewCmdBuild(f), NewCmdBuilds(f), NewCmdLogs(f),
 		NewCmdVersion(f),
 		NewCmdCompletion(f),
 	)
