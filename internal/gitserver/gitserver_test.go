@@ -141,3 +141,20 @@ func TestRepoWithSize(t *testing.T) {
 		t.Error("RandomFiles is not deterministic for one seed")
 	}
 }
+
+func TestRawTree(t *testing.T) {
+	repo := NewRepo(t, map[string]string{"README.md": "x"})
+	blob := repo.HashBlob(t, "payload")
+	tree := repo.WriteRawTree(t, []RawEntry{{Mode: "100644", Name: "..", Hash: blob}, {Mode: "100644", Name: "a", Hash: blob}, {Mode: "100644", Name: "a", Hash: blob}})
+	sha := repo.CommitRawTree(t, tree, "hostile")
+	if repo.Head(t) != sha {
+		t.Fatalf("head %s, want %s", repo.Head(t), sha)
+	}
+	out := repo.Git(t, "ls-tree", "--name-only", sha)
+	if out != "..\na\na" {
+		t.Errorf("ls-tree = %q: the tree was not stored byte for byte", out)
+	}
+	if _, err := runGit(repo.Dir, "fsck", "--strict"); err == nil {
+		t.Error("git fsck accepts the hostile tree; the test trees are not hostile enough")
+	}
+}

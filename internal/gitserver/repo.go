@@ -7,6 +7,7 @@ package gitserver
 
 import (
 	"bytes"
+	"encoding/hex"
 	"fmt"
 	"io/fs"
 	"math/rand/v2"
@@ -287,4 +288,58 @@ func mapFiles(files map[string]string) []File {
 		out = append(out, File{Name: n, Content: files[n]})
 	}
 	return out
+}
+
+// RawEntry is one entry of a tree written byte for byte by WriteRawTree:
+// nothing checks it, so tests can build the malformed trees (".." or
+// ".git" names, duplicates, slashes) that a hostile remote could send.
+type RawEntry struct {
+	Mode string // octal as git writes it: "100644", "100755", "120000", "40000", "160000"
+	Name string
+	Hash string // hex object id, e.g. from HashBlob or WriteRawTree
+}
+
+// HashBlob stores content as a blob and returns its id.
+func (r *Repo) HashBlob(t testing.TB, content string) string {
+	t.Helper()
+	return r.hashObject(t, "blob", []byte(content))
+}
+
+// WriteRawTree stores a tree with exactly these entries, in this order,
+// bypassing git's checks (hash-object --literally), and returns its id.
+func (r *Repo) WriteRawTree(t testing.TB, entries []RawEntry) string {
+	t.Helper()
+	var buf bytes.Buffer
+	for _, e := range entries {
+		id, err := hex.DecodeString(e.Hash)
+		if err != nil || len(id) != 20 {
+			t.Fatalf("gitserver: raw tree entry %q: hash %q is not a SHA-1", e.Name, e.Hash)
+		}
+		buf.WriteString(e.Mode + " " + e.Name + "\x00")
+		buf.Write(id)
+	}
+	return r.hashObject(t, "tree", buf.Bytes())
+}
+
+// CommitRawTree makes a commit of tree (from WriteRawTree) on top of the
+// default branch and moves the branch to it; it returns the commit's id.
+// The work tree is not updated: make this the repository's last commit.
+func (r *Repo) CommitRawTree(t testing.TB, tree, msg string) string {
+	t.Helper()
+	sha := r.git(t, "commit-tree", tree, "-p", "refs/heads/"+r.Branch, "-m", msg)
+	r.git(t, "update-ref", "refs/heads/"+r.Branch, sha)
+	return sha
+}
+
+func (r *Repo) hashObject(t testing.TB, typ string, content []byte) string {
+	t.Helper()
+	cmd := exec.Command("git", "hash-object", "-w", "--literally", "-t", typ, "--stdin")
+	cmd.Dir = r.Dir
+	cmd.Env = Env()
+	cmd.Stdin = bytes.NewReader(content)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("gitserver: hash-object %s: %v", typ, err)
+	}
+	return strings.TrimSpace(string(out))
 }

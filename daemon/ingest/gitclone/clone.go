@@ -27,6 +27,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/cache"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
+	"github.com/go-git/go-git/v5/plumbing/format/index"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/storage/filesystem"
 
@@ -200,9 +201,11 @@ func clone(ctx context.Context, cloneURL string, ref plumbing.ReferenceName, dir
 		osfs.New(filepath.Join(dir, git.GitDirName), osfs.WithBoundOS()),
 		cache.NewObjectLRUDefault(),
 		// Nothing else touches the directory while we clone: let go-git
-		// cache what it reads instead of re-checking the file system.
-		filesystem.Options{ExclusiveAccess: true},
+		// cache what it reads instead of re-checking the file system, and
+		// keep the pack open instead of reopening it for every object.
+		filesystem.Options{ExclusiveAccess: true, KeepDescriptors: true},
 	)
+	defer fs.Close()
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	st := &limitedStorage{Storage: fs, limit: limit, cancel: cancel}
@@ -232,16 +235,17 @@ func clone(ctx context.Context, cloneURL string, ref plumbing.ReferenceName, dir
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if err := checkout(ctx, repo, head.Hash(), limit, res); err != nil {
+	if err := checkout(ctx, repo, head.Hash(), dir, limit, res); err != nil {
 		return nil, err
 	}
 	return res, nil
 }
 
 // checkout sums the sizes of the commit's files from the object headers
-// and refuses a tree over the limit before writing any of it: a few KiB
-// of compressed zeros can expand to gigabytes.
-func checkout(ctx context.Context, repo *git.Repository, commit plumbing.Hash, limit int64, res *Result) error {
+// and refuses a tree over the limit before writing any of it (a few KiB
+// of compressed zeros can expand to gigabytes), then writes the files
+// and the index.
+func checkout(ctx context.Context, repo *git.Repository, commit plumbing.Hash, dir string, limit int64, res *Result) error {
 	c, err := repo.CommitObject(commit)
 	if err != nil {
 		return fmt.Errorf("reading commit %s: %w", commit, err)
@@ -258,7 +262,9 @@ func checkout(ctx context.Context, repo *git.Repository, commit plumbing.Hash, l
 			break
 		}
 		if err != nil {
-			return fmt.Errorf("walking the tree of %s: %w", commit, err)
+			// go-git's walker refuses the names git refuses (".git",
+			// "..", slashes) before we get to see them.
+			return malformed("tree of %s: %w", commit.String()[:12], err)
 		}
 		if entry.Mode == filemode.Dir || entry.Mode == filemode.Submodule {
 			continue
@@ -276,12 +282,12 @@ func checkout(ctx context.Context, repo *git.Repository, commit plumbing.Hash, l
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	w, err := repo.Worktree()
+	entries, err := writeTree(ctx, repo.Storer, tree, dir)
 	if err != nil {
-		return err
-	}
-	if err := w.Reset(&git.ResetOptions{Mode: git.HardReset, Commit: commit}); err != nil {
 		return fmt.Errorf("checking out %s: %w", commit, err)
+	}
+	if err := repo.Storer.SetIndex(&index.Index{Version: 2, Entries: entries}); err != nil {
+		return fmt.Errorf("writing the index: %w", err)
 	}
 	return nil
 }

@@ -456,3 +456,60 @@ func (r *sequenceResolver) LookupIPAddr(context.Context, string) ([]net.IPAddr, 
 	}
 	return out, nil
 }
+
+func TestCloneRefusesHostileTrees(t *testing.T) {
+	outside := t.TempDir()
+	cases := []struct {
+		name    string
+		tree    func(r *gitserver.Repo) string
+		mention string
+	}{
+		{"dot-git directory", func(r *gitserver.Repo) string {
+			hooks := r.WriteRawTree(t, []gitserver.RawEntry{{Mode: "100755", Name: "post-checkout", Hash: r.HashBlob(t, "#!/bin/sh\ntouch pwned\n")}})
+			return r.WriteRawTree(t, []gitserver.RawEntry{{Mode: "40000", Name: ".GIT", Hash: hooks}})
+		}, `".GIT"`},
+		{"dot-dot", func(r *gitserver.Repo) string {
+			return r.WriteRawTree(t, []gitserver.RawEntry{{Mode: "100644", Name: "..", Hash: r.HashBlob(t, "x")}})
+		}, `".."`},
+		{"slash in a name", func(r *gitserver.Repo) string {
+			return r.WriteRawTree(t, []gitserver.RawEntry{{Mode: "100644", Name: "../../escaped", Hash: r.HashBlob(t, "x")}})
+		}, `"../../escaped"`},
+		{"write through a symlink", func(r *gitserver.Repo) string {
+			// "a" is first a link to outside, then a directory holding a
+			// file: a checkout that follows the link writes outside.
+			inner := r.WriteRawTree(t, []gitserver.RawEntry{{Mode: "100644", Name: "pwned", Hash: r.HashBlob(t, "x")}})
+			return r.WriteRawTree(t, []gitserver.RawEntry{
+				{Mode: "120000", Name: "a", Hash: r.HashBlob(t, outside)},
+				{Mode: "40000", Name: "a", Hash: inner},
+			})
+		}, `"a" appears twice`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			repo := gitserver.NewRepo(t, appFiles())
+			repo.CommitRawTree(t, c.tree(repo), "hostile")
+			dir := cloneDir(t)
+			_, err := Clone(context.Background(), Options{URL: gitserver.HTTP(t, repo).URL(repo), Dir: dir, Policy: local})
+			assertKind(t, err, KindMalformed, true, c.mention)
+			if entries, _ := os.ReadDir(outside); len(entries) != 0 {
+				t.Fatalf("the clone wrote outside its directory: %v", entries)
+			}
+			if _, statErr := os.Stat(dir); !errors.Is(statErr, fs.ErrNotExist) {
+				t.Errorf("failed clone left %s behind", dir)
+			}
+		})
+	}
+}
+
+func TestCheckName(t *testing.T) {
+	for _, bad := range []string{"", ".", "..", ".git", ".Git", "a/b", "a\x00b"} {
+		if err := checkName(bad, ""); err == nil {
+			t.Errorf("checkName(%q) accepted it", bad)
+		}
+	}
+	for _, good := range []string{"a", ".gitignore", ".github", "..a", "git", "a b", "Dockerfile"} {
+		if err := checkName(good, ""); err != nil {
+			t.Errorf("checkName(%q) = %v", good, err)
+		}
+	}
+}

@@ -29,6 +29,7 @@ const (
 	KindAuthRequired   Kind = "auth_required"    // the remote wants credentials
 	KindBranchNotFound Kind = "branch_not_found" // the declared branch does not exist
 	KindEmpty          Kind = "empty"            // the repository has no commits
+	KindMalformed      Kind = "malformed"        // its tree cannot be checked out safely
 	KindTooLarge       Kind = "too_large"        // over the clone size limit
 	KindTimeout        Kind = "timeout"          // over the clone time limit
 	KindNetwork        Kind = "network"          // the remote could not be reached or broke off
@@ -64,7 +65,7 @@ func IsPermanent(err error) bool {
 		return false
 	}
 	switch ce.Kind {
-	case KindInvalid, KindNotFound, KindAuthRequired, KindBranchNotFound, KindEmpty, KindTooLarge:
+	case KindInvalid, KindNotFound, KindAuthRequired, KindBranchNotFound, KindEmpty, KindTooLarge, KindMalformed:
 		return true
 	case KindPolicy:
 		var pe *giturl.PolicyError
@@ -93,6 +94,17 @@ func (e *errTooLarge) Error() string {
 	return fmt.Sprintf("repository %s exceeds %d bytes", e.what, e.limit)
 }
 
+// errMalformed marks a tree that cannot be checked out safely: a name git
+// refuses (".git", ".."), a duplicate entry, an unknown mode.
+type errMalformed struct{ err error }
+
+func (e *errMalformed) Error() string { return e.err.Error() }
+func (e *errMalformed) Unwrap() error { return e.err }
+
+func malformed(format string, args ...any) error {
+	return &errMalformed{fmt.Errorf(format, args...)}
+}
+
 // classify turns an error from go-git or the network into an *Error.
 // ctx is the clone's own context (with its time limit), parent the
 // caller's, so a caller's cancellation is told apart from our timeout.
@@ -105,6 +117,7 @@ func classify(err error, parent, ctx context.Context, cloneURL, branch string, t
 	var pe *giturl.PolicyError
 	var tl *errTooLarge
 	var httpErr *githttp.Err
+	var bad *errMalformed
 	switch {
 	case errors.As(err, &pe):
 		e.Kind, e.Message = KindPolicy, pe.Reason
@@ -114,6 +127,9 @@ func classify(err error, parent, ctx context.Context, cloneURL, branch string, t
 	case errors.As(err, &tl):
 		e.Kind = KindTooLarge
 		e.Message = fmt.Sprintf("repository %s is larger than the %s clone limit (its %s passed it); raise --max-clone-size or slim the repository", cloneURL, formatBytes(limit), tl.what)
+	case errors.As(err, &bad):
+		e.Kind = KindMalformed
+		e.Message = fmt.Sprintf("repository %s cannot be checked out safely: %v; git refuses such trees too, so fix the repository", cloneURL, bad.err)
 	case parent.Err() != nil:
 		e.Kind = KindCanceled
 		e.Message = fmt.Sprintf("clone of %s was canceled: %v", cloneURL, context.Cause(parent))
