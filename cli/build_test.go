@@ -1,0 +1,191 @@
+package cli_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/appstore-dev/appstore/catalog"
+	"github.com/appstore-dev/appstore/catalog/store"
+	"github.com/appstore-dev/appstore/catalog/store/storetest"
+	"github.com/appstore-dev/appstore/cli"
+	"github.com/appstore-dev/appstore/client"
+	"github.com/appstore-dev/appstore/daemon/api"
+)
+
+// buildsDaemon serves the real builds API on a real catalog, without a
+// build worker: tests play the worker through the store, so that the
+// CLI's waiting and following are tested line by line.
+type buildsDaemon struct {
+	t   *testing.T
+	st  *store.Store
+	url string
+}
+
+func newBuildsDaemon(t *testing.T) *buildsDaemon {
+	t.Helper()
+	st := storetest.New(t)
+	routes := &api.BuildRoutes{Store: st, PollInterval: 20 * time.Millisecond}
+	s := &api.Server{Store: st, Guard: &api.Guard{Loopback: true}, Extra: []func(*http.ServeMux){routes.Register}}
+	srv := httptest.NewServer(s.Handler())
+	t.Cleanup(srv.Close)
+	return &buildsDaemon{t: t, st: st, url: srv.URL}
+}
+
+func (d *buildsDaemon) repo(name string) string {
+	d.t.Helper()
+	ctx := context.Background()
+	r, err := d.st.CreateRepository(ctx, store.NewRepository{GitURL: "https://example.com/x/" + name + ".git", GitURLKey: "example.com/x/" + name, Name: name})
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	if _, err := d.st.Pool().Exec(ctx, `UPDATE repositories SET ingest_status = 'ready', last_commit_sha = $2,
+		dockerfile_path = 'Dockerfile', context_path = '.' WHERE id = $1`, r.ID, strings.Repeat("c0ffee", 6)+"abcd"); err != nil {
+		d.t.Fatal(err)
+	}
+	return r.Slug
+}
+
+// work waits for a queued build of slug, then claims it, logs lines and
+// ends it with o, pausing between steps so that followers see it live.
+func (d *buildsDaemon) work(slug string, o store.BuildOutcome, lines ...string) {
+	ctx := context.Background()
+	var id int64
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		page, _, err := d.st.ListBuilds(ctx, slug, store.BuildListOptions{Limit: 1})
+		if err == nil && len(page) == 1 && page[0].Status == catalog.BuildQueued {
+			id = page[0].ID
+			break
+		}
+		if time.Now().After(deadline) {
+			d.t.Errorf("no queued build of %s", slug)
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if _, _, err := d.st.ClaimBuild(ctx, id, "fake", time.Minute); err != nil {
+		d.t.Error(err)
+		return
+	}
+	var n int64
+	for _, l := range lines {
+		time.Sleep(30 * time.Millisecond)
+		n += int64(len(l)) + 1
+		if err := d.st.AppendBuildLog(ctx, id, []string{l}, n, false); err != nil {
+			d.t.Error(err)
+			return
+		}
+	}
+	if o.Status == catalog.BuildSucceeded {
+		o.ImageTag, o.ImageID = "appstore/"+slug+":c0ffeec0ffee", "sha256:"+strings.Repeat("1", 64)
+	}
+	if _, err := d.st.FinishBuild(ctx, id, "fake", o); err != nil {
+		d.t.Error(err)
+	}
+}
+
+func TestBuildWaitStreamsTheLogAndExitsWithTheResult(t *testing.T) {
+	d := newBuildsDaemon(t)
+	slug := d.repo("dash")
+
+	go d.work(slug, store.BuildOutcome{Status: catalog.BuildSucceeded}, "Step 1/2 : FROM scratch", "Step 2/2 : COPY app /app")
+	r := appstoreIn(t, d.url, "", "build", slug, "--wait")
+	if r.code != cli.ExitOK || r.stdout != "Step 1/2 : FROM scratch\nStep 2/2 : COPY app /app\n" {
+		t.Errorf("build --wait (succeeded): %+v", r)
+	}
+
+	go d.work(slug, store.BuildOutcome{Status: catalog.BuildFailed, Error: "Step 2/2 : RUN [\"/fail\"]: exit code 1\nboom"},
+		"Step 1/2 : FROM scratch", "Step 2/2 : RUN [\"/fail\"]", "boom")
+	r = appstoreIn(t, d.url, "", "build", slug, "--wait", "--no-cache")
+	if r.code != cli.ExitError || !strings.Contains(r.stdout, "boom\n") ||
+		!strings.Contains(r.stderr, "error: build #2 of dash failed: Step 2/2 : RUN [\"/fail\"]: exit code 1") {
+		t.Errorf("build --wait (failed): %+v", r)
+	}
+
+	// --json: the log goes to stderr, the final build to stdout.
+	go d.work(slug, store.BuildOutcome{Status: catalog.BuildSucceeded}, "only line")
+	r = appstoreIn(t, d.url, "", "build", slug, "--wait", "--json")
+	var b client.Build
+	if err := json.Unmarshal([]byte(r.stdout), &b); err != nil || r.code != 0 || b.Status != catalog.BuildSucceeded || b.ImageTag == "" || !strings.Contains(r.stderr, "only line") {
+		t.Errorf("build --wait --json: %+v (%v)", r, err)
+	}
+
+	go d.work(slug, store.BuildOutcome{Status: catalog.BuildCancelled, Error: "cancelled by request after 1s"})
+	r = appstoreIn(t, d.url, "", "build", slug, "-w", "-q")
+	if r.code != cli.ExitError || r.stdout != "4\n" || !strings.Contains(r.stderr, "build #4 of dash was cancelled: cancelled by request") {
+		t.Errorf("build -w -q (cancelled): %+v", r)
+	}
+
+	// Without --wait: the id, at once.
+	r = appstoreIn(t, d.url, "", "build", slug)
+	if r.code != 0 || r.stdout != "5\n" {
+		t.Errorf("build: %+v", r)
+	}
+	r = appstoreIn(t, d.url, "", "build", "nope")
+	if r.code != cli.ExitNotFound {
+		t.Errorf("build of a missing repository: %+v", r)
+	}
+}
+
+func TestLogsAndBuilds(t *testing.T) {
+	d := newBuildsDaemon(t)
+	slug := d.repo("notes")
+	r := appstoreIn(t, d.url, "", "logs", slug)
+	if r.code != cli.ExitNotFound || !strings.Contains(r.stderr, "notes has no builds yet") {
+		t.Errorf("logs without builds: %+v", r)
+	}
+
+	go d.work(slug, store.BuildOutcome{Status: catalog.BuildFailed, Error: "Step 1/1 : RUN x: exit code 2\nwhy"}, "Step 1/1 : RUN x", "why")
+	r = appstoreIn(t, d.url, "", "build", slug)
+	id := strings.TrimSpace(r.stdout)
+	// -f follows the running build to its end; the exit code is its result.
+	r = appstoreIn(t, d.url, "", "logs", slug, "-f")
+	if r.code != cli.ExitError || r.stdout != "Step 1/1 : RUN x\nwhy\n" || !strings.Contains(r.stderr, "exit code 2") {
+		t.Errorf("logs -f: %+v", r)
+	}
+	r = appstoreIn(t, d.url, "", "logs", id, "--json")
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	var l client.LogLine
+	if err := json.Unmarshal([]byte(lines[0]), &l); err != nil || len(lines) != 2 || l.Line != "Step 1/1 : RUN x" || strconv.FormatInt(l.BuildID, 10) != id {
+		t.Errorf("logs --json: %+v (%v)", r, err)
+	}
+	if r := appstoreIn(t, d.url, "", "logs", "0"); r.code != cli.ExitUsage {
+		t.Errorf("logs 0: %+v", r)
+	}
+	if r := appstoreIn(t, d.url, "", "logs", "Not_A_Slug"); r.code != cli.ExitUsage {
+		t.Errorf("logs of a bad argument: %+v", r)
+	}
+
+	go d.work(slug, store.BuildOutcome{Status: catalog.BuildSucceeded}, "ok")
+	appstoreIn(t, d.url, "", "build", slug, "--wait")
+	// A queued build shows without result.
+	appstoreIn(t, d.url, "", "build", slug)
+
+	r = appstoreIn(t, d.url, "", "builds", slug)
+	rows := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	if r.code != 0 || len(rows) != 3 {
+		t.Fatalf("builds: %+v", r)
+	}
+	for i, want := range [][]string{{"3", "queued", "", ""}, {"2", "succeeded", "appstore/notes:c0ffeec0ffee"}, {"1", "failed", "Step 1/1 : RUN x: exit code 2"}} {
+		f := strings.Split(rows[i], "\t")
+		if len(f) != 6 || f[0] != want[0] || f[1] != want[1] || f[5] != want[len(want)-1] || len(f[2]) != 40 {
+			t.Errorf("row %d: %q, want id %s status %s result %q", i, f, want[0], want[1], want[len(want)-1])
+		}
+		if _, err := time.Parse(time.RFC3339, f[4]); err != nil {
+			t.Errorf("row %d: queued %q is not RFC 3339", i, f[4])
+		}
+	}
+	r = appstoreIn(t, d.url, "", "builds", slug, "-L", "1", "-q")
+	if r.stdout != "3\n" {
+		t.Errorf("builds -L 1 -q: %+v", r)
+	}
+	r = appstoreIn(t, d.url, "", "builds", slug, "--jq", ".[].status")
+	if r.stdout != "queued\nsucceeded\nfailed\n" {
+		t.Errorf("builds --jq: %+v", r)
+	}
+}
