@@ -8,6 +8,7 @@ import (
 	"github.com/appstore-dev/appstore/catalog/giturl"
 	"github.com/appstore-dev/appstore/daemon/api"
 	"github.com/appstore-dev/appstore/daemon/build"
+	"github.com/appstore-dev/appstore/daemon/ingest"
 	"github.com/appstore-dev/appstore/daemon/queue"
 )
 
@@ -42,6 +43,10 @@ func (d *Daemon) wireBuild(ctx context.Context) error {
 			logger.Warn("builds will wait until the Docker engine answers", "err", err)
 		}
 		var local build.LocalCheckout
+		if cfg.HasRole(RoleWorker) {
+			// Ingestion on this host keeps its clone for the build.
+			local = ingest.LocalCheckout(cfg.DataDir)
+		}
 		worker, err = build.New(ctx, build.Options{
 			Store:         d.Store,
 			Engine:        engine,
