@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	git "github.com/go-git/go-git/v5"
+
 	"github.com/appstore-dev/appstore/catalog/giturl"
 	"github.com/appstore-dev/appstore/internal/gitserver"
 )
@@ -511,5 +513,27 @@ func TestCheckName(t *testing.T) {
 		if err := checkName(good, ""); err != nil {
 			t.Errorf("checkName(%q) = %v", good, err)
 		}
+	}
+}
+
+func TestCloneSSHWithoutCredentials(t *testing.T) {
+	// No SSH server is needed: go-git gives up before connecting when it
+	// has no agent to authenticate with, which is appstored's usual state.
+	t.Setenv("SSH_AUTH_SOCK", "")
+	for _, url := range []string{"ssh://git@127.0.0.1:2222/x.git", "git@127.0.0.1:x.git"} {
+		_, err := Clone(context.Background(), Options{URL: url, Dir: cloneDir(t), Policy: local})
+		assertKind(t, err, KindAuthRequired, true, "register the repository's https:// URL")
+	}
+}
+
+func TestHTTPWithoutPolicyIsRefused(t *testing.T) {
+	repo := gitserver.NewRepo(t, appFiles())
+	url := gitserver.HTTP(t, repo).URL(repo)
+	install()
+	// Any go-git HTTP use in the process that bypasses Clone/RemoteHead
+	// fails closed instead of connecting unguarded.
+	_, err := git.PlainCloneContext(context.Background(), cloneDir(t), false, &git.CloneOptions{URL: url, Depth: 1})
+	if err == nil || !strings.Contains(err.Error(), "without a URL policy") {
+		t.Fatalf("unguarded go-git clone = %v, want a refusal", err)
 	}
 }

@@ -139,6 +139,9 @@ func classify(err error, parent, ctx context.Context, cloneURL, branch string, t
 	case errors.Is(err, transport.ErrRepositoryNotFound):
 		e.Kind = KindNotFound
 		e.Message = fmt.Sprintf("no Git repository at %s: check the URL", cloneURL)
+	case sshAuthFailure(err):
+		e.Kind = KindAuthRequired
+		e.Message = fmt.Sprintf("%s needs SSH credentials appstored does not have (%v): register the repository's https:// URL, or run appstored with an SSH agent whose key the remote accepts and the remote's host key in known_hosts", cloneURL, rootCause(err))
 	case errors.Is(err, transport.ErrAuthenticationRequired), errors.Is(err, transport.ErrAuthorizationFailed):
 		// GitHub and others answer 401 for private and missing repositories alike.
 		e.Kind = KindAuthRequired
@@ -172,6 +175,19 @@ func classify(err error, parent, ctx context.Context, cloneURL, branch string, t
 		e.Message = fmt.Sprintf("clone of %s failed: %v", cloneURL, err)
 	}
 	return e
+}
+
+// sshAuthFailure recognises go-git's ssh client failing for want of
+// credentials: no agent, no accepted key, an unknown host key. go-git
+// reports these as plain strings.
+func sshAuthFailure(err error) bool {
+	msg := err.Error()
+	for _, s := range []string{"SSH_AUTH_SOCK", "SSH agent", "ssh: unable to authenticate", "knownhosts", "ssh: handshake failed"} {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
 }
 
 func isTimeout(err error) bool {
