@@ -130,6 +130,7 @@ Exit codes: 0 ok, 1 failure, 2 usage, 3 not found, 4 daemon unreachable,
 		NewCmdRm(f),
 		NewCmdTag(f),
 		NewCmdBuild(f), NewCmdBuilds(f), NewCmdLogs(f),
+		NewCmdServices(f),
 		NewCmdVersion(f),
 		NewCmdCompletion(f),
 	)
