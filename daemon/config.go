@@ -66,6 +66,16 @@ type Config struct {
 	// unless they set their own interval (default 30s).
 	HealthInterval time.Duration
 
+	// Runner and previews (daemon/runner; zero values take its defaults).
+	PreviewDomain  string        // wildcard domain of preview URLs, <slug>.<domain> (default localhost)
+	IdleTimeout    time.Duration // stop launches that served nothing that long (default 15m; negative: never)
+	StartupTimeout time.Duration // time an app has to answer on its port (default 60s)
+	LaunchTTL      time.Duration // lifetime of a launch that asks for none (default 1h)
+	WarmPool       int           // started containers kept ready for the most launched apps
+	MaxMemory      int64         // bytes; larger resource profiles are refused (0: no limit)
+	MaxCPUs        float64       // CPUs; larger resource profiles are refused (0: no limit)
+	MaxPids        int64         // processes; larger resource profiles are refused (0: no limit)
+
 	// Image builds (daemon/build; zero values take its defaults).
 	BuildTimeout     time.Duration // time limit of one build (default 20m)
 	BuildConcurrency int           // builds this process runs at once (default 2)

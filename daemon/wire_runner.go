@@ -1,8 +1,59 @@
 package daemon
 
-import "context"
+import (
+	"context"
+	"fmt"
+	"time"
 
-// wireRunner starts the runner component of the configured roles.
+	"github.com/appstore-dev/appstore/daemon/api"
+	"github.com/appstore-dev/appstore/daemon/runner"
+)
+
+// wireRunner starts the runner component of the configured roles. The
+// launch API is served by every API process (reading launches needs only
+// the catalog); starting and stopping them, their output and the preview
+// proxy need the runner role in the same process, since containers publish
+// their ports on this host's loopback only.
 func (d *Daemon) wireRunner(ctx context.Context) error {
+	launches := &api.Launches{Store: d.Store}
+	if d.cfg.HasRole(RoleAPI) {
+		d.api.Extra = append(d.api.Extra, launches.Register)
+	}
+	if !d.cfg.HasRole(RoleRunner) {
+		return nil
+	}
+	if d.cfg.WarmPool < 0 || d.cfg.MaxMemory < 0 || d.cfg.MaxCPUs < 0 || d.cfg.MaxPids < 0 || d.cfg.StartupTimeout < 0 || d.cfg.LaunchTTL < 0 {
+		return fmt.Errorf("--warm-pool, --max-memory, --max-cpus, --max-pids, --startup-timeout and --launch-ttl cannot be negative")
+	}
+	r, err := runner.New(runner.Config{
+		Store:          d.Store,
+		Logger:         d.logger.With("component", "runner"),
+		DataDir:        d.cfg.DataDir,
+		StartupTimeout: d.cfg.StartupTimeout,
+		IdleTimeout:    d.cfg.IdleTimeout,
+		DefaultTTL:     d.cfg.LaunchTTL,
+		WarmPool:       d.cfg.WarmPool,
+		Limits:         runner.Limits{Memory: d.cfg.MaxMemory, CPUs: d.cfg.MaxCPUs, Pids: d.cfg.MaxPids},
+		PreviewDomain:  d.cfg.PreviewDomain,
+		BaseURL:        func() string { return d.URL },
+		HostAllowed:    d.api.Guard.HostAllowed,
+	})
+	if err != nil {
+		return fmt.Errorf("runner: %w", err)
+	}
+	// Adopt or remove the containers of a previous run before serving, so
+	// that a preview request does not start an app that already runs.
+	initCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	if err := r.Init(initCtx); err != nil {
+		d.logger.Warn("Docker engine not reachable: launches are refused until it answers", "err", err)
+	}
+	cancel()
+	d.addCheck("runner", true, r.Ping)
+	d.goLoop("runner", r.Run)
+	d.onClose(r.Close)
+	launches.Runner = r
+	if d.cfg.HasRole(RoleAPI) {
+		d.hostRouters = append(d.hostRouters, r.Route)
+	}
 	return nil
 }

@@ -11,12 +11,14 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/appstore-dev/appstore/daemon"
 	"github.com/appstore-dev/appstore/daemon/build"
+	"github.com/appstore-dev/appstore/daemon/runner"
 )
 
 // Set by the linker (see Makefile).
@@ -67,6 +69,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	var cfg daemon.Config
 	var roles, allowedHosts, logFormat, logLevel string
+	var warmPool int64
 	defaultData, _ := daemon.DefaultDataDir()
 	env := envFlags{fs: fs}
 	env.String(&cfg.Addr, "addr", daemon.DefaultAddr, "listen address")
@@ -84,6 +87,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 	env.Duration(&cfg.EventRetention, "event-retention", 7*24*time.Hour, "how long events are kept for replay; older ones are pruned")
 	env.String(&cfg.ServiceToken, "service-token", "", "token that services and operators send to register, change and import services; empty disables those routes")
 	env.Duration(&cfg.HealthInterval, "health-interval", 30*time.Second, "how often registered services are health-checked (a service may set its own)")
+	var maxMemory, maxCPUs string
+	env.String(&cfg.PreviewDomain, "preview-domain", runner.DefaultPreviewDomain, "wildcard domain of preview URLs, <slug>.<domain>; may carry a scheme and port (https://apps.example.com)")
+	env.Duration(&cfg.IdleTimeout, "idle-timeout", runner.DefaultIdleTimeout, "stop launches that served no request for this long (scale to zero; the next request wakes them); negative: never")
+	env.Duration(&cfg.StartupTimeout, "startup-timeout", runner.DefaultStartupTimeout, "time an app has to answer on its port before its launch fails")
+	env.Duration(&cfg.LaunchTTL, "launch-ttl", runner.DefaultTTL, "lifetime of a launch that asks for none")
+	env.Int64(&warmPool, "warm-pool", 0, "started containers kept ready for the apps tagged warm:true and the most launched ones")
+	env.String(&maxMemory, "max-memory", "", "largest memory a launch may get (e.g. 512MiB); larger resource profiles are refused; empty: no limit")
+	env.String(&maxCPUs, "max-cpus", "", "most CPUs a launch may get (e.g. 1.5); larger resource profiles are refused; empty: no limit")
+	env.Int64(&cfg.MaxPids, "max-pids", 0, "most processes a launch may run; larger resource profiles are refused; 0: no limit")
 	var buildConcurrency, keepImages int64
 	env.Duration(&cfg.BuildTimeout, "build-timeout", build.DefaultTimeout, "time limit of one image build")
 	env.Int64(&buildConcurrency, "build-concurrency", build.DefaultConcurrency, "image builds this process runs at once")
@@ -98,6 +110,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if err := env.err; err != nil {
+		fmt.Fprintf(stderr, "appstored: %v\n", err)
+		return 2
+	}
+	if err := runnerFlags(&cfg, warmPool, maxMemory, maxCPUs); err != nil {
 		fmt.Fprintf(stderr, "appstored: %v\n", err)
 		return 2
 	}
@@ -221,6 +237,29 @@ func (e *envFlags) Int64(p *int64, name string, def int64, help string) {
 		}
 	}
 	e.fs.Int64Var(p, name, def, help+" ("+envName(name)+")")
+}
+
+// runnerFlags converts the runner's flags that are not plain numbers.
+func runnerFlags(cfg *daemon.Config, warmPool int64, maxMemory, maxCPUs string) error {
+	if warmPool < 0 || warmPool > 1000 {
+		return fmt.Errorf("--warm-pool %d: want a number of containers from 0 to 1000", warmPool)
+	}
+	cfg.WarmPool = int(warmPool)
+	if maxMemory != "" {
+		n, err := runner.ParseBytes(maxMemory)
+		if err != nil {
+			return fmt.Errorf("--max-memory: %w", err)
+		}
+		cfg.MaxMemory = n
+	}
+	if maxCPUs != "" {
+		f, err := strconv.ParseFloat(strings.TrimSpace(maxCPUs), 64)
+		if err != nil || f < 0 {
+			return fmt.Errorf("--max-cpus %q: want a number of CPUs such as 1.5", maxCPUs)
+		}
+		cfg.MaxCPUs = f
+	}
+	return nil
 }
 
 // buildFlags checks the build flags that daemon.Config holds as int.

@@ -1,0 +1,309 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/appstore-dev/appstore/catalog"
+	"github.com/appstore-dev/appstore/catalog/store"
+	"github.com/appstore-dev/appstore/client"
+	"github.com/appstore-dev/appstore/daemon/runner"
+)
+
+// Launcher runs launches: the runner of this process. Nil in a process
+// without the runner role, where only reading launches works.
+type Launcher interface {
+	Launch(ctx context.Context, slug string, opts runner.LaunchOptions) (*catalog.Launch, store.LaunchOrigin, error)
+	Stop(ctx context.Context, id int64) (*catalog.Launch, error)
+	Wait(ctx context.Context, id int64, max time.Duration) (*catalog.Launch, error)
+	Logs(ctx context.Context, id int64, follow bool, tail int, emit func(runner.LogLine) error) error
+	Decorate(l *catalog.Launch) *catalog.Launch
+}
+
+// Launches serves /api/v1/launches and POST …/repositories/{slug}/launches.
+type Launches struct {
+	Store  *store.Store
+	Runner Launcher
+	// MaxWait caps ?wait= of GET /api/v1/launches/{id} (default 5m).
+	MaxWait time.Duration
+}
+
+// Register adds the launch routes to mux.
+func (h *Launches) Register(mux *http.ServeMux) {
+	mux.HandleFunc("POST /api/v1/repositories/{slug}/launches", h.create)
+	mux.HandleFunc("GET /api/v1/launches", h.list)
+	mux.HandleFunc("GET /api/v1/launches/{id}", h.get)
+	mux.HandleFunc("DELETE /api/v1/launches/{id}", h.stop)
+	mux.HandleFunc("GET /api/v1/launches/{id}/logs", h.logs)
+}
+
+// launchError maps the runner's errors: unavailable ones (no engine,
+// another runner's launch) are 503.
+func launchError(w http.ResponseWriter, r *http.Request, err error) {
+	if runner.IsUnavailable(err) {
+		writeError(w, r, errorf(http.StatusServiceUnavailable, "unavailable", "%s", err.Error()))
+		return
+	}
+	writeError(w, r, err)
+}
+
+func (h *Launches) runner(w http.ResponseWriter, r *http.Request) (Launcher, bool) {
+	if h.Runner == nil {
+		writeError(w, r, errorf(http.StatusServiceUnavailable, "unavailable",
+			"this appstored has no runner role: launches are made by a process started with --roles including runner (and api, for previews)"))
+		return nil, false
+	}
+	return h.Runner, true
+}
+
+func (h *Launches) create(w http.ResponseWriter, r *http.Request) {
+	rn, ok := h.runner(w, r)
+	if !ok {
+		return
+	}
+	var req client.LaunchRequest
+	if r.ContentLength != 0 {
+		if err := decodeJSON(w, r, 64<<10, &req); err != nil {
+			writeError(w, r, err)
+			return
+		}
+	}
+	var opts runner.LaunchOptions
+	if req.TTL != "" {
+		d, err := time.ParseDuration(strings.TrimSpace(req.TTL))
+		if err != nil {
+			writeError(w, r, invalidField("ttl", "%q is not a duration: give e.g. 30m or 2h", req.TTL))
+			return
+		}
+		opts.TTL = d
+	}
+	opts.Profile = req.Profile
+	l, origin, err := rn.Launch(r.Context(), r.PathValue("slug"), opts)
+	if err != nil {
+		launchError(w, r, err)
+		return
+	}
+	// 201 when the request got a container of its own (new or attached
+	// from the warm pool), 200 when it joined the one already running.
+	w.Header().Set("X-Appstore-Launch", origin.String())
+	status := http.StatusCreated
+	if origin == store.LaunchReused {
+		status = http.StatusOK
+	}
+	w.Header().Set("Location", "/api/v1/launches/"+strconv.FormatInt(l.ID, 10))
+	writeJSON(w, status, l)
+}
+
+func (h *Launches) decorate(l *catalog.Launch) *catalog.Launch {
+	if h.Runner != nil {
+		return h.Runner.Decorate(l)
+	}
+	return l
+}
+
+func launchID(w http.ResponseWriter, r *http.Request) (int64, bool) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || id <= 0 {
+		writeError(w, r, errorf(http.StatusNotFound, "not_found", "launch %q not found: launch ids are positive integers (see `appstore ps`)", r.PathValue("id")))
+		return 0, false
+	}
+	return id, true
+}
+
+func (h *Launches) get(w http.ResponseWriter, r *http.Request) {
+	id, ok := launchID(w, r)
+	if !ok {
+		return
+	}
+	if ws := r.URL.Query().Get("wait"); ws != "" {
+		d, err := time.ParseDuration(ws)
+		if err != nil || d < 0 {
+			writeError(w, r, invalidField("wait", "%q is not a duration: give e.g. 30s", ws))
+			return
+		}
+		max := h.MaxWait
+		if max <= 0 {
+			max = 5 * time.Minute
+		}
+		d = min(d, max)
+		if h.Runner != nil {
+			l, err := h.Runner.Wait(r.Context(), id, d)
+			if err != nil {
+				launchError(w, r, err)
+				return
+			}
+			writeJSON(w, http.StatusOK, l)
+			return
+		}
+		// Without a runner here, look until the launch leaves starting.
+		deadline := time.Now().Add(d)
+		for {
+			l, err := h.Store.Launch(r.Context(), id)
+			if err != nil {
+				writeError(w, r, err)
+				return
+			}
+			if l.Status != catalog.LaunchStarting || time.Now().After(deadline) || r.Context().Err() != nil {
+				writeJSON(w, http.StatusOK, l)
+				return
+			}
+			select {
+			case <-r.Context().Done():
+			case <-time.After(250 * time.Millisecond):
+			}
+		}
+	}
+	l, err := h.Store.Launch(r.Context(), id)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, h.decorate(l))
+}
+
+func (h *Launches) list(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	f := store.LaunchFilter{Repository: q.Get("repository")}
+	for _, s := range q["status"] {
+		for _, one := range strings.Split(s, ",") {
+			st := catalog.LaunchStatus(strings.TrimSpace(one))
+			switch st {
+			case catalog.LaunchStarting, catalog.LaunchRunning, catalog.LaunchStopping, catalog.LaunchStopped, catalog.LaunchFailed, catalog.LaunchExpired:
+				f.Statuses = append(f.Statuses, st)
+			default:
+				writeError(w, r, invalidField("status", "%q is not a launch status: want starting, running, stopping, stopped, failed or expired", one))
+				return
+			}
+		}
+	}
+	if a := q.Get("active"); a != "" {
+		v, err := strconv.ParseBool(a)
+		if err != nil {
+			writeError(w, r, invalidField("active", "%q: want true or false", a))
+			return
+		}
+		f.Active = v
+	}
+	if l := q.Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 || n > 1000 {
+			writeError(w, r, invalidField("limit", "%q: want a number from 1 to 1000", l))
+			return
+		}
+		f.Limit = n
+	}
+	if f.Limit == 0 {
+		f.Limit = 100
+	}
+	if c := q.Get("cursor"); c != "" {
+		n, err := strconv.ParseInt(c, 10, 64)
+		if err != nil || n <= 0 {
+			writeError(w, r, invalidField("cursor", "%q is not a cursor of this API: pass next_cursor of the previous page", c))
+			return
+		}
+		f.Before = n
+	}
+	if f.Repository != "" {
+		if _, err := h.Store.RepositoryIDBySlug(r.Context(), f.Repository); err != nil {
+			writeError(w, r, err)
+			return
+		}
+	}
+	ls, err := h.Store.ListLaunches(r.Context(), f)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	out := client.LaunchList{Launches: ls}
+	for i := range out.Launches {
+		h.decorate(&out.Launches[i])
+	}
+	if len(ls) == f.Limit {
+		out.NextCursor = strconv.FormatInt(ls[len(ls)-1].ID, 10)
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (h *Launches) stop(w http.ResponseWriter, r *http.Request) {
+	id, ok := launchID(w, r)
+	if !ok {
+		return
+	}
+	if h.Runner == nil {
+		// A launch that already ended can be answered without a runner.
+		if l, err := h.Store.Launch(r.Context(), id); err == nil && l.Status.Terminal() {
+			writeJSON(w, http.StatusOK, l)
+			return
+		}
+	}
+	rn, ok := h.runner(w, r)
+	if !ok {
+		return
+	}
+	l, err := rn.Stop(r.Context(), id)
+	if err != nil {
+		launchError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, l)
+}
+
+// logs streams the container's output as JSON lines (application/x-ndjson),
+// one client.LaunchLogLine each, flushed as they come.
+func (h *Launches) logs(w http.ResponseWriter, r *http.Request) {
+	id, ok := launchID(w, r)
+	if !ok {
+		return
+	}
+	rn, ok := h.runner(w, r)
+	if !ok {
+		return
+	}
+	q := r.URL.Query()
+	follow := q.Get("follow") == "1" || q.Get("follow") == "true"
+	tail := 0
+	if t := q.Get("tail"); t != "" {
+		n, err := strconv.Atoi(t)
+		if err != nil || n < 0 {
+			writeError(w, r, invalidField("tail", "%q: want a number of lines", t))
+			return
+		}
+		tail = n
+	}
+	rc := http.NewResponseController(w)
+	started := false
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	err := rn.Logs(r.Context(), id, follow, tail, func(l runner.LogLine) error {
+		if !started {
+			w.Header().Set("Content-Type", "application/x-ndjson")
+			w.Header().Set("X-Content-Type-Options", "nosniff")
+			w.WriteHeader(http.StatusOK)
+			started = true
+		}
+		if err := enc.Encode(client.LaunchLogLine{Stream: l.Stream, Line: l.Line, Time: l.Time}); err != nil {
+			return err
+		}
+		if follow {
+			return rc.Flush()
+		}
+		return nil
+	})
+	if err != nil && !started {
+		launchError(w, r, err)
+		return
+	}
+	if !started {
+		w.Header().Set("Content-Type", "application/x-ndjson")
+		w.WriteHeader(http.StatusOK)
+	}
+	if err != nil && !errors.Is(err, r.Context().Err()) {
+		// Mid-stream the status is sent; the stream just ends.
+		return
+	}
+}

@@ -1,0 +1,301 @@
+package runner
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/containerd/errdefs"
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/events"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/client"
+	"github.com/docker/go-connections/nat"
+)
+
+// Labels on every container the runner creates. appstore.runner scopes the
+// reconciler: it only ever adopts or removes containers of its own runner,
+// so several appstoreds (and test daemons) can share one engine.
+const (
+	LabelManaged    = "appstore.managed"    // "true"
+	LabelRunner     = "appstore.runner"     // the runner's id
+	LabelLaunch     = "appstore.launch"     // launch id
+	LabelRepository = "appstore.repository" // slug
+	LabelBuild      = "appstore.build"      // build id
+)
+
+// engine is the runner's view of the Docker engine.
+type engine struct {
+	cli    *client.Client
+	logger *slog.Logger
+}
+
+// containerSpec is one launch's container.
+type containerSpec struct {
+	Name     string
+	Image    string
+	LaunchID int64
+	BuildID  int64
+	Slug     string
+	Runner   string
+	AppPort  int
+	Profile  Profile
+}
+
+// tmpfsOptions mount a small private /tmp: images FROM scratch have none,
+// and it keeps scratch files out of the image's writable layer.
+const tmpfsOptions = "rw,nosuid,nodev,size=64m,mode=1777"
+
+// hardened returns the configuration of a launch's container. Every
+// container gets it; nothing in a repository can loosen it.
+func hardened(s containerSpec) (*container.Config, *container.HostConfig) {
+	port := nat.Port(strconv.Itoa(s.AppPort) + "/tcp")
+	pids := s.Profile.Pids
+	cfg := &container.Config{
+		Image:        s.Image,
+		Env:          []string{"PORT=" + strconv.Itoa(s.AppPort)},
+		ExposedPorts: nat.PortSet{port: struct{}{}},
+		Labels: map[string]string{
+			LabelManaged:    "true",
+			LabelRunner:     s.Runner,
+			LabelLaunch:     strconv.FormatInt(s.LaunchID, 10),
+			LabelRepository: s.Slug,
+			LabelBuild:      strconv.FormatInt(s.BuildID, 10),
+		},
+	}
+	host := &container.HostConfig{
+		// Only this host can reach the app directly; everyone else goes
+		// through the preview proxy. An empty HostPort lets the engine
+		// choose a free one.
+		PortBindings: nat.PortMap{port: []nat.PortBinding{{HostIP: "127.0.0.1", HostPort: ""}}},
+		CapDrop:      []string{"ALL"},
+		SecurityOpt:  []string{"no-new-privileges:true"},
+		Privileged:   false,
+		// No Binds, no Mounts, no volumes: nothing of the host, and never
+		// the Docker socket, is visible inside.
+		Tmpfs:         map[string]string{"/tmp": tmpfsOptions},
+		RestartPolicy: container.RestartPolicy{Name: container.RestartPolicyDisabled},
+		NetworkMode:   "bridge",
+		IpcMode:       "private",
+		LogConfig:     container.LogConfig{Type: "json-file", Config: map[string]string{"max-size": "10m", "max-file": "2"}},
+		Resources: container.Resources{
+			Memory:     s.Profile.Memory,
+			MemorySwap: s.Profile.Memory, // no swap on top of the limit
+			NanoCPUs:   int64(s.Profile.CPUs * 1e9),
+			PidsLimit:  &pids,
+		},
+	}
+	return cfg, host
+}
+
+func (e *engine) ping(ctx context.Context) error {
+	if _, err := e.cli.Ping(ctx); err != nil {
+		return fmt.Errorf("Docker engine at %s: %w", e.cli.DaemonHost(), err)
+	}
+	return nil
+}
+
+// imageInfo is what a launch needs to know about its image.
+type imageInfo struct {
+	ID           string
+	ExposedPorts []int
+}
+
+func (e *engine) image(ctx context.Context, ref string) (*imageInfo, error) {
+	ins, err := e.cli.ImageInspect(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	info := &imageInfo{ID: ins.ID}
+	if ins.Config != nil {
+		for p := range ins.Config.ExposedPorts {
+			np := nat.Port(p)
+			if np.Proto() != "tcp" {
+				continue
+			}
+			if n := np.Int(); n > 0 {
+				info.ExposedPorts = append(info.ExposedPorts, n)
+			}
+		}
+	}
+	return info, nil
+}
+
+func (e *engine) create(ctx context.Context, s containerSpec) (string, error) {
+	cfg, host := hardened(s)
+	resp, err := e.cli.ContainerCreate(ctx, cfg, host, nil, nil, s.Name)
+	if err != nil {
+		return "", fmt.Errorf("create container: %w", err)
+	}
+	return resp.ID, nil
+}
+
+func (e *engine) start(ctx context.Context, id string) error {
+	if err := e.cli.ContainerStart(ctx, id, container.StartOptions{}); err != nil {
+		return fmt.Errorf("start container: %w", err)
+	}
+	return nil
+}
+
+func (e *engine) inspect(ctx context.Context, id string) (container.InspectResponse, error) {
+	return e.cli.ContainerInspect(ctx, id)
+}
+
+// hostPort returns the loopback port the engine published appPort on.
+func hostPort(ins container.InspectResponse, appPort int) (int, error) {
+	if ins.NetworkSettings == nil {
+		return 0, errors.New("the engine reported no network settings")
+	}
+	for _, b := range ins.NetworkSettings.Ports[nat.Port(strconv.Itoa(appPort)+"/tcp")] {
+		if b.HostIP == "127.0.0.1" || b.HostIP == "" {
+			if p, err := strconv.Atoi(b.HostPort); err == nil && p > 0 {
+				return p, nil
+			}
+		}
+	}
+	return 0, fmt.Errorf("the engine published no host port for %d/tcp", appPort)
+}
+
+// remove stops the container (SIGTERM, then SIGKILL after grace) and removes
+// it. A container that is already gone is not an error.
+func (e *engine) remove(ctx context.Context, id string, grace time.Duration) error {
+	secs := int(grace.Round(time.Second) / time.Second)
+	if err := e.cli.ContainerStop(ctx, id, container.StopOptions{Timeout: &secs}); err != nil && !errdefs.IsNotFound(err) {
+		e.logger.Debug("stop container", "container", short(id), "err", err)
+	}
+	err := e.cli.ContainerRemove(ctx, id, container.RemoveOptions{Force: true})
+	if err != nil && !errdefs.IsNotFound(err) && !isRemovalInProgress(err) {
+		return fmt.Errorf("remove container %s: %w", short(id), err)
+	}
+	return nil
+}
+
+func isRemovalInProgress(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "is already in progress")
+}
+
+// list returns every container (running or not) of the runner.
+func (e *engine) list(ctx context.Context, runner string) ([]container.Summary, error) {
+	cs, err := e.cli.ContainerList(ctx, container.ListOptions{
+		All:     true,
+		Filters: filters.NewArgs(filters.Arg("label", LabelRunner+"="+runner), filters.Arg("label", LabelManaged+"=true")),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list containers: %w", err)
+	}
+	return cs, nil
+}
+
+// events streams the die events of the runner's containers.
+func (e *engine) events(ctx context.Context, runner string) (<-chan events.Message, <-chan error) {
+	return e.cli.Events(ctx, events.ListOptions{Filters: filters.NewArgs(
+		filters.Arg("type", string(events.ContainerEventType)),
+		filters.Arg("event", string(events.ActionDie)),
+		filters.Arg("label", LabelRunner+"="+runner),
+	)})
+}
+
+// maxTail bounds the output kept with a failed launch.
+const maxTail = 4 << 10
+
+// tail returns the last n lines of the container's output (stdout and
+// stderr interleaved), at most maxTail bytes.
+func (e *engine) tail(ctx context.Context, id string, n int) string {
+	rc, err := e.cli.ContainerLogs(ctx, id, container.LogsOptions{ShowStdout: true, ShowStderr: true, Tail: strconv.Itoa(n)})
+	if err != nil {
+		return ""
+	}
+	defer rc.Close()
+	var buf bytes.Buffer
+	err = demux(io.LimitReader(rc, 1<<20), func(_ string, line []byte) error {
+		buf.Write(line)
+		buf.WriteByte('\n')
+		return nil
+	})
+	if err != nil {
+		e.logger.Debug("read container output", "container", short(id), "err", err)
+	}
+	out := strings.TrimRight(buf.String(), "\n")
+	if len(out) > maxTail {
+		out = "…" + out[len(out)-maxTail:]
+	}
+	return out
+}
+
+// demux splits the engine's multiplexed log stream (8-byte frame headers:
+// stream, 0, 0, 0, big-endian length) into lines per stream. A partial last
+// line of a stream is emitted at the end.
+func demux(r io.Reader, emit func(stream string, line []byte) error) error {
+	br := bufio.NewReaderSize(r, 32<<10)
+	partial := map[string][]byte{}
+	var hdr [8]byte
+	for {
+		if _, err := io.ReadFull(br, hdr[:]); err != nil {
+			for _, s := range []string{"stdout", "stderr"} {
+				if len(partial[s]) > 0 {
+					if e := emit(s, partial[s]); e != nil {
+						return e
+					}
+				}
+			}
+			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+				return nil
+			}
+			return err
+		}
+		stream := "stdout"
+		if hdr[0] == 2 {
+			stream = "stderr"
+		}
+		size := binary.BigEndian.Uint32(hdr[4:])
+		frame := make([]byte, size)
+		if _, err := io.ReadFull(br, frame); err != nil {
+			return err
+		}
+		buf := append(partial[stream], frame...)
+		for {
+			i := bytes.IndexByte(buf, '\n')
+			if i < 0 {
+				break
+			}
+			if err := emit(stream, bytes.TrimSuffix(buf[:i], []byte("\r"))); err != nil {
+				return err
+			}
+			buf = buf[i+1:]
+		}
+		// A line longer than 64 KiB is cut rather than held forever.
+		if len(buf) > 64<<10 {
+			if err := emit(stream, buf); err != nil {
+				return err
+			}
+			buf = nil
+		}
+		partial[stream] = append([]byte(nil), buf...)
+	}
+}
+
+// logs streams the container's output with timestamps.
+func (e *engine) logs(ctx context.Context, id string, follow bool, tail int) (io.ReadCloser, error) {
+	t := "all"
+	if tail > 0 {
+		t = strconv.Itoa(tail)
+	}
+	return e.cli.ContainerLogs(ctx, id, container.LogsOptions{ShowStdout: true, ShowStderr: true, Follow: follow, Timestamps: true, Tail: t})
+}
+
+// short is a container id as docker ps prints it.
+func short(id string) string {
+	id = strings.TrimPrefix(id, "sha256:")
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}

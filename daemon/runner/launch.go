@@ -1,0 +1,563 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/containerd/errdefs"
+	"github.com/docker/docker/api/types/container"
+
+	"github.com/appstore-dev/appstore/catalog"
+	"github.com/appstore-dev/appstore/catalog/store"
+)
+
+// DefaultAppPort is the port of an app whose repository names none.
+const DefaultAppPort = 8080
+
+// LaunchOptions are what a launch request may choose.
+type LaunchOptions struct {
+	// TTL is how long the launch lives (0 = the daemon's default).
+	TTL time.Duration
+	// Profile is a resource profile name ("" = the repository's, else small).
+	Profile string
+}
+
+// Launch starts the latest succeeded build of the repository slug, or
+// returns the active launch that already runs it (same build and profile;
+// its expiry is extended), or attaches a warm-pool container. A new launch
+// is returned in status starting: its container starts in the background,
+// and Wait follows it to running or failed.
+func (r *Runner) Launch(ctx context.Context, slug string, opts LaunchOptions) (*catalog.Launch, store.LaunchOrigin, error) {
+	// An explicit launch retries at once an app whose wake failed.
+	r.forgetWakeFailure(slug)
+	return r.launch(ctx, slug, opts)
+}
+
+func (r *Runner) launch(ctx context.Context, slug string, opts LaunchOptions) (*catalog.Launch, store.LaunchOrigin, error) {
+	if err := r.available(ctx); err != nil {
+		return nil, 0, err
+	}
+	ttl := opts.TTL
+	switch {
+	case ttl == 0:
+		ttl = r.cfg.DefaultTTL
+	case ttl < time.Second:
+		return nil, 0, catalog.Invalid("ttl", "%v is too short: give at least 1s, e.g. 30m", ttl)
+	case ttl > r.cfg.MaxTTL:
+		return nil, 0, catalog.Invalid("ttl", "%v is longer than this daemon allows (%v)", ttl, r.cfg.MaxTTL)
+	}
+	t, err := r.st.LaunchTarget(ctx, slug)
+	if err != nil {
+		return nil, 0, err
+	}
+	if t.Build == nil {
+		return nil, 0, noBuildError(t)
+	}
+	prof, err := r.cfg.Limits.resolveProfile(opts.Profile, t.Profile)
+	if err != nil {
+		return nil, 0, err
+	}
+	ref, port, err := r.imageAndPort(ctx, t)
+	if err != nil {
+		return nil, 0, err
+	}
+	l, origin, err := r.st.BeginLaunch(ctx, store.NewLaunch{
+		RepositoryID: t.RepositoryID, BuildID: t.Build.ID, AppPort: port, Profile: prof.Name,
+		Runner: r.id, TTL: ttl,
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	switch origin {
+	case store.LaunchCreated:
+		r.logger.Info("launch starting", "launch", l.ID, "slug", slug, "build", t.Build.ID, "profile", prof.Name, "port", port)
+		r.spawn(l, containerSpec{Image: ref, LaunchID: l.ID, BuildID: t.Build.ID, Slug: slug, Runner: r.id, AppPort: port, Profile: prof})
+	case store.LaunchAttached:
+		r.logger.Info("launch attached to a warm container", "launch", l.ID, "slug", slug)
+		r.addRoute(l)
+		r.notify()
+		r.kickWarm()
+		r.replaceOlder(l)
+	case store.LaunchReused:
+		if l.Status == catalog.LaunchRunning {
+			r.addRoute(l)
+		}
+	}
+	return r.Decorate(l), origin, nil
+}
+
+// noBuildError explains why a repository cannot be launched yet.
+func noBuildError(t *store.LaunchTarget) error {
+	msg := fmt.Sprintf("no succeeded build of %s yet: run `appstore build %s`", t.Slug, t.Slug)
+	if b := t.LatestBuild; b != nil {
+		switch b.Status {
+		case catalog.BuildQueued, catalog.BuildRunning:
+			msg = fmt.Sprintf("no succeeded build of %s yet: build #%d is %s; wait for it with `appstore logs %s -f`", t.Slug, b.ID, b.Status, t.Slug)
+		case catalog.BuildFailed:
+			msg = fmt.Sprintf("no succeeded build of %s yet: build #%d failed (see `appstore logs %s`); fix it and run `appstore build %s`", t.Slug, b.ID, t.Slug, t.Slug)
+		}
+	}
+	return &catalog.ConflictError{Message: msg, Slug: t.Slug}
+}
+
+// imageAndPort checks that the build's image is on this engine and picks the
+// app's port: the repository's (tags.yaml, README app_port, EXPOSE found by
+// ingestion), else the image's single exposed TCP port, else 8080.
+func (r *Runner) imageAndPort(ctx context.Context, t *store.LaunchTarget) (string, int, error) {
+	ref := t.Build.ImageID
+	if ref == "" {
+		ref = t.Build.ImageTag
+	}
+	if ref == "" {
+		return "", 0, &catalog.ConflictError{Slug: t.Slug, Message: fmt.Sprintf("build #%d of %s recorded no image: rebuild with `appstore build %s`", t.Build.ID, t.Slug, t.Slug)}
+	}
+	img, err := r.eng.image(ctx, ref)
+	if errdefs.IsNotFound(err) {
+		return "", 0, &catalog.ConflictError{Slug: t.Slug, Message: fmt.Sprintf("the image of build #%d of %s (%s) is not on this runner's Docker engine (removed?): rebuild with `appstore build %s`", t.Build.ID, t.Slug, firstNonEmpty(t.Build.ImageTag, ref), t.Slug)}
+	}
+	if err != nil {
+		return "", 0, &unavailableError{fmt.Sprintf("inspect image %s: %v", ref, err)}
+	}
+	port := t.AppPort
+	if port == 0 && len(img.ExposedPorts) > 0 {
+		slices.Sort(img.ExposedPorts)
+		port = img.ExposedPorts[0]
+	}
+	if port == 0 {
+		port = DefaultAppPort
+	}
+	return ref, port, nil
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// spawn starts the launch's container in the background.
+func (r *Runner) spawn(l *catalog.Launch, spec containerSpec) {
+	ctx, cancel := context.WithCancel(r.ctx)
+	op := &startOp{cancel: cancel, done: make(chan struct{})}
+	release := r.hold(l.ID)
+	r.mu.Lock()
+	r.starts[l.ID] = op
+	r.mu.Unlock()
+	r.goWork(func(context.Context) {
+		defer func() {
+			r.mu.Lock()
+			delete(r.starts, l.ID)
+			r.mu.Unlock()
+			cancel()
+			release()
+			close(op.done)
+		}()
+		r.start(ctx, l, spec)
+	})
+}
+
+// start creates and starts the container, waits until the app answers and
+// records the outcome. When ctx is cancelled (a stop, shutdown) it removes
+// what it created and leaves the row to whoever cancelled it.
+func (r *Runner) start(ctx context.Context, l *catalog.Launch, spec containerSpec) {
+	began := time.Now()
+	// Launch ids are unique per catalog only; several catalogs' runners
+	// may share an engine.
+	spec.Name = fmt.Sprintf("appstore-%s-%d-%s", spec.Slug, spec.LaunchID, spec.Runner)
+	cid, err := r.eng.create(ctx, spec)
+	if err != nil {
+		if ctx.Err() == nil {
+			r.failLaunch(l.ID, "", err.Error(), nil)
+		}
+		return
+	}
+	cleanup := func() {
+		rmCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		if err := r.eng.remove(rmCtx, cid, r.cfg.StopGrace); err != nil {
+			r.logger.Warn("remove container", "launch", l.ID, "err", err)
+		}
+	}
+	if err := r.eng.start(ctx, cid); err != nil {
+		if ctx.Err() == nil {
+			r.failLaunch(l.ID, cid, err.Error(), nil)
+		}
+		cleanup()
+		return
+	}
+	ins, err := r.eng.inspect(ctx, cid)
+	if err == nil && stateOf(ins) != nil && !ins.State.Running {
+		// Ended at once: a stopped container has no published port.
+		r.exited(ctx, l.ID, cid, r.finalState(ctx, cid, ins), cleanup)
+		return
+	}
+	var port int
+	if err == nil {
+		port, err = hostPort(ins, spec.AppPort)
+	}
+	if err != nil {
+		if ctx.Err() == nil {
+			r.failLaunch(l.ID, cid, fmt.Sprintf("find the published port: %v", err), nil)
+		}
+		cleanup()
+		return
+	}
+	ok, err := r.st.RecordLaunchContainer(ctx, l.ID, cid, spec.Name, port, instanceURL(port))
+	if err != nil || !ok {
+		if err != nil && ctx.Err() == nil {
+			r.failLaunch(l.ID, cid, err.Error(), nil)
+		}
+		cleanup()
+		return
+	}
+	r.awaitReady(ctx, l.ID, cid, port, spec.AppPort, spec.Slug, began.Add(r.cfg.StartupTimeout), cleanup)
+}
+
+// awaitReady probes the app until it answers, dies or the deadline passes,
+// and records the outcome.
+func (r *Runner) awaitReady(ctx context.Context, id int64, cid string, port, appPort int, slug string, deadline time.Time, cleanup func()) {
+	res, ins := r.waitReady(ctx, cid, port, slug, deadline)
+	switch res {
+	case readyCancelled:
+		cleanup()
+		return
+	case readyOK:
+		l, changed, err := r.st.TransitionLaunch(context.WithoutCancel(ctx), id, store.LaunchChange{
+			To: catalog.LaunchRunning, From: []catalog.LaunchStatus{catalog.LaunchStarting},
+		})
+		if err != nil {
+			r.logger.Error("record launch running", "launch", id, "err", err)
+			cleanup()
+			r.failLaunch(id, cid, fmt.Sprintf("record running: %v", err), nil)
+			return
+		}
+		if !changed {
+			// Stopped meanwhile by someone who could not cancel us.
+			cleanup()
+			return
+		}
+		r.logger.Info("launch running", "launch", id, "slug", slug, "host_port", port, "warm", l.Warm)
+		if !l.Warm {
+			r.addRoute(l)
+			r.replaceOlder(l)
+		}
+		r.notify()
+	case readyExited:
+		r.exited(ctx, id, cid, ins, cleanup)
+	case readyTimeout:
+		out := r.eng.tail(context.WithoutCancel(ctx), cid, 20)
+		msg := fmt.Sprintf("the app did not answer on port %d within %v (it must listen on 0.0.0.0:$PORT, PORT=%d)", appPort, r.cfg.StartupTimeout, appPort)
+		if out != "" {
+			msg += "; last output:\n" + out
+		} else {
+			msg += "; it printed nothing"
+		}
+		cleanup()
+		r.failLaunch(id, cid, msg, nil)
+	}
+}
+
+// exited fails a launch whose container ended before it was ready.
+func (r *Runner) exited(ctx context.Context, id int64, cid string, ins container.InspectResponse, cleanup func()) {
+	var code *int
+	if st := stateOf(ins); st != nil && st.Error == "" {
+		c := st.ExitCode
+		code = &c
+	}
+	msg := deathMessage(ins, r.eng.tail(context.WithoutCancel(ctx), cid, 20), "before it was ready")
+	cleanup()
+	r.failLaunch(id, cid, msg, code)
+}
+
+func instanceURL(port int) string { return "http://127.0.0.1:" + strconv.Itoa(port) }
+
+// deathMessage describes why a container ended, with its last output.
+func deathMessage(ins container.InspectResponse, output, when string) string {
+	var msg string
+	st := stateOf(ins)
+	switch {
+	case st == nil:
+		msg = "the container ended"
+	case st.OOMKilled:
+		limit := int64(0)
+		if ins.ContainerJSONBase != nil && ins.HostConfig != nil {
+			limit = ins.HostConfig.Memory
+		}
+		msg = fmt.Sprintf("killed for using more than its memory limit of %s (out of memory, exit code %d) %s", FormatBytes(limit), st.ExitCode, when)
+	case st.Error != "":
+		msg = fmt.Sprintf("the container failed %s: %s", when, st.Error)
+	default:
+		msg = fmt.Sprintf("exited with code %d %s", st.ExitCode, when)
+	}
+	if output != "" {
+		msg += "; last output:\n" + output
+	}
+	return msg
+}
+
+// failLaunch records a failed launch (from starting or running).
+func (r *Runner) failLaunch(id int64, cid, msg string, exitCode *int) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	l, changed, err := r.st.TransitionLaunch(ctx, id, store.LaunchChange{
+		To: catalog.LaunchFailed, From: []catalog.LaunchStatus{catalog.LaunchStarting, catalog.LaunchRunning},
+		Message: &msg, ExitCode: exitCode,
+	})
+	if err != nil {
+		r.logger.Error("record launch failure", "launch", id, "err", err)
+		return
+	}
+	r.routes.remove(id)
+	if changed {
+		r.logger.Warn("launch failed", "launch", id, "slug", l.Repository, "container", short(cid), "reason", firstLine(msg))
+		if l.Warm && l.BuildID != nil {
+			r.mu.Lock()
+			r.warmFailures[*l.BuildID] = time.Now()
+			r.mu.Unlock()
+			r.kickWarm()
+		}
+	}
+	r.notify()
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+type readyResult int
+
+const (
+	readyOK readyResult = iota
+	readyExited
+	readyTimeout
+	readyCancelled
+)
+
+// waitReady polls the app's port, with short intervals at first so that a
+// fast app is seen at once, and checks that the container still runs.
+func (r *Runner) waitReady(ctx context.Context, cid string, port int, slug string, deadline time.Time) (readyResult, container.InspectResponse) {
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	host := slug + "." + r.preview.host
+	interval := 5 * time.Millisecond
+	lastInspect := time.Now()
+	for {
+		if ctx.Err() != nil {
+			return readyCancelled, container.InspectResponse{}
+		}
+		if probe(ctx, addr, host) {
+			return readyOK, container.InspectResponse{}
+		}
+		if time.Since(lastInspect) > 200*time.Millisecond {
+			lastInspect = time.Now()
+			ins, err := r.eng.inspect(ctx, cid)
+			switch {
+			case err == nil && stateOf(ins) != nil && !ins.State.Running:
+				// Wait for the engine to finish the exit (exit code, OOM flag).
+				return readyExited, r.finalState(ctx, cid, ins)
+			case errdefs.IsNotFound(err):
+				return readyExited, container.InspectResponse{ContainerJSONBase: &container.ContainerJSONBase{State: &container.State{Error: "the container was removed"}}}
+			}
+		}
+		if time.Now().After(deadline) {
+			return readyTimeout, container.InspectResponse{}
+		}
+		select {
+		case <-ctx.Done():
+			return readyCancelled, container.InspectResponse{}
+		case <-time.After(interval):
+		}
+		interval = min(interval*3/2, 100*time.Millisecond)
+	}
+}
+
+// stateOf is the container's state, nil when the engine sent none.
+func stateOf(ins container.InspectResponse) *container.State {
+	if ins.ContainerJSONBase == nil {
+		return nil
+	}
+	return ins.State
+}
+
+// finalState waits until the engine reports the container's exit complete.
+func (r *Runner) finalState(ctx context.Context, cid string, ins container.InspectResponse) container.InspectResponse {
+	for i := 0; i < 20 && stateOf(ins) != nil && (ins.State.Status == container.StateRunning || ins.State.Status == container.StateRestarting); i++ {
+		time.Sleep(50 * time.Millisecond)
+		if next, err := r.eng.inspect(ctx, cid); err == nil {
+			ins = next
+		}
+	}
+	return ins
+}
+
+// probe reports whether something serves on addr: an HTTP answer of any
+// status, any bytes of another protocol, or a connection held open without
+// an answer (a TCP server that waits for its client to speak). A
+// connection closed without a byte is not ready: that is what Docker's port
+// proxy does while nothing listens in the container.
+func probe(ctx context.Context, addr, host string) bool {
+	d := net.Dialer{Timeout: time.Second}
+	conn, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return false
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(time.Second))
+	if _, err := conn.Write([]byte("GET / HTTP/1.1\r\nHost: " + host + "\r\nUser-Agent: appstore-runner-probe\r\nConnection: close\r\n\r\n")); err != nil {
+		return false
+	}
+	var b [1]byte
+	n, err := conn.Read(b[:])
+	if n > 0 {
+		return true
+	}
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// Stop stops a launch at a user's request: stopping, then stopped, its
+// container removed. A launch that already ended is returned as it is.
+func (r *Runner) Stop(ctx context.Context, id int64) (*catalog.Launch, error) {
+	l, err := r.st.Launch(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if l.Status.Terminal() {
+		return r.Decorate(l), nil
+	}
+	if l.Runner != r.id {
+		return nil, &unavailableError{fmt.Sprintf("launch %d runs on runner %s, not on this appstored (%s): stop it through that one", id, l.Runner, r.id)}
+	}
+	l, err = r.stop(ctx, id, catalog.LaunchStopped, "stopped on request", "user")
+	return r.Decorate(l), err
+}
+
+// stop takes a launch from starting or running through stopping to final
+// (stopped or expired): it cancels a start in flight, removes the
+// container and records why.
+func (r *Runner) stop(ctx context.Context, id int64, final catalog.LaunchStatus, message, reason string) (*catalog.Launch, error) {
+	defer r.hold(id)()
+	// The stop goes on when the caller gives up: a half-stopped launch
+	// would wait for the reconciler.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.StopGrace+30*time.Second)
+	defer cancel()
+	ev := map[string]any{"reason": reason}
+	l, changed, err := r.st.TransitionLaunch(ctx, id, store.LaunchChange{
+		To: catalog.LaunchStopping, From: []catalog.LaunchStatus{catalog.LaunchStarting, catalog.LaunchRunning},
+		Message: &message, Event: ev,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if !changed && l.Status != catalog.LaunchStopping {
+		return l, nil // ended meanwhile
+	}
+	r.routes.remove(id)
+	r.mu.Lock()
+	op := r.starts[id]
+	r.mu.Unlock()
+	if op != nil {
+		op.cancel()
+		<-op.done
+	}
+	if err := r.removeContainers(ctx, l); err != nil {
+		return l, err
+	}
+	l, _, err = r.st.TransitionLaunch(ctx, id, store.LaunchChange{
+		To: final, From: []catalog.LaunchStatus{catalog.LaunchStopping}, Event: ev,
+	})
+	if err != nil {
+		return nil, err
+	}
+	r.logger.Info("launch ended", "launch", id, "slug", l.Repository, "status", l.Status, "reason", reason)
+	if l.Warm {
+		r.kickWarm()
+	}
+	r.notify()
+	return l, nil
+}
+
+// removeContainers removes the launch's container, and any other container
+// labelled with the launch (one made before a crash could record it).
+func (r *Runner) removeContainers(ctx context.Context, l *catalog.Launch) error {
+	var errs []error
+	ids := map[string]bool{}
+	if l.ContainerID != "" {
+		ids[l.ContainerID] = true
+	}
+	if cs, err := r.eng.list(ctx, r.id); err == nil {
+		for _, c := range cs {
+			if c.Labels[LabelLaunch] == strconv.FormatInt(l.ID, 10) {
+				ids[c.ID] = true
+			}
+		}
+	} else {
+		errs = append(errs, err)
+	}
+	for cid := range ids {
+		if err := r.eng.remove(ctx, cid, r.cfg.StopGrace); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// replaceOlder stops this runner's other active launches of the same app
+// once a newer one runs (a new build, another profile): the preview URL
+// serves the newest.
+func (r *Runner) replaceOlder(l *catalog.Launch) {
+	warm := false
+	older, err := r.st.ListLaunches(r.ctx, store.LaunchFilter{Repository: l.Repository, Runner: r.id, Active: true, Warm: &warm})
+	if err != nil {
+		r.logger.Warn("list older launches", "launch", l.ID, "err", err)
+		return
+	}
+	for _, o := range older {
+		if o.ID >= l.ID || o.Status == catalog.LaunchStopping {
+			continue
+		}
+		r.goWork(func(ctx context.Context) {
+			msg := fmt.Sprintf("replaced by launch %d", l.ID)
+			if _, err := r.stop(ctx, o.ID, catalog.LaunchStopped, msg, "replaced"); err != nil {
+				r.logger.Warn("stop replaced launch", "launch", o.ID, "err", err)
+			}
+		})
+	}
+}
+
+// Wait returns the launch once it is no longer starting, or as it is when
+// max passes or ctx ends.
+func (r *Runner) Wait(ctx context.Context, id int64, max time.Duration) (*catalog.Launch, error) {
+	deadline := time.NewTimer(max)
+	defer deadline.Stop()
+	for {
+		ch := r.changes()
+		l, err := r.st.Launch(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if l.Status != catalog.LaunchStarting {
+			return r.Decorate(l), nil
+		}
+		select {
+		case <-ch:
+		case <-deadline.C:
+			return r.Decorate(l), nil
+		case <-ctx.Done():
+			return r.Decorate(l), nil
+		case <-time.After(250 * time.Millisecond):
+			// Another process may run the launch: look again.
+		}
+	}
+}

@@ -1,0 +1,487 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"html"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/appstore-dev/appstore/catalog"
+)
+
+// The preview proxy. Requests for http://<slug>.<preview-domain>/ (any port)
+// and for /apps/<slug>/ on the daemon's own names go to the app's running
+// launch on this runner; an app that does not run is started (woken) by the
+// request. Routing is an in-memory table, so a proxied request costs no
+// database round trip; the time of the last request is written in batches
+// by the sweep.
+
+// route is where an app's requests go.
+type route struct {
+	launchID int64
+	slug     string
+	target   *url.URL
+	addr     string // 127.0.0.1:<host port>
+	// last is the unix-nano time of the last request; active counts the
+	// requests in flight (a WebSocket is one for its whole life), which
+	// keep the app awake.
+	last    atomic.Int64
+	active  atomic.Int64
+	written atomic.Int64 // last value written to the database
+}
+
+type routeTable struct {
+	mu     sync.RWMutex
+	bySlug map[string]*route
+}
+
+func (t *routeTable) get(slug string) *route {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return t.bySlug[slug]
+}
+
+// set routes the app to rt unless this or a newer launch of it is routed
+// already (the existing route keeps its request times).
+func (t *routeTable) set(rt *route) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if old := t.bySlug[rt.slug]; old != nil && old.launchID >= rt.launchID {
+		return
+	}
+	t.bySlug[rt.slug] = rt
+}
+
+func (t *routeTable) remove(launchID int64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for slug, rt := range t.bySlug {
+		if rt.launchID == launchID {
+			delete(t.bySlug, slug)
+		}
+	}
+}
+
+// retain drops the routes of launches not in live.
+func (t *routeTable) retain(live map[int64]bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for slug, rt := range t.bySlug {
+		if !live[rt.launchID] {
+			delete(t.bySlug, slug)
+		}
+	}
+}
+
+func (t *routeTable) inUse(launchID int64) bool {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	for _, rt := range t.bySlug {
+		if rt.launchID == launchID {
+			return rt.active.Load() > 0
+		}
+	}
+	return false
+}
+
+// pending returns the request times not yet written: the last request's, or
+// now for a route serving a request at this moment.
+func (t *routeTable) pending(now time.Time) map[int64]time.Time {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	var out map[int64]time.Time
+	for _, rt := range t.bySlug {
+		last := rt.last.Load()
+		if rt.active.Load() > 0 {
+			last = now.UnixNano()
+		}
+		if last > rt.written.Load() {
+			if out == nil {
+				out = map[int64]time.Time{}
+			}
+			out[rt.launchID] = time.Unix(0, last)
+		}
+	}
+	return out
+}
+
+func (t *routeTable) flushed(batch map[int64]time.Time) {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	for _, rt := range t.bySlug {
+		if at, ok := batch[rt.launchID]; ok && at.UnixNano() > rt.written.Load() {
+			rt.written.Store(at.UnixNano())
+		}
+	}
+}
+
+// addRoute routes the launch's app to its container.
+func (r *Runner) addRoute(l *catalog.Launch) {
+	if l.HostPort == 0 || l.Warm {
+		return
+	}
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(l.HostPort))
+	rt := &route{launchID: l.ID, slug: l.Repository, addr: addr, target: &url.URL{Scheme: "http", Host: addr}}
+	if l.LastRequestAt != nil {
+		rt.written.Store(l.LastRequestAt.UnixNano())
+	}
+	r.routes.set(rt)
+}
+
+type ctxKey struct{}
+
+// target is what one proxied request is routed to.
+type target struct {
+	route  *route
+	prefix string // "/apps/<slug>" on the path fallback, else ""
+	scheme string // the preview domain's scheme, when configured
+}
+
+// Route returns the handler of a preview request, or nil when req is not
+// one. The daemon asks it before the API (and before the API's Host guard,
+// since preview host names are not the daemon's own names).
+func (r *Runner) Route(req *http.Request) http.Handler {
+	host := strings.ToLower(req.Host)
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(host, ".")
+	if slug, ok := strings.CutSuffix(host, "."+r.preview.host); ok && catalog.ValidSlug(slug) {
+		return &previewHandler{r: r, slug: slug}
+	}
+	if rest, ok := strings.CutPrefix(req.URL.Path, "/apps/"); ok && r.pathHostAllowed(req.Host) {
+		slug, _, _ := strings.Cut(rest, "/")
+		if catalog.ValidSlug(slug) {
+			return &previewHandler{r: r, slug: slug, prefix: "/apps/" + slug}
+		}
+	}
+	return nil
+}
+
+func (r *Runner) pathHostAllowed(hostport string) bool {
+	if r.cfg.HostAllowed != nil {
+		return r.cfg.HostAllowed(hostport)
+	}
+	host := hostport
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		host = h
+	}
+	host = strings.Trim(strings.ToLower(host), "[]")
+	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+type previewHandler struct {
+	r      *Runner
+	slug   string
+	prefix string
+}
+
+func (h *previewHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	r := h.r
+	if h.prefix != "" && req.URL.Path == h.prefix {
+		// Relative links of the app only work below a trailing slash.
+		u := *req.URL
+		u.Path += "/"
+		u.RawPath = ""
+		http.Redirect(w, req, u.RequestURI(), http.StatusPermanentRedirect)
+		return
+	}
+	rt := r.routes.get(h.slug)
+	if rt == nil {
+		if rt = r.wake(w, req, h.slug); rt == nil {
+			return
+		}
+	}
+	rt.active.Add(1)
+	defer func() {
+		rt.last.Store(time.Now().UnixNano())
+		rt.active.Add(-1)
+	}()
+	t := &target{route: rt, prefix: h.prefix}
+	if h.prefix == "" {
+		t.scheme = r.preview.scheme
+	}
+	r.proxy().ServeHTTP(w, req.WithContext(context.WithValue(req.Context(), ctxKey{}, t)))
+}
+
+// proxyLogLevel is where the ReverseProxy's own messages go: they repeat
+// what proxyError reports.
+const proxyLogLevel = slog.LevelDebug
+
+// proxy is one ReverseProxy for every app: the route travels in the
+// request's context. Its transport keeps connections to the apps alive.
+func (r *Runner) proxy() *httputil.ReverseProxy {
+	r.proxyOnce.Do(func() {
+		tr := &http.Transport{
+			DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+			MaxIdleConns:          1024,
+			MaxIdleConnsPerHost:   256,
+			IdleConnTimeout:       90 * time.Second,
+			ExpectContinueTimeout: time.Second,
+			DisableCompression:    true, // pass the app's encoding through
+		}
+		r.rp = &httputil.ReverseProxy{
+			Rewrite:        rewrite,
+			Transport:      tr,
+			ModifyResponse: modifyResponse,
+			ErrorHandler:   r.proxyError,
+			ErrorLog:       slog.NewLogLogger(r.logger.Handler(), proxyLogLevel),
+			FlushInterval:  -1, // server-sent events and streams reach the browser at once
+		}
+	})
+	return r.rp
+}
+
+func rewrite(pr *httputil.ProxyRequest) {
+	t := pr.In.Context().Value(ctxKey{}).(*target)
+	if t.prefix != "" {
+		pr.Out.URL.Path = "/" + strings.TrimPrefix(strings.TrimPrefix(pr.Out.URL.Path, t.prefix), "/")
+		if pr.Out.URL.RawPath != "" {
+			pr.Out.URL.RawPath = "/" + strings.TrimPrefix(strings.TrimPrefix(pr.Out.URL.RawPath, t.prefix), "/")
+		}
+		pr.Out.Header.Set("X-Forwarded-Prefix", t.prefix)
+	}
+	pr.SetURL(t.route.target)
+	// The app sees the name the user typed, as behind any reverse proxy
+	// that keeps Host; X-Forwarded-Host says the same.
+	pr.Out.Host = pr.In.Host
+	pr.SetXForwarded()
+	if t.scheme != "" {
+		pr.Out.Header.Set("X-Forwarded-Proto", t.scheme)
+	}
+}
+
+// modifyResponse keeps the app's redirects and cookies inside the URL the
+// user sees: on the path fallback, "/login" becomes "/apps/<slug>/login";
+// a redirect to the container's own address becomes one to the preview.
+func modifyResponse(resp *http.Response) error {
+	t, _ := resp.Request.Context().Value(ctxKey{}).(*target)
+	if t == nil {
+		return nil
+	}
+	if loc := resp.Header.Get("Location"); loc != "" {
+		resp.Header.Set("Location", rewriteLocation(loc, t, resp.Request))
+	}
+	if t.prefix == "" {
+		return nil
+	}
+	if cookies := resp.Header.Values("Set-Cookie"); len(cookies) > 0 {
+		resp.Header.Del("Set-Cookie")
+		for _, c := range cookies {
+			resp.Header.Add("Set-Cookie", rewriteCookiePath(c, t.prefix))
+		}
+	}
+	// The path fallback shares its origin with the daemon's API: a
+	// sandboxed document gets an opaque origin, so the app's scripts
+	// cannot call the API in the user's name. Apps that need their own
+	// origin (storage, cookies across pages) use <slug>.localhost.
+	resp.Header.Set("Content-Security-Policy", "sandbox allow-scripts allow-forms allow-popups allow-modals allow-downloads")
+	return nil
+}
+
+func rewriteLocation(loc string, t *target, out *http.Request) string {
+	u, err := url.Parse(loc)
+	if err != nil {
+		return loc
+	}
+	switch {
+	case u.Scheme == "" && u.Host == "" && strings.HasPrefix(u.Path, "/"):
+		// Absolute path on the app's host.
+	case strings.EqualFold(u.Host, t.route.addr) || strings.EqualFold(u.Host, out.Host) && t.prefix != "":
+		// The container's own address, or the daemon's without the prefix.
+		u.Scheme, u.Host = "", ""
+	default:
+		return loc
+	}
+	if t.prefix != "" && u.Path != t.prefix && !strings.HasPrefix(u.Path, t.prefix+"/") {
+		u.Path = t.prefix + u.Path
+		u.RawPath = ""
+	}
+	return u.String()
+}
+
+func rewriteCookiePath(c, prefix string) string {
+	parts := strings.Split(c, ";")
+	for i, p := range parts {
+		k, v, ok := strings.Cut(strings.TrimSpace(p), "=")
+		if ok && strings.EqualFold(k, "path") && strings.HasPrefix(v, "/") && !strings.HasPrefix(v, prefix) {
+			parts[i] = " Path=" + prefix + v
+		}
+	}
+	return strings.Join(parts, ";")
+}
+
+// proxyError answers when the app cannot be reached (it died between
+// routing and the request, or it refuses connections).
+func (r *Runner) proxyError(w http.ResponseWriter, req *http.Request, err error) {
+	if errors.Is(err, context.Canceled) {
+		return // the client went away
+	}
+	t, _ := req.Context().Value(ctxKey{}).(*target)
+	slug := ""
+	if t != nil {
+		slug = t.route.slug
+	}
+	r.logger.Debug("preview proxy error", "slug", slug, "err", err)
+	writePage(w, req, http.StatusBadGateway, slug+" is not answering",
+		fmt.Sprintf("The app %s did not answer: %v. If it stopped, `appstore ps --all` shows why.", slug, err))
+}
+
+// wake starts the app for a request and waits for it. Browsers wait up to
+// BrowserWait and then get a page that retries; other clients wait up to
+// the startup timeout. It returns nil when it answered the request itself.
+func (r *Runner) wake(w http.ResponseWriter, req *http.Request, slug string) *route {
+	if f, ok := r.recentWakeFailure(slug); ok {
+		retry := time.Until(f.at.Add(r.cfg.WakeBackoff)).Round(time.Second)
+		w.Header().Set("Retry-After", strconv.Itoa(max(1, int(retry.Seconds()))))
+		writePage(w, req, http.StatusBadGateway, slug+" failed to start",
+			fmt.Sprintf("The app %s failed to start %s ago: %s\n\nIt is not started again for %v; `appstore launch %s` tries at once.",
+				slug, time.Since(f.at).Round(time.Second), f.message, retry, slug))
+		return nil
+	}
+	ctx := req.Context()
+	l, _, err := r.launch(ctx, slug, LaunchOptions{})
+	if err != nil {
+		var conflict *catalog.ConflictError
+		switch {
+		case errors.Is(err, catalog.ErrNotFound):
+			writePage(w, req, http.StatusNotFound, "no app "+slug, fmt.Sprintf("There is no app %q in this store. `appstore list` shows the apps.", slug))
+		case errors.As(err, &conflict):
+			writePage(w, req, http.StatusServiceUnavailable, slug+" cannot start", conflict.Message)
+		case IsUnavailable(err):
+			writePage(w, req, http.StatusServiceUnavailable, slug+" cannot start", err.Error())
+		default:
+			r.logger.Error("wake app", "slug", slug, "err", err)
+			writePage(w, req, http.StatusInternalServerError, slug+" cannot start", err.Error())
+		}
+		return nil
+	}
+	wait := r.cfg.StartupTimeout + 5*time.Second
+	browser := isBrowser(req)
+	if browser {
+		wait = r.cfg.BrowserWait
+	}
+	if l.Status == catalog.LaunchStarting {
+		if l, err = r.Wait(ctx, l.ID, wait); err != nil {
+			writePage(w, req, http.StatusInternalServerError, slug+" cannot start", err.Error())
+			return nil
+		}
+	}
+	switch l.Status {
+	case catalog.LaunchRunning:
+		if rt := r.routes.get(slug); rt != nil {
+			return rt
+		}
+		if l.Runner == r.id {
+			r.addRoute(l)
+			if rt := r.routes.get(slug); rt != nil {
+				return rt
+			}
+		}
+		writePage(w, req, http.StatusBadGateway, slug+" runs elsewhere", fmt.Sprintf("Launch %d of %s runs on runner %s, which this appstored cannot reach.", l.ID, slug, l.Runner))
+	case catalog.LaunchStarting:
+		if ctx.Err() != nil {
+			return nil
+		}
+		if browser {
+			writeStarting(w, slug)
+			return nil
+		}
+		writePage(w, req, http.StatusGatewayTimeout, slug+" is still starting", fmt.Sprintf("The app %s (launch %d) did not become ready in time; retry shortly.", slug, l.ID))
+	case catalog.LaunchFailed:
+		r.rememberWakeFailure(slug, l.ErrorMessage)
+		writePage(w, req, http.StatusBadGateway, slug+" failed to start", fmt.Sprintf("The app %s (launch %d) failed to start: %s", slug, l.ID, l.ErrorMessage))
+	default:
+		writePage(w, req, http.StatusServiceUnavailable, slug+" stopped", fmt.Sprintf("The app %s (launch %d) was %s while starting: %s", slug, l.ID, l.Status, l.ErrorMessage))
+	}
+	return nil
+}
+
+func (r *Runner) recentWakeFailure(slug string) (wakeFailure, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	f, ok := r.wakeFailures[slug]
+	if !ok {
+		return f, false
+	}
+	if time.Since(f.at) > r.cfg.WakeBackoff {
+		delete(r.wakeFailures, slug)
+		return f, false
+	}
+	return f, true
+}
+
+func (r *Runner) rememberWakeFailure(slug, msg string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.wakeFailures[slug] = wakeFailure{at: time.Now(), message: msg}
+}
+
+// forgetWakeFailure lets an explicit launch reset the backoff.
+func (r *Runner) forgetWakeFailure(slug string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.wakeFailures, slug)
+}
+
+// isBrowser reports a page load of a browser, which can show a page that
+// retries by itself instead of keeping the user waiting.
+func isBrowser(req *http.Request) bool {
+	return (req.Method == http.MethodGet || req.Method == http.MethodHead) &&
+		strings.Contains(req.Header.Get("Accept"), "text/html") &&
+		req.Header.Get("Upgrade") == ""
+}
+
+// writeStarting answers a browser with a page that reloads until the app
+// answers.
+func writeStarting(w http.ResponseWriter, slug string) {
+	s := html.EscapeString(slug)
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Retry-After", "1")
+	w.WriteHeader(http.StatusServiceUnavailable)
+	fmt.Fprintf(w, `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta http-equiv="refresh" content="1">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Starting %s…</title>
+<style>body{font:16px/1.5 system-ui,sans-serif;display:grid;place-items:center;min-height:90vh;margin:0;color:#222}
+.spin{display:inline-block;width:1em;height:1em;border:.15em solid #ccc;border-top-color:#555;border-radius:50%%;animation:s 1s linear infinite;vertical-align:-.15em}
+@keyframes s{to{transform:rotate(360deg)}}</style></head>
+<body><main><h1><span class="spin"></span> Starting %s…</h1>
+<p>The app was asleep and is starting now. This page reloads by itself until it is ready.</p></main></body></html>
+`, s, s)
+}
+
+// writePage answers with a short explanation: HTML for browsers, text
+// otherwise.
+func writePage(w http.ResponseWriter, req *http.Request, status int, title, msg string) {
+	w.Header().Set("Cache-Control", "no-store")
+	if isBrowser(req) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.WriteHeader(status)
+		fmt.Fprintf(w, `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>%s</title>
+<style>body{font:16px/1.5 system-ui,sans-serif;max-width:50em;margin:10vh auto;padding:0 1em;color:#222}pre{white-space:pre-wrap;background:#f4f4f4;padding:1em}</style></head>
+<body><h1>%s</h1><pre>%s</pre></body></html>
+`, html.EscapeString(title), html.EscapeString(title), html.EscapeString(msg))
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	fmt.Fprintf(w, "%s: %s\n", title, msg)
+}

@@ -1,0 +1,214 @@
+// Command app is the web app of the runner's tests: a static binary (standard
+// library only) that goes into FROM scratch images. Flags choose how it
+// misbehaves; by default it serves HTTP on $PORT.
+package main
+
+import (
+	"bufio"
+	"crypto/sha1"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+var (
+	name  = flag.String("name", "app", "name in answers")
+	mode  = flag.String("mode", "serve", "serve, crash or tcp")
+	port  = flag.String("port", "", "port to listen on instead of $PORT")
+	delay = flag.Duration("delay", 0, "wait this long before listening")
+)
+
+var hold [][]byte // memory kept by /alloc
+
+func main() {
+	flag.Parse()
+	fmt.Printf("%s starting (mode %s)\n", *name, *mode)
+	if *mode == "crash" {
+		fmt.Fprintln(os.Stderr, "loading configuration")
+		fmt.Fprintln(os.Stderr, "fatal: DATABASE_URL is not set")
+		os.Exit(3)
+	}
+	time.Sleep(*delay)
+	p := *port
+	if p == "" {
+		p = os.Getenv("PORT")
+	}
+	if p == "" {
+		p = "8080"
+	}
+	ln, err := net.Listen("tcp", ":"+p)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	fmt.Printf("%s listening on %s\n", *name, p)
+	if *mode == "tcp" {
+		// A server that waits for its client to speak and never answers
+		// HTTP: readiness must fall back to TCP.
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				os.Exit(1)
+			}
+			go func() { _, _ = io.Copy(io.Discard, c); c.Close() }()
+		}
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-App-Name", *name)
+		fmt.Fprintf(w, "hello from %s on port %s path %s\n", *name, p, r.URL.Path)
+	})
+	mux.HandleFunc("/headers", func(w http.ResponseWriter, r *http.Request) {
+		h := map[string]string{"Host": r.Host, "Path": r.URL.RequestURI()}
+		for k, v := range r.Header {
+			h[k] = strings.Join(v, ",")
+		}
+		_ = json.NewEncoder(w).Encode(h)
+	})
+	mux.HandleFunc("/env", func(w http.ResponseWriter, r *http.Request) {
+		_ = json.NewEncoder(w).Encode(os.Environ())
+	})
+	mux.HandleFunc("/redirect", func(w http.ResponseWriter, r *http.Request) {
+		http.SetCookie(w, &http.Cookie{Name: "s", Value: "1", Path: "/"})
+		http.Redirect(w, r, "/target", http.StatusFound)
+	})
+	mux.HandleFunc("/whoami", func(w http.ResponseWriter, r *http.Request) {
+		b, _ := os.ReadFile("/proc/self/status")
+		out := map[string]string{}
+		for _, line := range strings.Split(string(b), "\n") {
+			k, v, ok := strings.Cut(line, ":")
+			if ok && (k == "Uid" || k == "CapEff" || k == "CapBnd" || k == "NoNewPrivs") {
+				out[k] = strings.TrimSpace(v)
+			}
+		}
+		_, err := os.Stat("/var/run/docker.sock")
+		out["docker.sock"] = strconv.FormatBool(err == nil)
+		_ = json.NewEncoder(w).Encode(out)
+	})
+	mux.HandleFunc("/exit", func(w http.ResponseWriter, r *http.Request) {
+		code, _ := strconv.Atoi(r.URL.Query().Get("code"))
+		fmt.Fprintf(os.Stderr, "exiting with %d on request\n", code)
+		fmt.Fprintln(w, "bye")
+		go func() { time.Sleep(50 * time.Millisecond); os.Exit(code) }()
+	})
+	mux.HandleFunc("/alloc", func(w http.ResponseWriter, r *http.Request) {
+		mb, _ := strconv.Atoi(r.URL.Query().Get("mb"))
+		fmt.Printf("allocating %d MiB\n", mb)
+		for i := 0; i < mb; i++ {
+			b := make([]byte, 1<<20)
+			for j := range b {
+				b[j] = byte(j)
+			}
+			hold = append(hold, b)
+		}
+		fmt.Fprintf(w, "allocated %d MiB\n", mb)
+	})
+	mux.HandleFunc("/ws", echoWebSocket)
+	_ = http.Serve(ln, mux)
+}
+
+// echoWebSocket is a minimal RFC 6455 server: it accepts the upgrade and
+// echoes text and binary messages (unfragmented) until the client closes.
+func echoWebSocket(w http.ResponseWriter, r *http.Request) {
+	if !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+		http.Error(w, "want a WebSocket upgrade", http.StatusBadRequest)
+		return
+	}
+	sum := sha1.Sum([]byte(r.Header.Get("Sec-WebSocket-Key") + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
+	conn, rw, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		return
+	}
+	defer conn.Close()
+	fmt.Fprintf(rw, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n",
+		base64.StdEncoding.EncodeToString(sum[:]))
+	if rw.Flush() != nil {
+		return
+	}
+	for {
+		op, payload, err := readFrame(rw.Reader)
+		if err != nil {
+			return
+		}
+		switch op {
+		case 1, 2: // text, binary
+			writeFrame(rw.Writer, op, append([]byte("echo: "), payload...))
+		case 8: // close
+			writeFrame(rw.Writer, 8, payload)
+			_ = rw.Flush()
+			return
+		case 9: // ping
+			writeFrame(rw.Writer, 10, payload)
+		}
+		if rw.Flush() != nil {
+			return
+		}
+	}
+}
+
+func readFrame(r *bufio.Reader) (byte, []byte, error) {
+	var h [2]byte
+	if _, err := io.ReadFull(r, h[:]); err != nil {
+		return 0, nil, err
+	}
+	op := h[0] & 0x0f
+	n := uint64(h[1] & 0x7f)
+	switch n {
+	case 126:
+		var b [2]byte
+		if _, err := io.ReadFull(r, b[:]); err != nil {
+			return 0, nil, err
+		}
+		n = uint64(binary.BigEndian.Uint16(b[:]))
+	case 127:
+		var b [8]byte
+		if _, err := io.ReadFull(r, b[:]); err != nil {
+			return 0, nil, err
+		}
+		n = binary.BigEndian.Uint64(b[:])
+	}
+	if n > 1<<20 {
+		return 0, nil, fmt.Errorf("frame of %d bytes is too large", n)
+	}
+	var mask [4]byte
+	masked := h[1]&0x80 != 0
+	if masked {
+		if _, err := io.ReadFull(r, mask[:]); err != nil {
+			return 0, nil, err
+		}
+	}
+	p := make([]byte, n)
+	if _, err := io.ReadFull(r, p); err != nil {
+		return 0, nil, err
+	}
+	if masked {
+		for i := range p {
+			p[i] ^= mask[i%4]
+		}
+	}
+	return op, p, nil
+}
+
+func writeFrame(w *bufio.Writer, op byte, p []byte) {
+	w.WriteByte(0x80 | op)
+	switch {
+	case len(p) < 126:
+		w.WriteByte(byte(len(p)))
+	case len(p) < 1<<16:
+		w.WriteByte(126)
+		_ = binary.Write(w, binary.BigEndian, uint16(len(p)))
+	default:
+		w.WriteByte(127)
+		_ = binary.Write(w, binary.BigEndian, uint64(len(p)))
+	}
+	w.Write(p)
+}
