@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -30,6 +31,10 @@ type AddOptions struct {
 	Branch     string
 	Dockerfile string
 	Tags       []string
+	// Wait follows each ingestion until it is ready or failed (see
+	// waitIngestion), under Timeout.
+	Wait    bool
+	Timeout time.Duration
 }
 
 // NewCmdAdd builds "appstore add".
@@ -50,10 +55,15 @@ lines starting with # are skipped.
 
 With several repositories, a failure is reported on standard error and the
 others are still added; the exit status is then that of the failures if
-they all agree (5 when all were already registered), else 1.`,
+they all agree (5 when all were already registered), else 1.
+
+--wait follows each ingestion and prints its steps as they happen (queued,
+processing, ready or failed, with their messages) on standard error; it
+exits 1 with the ingestion's error when one fails. With --json the
+repositories are printed as they ended. --timeout bounds the wait.`,
 		Example: `  appstore add https://github.com/acme/dash.git --tag category:dashboard
   appstore add git@github.com:acme/dash.git --branch main --dockerfile deploy/Dockerfile
-  appstore add ./examples/hello
+  appstore add ./examples/hello --wait
   cat urls.txt | appstore add -
   appstore add - --json < urls.txt | jq -r '.[].slug'`,
 		Args: usageArgs(cobra.MinimumNArgs(1)),
@@ -68,6 +78,8 @@ they all agree (5 when all were already registered), else 1.`,
 	fl.StringVar(&opts.Branch, "branch", "", "branch to build (default: the remote's HEAD)")
 	fl.StringVar(&opts.Dockerfile, "dockerfile", "", "Dockerfile path inside the repository (default: found by ingestion)")
 	fl.StringArrayVarP(&opts.Tags, "tag", "t", nil, "manual tag `key:value` (repeatable)")
+	fl.BoolVarP(&opts.Wait, "wait", "w", false, "follow each ingestion until it is ready or failed; exit 1 if one fails")
+	fl.DurationVar(&opts.Timeout, "timeout", DefaultWaitTimeout, "give up waiting after this long (with --wait)")
 	return cmd
 }
 
@@ -96,6 +108,9 @@ func runAdd(ctx context.Context, opts *AddOptions) error {
 	}
 	if err := catalog.ValidateRelPath("--dockerfile", opts.Dockerfile); err != nil {
 		return &UsageError{Err: err}
+	}
+	if opts.Wait && opts.Timeout <= 0 {
+		return usageErrorf("--timeout %s: want a positive duration such as 10m", opts.Timeout)
 	}
 	c, err := opts.Client()
 	if err != nil {
@@ -136,6 +151,10 @@ func runAdd(ctx context.Context, opts *AddOptions) error {
 			fmt.Fprintln(opts.IO.Out, repo.Slug)
 		}
 	}
+	var waitErr error
+	if opts.Wait && fatal == nil {
+		added, codes, waitErr = waitAll(ctx, c, opts.IO, added, nil, opts.Timeout, batch, codes)
+	}
 	if opts.Output.Machine() {
 		if added == nil {
 			added = []client.Repository{}
@@ -146,6 +165,9 @@ func runAdd(ctx context.Context, opts *AddOptions) error {
 	}
 	if fatal != nil {
 		return fatal
+	}
+	if waitErr != nil {
+		return waitErr
 	}
 	if len(codes) > 0 {
 		return &reportedError{code: batchExitCode(codes)}

@@ -126,7 +126,7 @@ Exit codes: 0 ok, 1 failure, 2 usage, 3 not found, 4 daemon unreachable,
 	root.AddCommand(
 		NewCmdAdd(f),
 		NewCmdList(f),
-		NewCmdShow(f),
+		NewCmdShow(f), NewCmdRefresh(f),
 		NewCmdRm(f),
 		NewCmdTag(f),
 		NewCmdBuild(f), NewCmdBuilds(f), NewCmdLogs(f),

@@ -28,7 +28,7 @@ func NewCmdShow(f *Factory) *cobra.Command {
 	opts := &ShowOptions{}
 	cmd := &cobra.Command{
 		Use:   "show <slug>",
-		Short: "Show one repository: its status, build, tags and where they came from",
+		Short: "Show one repository: its status, build, tags and where they came from, and its ingestion timeline",
 		Example: `  appstore show dash
   appstore show dash --json | jq '.tags'
   appstore show dash --jq '.latest_build.status'`,
@@ -63,7 +63,55 @@ func runShow(ctx context.Context, opts *ShowOptions) error {
 	if opts.Now != nil {
 		now = opts.Now
 	}
-	return printRepository(opts.IO, r, now())
+	if err := printRepository(opts.IO, r, now()); err != nil {
+		return err
+	}
+	// The timeline is extra: a daemon that cannot give it still shows
+	// the repository.
+	steps, err := c.Timeline(ctx, r.Slug, client.TimelineOptions{Limit: showTimelineSteps})
+	if err != nil || len(steps) == 0 {
+		return nil
+	}
+	return printTimeline(opts.IO, steps, now())
+}
+
+// showTimelineSteps is how many of the newest ingestion steps show prints.
+const showTimelineSteps = 10
+
+// printTimeline prints the newest ingestion steps, oldest first: on a
+// terminal indented under "timeline:", in a pipe as
+// "step:\t<time>\t<status>\t<attempt>\t<commit>\t<duration ms>\t<message>".
+func printTimeline(ios *IOStreams, steps []client.IngestionEvent, now time.Time) error {
+	var b strings.Builder
+	if !ios.IsStdoutTTY() {
+		for _, s := range steps {
+			ms := ""
+			if s.DurationMS != nil {
+				ms = strconv.FormatInt(*s.DurationMS, 10)
+			}
+			fmt.Fprintf(&b, "step:\t%s\t%s\t%d\t%s\t%s\t%s\n", s.CreatedAt.UTC().Format(time.RFC3339), s.Status,
+				s.Attempt, s.CommitSHA, ms, plainText(s.Message))
+		}
+		_, err := fmt.Fprint(ios.Out, b.String())
+		return err
+	}
+	b.WriteString("timeline:\n")
+	for _, s := range steps {
+		status := statusColor(ios, string(s.Status))(fmt.Sprintf("%-10s", s.Status))
+		line := fmt.Sprintf("  %-14s %s", ago(now, s.CreatedAt), status)
+		if s.CommitSHA != "" {
+			line += " " + shortSHA(s.CommitSHA)
+		}
+		if s.Message != "" {
+			line += "  " + plainText(s.Message)
+		}
+		if s.DurationMS != nil {
+			line += ios.Gray(" (" + formatMillis(*s.DurationMS) + ")")
+		}
+		b.WriteString(line + "\n")
+	}
+	_, err := fmt.Fprint(ios.Out, b.String())
+	return err
 }
 
 // printRepository prints a repository as "field: value" lines: aligned,
