@@ -2,6 +2,7 @@ package gitserver
 
 import (
 	"fmt"
+	"log"
 	"net"
 	"net/http"
 	"net/http/cgi"
@@ -89,6 +90,9 @@ func HTTPHandler(t testing.TB, root string) http.Handler {
 		// git-http-backend reports failures on stderr; keep them in the
 		// test log rather than the process's stderr.
 		Stderr: testWriter{t},
+		// A client that hangs up mid-pack (a size or time limit at work)
+		// makes the handler log a broken pipe: keep it in the test log.
+		Logger: log.New(testWriter{t}, "cgi: ", 0),
 	}
 }
 

@@ -83,7 +83,27 @@ func Clone(ctx context.Context, opts Options) (*Result, error) {
 	if limit == 0 {
 		limit = DefaultMaxBytes
 	}
+	// The time limit covers everything, name resolution included.
+	parent := ctx
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
 
+	res, err := cloneChecked(ctx, opts, limit)
+	if err != nil {
+		ce := classify(err, parent, ctx, redactedURL(opts.URL), opts.Branch, timeout.String(), limit)
+		log.Info("clone failed", "url", ce.URL, "branch", opts.Branch, "kind", ce.Kind,
+			"permanent", IsPermanent(ce), "duration", time.Since(start), "err", err)
+		return nil, ce
+	}
+	res.Duration = time.Since(start)
+	log.Info("cloned", "url", redactedURL(opts.URL), "branch", res.Branch, "commit", res.CommitSHA,
+		"bytes", res.Bytes, "tree_bytes", res.TreeBytes, "files", res.Files, "duration", res.Duration)
+	return res, nil
+}
+
+// cloneChecked runs the checks, then the clone, and removes what it made
+// of opts.Dir when anything fails.
+func cloneChecked(ctx context.Context, opts Options, limit int64) (*Result, error) {
 	u, cloneURL, ref, err := prepare(ctx, opts.URL, opts.Branch, opts.Policy)
 	if err != nil {
 		return nil, err
@@ -95,26 +115,24 @@ func Clone(ctx context.Context, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, &Error{Kind: KindFailed, URL: u.CloneURL(), Message: fmt.Sprintf("cannot clone into %s: %v", opts.Dir, err), Err: err}
 	}
-
-	parent := ctx
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
 	state := newCallState(opts.Policy)
 	defer state.close()
-	ctx = withState(ctx, state)
-
-	res, err := clone(ctx, cloneURL, ref, opts.Dir, limit)
+	res, err := clone(withState(ctx, state), cloneURL, ref, opts.Dir, limit)
 	if err != nil {
 		cleanup()
-		ce := classify(err, parent, ctx, u.CloneURL(), opts.Branch, timeout.String(), limit)
-		log.Info("clone failed", "url", u.CloneURL(), "branch", opts.Branch, "kind", ce.Kind,
-			"permanent", IsPermanent(ce), "duration", time.Since(start), "err", err)
-		return nil, ce
+		return nil, err
 	}
-	res.Duration = time.Since(start)
-	log.Info("cloned", "url", u.CloneURL(), "branch", res.Branch, "commit", res.CommitSHA,
-		"bytes", res.Bytes, "tree_bytes", res.TreeBytes, "files", res.Files, "duration", res.Duration)
 	return res, nil
+}
+
+// redactedURL is raw cleaned by giturl when it parses (it refuses
+// credentials), and a placeholder when it does not, so that an error or
+// a log line never repeats a password someone pasted.
+func redactedURL(raw string) string {
+	if u, err := giturl.Parse(raw); err == nil {
+		return u.CloneURL()
+	}
+	return "the given URL"
 }
 
 // prepare parses and checks the URL and branch, and returns the URL to
@@ -123,18 +141,14 @@ func Clone(ctx context.Context, opts Options) (*Result, error) {
 func prepare(ctx context.Context, rawURL, branch string, p giturl.Policy) (*giturl.URL, string, plumbing.ReferenceName, error) {
 	u, err := giturl.Parse(rawURL)
 	if err != nil {
-		return nil, "", "", &Error{Kind: KindInvalid, URL: rawURL, Message: err.Error(), Err: err}
+		return nil, "", "", &Error{Kind: KindInvalid, Message: err.Error(), Err: err}
 	}
 	ref, err := branchRef(branch)
 	if err != nil {
 		return nil, "", "", &Error{Kind: KindInvalid, URL: u.CloneURL(), Message: err.Error(), Err: err}
 	}
 	if err := p.Check(ctx, u); err != nil {
-		var pe *giturl.PolicyError
-		if errors.As(err, &pe) {
-			return nil, "", "", &Error{Kind: KindPolicy, URL: u.CloneURL(), Message: pe.Reason, Err: err}
-		}
-		return nil, "", "", classify(err, ctx, ctx, u.CloneURL(), branch, "", 0)
+		return nil, "", "", err // a *giturl.PolicyError: classify makes it KindPolicy
 	}
 	cloneURL := u.CloneURL()
 	if u.Scheme == "git" {

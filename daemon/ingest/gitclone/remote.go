@@ -21,10 +21,6 @@ const RemoteHeadTimeout = time.Minute
 // `git ls-remote` does. Periodic sync compares it with the last ingested
 // commit. It returns the resolved branch name as well.
 func RemoteHead(ctx context.Context, url, branch string, policy giturl.Policy) (sha, resolved string, err error) {
-	u, listURL, ref, err := prepare(ctx, url, branch, policy)
-	if err != nil {
-		return "", "", err
-	}
 	parent := ctx
 	limit := RemoteHeadTimeout.String()
 	if d, ok := ctx.Deadline(); ok {
@@ -33,6 +29,10 @@ func RemoteHead(ctx context.Context, url, branch string, policy giturl.Policy) (
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, RemoteHeadTimeout)
 		defer cancel()
+	}
+	u, listURL, ref, err := prepare(ctx, url, branch, policy)
+	if err != nil {
+		return "", "", classify(err, parent, ctx, redactedURL(url), branch, limit, 0)
 	}
 	state := newCallState(policy)
 	defer state.close()
