@@ -162,7 +162,6 @@ func prepare(ctx context.Context, rawURL, branch string, p giturl.Policy) (*gitu
 		pinned.Host = pickAddr(addrs).String()
 		cloneURL = pinned.CloneURL()
 	}
-	install()
 	return u, cloneURL, ref, nil
 }
 

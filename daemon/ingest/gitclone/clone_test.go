@@ -529,7 +529,6 @@ func TestCloneSSHWithoutCredentials(t *testing.T) {
 func TestHTTPWithoutPolicyIsRefused(t *testing.T) {
 	repo := gitserver.NewRepo(t, appFiles())
 	url := gitserver.HTTP(t, repo).URL(repo)
-	install()
 	// Any go-git HTTP use in the process that bypasses Clone/RemoteHead
 	// fails closed instead of connecting unguarded.
 	_, err := git.PlainCloneContext(context.Background(), cloneDir(t), false, &git.CloneOptions{URL: url, Depth: 1})

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing/transport/client"
@@ -96,16 +95,14 @@ func checkRedirect(req *http.Request, via []*http.Request) error {
 	return nil
 }
 
-var installOnce sync.Once
-
-// install puts the guarded HTTP client into go-git's protocol table.
-func install() {
-	installOnce.Do(func() {
-		c := githttp.NewClient(&http.Client{
-			Transport:     policyRoundTripper{},
-			CheckRedirect: checkRedirect,
-		})
-		client.InstallProtocol("http", c)
-		client.InstallProtocol("https", c)
+// init puts the guarded HTTP client into go-git's protocol table. It is
+// done at init, before any goroutine can be reading the table: go-git
+// guards it with no lock.
+func init() {
+	c := githttp.NewClient(&http.Client{
+		Transport:     policyRoundTripper{},
+		CheckRedirect: checkRedirect,
 	})
+	client.InstallProtocol("http", c)
+	client.InstallProtocol("https", c)
 }
