@@ -188,7 +188,7 @@ func TestPollerFollowsHealth(t *testing.T) {
 		t.Fatal(err)
 	}
 	ev := newEvents(t, st)
-	startPoller(t, services.Config{Store: st, Interval: 40 * time.Millisecond, Timeout: 300 * time.Millisecond,
+	startPoller(t, services.Config{Store: st, Interval: 40 * time.Millisecond, Timeout: 500 * time.Millisecond,
 		MaxBackoff: 160 * time.Millisecond, MaxIdle: 50 * time.Millisecond})
 
 	// stable checks that n more checks happen without an event. A check
@@ -223,7 +223,7 @@ func TestPollerFollowsHealth(t *testing.T) {
 	stable("failing", 3)
 
 	h.mode.Store(modeHanging)
-	expect("timing out", catalog.ServiceUnhealthy, "", "timed out after 300ms", "last_error")
+	expect("timing out", catalog.ServiceUnhealthy, "", "timed out after 500ms", "last_error")
 	stable("timing out", 2)
 
 	h.mode.Store(modeHealthy)
