@@ -300,16 +300,16 @@ func (h *Hub) listenOnce(ctx context.Context) error {
 		}
 	}
 	h.listening.Store(true)
+	// Whatever committed while nobody listened is in the table: read it.
+	h.poke()
+	// Followers of build logs may have missed their notifications too.
+	h.wakeAllBuildLogs()
 	first := false
 	h.readyOnce.Do(func() { close(h.ready); first = true })
 	if !first {
 		h.reconnects.Add(1)
 		h.logger.Info("event stream: listening again; catching up from the last delivered event", "last_id", h.lastSeen.Load())
 	}
-	// Whatever committed while nobody listened is in the table: read it.
-	h.poke()
-	// Followers of build logs may have missed their notifications too.
-	h.wakeAllBuildLogs()
 
 	for {
 		waitCtx, cancel := context.WithTimeout(ctx, h.opts.IdleCheck)
