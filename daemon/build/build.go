@@ -116,6 +116,8 @@ type Worker struct {
 	catalog string // store.CatalogID
 
 	pruneSoon chan struct{} // a build succeeded: prune at the next chance
+	// engineUse is held shared by builds and exclusively by pruning.
+	engineUse sync.RWMutex
 
 	mu      sync.Mutex
 	running map[int64]context.CancelCauseFunc
@@ -187,6 +189,11 @@ func New(ctx context.Context, opts Options) (*Worker, error) {
 
 // Name is this worker's identity in builds.worker.
 func (w *Worker) Name() string { return w.name }
+
+// transientError is a build failure that another try may not have.
+type transientError struct{ msg string }
+
+func (e *transientError) Error() string { return e.msg }
 
 // Causes of a build's context ending, told apart with context.Cause.
 var (
@@ -313,7 +320,8 @@ func (w *Worker) run(ctx context.Context, job queue.Job, work *store.BuildWork, 
 	case buildErr != nil:
 		var se *sourceError
 		var ee *EngineError
-		transient := errors.As(buildErr, &ee) || (errors.As(buildErr, &se) && !se.permanent)
+		var te *transientError
+		transient := errors.As(buildErr, &ee) || errors.As(buildErr, &te) || (errors.As(buildErr, &se) && !se.permanent)
 		if transient && !job.LastAttempt() && work.Attempts < w.opts.MaxAttempts {
 			logs.addf("error: %s", buildErr)
 			logs.addf("The build will be retried.")
@@ -473,6 +481,10 @@ func (w *Worker) build(ctx context.Context, work *store.BuildWork, logs *logSink
 	if !bc.labelled {
 		opts.Labels = labels
 	}
+	// Pruning removes untagged parent layers, which a build may be
+	// about to reuse as cache: the two never overlap in this process.
+	w.engineUse.RLock()
+	defer w.engineUse.RUnlock()
 	resp, err := w.engine.ImageBuild(ctx, bc.tar, opts)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -492,6 +504,12 @@ func (w *Worker) build(ctx context.Context, work *store.BuildWork, logs *logSink
 		return store.BuildOutcome{}, ctx.Err()
 	}
 	if msg := p.failure(); msg != "" {
+		if strings.Contains(p.errMsg, "No such image") {
+			// A cache layer vanished under the build (another
+			// appstored or an operator pruned the engine): worth
+			// another try, which builds that layer again.
+			return store.BuildOutcome{}, &transientError{msg: msg}
+		}
 		return store.BuildOutcome{}, errors.New(msg)
 	}
 	// The aux message carries the id; inspecting the tag confirms the

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -415,7 +416,7 @@ func TestCommitGoneFromRemote(t *testing.T) {
 		t.Fatal(err)
 	}
 	b := e.get(id)
-	if b.Status != catalog.BuildFailed || !strings.Contains(b.ErrorMessage, "commit "+old[:12]+" is no longer in") ||
+	if b.Status != catalog.BuildFailed || !strings.Contains(b.ErrorMessage, "commit "+old[:12]+" is no longer the tip of the remote's default branch") ||
 		!strings.Contains(b.ErrorMessage, "refresh "+slug) {
 		t.Errorf("status %s error %q", b.Status, b.ErrorMessage)
 	}
@@ -460,5 +461,125 @@ func TestSymlinkedContextLeavingTheRepositoryIsRefused(t *testing.T) {
 	}
 	if n := len(e.engine.buildCalls()); n != 0 {
 		t.Errorf("%d engine builds with a context outside the repository", n)
+	}
+}
+
+func TestReconcilerRequeuesAndFailsBuildsOfDeadWorkers(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, build.Options{MaxAttempts: 2})
+	slug, _, _ := e.repo("crashed", e.files(map[string]string{"Dockerfile": okDockerfile}))
+	id := e.queueBuild(slug, false)
+
+	// A worker claims the build and dies: its lease runs out.
+	crash := func() {
+		t.Helper()
+		if _, claimed, err := e.st.ClaimBuild(e.ctx, id, "dead-worker", 50*time.Millisecond); err != nil || !claimed {
+			t.Fatalf("claim: %v %v", claimed, err)
+		}
+	}
+	crash()
+	waitFor(t, "the reconciler to put the build back", 10*time.Second, func() bool {
+		if err := e.w.Reconcile(e.ctx); err != nil {
+			t.Fatal(err)
+		}
+		return e.get(id).Status == catalog.BuildQueued
+	})
+	if jobs := e.queue.enqueued(); !slices.Contains(jobs, queue.Job{Kind: queue.KindBuild, BuildID: id}) {
+		t.Errorf("the requeued build was not enqueued: %v", jobs)
+	}
+	if got := e.events(id); !slices.Equal(got, []string{"build.queued", "build.started", "build.requeued"}) {
+		t.Errorf("events %v", got)
+	}
+
+	// Its second start crashes too: that was the last attempt.
+	crash()
+	waitFor(t, "the reconciler to fail the build", 10*time.Second, func() bool {
+		if err := e.w.Reconcile(e.ctx); err != nil {
+			t.Fatal(err)
+		}
+		return e.get(id).Status == catalog.BuildFailed
+	})
+	if b := e.get(id); !strings.Contains(b.ErrorMessage, "interrupted 2 times") || b.Attempts != 2 {
+		t.Errorf("failed build: %+v", b)
+	}
+
+	// A build that another worker is running (lease alive) is left alone.
+	id2 := e.queueBuild(slug, false)
+	if _, _, err := e.st.ClaimBuild(e.ctx, id2, "live-worker", time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.w.Reconcile(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if b := e.get(id2); b.Status != catalog.BuildRunning {
+		t.Errorf("a build with a live lease: %s", b.Status)
+	}
+	// Handling its job again does nothing either.
+	if err := e.handle(id2); err != nil || len(e.engine.buildCalls()) != 0 {
+		t.Errorf("a running build was built again: %v, %d engine builds", err, len(e.engine.buildCalls()))
+	}
+}
+
+func TestPruneKeepsTheNewestImagesAndThoseOfActiveLaunches(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, build.Options{KeepImages: 1, PruneGrace: -1})
+	slug, repoID, repo := e.repo("pruned", e.files(map[string]string{"Dockerfile": okDockerfile}))
+	var builds []*catalog.Build
+	for i := range 3 {
+		if i > 0 {
+			e.ingested(repoID, repo.Commit(t, map[string]string{"version.txt": itoa(int64(i))}, "next"), "Dockerfile", ".")
+		}
+		builds = append(builds, e.buildOK(slug, false))
+	}
+	// The oldest image serves a running launch.
+	if _, err := e.st.Pool().Exec(e.ctx, `INSERT INTO launches (repository_id, build_id, status) VALUES ($1, $2, 'running')`,
+		repoID, builds[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.w.Prune(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	exists := func(b *catalog.Build) bool {
+		_, err := e.docker.ImageInspect(e.ctx, b.ImageID)
+		if err != nil && !dockerclient.IsErrNotFound(err) {
+			t.Fatal(err)
+		}
+		return err == nil
+	}
+	if !exists(builds[0]) || exists(builds[1]) || !exists(builds[2]) {
+		t.Errorf("after pruning: in use %v, superseded %v, newest %v; want true, false, true",
+			exists(builds[0]), exists(builds[1]), exists(builds[2]))
+	}
+	// Pruning again changes nothing.
+	if err := e.w.Prune(e.ctx); err != nil || !exists(builds[0]) || !exists(builds[2]) {
+		t.Errorf("second prune: %v", err)
+	}
+}
+
+func TestBuildAdoptsTheCheckoutIngestionKept(t *testing.T) {
+	t.Parallel()
+	var kept string
+	var released bool
+	e := newEnv(t, build.Options{LocalCheckout: func(repoID int64, commit string) (string, func(), bool) {
+		if kept == "" {
+			return "", nil, false
+		}
+		dir := kept
+		kept = ""
+		return dir, func() { released = true }, true
+	}})
+	slug, _, repo := e.repo("kept", e.files(map[string]string{"Dockerfile": okDockerfile}))
+	kept = filepath.Join(t.TempDir(), "checkout")
+	repo.Git(t, "clone", "-q", "--depth", "1", "file://"+repo.Dir, kept)
+
+	b := e.buildOK(slug, false)
+	log := e.logText(b.ID)
+	if !strings.Contains(log, "that ingestion kept") || strings.Contains(log, "Cloning") || !released {
+		t.Errorf("the kept checkout was not used (released %v):\n%s", released, log)
+	}
+	// It is in the source cache now: a rebuild neither clones nor asks.
+	b = e.buildOK(slug, true)
+	if log := e.logText(b.ID); !strings.Contains(log, "Using the cached checkout") || strings.Contains(log, "Cloning") {
+		t.Errorf("rebuild:\n%s", log)
 	}
 }

@@ -172,7 +172,9 @@ func newEnv(t *testing.T, opts build.Options) *env {
 			return
 		}
 		for _, img := range imgs {
-			_, _ = docker.ImageRemove(ctx, img.ID, image.RemoveOptions{Force: true, PruneChildren: true})
+			// Parents stay: they are cache layers that builds of other
+			// tests running now may be reusing.
+			_, _ = docker.ImageRemove(ctx, img.ID, image.RemoveOptions{Force: true})
 		}
 	})
 	return e
@@ -303,7 +305,7 @@ func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
-var imageRemoveForce = image.RemoveOptions{Force: true, PruneChildren: true}
+var imageRemoveForce = image.RemoveOptions{Force: true}
 
 func gitserverSymlink(name, target string) gitserver.File {
 	return gitserver.File{Name: name, Content: target, Mode: fs.ModeSymlink}

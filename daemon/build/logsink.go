@@ -84,29 +84,34 @@ func (s *logSink) run(ctx context.Context) {
 	for {
 		select {
 		case <-s.stop:
-			s.flush(ctx)
+			// The last batch matters most (it says how the build
+			// ended): try it a few times.
+			for i := 1; s.flush(ctx) != nil && i < 4 && ctx.Err() == nil; i++ {
+				time.Sleep(time.Duration(i) * 200 * time.Millisecond)
+			}
 			return
 		case <-t.C:
 		case <-s.wake:
 		}
-		s.flush(ctx)
+		_ = s.flush(ctx)
 	}
 }
 
-func (s *logSink) flush(ctx context.Context) {
+// flush stores the pending lines; on failure they stay pending.
+func (s *logSink) flush(ctx context.Context) error {
 	s.mu.Lock()
 	lines := s.pending
 	s.pending = nil
 	n, truncated := s.bytes, s.truncated
 	s.mu.Unlock()
 	if len(lines) == 0 {
-		return
+		return nil
 	}
 	wctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	err := s.store.AppendBuildLog(wctx, s.id, lines, n, truncated)
 	if err == nil {
-		return
+		return nil
 	}
 	s.logger.Warn("storing build log lines failed; retrying with the next batch", "build", s.id, "lines", len(lines), "err", err)
 	s.mu.Lock()
@@ -115,6 +120,7 @@ func (s *logSink) flush(ctx context.Context) {
 		s.pending = append(lines, s.pending...)
 	}
 	s.mu.Unlock()
+	return err
 }
 
 // close stores what is pending and stops the writer. Every line added

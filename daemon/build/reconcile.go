@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -68,6 +69,12 @@ func (w *Worker) Reconcile(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// The builds just put back are due at once, however young.
+	for _, id := range requeued {
+		if !slices.Contains(ids, id) {
+			ids = append(ids, id)
+		}
+	}
 	var errs []error
 	for _, id := range ids {
 		if err := w.opts.Queue.Enqueue(ctx, queue.Job{Kind: queue.KindBuild, BuildID: id}); err != nil {
@@ -97,6 +104,13 @@ func (w *Worker) Prune(ctx context.Context) error {
 		return engineError(w.engine, fmt.Errorf("list images: %w", err))
 	}
 	removed := 0
+	// Not while a build runs (it may reuse a parent layer that removing
+	// an image takes along); waiting here would hold up new builds.
+	if !w.engineUse.TryLock() {
+		w.logger.Debug("builds are running: pruning waits for the next pass")
+		return nil
+	}
+	defer w.engineUse.Unlock()
 	for _, img := range images {
 		if keep.Images[img.ID] || time.Since(time.Unix(img.Created, 0)) < w.opts.PruneGrace {
 			continue

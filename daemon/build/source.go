@@ -151,8 +151,8 @@ func (s *sources) checkout(ctx context.Context, w *store.BuildWork, say func(str
 			where = "branch " + branch
 		}
 		return "", nil, &sourceError{permanent: true, msg: fmt.Sprintf(
-			"commit %s is no longer in %s: %s is now at %s (a newer push or a rewritten history); appstore builds what ingestion recorded, so refresh %s to ingest and build %s",
-			shortSHA(w.CommitSHA), w.GitURL, where, shortSHA(res.CommitSHA), w.Repository, shortSHA(res.CommitSHA))}
+			"commit %s is no longer the tip of %s in %s (it is now %s: a newer push, or a rewritten history): builds clone the tip that ingestion recorded, so refresh %s to ingest and build %s",
+			shortSHA(w.CommitSHA), where, w.GitURL, shortSHA(res.CommitSHA), w.Repository, shortSHA(res.CommitSHA))}
 	}
 	if err := os.Rename(tmp, dir); err != nil {
 		_ = os.RemoveAll(tmp)
