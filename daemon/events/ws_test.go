@@ -179,10 +179,10 @@ func TestWebSocketNeedsTheTokenWhenOneIsSet(t *testing.T) {
 func TestWebSocketRefusesABadQuery(t *testing.T) {
 	d := startDaemon(t, daemon.Config{})
 	for query, field := range map[string]string{
-		"?since=abc":        "since",
-		"?topics=Build":     "topics",
-		"?heartbeat=1ms":    "heartbeat",
-		"?since=999999":     "since",
+		"?since=abc":       "since",
+		"?topics=Build":    "topics",
+		"?heartbeat=1ms":   "heartbeat",
+		"?since=999999":    "since",
 		"?subject=%0Aslug": "subject",
 	} {
 		_, resp, err := dial(t, wsURL(d.URL, query), nil)
