@@ -108,7 +108,10 @@ type TagListOptions struct {
 }
 
 // ListTags returns tags carried by at least one repository, with the number
-// of repositories that carry each, most used first.
+// of repositories that carry each, most used first. It reads the facet
+// counters of migration 0006 (exact, and independent of the catalog's
+// size) rather than grouping repository_tags. Tags with the key "status"
+// are not listed: the search language reads status: as the ingest status.
 func (s *Store) ListTags(ctx context.Context, o TagListOptions) ([]catalog.Tag, error) {
 	if o.Limit <= 0 {
 		o.Limit = 100
@@ -123,16 +126,20 @@ func (s *Store) ListTags(ctx context.Context, o TagListOptions) ([]catalog.Tag, 
 		keyPrefix, valuePrefix = "", v
 		if key == "" {
 			key = k
+		} else if key != k {
+			return []catalog.Tag{}, nil
 		}
 	}
+	const cond = `value <> '' AND key <> 'status' AND ($1 = '' OR key = $1)
+		  AND key LIKE $2 || '%' AND value LIKE $3 || '%'`
 	rows, err := s.pool.Query(ctx, `
-		SELECT t.key, t.value, count(DISTINCT rt.repository_id) AS n
-		FROM tags t JOIN repository_tags rt ON rt.tag_id = t.id
-		WHERE ($1 = '' OR t.key = $1)
-		  AND ($2 = '' OR t.key LIKE $2 || '%')
-		  AND ($3 = '' OR t.value LIKE $3 || '%')
-		GROUP BY t.key, t.value
-		ORDER BY n DESC, t.key, t.value
+		SELECT key, value, sum(n)::bigint AS n FROM (
+			SELECT key, value, n FROM tag_counts WHERE `+cond+`
+			UNION ALL
+			SELECT key, value, n FROM tag_count_deltas WHERE `+cond+`
+		) c
+		GROUP BY key, value HAVING sum(n) > 0
+		ORDER BY n DESC, key, value
 		LIMIT $4`, key, likeEscape(keyPrefix), likeEscape(valuePrefix), o.Limit)
 	if err != nil {
 		return nil, fmt.Errorf("list tags: %w", mapError(err))

@@ -1,0 +1,675 @@
+package store
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/appstore-dev/appstore/catalog"
+	"github.com/appstore-dev/appstore/catalog/query"
+)
+
+// Limits of Search and Suggest.
+const (
+	DefaultSearchLimit  = 20
+	MaxSearchLimit      = 100
+	DefaultSuggestLimit = 10
+	MaxSuggestLimit     = 100
+
+	// exactTotalUpTo: a search whose matches the planner estimates at no
+	// more than this is counted; a broader one reports the estimate. A
+	// count visits every match (about 0.3 µs each on the narrow heap), so
+	// this bounds it to a few milliseconds (docs/performance.md).
+	exactTotalUpTo = 10_000
+)
+
+// execMode runs search statements with the unnamed prepared statement: one
+// round trip, and planned with the actual values every time. A cached
+// statement would soon get a generic plan, and a generic plan cannot tell
+// a word in every README from a word in three, which is the whole choice
+// between reading the launches index in order and a bitmap scan.
+const execMode = pgx.QueryExecModeCacheDescribe
+
+// SearchOptions are the inputs of Search.
+type SearchOptions struct {
+	// Query is in the search language of package catalog/query.
+	Query string
+	// Limit is the page size, 1..MaxSearchLimit (default DefaultSearchLimit).
+	Limit int
+	// Cursor continues after the page that returned it.
+	Cursor string
+	// ExactTotal counts every match even when that is slow.
+	ExactTotal bool
+}
+
+// Statement is one SQL statement run by Search or Suggest, with its
+// arguments (see RecordStatements).
+type Statement struct {
+	SQL  string
+	Args []any
+}
+
+type recorderKey struct{}
+
+// RecordStatements returns a context under which Search and Suggest append
+// every statement they run to *rec. The search benchmark runs the recorded
+// statements directly to measure what the API adds to the database's time.
+func RecordStatements(ctx context.Context, rec *[]Statement) context.Context {
+	return context.WithValue(ctx, recorderKey{}, rec)
+}
+
+func (s *Store) searchQuery(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
+	if rec, ok := ctx.Value(recorderKey{}).(*[]Statement); ok {
+		*rec = append(*rec, Statement{SQL: sql, Args: slices.Clone(args)})
+	}
+	return s.pool.Query(ctx, sql, append([]any{execMode}, args...)...)
+}
+
+// Search returns a page of the repositories matching a query, most relevant
+// first: by where the words were found (name, description, README), then
+// by launches, then newest first. Pages are keyed on that order, so adding
+// repositories while paging neither repeats nor skips one that was there
+// (a repository launched meanwhile may move). A query that does not parse
+// is a *query.SyntaxError (errors.Is catalog.ErrInvalid) with the position.
+func (s *Store) Search(ctx context.Context, o SearchOptions) (*catalog.SearchPage, error) {
+	if o.Limit == 0 {
+		o.Limit = DefaultSearchLimit
+	}
+	if o.Limit < 1 || o.Limit > MaxSearchLimit {
+		return nil, catalog.Invalid("limit", "%d: want 1 to %d", o.Limit, MaxSearchLimit)
+	}
+	q, err := query.Parse(o.Query)
+	if err != nil {
+		return nil, err
+	}
+	sel, err := newSelection(q, o.Query)
+	if err != nil {
+		return nil, err
+	}
+	var after *searchCursor
+	if o.Cursor != "" {
+		c, err := decodeSearchCursor(o.Cursor, q)
+		if err != nil {
+			return nil, err
+		}
+		after = &c
+	}
+
+	// One statement per relevance tier, best first, each asked only for
+	// what the tiers before it left: a plain UNION ALL … LIMIT would stop
+	// early too, but only as long as PostgreSQL keeps the branches in
+	// order, which a parallel plan does not.
+	want := o.Limit + 1
+	page := &catalog.SearchPage{Results: []catalog.SearchResult{}}
+	for _, t := range sel.tiers() {
+		if after != nil && t.tier > after.tier {
+			continue
+		}
+		rows, err := s.tierPage(ctx, sel, t, after, want-len(page.Results))
+		if err != nil {
+			return nil, fmt.Errorf("search %q: %w", o.Query, err)
+		}
+		page.Results = append(page.Results, rows...)
+		if len(page.Results) >= want {
+			break
+		}
+	}
+	if len(page.Results) > o.Limit {
+		page.Results = page.Results[:o.Limit]
+		last := page.Results[o.Limit-1]
+		page.NextCursor = encodeSearchCursor(searchCursor{tier: last.Relevance, launches: last.LaunchCount, id: last.ID}, q)
+	}
+
+	switch {
+	case after == nil && page.NextCursor == "":
+		// The page holds every match.
+		page.Total, page.TotalExact = int64(len(page.Results)), true
+	default:
+		page.Total, page.TotalExact, err = s.searchTotal(ctx, sel, o.ExactTotal)
+		if err != nil {
+			return nil, fmt.Errorf("search %q: count: %w", o.Query, err)
+		}
+	}
+	return page, nil
+}
+
+// tier is one relevance level of a text search and the condition that puts
+// a repository in it.
+type tier struct {
+	tier int
+	cond string
+}
+
+func (sel *selection) tiers() []tier {
+	if sel.text == "" {
+		return []tier{{tier: 0}}
+	}
+	tq := sel.text
+	return []tier{
+		{3, "r.search_name @@ " + tq},
+		{2, "r.search_head @@ " + tq + " AND NOT (r.search_name @@ " + tq + ")"},
+		{1, "r.search @@ " + tq + " AND NOT (r.search_head @@ " + tq + ")"},
+	}
+}
+
+// tierPage returns up to n results of one tier, after the cursor when it
+// is in this tier.
+func (s *Store) tierPage(ctx context.Context, sel *selection, t tier, after *searchCursor, n int) ([]catalog.SearchResult, error) {
+	b := sel.builder()
+	where := slices.Clone(sel.where)
+	if t.cond != "" {
+		where = append(where, t.cond)
+	}
+	if after != nil && after.tier == t.tier {
+		where = append(where, fmt.Sprintf("(r.launch_count, r.id) < (%s::bigint, %s::bigint)", b.arg(after.launches), b.arg(after.id)))
+	}
+	sql := `SELECT p.id, p.slug, p.name, p.description, p.tags, p.ingest_status, p.launch_count, p.created_at, ` +
+		strconv.Itoa(t.tier) + `,
+	b.id, b.status, b.commit_sha, b.image_tag, b.cached, b.completed_at
+FROM (
+	SELECT r.id, r.slug, r.name, r.description, r.tags, r.ingest_status, r.launch_count, r.created_at
+	FROM repositories r` + whereClause(where) + `
+	ORDER BY r.launch_count DESC, r.id DESC LIMIT ` + b.arg(int64(n)) + `
+) p
+LEFT JOIN LATERAL (
+	SELECT id, status, commit_sha, image_tag, cached, completed_at
+	FROM builds WHERE repository_id = p.id ORDER BY id DESC LIMIT 1
+) b ON true
+ORDER BY p.launch_count DESC, p.id DESC`
+	rows, err := s.searchQuery(ctx, sql, b.args...)
+	if err != nil {
+		return nil, mapError(err)
+	}
+	defer rows.Close()
+	var out []catalog.SearchResult
+	for rows.Next() {
+		var r catalog.SearchResult
+		var tags []string
+		var bID *int64
+		var bStatus, bSHA, bImage *string
+		var bCached *bool
+		var bDone *time.Time
+		if err := rows.Scan(&r.ID, &r.Slug, &r.Name, &r.Description, &tags, &r.IngestStatus, &r.LaunchCount,
+			&r.CreatedAt, &r.Relevance, &bID, &bStatus, &bSHA, &bImage, &bCached, &bDone); err != nil {
+			return nil, err
+		}
+		r.Tags = splitTags(tags)
+		if bID != nil {
+			r.LatestBuild = &catalog.BuildSummary{ID: *bID, Status: catalog.BuildStatus(*bStatus), CommitSHA: *bSHA,
+				ImageTag: *bImage, Cached: *bCached, CompletedAt: bDone}
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, mapError(err)
+	}
+	return out, nil
+}
+
+// searchTotal counts the matches of sel: from the facet counters when the
+// query is a single facet, else by counting when the planner expects few
+// enough matches (or exact is set), else the planner's estimate.
+func (s *Store) searchTotal(ctx context.Context, sel *selection, exact bool) (total int64, isExact bool, err error) {
+	if sel.facet != nil {
+		n, err := s.facetCount(ctx, *sel.facet)
+		return n, true, err
+	}
+	b := sel.builder()
+	where := slices.Clone(sel.where)
+	if sel.text != "" {
+		where = append(where, "r.search @@ "+sel.text)
+	}
+	from := ` FROM repositories r` + whereClause(where)
+	if !exact {
+		rows, err := s.searchQuery(ctx, `EXPLAIN (FORMAT JSON) SELECT 1`+from, b.args...)
+		if err != nil {
+			return 0, false, mapError(err)
+		}
+		plan, err := pgx.CollectExactlyOneRow(rows, pgx.RowTo[string])
+		if err != nil {
+			return 0, false, mapError(err)
+		}
+		var explained []struct {
+			Plan struct {
+				Rows float64 `json:"Plan Rows"`
+			} `json:"Plan"`
+		}
+		if err := json.Unmarshal([]byte(plan), &explained); err != nil || len(explained) != 1 {
+			return 0, false, fmt.Errorf("read the plan of the count: %v", err)
+		}
+		if est := int64(explained[0].Plan.Rows); est > exactTotalUpTo {
+			return est, false, nil
+		}
+	}
+	rows, err := s.searchQuery(ctx, `SELECT count(*)`+from, b.args...)
+	if err != nil {
+		return 0, false, mapError(err)
+	}
+	n, err := pgx.CollectExactlyOneRow(rows, pgx.RowTo[int64])
+	if err != nil {
+		return 0, false, mapError(err)
+	}
+	return n, true, nil
+}
+
+// facet is one counter of tag_counts: a tag (key, value), a key (key, ""),
+// an ingest status ("status", status) or every repository ("status", "").
+type facet struct{ key, value string }
+
+// facetCount returns the counter of one facet: tag_counts plus the deltas
+// not folded into it yet.
+func (s *Store) facetCount(ctx context.Context, f facet) (int64, error) {
+	rows, err := s.searchQuery(ctx, `SELECT coalesce(sum(n), 0)::bigint FROM (
+	SELECT n FROM tag_counts WHERE key = $1 AND value = $2
+	UNION ALL
+	SELECT n FROM tag_count_deltas WHERE key = $1 AND value = $2) c`, f.key, f.value)
+	if err != nil {
+		return 0, mapError(err)
+	}
+	n, err := pgx.CollectExactlyOneRow(rows, pgx.RowTo[int64])
+	return n, mapError(err)
+}
+
+// splitTags turns "key:value" strings into tags.
+func splitTags(tags []string) []catalog.Tag {
+	out := make([]catalog.Tag, 0, len(tags))
+	for _, t := range tags {
+		k, v, _ := strings.Cut(t, ":")
+		out = append(out, catalog.Tag{Key: k, Value: v})
+	}
+	return out
+}
+
+func whereClause(conds []string) string {
+	if len(conds) == 0 {
+		return ""
+	}
+	return "\n\tWHERE " + strings.Join(conds, "\n\t  AND ")
+}
+
+// argList numbers statement arguments.
+type argList struct{ args []any }
+
+func (b *argList) arg(v any) string {
+	b.args = append(b.args, v)
+	return "$" + strconv.Itoa(len(b.args))
+}
+
+// selection is a parsed query as SQL conditions on "repositories r".
+type selection struct {
+	args []any
+	// where are the AND-ed conditions of the filters, the ingest status and
+	// the excluded words; text is the tsquery of the words and phrases
+	// ("" when there are none), to be matched against a search vector.
+	where []string
+	text  string
+	// facet is set when the query is nothing but one facet (or nothing at
+	// all): its counter is the exact total.
+	facet *facet
+}
+
+// builder returns an argument list that continues after the selection's.
+func (sel *selection) builder() *argList { return &argList{args: slices.Clone(sel.args)} }
+
+// newSelection turns q (parsed from raw) into SQL conditions.
+//
+//   - key:a,b → tags && ARRAY['key:a','key:b'] (OR within a term, AND across
+//     terms, on the GIN index of repositories.tags);
+//   - -key:a → NOT tags && …, every excluded value in one array;
+//   - status:… → the ingest status column instead;
+//   - words → plainto_tsquery, the last one (being typed) as a prefix with
+//     to_tsquery 'word':*; phrases → phraseto_tsquery; words without a
+//     letter or digit are ignored (they hold no lexeme);
+//   - -word, -"phrase" → NOT search @@ (… || …).
+func newSelection(q *query.Query, raw string) (*selection, error) {
+	b := &argList{}
+	sel := &selection{}
+	status, rest := q.Split("status")
+	for _, f := range append(slices.Clone(status.Filters), status.Excludes...) {
+		for _, v := range f.Values {
+			if !catalog.IngestStatus(v).Valid() {
+				return nil, &query.SyntaxError{Pos: valuePos(raw, "status", v),
+					Msg: fmt.Sprintf("status:%s: the status is one of queued, processing, ready or failed", v)}
+			}
+		}
+	}
+	for _, f := range status.Filters {
+		sel.where = append(sel.where, "r.ingest_status = ANY("+b.arg(f.Values)+"::text[])")
+	}
+	if len(status.Excludes) > 0 {
+		var vs []string
+		for _, f := range status.Excludes {
+			vs = append(vs, f.Values...)
+		}
+		sel.where = append(sel.where, "r.ingest_status <> ALL("+b.arg(vs)+"::text[])")
+	}
+	for _, f := range rest.Filters {
+		sel.where = append(sel.where, "r.tags && "+b.arg(f.Tags())+"::text[]")
+	}
+	if len(rest.Excludes) > 0 {
+		var ts []string
+		for _, f := range rest.Excludes {
+			ts = append(ts, f.Tags()...)
+		}
+		sel.where = append(sel.where, "NOT (r.tags && "+b.arg(ts)+"::text[])")
+	}
+
+	var pos []string
+	for i, w := range rest.Words {
+		if !hasAlnum(w) {
+			continue
+		}
+		if rest.Prefix && i == len(rest.Words)-1 {
+			pos = append(pos, "to_tsquery('simple', "+b.arg(prefixQuery(w))+")")
+		} else {
+			pos = append(pos, "plainto_tsquery('simple', "+b.arg(w)+")")
+		}
+	}
+	for _, p := range rest.Phrases {
+		if hasAlnum(p) {
+			pos = append(pos, "phraseto_tsquery('simple', "+b.arg(p)+")")
+		}
+	}
+	if len(pos) > 0 {
+		sel.text = "(" + strings.Join(pos, " && ") + ")"
+	}
+	var neg []string
+	for _, w := range rest.ExcludedWords {
+		if hasAlnum(w) {
+			neg = append(neg, "plainto_tsquery('simple', "+b.arg(w)+")")
+		}
+	}
+	for _, p := range rest.ExcludedPhrases {
+		if hasAlnum(p) {
+			neg = append(neg, "phraseto_tsquery('simple', "+b.arg(p)+")")
+		}
+	}
+	if len(neg) > 0 {
+		sel.where = append(sel.where, "NOT (r.search @@ ("+strings.Join(neg, " || ")+"))")
+	}
+	sel.args = b.args
+
+	// The total of a query that is one facet is its counter.
+	if sel.text == "" && len(neg) == 0 && len(q.Excludes) == 0 {
+		switch {
+		case len(q.Filters) == 0:
+			sel.facet = &facet{"status", ""}
+		case len(q.Filters) == 1 && len(q.Filters[0].Values) == 1:
+			sel.facet = &facet{q.Filters[0].Key, q.Filters[0].Values[0]}
+		}
+	}
+	return sel, nil
+}
+
+// prefixQuery is the to_tsquery text matching w as a prefix: quoted, so
+// that to_tsquery's operators in w are plain text, and then parsed into
+// lexemes by the same parser as the documents ("foo-ba" matches
+// "foo-bar").
+func prefixQuery(w string) string {
+	r := strings.NewReplacer(`\`, `\\`, `'`, `''`)
+	return "'" + r.Replace(w) + "':*"
+}
+
+func hasAlnum(s string) bool {
+	return strings.IndexFunc(s, func(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) }) >= 0
+}
+
+// valuePos finds the byte offset of value in a key:…value… term of raw,
+// for error messages; 0 when it cannot tell.
+func valuePos(raw, key, value string) int {
+	lower := strings.ToLower(raw)
+	for from := 0; ; {
+		i := strings.Index(lower[from:], key+":")
+		if i < 0 {
+			return 0
+		}
+		i += from
+		start := i + len(key) + 1
+		end := start
+		for end < len(lower) && !unicode.IsSpace(rune(lower[end])) {
+			end++
+		}
+		if i == 0 || unicode.IsSpace(rune(lower[i-1])) || lower[i-1] == '-' {
+			off := start
+			for _, v := range strings.Split(lower[start:end], ",") {
+				if v == value {
+					return off
+				}
+				off += len(v) + 1
+			}
+		}
+		from = start
+	}
+}
+
+// searchCursor is the position after the last result of a page.
+type searchCursor struct {
+	tier     int
+	launches int64
+	id       int64
+}
+
+// The cursor carries a checksum of the canonical query so that a cursor is
+// not silently applied to another query.
+func encodeSearchCursor(c searchCursor, q *query.Query) string {
+	s := fmt.Sprintf("%d.%d.%d.%08x", c.tier, c.launches, c.id, crc32.ChecksumIEEE([]byte(q.String())))
+	return base64.RawURLEncoding.EncodeToString([]byte(s))
+}
+
+func decodeSearchCursor(s string, q *query.Query) (searchCursor, error) {
+	bad := catalog.Invalid("cursor", "is not a cursor of a previous page: pass the next_cursor of the last answer unchanged")
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return searchCursor{}, bad
+	}
+	parts := strings.Split(string(b), ".")
+	if len(parts) != 4 {
+		return searchCursor{}, bad
+	}
+	var c searchCursor
+	tier, err1 := strconv.Atoi(parts[0])
+	launches, err2 := strconv.ParseInt(parts[1], 10, 64)
+	id, err3 := strconv.ParseInt(parts[2], 10, 64)
+	if err := errors.Join(err1, err2, err3); err != nil || tier < 0 || tier > 3 {
+		return searchCursor{}, bad
+	}
+	c.tier, c.launches, c.id = tier, launches, id
+	if parts[3] != fmt.Sprintf("%08x", crc32.ChecksumIEEE([]byte(q.String()))) {
+		return searchCursor{}, catalog.Invalid("cursor", "belongs to another query: a cursor continues the query that returned it")
+	}
+	return c, nil
+}
+
+// SuggestOptions are the inputs of Suggest.
+type SuggestOptions struct {
+	// Query is the text typed so far, Pos the cursor's byte offset in it.
+	Query string
+	Pos   int
+	// Limit is the number of suggestions, 1..MaxSuggestLimit (default
+	// DefaultSuggestLimit).
+	Limit int
+}
+
+// Suggest completes the token under the cursor: a word gives the keys
+// starting with it and the key:value pairs whose value starts with it, a
+// key:… value the values of that key starting with it. Each suggestion has
+// the number of repositories carrying it among those the rest of the query
+// selects (the whole catalog when the rest is empty), most first. Matching
+// is case-insensitive. The rest of the query must parse: its errors are
+// *query.SyntaxError with positions in Query.
+func (s *Store) Suggest(ctx context.Context, o SuggestOptions) (*catalog.Suggestions, error) {
+	if o.Limit == 0 {
+		o.Limit = DefaultSuggestLimit
+	}
+	if o.Limit < 1 || o.Limit > MaxSuggestLimit {
+		return nil, catalog.Invalid("limit", "%d: want 1 to %d", o.Limit, MaxSuggestLimit)
+	}
+	if len(o.Query) > query.MaxBytes {
+		return nil, &query.SyntaxError{Pos: query.MaxBytes, Msg: fmt.Sprintf("the query is longer than %d bytes: shorten it", query.MaxBytes)}
+	}
+	if o.Pos < 0 || o.Pos > len(o.Query) {
+		return nil, catalog.Invalid("pos", "%d is outside the query (0 to %d bytes)", o.Pos, len(o.Query))
+	}
+	tok := query.TokenAt(o.Query, o.Pos)
+	out := &catalog.Suggestions{Start: tok.Start, End: tok.End, Token: tok.Kind.String(), Key: tok.Key,
+		Prefix: tok.Prefix, Suggestions: []catalog.Suggestion{}}
+
+	rest := query.WithoutToken(o.Query, tok)
+	rq, err := query.Parse(rest)
+	if err != nil {
+		var se *query.SyntaxError
+		if errors.As(err, &se) && se.Pos >= tok.Start {
+			// Positions after the token moved left when it was cut out.
+			se.Pos += tok.End - tok.Start
+		}
+		return nil, err
+	}
+	sel, err := newSelection(rq, rest)
+	if err != nil {
+		var se *query.SyntaxError
+		if errors.As(err, &se) && se.Pos >= tok.Start {
+			se.Pos += tok.End - tok.Start
+		}
+		return nil, err
+	}
+	if tok.Kind == query.KindPhrase || !suggestible(tok) {
+		return out, nil
+	}
+	out.Narrowed = !rq.IsEmpty()
+
+	var facets []facetCountRow
+	if out.Narrowed {
+		facets, err = s.narrowedFacets(ctx, sel, tok, o.Limit)
+	} else {
+		facets, err = s.catalogFacets(ctx, tok, o.Limit)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("suggest for %q: %w", o.Query, err)
+	}
+	for _, f := range facets {
+		sg := catalog.Suggestion{Key: f.key, Value: f.value, Count: f.n}
+		var completion string
+		switch {
+		case tok.Kind == query.KindValue:
+			sg.Kind, completion = catalog.SuggestValue, f.value
+		case f.value == "":
+			sg.Kind, completion = catalog.SuggestKey, f.key+":"
+		default:
+			sg.Kind, completion = catalog.SuggestPair, f.key+":"+f.value
+		}
+		term := tok.Complete(completion)
+		sg.Query, sg.Cursor = query.Replace(o.Query, tok, term)
+		sg.Text = term
+		if tok.Negated && !strings.HasPrefix(term, "-") {
+			sg.Text = "-" + term
+		}
+		out.Suggestions = append(out.Suggestions, sg)
+	}
+	return out, nil
+}
+
+// suggestible reports whether the token can be completed at all: a value
+// needs a well-formed key, and nothing typed may hold characters no tag has.
+func suggestible(tok query.Token) bool {
+	if strings.ContainsAny(tok.Prefix, `",`) || strings.IndexFunc(tok.Prefix, unicode.IsSpace) >= 0 {
+		return false
+	}
+	if tok.Kind == query.KindValue {
+		return catalog.ValidateTagKey(tok.Key) == nil
+	}
+	return true
+}
+
+type facetCountRow struct {
+	key, value string
+	n          int64
+}
+
+func collectFacets(rows pgx.Rows) ([]facetCountRow, error) {
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (facetCountRow, error) {
+		var f facetCountRow
+		err := r.Scan(&f.key, &f.value, &f.n)
+		return f, err
+	})
+}
+
+// catalogFacets completes tok from the counters of the whole catalog.
+func (s *Store) catalogFacets(ctx context.Context, tok query.Token, limit int) ([]facetCountRow, error) {
+	b := &argList{}
+	var cond string
+	if tok.Kind == query.KindValue {
+		cond = "key = " + b.arg(tok.Key) + " AND value <> '' AND value LIKE " + b.arg(likeEscape(tok.Prefix)+"%")
+	} else {
+		p := b.arg(likeEscape(tok.Prefix) + "%")
+		cond = "(value = '' AND key LIKE " + p + " OR value <> '' AND value LIKE " + p + ")"
+	}
+	sql := `SELECT key, value, sum(n)::bigint AS n FROM (
+	SELECT key, value, n FROM tag_counts WHERE ` + cond + `
+	UNION ALL
+	SELECT key, value, n FROM tag_count_deltas WHERE ` + cond + `
+) c
+GROUP BY key, value HAVING sum(n) > 0
+ORDER BY n DESC, key, value LIMIT ` + b.arg(int64(limit))
+	rows, err := s.searchQuery(ctx, sql, b.args...)
+	if err != nil {
+		return nil, mapError(err)
+	}
+	f, err := collectFacets(rows)
+	return f, mapError(err)
+}
+
+// narrowedFacets completes tok by counting the facets of the repositories
+// sel selects. The repository's ingest status rides along as a last
+// element "status:<status>" of its tags; real tags with the key status are
+// left out, as in tag_counts.
+func (s *Store) narrowedFacets(ctx context.Context, sel *selection, tok query.Token, limit int) ([]facetCountRow, error) {
+	b := sel.builder()
+	where := slices.Clone(sel.where)
+	if sel.text != "" {
+		where = append(where, "r.search @@ "+sel.text)
+	}
+	where = append(where, "(x.i > cardinality(r.tags) OR NOT starts_with(x.t, 'status:'))")
+	value := "substr(x.t, strpos(x.t, ':') + 1)"
+	var sql string
+	if tok.Kind == query.KindValue {
+		where = append(where, "x.t LIKE "+b.arg(likeEscape(tok.Key+":"+tok.Prefix)+"%"))
+		sql = `SELECT split_part(t, ':', 1), substr(t, strpos(t, ':') + 1), count(*) AS n FROM (
+	SELECT x.t FROM repositories r, unnest(r.tags || ('status:' || r.ingest_status)) WITH ORDINALITY AS x(t, i)` +
+			whereClause(where) + `
+) f
+GROUP BY 1, 2
+ORDER BY n DESC, 1, 2 LIMIT ` + b.arg(int64(limit))
+	} else {
+		p := b.arg(likeEscape(tok.Prefix) + "%")
+		where = append(where, "(x.t LIKE "+p+" OR "+value+" LIKE "+p+")")
+		// A key counts repositories, not tags: lang:go and lang:js are one
+		// repository with the key lang.
+		sql = `WITH f AS MATERIALIZED (
+	SELECT r.id, x.t FROM repositories r, unnest(r.tags || ('status:' || r.ingest_status)) WITH ORDINALITY AS x(t, i)` +
+			whereClause(where) + `
+)
+SELECT key, value, n FROM (
+	SELECT split_part(t, ':', 1) AS key, '' AS value, count(DISTINCT id) AS n FROM f WHERE t LIKE ` + p + ` GROUP BY 1
+	UNION ALL
+	SELECT split_part(t, ':', 1), substr(t, strpos(t, ':') + 1), count(*) FROM f
+	WHERE substr(t, strpos(t, ':') + 1) LIKE ` + p + ` GROUP BY 1, 2
+) c
+ORDER BY n DESC, key, value LIMIT ` + b.arg(int64(limit))
+	}
+	rows, err := s.searchQuery(ctx, sql, b.args...)
+	if err != nil {
+		return nil, mapError(err)
+	}
+	f, err := collectFacets(rows)
+	return f, mapError(err)
+}
