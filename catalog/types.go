@@ -199,6 +199,11 @@ type Service struct {
 	Source           string          `json:"source"`
 	CreatedAt        time.Time       `json:"created_at"`
 	UpdatedAt        time.Time       `json:"updated_at"`
+
+	// ConsecutiveFailures counts the failed checks in a row; the poller
+	// backs off with it. NextCheckAt is when the next check is due.
+	ConsecutiveFailures int        `json:"consecutive_failures"`
+	NextCheckAt         *time.Time `json:"next_check_at,omitempty"`
 }
 
 // Event is one entry of the durable event log.

@@ -443,6 +443,18 @@ func (o *ServicesOptions) printService(ctx context.Context, s *client.Service) e
 	} else {
 		add("checked", "never", ios.Gray)
 	}
+	if s.ConsecutiveFailures > 0 {
+		add("failures", strconv.Itoa(s.ConsecutiveFailures)+" in a row", ios.Red)
+	}
+	if s.NextCheckAt != nil {
+		next := s.NextCheckAt.UTC().Format(time.RFC3339)
+		if tty {
+			if next = until(now, *s.NextCheckAt); next != "now" {
+				next = "in " + next
+			}
+		}
+		add("next check", next, nil)
+	}
 	if s.HealthIntervalMS != nil {
 		add("interval", (time.Duration(*s.HealthIntervalMS) * time.Millisecond).String(), nil)
 	}
@@ -614,6 +626,20 @@ func runServicesImport(ctx context.Context, o *ServicesOptions) error {
 	_, err = fmt.Fprintf(o.IO.Out, "%s %d created, %d updated, %d unchanged, %d deleted\n",
 		o.IO.SuccessIcon(), res.Created, res.Updated, res.Unchanged, res.Deleted)
 	return err
+}
+
+// until says how long after now t is, rounded like ago ("now" when due).
+func until(now, t time.Time) string {
+	d := t.Sub(now)
+	switch {
+	case d <= 0:
+		return "now"
+	case d < time.Minute:
+		return plural(int((d+time.Second-1)/time.Second), "second")
+	case d < time.Hour:
+		return plural(int(d/time.Minute), "minute")
+	}
+	return plural(int(d/time.Hour), "hour")
 }
 
 // completeServiceSlugs completes the first n arguments (all when n < 0)

@@ -122,10 +122,19 @@ func TestServicesCommands(t *testing.T) {
 		t.Errorf("empty list --json: %+v", r)
 	}
 	r = sh("services", "show", "llm")
-	for _, want := range []string{"slug:\tllm\n", "name:\tLLM gateway\n", "status:\thealthy\n", "capabilities:\tchat\n", "source:\tapi\n", `metadata:	{"owner":"ml"}`} {
+	for _, want := range []string{"slug:\tllm\n", "name:\tLLM gateway\n", "status:\thealthy\n", "capabilities:\tchat\n", "source:\tapi\n", `metadata:	{"owner":"ml"}`, "next check:\t20"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("show lacks %q:\n%s", want, r.stdout)
 		}
+	}
+	// On a terminal: a table with a header, latency in ms, relative times.
+	r = appstoreEnv(t, env, true, "", "--no-color", "services", "list")
+	if !strings.HasPrefix(r.stdout, "SLUG  STATUS   KIND") || !strings.Contains(r.stdout, " ms ") || !strings.Contains(r.stdout, "just now") {
+		t.Errorf("list on a terminal:\n%s", r.stdout)
+	}
+	r = appstoreEnv(t, env, true, "", "--no-color", "services", "show", "llm")
+	if !strings.Contains(r.stdout, "status:       healthy\n") || !strings.Contains(r.stdout, "next check:   in ") && !strings.Contains(r.stdout, "next check:   now") {
+		t.Errorf("show on a terminal:\n%s", r.stdout)
 	}
 	if r = sh("services", "show", "nope"); r.code != cli.ExitNotFound {
 		t.Errorf("show missing: %+v", r)

@@ -292,19 +292,17 @@ const serviceColumns = `id, slug, name, kind, base_url, health_url, capabilities
 	status, last_checked_at, last_error, last_latency_ms, consecutive_failures, source, next_check_at,
 	created_at, updated_at`
 
-// serviceRow is a stored service with the poller's bookkeeping.
+// serviceRow is a stored service.
 type serviceRow struct {
 	catalog.Service
-	failures  int
-	nextCheck *time.Time
 }
 
 func scanService(row pgx.Row) (*serviceRow, error) {
 	var s serviceRow
 	var meta []byte
 	err := row.Scan(&s.ID, &s.Slug, &s.Name, &s.Kind, &s.BaseURL, &s.HealthURL, &s.Capabilities, &meta,
-		&s.HealthIntervalMS, &s.Status, &s.LastCheckedAt, &s.LastError, &s.LastLatencyMS, &s.failures,
-		&s.Source, &s.nextCheck, &s.CreatedAt, &s.UpdatedAt)
+		&s.HealthIntervalMS, &s.Status, &s.LastCheckedAt, &s.LastError, &s.LastLatencyMS, &s.ConsecutiveFailures,
+		&s.Source, &s.NextCheckAt, &s.CreatedAt, &s.UpdatedAt)
 	if err != nil {
 		return nil, err
 	}

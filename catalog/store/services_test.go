@@ -360,6 +360,11 @@ func TestServiceChecks(t *testing.T) {
 		if got := record(s.healthy, s.err); !slices.Equal(got, s.want) {
 			t.Errorf("step %d: changed %v, want %v", i, got, s.want)
 		}
+		if i == 4 {
+			if got, _ := st.Service(ctx, "a"); got.ConsecutiveFailures != 3 || got.NextCheckAt == nil || time.Until(*got.NextCheckAt) < 50*time.Minute {
+				t.Errorf("after three failures: %d failures, next check %v", got.ConsecutiveFailures, got.NextCheckAt)
+			}
+		}
 	}
 	evs := serviceEvents(t, st, since)
 	if len(evs) != 4 {
@@ -373,7 +378,7 @@ func TestServiceChecks(t *testing.T) {
 		t.Errorf("error change event %+v", d)
 	}
 	got, _ := st.Service(ctx, "a")
-	if got.Status != catalog.ServiceHealthy || got.LastLatencyMS == nil || *got.LastLatencyMS != 1.5 || got.LastCheckedAt == nil {
+	if got.Status != catalog.ServiceHealthy || got.LastLatencyMS == nil || *got.LastLatencyMS != 1.5 || got.LastCheckedAt == nil || got.ConsecutiveFailures != 0 {
 		t.Errorf("after checks %+v", got)
 	}
 
