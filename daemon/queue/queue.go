@@ -24,6 +24,29 @@ const (
 	KindCleanup Kind = "cleanup" // prune old images, events, sources
 )
 
+// Kinds lists every kind of job, in a stable order.
+var Kinds = []Kind{KindIngest, KindBuild, KindSync, KindCleanup}
+
+// Valid reports whether k is one of Kinds.
+func (k Kind) Valid() bool {
+	for _, known := range Kinds {
+		if k == known {
+			return true
+		}
+	}
+	return false
+}
+
+// ErrStopped is returned by Enqueue after Stop.
+var ErrStopped = errors.New("queue: stopped (appstored is shutting down)")
+
+// Backlogger is implemented by both queues: the number of jobs per kind that
+// are not finished (waiting, running or waiting to retry). The inline queue
+// counts this process; asynq counts every process on the Redis.
+type Backlogger interface {
+	Backlog(ctx context.Context) (map[Kind]int, error)
+}
+
 // Job is one unit of work.
 type Job struct {
 	Kind         Kind  `json:"kind"`
@@ -67,7 +90,8 @@ type Queue interface {
 	// Handle registers the handler of a kind; call before Start. A process
 	// only registers the kinds of its roles and only processes those.
 	Handle(kind Kind, h Handler)
-	// Start begins processing until Stop.
+	// Start begins processing until Stop. ctx only bounds starting:
+	// handlers keep running after it is cancelled, until Stop.
 	Start(ctx context.Context) error
 	// Stop waits for running handlers (their context is cancelled when ctx
 	// expires) and stops.
