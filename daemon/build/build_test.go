@@ -66,7 +66,7 @@ func TestBuildSucceedsAndTheImageRuns(t *testing.T) {
 
 // runImage runs the image's entry point without network and returns what
 // it printed.
-func runImage(t *testing.T, e *env, ref string) string {
+func runImage(t testing.TB, e *env, ref string) string {
 	t.Helper()
 	c, err := e.docker.ContainerCreate(e.ctx, &container.Config{Image: ref},
 		&container.HostConfig{NetworkMode: "none", AutoRemove: false}, &network.NetworkingConfig{}, nil, "")

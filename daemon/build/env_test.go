@@ -114,7 +114,7 @@ func (q *recordingQueue) enqueued() []queue.Job {
 
 // env is a worker on a fresh catalog and the real Docker engine.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	ctx    context.Context
 	st     *store.Store
 	docker *dockerclient.Client
@@ -122,9 +122,12 @@ type env struct {
 	queue  *recordingQueue
 	w      *build.Worker
 	app    []byte // the static test program
+
+	sourceDir string // the worker's checkout cache
+	catalogID string
 }
 
-func newEnv(t *testing.T, opts build.Options) *env {
+func newEnv(t testing.TB, opts build.Options) *env {
 	t.Helper()
 	testenv.Docker(t)
 	gitserver.RequireGit(t)
@@ -146,6 +149,7 @@ func newEnv(t *testing.T, opts build.Options) *env {
 		opts.Engine = e.engine
 	}
 	opts.SourceDir = t.TempDir()
+	e.sourceDir = opts.SourceDir
 	opts.GitPolicy = giturl.Policy{AllowLocal: true, AllowPrivate: true}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -162,6 +166,7 @@ func newEnv(t *testing.T, opts build.Options) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	e.catalogID = catalogID
 	// The engine is shared by every test: remove this catalog's images.
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -292,7 +297,7 @@ func (e *env) events(id int64) []string {
 }
 
 // waitFor polls cond every 20ms until it holds or the deadline passes.
-func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
+func waitFor(t testing.TB, what string, d time.Duration, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for !cond() {
@@ -309,4 +314,8 @@ var imageRemoveForce = image.RemoveOptions{Force: true}
 
 func gitserverSymlink(name, target string) gitserver.File {
 	return gitserver.File{Name: name, Content: target, Mode: fs.ModeSymlink}
+}
+
+func gitserverFile(name, content string) gitserver.File {
+	return gitserver.File{Name: name, Content: content}
 }
