@@ -257,3 +257,63 @@ func writeJSONLine(ctx context.Context, ios *IOStreams, o OutputOptions, v any) 
 	_, err = io.WriteString(ios.Out, string(b)+"\n")
 	return err
 }
+
+// waitRepositoryBuild follows the build that the ingestion of r queued
+// (its latest build, of the ingested commit) until it ends, streaming
+// its log on standard error with the slug in front of each line, as the
+// ingestion steps are printed. It returns the repository as it is after
+// the build, and a *buildError when the build did not succeed. A
+// repository whose ingestion queued no build is returned as it is.
+func waitRepositoryBuild(ctx context.Context, c *client.Client, ios *IOStreams, r *client.Repository) (*client.Repository, error) {
+	lb := r.LatestBuild
+	if lb == nil || lb.CommitSHA != r.LastCommitSHA {
+		return r, nil
+	}
+	bar := "| "
+	if ios.IsStderrTTY() {
+		bar = ios.Gray("│ ")
+	}
+	step := func(status, text string) {
+		if ios.IsStderrTTY() {
+			status = statusColor(ios, status)(fmt.Sprintf("%-10s", status))
+		}
+		fmt.Fprintf(ios.ErrOut, "%s  %s  %s\n", r.Slug, status, text)
+	}
+	step("building", fmt.Sprintf("build #%d at %s", lb.ID, shortSHA(lb.CommitSHA)))
+	b, err := followBuild(ctx, c, lb.ID, func(l client.LogLine) error {
+		_, err := fmt.Fprintf(ios.ErrOut, "%s  %s%s\n", r.Slug, bar, l.Line)
+		return err
+	})
+	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) {
+			return r, &buildWaitTimeoutError{slug: r.Slug, id: lb.ID}
+		}
+		return r, err
+	}
+	if b.Status == catalog.BuildSucceeded {
+		text := b.ImageTag
+		if b.DurationMS != nil {
+			text += " (" + formatMillis(*b.DurationMS)
+			if b.Cached {
+				text += ", cached"
+			}
+			text += ")"
+		}
+		step(string(b.Status), text)
+	}
+	if updated, err := c.Repository(ctx, r.Slug); err == nil {
+		r = updated
+	}
+	return r, buildResult(b)
+}
+
+// buildWaitTimeoutError is a wait for a build that ran out of time; the
+// build goes on.
+type buildWaitTimeoutError struct {
+	slug string
+	id   int64
+}
+
+func (e *buildWaitTimeoutError) Error() string {
+	return fmt.Sprintf("%s: build #%d still running after --timeout; it goes on: `appstore logs %d -f` follows it", e.slug, e.id, e.id)
+}
