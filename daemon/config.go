@@ -57,6 +57,8 @@ type Config struct {
 	MaxCloneBytes int64
 	// CloneTimeout bounds a clone (default 5m).
 	CloneTimeout time.Duration
+	// IngestConcurrency is how many ingestions this process runs at once (default 4).
+	IngestConcurrency int64
 	// EventRetention is how long events are kept for replay (default 7 days).
 	EventRetention time.Duration
 	// ServiceToken guards registering, changing and importing services;

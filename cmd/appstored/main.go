@@ -84,6 +84,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	env.String(&cfg.WebhookSecret, "webhook-secret", "", "secret that signs push webhooks (GitHub, GitLab, Gitea)")
 	env.Int64(&cfg.MaxCloneBytes, "max-clone-size", 200<<20, "largest repository a clone may transfer, in bytes")
 	env.Duration(&cfg.CloneTimeout, "clone-timeout", 5*time.Minute, "time limit of a clone")
+	env.Int64(&cfg.IngestConcurrency, "ingest-concurrency", 4, "ingestions (clone + metadata) this process runs at once; more wait queued")
 	env.Duration(&cfg.EventRetention, "event-retention", 7*24*time.Hour, "how long events are kept for replay; older ones are pruned")
 	env.String(&cfg.ServiceToken, "service-token", "", "token that services and operators send to register, change and import services; empty disables those routes")
 	env.Duration(&cfg.HealthInterval, "health-interval", 30*time.Second, "how often registered services are health-checked (a service may set its own)")

@@ -1,0 +1,76 @@
+package daemon_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/appstore-dev/appstore/client"
+	"github.com/appstore-dev/appstore/daemon"
+	"github.com/appstore-dev/appstore/internal/testenv"
+)
+
+func readyz(t *testing.T, d *daemon.Daemon) (int, client.Health) {
+	t.Helper()
+	resp, err := http.Get(d.URL + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var h client.Health
+	if err := json.NewDecoder(resp.Body).Decode(&h); err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, h
+}
+
+func TestReadyzReportsTheInlineQueue(t *testing.T) {
+	d := startDaemon(t, daemon.Config{})
+	code, h := readyz(t, d)
+	if c, ok := h.Checks["queue"]; code != http.StatusOK || !ok || !c.OK || c.Optional {
+		t.Fatalf("readyz %d %+v: want a required, passing queue check", code, h)
+	}
+}
+
+// With --redis-url the queue check is Redis: readyz goes down with it and
+// comes back with it.
+func TestReadyzReportsTheRedisQueue(t *testing.T) {
+	r := testenv.StartRedis(t)
+	d := startDaemon(t, daemon.Config{RedisURL: r.URL()})
+	code, h := readyz(t, d)
+	if c := h.Checks["queue"]; code != http.StatusOK || !c.OK || c.Optional {
+		t.Fatalf("readyz %d %+v: want a required, passing queue check", code, h)
+	}
+
+	r.Stop()
+	code, h = readyz(t, d)
+	if c := h.Checks["queue"]; code != http.StatusServiceUnavailable || h.Status != "down" || c.OK || !strings.Contains(c.Message, r.Addr()) {
+		t.Fatalf("readyz with Redis down: %d %+v: want 503, down, and a queue check naming %s", code, h, r.Addr())
+	}
+
+	r.Start()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		code, h = readyz(t, d)
+		if code == http.StatusOK && h.Checks["queue"].OK {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("readyz 5s after Redis came back: %d %+v", code, h)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestRejectsABadRedisURL(t *testing.T) {
+	_, err := daemon.Start(context.Background(), daemon.Config{
+		DatabaseURL: testenv.Postgres(t), DataDir: t.TempDir(), Addr: "127.0.0.1:0",
+		RedisURL: "localhost:6379",
+	})
+	if err == nil || !strings.Contains(err.Error(), "--redis-url") || !strings.Contains(err.Error(), "redis://") {
+		t.Fatalf("err %v, want one naming --redis-url and the expected form", err)
+	}
+}
