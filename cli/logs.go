@@ -21,6 +21,9 @@ type LogsOptions struct {
 	Target string
 	// Follow streams new lines until the build ends.
 	Follow bool
+	// App prints the output of the app's container (Target is then a slug
+	// or a launch id) instead of a build's log; see runAppLogs.
+	App bool
 }
 
 // NewCmdLogs builds "appstore logs".
@@ -35,19 +38,29 @@ the repository with that slug.
 -f follows the log live until the build ends. The exit status is the
 build's result once it ended: 0 succeeded, 1 failed or cancelled (the
 error is printed on standard error); 0 for a build still going without -f.
---json prints one JSON object per line (id, build_id, line, time).`,
+--json prints one JSON object per line (id, build_id, line, time).
+
+--app prints the output of the app's running container instead (the
+slug's newest launch, or the launch with that id): its standard output on
+standard output, its standard error on standard error; -f follows it until
+the app stops. --json prints {stream, line, time} per line.`,
 		Example: `  appstore logs dash
   appstore logs 42 -f
-  appstore logs dash --json | jq -r .line`,
+  appstore logs dash --json | jq -r .line
+  appstore logs dash --app -f`,
 		Args:              usageArgs(cobra.ExactArgs(1)),
 		ValidArgsFunction: completeSlugs(f, 1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.IO, opts.Client, opts.Output = f.IO, f.Client, f.Output()
 			opts.Target = args[0]
+			if opts.App {
+				return runAppLogs(cmd.Context(), opts)
+			}
 			return runLogs(cmd.Context(), opts)
 		},
 	}
 	cmd.Flags().BoolVarP(&opts.Follow, "follow", "f", false, "stream new lines until the build ends")
+	cmd.Flags().BoolVar(&opts.App, "app", false, "the output of the app's container (slug or launch id) instead of a build log")
 	return cmd
 }
 

@@ -131,6 +131,7 @@ Exit codes: 0 ok, 1 failure, 2 usage, 3 not found, 4 daemon unreachable,
 		NewCmdTag(f),
 		NewCmdBuild(f), NewCmdBuilds(f), NewCmdLogs(f),
 		NewCmdServices(f),
+		NewCmdLaunch(f), NewCmdPs(f), NewCmdStop(f),
 		NewCmdVersion(f),
 		NewCmdCompletion(f),
 	)

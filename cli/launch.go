@@ -1,0 +1,302 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os/exec"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/appstore-dev/appstore/catalog"
+	"github.com/appstore-dev/appstore/client"
+)
+
+// LaunchOptions are the inputs of "appstore launch".
+type LaunchOptions struct {
+	IO     *IOStreams
+	Client func() (*client.Client, error)
+	Output OutputOptions
+	// OpenBrowser opens a URL (xdg-open, open); tests replace it.
+	OpenBrowser func(url string) error
+
+	Slug    string
+	TTL     time.Duration
+	Profile string
+	NoOpen  bool
+	// NoWait returns as soon as the daemon accepted the launch.
+	NoWait bool
+}
+
+// NewCmdLaunch builds "appstore launch".
+func NewCmdLaunch(f *Factory) *cobra.Command {
+	opts := &LaunchOptions{}
+	cmd := &cobra.Command{
+		Use:   "launch <slug>",
+		Short: "Start an app and print its preview URL",
+		Long: `Start the latest succeeded build of an app in a sandboxed container and
+print its preview URL, http://<slug>.localhost:<port>/, once the app answers.
+
+On a terminal it shows progress, then opens the URL in the browser (unless
+--no-open); in a pipe it prints only the URL. An app already running the
+same build is reused (its time to live is extended), and an app kept warm
+by the daemon's warm pool starts at once.
+
+The launch ends when its time to live runs out (--ttl, default the
+daemon's --launch-ttl, 1h), when it serves no request for the daemon's
+--idle-timeout (it then starts again on the next request to its URL), or
+with ` + "`appstore stop`" + `.
+
+Profiles: small (256 MiB, 0.5 CPU, 128 processes; the default), medium
+(512 MiB, 1 CPU, 256), large (1 GiB, 2 CPUs, 512).
+
+Exit status: 0 running, 1 failed to start (the reason and the app's last
+output are printed), 3 unknown app, 5 no succeeded build yet.`,
+		Example: `  appstore launch dash
+  appstore launch dash --ttl 30m --profile medium --no-open
+  url=$(appstore launch dash) && curl -s "$url"
+  appstore launch dash --json | jq -r .preview_url`,
+		Args:              usageArgs(cobra.ExactArgs(1)),
+		ValidArgsFunction: completeSlugs(f, 1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.IO, opts.Client, opts.Output = f.IO, f.Client, f.Output()
+			opts.OpenBrowser = func(u string) error { return openBrowser(u, f.Getenv) }
+			opts.Slug = args[0]
+			return runLaunch(cmd.Context(), opts)
+		},
+	}
+	cmd.Flags().DurationVar(&opts.TTL, "ttl", 0, "how long the launch lives, e.g. 30m or 2h (default: the daemon's --launch-ttl)")
+	cmd.Flags().StringVar(&opts.Profile, "profile", "", "resource profile: small, medium or large (default: the app's, else small)")
+	cmd.Flags().BoolVar(&opts.NoOpen, "no-open", false, "do not open the browser")
+	cmd.Flags().BoolVar(&opts.NoWait, "no-wait", false, "return once the launch is accepted, without waiting for the app to answer")
+	_ = cmd.RegisterFlagCompletionFunc("profile", cobra.FixedCompletions([]string{"small", "medium", "large"}, cobra.ShellCompDirectiveNoFileComp))
+	return cmd
+}
+
+func runLaunch(ctx context.Context, opts *LaunchOptions) error {
+	if !catalog.ValidSlug(opts.Slug) {
+		return usageErrorf("%q is not an app slug (see `appstore list`)", opts.Slug)
+	}
+	if opts.TTL < 0 {
+		return usageErrorf("--ttl %v: want a positive duration such as 30m", opts.TTL)
+	}
+	c, err := opts.Client()
+	if err != nil {
+		return err
+	}
+	req := client.LaunchRequest{Profile: opts.Profile}
+	if opts.TTL > 0 {
+		req.TTL = opts.TTL.String()
+	}
+	l, err := c.StartLaunch(ctx, opts.Slug, req)
+	if err != nil {
+		return err
+	}
+	human := !opts.Output.Machine() && !opts.Output.Quiet
+	if l.Status == catalog.LaunchStarting && !opts.NoWait {
+		if l, err = waitLaunch(ctx, c, opts.IO, l, human); err != nil {
+			if errors.Is(err, context.Canceled) {
+				fmt.Fprintf(opts.IO.ErrOut, "Stopped waiting; launch %d goes on (`appstore ps`, `appstore stop %d`).\n", l.ID, l.ID)
+			}
+			return err
+		}
+	}
+	switch {
+	case opts.Output.Machine():
+		if err := writeJSON(ctx, opts.IO, opts.Output, l); err != nil {
+			return err
+		}
+	case opts.Output.Quiet:
+		fmt.Fprintln(opts.IO.Out, l.ID)
+	case !opts.IO.IsStdoutTTY():
+		if l.Status == catalog.LaunchRunning || l.Status == catalog.LaunchStarting {
+			fmt.Fprintln(opts.IO.Out, l.PreviewURL)
+		}
+	default:
+		printLaunched(opts.IO, c, l)
+	}
+	if err := launchResult(l); err != nil {
+		return err
+	}
+	if l.Status == catalog.LaunchRunning && human && opts.IO.IsStdoutTTY() && !opts.NoOpen && opts.OpenBrowser != nil {
+		if err := opts.OpenBrowser(l.PreviewURL); err != nil {
+			fmt.Fprintf(opts.IO.ErrOut, "Could not open a browser (%v); open %s yourself.\n", err, l.PreviewURL)
+		}
+	}
+	return nil
+}
+
+// launchError is a launch that did not start; it exits with 1.
+type launchError struct{ l *client.Launch }
+
+func (e *launchError) Error() string {
+	msg := fmt.Sprintf("launch %d of %s %s", e.l.ID, e.l.Repository, e.l.Status)
+	if e.l.ErrorMessage != "" {
+		msg += ": " + e.l.ErrorMessage
+	}
+	return msg
+}
+
+func launchResult(l *client.Launch) error {
+	switch l.Status {
+	case catalog.LaunchRunning, catalog.LaunchStarting:
+		return nil
+	}
+	return &launchError{l: l}
+}
+
+// waitLaunch follows a starting launch until it runs or ends, with a
+// spinner on a terminal's standard error.
+func waitLaunch(ctx context.Context, c *client.Client, ios *IOStreams, l *client.Launch, human bool) (*client.Launch, error) {
+	spin := human && ios.IsStderrTTY()
+	if human && !spin {
+		fmt.Fprintf(ios.ErrOut, "Starting %s (launch %d, profile %s)…\n", l.Repository, l.ID, l.ResourceProfile)
+	}
+	type result struct {
+		l   *client.Launch
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		cur := l
+		for cur.Status == catalog.LaunchStarting {
+			next, err := c.WaitLaunch(ctx, l.ID, 30*time.Second)
+			if err != nil {
+				done <- result{cur, err}
+				return
+			}
+			cur = next
+		}
+		done <- result{cur, nil}
+	}()
+	start := time.Now()
+	frames := []string{"⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"}
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for i := 0; ; i++ {
+		select {
+		case r := <-done:
+			if spin {
+				fmt.Fprint(ios.ErrOut, "\r\x1b[K")
+			}
+			return r.l, r.err
+		case <-tick.C:
+			if spin {
+				fmt.Fprintf(ios.ErrOut, "\r\x1b[K%s Starting %s (launch %d, profile %s)… %s", frames[i%len(frames)], l.Repository, l.ID, l.ResourceProfile,
+					time.Since(start).Round(100*time.Millisecond))
+			}
+		}
+	}
+}
+
+// printLaunched tells a person where the app is and what to do next.
+func printLaunched(ios *IOStreams, c *client.Client, l *client.Launch) {
+	if l.Status != catalog.LaunchRunning && l.Status != catalog.LaunchStarting {
+		return // the error says it
+	}
+	state := "is running"
+	if l.Status == catalog.LaunchStarting {
+		state = "is starting"
+	}
+	fmt.Fprintf(ios.Out, "%s %s %s at %s\n", ios.SuccessIcon(), ios.Bold(l.Repository), state, ios.Bold(l.PreviewURL))
+	details := []string{fmt.Sprintf("launch %d", l.ID), "profile " + l.ResourceProfile}
+	if l.ExpiresAt != nil {
+		details = append(details, "ends in "+until(time.Now(), *l.ExpiresAt))
+	}
+	fmt.Fprintf(ios.Out, "  %s\n", ios.Gray(strings.Join(details, ", ")))
+	if base := c.URL(); base != "" {
+		fmt.Fprintf(ios.Out, "  %s %s/apps/%s/\n", ios.Gray("also at"), base, l.Repository)
+	}
+	fmt.Fprintf(ios.Out, "  %s appstore logs %s --app -f   %s appstore stop %s\n", ios.Gray("output:"), l.Repository, ios.Gray("stop:"), l.Repository)
+}
+
+// openBrowser opens u with $BROWSER, else the system's opener. It does not
+// wait for the browser.
+func openBrowser(u string, getenv func(string) string) error {
+	var cmd *exec.Cmd
+	if b := getenv("BROWSER"); b != "" {
+		cmd = exec.Command(b, u)
+	} else {
+		switch runtime.GOOS {
+		case "darwin":
+			cmd = exec.Command("open", u)
+		case "windows":
+			cmd = exec.Command("rundll32", "url.dll,FileProtocolHandler", u)
+		default:
+			cmd = exec.Command("xdg-open", u)
+		}
+	}
+	cmd.Stdout, cmd.Stderr = nil, nil
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	go func() { _ = cmd.Wait() }()
+	return nil
+}
+
+// runAppLogs prints the output of an app's container: "appstore logs
+// <slug|launch-id> --app". The app's standard error goes to standard error.
+func runAppLogs(ctx context.Context, opts *LogsOptions) error {
+	c, err := opts.Client()
+	if err != nil {
+		return err
+	}
+	id, err := resolveLaunch(ctx, c, opts.Target)
+	if err != nil {
+		return err
+	}
+	for line, err := range c.LaunchLogs(ctx, id, client.LaunchLogsOptions{Follow: opts.Follow}) {
+		if err != nil {
+			return err
+		}
+		if opts.Output.Machine() {
+			if err := writeJSONLine(ctx, opts.IO, opts.Output, line); err != nil {
+				return err
+			}
+			continue
+		}
+		w := opts.IO.Out
+		if line.Stream == "stderr" {
+			w = opts.IO.ErrOut
+		}
+		if _, err := fmt.Fprintln(w, line.Line); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// resolveLaunch turns a launch id, or a slug, into a launch id: the slug's
+// newest active launch, else its newest launch.
+func resolveLaunch(ctx context.Context, c *client.Client, target string) (int64, error) {
+	if id, err := strconv.ParseInt(target, 10, 64); err == nil {
+		if id <= 0 {
+			return 0, usageErrorf("launch id %d: want a positive number, or an app slug", id)
+		}
+		return id, nil
+	}
+	if !catalog.ValidSlug(target) {
+		return 0, usageErrorf("%q is neither a launch id nor an app slug", target)
+	}
+	active, err := c.Launches(ctx, client.ListLaunchesOptions{Repository: target, Active: true, Limit: 20})
+	if err != nil {
+		return 0, err
+	}
+	for _, l := range active.Launches {
+		if !l.Warm {
+			return l.ID, nil
+		}
+	}
+	latest, err := c.Launches(ctx, client.ListLaunchesOptions{Repository: target, Limit: 1})
+	if err != nil {
+		return 0, err
+	}
+	if len(latest.Launches) == 0 {
+		return 0, fmt.Errorf("%s was never launched: start it with `appstore launch %s`: %w", target, target, catalog.ErrNotFound)
+	}
+	return latest.Launches[0].ID, nil
+}
