@@ -350,7 +350,11 @@ const (
 func (r *Runner) waitReady(ctx context.Context, cid string, port int, slug string, deadline time.Time) (readyResult, container.InspectResponse) {
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	host := slug + "." + r.preview.host
-	interval := 5 * time.Millisecond
+	// Most apps answer within a few seconds: look every 10 ms meanwhile
+	// (a refused connection costs microseconds), then less often.
+	const fastFor = 3 * time.Second
+	interval := 10 * time.Millisecond
+	began := time.Now()
 	lastInspect := time.Now()
 	for {
 		if ctx.Err() != nil {
@@ -378,7 +382,9 @@ func (r *Runner) waitReady(ctx context.Context, cid string, port int, slug strin
 			return readyCancelled, container.InspectResponse{}
 		case <-time.After(interval):
 		}
-		interval = min(interval*3/2, 100*time.Millisecond)
+		if time.Since(began) > fastFor {
+			interval = min(interval*3/2, 100*time.Millisecond)
+		}
 	}
 }
 
