@@ -1,13 +1,24 @@
 #!/usr/bin/env bash
 # make demo: runs appstored on the embedded PostgreSQL (state in ./.demo),
-# registers every app under examples/, lists them, and keeps the daemon running
-# until Ctrl-C, when it stops it cleanly. Run `make build` first (make demo does).
+# registers every app under examples/ and, when the Docker engine answers,
+# waits until each is ingested and its image built (build logs stream to the
+# terminal), lists them, and keeps the daemon running until Ctrl-C, when it
+# stops it cleanly. Run `make build` first (make demo does).
+#
+# An app directory that is a Git repository is registered as it is. An
+# example with a main.go is compiled first (CGO_ENABLED=0 go build -o app:
+# the Dockerfiles are FROM scratch + that binary, so builds need no network)
+# and copied, binary included, into a Git repository of its own under
+# $APPSTORE_DEMO_DATA/repos/<name>, committed when it changed; that
+# repository is what gets registered, so ingestion reads a real clone.
 #
 # Environment:
 #   APPSTORE_DEMO_ADDR   listen address (default 127.0.0.1:7070)
 #   APPSTORE_DEMO_DATA   data directory (default .demo)
 #   APPSTORE_DEMO_WAIT   seconds to wait for /healthz (default 120)
 #   APPSTORE_DEMO_APPS   directory whose subdirectories are registered (default examples)
+#   APPSTORE_DEMO_TIMEOUT  how long to wait for each app's ingestion and build (default 10m)
+#   GO                   the go command that compiles the examples (default go)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,6 +26,8 @@ addr=${APPSTORE_DEMO_ADDR:-127.0.0.1:7070}
 data=${APPSTORE_DEMO_DATA:-.demo}
 wait_s=${APPSTORE_DEMO_WAIT:-120}
 apps=${APPSTORE_DEMO_APPS:-examples}
+build_timeout=${APPSTORE_DEMO_TIMEOUT:-10m}
+go=${GO:-go}
 export APPSTORE_URL="http://$addr"
 
 say() { printf 'demo: %s\n' "$*" >&2; }
@@ -36,6 +49,45 @@ healthz() {
 		IFS= read -r -t 5 status <&3 || exit 1
 		[[ $status == HTTP/*" 200"* ]]
 	) 2>/dev/null
+}
+
+# docker_ready: /readyz says the Docker engine answers, so builds can run.
+docker_ready() {
+	(
+		host=${addr%:*} port=${addr##*:}
+		exec 3<>"/dev/tcp/$host/$port" || exit 1
+		printf 'GET /readyz HTTP/1.0\r\nHost: %s\r\n\r\n' "$addr" >&3
+		grep -q '"docker":{"ok":true' <&3
+	) 2>/dev/null
+}
+
+# example_repo DIR: sets repo_path to the Git repository to register for the
+# app in DIR (see the top of this file), and changed=1 when it got a new
+# commit.
+example_repo() {
+	local dir=$1 name repo
+	changed=0
+	if [ -e "$dir/.git" ] || [ ! -f "$dir/main.go" ]; then
+		repo_path=$(cd "$dir" && pwd)
+		return
+	fi
+	name=$(basename "$dir")
+	say "compiling $dir (CGO_ENABLED=0 $go build)"
+	# Called from a condition, where set -e is off: every step checks.
+	(cd "$dir" && CGO_ENABLED=0 GOOS=linux "$go" build -trimpath -ldflags='-s -w' -o app .) >&2 || return 1
+	repo="$data/repos/$name"
+	mkdir -p "$repo" || return 1
+	[ -d "$repo/.git" ] || git -C "$repo" init -q -b main || return 1
+	# Mirror the example into the repository, .git aside.
+	find "$repo" -mindepth 1 -maxdepth 1 ! -name .git -exec rm -rf {} + || return 1
+	cp -a "$dir/." "$repo/" || return 1
+	git -C "$repo" add -A || return 1
+	if ! git -C "$repo" rev-parse -q --verify HEAD >/dev/null || ! git -C "$repo" diff --cached --quiet; then
+		git -C "$repo" -c user.name="appstore demo" -c user.email=demo@appstore.invalid \
+			commit -q -m "demo: $dir with its compiled binary" || return 1
+		changed=1
+	fi
+	repo_path=$(cd "$repo" && pwd)
 }
 
 mkdir -p "$data"
@@ -94,20 +146,44 @@ done
 say "appstored is up"
 
 failed=0
+wait_flags=()
+if docker_ready; then
+	# Ingestion steps and build logs stream to the terminal (stderr).
+	wait_flags=(--wait --timeout "$build_timeout")
+else
+	say "the Docker engine does not answer (see /readyz): the apps are registered but not built;"
+	say "start dockerd (or set DOCKER_HOST for appstored), then: bin/appstore build <slug> --wait"
+fi
 if [ -d "$apps" ]; then
 	for dir in "$apps"/*/; do
 		[ -d "$dir" ] || continue
-		path=$(cd "$dir" && pwd)
+		dir=${dir%/}
+		if ! example_repo "$dir"; then
+			say "preparing $dir failed"
+			failed=1
+			continue
+		fi
+		path=$repo_path
 		set +e
-		out=$(bin/appstore add "$path" 2>&1)
+		slug=$(bin/appstore add "$path" "${wait_flags[@]}")
 		rc=$?
 		set -e
 		case $rc in
-		0) say "registered $path as $out" ;;
-		5) say "$path is already registered" ;; # a second demo run
+		0) say "registered $path as $slug${wait_flags[0]:+ and built it}" ;;
+		5)
+			say "$path is already registered" # a second demo run
+			if [ "$changed" = 1 ]; then
+				slug=$(bin/appstore list --json --jq ".[] | select(.git_url == \"file://$path\") | .slug")
+				say "$path has a new commit: refreshing $slug"
+				bin/appstore refresh "$slug" "${wait_flags[@]}" >/dev/null || failed=1
+			fi
+			;;
 		*)
-			printf '%s\n' "$out" >&2
-			say "registering $path failed (exit $rc)"
+			if [ -n "$slug" ]; then
+				say "registered $path as $slug, but its ingestion or build failed (exit $rc, see above)"
+			else
+				say "registering $path failed (exit $rc)"
+			fi
 			failed=1
 			;;
 		esac
@@ -120,7 +196,7 @@ echo
 bin/appstore list
 echo
 if [ "$failed" != 0 ]; then
-	say "some examples could not be registered (see above)"
+	say "some examples could not be registered or built (see above)"
 fi
 say "appstored runs at $APPSTORE_URL; try: APPSTORE_URL=$APPSTORE_URL bin/appstore list"
 say "press Ctrl-C to stop it"
