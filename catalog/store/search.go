@@ -220,8 +220,8 @@ ORDER BY p.launch_count DESC, p.id DESC`
 // query is a single facet, else by counting when the planner expects few
 // enough matches (or exact is set), else the planner's estimate.
 func (s *Store) searchTotal(ctx context.Context, sel *selection, exact bool) (total int64, isExact bool, err error) {
-	if sel.facet != nil {
-		n, err := s.facetCount(ctx, *sel.facet)
+	if sel.counted && len(sel.conds) <= 2 {
+		n, err := s.countedTotal(ctx, sel.conds)
 		return n, true, err
 	}
 	b := sel.builder()
@@ -266,13 +266,39 @@ func (s *Store) searchTotal(ctx context.Context, sel *selection, exact bool) (to
 // an ingest status ("status", status) or every repository ("status", "").
 type facet struct{ key, value string }
 
-// facetCount returns the counter of one facet: tag_counts plus the deltas
-// not folded into it yet.
-func (s *Store) facetCount(ctx context.Context, f facet) (int64, error) {
+// countedTotal counts the repositories matching every one of conds (at
+// most two) from the counters: nothing is every repository, one condition
+// the sum of its facets in tag_counts, two the sum of their pairs in
+// tag_pair_counts. Each reads the folded counters plus the deltas.
+func (s *Store) countedTotal(ctx context.Context, conds []cond) (int64, error) {
+	var keys, values, selectors []string
+	table, deltas := "tag_counts", "tag_count_deltas"
+	switch len(conds) {
+	case 0:
+		keys, values = []string{"status"}, []string{""}
+	case 1:
+		for _, f := range conds[0].facets {
+			keys, values = append(keys, f.key), append(values, f.value)
+		}
+	case 2:
+		table, deltas = "tag_pair_counts", "tag_pair_count_deltas"
+		for _, a := range conds[0].selectors {
+			for _, f := range conds[1].facets {
+				selectors, keys, values = append(selectors, a), append(keys, f.key), append(values, f.value)
+			}
+		}
+	}
+	b := &argList{}
+	var match string
+	if selectors == nil {
+		match = "(key, value) IN (SELECT * FROM unnest(" + b.arg(keys) + "::text[], " + b.arg(values) + "::text[]))"
+	} else {
+		match = "(a, key, value) IN (SELECT * FROM unnest(" + b.arg(selectors) + "::text[], " + b.arg(keys) + "::text[], " + b.arg(values) + "::text[]))"
+	}
 	rows, err := s.searchQuery(ctx, `SELECT coalesce(sum(n), 0)::bigint FROM (
-	SELECT n FROM tag_counts WHERE key = $1 AND value = $2
+	SELECT n FROM `+table+` WHERE `+match+`
 	UNION ALL
-	SELECT n FROM tag_count_deltas WHERE key = $1 AND value = $2) c`, f.key, f.value)
+	SELECT n FROM `+deltas+` WHERE `+match+`) c`, b.args...)
 	if err != nil {
 		return 0, mapError(err)
 	}
@@ -313,9 +339,20 @@ type selection struct {
 	// ("" when there are none), to be matched against a search vector.
 	where []string
 	text  string
-	// facet is set when the query is nothing but one facet (or nothing at
-	// all): its counter is the exact total.
-	facet *facet
+	// counted is set when the query is nothing but facet conditions whose
+	// counts the counters hold (see cond): then conds are those.
+	counted bool
+	conds   []cond
+}
+
+// cond is a condition whose matches are a disjoint union of facets, so
+// that the counters can count them: a tag filter with one value, or a
+// status filter (a repository has one status).
+type cond struct {
+	// selectors are the conditions as tag_pair_counts.a: "lang:go",
+	// "status:ready"; facets the same as tag_counts rows.
+	selectors []string
+	facets    []facet
 }
 
 // builder returns an argument list that continues after the selection's.
@@ -399,13 +436,24 @@ func newSelection(q *query.Query, raw string) (*selection, error) {
 	}
 	sel.args = b.args
 
-	// The total of a query that is one facet is its counter.
+	// Conjunctions of facets are counted by the counters.
 	if sel.text == "" && len(neg) == 0 && len(q.Excludes) == 0 {
-		switch {
-		case len(q.Filters) == 0:
-			sel.facet = &facet{"status", ""}
-		case len(q.Filters) == 1 && len(q.Filters[0].Values) == 1:
-			sel.facet = &facet{q.Filters[0].Key, q.Filters[0].Values[0]}
+		sel.counted = true
+		for _, f := range q.Filters {
+			var c cond
+			switch {
+			case f.Key == "status":
+				for _, v := range f.Values {
+					c.selectors = append(c.selectors, "status:"+v)
+					c.facets = append(c.facets, facet{"status", v})
+				}
+			case len(f.Values) == 1:
+				c.selectors = []string{f.Key + ":" + f.Values[0]}
+				c.facets = []facet{{f.Key, f.Values[0]}}
+			default: // lang:go,rust: a repository may carry both
+				sel.counted = false
+			}
+			sel.conds = append(sel.conds, c)
 		}
 	}
 	return sel, nil
@@ -548,10 +596,13 @@ func (s *Store) Suggest(ctx context.Context, o SuggestOptions) (*catalog.Suggest
 	out.Narrowed = !rq.IsEmpty()
 
 	var facets []facetCountRow
-	if out.Narrowed {
+	switch {
+	case !out.Narrowed:
+		facets, err = s.catalogFacets(ctx, tok, nil, o.Limit)
+	case sel.counted && len(sel.conds) == 1:
+		facets, err = s.catalogFacets(ctx, tok, sel.conds[0].selectors, o.Limit)
+	default:
 		facets, err = s.narrowedFacets(ctx, sel, tok, o.Limit)
-	} else {
-		facets, err = s.catalogFacets(ctx, tok, o.Limit)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("suggest for %q: %w", o.Query, err)
@@ -603,8 +654,11 @@ func collectFacets(rows pgx.Rows) ([]facetCountRow, error) {
 	})
 }
 
-// catalogFacets completes tok from the counters of the whole catalog.
-func (s *Store) catalogFacets(ctx context.Context, tok query.Token, limit int) ([]facetCountRow, error) {
+// catalogFacets completes tok from the counters: those of the whole
+// catalog (tag_counts), or with selectors those of the repositories that
+// carry one of them (tag_pair_counts; selectors select disjoint sets, so
+// their counts add up).
+func (s *Store) catalogFacets(ctx context.Context, tok query.Token, selectors []string, limit int) ([]facetCountRow, error) {
 	b := &argList{}
 	var cond string
 	if tok.Kind == query.KindValue {
@@ -613,10 +667,15 @@ func (s *Store) catalogFacets(ctx context.Context, tok query.Token, limit int) (
 		p := b.arg(likeEscape(tok.Prefix) + "%")
 		cond = "(value = '' AND key LIKE " + p + " OR value <> '' AND value LIKE " + p + ")"
 	}
+	table, deltas := "tag_counts", "tag_count_deltas"
+	if selectors != nil {
+		table, deltas = "tag_pair_counts", "tag_pair_count_deltas"
+		cond = "a = ANY(" + b.arg(selectors) + "::text[]) AND " + cond
+	}
 	sql := `SELECT key, value, sum(n)::bigint AS n FROM (
-	SELECT key, value, n FROM tag_counts WHERE ` + cond + `
+	SELECT key, value, n FROM ` + table + ` WHERE ` + cond + `
 	UNION ALL
-	SELECT key, value, n FROM tag_count_deltas WHERE ` + cond + `
+	SELECT key, value, n FROM ` + deltas + ` WHERE ` + cond + `
 ) c
 GROUP BY key, value HAVING sum(n) > 0
 ORDER BY n DESC, key, value LIMIT ` + b.arg(int64(limit))
@@ -629,34 +688,39 @@ ORDER BY n DESC, key, value LIMIT ` + b.arg(int64(limit))
 }
 
 // narrowedFacets completes tok by counting the facets of the repositories
-// sel selects. The repository's ingest status rides along as a last
-// element "status:<status>" of its tags; real tags with the key status are
-// left out, as in tag_counts.
+// sel selects, for a rest of the query the counters cannot answer (text,
+// exclusions, two or more filters). The repository's ingest status rides
+// along as a last element "status:<status>" of its tags; real tags with
+// the key status are left out, as in tag_counts. The arrays are unnested
+// in the select list (a ProjectSet node), several times cheaper per
+// repository than a lateral unnest.
 func (s *Store) narrowedFacets(ctx context.Context, sel *selection, tok query.Token, limit int) ([]facetCountRow, error) {
 	b := sel.builder()
 	where := slices.Clone(sel.where)
 	if sel.text != "" {
 		where = append(where, "r.search @@ "+sel.text)
 	}
-	where = append(where, "(x.i > cardinality(r.tags) OR NOT starts_with(x.t, 'status:'))")
-	value := "substr(x.t, strpos(x.t, ':') + 1)"
+	elems := `SELECT r.id, unnest(r.tags || ('status:' || r.ingest_status)) AS t,
+		generate_series(1, cardinality(r.tags) + 1) AS i, cardinality(r.tags) AS nt
+	FROM repositories r` + whereClause(where)
+	keep := "(i > nt OR NOT starts_with(t, 'status:'))"
 	var sql string
 	if tok.Kind == query.KindValue {
-		where = append(where, "x.t LIKE "+b.arg(likeEscape(tok.Key+":"+tok.Prefix)+"%"))
 		sql = `SELECT split_part(t, ':', 1), substr(t, strpos(t, ':') + 1), count(*) AS n FROM (
-	SELECT x.t FROM repositories r, unnest(r.tags || ('status:' || r.ingest_status)) WITH ORDINALITY AS x(t, i)` +
-			whereClause(where) + `
-) f
+	` + elems + `
+) e
+WHERE ` + keep + ` AND t LIKE ` + b.arg(likeEscape(tok.Key+":"+tok.Prefix)+"%") + `
 GROUP BY 1, 2
 ORDER BY n DESC, 1, 2 LIMIT ` + b.arg(int64(limit))
 	} else {
 		p := b.arg(likeEscape(tok.Prefix) + "%")
-		where = append(where, "(x.t LIKE "+p+" OR "+value+" LIKE "+p+")")
 		// A key counts repositories, not tags: lang:go and lang:js are one
 		// repository with the key lang.
 		sql = `WITH f AS MATERIALIZED (
-	SELECT r.id, x.t FROM repositories r, unnest(r.tags || ('status:' || r.ingest_status)) WITH ORDINALITY AS x(t, i)` +
-			whereClause(where) + `
+	SELECT id, t FROM (
+	` + elems + `
+	) e
+	WHERE ` + keep + ` AND (t LIKE ` + p + ` OR substr(t, strpos(t, ':') + 1) LIKE ` + p + `)
 )
 SELECT key, value, n FROM (
 	SELECT split_part(t, ':', 1) AS key, '' AS value, count(DISTINCT id) AS n FROM f WHERE t LIKE ` + p + ` GROUP BY 1

@@ -451,22 +451,20 @@ func TestFacetCountsFollowEveryChange(t *testing.T) {
 	for i := range 12 {
 		all = append(all, addApp(t, st, app{name: fmt.Sprintf("r%d", i), tags: []string{fmt.Sprintf("lang:l%d", i%3), "team:x"}}))
 	}
-	check := func(when string) {
+	recount := func(truth, base, deltas, cols string) []string {
 		t.Helper()
-		var diff []string
 		rows, err := st.Pool().Query(ctx, `
-			WITH truth AS (
-				SELECT f.key, f.value, count(*) AS n FROM repositories r, appstore_facets(r.tags, r.ingest_status) f GROUP BY 1, 2
-			), counted AS (
-				SELECT key, value, sum(n) AS n FROM (SELECT key, value, n FROM tag_counts UNION ALL SELECT key, value, n FROM tag_count_deltas) c
-				GROUP BY 1, 2 HAVING sum(n) <> 0
+			WITH truth AS (`+truth+`), counted AS (
+				SELECT `+cols+`, sum(n) AS n FROM (SELECT `+cols+`, n FROM `+base+` UNION ALL SELECT `+cols+`, n FROM `+deltas+`) c
+				GROUP BY `+cols+` HAVING sum(n) <> 0
 			)
-			SELECT coalesce(t.key, c.key) || ':' || coalesce(t.value, c.value) || ' ' || coalesce(t.n, 0) || '≠' || coalesce(c.n, 0)
-			FROM truth t FULL JOIN counted c ON c.key = t.key AND c.value = t.value
+			SELECT concat_ws('/', `+cols+`) || ' ' || coalesce(t.n, 0) || '≠' || coalesce(c.n, 0)
+			FROM truth t FULL JOIN counted c USING (`+cols+`)
 			WHERE t.n IS DISTINCT FROM c.n`)
 		if err != nil {
 			t.Fatal(err)
 		}
+		var diff []string
 		for rows.Next() {
 			var s string
 			if err := rows.Scan(&s); err != nil {
@@ -474,8 +472,17 @@ func TestFacetCountsFollowEveryChange(t *testing.T) {
 			}
 			diff = append(diff, s)
 		}
-		if len(diff) > 0 {
-			t.Errorf("%s: counters differ from a recount: %v", when, diff)
+		return diff
+	}
+	check := func(when string) {
+		t.Helper()
+		if d := recount(`SELECT f.key, f.value, count(*) AS n FROM repositories r, appstore_facets(r.tags, r.ingest_status) f GROUP BY 1, 2`,
+			"tag_counts", "tag_count_deltas", "key, value"); len(d) > 0 {
+			t.Errorf("%s: tag counts differ from a recount: %v", when, d)
+		}
+		if d := recount(`SELECT p.a, p.key, p.value, count(*) AS n FROM repositories r, appstore_facet_pairs(r.tags, r.ingest_status) p GROUP BY 1, 2, 3`,
+			"tag_pair_counts", "tag_pair_count_deltas", "a, key, value"); len(d) > 0 {
+			t.Errorf("%s: pair counts differ from a recount: %v", when, d)
 		}
 	}
 	check("after create")
@@ -500,6 +507,9 @@ func TestFacetCountsFollowEveryChange(t *testing.T) {
 	if err := st.Pool().QueryRow(ctx, `SELECT count(*) FROM tag_count_deltas`).Scan(&deltas); err != nil || deltas != 0 {
 		t.Errorf("deltas after folding: %d %v", deltas, err)
 	}
+	if _, err := st.Pool().Exec(ctx, `SELECT appstore_fold_tag_pair_counts()`); err != nil {
+		t.Fatal(err)
+	}
 	check("after folding")
 	// Enough writes to fold on their own, from several connections.
 	var wg sync.WaitGroup
@@ -521,6 +531,25 @@ func TestFacetCountsFollowEveryChange(t *testing.T) {
 	}
 	wg.Wait()
 	check("after concurrent writers")
+
+	// Statements of a thousand rows and more write the pair counters
+	// directly.
+	if _, err := st.Pool().Exec(ctx, `
+		INSERT INTO repositories (slug, name, git_url, git_url_key, tags, ingest_status)
+		SELECT 'bulk-' || i, 'bulk ' || i, 'https://x/' || i, 'x/' || i,
+		       ARRAY['lang:l' || (i % 4), 'topic:t' || (i % 13)], CASE WHEN i % 3 = 0 THEN 'ready' ELSE 'queued' END
+		FROM generate_series(1, 1200) AS i`); err != nil {
+		t.Fatal(err)
+	}
+	check("after a bulk insert")
+	if _, err := st.Pool().Exec(ctx, `UPDATE repositories SET ingest_status = 'failed', tags = tags || ARRAY['bulk:yes'] WHERE slug LIKE 'bulk-%'`); err != nil {
+		t.Fatal(err)
+	}
+	check("after a bulk update")
+	if _, err := st.Pool().Exec(ctx, `DELETE FROM repositories WHERE slug LIKE 'bulk-%' AND id % 2 = 0`); err != nil {
+		t.Fatal(err)
+	}
+	check("after a bulk delete")
 	if tags, err := st.ListTags(ctx, store.TagListOptions{Prefix: "w:"}); err != nil || len(tags) != 5 {
 		t.Errorf("w: tags %v %v", tags, err)
 	}
