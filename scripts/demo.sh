@@ -90,6 +90,25 @@ example_repo() {
 	repo_path=$(cd "$repo" && pwd)
 }
 
+# A fresh machine: install and start what the demo needs (Git, PostgreSQL's
+# binaries for the embedded cluster, the Docker engine for builds and
+# launches) with the test dependencies' script, which apt-get installs as
+# root and otherwise says what to install.
+demo_deps_ok() {
+	command -v git >/dev/null 2>&1 || return 1
+	command -v docker >/dev/null 2>&1 && timeout 20 docker info >/dev/null 2>&1 || return 1
+	command -v initdb >/dev/null 2>&1 && return 0
+	compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null
+}
+if ! demo_deps_ok; then
+	if [ -f scripts/test-deps.sh ]; then
+		say "installing or starting what is missing (scripts/test-deps.sh)"
+		bash scripts/test-deps.sh || say "scripts/test-deps.sh failed; going on with what there is"
+	else
+		say "Git, PostgreSQL or a running Docker engine is missing: builds and launches may not work"
+	fi
+fi
+
 mkdir -p "$data"
 pidfile="$data/appstored.pid"
 logfile="$data/appstored.log"
@@ -120,7 +139,7 @@ echo "$pid" >"$pidfile"
 stop() {
 	trap - INT TERM EXIT
 	if kill -0 "$pid" 2>/dev/null; then
-		say "stopping appstored"
+		say "stopping appstored and the apps it launched"
 		kill -TERM "$pid" 2>/dev/null || true
 		wait "$pid" 2>/dev/null || true
 	fi
@@ -198,6 +217,41 @@ echo
 if [ "$failed" != 0 ]; then
 	say "some examples could not be registered or built (see above)"
 fi
+# Launch one built app (hello if it built) and print its preview URL.
+launched=""
+if [ "${#wait_flags[@]}" -gt 0 ]; then
+	built=$(bin/appstore list --json --jq '.[] | select(.latest_build.status == "succeeded") | .slug' 2>/dev/null || true)
+	pick=$(printf '%s\n' "$built" | grep -x hello || printf '%s\n' "$built" | head -n 1)
+	if [ -n "$pick" ]; then
+		say "launching $pick"
+		set +e
+		url=$(bin/appstore launch "$pick" --no-open)
+		rc=$?
+		set -e
+		if [ "$rc" = 0 ] && [ -n "$url" ]; then
+			launched=$pick
+			echo
+			say "$pick is running at $url"
+			say "(also at $APPSTORE_URL/apps/$pick/; *.localhost is the loopback in browsers and curl)"
+		else
+			say "launching $pick failed (exit $rc, see above)"
+			failed=1
+		fi
+	else
+		say "no app was built, so none is launched"
+	fi
+fi
+echo
+say "next, try (APPSTORE_URL=$APPSTORE_URL):"
+if [ -n "$launched" ]; then
+	printf '  curl -s %s\n' "$url" >&2
+	printf '  bin/appstore ps\n' >&2
+	printf '  bin/appstore logs %s --app -f\n' "$launched" >&2
+	printf '  bin/appstore stop %s\n' "$launched" >&2
+fi
+printf '  bin/appstore list --tag demo:true\n' >&2
+printf '  bin/appstore launch <slug>      # starts an app and opens it in the browser\n' >&2
+printf '  bin/appstore show <slug>\n' >&2
 say "appstored runs at $APPSTORE_URL; try: APPSTORE_URL=$APPSTORE_URL bin/appstore list"
 say "press Ctrl-C to stop it"
 
