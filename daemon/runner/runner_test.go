@@ -4,7 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -13,7 +16,9 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/appstore-dev/appstore/catalog"
+	"github.com/appstore-dev/appstore/catalog/store/storetest"
 	appclient "github.com/appstore-dev/appstore/client"
+	"github.com/appstore-dev/appstore/daemon"
 	"github.com/appstore-dev/appstore/daemon/runner"
 	"github.com/appstore-dev/appstore/daemon/runner/runnertest"
 )
@@ -519,5 +524,67 @@ func TestAppLogs(t *testing.T) {
 	}
 	if len(lines) < 3 || lines[0] != "stdout: talker starting (mode serve)" {
 		t.Errorf("logs: %q", lines)
+	}
+}
+
+// TestDaemonWiresPreviewsBeforeTheGuard runs the runner inside appstored
+// (in process) with a preview domain that is not a loopback name: its hosts
+// reach the apps, while the API's Host check still refuses foreign names.
+func TestDaemonWiresPreviewsBeforeTheGuard(t *testing.T) {
+	t.Parallel()
+	docker := runnertest.Docker(t)
+	st, dbURL := storetest.NewWithURL(t)
+	dataDir := t.TempDir()
+	d, err := daemon.Start(context.Background(), daemon.Config{
+		DatabaseURL: dbURL, DataDir: dataDir, Addr: "127.0.0.1:0",
+		PreviewDomain: "apps.test", StartupTimeout: 30 * time.Second, Logger: testLogger(t),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := os.ReadFile(filepath.Join(dataDir, "runner-id"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	runnertest.CleanupContainers(t, docker, strings.TrimSpace(string(id)))
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := d.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+	})
+	tag, imageID := runnertest.Image(t, docker, runnertest.ImageOptions{})
+	runnertest.App(t, st, "dash", tag, imageID, 0)
+	api := &appclient.Client{BaseURL: d.URL}
+	l, err := api.StartLaunch(context.Background(), "dash", appclient.LaunchRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := d.URL[strings.LastIndex(d.URL, ":")+1:]
+	if l.PreviewURL != "http://dash.apps.test:"+port+"/" {
+		t.Errorf("preview URL %q", l.PreviewURL)
+	}
+	get := func(host string) (int, string) {
+		req, _ := http.NewRequest(http.MethodGet, d.URL+"/", nil)
+		req.Host = host
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	// The request waits for the app, which is starting.
+	if code, body := get("dash.apps.test:" + port); code != 200 || !strings.HasPrefix(body, "hello from") {
+		t.Errorf("preview host: %d %q", code, body)
+	}
+	if code, _ := get("dash.evil.example:" + port); code != http.StatusForbidden {
+		t.Errorf("foreign host: %d, want 403 from the API guard", code)
+	}
+	h, err := api.Ready(context.Background())
+	if err != nil || !h.Checks["runner"].OK {
+		t.Errorf("readyz: %v %+v", err, h)
 	}
 }
