@@ -124,7 +124,15 @@ func runAdd(ctx context.Context, opts *AddOptions) error {
 		added []client.Repository
 		codes []int
 		fatal error
+		// since is the newest event before the adds: --wait follows the
+		// events after it, so none of the ingestions' events is missed.
+		since int64
 	)
+	if opts.Wait {
+		if since, err = c.LastEventID(ctx); err != nil {
+			return err
+		}
+	}
 	for in, readErr := range addInputs(opts.Inputs, opts.IO.In) {
 		if readErr != nil {
 			fmt.Fprintf(opts.IO.ErrOut, "error: %s\n", ErrorMessage(readErr))
@@ -153,7 +161,7 @@ func runAdd(ctx context.Context, opts *AddOptions) error {
 	}
 	var waitErr error
 	if opts.Wait && fatal == nil {
-		added, codes, waitErr = waitAll(ctx, c, opts.IO, added, nil, opts.Timeout, batch, codes)
+		added, codes, waitErr = waitAll(ctx, c, opts.IO, added, nil, since, opts.Timeout, batch, codes)
 	}
 	if opts.Output.Machine() {
 		if added == nil {

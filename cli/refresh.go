@@ -77,6 +77,14 @@ func runRefresh(ctx context.Context, opts *RefreshOptions) error {
 		after = map[string]int64{}
 	)
 	batch := len(opts.Slugs) > 1
+	// since is the newest event before the refreshes: --wait follows the
+	// events after it, so none of the ingestions' events is missed.
+	var since int64
+	if opts.Wait {
+		if since, err = c.LastEventID(ctx); err != nil {
+			return err
+		}
+	}
 	for _, slug := range opts.Slugs {
 		if opts.Wait {
 			if tl, err := c.Timeline(ctx, slug, client.TimelineOptions{Limit: 1}); err == nil && len(tl) > 0 {
@@ -99,7 +107,7 @@ func runRefresh(ctx context.Context, opts *RefreshOptions) error {
 	}
 	var waitErr error
 	if opts.Wait {
-		out, codes, waitErr = waitAll(ctx, c, opts.IO, out, after, opts.Timeout, batch, codes)
+		out, codes, waitErr = waitAll(ctx, c, opts.IO, out, after, since, opts.Timeout, batch, codes)
 	}
 	if opts.Output.Machine() {
 		if out == nil {
@@ -127,11 +135,11 @@ func runRefresh(ctx context.Context, opts *RefreshOptions) error {
 // returns the repositories as they ended. In a batch, failures are printed
 // and their exit codes added to codes; alone, the failure is returned.
 func waitAll(ctx context.Context, c *client.Client, ios *IOStreams, repos []client.Repository, after map[string]int64,
-	timeout time.Duration, batch bool, codes []int) ([]client.Repository, []int, error) {
+	since int64, timeout time.Duration, batch bool, codes []int) ([]client.Repository, []int, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	for i, r := range repos {
-		final, err := waitIngestion(ctx, c, ios, r.Slug, after[r.Slug])
+		final, err := waitIngestion(ctx, c, ios, r.Slug, after[r.Slug], since)
 		if final != nil {
 			repos[i] = *final
 		}
@@ -178,7 +186,8 @@ func (e *waitTimeoutError) Error() string {
 	return fmt.Sprintf("%s: still %s after --timeout %s; the ingestion goes on: `appstore show %s` shows where it stands", e.slug, e.status, e.timeout, e.slug)
 }
 
-// waitPoll is how often waitIngestion looks at the repository.
+// waitPoll is how soon waitIngestion looks again after a look failed
+// (the daemon restarting); otherwise events wake it.
 const waitPoll = 250 * time.Millisecond
 
 // waitIngestion follows the ingestion of slug until the repository is
@@ -186,10 +195,14 @@ const waitPoll = 250 * time.Millisecond
 // after the step id `after` on standard error as it appears. It returns
 // the repository as it ended (or as last seen).
 //
-// It polls the repository and its timeline; everything it needs to know is
-// there, so switching to the event stream only changes how it learns that
-// something happened.
-func waitIngestion(ctx context.Context, c *client.Client, ios *IOStreams, slug string, after int64) (*client.Repository, error) {
+// It looks at the repository and its timeline whenever an event of the
+// repository after since (taken before the action waited for) arrives, so
+// no change is missed and nothing is polled.
+func waitIngestion(ctx context.Context, c *client.Client, ios *IOStreams, slug string, after, since int64) (*client.Repository, error) {
+	changed, failed, stop := watchEvents(ctx, c, client.EventsOptions{
+		Since: since, Subject: slug, Topics: []string{"repository", "ingestion"},
+	})
+	defer stop()
 	var last *client.Repository
 	failures := 0
 	printSteps := func() error {
@@ -232,10 +245,17 @@ func waitIngestion(ctx context.Context, c *client.Client, ios *IOStreams, slug s
 			}
 			return r, nil
 		}
+		var retry <-chan time.Time
+		if failures > 0 {
+			retry = time.After(waitPoll)
+		}
 		select {
 		case <-ctx.Done():
 			return last, ctx.Err()
-		case <-time.After(waitPoll):
+		case <-changed:
+		case <-retry:
+		case err := <-failed:
+			return last, err
 		}
 	}
 }

@@ -132,6 +132,7 @@ Exit codes: 0 ok, 1 failure, 2 usage, 3 not found, 4 daemon unreachable,
 		NewCmdBuild(f), NewCmdBuilds(f), NewCmdLogs(f),
 		NewCmdServices(f),
 		NewCmdLaunch(f), NewCmdPs(f), NewCmdStop(f),
+		NewCmdEvents(f),
 		NewCmdVersion(f),
 		NewCmdCompletion(f),
 	)
