@@ -1,0 +1,366 @@
+package tui
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/charmbracelet/bubbles/key"
+	"github.com/charmbracelet/bubbles/viewport"
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/appstore-dev/appstore/catalog"
+	"github.com/appstore-dev/appstore/client"
+)
+
+// detailTimeline and detailBuilds are how many ingestion steps and builds
+// the detail view reads.
+const (
+	detailTimeline = 12
+	detailBuilds   = 8
+)
+
+// Detail is one app: description, tags by source, Dockerfile, commit,
+// ingestion timeline, builds and launch, in a scrollable pager. It is read
+// when opened and read again on every event about the app, so it follows
+// an ingestion and a build as they happen.
+type Detail struct {
+	styles  *Styles
+	keys    PagerKeys
+	actions ActionKeys
+	vp      viewport.Model
+	width   int
+	height  int
+	loc     *time.Location
+
+	slug     string
+	repo     *client.Repository
+	timeline []client.IngestionEvent
+	builds   []client.Build
+	err      error
+	loading  bool
+
+	launches map[string]*client.Launch // shared with the root model
+}
+
+func newDetail(styles *Styles, loc *time.Location, launches map[string]*client.Launch) Detail {
+	d := Detail{styles: styles, keys: newPagerKeys(), actions: newActionKeys(), loc: loc, launches: launches}
+	d.vp = viewport.New(0, 0)
+	d.vp.KeyMap = pagerViewportKeys(d.keys)
+	return d
+}
+
+// pagerViewportKeys are the viewport's keys without its defaults that
+// clash with actions (b, l, f, u, d).
+func pagerViewportKeys(k PagerKeys) viewport.KeyMap {
+	km := viewport.DefaultKeyMap()
+	km.Up, km.Down, km.PageUp, km.PageDown = k.Up, k.Down, k.PageUp, k.PageDown
+	km.HalfPageUp = key.NewBinding(key.WithKeys("ctrl+b"))
+	km.HalfPageDown = key.NewBinding(key.WithKeys("ctrl+f"))
+	km.Left = key.NewBinding(key.WithDisabled())
+	km.Right = key.NewBinding(key.WithDisabled())
+	return km
+}
+
+// SetSize sets the area: a header line and the pager.
+func (d *Detail) SetSize(width, height int) {
+	d.width, d.height = width, height
+	d.vp.Width, d.vp.Height = width, max(1, height-2)
+	d.render()
+}
+
+// Open starts showing slug (its data follows in a repoMsg).
+func (d *Detail) Open(slug string) {
+	if slug != d.slug {
+		d.repo, d.timeline, d.builds, d.err = nil, nil, nil, nil
+		d.vp.GotoTop()
+	}
+	d.slug, d.loading = slug, true
+	d.render()
+}
+
+// Slug is the app shown.
+func (d *Detail) Slug() string { return d.slug }
+
+// Repo is the app as last read (nil before the first answer).
+func (d *Detail) Repo() *client.Repository { return d.repo }
+
+// Builds are the app's newest builds, newest first.
+func (d *Detail) Builds() []client.Build { return d.builds }
+
+// Set shows what was read.
+func (d *Detail) Set(msg repoMsg) {
+	if msg.slug != d.slug {
+		return
+	}
+	d.loading = false
+	d.err = msg.err
+	if msg.err == nil {
+		d.repo, d.timeline, d.builds = msg.repo, msg.timeline, msg.builds
+	}
+	d.render()
+}
+
+// PatchBuild applies a build event before the re-read lands, so the
+// status changes in the same frame as in the results.
+func (d *Detail) PatchBuild(slug string, id int64, st catalog.BuildStatus) {
+	if slug != d.slug {
+		return
+	}
+	for i := range d.builds {
+		if d.builds[i].ID == id {
+			d.builds[i].Status = st
+			d.render()
+			return
+		}
+	}
+}
+
+// Refresh re-renders (a launch changed).
+func (d *Detail) Refresh() { d.render() }
+
+// Update scrolls.
+func (d *Detail) Update(msg tea.Msg) tea.Cmd {
+	if k, ok := msg.(tea.KeyMsg); ok {
+		switch {
+		case key.Matches(k, d.keys.Top):
+			d.vp.GotoTop()
+			return nil
+		case key.Matches(k, d.keys.Bottom):
+			d.vp.GotoBottom()
+			return nil
+		}
+	}
+	var cmd tea.Cmd
+	d.vp, cmd = d.vp.Update(msg)
+	return cmd
+}
+
+func (d *Detail) header() string {
+	s := d.styles
+	if d.repo == nil {
+		return s.Title.Render(d.slug)
+	}
+	r := d.repo
+	var latest *catalog.BuildSummary
+	if len(d.builds) > 0 {
+		b := d.builds[0]
+		latest = &catalog.BuildSummary{ID: b.ID, Status: b.Status}
+	} else if r.LatestBuild != nil {
+		latest = r.LatestBuild
+	}
+	badges := joinNonEmpty(" ", s.launchBadge(d.launches[r.Slug]), s.ingestBadge(r.IngestStatus), s.buildBadge(latest))
+	left := s.Title.Render(r.Name)
+	if r.Name != r.Slug {
+		left += s.Subtle.Render(" (" + r.Slug + ")")
+	}
+	left = ansi.Truncate(left, max(10, d.width-lipgloss.Width(badges)-2), "…")
+	return left + strings.Repeat(" ", max(1, d.width-lipgloss.Width(left)-lipgloss.Width(badges))) + badges
+}
+
+// View is the header, a rule and the pager.
+func (d *Detail) View() string {
+	return ansi.Truncate(d.header(), d.width, "") + "\n" + d.styles.Subtle.Render(strings.Repeat("─", max(0, d.width))) + "\n" + d.vp.View()
+}
+
+func (d *Detail) render() {
+	atBottom := d.vp.AtBottom() && d.vp.YOffset > 0
+	d.vp.SetContent(d.content())
+	if atBottom {
+		d.vp.GotoBottom()
+	}
+}
+
+func (d *Detail) fmtTime(t time.Time) string {
+	loc := d.loc
+	if loc == nil {
+		loc = time.Local
+	}
+	return t.In(loc).Format("2006-01-02 15:04:05")
+}
+
+// content is the text of the pager.
+func (d *Detail) content() string {
+	s := d.styles
+	if d.repo == nil {
+		switch {
+		case d.err != nil:
+			return s.Error.Render("Could not read " + d.slug + ": " + d.err.Error())
+		default:
+			return s.Subtle.Render("loading " + d.slug + "…")
+		}
+	}
+	r := d.repo
+	var b strings.Builder
+	line := func(format string, args ...any) {
+		fmt.Fprintf(&b, format+"\n", args...)
+	}
+	field := func(name, value string) {
+		if value != "" {
+			line("%s %s", s.Subtle.Render(fmt.Sprintf("%-11s", name)), value)
+		}
+	}
+	if d.err != nil {
+		line("%s", s.Error.Render("Could not refresh: "+d.err.Error()))
+	}
+	if r.Description != "" {
+		line("%s", wrap(r.Description, d.width))
+		line("")
+	}
+	field("git", r.GitURL)
+	branch := r.Branch
+	if branch == "" {
+		branch = r.DefaultBranch
+	}
+	field("branch", branch)
+	field("commit", shortSHA(r.LastCommitSHA))
+	if r.LastIngestedAt != nil {
+		field("ingested", d.fmtTime(*r.LastIngestedAt))
+	}
+	field("homepage", r.Homepage)
+	if r.IngestError != "" {
+		field("error", s.Bad.Render(r.IngestError))
+	}
+
+	line("")
+	line("%s", s.Heading.Render("Dockerfile"))
+	if r.DockerfilePath == "" {
+		line("  %s", s.Subtle.Render("not found yet"))
+	} else {
+		df := r.DockerfilePath
+		if r.ContextPath != "" && r.ContextPath != "." {
+			df += s.Subtle.Render(" (context " + r.ContextPath + ")")
+		}
+		field("  path", df)
+		info := dockerfileInfo(r.Metadata)
+		field("  base", info.BaseImage)
+		if r.AppPort != 0 {
+			port := fmt.Sprint(r.AppPort)
+			if r.PortSource != "" {
+				port += s.Subtle.Render(" (" + r.PortSource + ")")
+			}
+			field("  port", port)
+		}
+		field("  user", info.User)
+		if info.Stages > 1 {
+			field("  stages", fmt.Sprint(info.Stages))
+		}
+		if info.Healthcheck {
+			field("  health", "HEALTHCHECK declared")
+		}
+	}
+
+	line("")
+	line("%s", s.Heading.Render("Tags"))
+	if len(r.Tags) == 0 {
+		line("  %s", s.Subtle.Render("none yet"))
+	}
+	for _, src := range []catalog.TagSource{catalog.SourceManual, catalog.SourceAuthor, catalog.SourceAuto} {
+		var tags []string
+		for _, t := range r.Tags {
+			if t.Source == src {
+				tags = append(tags, s.Tag.Render(t.String()))
+			}
+		}
+		if len(tags) > 0 {
+			line("  %s %s", s.Subtle.Render(fmt.Sprintf("%-7s", src)), wrap(strings.Join(tags, " "), d.width-10))
+		}
+	}
+
+	line("")
+	line("%s", s.Heading.Render("Launch"))
+	if l := d.launches[r.Slug]; l != nil && !l.Status.Terminal() {
+		st := s.launchBadge(l)
+		if l.Status == catalog.LaunchRunning && l.PreviewURL != "" {
+			st += "  " + s.URL.Render(l.PreviewURL)
+		}
+		line("  #%d %s", l.ID, st)
+	} else {
+		line("  %s", s.Subtle.Render("not running — press o to launch"))
+	}
+
+	line("")
+	line("%s", s.Heading.Render("Builds"))
+	if len(d.builds) == 0 {
+		line("  %s", s.Subtle.Render("none yet"))
+	}
+	for _, bd := range d.builds {
+		extra := joinNonEmpty("  ", shortSHA(bd.CommitSHA), d.fmtTime(bd.CreatedAt), formatMS(bd.DurationMS))
+		if bd.Cached {
+			extra += s.Subtle.Render("  cached")
+		}
+		if bd.NoCache {
+			extra += s.Subtle.Render("  no cache")
+		}
+		line("  #%-4d %s  %s", bd.ID, padRight(s.buildStatus(bd.Status), 16), extra)
+		if bd.ErrorMessage != "" {
+			line("         %s", s.Bad.Render(ansi.Truncate(firstLine(bd.ErrorMessage), max(10, d.width-9), "…")))
+		}
+	}
+
+	line("")
+	line("%s", s.Heading.Render("Ingestion"))
+	if len(d.timeline) == 0 {
+		line("  %s", s.Subtle.Render("no steps yet"))
+	}
+	// The newest steps, oldest first, as a timeline reads.
+	tl := slices.Clone(d.timeline)
+	slices.SortFunc(tl, func(a, b client.IngestionEvent) int { return int(a.ID - b.ID) })
+	for _, e := range tl {
+		msg := e.Message
+		if e.DurationMS != nil {
+			msg = joinNonEmpty(" ", msg, s.Subtle.Render("("+formatMS(e.DurationMS)+")"))
+		}
+		line("  %s  %s  %s", d.fmtTime(e.CreatedAt), padRight(s.ingestBadge(e.Status), 16), ansi.Truncate(msg, max(10, d.width-40), "…"))
+	}
+	return strings.TrimRight(b.String(), "\n")
+}
+
+// dockerfile is the part of the ingestion metadata about the Dockerfile.
+type dockerfile struct {
+	BaseImage   string `json:"base_image"`
+	Stages      int    `json:"stages"`
+	User        string `json:"user"`
+	Healthcheck bool   `json:"healthcheck"`
+}
+
+func dockerfileInfo(meta json.RawMessage) dockerfile {
+	var m struct {
+		Dockerfile dockerfile `json:"dockerfile"`
+	}
+	if len(meta) > 0 {
+		_ = json.Unmarshal(meta, &m) // metadata is informative: a shape we do not know shows nothing
+	}
+	return m.Dockerfile
+}
+
+// padRight pads a styled string to width cells.
+func padRight(s string, width int) string {
+	return s + strings.Repeat(" ", max(0, width-lipgloss.Width(s)))
+}
+
+// wrap wraps text to width cells.
+func wrap(s string, width int) string {
+	if width < 10 {
+		return s
+	}
+	return ansi.Wrap(s, width, "")
+}
+
+// ShortHelp and FullHelp are the view's keys.
+func (d *Detail) ShortHelp() []key.Binding {
+	return []key.Binding{d.keys.Back, d.actions.Launch, d.actions.Stop, d.actions.Logs, d.actions.Build, d.actions.Refresh, d.keys.Help, d.keys.Quit}
+}
+
+func (d *Detail) FullHelp() [][]key.Binding {
+	return [][]key.Binding{
+		{d.keys.Up, d.keys.Down, d.keys.PageUp, d.keys.PageDown, d.keys.Top, d.keys.Bottom},
+		{d.keys.Back, d.keys.Search, d.actions.Add, d.keys.Help, d.keys.Quit},
+		{d.actions.Launch, d.actions.Stop, d.actions.Logs},
+		{d.actions.Build, d.actions.BuildNoCache, d.actions.Refresh},
+	}
+}

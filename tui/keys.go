@@ -1,0 +1,147 @@
+package tui
+
+import "github.com/charmbracelet/bubbles/key"
+
+// Each component has its own key map; the help bar shows the focused
+// component's. The bindings are documented in docs/cli.md (TUI).
+
+func bind(keys []string, helpKey, desc string) key.Binding {
+	return key.NewBinding(key.WithKeys(keys...), key.WithHelp(helpKey, desc))
+}
+
+// SearchKeys are the keys of the search line. Everything else is typed.
+type SearchKeys struct {
+	Prev, Next key.Binding // move in the suggestion list
+	Accept     key.Binding
+	Run        key.Binding
+	Close      key.Binding
+	Results    key.Binding // ↓ with the list closed: to the results
+	Quit       key.Binding
+}
+
+func newSearchKeys() SearchKeys {
+	return SearchKeys{
+		Prev:    bind([]string{"up", "ctrl+p"}, "↑/ctrl+p", "previous"),
+		Next:    bind([]string{"down", "ctrl+n"}, "↓/ctrl+n", "next"),
+		Accept:  bind([]string{"tab"}, "tab", "accept"),
+		Run:     bind([]string{"enter"}, "enter", "search"),
+		Close:   bind([]string{"esc"}, "esc", "close list"),
+		Results: bind([]string{"down"}, "↓", "results"),
+		Quit:    bind([]string{"ctrl+c"}, "ctrl+c", "quit"),
+	}
+}
+
+// ActionKeys act on the selected app, from the results and the detail view.
+type ActionKeys struct {
+	Logs         key.Binding
+	Launch       key.Binding
+	Stop         key.Binding
+	Build        key.Binding
+	BuildNoCache key.Binding
+	Refresh      key.Binding
+	Add          key.Binding
+}
+
+func newActionKeys() ActionKeys {
+	return ActionKeys{
+		Logs:         bind([]string{"l"}, "l", "build log"),
+		Launch:       bind([]string{"o"}, "o", "launch & open"),
+		Stop:         bind([]string{"s"}, "s", "stop"),
+		Build:        bind([]string{"b"}, "b", "build"),
+		BuildNoCache: bind([]string{"B"}, "B", "rebuild, no cache"),
+		Refresh:      bind([]string{"r"}, "r", "refresh"),
+		Add:          bind([]string{"a"}, "a", "add app"),
+	}
+}
+
+// ListKeys move in the results.
+type ListKeys struct {
+	Up, Down         key.Binding
+	PageUp, PageDown key.Binding
+	Top, Bottom      key.Binding
+	Open             key.Binding
+	Search           key.Binding
+	Help             key.Binding
+	Quit             key.Binding
+}
+
+func newListKeys() ListKeys {
+	return ListKeys{
+		Up:       bind([]string{"up", "k", "ctrl+p"}, "↑/k", "up"),
+		Down:     bind([]string{"down", "j", "ctrl+n"}, "↓/j", "down"),
+		PageUp:   bind([]string{"pgup", "ctrl+u"}, "pgup", "page up"),
+		PageDown: bind([]string{"pgdown", "ctrl+d", " "}, "pgdn", "page down"),
+		Top:      bind([]string{"home", "g"}, "g", "top"),
+		Bottom:   bind([]string{"end", "G"}, "G", "bottom"),
+		Open:     bind([]string{"enter"}, "enter", "details"),
+		Search:   bind([]string{"/"}, "/", "search"),
+		Help:     bind([]string{"?"}, "?", "more keys"),
+		Quit:     bind([]string{"q", "ctrl+c"}, "q", "quit"),
+	}
+}
+
+// PagerKeys scroll the detail view and the build log.
+type PagerKeys struct {
+	Up, Down         key.Binding
+	PageUp, PageDown key.Binding
+	Top, Bottom      key.Binding
+	Back             key.Binding
+	Search           key.Binding
+	Help             key.Binding
+	Quit             key.Binding
+}
+
+func newPagerKeys() PagerKeys {
+	return PagerKeys{
+		Up:       bind([]string{"up", "k"}, "↑/k", "scroll up"),
+		Down:     bind([]string{"down", "j"}, "↓/j", "scroll down"),
+		PageUp:   bind([]string{"pgup", "ctrl+u"}, "pgup", "page up"),
+		PageDown: bind([]string{"pgdown", "ctrl+d", " "}, "pgdn", "page down"),
+		Top:      bind([]string{"home", "g"}, "g", "top"),
+		Bottom:   bind([]string{"end", "G"}, "G", "bottom, follow"),
+		Back:     bind([]string{"esc", "backspace", "h", "left"}, "esc", "back"),
+		Search:   bind([]string{"/"}, "/", "search"),
+		Help:     bind([]string{"?"}, "?", "more keys"),
+		Quit:     bind([]string{"q", "ctrl+c"}, "q", "quit"),
+	}
+}
+
+// FormKeys drive the add form.
+type FormKeys struct {
+	Next, Prev key.Binding
+	Submit     key.Binding
+	Cancel     key.Binding
+	Quit       key.Binding
+}
+
+func newFormKeys() FormKeys {
+	return FormKeys{
+		Next:   bind([]string{"tab", "down"}, "tab", "next field"),
+		Prev:   bind([]string{"shift+tab", "up"}, "shift+tab", "previous field"),
+		Submit: bind([]string{"enter"}, "enter", "add"),
+		Cancel: bind([]string{"esc"}, "esc", "cancel"),
+		Quit:   bind([]string{"ctrl+c"}, "ctrl+c", "quit"),
+	}
+}
+
+// OfflineKeys are the keys of the screen shown while the daemon is away.
+type OfflineKeys struct {
+	Retry key.Binding
+	Quit  key.Binding
+}
+
+func newOfflineKeys() OfflineKeys {
+	return OfflineKeys{
+		Retry: bind([]string{"r", "enter"}, "r", "retry now"),
+		Quit:  bind([]string{"q", "ctrl+c", "esc"}, "q", "quit"),
+	}
+}
+
+// keyMap adapts bindings to help.KeyMap.
+type keyMap struct {
+	short []key.Binding
+	full  [][]key.Binding
+}
+
+func (k keyMap) ShortHelp() []key.Binding  { return k.short }
+func (k keyMap) FullHelp() [][]key.Binding { return k.full }

@@ -1,0 +1,142 @@
+package tui
+
+import (
+	"context"
+	"iter"
+	"time"
+
+	"github.com/appstore-dev/appstore/catalog"
+	"github.com/appstore-dev/appstore/client"
+)
+
+// Source is everything the TUI asks of the daemon. The real one is
+// ClientSource over a *client.Client; model tests use an in-memory fake.
+// Every method may block (they run inside tea.Cmds, never in Update) and
+// must return promptly once ctx is cancelled.
+type Source interface {
+	// LastEventID doubles as the reachability check: the TUI is online
+	// once it answers, and follows events after the id it returned.
+	LastEventID(ctx context.Context) (int64, error)
+	// Events follows the event stream after since, reconnecting by itself
+	// when the stream drops (onLost, when set, hears of each drop). It
+	// ends with an error only when it could not connect at all.
+	Events(ctx context.Context, since int64, onLost func(error)) iter.Seq2[client.Event, error]
+
+	Search(ctx context.Context, q string, limit int, cursor string) (*catalog.SearchPage, error)
+	Autocomplete(ctx context.Context, q string, pos int) (*catalog.Suggestions, error)
+
+	Repository(ctx context.Context, slug string) (*client.Repository, error)
+	Timeline(ctx context.Context, slug string, limit int) ([]client.IngestionEvent, error)
+	Builds(ctx context.Context, slug string, limit int) ([]client.Build, error)
+	Build(ctx context.Context, id int64) (*client.Build, error)
+	// BuildLogs follows a build's log after line id since until the build
+	// ends.
+	BuildLogs(ctx context.Context, id, since int64) iter.Seq2[client.LogLine, error]
+
+	AddRepository(ctx context.Context, req client.AddRepositoryRequest) (*client.Repository, error)
+	Refresh(ctx context.Context, slug string) (*client.Repository, error)
+	CreateBuild(ctx context.Context, slug string, noCache bool) (*client.Build, error)
+
+	StartLaunch(ctx context.Context, slug string) (*client.Launch, error)
+	// WaitLaunch returns the launch once it is no longer starting, or as
+	// it is after max.
+	WaitLaunch(ctx context.Context, id int64, max time.Duration) (*client.Launch, error)
+	StopLaunch(ctx context.Context, id int64) (*client.Launch, error)
+	// ActiveLaunches lists the starting, running and stopping launches of
+	// slug ("" for every repository).
+	ActiveLaunches(ctx context.Context, slug string) ([]client.Launch, error)
+}
+
+// ClientSource is the Source of a real daemon.
+type ClientSource struct {
+	C *client.Client
+}
+
+var _ Source = ClientSource{}
+
+// suggestLimit is how many suggestions one autocomplete asks for: the list
+// shows at most eight, the rest let local narrowing keep a full list while
+// the next answer is on its way.
+const suggestLimit = 20
+
+func (s ClientSource) LastEventID(ctx context.Context) (int64, error) {
+	return s.C.LastEventID(ctx)
+}
+
+func (s ClientSource) Events(ctx context.Context, since int64, onLost func(error)) iter.Seq2[client.Event, error] {
+	opts := client.EventsOptions{
+		Since:  since,
+		Topics: []string{"repository", "ingestion", "build", "launch"},
+		// Keep trying for as long as the TUI runs: the daemon may be
+		// restarted while someone watches a build.
+		ReconnectFor: -1,
+	}
+	if onLost != nil {
+		opts.OnReconnect = func(err error, _ time.Duration) { onLost(err) }
+	}
+	return s.C.Events(ctx, opts)
+}
+
+func (s ClientSource) Search(ctx context.Context, q string, limit int, cursor string) (*catalog.SearchPage, error) {
+	return s.C.Search(ctx, client.SearchOptions{Query: q, Limit: limit, Cursor: cursor})
+}
+
+func (s ClientSource) Autocomplete(ctx context.Context, q string, pos int) (*catalog.Suggestions, error) {
+	return s.C.Autocomplete(ctx, client.AutocompleteOptions{Query: q, Pos: pos, Limit: suggestLimit})
+}
+
+func (s ClientSource) Repository(ctx context.Context, slug string) (*client.Repository, error) {
+	return s.C.Repository(ctx, slug)
+}
+
+func (s ClientSource) Timeline(ctx context.Context, slug string, limit int) ([]client.IngestionEvent, error) {
+	return s.C.Timeline(ctx, slug, client.TimelineOptions{Limit: limit})
+}
+
+func (s ClientSource) Builds(ctx context.Context, slug string, limit int) ([]client.Build, error) {
+	l, err := s.C.Builds(ctx, slug, client.ListBuildsOptions{Limit: limit})
+	if err != nil {
+		return nil, err
+	}
+	return l.Builds, nil
+}
+
+func (s ClientSource) Build(ctx context.Context, id int64) (*client.Build, error) {
+	return s.C.Build(ctx, id)
+}
+
+func (s ClientSource) BuildLogs(ctx context.Context, id, since int64) iter.Seq2[client.LogLine, error] {
+	return s.C.BuildLogs(ctx, id, client.BuildLogOptions{Follow: true, Since: since})
+}
+
+func (s ClientSource) AddRepository(ctx context.Context, req client.AddRepositoryRequest) (*client.Repository, error) {
+	return s.C.AddRepository(ctx, req)
+}
+
+func (s ClientSource) Refresh(ctx context.Context, slug string) (*client.Repository, error) {
+	return s.C.Refresh(ctx, slug)
+}
+
+func (s ClientSource) CreateBuild(ctx context.Context, slug string, noCache bool) (*client.Build, error) {
+	return s.C.CreateBuild(ctx, slug, client.CreateBuildRequest{NoCache: noCache})
+}
+
+func (s ClientSource) StartLaunch(ctx context.Context, slug string) (*client.Launch, error) {
+	return s.C.StartLaunch(ctx, slug, client.LaunchRequest{})
+}
+
+func (s ClientSource) WaitLaunch(ctx context.Context, id int64, max time.Duration) (*client.Launch, error) {
+	return s.C.WaitLaunch(ctx, id, max)
+}
+
+func (s ClientSource) StopLaunch(ctx context.Context, id int64) (*client.Launch, error) {
+	return s.C.StopLaunch(ctx, id)
+}
+
+func (s ClientSource) ActiveLaunches(ctx context.Context, slug string) ([]client.Launch, error) {
+	l, err := s.C.Launches(ctx, client.ListLaunchesOptions{Repository: slug, Active: true, Limit: 100})
+	if err != nil {
+		return nil, err
+	}
+	return l.Launches, nil
+}
