@@ -114,13 +114,13 @@ type Model struct {
 	detailLoading bool
 	detailDirty   bool
 
-	events      chan tea.Msg
-	streamLost  bool
-	launches    map[string]*client.Launch // active launches by slug
-	opened      map[int64]bool            // launches whose URL was opened
-	status      string
-	statusKind  statusKind
-	quitting    bool
+	events     chan tea.Msg
+	streamLost bool
+	launches   map[string]*client.Launch // active launches by slug
+	opened     map[int64]bool            // launches whose URL was opened
+	status     string
+	statusKind statusKind
+	quitting   bool
 }
 
 var _ tea.Model = (*Model)(nil)

@@ -339,4 +339,3 @@ func (l *ResultList) FullHelp() [][]key.Binding {
 		{l.actions.Build, l.actions.BuildNoCache, l.actions.Refresh},
 	}
 }
-
