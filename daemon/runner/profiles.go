@@ -3,7 +3,6 @@ package runner
 import (
 	"fmt"
 	"math"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -159,14 +158,4 @@ func FormatBytes(n int64) string {
 		}
 	}
 	return fmt.Sprintf("%d B", n)
-}
-
-// sortedKeys is for stable messages.
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

@@ -485,7 +485,7 @@ func (r *Runner) PreviewURL(slug string) string {
 	if scheme == "" {
 		scheme = "http"
 		if r.cfg.BaseURL != nil {
-			if u, err := url.Parse(r.cfg.BaseURL()); err == nil {
+			if u, err := url.Parse(r.cfg.BaseURL()); err == nil && u.Scheme != "" {
 				scheme, port = u.Scheme, u.Port()
 			}
 		}
