@@ -81,6 +81,11 @@ type Suggestions struct {
 	Prefix string `json:"prefix"`
 	// Narrowed says the counts are among the repositories the rest of the
 	// query selects, rather than the whole catalog.
-	Narrowed    bool         `json:"narrowed"`
+	Narrowed bool `json:"narrowed"`
+	// Approximate says the counts were scaled from a sample of the
+	// repositories the rest selects: it selects too many to count them all
+	// while typing, and the counters cover only a rest of one filter (or
+	// of statuses). Show them as estimates ("~1,200").
+	Approximate bool         `json:"approximate,omitempty"`
 	Suggestions []Suggestion `json:"suggestions"`
 }

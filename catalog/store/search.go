@@ -30,7 +30,16 @@ const (
 	// more than this is counted; a broader one reports the estimate. A
 	// count visits every match (about 0.3 µs each on the narrow heap), so
 	// this bounds it to a few milliseconds (docs/performance.md).
-	exactTotalUpTo = 10_000
+	exactTotalUpTo = 5_000
+
+	// Autocomplete narrowed by a rest of the query that the counters
+	// cannot answer counts the facets of the repositories the rest
+	// selects, visiting each (nearly a page apiece: 2–5 µs). Up to
+	// narrowExactUpTo of them (as the planner estimates) it counts them
+	// all; beyond, it counts the first narrowSample and scales the counts
+	// by the estimate, and says the counts are approximate.
+	narrowExactUpTo = 2_000
+	narrowSample    = 1_000
 )
 
 // execMode runs search statements with the unnamed prepared statement: one
@@ -231,23 +240,11 @@ func (s *Store) searchTotal(ctx context.Context, sel *selection, exact bool) (to
 	}
 	from := ` FROM repositories r` + whereClause(where)
 	if !exact {
-		rows, err := s.searchQuery(ctx, `EXPLAIN (FORMAT JSON) SELECT 1`+from, b.args...)
+		est, err := s.estimateRows(ctx, `SELECT 1`+from, b.args)
 		if err != nil {
-			return 0, false, mapError(err)
+			return 0, false, err
 		}
-		plan, err := pgx.CollectExactlyOneRow(rows, pgx.RowTo[string])
-		if err != nil {
-			return 0, false, mapError(err)
-		}
-		var explained []struct {
-			Plan struct {
-				Rows float64 `json:"Plan Rows"`
-			} `json:"Plan"`
-		}
-		if err := json.Unmarshal([]byte(plan), &explained); err != nil || len(explained) != 1 {
-			return 0, false, fmt.Errorf("read the plan of the count: %v", err)
-		}
-		if est := int64(explained[0].Plan.Rows); est > exactTotalUpTo {
+		if est > exactTotalUpTo {
 			return est, false, nil
 		}
 	}
@@ -260,6 +257,28 @@ func (s *Store) searchTotal(ctx context.Context, sel *selection, exact bool) (to
 		return 0, false, mapError(err)
 	}
 	return n, true, nil
+}
+
+// estimateRows returns the planner's estimate of the rows sql returns: a
+// fraction of a millisecond, against one heap visit per row for a count.
+func (s *Store) estimateRows(ctx context.Context, sql string, args []any) (int64, error) {
+	rows, err := s.searchQuery(ctx, `EXPLAIN (FORMAT JSON) `+sql, args...)
+	if err != nil {
+		return 0, mapError(err)
+	}
+	plan, err := pgx.CollectExactlyOneRow(rows, pgx.RowTo[string])
+	if err != nil {
+		return 0, mapError(err)
+	}
+	var explained []struct {
+		Plan struct {
+			Rows float64 `json:"Plan Rows"`
+		} `json:"Plan"`
+	}
+	if err := json.Unmarshal([]byte(plan), &explained); err != nil || len(explained) != 1 {
+		return 0, fmt.Errorf("read the plan of %q: %v", sql, err)
+	}
+	return int64(explained[0].Plan.Rows), nil
 }
 
 // facet is one counter of tag_counts: a tag (key, value), a key (key, ""),
@@ -602,7 +621,7 @@ func (s *Store) Suggest(ctx context.Context, o SuggestOptions) (*catalog.Suggest
 	case sel.counted && len(sel.conds) == 1:
 		facets, err = s.catalogFacets(ctx, tok, sel.conds[0].selectors, o.Limit)
 	default:
-		facets, err = s.narrowedFacets(ctx, sel, tok, o.Limit)
+		facets, out.Approximate, err = s.narrowedFacets(ctx, sel, tok, o.Limit)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("suggest for %q: %w", o.Query, err)
@@ -689,51 +708,83 @@ ORDER BY n DESC, key, value LIMIT ` + b.arg(int64(limit))
 
 // narrowedFacets completes tok by counting the facets of the repositories
 // sel selects, for a rest of the query the counters cannot answer (text,
-// exclusions, two or more filters). The repository's ingest status rides
-// along as a last element "status:<status>" of its tags; real tags with
-// the key status are left out, as in tag_counts. The arrays are unnested
+// exclusions, two or more filters). The ingest status counts as the facet
+// "status:<status>"; real tags with the key status are left out, as in
+// tag_counts. The arrays are unnested
 // in the select list (a ProjectSet node), several times cheaper per
-// repository than a lateral unnest.
-func (s *Store) narrowedFacets(ctx context.Context, sel *selection, tok query.Token, limit int) ([]facetCountRow, error) {
+// repository than a lateral unnest. When the planner expects more than
+// narrowExactUpTo repositories, the first narrowSample are counted and the
+// counts scaled (approximate is then true).
+func (s *Store) narrowedFacets(ctx context.Context, sel *selection, tok query.Token, limit int) (_ []facetCountRow, approximate bool, _ error) {
 	b := sel.builder()
 	where := slices.Clone(sel.where)
 	if sel.text != "" {
 		where = append(where, "r.search @@ "+sel.text)
 	}
-	elems := `SELECT r.id, unnest(r.tags || ('status:' || r.ingest_status)) AS t,
-		generate_series(1, cardinality(r.tags) + 1) AS i, cardinality(r.tags) AS nt
-	FROM repositories r` + whereClause(where)
-	keep := "(i > nt OR NOT starts_with(t, 'status:'))"
-	var sql string
+	est, err := s.estimateRows(ctx, `SELECT 1 FROM repositories r`+whereClause(where), b.args)
+	if err != nil {
+		return nil, false, err
+	}
+	sample := ""
+	if est > narrowExactUpTo {
+		sample = " LIMIT " + strconv.Itoa(narrowSample+1)
+	}
+	// s: the selected repositories (or the sample); e: their facets that
+	// match the token, the ingest status as one more.
+	var match, prefix string
 	if tok.Kind == query.KindValue {
-		sql = `SELECT split_part(t, ':', 1), substr(t, strpos(t, ':') + 1), count(*) AS n FROM (
-	` + elems + `
-) e
-WHERE ` + keep + ` AND t LIKE ` + b.arg(likeEscape(tok.Key+":"+tok.Prefix)+"%") + `
-GROUP BY 1, 2
+		match = "t LIKE " + b.arg(likeEscape(tok.Key+":"+tok.Prefix)+"%")
+	} else {
+		prefix = b.arg(likeEscape(tok.Prefix) + "%")
+		match = "(t LIKE " + prefix + " OR substr(t, strpos(t, ':') + 1) LIKE " + prefix + ")"
+	}
+	sql := `WITH s AS MATERIALIZED (
+	SELECT r.id, r.tags, r.ingest_status FROM repositories r` + whereClause(where) + sample + `
+), e AS (
+	SELECT id, t FROM (SELECT s.id, unnest(s.tags) AS t FROM s) u
+	WHERE NOT starts_with(t, 'status:') AND ` + match + `
+	UNION ALL
+	SELECT id, t FROM (SELECT s.id, 'status:' || s.ingest_status AS t FROM s) st
+	WHERE ` + match + `
+)
+`
+	if tok.Kind == query.KindValue {
+		sql += `SELECT split_part(t, ':', 1), substr(t, strpos(t, ':') + 1), count(*) AS n, (SELECT count(*) FROM s)
+FROM e GROUP BY 1, 2
 ORDER BY n DESC, 1, 2 LIMIT ` + b.arg(int64(limit))
 	} else {
-		p := b.arg(likeEscape(tok.Prefix) + "%")
 		// A key counts repositories, not tags: lang:go and lang:js are one
 		// repository with the key lang.
-		sql = `WITH f AS MATERIALIZED (
-	SELECT id, t FROM (
-	` + elems + `
-	) e
-	WHERE ` + keep + ` AND (t LIKE ` + p + ` OR substr(t, strpos(t, ':') + 1) LIKE ` + p + `)
-)
-SELECT key, value, n FROM (
-	SELECT split_part(t, ':', 1) AS key, '' AS value, count(DISTINCT id) AS n FROM f WHERE t LIKE ` + p + ` GROUP BY 1
+		sql += `SELECT key, value, n, (SELECT count(*) FROM s) FROM (
+	SELECT key, '' AS value, count(*) AS n FROM (
+		SELECT DISTINCT id, split_part(t, ':', 1) AS key FROM e WHERE t LIKE ` + prefix + `
+	) k GROUP BY key
 	UNION ALL
-	SELECT split_part(t, ':', 1), substr(t, strpos(t, ':') + 1), count(*) FROM f
-	WHERE substr(t, strpos(t, ':') + 1) LIKE ` + p + ` GROUP BY 1, 2
+	SELECT split_part(t, ':', 1), substr(t, strpos(t, ':') + 1), count(*) FROM e
+	WHERE substr(t, strpos(t, ':') + 1) LIKE ` + prefix + ` GROUP BY 1, 2
 ) c
 ORDER BY n DESC, key, value LIMIT ` + b.arg(int64(limit))
 	}
 	rows, err := s.searchQuery(ctx, sql, b.args...)
 	if err != nil {
-		return nil, mapError(err)
+		return nil, false, mapError(err)
 	}
-	f, err := collectFacets(rows)
-	return f, mapError(err)
+	var sampled int64
+	facets, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (facetCountRow, error) {
+		var f facetCountRow
+		err := r.Scan(&f.key, &f.value, &f.n, &sampled)
+		return f, err
+	})
+	if err != nil {
+		return nil, false, mapError(err)
+	}
+	if sample == "" || sampled <= narrowSample {
+		return facets, false, nil // every selected repository was counted
+	}
+	// Scale by the estimate, but never below what was seen.
+	scale := float64(max(est, sampled)) / float64(sampled)
+	for i := range facets {
+		facets[i].n = int64(float64(facets[i].n)*scale + 0.5)
+	}
+	return facets, true, nil
 }

@@ -554,3 +554,35 @@ func TestFacetCountsFollowEveryChange(t *testing.T) {
 		t.Errorf("w: tags %v %v", tags, err)
 	}
 }
+
+// TestSuggestSamplesWhenTheRestSelectsMany: a rest the counters cannot
+// answer that selects thousands of repositories is counted on a sample,
+// scaled, and marked approximate; a narrower one is counted exactly.
+func TestSuggestSamplesWhenTheRestSelectsMany(t *testing.T) {
+	st := storetest.New(t)
+	ctx := context.Background()
+	if _, err := st.Pool().Exec(ctx, `
+		INSERT INTO repositories (slug, name, git_url, git_url_key, tags, ingest_status)
+		SELECT 'r-' || i, 'r ' || i, 'https://x/' || i, 'x/' || i,
+		       ARRAY['framework:f' || (i % 4), 'lang:go', 'team:a'] || CASE WHEN i % 10 = 0 THEN ARRAY['topic:rare'] ELSE '{}' END,
+		       'ready'
+		FROM generate_series(1, 6000) AS i`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Pool().Exec(ctx, `ANALYZE repositories`); err != nil {
+		t.Fatal(err)
+	}
+	s := suggest(t, st, "lang:go team:a framework:", 0)
+	if !s.Approximate || len(s.Suggestions) != 4 {
+		t.Fatalf("broad rest: approximate %v, %v", s.Approximate, brief(s))
+	}
+	for _, sg := range s.Suggestions {
+		if sg.Count < 1200 || sg.Count > 1800 { // 1500 each
+			t.Errorf("%s: %d, want about 1500", sg.Text, sg.Count)
+		}
+	}
+	s = suggest(t, st, "topic:rare team:a framework:", 0)
+	if s.Approximate || !slices.Equal(brief(s), []string{"framework:f0=300", "framework:f2=300"}) {
+		t.Errorf("narrow rest: approximate %v, %v", s.Approximate, brief(s))
+	}
+}
