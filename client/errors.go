@@ -34,6 +34,9 @@ type APIError struct {
 	Field string
 	// Slug names the existing repository (Code conflict).
 	Slug string
+	// Position is the byte offset of the problem in a search query, -1
+	// when the error is not about one.
+	Position int
 
 	// body is the raw answer, for endpoints whose error answers carry more
 	// than an ErrorBody (/readyz sends a Health with its 503).
@@ -87,10 +90,13 @@ func codeForStatus(status int) string {
 // newAPIError decodes an error answer. A body that is not an ErrorBody still
 // gives a useful error: its first line becomes the message.
 func newAPIError(status int, body []byte) *APIError {
-	e := &APIError{StatusCode: status, body: body}
+	e := &APIError{StatusCode: status, body: body, Position: -1}
 	var eb ErrorBody
 	if json.Unmarshal(body, &eb) == nil {
 		e.Code, e.Message, e.Field, e.Slug = eb.Error.Code, eb.Error.Message, eb.Error.Field, eb.Error.Slug
+		if eb.Error.Position != nil {
+			e.Position = *eb.Error.Position
+		}
 	}
 	if e.Code == "" {
 		e.Code = codeForStatus(status)

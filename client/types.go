@@ -83,6 +83,9 @@ type ErrorDetail struct {
 	Field string `json:"field,omitempty"`
 	// Slug names the existing object (code conflict).
 	Slug string `json:"slug,omitempty"`
+	// Position is the byte offset in the search query where a search or
+	// autocomplete query could not be parsed (field q).
+	Position *int `json:"position,omitempty"`
 }
 
 // VersionInfo is the answer of GET /api/v1/version.

@@ -120,6 +120,7 @@ func Start(ctx context.Context, cfg Config) (_ *Daemon, err error) {
 		d.wireRunner,
 		d.wireServices,
 		d.wireWeb,
+		d.wireSearch,
 	} {
 		if err := wire(ctx); err != nil {
 			return nil, err
