@@ -65,8 +65,23 @@ func TestDemoBuildsAndLaunches(t *testing.T) {
 		t.Fatal(err)
 	}
 	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait(); pw.Close() }()
-	defer cmd.Process.Kill()
+	done := make(chan struct{})
+	go func() { exited <- cmd.Wait(); close(done); pw.Close() }()
+	// appstored runs in a session of its own: on a failure, Ctrl-C the
+	// script so that it stops the daemon, as a user would.
+	t.Cleanup(func() {
+		select {
+		case <-done:
+			return
+		default:
+		}
+		_ = cmd.Process.Signal(syscall.SIGINT)
+		select {
+		case <-done:
+		case <-time.After(time.Minute):
+			_ = cmd.Process.Kill()
+		}
+	})
 	lines := make(chan string, 1000)
 	go func() {
 		sc := bufio.NewScanner(pr)
