@@ -115,7 +115,7 @@ func TestAddWaitRefreshAndShowTimeline(t *testing.T) {
 
 	// show: the timeline, newest last, in a pipe and on a terminal.
 	r = cmd(t, d.URL, false, "show", "dash")
-	if r.code != 0 || !inOrder(r.stdout, `^dockerfile:\tDockerfile$`, `^port:\t9090 \(from expose\)$`, `^commit:\t`+next+`$`) {
+	if r.code != 0 || !inOrder(r.stdout, `^commit:\t`+next+`$`, `^dockerfile:\tDockerfile$`, `^port:\t9090 \(from expose\)$`) {
 		t.Errorf("show fields:\n%s", r.stdout)
 	}
 	if !inOrder(r.stdout, `^step:\t\S+\tqueued\t0\t\t\tregistered$`, `^step:\t\S+\tready\t1\t[0-9a-f]{40}\t\d+\tingested `, `^step:\t\S+\tready\t1\t`+next+`\t\d+\tingested `) {
