@@ -58,9 +58,10 @@ others are still added; the exit status is then that of the failures if
 they all agree (5 when all were already registered), else 1.
 
 --wait follows each ingestion and prints its steps as they happen (queued,
-processing, ready or failed, with their messages) on standard error; it
-exits 1 with the ingestion's error when one fails. With --json the
-repositories are printed as they ended. --timeout bounds the wait.`,
+processing, ready or failed, with their messages) on standard error, then
+follows the image build the ingestion queued, streaming its log there too;
+it exits 1 with the error when an ingestion or a build fails. With --json
+the repositories are printed as they ended. --timeout bounds the wait.`,
 		Example: `  appstore add https://github.com/acme/dash.git --tag category:dashboard
   appstore add git@github.com:acme/dash.git --branch main --dockerfile deploy/Dockerfile
   appstore add ./examples/hello --wait

@@ -279,6 +279,16 @@ func waitRepositoryBuild(ctx context.Context, c *client.Client, ios *IOStreams, 
 		}
 		fmt.Fprintf(ios.ErrOut, "%s  %s  %s\n", r.Slug, status, text)
 	}
+	if lb.Status == catalog.BuildQueued {
+		// A daemon without the runner role (and, without Redis, no other
+		// process) never starts it: say so rather than wait.
+		if h, err := c.Ready(ctx); err == nil {
+			if _, builds := h.Checks["docker"]; !builds {
+				step(string(lb.Status), fmt.Sprintf("build #%d waits for a runner (this appstored does not build): `appstore logs %d -f` follows it", lb.ID, lb.ID))
+				return r, nil
+			}
+		}
+	}
 	step("building", fmt.Sprintf("build #%d at %s", lb.ID, shortSHA(lb.CommitSHA)))
 	b, err := followBuild(ctx, c, lb.ID, func(l client.LogLine) error {
 		_, err := fmt.Fprintf(ios.ErrOut, "%s  %s%s\n", r.Slug, bar, l.Line)

@@ -3,19 +3,28 @@ package cli_test
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/image"
 
 	"github.com/appstore-dev/appstore/catalog"
 	"github.com/appstore-dev/appstore/catalog/store"
 	"github.com/appstore-dev/appstore/catalog/store/storetest"
 	"github.com/appstore-dev/appstore/cli"
 	"github.com/appstore-dev/appstore/client"
+	"github.com/appstore-dev/appstore/daemon"
 	"github.com/appstore-dev/appstore/daemon/api"
+	"github.com/appstore-dev/appstore/daemon/build"
+	"github.com/appstore-dev/appstore/internal/gitserver"
+	"github.com/appstore-dev/appstore/internal/testenv"
 )
 
 // buildsDaemon serves the real builds API on a real catalog, without a
@@ -187,5 +196,69 @@ func TestLogsAndBuilds(t *testing.T) {
 	r = appstoreIn(t, d.url, "", "builds", slug, "--jq", ".[].status")
 	if r.stdout != "queued\nsucceeded\nfailed\n" {
 		t.Errorf("builds --jq: %+v", r)
+	}
+}
+
+// TestAddWaitFollowsTheBuild registers repositories with --wait on the
+// real appstored with every role: the wait goes through ingestion and
+// the build, whose log streams on standard error.
+func TestAddWaitFollowsTheBuild(t *testing.T) {
+	testenv.Docker(t)
+	gitserver.RequireGit(t)
+	bin, err := os.ReadFile(testenv.StaticBinary(t, "package main\n\nimport \"fmt\"\n\nfunc main() { fmt.Println(\"built by the test\") }\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := daemon.Start(context.Background(), daemon.Config{
+		DatabaseURL: testenv.Postgres(t), DataDir: t.TempDir(), Addr: "127.0.0.1:0", Logger: slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_ = d.Shutdown(ctx)
+		catalogID, _ := d.Store.CatalogID(ctx)
+		removeImages(catalogID)
+	})
+	app := gitserver.File{Name: "app", Content: string(bin), Mode: 0o755}
+	good := gitserver.NewRepoFiles(t, "shiny", []gitserver.File{app,
+		{Name: "Dockerfile", Content: "FROM scratch\nCOPY app /app\nRUN [\"/app\"]\nENTRYPOINT [\"/app\"]\n"}})
+	bad := gitserver.NewRepoFiles(t, "broken", []gitserver.File{app,
+		{Name: "Dockerfile", Content: "FROM scratch\nCOPY missing /missing\n"}})
+
+	r := cmd(t, d.URL, false, "add", good.FileURL(), "--wait")
+	if r.code != 0 || r.stdout != "shiny\n" {
+		t.Fatalf("add --wait: %+v", r)
+	}
+	if !inOrder(r.stderr, `^shiny  ready +ingested`, `^shiny  building +build #1 at [0-9a-f]{12}$`, `^shiny  \| Step 1/\d : FROM scratch$`,
+		`^shiny  \| built by the test$`, `^shiny  succeeded +appstore/shiny:[0-9a-f]{12} \(`) {
+		t.Errorf("add --wait output:\n%s", r.stderr)
+	}
+
+	r = cmd(t, d.URL, false, "add", bad.FileURL(), "--wait", "--json")
+	var repos []client.Repository
+	if err := json.Unmarshal([]byte(r.stdout), &repos); err != nil || r.code != cli.ExitError || len(repos) != 1 ||
+		repos[0].LatestBuild == nil || repos[0].LatestBuild.Status != catalog.BuildFailed {
+		t.Fatalf("add --wait of a repository whose build fails: %+v (%v)", r, err)
+	}
+	if !strings.Contains(r.stderr, "error: build #2 of broken failed: Step 2/") || !strings.Contains(r.stderr, "missing") {
+		t.Errorf("the build's failure is not reported:\n%s", r.stderr)
+	}
+}
+
+// removeImages removes the images a test's catalog left on the shared
+// engine.
+func removeImages(catalogID string) {
+	engine, err := build.NewEngine()
+	if err != nil || catalogID == "" {
+		return
+	}
+	defer engine.Close()
+	ctx := context.Background()
+	imgs, _ := engine.ImageList(ctx, image.ListOptions{Filters: filters.NewArgs(filters.Arg("label", build.LabelCatalog+"="+catalogID))})
+	for _, img := range imgs {
+		_, _ = engine.ImageRemove(ctx, img.ID, image.RemoveOptions{Force: true})
 	}
 }

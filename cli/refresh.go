@@ -43,7 +43,8 @@ appstored also re-ingests on its own: on a push webhook, and when the
 periodic sync sees a new commit (--sync-interval).
 
 --wait prints the steps of each ingestion as they happen (on standard
-error) and exits 1 with the error when one fails; --timeout bounds the wait.`,
+error), then streams the log of the build it queued, and exits 1 with the
+error when one fails; --timeout bounds the wait.`,
 		Example: `  appstore refresh dash
   appstore refresh dash --wait
   appstore list --status failed -q | xargs appstore refresh --wait`,
@@ -142,6 +143,12 @@ func waitAll(ctx context.Context, c *client.Client, ios *IOStreams, repos []clie
 		final, err := waitIngestion(ctx, c, ios, r.Slug, after[r.Slug], since)
 		if final != nil {
 			repos[i] = *final
+		}
+		if err == nil && final != nil {
+			// Ingested: follow the build it queued (see cli/build.go).
+			if final, err = waitRepositoryBuild(ctx, c, ios, final); final != nil {
+				repos[i] = *final
+			}
 		}
 		if err == nil {
 			continue
