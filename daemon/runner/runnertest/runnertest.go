@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -77,9 +78,13 @@ func Image(t testing.TB, cli *client.Client, opts ImageOptions) (tag, id string)
 	}
 	cmd, _ := json.Marshal(append([]string{"/app"}, opts.Args...))
 	fmt.Fprintf(&df, "CMD %s\n", cmd)
+	// The tag names the source, not the binary: binaries built by other
+	// test processes differ in embedded paths only, so one image per
+	// variant is reused across runs instead of piling up.
 	sum := sha256.New()
 	sum.Write([]byte(df.String()))
-	sum.Write(binData)
+	sum.Write([]byte(AppSource))
+	sum.Write([]byte(runtime.Version()))
 	tag = "appstore-test/app:" + hex.EncodeToString(sum.Sum(nil))[:16]
 
 	var ctxTar bytes.Buffer
