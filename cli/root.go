@@ -101,6 +101,9 @@ Exit codes: 0 ok, 1 failure, 2 usage, 3 not found, 4 daemon unreachable,
 		SilenceUsage:  true,
 		Args:          noUnknownSubcommand,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 && f.wantsTUI() {
+				return runTUI(cmd.Context(), f, "") // cli/tui.go
+			}
 			return cmd.Help()
 		},
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
@@ -129,10 +132,12 @@ Exit codes: 0 ok, 1 failure, 2 usage, 3 not found, 4 daemon unreachable,
 		NewCmdShow(f), NewCmdRefresh(f),
 		NewCmdRm(f),
 		NewCmdTag(f),
+		NewCmdSearch(f), NewCmdTags(f),
 		NewCmdBuild(f), NewCmdBuilds(f), NewCmdLogs(f),
 		NewCmdServices(f),
 		NewCmdLaunch(f), NewCmdPs(f), NewCmdStop(f),
 		NewCmdEvents(f),
+		NewCmdTUI(f),
 		NewCmdVersion(f),
 		NewCmdCompletion(f),
 	)

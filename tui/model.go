@@ -96,7 +96,6 @@ type Model struct {
 	everOnline   bool
 	offlineErr   error
 	retryAttempt int
-	retryAt      time.Time
 
 	bar     SearchBar
 	results ResultList
@@ -806,7 +805,6 @@ func (m *Model) onOffline(err error) tea.Cmd {
 	m.retryAttempt++
 	wait := retryMin << min(m.retryAttempt-1, 4)
 	wait = min(wait, retryMax)
-	m.retryAt = m.now().Add(wait)
 	attempt := m.retryAttempt
 	return tea.Tick(wait, func(time.Time) tea.Msg { return retryMsg{attempt: attempt} })
 }
@@ -1189,11 +1187,9 @@ func (m *Model) offlineView(w, h int) string {
 	}
 	next := "retrying now…"
 	if !m.connecting {
-		if d := m.retryAt.Sub(m.now()); d > 0 {
-			next = fmt.Sprintf("retrying by itself in %s (attempt %d)", d.Round(100*time.Millisecond), m.retryAttempt)
-		} else {
-			next = fmt.Sprintf("retrying by itself (attempt %d)", m.retryAttempt)
-		}
+		// No countdown: the screen is only redrawn when something
+		// happens, and a frozen "in 2s" would mislead.
+		next = fmt.Sprintf("retrying by itself, less often each time (attempt %d)", m.retryAttempt)
 	}
 	lines := []string{
 		s.Bad.Render("✗ appstored is not reachable at " + url),
@@ -1208,8 +1204,14 @@ func (m *Model) offlineView(w, h int) string {
 		"",
 		s.Subtle.Render(next + " — press r to retry now, q to quit"),
 	}
+	width := 0
 	for i := range lines {
 		lines[i] = ansi.Truncate(lines[i], w-2, "…")
+		width = max(width, lipgloss.Width(lines[i]))
+	}
+	// One block, centred as a whole, its lines aligned on the left.
+	for i := range lines {
+		lines[i] = padRight(lines[i], width)
 	}
 	block := strings.Join(lines, "\n")
 	return s.r.Place(w, h, lipgloss.Center, lipgloss.Center, block)

@@ -289,12 +289,11 @@ func (l *ResultList) header() string {
 func (l *ResultList) row(it *catalog.SearchResult, selected bool) string {
 	s := l.styles
 	badges := joinNonEmpty(" ", s.launchBadge(l.launches[it.Slug]), s.ingestBadge(it.IngestStatus), s.buildBadge(it.LatestBuild))
+	// The selection shows only while the list has the keyboard: with the
+	// search line focused, Enter searches rather than opening a row.
 	marker, name := "  ", s.Name.Render(it.Name)
-	if selected {
-		marker = "› "
-		if l.focused {
-			name = s.Selected.Render(it.Name)
-		}
+	if selected && l.focused {
+		marker, name = "› ", s.Selected.Render(it.Name)
 	}
 	leftW := max(10, l.width-lipgloss.Width(badges)-2)
 	left := marker + name
