@@ -466,7 +466,12 @@ func (r *Runner) stop(ctx context.Context, id int64, final catalog.LaunchStatus,
 	if err != nil {
 		return nil, err
 	}
-	if !changed && l.Status != catalog.LaunchStopping {
+	if !changed {
+		if l.Status == catalog.LaunchStopping {
+			// Another stop (a TTL, an idle sweep) is under way: its
+			// outcome is the answer.
+			return r.awaitEnd(ctx, id)
+		}
 		return l, nil // ended meanwhile
 	}
 	r.routes.remove(id)
@@ -492,6 +497,23 @@ func (r *Runner) stop(ctx context.Context, id int64, final catalog.LaunchStatus,
 	}
 	r.notify()
 	return l, nil
+}
+
+// awaitEnd waits until the launch leaves stopping.
+func (r *Runner) awaitEnd(ctx context.Context, id int64) (*catalog.Launch, error) {
+	for {
+		ch := r.changes()
+		l, err := r.st.Launch(ctx, id)
+		if err != nil || l.Status != catalog.LaunchStopping {
+			return l, err
+		}
+		select {
+		case <-ch:
+		case <-time.After(250 * time.Millisecond):
+		case <-ctx.Done():
+			return l, nil
+		}
+	}
 }
 
 // removeContainers removes the launch's container, and any other container

@@ -588,3 +588,32 @@ func TestDaemonWiresPreviewsBeforeTheGuard(t *testing.T) {
 		t.Errorf("readyz: %v %+v", err, h)
 	}
 }
+
+func TestConcurrentStopsEndOnce(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, runner.Config{})
+	h.app("dash", 0, runnertest.ImageOptions{})
+	l := h.launch("dash", appclient.LaunchRequest{})
+	if l.Status != catalog.LaunchRunning {
+		t.Fatalf("launch: %+v", l)
+	}
+	results := make(chan *catalog.Launch, 4)
+	for i := 0; i < 4; i++ {
+		go func() {
+			got, err := h.api.StopLaunch(context.Background(), l.ID)
+			if err != nil {
+				t.Error(err)
+			}
+			results <- got
+		}()
+	}
+	for i := 0; i < 4; i++ {
+		if got := <-results; got == nil || got.Status != catalog.LaunchStopped {
+			t.Errorf("a concurrent stop answered %+v, want stopped", got)
+		}
+	}
+	want := []string{"launch.starting", "launch.running", "launch.stopping", "launch.stopped"}
+	if got := h.eventTypes("dash"); !slices.Equal(got, want) {
+		t.Errorf("events %v, want %v", got, want)
+	}
+}
