@@ -1,9 +1,12 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -100,5 +103,49 @@ func completeTagArgs(f *Factory, adding bool) cobra.CompletionFunc {
 			}
 		}
 		return out, cobra.ShellCompDirectiveNoFileComp
+	}
+}
+
+// completeQuery completes the last word of a search query (search, tags,
+// tui) with the daemon's autocomplete: keys, tags and values that exist,
+// each described with the number of repositories carrying it among those
+// the earlier words select. A key ("lang:") is completed without a
+// trailing space so that its value can follow. In bash, ':' is a word
+// break (COMP_WORDBREAKS); cobra's bash script takes the part of each
+// candidate before the last ':' off again, so "lang:g<TAB>" completes to
+// "lang:go".
+func completeQuery(f *Factory) cobra.CompletionFunc {
+	return func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+		c, err := f.Client()
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		q := strings.Join(append(slices.Clone(args), toComplete), " ")
+		// A shell waiting on a dead daemon is worse than no completion.
+		ctx, cancel := context.WithTimeout(cmd.Context(), 3*time.Second)
+		defer cancel()
+		sg, err := c.Autocomplete(ctx, client.AutocompleteOptions{Query: q, Pos: -1, Limit: 100})
+		if err != nil {
+			cobra.CompDebugln(fmt.Sprintf("autocomplete %q: %v", q, err), false)
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		var out []string
+		keysOnly := true
+		for _, s := range sg.Suggestions {
+			if !strings.HasPrefix(s.Text, toComplete) {
+				continue // a pair found by its value ("fra" → topic:fractal): the shell would drop it
+			}
+			count := strconv.FormatInt(s.Count, 10)
+			if sg.Approximate {
+				count = "~" + count
+			}
+			out = append(out, s.Text+"\t"+count+" repositories")
+			keysOnly = keysOnly && strings.HasSuffix(s.Text, ":")
+		}
+		directive := cobra.ShellCompDirectiveNoFileComp
+		if len(out) > 0 && keysOnly {
+			directive |= cobra.ShellCompDirectiveNoSpace
+		}
+		return out, directive
 	}
 }
