@@ -56,6 +56,8 @@ have dockerd || add_missing docker.io
 have docker || add_missing docker.io
 have chromium || add_missing chromium
 have_postgres || add_missing postgresql
+# The shell-completion test runs cobra's bash script, which needs it.
+[ -f /usr/share/bash-completion/bash_completion ] || add_missing bash-completion
 
 if [ "${#missing[@]}" -gt 0 ]; then
 	if is_root && have apt-get; then
