@@ -36,8 +36,11 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
+// startDaemonInProcess starts appstored with the API role only (no worker
+// writes events of its own while a test counts them).
 func startDaemonInProcess(t *testing.T, cfg daemon.Config) *daemon.Daemon {
 	t.Helper()
+	cfg.Roles = []string{daemon.RoleAPI}
 	cfg.Logger = slog.New(slog.DiscardHandler)
 	d, err := daemon.Start(context.Background(), cfg)
 	if err != nil {
@@ -98,7 +101,7 @@ func follow(ctx context.Context, c *client.Client, opts client.EventsOptions, on
 // committed event exactly once, in order.
 func TestEventsResumeAcrossADaemonRestart(t *testing.T) {
 	db := testenv.Postgres(t)
-	cfg := daemon.Config{DatabaseURL: db, DataDir: t.TempDir(), Addr: freeAddr(t)}
+	cfg := daemon.Config{DatabaseURL: db, DataDir: t.TempDir(), Addr: freeAddr(t), Roles: []string{daemon.RoleAPI}}
 	d1 := startDaemonInProcess(t, cfg)
 	st := openStore(t, db)
 	c := &client.Client{BaseURL: d1.URL}

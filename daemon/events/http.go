@@ -189,10 +189,19 @@ func (rt *Routes) serve(ctx context.Context, conn *websocket.Conn, sub *Subscrip
 	gone := conn.CloseRead(context.WithoutCancel(ctx))
 	tick := time.NewTicker(heartbeat)
 	defer tick.Stop()
+	// One timer per connection bounds each write: a context with a
+	// deadline per message would cost a timer, a context and a
+	// registration for every event times every subscriber.
+	stalled := time.AfterFunc(time.Hour, func() { _ = conn.CloseNow() })
+	stalled.Stop()
+	defer stalled.Stop()
 	write := func(b []byte) bool {
-		wctx, cancel := context.WithTimeout(ctx, rt.WriteTimeout)
-		defer cancel()
-		if err := conn.Write(wctx, websocket.MessageText, b); err != nil {
+		stalled.Reset(rt.WriteTimeout)
+		err := conn.Write(context.Background(), websocket.MessageText, b)
+		if !stalled.Stop() {
+			err = errors.Join(err, errors.New("write timed out"))
+		}
+		if err != nil {
 			rt.Logger.Debug("event stream: write failed", "err", err)
 			return false
 		}
@@ -296,7 +305,7 @@ func (rt *Routes) stored(w http.ResponseWriter, r *http.Request, sq streamQuery)
 	rc := http.NewResponseController(w)
 	cursor := sq.filter.Since
 	n := 0
-	err = rt.Hub.replay(ctx, &sq.filter, &cursor, until, func(m Message) error {
+	err = rt.Hub.replay(ctx, &sq.filter, &cursor, until, func(m *Message) error {
 		if _, err := w.Write(append(m.JSON[:len(m.JSON):len(m.JSON)], '\n')); err != nil {
 			return err
 		}

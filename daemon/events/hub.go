@@ -403,7 +403,7 @@ func (h *Hub) catchUp(ctx context.Context) error {
 
 // fanOut encodes each event once and offers it to every subscription.
 func (h *Hub) fanOut(evs []catalog.Event) {
-	msgs := make([]Message, 0, len(evs))
+	msgs := make([]*Message, 0, len(evs))
 	for _, e := range evs {
 		m, err := newMessage(e)
 		if err != nil {
@@ -426,7 +426,8 @@ func (h *Hub) fanOut(evs []catalog.Event) {
 }
 
 // Message is an event as the hub delivers it: the event and its wire
-// encoding, made once for all subscribers.
+// encoding, made once and shared by all subscribers (which get pointers,
+// so that a subscriber's buffer costs a word per event). Do not modify.
 type Message struct {
 	Event catalog.Event
 	// JSON is the event as sent on the wire ({"id","type","subject","data",
@@ -434,7 +435,7 @@ type Message struct {
 	JSON []byte
 }
 
-func newMessage(e catalog.Event) (Message, error) {
+func newMessage(e catalog.Event) (*Message, error) {
 	if len(e.Data) == 0 {
 		e.Data = json.RawMessage("{}")
 	}
@@ -442,9 +443,9 @@ func newMessage(e catalog.Event) (Message, error) {
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
 	if err := enc.Encode(e); err != nil {
-		return Message{}, err
+		return nil, err
 	}
-	return Message{Event: e, JSON: bytes.TrimSuffix(buf.Bytes(), []byte("\n"))}, nil
+	return &Message{Event: e, JSON: bytes.TrimSuffix(buf.Bytes(), []byte("\n"))}, nil
 }
 
 // logWaiter is one follower of a build's log.

@@ -54,7 +54,7 @@ func publish(t testing.TB, st *store.Store, typ, subject string) int64 {
 }
 
 // next returns the next message of sub, failing the test after 10 seconds.
-func next(t testing.TB, sub *events.Subscription) events.Message {
+func next(t testing.TB, sub *events.Subscription) *events.Message {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -65,7 +65,7 @@ func next(t testing.TB, sub *events.Subscription) events.Message {
 	return m
 }
 
-func ids(ms []events.Message) []int64 {
+func ids(ms []*events.Message) []int64 {
 	var out []int64
 	for _, m := range ms {
 		out = append(out, m.Event.ID)
@@ -73,9 +73,9 @@ func ids(ms []events.Message) []int64 {
 	return out
 }
 
-func take(t testing.TB, sub *events.Subscription, n int) []events.Message {
+func take(t testing.TB, sub *events.Subscription, n int) []*events.Message {
 	t.Helper()
-	var out []events.Message
+	var out []*events.Message
 	for range n {
 		out = append(out, next(t, sub))
 	}

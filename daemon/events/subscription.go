@@ -81,13 +81,13 @@ func (f *Filter) matches(e catalog.Event) bool {
 type Subscription struct {
 	hub    *Hub
 	filter Filter
-	ch     chan Message
+	ch     chan *Message
 	done   chan struct{}
 	cancel context.CancelFunc
 
 	// Guarded by hub.mu.
 	replaying bool      // the stored events are still being read
-	pending   []Message // live events held back while replaying
+	pending   []*Message // live events held back while replaying
 	overflow  bool      // pending overflowed: read the table again
 	after     int64     // live events up to this id were replayed already
 	ended     bool
@@ -119,7 +119,7 @@ func (h *Hub) Subscribe(ctx context.Context, f Filter) (*Subscription, error) {
 	s := &Subscription{
 		hub:    h,
 		filter: f,
-		ch:     make(chan Message, h.opts.Buffer),
+		ch:     make(chan *Message, h.opts.Buffer),
 		done:   make(chan struct{}),
 		cancel: cancel,
 	}
@@ -153,7 +153,7 @@ func (h *Hub) Subscribe(ctx context.Context, f Filter) (*Subscription, error) {
 }
 
 // C delivers the events. It is never closed: select on Done as well.
-func (s *Subscription) C() <-chan Message { return s.ch }
+func (s *Subscription) C() <-chan *Message { return s.ch }
 
 // Done is closed when the subscription has ended.
 func (s *Subscription) Done() <-chan struct{} { return s.done }
@@ -170,7 +170,7 @@ func (s *Subscription) Close() { s.end(ErrUnsubscribed) }
 
 // Next returns the next event, or the reason the subscription ended, or
 // ctx's error.
-func (s *Subscription) Next(ctx context.Context) (Message, error) {
+func (s *Subscription) Next(ctx context.Context) (*Message, error) {
 	select {
 	case m := <-s.ch:
 		return m, nil
@@ -180,9 +180,9 @@ func (s *Subscription) Next(ctx context.Context) (Message, error) {
 	case m := <-s.ch:
 		return m, nil
 	case <-s.done:
-		return Message{}, s.Err()
+		return nil, s.Err()
 	case <-ctx.Done():
-		return Message{}, ctx.Err()
+		return nil, ctx.Err()
 	}
 }
 
@@ -206,7 +206,7 @@ func (s *Subscription) endLocked(err error) {
 
 // offerLocked hands a live event to the subscription; the hub holds its
 // lock and offers events in id order. It never blocks.
-func (s *Subscription) offerLocked(m Message) {
+func (s *Subscription) offerLocked(m *Message) {
 	if s.ended || !s.filter.matches(m.Event) {
 		return
 	}
@@ -238,7 +238,7 @@ func (s *Subscription) offerLocked(m Message) {
 func (s *Subscription) replay(ctx context.Context, since int64) {
 	h := s.hub
 	cursor := since
-	send := func(m Message) error {
+	send := func(m *Message) error {
 		select {
 		case s.ch <- m:
 			return nil
@@ -295,7 +295,7 @@ func (s *Subscription) replay(ctx context.Context, since int64) {
 // When events after *cursor (other than 0, "every retained event") were
 // pruned, fn first gets a stream.truncated message and the replay goes on
 // from the oldest retained event.
-func (h *Hub) replay(ctx context.Context, f *Filter, cursor *int64, until int64, fn func(Message) error) error {
+func (h *Hub) replay(ctx context.Context, f *Filter, cursor *int64, until int64, fn func(*Message) error) error {
 	for {
 		before := *cursor
 		evs, err := h.store.Events(ctx, store.EventFilter{Since: before, Topics: f.Topics, Subject: f.Subject, Limit: replayPage})
@@ -340,7 +340,7 @@ func (h *Hub) replay(ctx context.Context, f *Filter, cursor *int64, until int64,
 // TruncatedData is the data of a stream.truncated message.
 type TruncatedData = client.StreamTruncated
 
-func truncatedMessage(since, through int64) Message {
+func truncatedMessage(since, through int64) *Message {
 	data, _ := json.Marshal(TruncatedData{Since: since, PrunedThrough: through})
 	m, _ := newMessage(catalog.Event{Type: client.EventStreamTruncated, Data: data, Time: time.Now().UTC()})
 	return m

@@ -26,9 +26,14 @@ import (
 )
 
 // startDaemon starts appstored in process; cfg.DatabaseURL empty means a
-// fresh database.
+// fresh database. Without roles it takes only the API role, so that no
+// worker writes events of its own (ingestions of the test's repositories)
+// while the test counts them.
 func startDaemon(t testing.TB, cfg daemon.Config) *daemon.Daemon {
 	t.Helper()
+	if cfg.Roles == nil {
+		cfg.Roles = []string{daemon.RoleAPI}
+	}
 	if cfg.DatabaseURL == "" {
 		cfg.DatabaseURL = testenv.Postgres(t)
 	}
