@@ -326,5 +326,3 @@ func BenchmarkBuildLogLineToFollower(b *testing.B) {
 	b.ReportMetric(q(0.99), "p99-ms")
 	b.ReportMetric(q(1), "max-ms")
 }
-
-

@@ -86,10 +86,10 @@ type Subscription struct {
 	cancel context.CancelFunc
 
 	// Guarded by hub.mu.
-	replaying bool      // the stored events are still being read
+	replaying bool       // the stored events are still being read
 	pending   []*Message // live events held back while replaying
-	overflow  bool      // pending overflowed: read the table again
-	after     int64     // live events up to this id were replayed already
+	overflow  bool       // pending overflowed: read the table again
+	after     int64      // live events up to this id were replayed already
 	ended     bool
 	err       error
 }
