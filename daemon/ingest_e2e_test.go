@@ -5,9 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -388,5 +391,84 @@ func TestIngestionWithRedis(t *testing.T) {
 	}
 	for i, slug := range slugs {
 		waitRepo(t, c, slug, "asynq ingestion", readyAt(repos[i].Head(t)))
+	}
+}
+
+// TestShutdownDuringIngestionResumesAfterRestart stops appstored while a
+// clone hangs on the Git server: the attempt is recorded as interrupted
+// (queued), and the next appstored on the same database finishes it.
+func TestShutdownDuringIngestionResumesAfterRestart(t *testing.T) {
+	gitserver.RequireGit(t)
+	db := testenv.Postgres(t)
+	repo := gitserver.NewNamedRepo(t, "stalled", map[string]string{"Dockerfile": "FROM alpine\n"})
+	git := gitserver.HTTP(t, repo)
+	backend := gitserver.HTTPHandler(t, git.Root)
+	stall := make(chan struct{})
+	var stallOnce sync.Once
+	reached := make(chan struct{})
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-stall:
+		default:
+			stallOnce.Do(func() { close(reached) })
+			select {
+			case <-stall:
+			case <-r.Context().Done():
+				return
+			}
+		}
+		backend.ServeHTTP(w, r)
+	}))
+	t.Cleanup(front.Close)
+	t.Cleanup(func() {
+		select {
+		case <-stall:
+		default:
+			close(stall)
+		}
+	})
+	url := front.URL + "/stalled.git"
+
+	cfg := daemon.Config{DatabaseURL: db, DataDir: t.TempDir(), Addr: "127.0.0.1:0", Roles: []string{daemon.RoleAPI, daemon.RoleWorker},
+		Logger: slog.New(slog.DiscardHandler)}
+	first, err := daemon.Start(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &client.Client{BaseURL: first.URL}
+	if _, err := c.AddRepository(context.Background(), client.AddRepositoryRequest{GitURL: url}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-reached:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the clone never reached the Git server")
+	}
+	// The hung clone does not hold up the shutdown.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	start := time.Now()
+	if err := first.Shutdown(ctx); err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+	if took := time.Since(start); took > 10*time.Second {
+		t.Errorf("shutdown took %s with an ingestion running", took)
+	}
+	st, err := store.Open(context.Background(), db, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	r, err := st.Repository(context.Background(), "stalled")
+	if err != nil || r.IngestStatus != catalog.IngestQueued || !strings.Contains(r.IngestError, "interrupted") {
+		t.Fatalf("after shutdown: %+v %v", r, err)
+	}
+
+	close(stall)
+	cfg.DataDir = t.TempDir()
+	second := startDaemon(t, cfg)
+	got := waitRepo(t, &client.Client{BaseURL: second.URL}, "stalled", "after restart", readyAt(repo.Head(t)))
+	if got.IngestAttempts != 2 {
+		t.Errorf("attempts %d, want 2 (the interrupted one and the one after restart)", got.IngestAttempts)
 	}
 }

@@ -76,7 +76,10 @@ func (d *Daemon) wireIngest(ctx context.Context) error {
 		KeepCheckouts: d.cfg.HasRole(RoleRunner),
 		Retry:         queue.DefaultRetryPolicy,
 		SyncInterval:  d.cfg.SyncInterval,
-		Logger:        logger,
+		// Shutdown interrupts running ingestions at once (they resume
+		// after the restart) instead of waiting out a long clone.
+		Lifetime: d.ctx,
+		Logger:   logger,
 	})
 	if err != nil {
 		return fmt.Errorf("ingest: %w", err)

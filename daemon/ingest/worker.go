@@ -59,7 +59,12 @@ type Config struct {
 	// ReconcileInterval is how often the reconciler looks for lost work
 	// (default 1m).
 	ReconcileInterval time.Duration
-	Logger            *slog.Logger
+	// Lifetime, when set, is cancelled when the process starts to stop:
+	// running attempts are interrupted then, recorded as such, and resume
+	// after the restart. An ingestion is cheap to redo, so waiting for a
+	// clone of several minutes would only hold up the shutdown.
+	Lifetime context.Context
+	Logger   *slog.Logger
 }
 
 // Worker runs ingest and sync jobs, the reconciler and the sync scheduler.
@@ -82,6 +87,9 @@ const extractBudget = 2 * time.Minute
 
 // leaseMargin separates the end of an attempt from the end of its lease.
 const leaseMargin = time.Minute
+
+// recordTimeout bounds the transaction that records an attempt's outcome.
+const recordTimeout = 30 * time.Second
 
 // New checks cfg and prepares the clone directory, removing clones that a
 // stopped process left behind.
@@ -167,6 +175,12 @@ func (w *Worker) HandleIngest(ctx context.Context, job queue.Job) error {
 
 // attempt runs one claimed attempt and records its outcome.
 func (w *Worker) attempt(ctx context.Context, job queue.Job) error {
+	if w.cfg.Lifetime != nil {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+		defer context.AfterFunc(w.cfg.Lifetime, cancel)()
+	}
 	log := w.log.With("repository_id", job.RepositoryID, "job_attempt", job.Attempt)
 	claim, err := w.st.ClaimIngest(ctx, job.RepositoryID, w.lease)
 	var nc *store.NotClaimableError
@@ -188,13 +202,16 @@ func (w *Worker) attempt(ctx context.Context, job queue.Job) error {
 	// The store counts attempts across re-deliveries (a reconciler
 	// re-enqueue restarts the queue's count): the larger count decides.
 	final := job.LastAttempt() || claim.Attempt >= maxAttempts
-	recordCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-	defer cancel()
+	// Outcomes are recorded even when ctx ended (that is an outcome too),
+	// each within its own bound.
+	record := func() (context.Context, context.CancelFunc) {
+		return context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	}
 	if claim.Attempt > maxAttempts {
 		// Earlier attempts claimed the repository and never reported:
 		// something kills the worker on this repository (memory?).
 		msg := fmt.Sprintf("gave up after %d attempts: the last ones did not finish (did appstored crash or stop while cloning this repository?); fix the cause, then run appstore refresh %s", claim.Attempt-1, claim.Slug)
-		return w.fail(recordCtx, log, store.IngestAttempt{RepositoryID: claim.RepositoryID, Attempt: claim.Attempt}, msg, errors.New(msg))
+		return w.fail(ctx, log, store.IngestAttempt{RepositoryID: claim.RepositoryID, Attempt: claim.Attempt}, msg, errors.New(msg))
 	}
 
 	start := time.Now()
@@ -214,18 +231,22 @@ func (w *Worker) attempt(ctx context.Context, job queue.Job) error {
 			// queue's backstop timeout hit). Back to queued; the queue or,
 			// after a restart, the reconciler brings it back.
 			msg = "interrupted: appstored stopped this attempt (" + msg + "); it will be retried"
-			if rerr := w.st.RetryIngest(recordCtx, a, msg, w.retry.Delay(job.Attempt)+leaseMargin); rerr != nil && !errors.Is(rerr, store.ErrClaimLost) {
+			rctx, cancel := record()
+			defer cancel()
+			if rerr := w.st.RetryIngest(rctx, a, msg, w.retry.Delay(job.Attempt)+leaseMargin); rerr != nil && !errors.Is(rerr, store.ErrClaimLost) {
 				log.Error("recording an interrupted ingestion failed", "err", rerr)
 			}
 			return err
 		case isPermanent(err):
-			return w.fail(recordCtx, log, a, msg, err)
+			return w.fail(ctx, log, a, msg, err)
 		case final:
-			return w.fail(recordCtx, log, a, fmt.Sprintf("%s (gave up after %d attempts)", msg, claim.Attempt), err)
+			return w.fail(ctx, log, a, fmt.Sprintf("%s (gave up after %d attempts)", msg, claim.Attempt), err)
 		}
 		delay := w.retry.Delay(job.Attempt)
 		msg = fmt.Sprintf("attempt %d of %d failed: %s; retrying in about %s", claim.Attempt, maxAttempts, msg, delay.Round(time.Second))
-		if rerr := w.st.RetryIngest(recordCtx, a, msg, delay+leaseMargin); rerr != nil {
+		rctx, cancel := record()
+		defer cancel()
+		if rerr := w.st.RetryIngest(rctx, a, msg, delay+leaseMargin); rerr != nil {
 			if errors.Is(rerr, store.ErrClaimLost) {
 				return errSuperseded
 			}
@@ -235,7 +256,9 @@ func (w *Worker) attempt(ctx context.Context, job queue.Job) error {
 		return err
 	}
 
-	done, err := w.st.CompleteIngest(recordCtx, out.success(a))
+	rctx, cancel := record()
+	defer cancel()
+	done, err := w.st.CompleteIngest(rctx, out.success(a))
 	if errors.Is(err, store.ErrClaimLost) {
 		return errSuperseded
 	}
@@ -253,7 +276,7 @@ func (w *Worker) attempt(ctx context.Context, job queue.Job) error {
 			out.dir = "" // moved: nothing to clean up
 		}
 	}
-	if err := w.q.Enqueue(recordCtx, queue.Job{Kind: queue.KindBuild, BuildID: done.BuildID, RepositoryID: claim.RepositoryID}); err != nil {
+	if err := w.q.Enqueue(rctx, queue.Job{Kind: queue.KindBuild, BuildID: done.BuildID, RepositoryID: claim.RepositoryID}); err != nil {
 		log.Warn("enqueue build failed; the reconciler re-enqueues queued builds", "build_id", done.BuildID, "err", err)
 	}
 	return nil
@@ -261,6 +284,8 @@ func (w *Worker) attempt(ctx context.Context, job queue.Job) error {
 
 // fail records a final failure and tells the queue not to retry.
 func (w *Worker) fail(ctx context.Context, log *slog.Logger, a store.IngestAttempt, msg string, cause error) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer cancel()
 	if err := w.st.FailIngest(ctx, a, msg); err != nil {
 		if errors.Is(err, store.ErrClaimLost) {
 			return errSuperseded
