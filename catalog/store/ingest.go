@@ -21,12 +21,13 @@ import (
 //	ready/failed ──refresh, webhook, sync──▶ queued
 //
 // ingest_attempts counts the attempts of the current run: a request for a
-// new run resets it, each claim increments it, and the pair (id, attempts)
-// identifies one claim, so a worker whose claim was superseded (a refresh
-// while it ran, a lease taken over after a crash) cannot overwrite newer
-// state. ingest_lease_until is, while processing, the end of the claim's
-// lease; while queued, the time by which the queue promised to deliver the
-// job (the reconciler steps in after it).
+// new run resets it, each claim increments it. ingest_claim is incremented by
+// every claim and never reset: the pair (id, ingest_claim) identifies one
+// attempt, so a worker whose claim was superseded (a refresh while it ran, a
+// lease taken over after a crash) cannot overwrite newer state.
+// ingest_lease_until is, while processing, the end of the claim's lease;
+// while queued, the time by which the queue promised to deliver the job (the
+// reconciler steps in after it).
 
 // ErrClaimLost means the repository is no longer processed under this
 // claim: it was re-queued (refresh, webhook), deleted, or taken over after
@@ -59,8 +60,11 @@ type IngestClaim struct {
 	RequestedDockerfile string
 	LastCommitSHA       string
 	// Attempt is the number of this attempt in the current run (1 for the
-	// first); with RepositoryID it identifies the claim.
-	Attempt    int
+	// first).
+	Attempt int
+	// Claim is the claim's token: with RepositoryID it identifies this
+	// attempt in every later write.
+	Claim      int64
 	LeaseUntil time.Time
 	// Recovered is set when the claim took over a processing repository
 	// whose previous attempt's lease had expired (a crashed worker).
@@ -101,9 +105,10 @@ func (s *Store) ClaimIngest(ctx context.Context, repoID int64, lease time.Durati
 		c.RepositoryID = repoID
 		err = tx.QueryRow(ctx, `
 			UPDATE repositories SET ingest_status = 'processing', ingest_attempts = ingest_attempts + 1,
+			       ingest_claim = ingest_claim + 1,
 			       ingest_lease_until = now() + make_interval(secs => $2), updated_at = now()
-			WHERE id = $1 RETURNING ingest_attempts, ingest_lease_until`, repoID, lease.Seconds()).
-			Scan(&c.Attempt, &c.LeaseUntil)
+			WHERE id = $1 RETURNING ingest_attempts, ingest_claim, ingest_lease_until`, repoID, lease.Seconds()).
+			Scan(&c.Attempt, &c.Claim, &c.LeaseUntil)
 		if err != nil {
 			return mapError(err)
 		}
@@ -132,24 +137,30 @@ func (s *Store) ClaimIngest(ctx context.Context, repoID int64, lease time.Durati
 // attempt saw.
 type IngestAttempt struct {
 	RepositoryID int64
-	Attempt      int
+	Claim        int64  // IngestClaim.Claim
+	Attempt      int    // IngestClaim.Attempt, for the timeline
 	CommitSHA    string // "" when the clone did not get that far
 	Duration     time.Duration
+}
+
+// Outcome returns the IngestAttempt of this claim, for the caller to fill in.
+func (c *IngestClaim) Outcome() IngestAttempt {
+	return IngestAttempt{RepositoryID: c.RepositoryID, Claim: c.Claim, Attempt: c.Attempt}
 }
 
 // lockClaim locks the repository row and checks that the claim still holds.
 func lockClaim(ctx context.Context, tx pgx.Tx, a IngestAttempt) (slug string, manual []string, err error) {
 	var status catalog.IngestStatus
-	var attempts int
-	err = tx.QueryRow(ctx, `SELECT slug, ingest_status, ingest_attempts, manual_fields FROM repositories WHERE id = $1 FOR UPDATE`,
-		a.RepositoryID).Scan(&slug, &status, &attempts, &manual)
+	var claim int64
+	err = tx.QueryRow(ctx, `SELECT slug, ingest_status, ingest_claim, manual_fields FROM repositories WHERE id = $1 FOR UPDATE`,
+		a.RepositoryID).Scan(&slug, &status, &claim, &manual)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return "", nil, ErrClaimLost
 	}
 	if err != nil {
 		return "", nil, mapError(err)
 	}
-	if status != catalog.IngestProcessing || attempts != a.Attempt {
+	if status != catalog.IngestProcessing || claim != a.Claim {
 		return "", nil, ErrClaimLost
 	}
 	return slug, manual, nil

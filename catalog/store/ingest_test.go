@@ -59,7 +59,7 @@ func eventTypes(t *testing.T, st *store.Store, subject string) []string {
 
 func success(c *store.IngestClaim, sha string) store.IngestSuccess {
 	return store.IngestSuccess{
-		IngestAttempt: store.IngestAttempt{RepositoryID: c.RepositoryID, Attempt: c.Attempt, CommitSHA: sha, Duration: 1500 * time.Millisecond},
+		IngestAttempt: store.IngestAttempt{RepositoryID: c.RepositoryID, Claim: c.Claim, Attempt: c.Attempt, CommitSHA: sha, Duration: 1500 * time.Millisecond},
 		Branch:        "main", Name: "Dashboard", Description: "A dashboard", Homepage: "https://dash.example.com",
 		DockerfilePath: "Dockerfile", ContextPath: ".", AppPort: 3000, PortSource: "expose", Readme: "# Dash",
 		Metadata: json.RawMessage(`{"dockerfile":{"base_image":"node:20"}}`),
@@ -221,7 +221,7 @@ func TestIngestionFailureAndRetry(t *testing.T) {
 		t.Fatal(err)
 	}
 	c, _ := st.ClaimIngest(ctx, repo.ID, time.Minute)
-	a := store.IngestAttempt{RepositoryID: repo.ID, Attempt: c.Attempt, Duration: 2 * time.Second}
+	a := store.IngestAttempt{RepositoryID: repo.ID, Claim: c.Claim, Attempt: c.Attempt, Duration: 2 * time.Second}
 	if err := st.RetryIngest(ctx, a, "network down; retrying", time.Hour); err != nil {
 		t.Fatal(err)
 	}
@@ -242,7 +242,7 @@ func TestIngestionFailureAndRetry(t *testing.T) {
 	if err != nil || c.Attempt != 2 {
 		t.Fatalf("retry claim %+v %v", c, err)
 	}
-	a = store.IngestAttempt{RepositoryID: repo.ID, Attempt: 2, CommitSHA: "bad1", Duration: 300 * time.Millisecond}
+	a = store.IngestAttempt{RepositoryID: repo.ID, Claim: c.Claim, Attempt: 2, CommitSHA: "bad1", Duration: 300 * time.Millisecond}
 	if err := st.FailIngest(ctx, a, "Dockerfile:3: unknown instruction"); err != nil {
 		t.Fatal(err)
 	}
@@ -301,7 +301,7 @@ func TestExpiredLeaseIsRecoveredAndTheOldClaimLoses(t *testing.T) {
 	if _, err := st.CompleteIngest(ctx, success(old, "x")); !errors.Is(err, store.ErrClaimLost) {
 		t.Errorf("old claim completion: %v", err)
 	}
-	if err := st.FailIngest(ctx, store.IngestAttempt{RepositoryID: repo.ID, Attempt: old.Attempt}, "late"); !errors.Is(err, store.ErrClaimLost) {
+	if err := st.FailIngest(ctx, old.Outcome(), "late"); !errors.Is(err, store.ErrClaimLost) {
 		t.Errorf("old claim failure: %v", err)
 	}
 	tl := timeline(t, st, "crash")
@@ -322,8 +322,16 @@ func TestRefreshWhileProcessingSupersedesTheRunningAttempt(t *testing.T) {
 		t.Errorf("superseded completion: %v, want ErrClaimLost", err)
 	}
 	c2, err := st.ClaimIngest(ctx, repo.ID, time.Minute)
-	if err != nil || c2.Attempt != 1 {
-		t.Fatalf("claim of the new run %+v %v", c2, err)
+	if err != nil || c2.Attempt != 1 || c2.Claim == c.Claim {
+		t.Fatalf("claim of the new run %+v %v (after %+v)", c2, err, c)
+	}
+	// The old attempt finishes while the new one runs: both are attempt 1
+	// of their run, yet the old one cannot pass for the new one.
+	if _, err := st.CompleteIngest(ctx, success(c, "old")); !errors.Is(err, store.ErrClaimLost) {
+		t.Errorf("superseded completion during the new run: %v, want ErrClaimLost", err)
+	}
+	if err := st.FailIngest(ctx, c.Outcome(), "late"); !errors.Is(err, store.ErrClaimLost) {
+		t.Errorf("superseded failure during the new run: %v, want ErrClaimLost", err)
 	}
 	if _, err := st.CompleteIngest(ctx, success(c2, "new")); err != nil {
 		t.Fatal(err)
@@ -403,7 +411,7 @@ func TestTimelineWindow(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := st.RetryIngest(ctx, store.IngestAttempt{RepositoryID: repo.ID, Attempt: c.Attempt}, "again", time.Minute); err != nil {
+		if err := st.RetryIngest(ctx, c.Outcome(), "again", time.Minute); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -211,12 +211,13 @@ func (w *Worker) attempt(ctx context.Context, job queue.Job) error {
 		// Earlier attempts claimed the repository and never reported:
 		// something kills the worker on this repository (memory?).
 		msg := fmt.Sprintf("gave up after %d attempts: the last ones did not finish (did appstored crash or stop while cloning this repository?); fix the cause, then run appstore refresh %s", claim.Attempt-1, claim.Slug)
-		return w.fail(ctx, log, store.IngestAttempt{RepositoryID: claim.RepositoryID, Attempt: claim.Attempt}, msg, errors.New(msg))
+		return w.fail(ctx, log, claim.Outcome(), msg, errors.New(msg))
 	}
 
 	start := time.Now()
 	out, err := w.ingest(ctx, claim, log)
-	a := store.IngestAttempt{RepositoryID: claim.RepositoryID, Attempt: claim.Attempt, Duration: time.Since(start)}
+	a := claim.Outcome()
+	a.Duration = time.Since(start)
 	if out != nil {
 		defer out.cleanup()
 		if out.clone != nil {
