@@ -75,7 +75,12 @@ func mutating(r *http.Request) bool {
 func (g *Guard) TokenOK(r *http.Request) bool {
 	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if !ok {
-		return false
+		// Browsers cannot set headers on a WebSocket handshake (the web
+		// view's event stream): there, and only there, the token may come
+		// as ?access_token=.
+		if got = r.URL.Query().Get("access_token"); got == "" || !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+			return false
+		}
 	}
 	return subtle.ConstantTimeCompare([]byte(strings.TrimSpace(got)), []byte(g.Token)) == 1
 }
