@@ -214,12 +214,26 @@ func (d *Daemon) serve() error {
 	return nil
 }
 
+// streamGrace is how long Shutdown lets requests in flight finish before
+// it ends those that never finish by themselves.
+const streamGrace = 3 * time.Second
+
 // Shutdown stops serving (letting requests in flight finish), stops the
 // background loops, then closes the components in reverse order.
 func (d *Daemon) Shutdown(ctx context.Context) error {
 	var errs []error
 	if d.server != nil {
-		if err := d.server.Shutdown(ctx); err != nil {
+		graceCtx, cancel := context.WithTimeout(ctx, streamGrace)
+		err := d.server.Shutdown(graceCtx)
+		cancel()
+		if err != nil && ctx.Err() == nil {
+			// Streams never go idle (a followed build log, say, of a web
+			// view left open): end them by cancelling the request
+			// contexts, whose base is d.ctx, and wait for them to return.
+			d.cancel()
+			err = d.server.Shutdown(ctx)
+		}
+		if err != nil {
 			errs = append(errs, fmt.Errorf("HTTP shutdown: %w", err))
 		}
 	}
