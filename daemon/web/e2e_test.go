@@ -1,0 +1,511 @@
+package web_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/image"
+	dockerclient "github.com/docker/docker/client"
+
+	"github.com/appstore-dev/appstore/catalog"
+	"github.com/appstore-dev/appstore/client"
+	"github.com/appstore-dev/appstore/daemon"
+	"github.com/appstore-dev/appstore/daemon/build"
+	"github.com/appstore-dev/appstore/internal/gitserver"
+	"github.com/appstore-dev/appstore/internal/testenv"
+)
+
+// appSource is the web app of the test repositories, compiled static for
+// FROM scratch images. "app build" is a RUN step of a Dockerfile that takes
+// two seconds and logs what it does, so a build can be watched live.
+const appSource = `package main
+
+import (
+	"flag"
+	"fmt"
+	"html"
+	"net/http"
+	"os"
+	"time"
+)
+
+func main() {
+	name := flag.String("name", "app", "who the page says hello from")
+	flag.Parse()
+	if flag.Arg(0) == "build" {
+		for i := 1; i <= 8; i++ {
+			fmt.Printf("compiling assets %d/8\n", i)
+			time.Sleep(250 * time.Millisecond)
+		}
+		return
+	}
+	port := os.Getenv("PORT")
+	if port == "" {
+		port = "8080"
+	}
+	http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprintf(w, "<!doctype html><title>%s</title><h1>Hello from %s</h1>", html.EscapeString(*name), html.EscapeString(*name))
+	})
+	fmt.Println("listening on", port)
+	if err := http.ListenAndServe(":"+port, nil); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}
+`
+
+func dockerfile(name string, buildStep bool) string {
+	var b strings.Builder
+	b.WriteString("FROM scratch\nCOPY app /app\n")
+	if buildStep {
+		b.WriteString("RUN [\"/app\", \"build\"]\n")
+	}
+	fmt.Fprintf(&b, "EXPOSE 8080\nCMD [\"/app\", \"-name\", %q]\n", name)
+	return b.String()
+}
+
+func appRepo(t *testing.T, name string, bin []byte, files map[string]string) *gitserver.Repo {
+	t.Helper()
+	fs := []gitserver.File{{Name: "app", Content: string(bin), Mode: 0o755}}
+	for n, c := range files {
+		fs = append(fs, gitserver.File{Name: n, Content: c})
+	}
+	return gitserver.NewRepoFiles(t, name, fs)
+}
+
+func waitReady(t *testing.T, c *client.Client, slug string) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		r, err := c.Repository(context.Background(), slug)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.IngestStatus == catalog.IngestReady {
+			return
+		}
+		if r.IngestStatus == catalog.IngestFailed || time.Now().After(deadline) {
+			t.Fatalf("%s: ingestion %s: %s", slug, r.IngestStatus, r.IngestError)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// cleanupDocker stops the launches the test left running and removes the
+// images of this catalog (the engine is shared with other tests). It runs
+// before the daemon shuts down.
+func cleanupDocker(t *testing.T, d *daemon.Daemon, c *client.Client) {
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if list, err := c.Launches(ctx, client.ListLaunchesOptions{Active: true, Limit: 100}); err == nil {
+			for _, l := range list.Launches {
+				if _, err := c.StopLaunch(ctx, l.ID); err != nil {
+					t.Logf("cleanup: stop launch %d: %v", l.ID, err)
+				}
+			}
+		}
+		catalogID, err := d.Store.CatalogID(ctx)
+		if err != nil {
+			t.Logf("cleanup: %v", err)
+			return
+		}
+		docker, err := dockerclient.NewClientWithOpts(dockerclient.FromEnv, dockerclient.WithAPIVersionNegotiation())
+		if err != nil {
+			t.Logf("cleanup: %v", err)
+			return
+		}
+		defer docker.Close()
+		imgs, err := docker.ImageList(ctx, image.ListOptions{Filters: filters.NewArgs(filters.Arg("label", build.LabelCatalog+"="+catalogID))})
+		if err != nil {
+			t.Logf("cleanup: %v", err)
+			return
+		}
+		for _, img := range imgs {
+			_, _ = docker.ImageRemove(ctx, img.ID, image.RemoveOptions{Force: true})
+		}
+	})
+}
+
+type option struct {
+	Text  string `json:"text"`
+	Count string `json:"count"`
+}
+
+// jsOptions lists the suggestions on screen: their text and the count shown.
+const jsOptions = `[...document.querySelectorAll('#suggestions [role=option]')].map(li => ({
+	text: li.dataset.text, count: li.querySelector('.count').firstChild.textContent}))`
+
+const jsActive = `(() => {
+	const id = document.getElementById('q').getAttribute('aria-activedescendant');
+	const li = id && document.getElementById(id);
+	return li && li.getAttribute('aria-selected') === 'true' ? li.dataset.text : '';
+})()`
+
+// TestWebView drives the web view in Chromium against a real appstored
+// (API, worker and runner in one process; ingestion from smart HTTP Git,
+// builds and launches on the Docker engine): search with keyboard
+// autocomplete, tag chips, the back button, the add form following
+// ingestion and build live, a rebuild watched live, a launch from a card,
+// the preview, stop, and a narrow window.
+func TestWebView(t *testing.T) {
+	chromium(t)
+	testenv.Docker(t)
+	gitserver.RequireGit(t)
+	dir := artifacts(t)
+	ctx := context.Background()
+
+	bin, err := os.ReadFile(testenv.StaticBinary(t, appSource))
+	if err != nil {
+		t.Fatal(err)
+	}
+	goMod := "module example.com/app\n\ngo 1.21\n"
+	hello := appRepo(t, "hello-go", bin, map[string]string{
+		"main.go": appSource, "go.mod": goMod, "Dockerfile": dockerfile("hello-go", false),
+		"tags.yaml": "name: Hello Go\ndescription: Says hello, in Go\ntags:\n  category: demo\n",
+	})
+	notes := appRepo(t, "notes-py", bin, map[string]string{
+		"app.py": "from flask import Flask\n\napp = Flask(__name__)\n", "requirements.txt": "flask==3.0.3\n",
+		"Dockerfile": dockerfile("notes-py", false),
+		"tags.yaml":  "name: Py Notes\ndescription: Keeps notes\ntags:\n  category: notes\n",
+	})
+	clock := appRepo(t, "gopher-clock", bin, map[string]string{
+		"main.go": appSource, "go.mod": goMod, "Dockerfile": dockerfile("gopher-clock", true),
+		"tags.yaml": "name: Gopher clock\ndescription: Tells the time, built before your eyes\n",
+	})
+	git := gitserver.HTTP(t, hello, notes, clock)
+
+	d := startDaemon(t, dir, daemon.Config{})
+	c := &client.Client{BaseURL: d.URL}
+	cleanupDocker(t, d, c)
+	for _, r := range []*gitserver.Repo{hello, notes} {
+		if _, err := c.AddRepository(ctx, client.AddRepositoryRequest{GitURL: git.URL(r)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitReady(t, c, "hello-go")
+	waitReady(t, c, "notes-py")
+
+	b := newBrowser(t, dir)
+	const short = 20 * time.Second
+
+	// The search page lists every app and connects to the event stream.
+	b.step("open the search page", short, chromedp.Navigate(d.URL+"/"))
+	b.wait("two cards and a live event stream",
+		`document.querySelectorAll('.card').length === 2 && document.getElementById('conn').dataset.state === 'live'`, short)
+	if got := eval[string](b, `document.activeElement.id`); got != "q" {
+		t.Errorf("focus on load: #%s, want the search box", got)
+	}
+	b.screenshot("search-all")
+
+	// Tab completes a key and asks for its values; Esc closes the list.
+	b.step("type cat", short, chromedp.SendKeys(chromedp.ID("q"), "cat"))
+	b.wait("key suggestion category:", `[...document.querySelectorAll('#suggestions:not([hidden]) [role=option]')].some(li => li.dataset.text === 'category:')`, short)
+	b.step("Tab", short, chromedp.KeyEvent(kb.Tab))
+	b.wait("Tab completed the key, values suggested",
+		`document.getElementById('q').value === 'category:' && document.activeElement.id === 'q' &&
+		 [...document.querySelectorAll('#suggestions:not([hidden]) [role=option]')].map(li => li.dataset.text).join(' ') .includes('category:demo')`, short)
+	b.screenshot("tab-completes-a-key")
+	b.step("Esc", short, chromedp.KeyEvent(kb.Escape))
+	b.wait("Esc closed the list", `document.getElementById('suggestions').hidden && document.getElementById('q').getAttribute('aria-expanded') === 'false'`, short)
+	b.step("erase", short, chromedp.KeyEvent(strings.Repeat(kb.Backspace, len("category:"))))
+	b.wait("empty box", `document.getElementById('q').value === ''`, short)
+
+	// "lang:" suggests values with the counts the API gives.
+	b.step("type lang:", short, chromedp.SendKeys(chromedp.ID("q"), "lang:"))
+	b.wait("lang: values suggested",
+		`(() => { const t = [...document.querySelectorAll('#suggestions:not([hidden]) [role=option]')].map(li => li.dataset.text);
+		  return t.includes('lang:go') && t.includes('lang:python'); })()`, short)
+	shown := eval[[]option](b, jsOptions)
+	want, err := c.Autocomplete(ctx, client.AutocompleteOptions{Query: "lang:", Pos: -1, Limit: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(shown) != len(want.Suggestions) {
+		t.Errorf("suggestions shown %+v, the API has %+v", shown, want.Suggestions)
+	}
+	for i, s := range want.Suggestions {
+		if i < len(shown) && (shown[i].Text != s.Text || shown[i].Count != fmt.Sprint(s.Count)) {
+			t.Errorf("suggestion %d shown as %s (%s), the API has %s (%d)", i, shown[i].Text, shown[i].Count, s.Text, s.Count)
+		}
+	}
+	for _, o := range shown {
+		if (o.Text == "lang:go" || o.Text == "lang:python") && o.Count != "1" {
+			t.Errorf("%s shown with count %s, want 1", o.Text, o.Count)
+		}
+	}
+	b.screenshot("suggestions-with-counts")
+
+	// Arrows move the highlight; Enter takes it and searches.
+	for i := 0; i <= len(shown); i++ {
+		if i == len(shown) {
+			t.Fatalf("ArrowDown never highlighted lang:python among %+v", shown)
+		}
+		b.step("ArrowDown", short, chromedp.KeyEvent(kb.ArrowDown))
+		if eval[string](b, jsActive) == "lang:python" {
+			break
+		}
+	}
+	b.screenshot("lang-python-highlighted")
+	b.step("Enter", short, chromedp.KeyEvent(kb.Enter))
+	b.wait("results for lang:python, query in the URL",
+		`location.search === '?q=lang%3Apython' && document.getElementById('q').value.trim() === 'lang:python' &&
+		 document.getElementById('suggestions').hidden &&
+		 [...document.querySelectorAll('.card')].map(c => c.dataset.slug).join() === 'notes-py'`, short)
+	b.screenshot("results-lang-python")
+
+	// The back button goes back to the previous query.
+	b.step("back", short, chromedp.Evaluate[chromedp.Void](`history.back()`))
+	b.wait("back to every app", `location.search === '' && document.getElementById('q').value === '' && document.querySelectorAll('.card').length === 2`, short)
+
+	// A tag chip adds its tag to the query.
+	b.step("click the chip category:demo", short, chromedp.Click(chromedp.CSS(`.card[data-slug="hello-go"] button.chip[data-tag="category:demo"]`)))
+	b.wait("results for category:demo",
+		`location.search === '?q=category%3Ademo' && document.getElementById('q').value === 'category:demo' &&
+		 [...document.querySelectorAll('.card')].map(c => c.dataset.slug).join() === 'hello-go'`, short)
+	b.screenshot("chip-added-to-query")
+
+	// Add an app: the form leads to its page, which follows ingestion and
+	// the first build live.
+	b.step("open the add form", short, chromedp.Click(chromedp.CSS(`nav a[href="/add"]`)))
+	b.wait("add form", `location.pathname === '/add' && document.activeElement.id === 'git-url'`, short)
+	b.step("fill the add form", short,
+		chromedp.SendKeys(chromedp.ID("git-url"), git.URL(clock)),
+		chromedp.SendKeys(chromedp.ID("tags"), "team:web"))
+	b.screenshot("add-form")
+	b.step("submit", short, chromedp.KeyEvent(kb.Enter))
+	b.wait("the new app's page", `location.pathname === '/app/gopher-clock'`, short)
+	// Set on this document: if the page reloaded, it would be gone.
+	b.step("mark the document", short, chromedp.Evaluate[chromedp.Void](`window.__sameDocument = true`))
+	b.wait("ingested, built, log complete",
+		`document.querySelector('.timeline li[data-status="ready"]') &&
+		 document.querySelector('#app-status [data-kind="build"][data-status="succeeded"]') &&
+		 document.querySelector('.log').dataset.done === 'true'`, 3*time.Minute)
+	if !eval[bool](b, `window.__sameDocument === true`) {
+		t.Errorf("the app page reloaded to show ingestion and build")
+	}
+	if got := eval[string](b, `document.querySelector('.log').textContent`); !strings.Contains(got, "compiling assets 8/8") {
+		t.Errorf("build log lacks the RUN step's output:\n%s", got)
+	}
+	manual := eval[string](b, `[...document.querySelectorAll('.tag-group[data-source="manual"] .chip')].map(a => a.textContent).join(' ')`)
+	auto := eval[string](b, `[...document.querySelectorAll('.tag-group[data-source="auto"] .chip')].map(a => a.textContent).join(' ')`)
+	if manual != "team:web" || !strings.Contains(auto, "lang:go") {
+		t.Errorf("tags by source: manual %q (want team:web), detected %q (want lang:go among them)", manual, auto)
+	}
+	if !eval[bool](b, `!!document.querySelector('.timeline li[data-status="processing"]') && !!document.querySelector('.timeline li[data-status="queued"]')`) {
+		t.Errorf("ingestion timeline lacks its queued and processing steps")
+	}
+	b.screenshot("added-app-ingested-and-built")
+
+	// A rebuild without cache, started from the page, is seen running
+	// with its log streaming, then succeeding, without a reload.
+	first := eval[int](b, `Number(document.querySelector('.builds tbody tr').dataset.buildId)`)
+	b.step("rebuild without cache", short,
+		chromedp.Click(chromedp.ID("no-cache")),
+		chromedp.Click(chromedp.CSS(`[data-action="rebuild"]`)))
+	b.wait("the new build runs, its log streams",
+		fmt.Sprintf(`(() => { const tr = document.querySelector('.builds tbody tr');
+		  return Number(tr.dataset.buildId) > %d && tr.dataset.status === 'running' &&
+		    document.querySelector('.log').dataset.buildId === tr.dataset.buildId &&
+		    document.querySelector('.log').textContent.includes('compiling assets'); })()`, first), time.Minute)
+	b.screenshot("build-running-log-live")
+	b.wait("the new build succeeded",
+		fmt.Sprintf(`(() => { const tr = document.querySelector('.builds tbody tr');
+		  return Number(tr.dataset.buildId) > %d && tr.dataset.status === 'succeeded' &&
+		    document.querySelector('.log').dataset.done === 'true' &&
+		    document.querySelector('#app-status [data-kind="build"]').textContent.includes('#' + tr.dataset.buildId); })()`, first), 2*time.Minute)
+	if !eval[bool](b, `window.__sameDocument === true`) {
+		t.Errorf("the app page reloaded during the rebuild")
+	}
+	b.screenshot("build-succeeded-live")
+
+	// Launch from the search card: it turns running over the event stream
+	// and offers the preview, which serves the app.
+	b.step("back to the search page", short, chromedp.Click(chromedp.CSS(`.crumbs a[href="/"]`)))
+	b.wait("three cards", `location.pathname === '/' && document.querySelectorAll('.card').length === 3`, short)
+	b.step("launch", short, chromedp.Click(chromedp.CSS(`.card[data-slug="gopher-clock"] [data-action="launch"]`)))
+	b.wait("running with a preview link", `!!document.querySelector('.card[data-slug="gopher-clock"] .launch[data-status="running"] a[data-role="preview"]')`, time.Minute)
+	b.screenshot("launched-from-card")
+	preview := eval[string](b, `document.querySelector('.card[data-slug="gopher-clock"] a[data-role="preview"]').href`)
+	base, _ := url.Parse(d.URL)
+	if wantURL := "http://gopher-clock.localhost:" + base.Port() + "/"; preview != wantURL {
+		t.Errorf("preview link %q, want %q", preview, wantURL)
+	}
+	b.step("open the preview", short, chromedp.Navigate(preview))
+	b.wait("the app answers", `document.body && document.body.innerText.includes('Hello from gopher-clock')`, short)
+	b.screenshot("preview")
+	b.step("open the path preview", short, chromedp.Navigate(d.URL+"/apps/gopher-clock/"))
+	b.wait("the app answers on /apps/", `document.body && document.body.innerText.includes('Hello from gopher-clock')`, short)
+
+	// Stop it from the app page.
+	b.step("open the app page", short, chromedp.Navigate(d.URL+"/app/gopher-clock"))
+	b.wait("running launch shown", `!!document.querySelector('.launch[data-status="running"] [data-action="stop"]')`, short)
+	b.step("stop", short, chromedp.Click(chromedp.CSS(`.launch [data-action="stop"]`)))
+	b.wait("stopped", `!!document.querySelector('.launch[data-status="none"] [data-action="launch"]')`, time.Minute)
+	b.screenshot("stopped")
+	if list, err := c.Launches(ctx, client.ListLaunchesOptions{Repository: "gopher-clock", Active: true}); err != nil || len(list.Launches) != 0 {
+		t.Errorf("after Stop: active launches %+v, %v", list, err)
+	}
+
+	// A narrow window: one column, nothing wider than the screen, focus
+	// visible when moving with the keyboard.
+	b.step("narrow window", short, chromedp.EmulateViewport(360, 780), chromedp.Navigate(d.URL+"/?q=lang:go"))
+	b.wait("results", `document.querySelectorAll('.card').length === 2`, short)
+	if !eval[bool](b, `document.documentElement.scrollWidth <= window.innerWidth`) {
+		t.Errorf("the search page is wider than a 360px window: %d", eval[int](b, `document.documentElement.scrollWidth`))
+	}
+	b.step("Tab to the Search button", short, chromedp.Focus(chromedp.ID("q")), chromedp.KeyEvent(kb.Tab))
+	focus := eval[string](b, `(() => { const s = getComputedStyle(document.activeElement);
+		return document.activeElement.textContent + '|' + s.outlineStyle + '|' + s.outlineWidth; })()`)
+	if parts := strings.Split(focus, "|"); parts[0] != "Search" || parts[1] == "none" || parts[2] == "0px" {
+		t.Errorf("keyboard focus after Tab: %q, want the Search button with a visible outline", focus)
+	}
+	b.screenshot("narrow-search")
+	b.step("narrow app page", short, chromedp.Navigate(d.URL+"/app/gopher-clock"))
+	b.wait("app page", `document.querySelector('.log')?.dataset.done === 'true'`, short)
+	if !eval[bool](b, `document.documentElement.scrollWidth <= window.innerWidth`) {
+		t.Errorf("the app page is wider than a 360px window: %d", eval[int](b, `document.documentElement.scrollWidth`))
+	}
+	b.screenshot("narrow-app-page")
+}
+
+// TestWebViewWithToken checks the token box: with appstored's --token, a
+// change without the token is refused with advice, the event stream
+// connects once the token is saved (as access_token: browsers cannot set
+// headers on WebSockets), and the token stays in this tab only.
+func TestWebViewWithToken(t *testing.T) {
+	chromium(t)
+	gitserver.RequireGit(t)
+	dir := artifacts(t)
+	repo := gitserver.NewRepoFiles(t, "token-app", []gitserver.File{
+		{Name: "Dockerfile", Content: "FROM scratch\nCOPY app /app\nCMD [\"/app\"]\n"},
+		{Name: "app", Content: "placeholder\n", Mode: 0o755},
+	})
+	git := gitserver.HTTP(t, repo)
+	d := startDaemon(t, dir, daemon.Config{Token: "s3cret", Roles: []string{daemon.RoleAPI, daemon.RoleWorker}})
+
+	// The query parameter is for WebSocket handshakes only: it does not
+	// authorise a change.
+	body := strings.NewReader(`{"git_url":"` + git.URL(repo) + `"}`)
+	resp, err := http.Post(d.URL+"/api/v1/repositories?access_token=s3cret", "application/json", body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("POST with ?access_token=: %s, want 401", resp.Status)
+	}
+
+	b := newBrowser(t, dir)
+	const short = 20 * time.Second
+	b.step("open the add form", short, chromedp.Navigate(d.URL+"/add"))
+	b.wait("the event stream is refused without the token", `document.getElementById('conn').dataset.state === 'reconnecting'`, short)
+	b.step("submit without the token", short,
+		chromedp.SendKeys(chromedp.ID("git-url"), git.URL(repo)),
+		chromedp.Click(chromedp.CSS(`form.add button[type="submit"]`)))
+	b.wait("refused with advice", `(() => { const a = document.querySelector('form.add [role=alert]');
+		return a && !a.hidden && a.textContent.includes('Token'); })()`, short)
+	b.screenshot("refused-without-token")
+
+	b.step("save the token", short,
+		chromedp.Click(chromedp.CSS(`#token-box summary`)),
+		chromedp.SendKeys(chromedp.ID("token"), "s3cret"),
+		chromedp.Click(chromedp.CSS(`#token-form button[type="submit"]`)))
+	b.wait("the event stream connects with the token", `document.getElementById('conn').dataset.state === 'live'`, short)
+	if !eval[bool](b, `sessionStorage.getItem('appstore.token') === 's3cret' && localStorage.length === 0 && !location.href.includes('s3cret')`) {
+		t.Errorf("the token is not kept in sessionStorage only")
+	}
+	b.step("submit with the token", short, chromedp.Click(chromedp.CSS(`form.add button[type="submit"]`)))
+	b.wait("registered and ingested, seen live", `location.pathname === '/app/token-app' &&
+		!!document.querySelector('.timeline li[data-status="ready"]') &&
+		!!document.querySelector('#app-status [data-kind="ingest"][data-status="ready"]')`, time.Minute)
+	b.screenshot("added-with-token")
+}
+
+// TestWebViewResumesAfterRestart: the page keeps its event stream across
+// a restart of appstored and catches up from the last event it saw. What
+// changed while the daemon was away (a description edited, a re-ingestion
+// done by another appstored on the same database) shows up without a
+// reload.
+func TestWebViewResumesAfterRestart(t *testing.T) {
+	chromium(t)
+	gitserver.RequireGit(t)
+	dir := artifacts(t)
+	ctx := context.Background()
+	repo := gitserver.NewRepoFiles(t, "resume-app", []gitserver.File{
+		{Name: "Dockerfile", Content: "FROM scratch\nCOPY app /app\nCMD [\"/app\"]\n"},
+		{Name: "app", Content: "placeholder\n", Mode: 0o755},
+	})
+	git := gitserver.HTTP(t, repo)
+	db := testenv.Postgres(t)
+	roles := []string{daemon.RoleAPI, daemon.RoleWorker}
+
+	d := runDaemon(t, dir, daemon.Config{DatabaseURL: db, Roles: roles})
+	addr := strings.TrimPrefix(d.URL, "http://")
+	c := &client.Client{BaseURL: d.URL}
+	if _, err := c.AddRepository(ctx, client.AddRepositoryRequest{GitURL: git.URL(repo)}); err != nil {
+		t.Fatal(err)
+	}
+	waitReady(t, c, "resume-app")
+
+	b := newBrowser(t, dir)
+	const short = 20 * time.Second
+	b.step("open the app page", short, chromedp.Navigate(d.URL+"/app/resume-app"),
+		chromedp.Evaluate[chromedp.Void](`window.__sameDocument = true`))
+	b.wait("one ingestion, live", `document.querySelectorAll('.timeline li[data-status="ready"]').length === 1 &&
+		document.getElementById('conn').dataset.state === 'live'`, short)
+	b.screenshot("before-restart")
+
+	stopDaemon(t, d)
+	b.wait("the page notices", `document.getElementById('conn').dataset.state === 'reconnecting'`, short)
+
+	// Meanwhile another appstored on the same database changes the app.
+	other := runDaemon(t, dir, daemon.Config{DatabaseURL: db, Roles: roles})
+	oc := &client.Client{BaseURL: other.URL}
+	desc := "Edited while the first daemon was down"
+	if _, err := oc.UpdateRepository(ctx, "resume-app", client.UpdateRepositoryRequest{Description: &desc}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := oc.Refresh(ctx, "resume-app"); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(time.Minute)
+	for {
+		tl, err := oc.Timeline(ctx, "resume-app", client.TimelineOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, s := range tl {
+			if s.Status == catalog.IngestReady {
+				n++
+			}
+		}
+		if n == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("second ingestion did not finish: %+v", tl)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	stopDaemon(t, other)
+
+	d = runDaemon(t, dir, daemon.Config{DatabaseURL: db, Roles: roles, Addr: addr})
+	t.Cleanup(func() { stopDaemon(t, d) })
+	b.wait("caught up without a reload", `document.getElementById('conn').dataset.state === 'live' &&
+		document.querySelectorAll('.timeline li[data-status="ready"]').length === 2 &&
+		document.querySelector('.app-head .desc').textContent === `+"'"+desc+"'"+` &&
+		window.__sameDocument === true`, time.Minute)
+	b.screenshot("after-restart")
+}

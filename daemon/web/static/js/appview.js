@@ -1,0 +1,373 @@
+// An app's page (/app/<slug>): description, tags by source, the ingestion
+// timeline, builds, the live build log, Launch/Stop and the preview link.
+// Everything follows the app's events, so a build started elsewhere shows
+// up and finishes here without a reload.
+
+import {api, jsonLines, isAbort, enc} from './api.js';
+import {h, replace, badge, timeEl, duration, shortSHA, announce} from './dom.js';
+import {LaunchControl, activeLaunches} from './launch.js';
+import {tagText} from './cards.js';
+
+const SOURCES = [
+  ['manual', 'Manual', 'added by people; kept across re-ingestion'],
+  ['author', 'Author', 'declared by the repository (tags.yaml, README front matter)'],
+  ['auto', 'Detected', 'read from the code (languages, frameworks, Dockerfile, license)'],
+];
+const MAX_LOG_LINES = 5000;
+const TERMINAL = new Set(['succeeded', 'failed', 'cancelled']);
+
+export class AppView {
+  constructor(root, ctx, slug) {
+    this.ctx = ctx;
+    this.slug = slug;
+    this.repo = null;
+    this.builds = new Map(); // id → build
+    this.lastStep = 0;
+    this.logBuild = null; // the build whose log is shown
+    this.logAuto = true; // follow the newest build until one is picked
+    this.logCtrl = null;
+    this.gone = false;
+    // Events that arrive while the page loads wait for it: applied on top
+    // of what was loaded, in order, they end in the current state whether
+    // or not the load already saw them.
+    this.loading = true;
+    this.pending = [];
+
+    this.heading = h('h1', {tabindex: '-1'}, slug);
+    this.meta = h('p', {class: 'meta'});
+    this.desc = h('p', {class: 'desc'});
+    this.banner = h('p', {class: 'notice', hidden: true});
+    this.alert = h('p', {class: 'error', role: 'alert', hidden: true});
+    this.statusEl = h('p', {class: 'status', id: 'app-status'});
+    this.ingestError = h('pre', {class: 'ingest-error', hidden: true});
+    this.launch = new LaunchControl(slug, null, (err) => this.fail(err));
+    this.noCache = h('input', {type: 'checkbox', id: 'no-cache'});
+    this.actions = h('div', {class: 'actions'},
+      h('button', {type: 'button', 'data-action': 'refresh', on: {click: () => this.refresh()}}, 'Ingest again'),
+      h('button', {type: 'button', 'data-action': 'rebuild', on: {click: () => this.rebuild()}}, 'Rebuild'),
+      h('label', {class: 'check', for: 'no-cache'}, this.noCache, ' without cache'));
+    this.tags = h('div', {class: 'tags-by-source'});
+    this.timeline = h('ol', {class: 'timeline', 'aria-label': 'Ingestion steps, oldest first'});
+    this.buildRows = h('tbody', {});
+    this.logTitle = h('h2', {id: 'log-title'}, 'Build log');
+    this.logState = h('p', {class: 'log-state', id: 'log-state'});
+    this.log = h('pre', {class: 'log', role: 'log', tabindex: '0', 'aria-labelledby': 'log-title', 'aria-describedby': 'log-state'});
+
+    replace(root,
+      h('p', {class: 'crumbs'}, h('a', {href: '/', 'data-nav': true}, '← All apps')),
+      h('article', {class: 'app', dataset: {slug}},
+        h('header', {class: 'app-head'}, this.heading, this.meta, this.desc),
+        this.banner,
+        this.alert,
+        h('section', {class: 'panel', 'aria-labelledby': 'st-title'},
+          h('h2', {id: 'st-title'}, 'Status'), this.statusEl, this.ingestError, this.launch.el, this.actions),
+        h('section', {class: 'panel', 'aria-labelledby': 'tags-title'}, h('h2', {id: 'tags-title'}, 'Tags'), this.tags),
+        h('div', {class: 'two'},
+          h('section', {class: 'panel', 'aria-labelledby': 'tl-title'}, h('h2', {id: 'tl-title'}, 'Ingestion timeline'), this.timeline),
+          h('section', {class: 'panel', 'aria-labelledby': 'builds-title'}, h('h2', {id: 'builds-title'}, 'Builds'),
+            h('div', {class: 'table-wrap'}, h('table', {class: 'builds'},
+              h('thead', {}, h('tr', {}, h('th', {scope: 'col'}, 'Build'), h('th', {scope: 'col'}, 'Status'),
+                h('th', {scope: 'col'}, 'Commit'), h('th', {scope: 'col'}, 'Took'), h('th', {scope: 'col'}, 'Queued'))),
+              this.buildRows)))),
+        h('section', {class: 'panel', 'aria-labelledby': 'log-title'}, this.logTitle, this.logState, this.log)));
+
+    if (history.state && history.state.added) {
+      this.banner.textContent = 'Registered. Its ingestion and build are followed live below.';
+      this.banner.hidden = false;
+    }
+    this.unsubscribe = ctx.events.on((ev) => this.event(ev));
+    this.load();
+  }
+
+  focusTarget() { return this.heading; }
+
+  destroy() {
+    this.unsubscribe();
+    if (this.logCtrl) this.logCtrl.abort();
+  }
+
+  fail(err) {
+    this.alert.textContent = err.message;
+    this.alert.hidden = false;
+  }
+
+  async load() {
+    this.loading = true;
+    try {
+      const [repo, steps, builds, launches] = await Promise.all([
+        api('GET', `/api/v1/repositories/${enc(this.slug)}`),
+        api('GET', `/api/v1/repositories/${enc(this.slug)}/events`, {query: {limit: 100}}),
+        api('GET', `/api/v1/repositories/${enc(this.slug)}/builds`, {query: {limit: 10}}),
+        activeLaunches(this.slug).catch(() => new Map()),
+      ]);
+      this.showRepo(repo);
+      this.timeline.replaceChildren();
+      this.lastStep = 0;
+      this.addSteps(steps.events || []);
+      this.builds.clear();
+      this.buildRows.replaceChildren();
+      for (const b of (builds.builds || []).slice().reverse()) this.putBuild(b);
+      const l = launches.get(this.slug);
+      if (l) this.launch.set(l);
+      if (this.logAuto) this.followNewest();
+    } catch (err) {
+      if (err.status === 404) {
+        this.gone = true;
+        this.heading.textContent = `No app “${this.slug}”`;
+        this.fail(new Error('It is not registered (or was removed). Search for it, or add it.'));
+        return;
+      }
+      this.fail(err);
+    } finally {
+      this.loading = false;
+      const pending = this.pending;
+      this.pending = [];
+      for (const ev of pending) this.event(ev);
+    }
+  }
+
+  showRepo(r) {
+    this.repo = r;
+    this.heading.textContent = r.name || r.slug;
+    document.title = `${r.name || r.slug} — appstore`;
+    replace(this.meta, h('code', {}, r.slug), ' · ', h('span', {class: 'giturl'}, r.git_url),
+      r.homepage ? [' · ', h('a', {href: r.homepage, rel: 'noopener noreferrer'}, 'homepage')] : null,
+      r.last_commit_sha ? [' · commit ', h('code', {}, shortSHA(r.last_commit_sha))] : null);
+    this.desc.textContent = r.description || 'No description yet.';
+    this.desc.className = r.description ? 'desc' : 'desc none';
+    this.renderStatus();
+    const groups = SOURCES.map(([src, label, help]) => {
+      const tags = (r.tags || []).filter((t) => (t.source || 'manual') === src);
+      if (!tags.length) return null;
+      return h('div', {class: 'tag-group', dataset: {source: src}},
+        h('h3', {title: help}, label, h('span', {class: 'help'}, ` — ${help}`)),
+        h('ul', {class: 'chips'}, tags.map((t) => h('li', {},
+          h('a', {class: 'chip', href: `/?q=${enc(tagText(t))}`, 'data-nav': true, title: `Search apps tagged ${tagText(t)}`}, tagText(t))))));
+    });
+    replace(this.tags, groups.some(Boolean) ? groups : h('p', {class: 'none'}, 'No tags yet: they are read when ingestion finishes.'));
+  }
+
+  newestBuild() {
+    let newest = null;
+    for (const b of this.builds.values()) if (!newest || b.id > newest.id) newest = b;
+    return newest;
+  }
+
+  renderStatus() {
+    const r = this.repo;
+    if (!r) return;
+    const b = this.newestBuild();
+    replace(this.statusEl,
+      badge('ingest', r.ingest_status, 'ingest'),
+      b ? badge('build', b.status, `build #${b.id}`) : badge('build', 'none', 'build'));
+    this.ingestError.textContent = r.ingest_status === 'failed' ? (r.ingest_error || 'failed') : '';
+    this.ingestError.hidden = r.ingest_status !== 'failed';
+  }
+
+  addSteps(steps) {
+    for (const s of steps) {
+      if (s.id <= this.lastStep) continue;
+      this.lastStep = s.id;
+      this.timeline.append(h('li', {dataset: {status: s.status, id: String(s.id)}},
+        timeEl(s.created_at), ' ', badge('step', s.status),
+        s.attempt ? h('span', {class: 'attempt'}, ` attempt ${s.attempt}`) : null,
+        s.duration_ms !== undefined ? h('span', {class: 'took'}, ` ${duration(s.duration_ms)}`) : null,
+        s.message ? h('span', {class: 'msg'}, s.message) : null));
+    }
+  }
+
+  async moreSteps() {
+    try {
+      const res = await api('GET', `/api/v1/repositories/${enc(this.slug)}/events`, {query: {after: this.lastStep, limit: 100}});
+      this.addSteps(res.events || []);
+    } catch (err) {
+      this.fail(err);
+    }
+  }
+
+  async refreshRepo() {
+    try {
+      this.showRepo(await api('GET', `/api/v1/repositories/${enc(this.slug)}`));
+    } catch (err) {
+      if (!isAbort(err)) this.fail(err);
+    }
+  }
+
+  // putBuild adds or updates a build's row.
+  putBuild(b) {
+    const old = this.builds.get(b.id);
+    const merged = {...(old || {}), ...b};
+    this.builds.set(b.id, merged);
+    const row = h('tr', {dataset: {buildId: String(b.id), status: merged.status}, class: this.logBuild === b.id ? 'selected' : ''},
+      h('td', {}, h('button', {type: 'button', class: 'linklike', 'aria-pressed': String(this.logBuild === b.id),
+        'aria-label': `Show the log of build ${b.id}`, on: {click: () => this.showLog(b.id, false)}}, `#${b.id}`)),
+      h('td', {}, badge('build', merged.status), merged.cached ? h('span', {class: 'help'}, ' cached') : null,
+        merged.error_message ? h('div', {class: 'error small'}, merged.error_message) : null),
+      h('td', {}, h('code', {}, shortSHA(merged.commit_sha))),
+      h('td', {}, duration(merged.duration_ms)),
+      h('td', {}, timeEl(merged.created_at)));
+    const existing = this.buildRows.querySelector(`tr[data-build-id="${b.id}"]`);
+    if (existing) {
+      existing.replaceWith(row);
+    } else {
+      // Newest first.
+      const after = [...this.buildRows.children].find((tr) => Number(tr.dataset.buildId) < b.id);
+      this.buildRows.insertBefore(row, after || null);
+    }
+    if (b.id === this.logBuild && this.log.dataset.done !== 'true' && !TERMINAL.has(merged.status)) {
+      this.logState.textContent = `Following live (build ${merged.status})…`;
+    }
+    this.renderStatus();
+  }
+
+  followNewest() {
+    const b = this.newestBuild();
+    if (b && b.id !== this.logBuild) this.showLog(b.id, true);
+    if (!b) this.logState.textContent = 'No build yet: one starts when ingestion finishes.';
+  }
+
+  // showLog shows (and, while the build runs, follows) build id's log.
+  showLog(id, auto) {
+    this.logAuto = auto;
+    if (this.logCtrl) this.logCtrl.abort();
+    this.logBuild = id;
+    for (const tr of this.buildRows.children) {
+      const sel = Number(tr.dataset.buildId) === id;
+      tr.classList.toggle('selected', sel);
+      tr.querySelector('button').setAttribute('aria-pressed', String(sel));
+    }
+    this.logTitle.textContent = `Build #${id} log`;
+    this.log.replaceChildren();
+    this.log.dataset.buildId = String(id);
+    this.log.dataset.done = 'false';
+    this.lines = 0;
+    const ctrl = this.logCtrl = new AbortController();
+    this.followLog(id, ctrl);
+  }
+
+  async followLog(id, ctrl) {
+    let since = 0;
+    let failures = 0;
+    for (;;) {
+      const b = this.builds.get(id);
+      const done = b && TERMINAL.has(b.status);
+      this.logState.textContent = done ? 'Loading…' : `Following live (build ${b ? b.status : 'queued'})…`;
+      try {
+        // With follow=1 the daemon keeps the answer open until the build
+        // ends; since= resumes after the last line received.
+        await jsonLines(`/api/v1/builds/${id}/logs`, {follow: done ? 0 : 1, since},
+          (line) => { since = line.id; this.appendLog(line.line); }, ctrl.signal);
+        failures = 0;
+        const fresh = await api('GET', `/api/v1/builds/${id}`, {signal: ctrl.signal});
+        this.putBuild(fresh);
+        if (TERMINAL.has(fresh.status)) {
+          this.log.dataset.done = 'true';
+          this.logState.textContent = `Build #${id} ${fresh.status}${fresh.duration_ms !== undefined ? ` in ${duration(fresh.duration_ms)}` : ''}; ${this.lines} log lines.`;
+          return;
+        }
+      } catch (err) {
+        if (isAbort(err) || ctrl.signal.aborted) return;
+        failures++;
+        this.logState.textContent = `Log stream interrupted (${err.message}); resuming…`;
+        await new Promise((r) => setTimeout(r, Math.min(10000, 500 * 2 ** failures)));
+        if (ctrl.signal.aborted) return;
+      }
+    }
+  }
+
+  appendLog(text) {
+    const pre = this.log;
+    const atBottom = pre.scrollHeight - pre.scrollTop - pre.clientHeight < 40;
+    pre.append(document.createTextNode(`${text}\n`));
+    this.lines++;
+    if (pre.childNodes.length > MAX_LOG_LINES) {
+      pre.firstChild.remove();
+      if (!pre.dataset.cut) {
+        pre.dataset.cut = 'true';
+        pre.prepend(document.createTextNode('[earlier lines not shown: see `appstore logs`]\n'));
+      }
+    }
+    if (atBottom) pre.scrollTop = pre.scrollHeight;
+  }
+
+  async refresh() {
+    this.alert.hidden = true;
+    try {
+      this.showRepo(await api('POST', `/api/v1/repositories/${enc(this.slug)}/refresh`, {body: {}}));
+      announce('Ingestion queued');
+    } catch (err) {
+      this.fail(err);
+    }
+  }
+
+  async rebuild() {
+    this.alert.hidden = true;
+    try {
+      const b = await api('POST', `/api/v1/repositories/${enc(this.slug)}/builds`, {body: {no_cache: this.noCache.checked}});
+      this.putBuild(b);
+      this.showLog(b.id, true);
+      announce(`Build #${b.id} queued`);
+    } catch (err) {
+      this.fail(err);
+    }
+  }
+
+  event(ev) {
+    if (this.loading) {
+      this.pending.push(ev);
+      return;
+    }
+    if (this.gone && ev.type !== 'repository.created') return;
+    if (ev.type === 'stream.truncated') {
+      this.load();
+      return;
+    }
+    if (ev.subject !== this.slug) return;
+    const d = ev.data || {};
+    const [topic, what] = [ev.type.split('.')[0], ev.type.slice(ev.type.indexOf('.') + 1)];
+    switch (topic) {
+      case 'repository':
+        if (what === 'deleted') {
+          this.gone = true;
+          this.fail(new Error('This app was removed.'));
+          if (this.logCtrl) this.logCtrl.abort();
+        } else if (what === 'created') {
+          this.gone = false;
+          this.load();
+        } else {
+          this.refreshRepo();
+        }
+        break;
+      case 'ingestion':
+        if (this.repo && d.ingest_status) {
+          this.repo.ingest_status = d.ingest_status;
+          this.renderStatus();
+        }
+        this.moreSteps();
+        if (what === 'ready' || what === 'failed') {
+          this.refreshRepo();
+          announce(`Ingestion ${what}`);
+        }
+        break;
+      case 'build':
+        if (!d.build_id) break;
+        if (this.builds.has(d.build_id)) {
+          if (d.status) {
+            const upd = {id: d.build_id, status: d.status, cached: d.cached, duration_ms: d.duration_ms, error_message: d.error};
+            for (const k of Object.keys(upd)) if (upd[k] === undefined) delete upd[k];
+            this.putBuild(upd);
+          }
+        } else {
+          api('GET', `/api/v1/builds/${d.build_id}`).then((b) => {
+            this.putBuild(b);
+            if (this.logAuto) this.followNewest();
+          }).catch((err) => this.fail(err));
+        }
+        if (TERMINAL.has(d.status)) announce(`Build #${d.build_id} ${d.status}`);
+        break;
+      case 'launch':
+        this.launch.handle(ev);
+        break;
+    }
+  }
+}

@@ -1,0 +1,54 @@
+// App cards of the search results: name, description, tags as chips,
+// ingest and build status, Launch. Each card follows its app's events.
+
+import {enc} from './api.js';
+import {h, replace, badge} from './dom.js';
+import {LaunchControl} from './launch.js';
+
+export function tagText(t) { return `${t.key}:${t.value}`; }
+
+export class Card {
+  // r: a search result; launch: its active launch or null; addTag(text)
+  // puts a tag into the query; onError(err) shows a failure.
+  constructor(r, launch, {addTag, onError}) {
+    this.slug = r.slug;
+    this.ingest = r.ingest_status;
+    this.build = r.latest_build || null;
+    this.launch = new LaunchControl(r.slug, launch, onError);
+    this.statusEl = h('p', {class: 'status'});
+    const titleId = `card-${r.slug}`;
+    const chips = (r.tags || []).map((t) => h('li', {},
+      h('button', {type: 'button', class: 'chip', 'data-tag': tagText(t),
+        'aria-label': `Add ${tagText(t)} to the search`, on: {click: () => addTag(tagText(t))}}, tagText(t))));
+    this.el = h('article', {class: 'card', 'aria-labelledby': titleId, dataset: {slug: r.slug}},
+      h('h3', {id: titleId}, h('a', {href: `/app/${enc(r.slug)}`, 'data-nav': true}, r.name || r.slug)),
+      h('p', {class: r.description ? 'desc' : 'desc none'}, r.description || 'No description yet.'),
+      chips.length ? h('ul', {class: 'chips', 'aria-label': `Tags of ${r.name || r.slug}`}, chips) : null,
+      this.statusEl,
+      this.launch.el);
+    this.renderStatus();
+  }
+
+  renderStatus() {
+    const b = this.build;
+    replace(this.statusEl,
+      badge('ingest', this.ingest, 'ingest'),
+      b ? badge('build', b.status, `build #${b.id}`) : badge('build', 'none', 'build'));
+  }
+
+  // handle applies an event whose subject is this card's app.
+  handle(ev) {
+    const d = ev.data || {};
+    if (ev.type.startsWith('ingestion.') && d.ingest_status) {
+      this.ingest = d.ingest_status;
+      this.renderStatus();
+    } else if (ev.type.startsWith('build.') && d.build_id && d.status) {
+      if (!this.build || d.build_id >= this.build.id) {
+        this.build = {...(this.build && this.build.id === d.build_id ? this.build : {}), id: d.build_id, status: d.status};
+        this.renderStatus();
+      }
+    } else if (ev.type.startsWith('launch.')) {
+      this.launch.handle(ev);
+    }
+  }
+}

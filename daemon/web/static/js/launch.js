@@ -1,0 +1,119 @@
+// LaunchControl: the Launch / Stop buttons of an app and, once it runs,
+// its preview links. It follows launch.* events of its app.
+
+import {api, enc} from './api.js';
+import {h, replace, badge, announce} from './dom.js';
+
+const ACTIVE = new Set(['starting', 'running', 'stopping']);
+
+export class LaunchControl {
+  // slug: the app; launch: its newest active launch or null; onError(err)
+  // shows a failure where the caller wants it.
+  constructor(slug, launch, onError) {
+    this.slug = slug;
+    this.launch = launch || null;
+    this.onError = onError || ((err) => console.error(err));
+    this.busy = false;
+    this.lastError = '';
+    this.el = h('div', {class: 'launch', dataset: {slug}});
+    this.render();
+  }
+
+  render() {
+    const l = this.launch;
+    const status = l && ACTIVE.has(l.status) ? l.status : 'none';
+    this.el.dataset.status = status;
+    const parts = [];
+    if (status === 'none') {
+      parts.push(h('button', {type: 'button', class: 'primary', 'data-action': 'launch', disabled: this.busy,
+        'aria-label': `Launch ${this.slug}`, on: {click: () => this.start()}}, this.busy ? 'Launching…' : 'Launch'));
+      if (this.lastError) parts.push(h('span', {class: 'error small'}, this.lastError));
+    } else {
+      parts.push(badge('launch', status, 'launch'));
+      if (status === 'running' && l.preview_url) {
+        parts.push(h('a', {class: 'preview', href: l.preview_url, target: '_blank', rel: 'noopener',
+          'data-role': 'preview'}, 'Open preview'));
+        parts.push(h('a', {class: 'preview alt', href: `/apps/${enc(this.slug)}/`, target: '_blank', rel: 'noopener',
+          title: 'The same app under this address (path fallback)'}, `/apps/${this.slug}/`));
+      }
+      if (status !== 'stopping') {
+        parts.push(h('button', {type: 'button', 'data-action': 'stop', disabled: this.busy,
+          'aria-label': `Stop ${this.slug}`, on: {click: () => this.stop()}}, 'Stop'));
+      }
+    }
+    replace(this.el, parts);
+  }
+
+  async start() {
+    this.busy = true;
+    this.lastError = '';
+    this.render();
+    try {
+      // 201: a container of its own; 200: the one already running.
+      this.set(await api('POST', `/api/v1/repositories/${enc(this.slug)}/launches`));
+    } catch (err) {
+      this.onError(err);
+    } finally {
+      this.busy = false;
+      this.render();
+    }
+  }
+
+  async stop() {
+    if (!this.launch) return;
+    this.busy = true;
+    this.render();
+    try {
+      this.set(await api('DELETE', `/api/v1/launches/${this.launch.id}`));
+    } catch (err) {
+      this.onError(err);
+    } finally {
+      this.busy = false;
+      this.render();
+    }
+  }
+
+  // set takes a launch object from the API.
+  set(l) {
+    if (!l) return;
+    if (this.launch && l.id < this.launch.id && ACTIVE.has(this.launch.status)) return; // an older one
+    this.launch = l;
+    if (l.status === 'failed') this.lastError = `Last launch failed${l.error_message ? `: ${l.error_message}` : ''}`;
+    this.render();
+  }
+
+  // handle applies a launch.* event of this app.
+  handle(ev) {
+    const d = ev.data || {};
+    if (!ev.type.startsWith('launch.') || d.slug !== this.slug || d.warm) return;
+    const cur = this.launch;
+    if (cur && d.launch_id < cur.id) return;
+    const changed = !cur || cur.id !== d.launch_id || cur.status !== d.status;
+    const l = {...(cur && cur.id === d.launch_id ? cur : {}), id: d.launch_id, status: d.status, error_message: d.error};
+    this.set(l);
+    if (!changed) return;
+    if (d.status === 'running') {
+      announce(`${this.slug} is running`);
+      // Events carry no preview URL: the launch resource has it.
+      api('GET', `/api/v1/launches/${d.launch_id}`).then((full) => {
+        if (this.launch && this.launch.id === full.id) this.set(full);
+      }).catch((err) => this.onError(err));
+    } else if (d.status === 'failed') {
+      announce(`Launch of ${this.slug} failed`);
+    }
+  }
+}
+
+// activeLaunches returns the newest active launch of each app, by slug.
+export async function activeLaunches(slug) {
+  const query = {active: 'true', limit: 1000};
+  if (slug) query.repository = slug;
+  const list = await api('GET', '/api/v1/launches', {query});
+  const by = new Map();
+  for (const l of list.launches || []) {
+    if (l.warm) continue;
+    const cur = by.get(l.repository);
+    if (!cur || l.id > cur.id) by.set(l.repository, l);
+  }
+  return by;
+}
