@@ -64,7 +64,9 @@ func waitRepo(t *testing.T, c *client.Client, slug, what string, cond func(r *cl
 func ready(r *client.Repository) bool { return r.IngestStatus == catalog.IngestReady }
 
 func readyAt(sha string) func(r *client.Repository) bool {
-	return func(r *client.Repository) bool { return r.IngestStatus == catalog.IngestReady && r.LastCommitSHA == sha }
+	return func(r *client.Repository) bool {
+		return r.IngestStatus == catalog.IngestReady && r.LastCommitSHA == sha
+	}
 }
 
 func TestIngestionThroughTheDaemon(t *testing.T) {
