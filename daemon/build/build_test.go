@@ -335,8 +335,15 @@ func TestCancelQueuedBuildNeverStarts(t *testing.T) {
 
 func TestBuildTimeout(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, build.Options{Timeout: 3 * time.Second})
-	slug, _, _ := e.repo("slow", e.files(map[string]string{"Dockerfile": "FROM scratch\nCOPY app /app\nRUN [\"/app\", \"sleep\"]\n"}))
+	// The checkout is handed over (as ingestion does), so that the short
+	// timeout runs out in the engine's build, not in a clone.
+	var kept string
+	e := newEnv(t, build.Options{Timeout: 3 * time.Second, LocalCheckout: func(int64, string) (string, func(), bool) {
+		return kept, func() {}, kept != ""
+	}})
+	slug, _, repo := e.repo("slow", e.files(map[string]string{"Dockerfile": "FROM scratch\nCOPY app /app\nRUN [\"/app\", \"sleep\"]\n"}))
+	kept = filepath.Join(t.TempDir(), "checkout")
+	repo.Git(t, "clone", "-q", "--depth", "1", "file://"+repo.Dir, kept)
 	id := e.queueBuild(slug, false)
 	start := time.Now()
 	if err := e.handle(id); err != nil {
