@@ -26,11 +26,12 @@ const (
 	DefaultSuggestLimit = 10
 	MaxSuggestLimit     = 100
 
-	// exactTotalUpTo: a search whose matches the planner estimates at no
-	// more than this is counted; a broader one reports the estimate. A
-	// count visits every match (about 0.3 µs each on the narrow heap), so
-	// this bounds it to a few milliseconds (docs/performance.md).
-	exactTotalUpTo = 5_000
+	// fewMatchesUpTo: a search the planner expects at most this many
+	// matches for ranks and counts them all in one statement (a heap
+	// visit each, about 0.3–1 µs); a broader one reads the relevance tiers
+	// in launch order, stops after a page, and reports the planner's
+	// estimate as its total unless the counters hold it.
+	fewMatchesUpTo = 2_000
 
 	// Autocomplete narrowed by a rest of the query that the counters
 	// cannot answer counts the facets of the repositories the rest
@@ -114,6 +115,29 @@ func (s *Store) Search(ctx context.Context, o SearchOptions) (*catalog.SearchPag
 		after = &c
 	}
 
+	// Two plans. A query the planner expects few matches for ranks them
+	// all in one statement that counts them too. A broad one reads each
+	// relevance tier in launch order and stops after a page; its total
+	// comes from the counters, or is the planner's estimate (counted when
+	// ExactTotal asks).
+	var est int64 = -1
+	if !sel.counted || len(sel.conds) > 2 {
+		if est, err = s.estimateRows(ctx, "SELECT 1"+sel.from(), sel.args); err != nil {
+			return nil, fmt.Errorf("search %q: %w", o.Query, err)
+		}
+	}
+	few := int64(fewMatchesUpTo)
+	if s.fewMatches != 0 {
+		few = s.fewMatches
+	}
+	if est >= 0 && est <= few {
+		page, err := s.rankedPage(ctx, sel, q, after, o.Limit)
+		if err != nil {
+			return nil, fmt.Errorf("search %q: %w", o.Query, err)
+		}
+		return page, nil
+	}
+
 	// One statement per relevance tier, best first, each asked only for
 	// what the tiers before it left: a plain UNION ALL … LIMIT would stop
 	// early too, but only as long as PostgreSQL keeps the branches in
@@ -143,13 +167,89 @@ func (s *Store) Search(ctx context.Context, o SearchOptions) (*catalog.SearchPag
 	case after == nil && page.NextCursor == "":
 		// The page holds every match.
 		page.Total, page.TotalExact = int64(len(page.Results)), true
+	case sel.counted && len(sel.conds) <= 2:
+		page.Total, err = s.countedTotal(ctx, sel.conds)
+		page.TotalExact = true
+	case o.ExactTotal:
+		page.Total, err = s.countMatches(ctx, sel)
+		page.TotalExact = true
 	default:
-		page.Total, page.TotalExact, err = s.searchTotal(ctx, sel, o.ExactTotal)
-		if err != nil {
-			return nil, fmt.Errorf("search %q: count: %w", o.Query, err)
+		page.Total = est
+	}
+	if err != nil {
+		return nil, fmt.Errorf("search %q: count: %w", o.Query, err)
+	}
+	return page, nil
+}
+
+// from is the FROM and WHERE of every match of sel.
+func (sel *selection) from() string {
+	where := slices.Clone(sel.where)
+	if sel.text != "" {
+		where = append(where, "r.search @@ "+sel.text)
+	}
+	return " FROM repositories r" + whereClause(where)
+}
+
+// rankedPage ranks every match of sel in one statement, which also counts
+// them: for queries with few matches, where reading tiers in launch order
+// would cost a statement per tier and a count on top.
+func (s *Store) rankedPage(ctx context.Context, sel *selection, q *query.Query, after *searchCursor, limit int) (*catalog.SearchPage, error) {
+	b := sel.builder()
+	relevance := "0"
+	if tq := sel.text; tq != "" {
+		relevance = "CASE WHEN r.search_name @@ " + tq + " THEN 3 WHEN r.search_head @@ " + tq + " THEN 2 ELSE 1 END"
+	}
+	keyset := ""
+	if after != nil {
+		keyset = fmt.Sprintf("\n\tWHERE (m.relevance, m.launch_count, m.id) < (%s::int, %s::bigint, %s::bigint)",
+			b.arg(int32(after.tier)), b.arg(after.launches), b.arg(after.id))
+	}
+	sql := `SELECT p.id, p.slug, p.name, p.description, p.tags, p.ingest_status, p.launch_count, p.created_at, p.relevance,
+	b.id, b.status, b.commit_sha, b.image_tag, b.cached, b.completed_at, p.total
+FROM (
+	SELECT * FROM (
+		SELECT r.id, r.slug, r.name, r.description, r.tags, r.ingest_status, r.launch_count, r.created_at,
+			` + relevance + ` AS relevance, count(*) OVER () AS total` + sel.from() + `
+	) m` + keyset + `
+	ORDER BY m.relevance DESC, m.launch_count DESC, m.id DESC LIMIT ` + b.arg(int64(limit+1)) + `
+) p
+LEFT JOIN LATERAL (
+	SELECT id, status, commit_sha, image_tag, cached, completed_at
+	FROM builds WHERE repository_id = p.id ORDER BY id DESC LIMIT 1
+) b ON true
+ORDER BY p.relevance DESC, p.launch_count DESC, p.id DESC`
+	rows, err := s.searchQuery(ctx, sql, b.args...)
+	if err != nil {
+		return nil, mapError(err)
+	}
+	page := &catalog.SearchPage{TotalExact: true}
+	page.Results, err = scanResults(rows, &page.Total)
+	if err != nil {
+		return nil, err
+	}
+	if len(page.Results) > limit {
+		page.Results = page.Results[:limit]
+		last := page.Results[limit-1]
+		page.NextCursor = encodeSearchCursor(searchCursor{tier: last.Relevance, launches: last.LaunchCount, id: last.ID}, q)
+	}
+	if page.Total == 0 && after != nil {
+		// Past the last match the window saw no row: count on.
+		if page.Total, err = s.countMatches(ctx, sel); err != nil {
+			return nil, err
 		}
 	}
 	return page, nil
+}
+
+// countMatches counts every match of sel.
+func (s *Store) countMatches(ctx context.Context, sel *selection) (int64, error) {
+	rows, err := s.searchQuery(ctx, "SELECT count(*)"+sel.from(), sel.args...)
+	if err != nil {
+		return 0, mapError(err)
+	}
+	n, err := pgx.CollectExactlyOneRow(rows, pgx.RowTo[int64])
+	return n, mapError(err)
 }
 
 // tier is one relevance level of a text search and the condition that puts
@@ -199,8 +299,14 @@ ORDER BY p.launch_count DESC, p.id DESC`
 	if err != nil {
 		return nil, mapError(err)
 	}
+	return scanResults(rows, nil)
+}
+
+// scanResults reads result rows: the repository, its relevance, its latest
+// build, and with total set a last column, the window count of matches.
+func scanResults(rows pgx.Rows, total *int64) ([]catalog.SearchResult, error) {
 	defer rows.Close()
-	var out []catalog.SearchResult
+	out := []catalog.SearchResult{}
 	for rows.Next() {
 		var r catalog.SearchResult
 		var tags []string
@@ -208,8 +314,12 @@ ORDER BY p.launch_count DESC, p.id DESC`
 		var bStatus, bSHA, bImage *string
 		var bCached *bool
 		var bDone *time.Time
-		if err := rows.Scan(&r.ID, &r.Slug, &r.Name, &r.Description, &tags, &r.IngestStatus, &r.LaunchCount,
-			&r.CreatedAt, &r.Relevance, &bID, &bStatus, &bSHA, &bImage, &bCached, &bDone); err != nil {
+		dest := []any{&r.ID, &r.Slug, &r.Name, &r.Description, &tags, &r.IngestStatus, &r.LaunchCount,
+			&r.CreatedAt, &r.Relevance, &bID, &bStatus, &bSHA, &bImage, &bCached, &bDone}
+		if total != nil {
+			dest = append(dest, total)
+		}
+		if err := rows.Scan(dest...); err != nil {
 			return nil, err
 		}
 		r.Tags = splitTags(tags)
@@ -223,40 +333,6 @@ ORDER BY p.launch_count DESC, p.id DESC`
 		return nil, mapError(err)
 	}
 	return out, nil
-}
-
-// searchTotal counts the matches of sel: from the facet counters when the
-// query is a single facet, else by counting when the planner expects few
-// enough matches (or exact is set), else the planner's estimate.
-func (s *Store) searchTotal(ctx context.Context, sel *selection, exact bool) (total int64, isExact bool, err error) {
-	if sel.counted && len(sel.conds) <= 2 {
-		n, err := s.countedTotal(ctx, sel.conds)
-		return n, true, err
-	}
-	b := sel.builder()
-	where := slices.Clone(sel.where)
-	if sel.text != "" {
-		where = append(where, "r.search @@ "+sel.text)
-	}
-	from := ` FROM repositories r` + whereClause(where)
-	if !exact {
-		est, err := s.estimateRows(ctx, `SELECT 1`+from, b.args)
-		if err != nil {
-			return 0, false, err
-		}
-		if est > exactTotalUpTo {
-			return est, false, nil
-		}
-	}
-	rows, err := s.searchQuery(ctx, `SELECT count(*)`+from, b.args...)
-	if err != nil {
-		return 0, false, mapError(err)
-	}
-	n, err := pgx.CollectExactlyOneRow(rows, pgx.RowTo[int64])
-	if err != nil {
-		return 0, false, mapError(err)
-	}
-	return n, true, nil
 }
 
 // estimateRows returns the planner's estimate of the rows sql returns: a

@@ -88,6 +88,22 @@ func sorted(s []string) []string {
 	return s
 }
 
+// forEachPlan runs check with both plans of Search: ranking every match in
+// one statement (what a small catalog gets) and reading the relevance tiers
+// in launch order (what broad queries on a large catalog get).
+func forEachPlan(t *testing.T, st *store.Store, check func(t *testing.T)) {
+	for _, plan := range []struct {
+		name string
+		few  int64
+	}{{"ranked", 0}, {"tiered", -1}} {
+		t.Run(plan.name, func(t *testing.T) {
+			store.SetFewMatchesUpTo(st, plan.few)
+			defer store.SetFewMatchesUpTo(st, 0)
+			check(t)
+		})
+	}
+}
+
 func TestSearchTagFiltersAndStatus(t *testing.T) {
 	st := storetest.New(t)
 	gin := addApp(t, st, app{name: "gin-app", tags: []string{"lang:go", "framework:gin", "license:mit"}})
@@ -116,13 +132,17 @@ func TestSearchTagFiltersAndStatus(t *testing.T) {
 		{"lang:cobol", nil},                               // nothing
 		{"license:mit -status:failed framework:gin,flask", []string{gin}},
 	} {
-		page := search(t, st, tc.q)
-		if got := sorted(slugs(page.Results)); !slices.Equal(got, sorted(tc.want)) {
-			t.Errorf("%q: got %v, want %v", tc.q, got, sorted(tc.want))
-		}
-		if page.Total != int64(len(tc.want)) || !page.TotalExact {
-			t.Errorf("%q: total %d (exact %v), want %d exact", tc.q, page.Total, page.TotalExact, len(tc.want))
-		}
+		t.Run(tc.q, func(t *testing.T) {
+			forEachPlan(t, st, func(t *testing.T) {
+				page := search(t, st, tc.q)
+				if got := sorted(slugs(page.Results)); !slices.Equal(got, sorted(tc.want)) {
+					t.Errorf("%q: got %v, want %v", tc.q, got, sorted(tc.want))
+				}
+				if page.Total != int64(len(tc.want)) || !page.TotalExact {
+					t.Errorf("%q: total %d (exact %v), want %d exact", tc.q, page.Total, page.TotalExact, len(tc.want))
+				}
+			})
+		})
 	}
 
 	// Results carry what a list shows.
@@ -155,6 +175,10 @@ func TestSearchFullText(t *testing.T) {
 	dash := addApp(t, st, app{name: "Dashboard Pro", description: "metrics dashboard", tags: []string{"lang:go"}})
 	other := addApp(t, st, app{name: "Wiki", description: "chat live in pages", tags: []string{"lang:go"}})
 
+	forEachPlan(t, st, func(t *testing.T) { checkFullText(t, st, name, desc, readme, popular, dash, other) })
+}
+
+func checkFullText(t *testing.T, st *store.Store, name, desc, readme, popular, dash, other string) {
 	// Relevance: all words in the name, then in the description, then
 	// anywhere; within a tier more launches first, then newest.
 	page := search(t, st, "chat")
@@ -219,61 +243,61 @@ func TestSearchPaginationWhileAdding(t *testing.T) {
 		before = append(before, addApp(t, st, a))
 	}
 
-	for _, q := range []string{"lang:go", "chat", "cha"} {
+	for _, q := range []string{"lang:go", "chat", "cha", "lang:go chat"} {
 		t.Run(q, func(t *testing.T) {
-			// Added concurrently while paging: matching and not, with
-			// launch counts that put them on both sides of the cursor.
-			stop := make(chan struct{})
-			var wg sync.WaitGroup
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for i := 0; ; i++ {
-					select {
-					case <-stop:
-						return
-					default:
+			forEachPlan(t, st, func(t *testing.T) {
+				// Added concurrently while paging, a bounded number so that
+				// paging catches up: matching and not, with launch counts that
+				// put them on both sides of the cursor.
+				var wg sync.WaitGroup
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for i := range 30 {
+						tags := []string{"lang:go"}
+						if i%4 == 3 {
+							tags = []string{"lang:rust"}
+						}
+						if _, err := tryAddApp(st, app{name: fmt.Sprintf("chat late %s %d", q, i), tags: tags, launches: int64(i % 9)}); err != nil {
+							t.Error(err)
+							return
+						}
 					}
-					if _, err := tryAddApp(st, app{name: fmt.Sprintf("chat late %s %d", q, i), tags: []string{"lang:go"}, launches: int64(i % 9)}); err != nil {
-						t.Error(err)
-						return
+				}()
+				seen := map[string]int{}
+				cursor := ""
+				pages := 0
+				for {
+					page, err := st.Search(ctx, store.SearchOptions{Query: q, Limit: 6, Cursor: cursor})
+					if err != nil {
+						t.Fatal(err)
+					}
+					for _, r := range page.Results {
+						seen[r.Slug]++
+					}
+					pages++
+					// And one more, deterministically between pages.
+					addApp(t, st, app{name: fmt.Sprintf("chat between %s %d", q, pages), tags: []string{"lang:go"}, launches: int64(pages % 5)})
+					if page.NextCursor == "" {
+						break
+					}
+					cursor = page.NextCursor
+				}
+				wg.Wait()
+				for s, n := range seen {
+					if n > 1 {
+						t.Errorf("%s came %d times", s, n)
 					}
 				}
-			}()
-			seen := map[string]int{}
-			cursor := ""
-			pages := 0
-			for {
-				page, err := st.Search(ctx, store.SearchOptions{Query: q, Limit: 6, Cursor: cursor})
-				if err != nil {
-					t.Fatal(err)
+				for _, s := range before {
+					if seen[s] != 1 {
+						t.Errorf("%s came %d times, want once", s, seen[s])
+					}
 				}
-				for _, r := range page.Results {
-					seen[r.Slug]++
+				if pages < 7 {
+					t.Errorf("%d pages for 40 results of 6, want at least 7", pages)
 				}
-				pages++
-				// And one more, deterministically between pages.
-				addApp(t, st, app{name: fmt.Sprintf("chat between %s %d", q, pages), tags: []string{"lang:go"}, launches: int64(pages % 5)})
-				if page.NextCursor == "" {
-					break
-				}
-				cursor = page.NextCursor
-			}
-			close(stop)
-			wg.Wait()
-			for s, n := range seen {
-				if n > 1 {
-					t.Errorf("%s came %d times", s, n)
-				}
-			}
-			for _, s := range before {
-				if seen[s] != 1 {
-					t.Errorf("%s came %d times, want once", s, seen[s])
-				}
-			}
-			if pages < 7 {
-				t.Errorf("%d pages for 40 results of 6, want at least 7", pages)
-			}
+			})
 		})
 	}
 }

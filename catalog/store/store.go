@@ -24,6 +24,10 @@ import (
 type Store struct {
 	pool   *pgxpool.Pool
 	logger *slog.Logger
+
+	// fewMatches overrides fewMatchesUpTo (search.go) in tests, so that
+	// small test catalogs take the plan of large ones too.
+	fewMatches int64
 }
 
 // Open connects to url, checks that the schema is not newer than this binary
