@@ -176,11 +176,12 @@ type benchResult struct {
 type delivery struct{ id, sent, received int64 }
 
 // TestBenchSubscriberProcess is the subscriber side of
-// BenchmarkWebSocketFanOut, run in a child process; on its own it skips.
+// BenchmarkWebSocketFanOut, run in a child process; on its own it does
+// nothing.
 func TestBenchSubscriberProcess(t *testing.T) {
 	url := os.Getenv(benchChildURL)
 	if url == "" {
-		t.Skip("the subscriber process of BenchmarkWebSocketFanOut")
+		return // not started by the benchmark: nothing to do (not a skip: no dependency is missing)
 	}
 	n, err := strconv.Atoi(os.Getenv(benchChildN))
 	if err != nil {
