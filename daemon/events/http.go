@@ -170,15 +170,25 @@ func (rt *Routes) events(w http.ResponseWriter, r *http.Request) {
 	defer sub.Close()
 
 	w.Header().Set(client.HeartbeatHeader, sq.heartbeat.String())
-	var origins []string
-	if rt.Guard != nil {
-		origins = rt.Guard.AllowedHosts
-	}
-	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: origins})
+	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: originPatterns(rt.Guard)})
 	if err != nil {
 		return // Accept has answered the client
 	}
 	rt.serve(ctx, conn, sub, sq.heartbeat)
+}
+
+// originPatterns gives coder/websocket the hosts the guard allows in an
+// Origin, with any port (the guard compares host names; coder/websocket
+// matches host:port).
+func originPatterns(g *api.Guard) []string {
+	if g == nil {
+		return nil
+	}
+	var out []string
+	for _, h := range g.AllowedHosts {
+		out = append(out, h, h+":*")
+	}
+	return out
 }
 
 // serve writes the subscription's events and heartbeats to conn until one

@@ -135,6 +135,7 @@ func TestWebSocketOriginIsChecked(t *testing.T) {
 		{"no origin (not a browser)", nil, 0},
 		{"own origin", http.Header{"Origin": {d.URL}}, 0},
 		{"allowed host", http.Header{"Origin": {"https://apps.example.com"}}, 0},
+		{"allowed host on another port", http.Header{"Origin": {"https://apps.example.com:8443"}}, 0},
 		{"foreign origin", http.Header{"Origin": {"https://evil.example"}}, http.StatusForbidden},
 		{"lookalike", http.Header{"Origin": {"https://apps.example.com.evil.example"}}, http.StatusForbidden},
 		{"cross-site without origin", http.Header{"Sec-Fetch-Site": {"cross-site"}}, http.StatusForbidden},
