@@ -173,7 +173,11 @@ func (r *Runner) start(ctx context.Context, l *catalog.Launch, spec containerSpe
 	// Launch ids are unique per catalog only; several catalogs' runners
 	// may share an engine.
 	spec.Name = fmt.Sprintf("appstore-%s-%d-%s", spec.Slug, spec.LaunchID, spec.Runner)
-	cid, err := r.eng.create(ctx, spec)
+	// A create abandoned half-way may still make the container: let it
+	// finish, and remove what it made if the start was cancelled meanwhile.
+	createCtx, cancelCreate := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	cid, err := r.eng.create(createCtx, spec)
+	cancelCreate()
 	if err != nil {
 		if ctx.Err() == nil {
 			r.failLaunch(l.ID, "", err.Error(), nil)
@@ -186,6 +190,10 @@ func (r *Runner) start(ctx context.Context, l *catalog.Launch, spec containerSpe
 		if err := r.eng.remove(rmCtx, cid, r.cfg.StopGrace); err != nil {
 			r.logger.Warn("remove container", "launch", l.ID, "err", err)
 		}
+	}
+	if ctx.Err() != nil {
+		cleanup()
+		return
 	}
 	if err := r.eng.start(ctx, cid); err != nil {
 		if ctx.Err() == nil {

@@ -357,6 +357,11 @@ func (r *Runner) Close(ctx context.Context) error {
 			}()
 		}
 		wg.Wait()
+		// Whatever is left (a container whose launch row went away with
+		// its repository, say) belongs to no active launch now.
+		if err := r.reconcile(ctx); err != nil {
+			errs = append(errs, err)
+		}
 	default:
 	}
 	r.cancel()
