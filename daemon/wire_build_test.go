@@ -2,11 +2,13 @@ package daemon_test
 
 import (
 	"context"
+	"io"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -298,4 +300,51 @@ func httpStatus(t *testing.T, url string) int {
 	}
 	resp.Body.Close()
 	return resp.StatusCode
+}
+
+// A follower of a build log must not hold up shutdown: the stream ends
+// when the daemon stops, and the client resumes it elsewhere.
+func TestShutdownEndsBuildLogFollowers(t *testing.T) {
+	gitserver.RequireGit(t)
+	// No runner: the build stays queued, so its log never ends by itself.
+	d, err := daemon.Start(context.Background(), daemon.Config{
+		DatabaseURL: testenv.Postgres(t), DataDir: t.TempDir(), Addr: "127.0.0.1:0",
+		Roles: []string{daemon.RoleAPI, daemon.RoleWorker},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	repo := gitserver.NewRepo(t, map[string]string{"Dockerfile": "FROM scratch\n"})
+	c := &client.Client{BaseURL: d.URL}
+	ctx := context.Background()
+	r, err := c.AddRepository(ctx, client.AddRepositoryRequest{GitURL: repo.FileURL()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r = waitRepo(t, c, r.Slug, "ingestion", func(r *client.Repository) bool { return r.LatestBuild != nil })
+	// The answer's header comes once the handler follows the log.
+	resp, err := http.Get(d.URL + "/api/v1/builds/" + strconv.FormatInt(r.LatestBuild.ID, 10) + "/logs?follow=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	ended := make(chan error, 1)
+	go func() {
+		_, err := io.Copy(io.Discard, resp.Body)
+		ended <- err
+	}()
+	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	start := time.Now()
+	if err := d.Shutdown(sctx); err != nil {
+		t.Errorf("shutdown: %v", err)
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("shutdown took %s with a log follower", took)
+	}
+	select {
+	case <-ended:
+	case <-time.After(5 * time.Second):
+		t.Error("the follower's stream did not end")
+	}
 }
