@@ -494,6 +494,9 @@ func (w *Worker) build(ctx context.Context, work *store.BuildWork, logs *logSink
 	}
 	defer resp.Body.Close()
 	p := &outputParser{emit: logs.add}
+	if bc.labelled {
+		p.addedSteps = 1
+	}
 	if err := p.parse(resp.Body); err != nil {
 		if ctx.Err() != nil {
 			return store.BuildOutcome{}, ctx.Err()

@@ -53,6 +53,20 @@ func TestOutputParserAssemblesLinesAndNamesTheFailingStep(t *testing.T) {
 	}
 }
 
+func TestOutputParserNumbersStepsAsTheUsersDockerfile(t *testing.T) {
+	stream := `{"stream":"Step 1/2 : FROM scratch\n"}
+{"stream":"Step 2/2 : LABEL appstore.build=\"7\"\n"}
+`
+	var lines []string
+	p := &outputParser{emit: func(s string) { lines = append(lines, s) }, addedSteps: 1}
+	if err := p.parse(strings.NewReader(stream)); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"Step 1/1 : FROM scratch", `Labelling the image: LABEL appstore.build="7"`}; !slices.Equal(lines, want) {
+		t.Errorf("lines %q, want %q", lines, want)
+	}
+}
+
 func TestOutputParserCutsEndlessLinesAndKeepsTheImageID(t *testing.T) {
 	long := strings.Repeat("é", maxLineBytes) // 2 bytes each
 	stream := `{"stream":"` + long + `"}` + "\n" + `{"aux":{"ID":"sha256:abc"}}` + "\n" + `{"stream":"Successfully built abc\n"}`

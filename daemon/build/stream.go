@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 )
@@ -45,6 +46,10 @@ var (
 // was running and the last lines of its output.
 type outputParser struct {
 	emit func(line string) // receives each complete line
+	// addedSteps is how many instructions the worker appended to the
+	// Dockerfile (its LABEL): steps are numbered as in the user's
+	// Dockerfile, and the added ones are named for what they are.
+	addedSteps int
 
 	partial  []byte // text of the current line not yet ended by a newline
 	imageID  string
@@ -134,6 +139,15 @@ func (p *outputParser) flush() {
 func (p *outputParser) line(s string) {
 	s = cleanLine(s)
 	if m := stepRE.FindStringSubmatch(s); m != nil {
+		if p.addedSteps > 0 {
+			n, _ := strconv.Atoi(m[1])
+			total, _ := strconv.Atoi(m[2])
+			if total -= p.addedSteps; n > total {
+				s = "Labelling the image: " + m[3]
+			} else {
+				s = fmt.Sprintf("Step %d/%d : %s", n, total, m[3])
+			}
+		}
 		p.step = s
 		p.stepTail = p.stepTail[:0]
 	} else if !builderChatter(s) {
