@@ -68,6 +68,10 @@ values from the daemon (see appstore completion).`,
 		Args:              cobra.ArbitraryArgs,
 		ValidArgsFunction: completeQuery(f),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			// No terms on a terminal: the interactive search (cli/tui.go).
+			if len(args) == 0 && !cmd.Flags().Changed("limit") && f.wantsTUI() {
+				return runTUI(cmd.Context(), f, "")
+			}
 			opts.IO, opts.Client, opts.Output = f.IO, f.Client, f.Output()
 			opts.Terms = args
 			return runSearch(cmd.Context(), opts)

@@ -82,4 +82,32 @@ func TestTUIDispatch(t *testing.T) {
 			t.Errorf("opened %v, exit %d, stderr %q", got.opened, code, errOut)
 		}
 	})
+	t.Run("search with no terms on a terminal", func(t *testing.T) {
+		got, code, _, _ := run(t, true, nil, "search")
+		if code != 0 || !got.opened || got.opts.Query != "" {
+			t.Errorf("exit %d, opened %v, query %q", code, got.opened, got.opts.Query)
+		}
+	})
+	t.Run("search stays plain with terms, --json, --limit or in a pipe", func(t *testing.T) {
+		for _, c := range []struct {
+			tty  bool
+			args []string
+		}{
+			{true, []string{"search", "lang:go"}},
+			{true, []string{"search", "--json"}},
+			{true, []string{"search", "-q"}},
+			{true, []string{"search", "--limit", "5"}},
+			{false, []string{"search"}},
+		} {
+			// Plain search reaches for the daemon (none listens here):
+			// what matters is that the TUI did not open.
+			got, code, _, _ := run(t, c.tty, map[string]string{EnvURL: "http://127.0.0.1:1"}, c.args...)
+			if got.opened {
+				t.Errorf("%v (terminal %v) opened the TUI", c.args, c.tty)
+			}
+			if code != ExitUnreachable {
+				t.Errorf("%v (terminal %v): exit %d, want %d (plain search, daemon unreachable)", c.args, c.tty, code, ExitUnreachable)
+			}
+		}
+	})
 }

@@ -53,8 +53,6 @@ func finalScreen(t *testing.T, tm *teatest.TestModel) []byte {
 	return []byte(fm.View())
 }
 
-
-
 func TestGoldenSuggestions(t *testing.T) {
 	tm, _ := startGolden(t, catalogSource())
 	waitScreen(t, tm, "● live", "4 apps")
