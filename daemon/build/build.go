@@ -501,7 +501,9 @@ func (w *Worker) build(ctx context.Context, work *store.BuildWork, logs *logSink
 		if ctx.Err() != nil {
 			return store.BuildOutcome{}, ctx.Err()
 		}
-		return store.BuildOutcome{}, engineError(w.engine, err)
+		// The engine went away mid-build (a dockerd restart): another
+		// try starts over.
+		return store.BuildOutcome{}, &transientError{msg: fmt.Sprintf("the Docker engine at %s broke off the build: %v", w.engine.DaemonHost(), err)}
 	}
 	if ctx.Err() != nil {
 		return store.BuildOutcome{}, ctx.Err()
