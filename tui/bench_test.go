@@ -130,6 +130,7 @@ func benchmarkTyping(b *testing.B, src Source) {
 	}
 
 	var times []time.Duration
+	byText := map[string][]time.Duration{}
 	shown := 0
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -144,7 +145,9 @@ func benchmarkTyping(b *testing.B, src Source) {
 		start := time.Now()
 		typeKey(k)
 		h.waitFor("suggestions for "+h.m.bar.Value(), rendered)
-		times = append(times, time.Since(start))
+		took := time.Since(start)
+		times = append(times, took)
+		byText[h.m.bar.Value()] = append(byText[h.m.bar.Value()], took)
 		if h.m.bar.ListOpen() {
 			shown++
 		}
@@ -162,4 +165,18 @@ func benchmarkTyping(b *testing.B, src Source) {
 	b.ReportMetric(float64(times[len(times)-1].Microseconds())/1000, "max-ms")
 	b.ReportMetric(0, "ns/op")
 	b.Logf("%d keystrokes, %d with a list shown; p50 %.2f ms, p99 %.2f ms (target ≤ 16 ms)", len(times), shown, pct(0.5), pct(0.99))
+	// The slowest texts by median: where the time goes when it does.
+	type slow struct {
+		text   string
+		median time.Duration
+	}
+	var slowest []slow
+	for text, ts := range byText {
+		slices.Sort(ts)
+		slowest = append(slowest, slow{text, ts[len(ts)/2]})
+	}
+	slices.SortFunc(slowest, func(a, b slow) int { return int(b.median - a.median) })
+	for _, s := range slowest[:min(5, len(slowest))] {
+		b.Logf("  median %6.2f ms  %q", float64(s.median.Microseconds())/1000, s.text)
+	}
 }

@@ -111,7 +111,6 @@ type Model struct {
 	opened     map[int64]bool            // launches whose URL was opened
 	status     string
 	statusKind statusKind
-	quitting   bool
 }
 
 var _ tea.Model = (*Model)(nil)
@@ -342,7 +341,6 @@ func (m *Model) key(k tea.KeyMsg) tea.Cmd {
 func (m *Model) isOffline() bool { return !m.online && m.offlineErr != nil }
 
 func (m *Model) quit() tea.Cmd {
-	m.quitting = true
 	m.logs.Close()
 	m.cancel()
 	return tea.Quit
