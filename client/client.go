@@ -207,6 +207,11 @@ func doJSON[T any](ctx context.Context, c *Client, method, path string, query ur
 	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
 		return nil, fmt.Errorf("%s %s: decode answer of %s: %w", method, path, c.URL(), err)
 	}
+	// The decoder stops at the end of the value, before the newline the
+	// daemon ends it with; a body not read to EOF closes the connection
+	// instead of returning it to the pool (a new TCP connection, some
+	// 0.3 ms, for every call).
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBody))
 	return out, nil
 }
 

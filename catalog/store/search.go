@@ -39,8 +39,8 @@ const (
 	// narrowExactUpTo of them (as the planner estimates) it counts them
 	// all; beyond, it counts the first narrowSample and scales the counts
 	// by the estimate, and says the counts are approximate.
-	narrowExactUpTo = 2_000
-	narrowSample    = 1_000
+	narrowExactUpTo = 1_000
+	narrowSample    = 600
 )
 
 // execMode runs search statements with the unnamed prepared statement: one
@@ -806,38 +806,42 @@ func (s *Store) narrowedFacets(ctx context.Context, sel *selection, tok query.To
 		sample = " LIMIT " + strconv.Itoa(narrowSample+1)
 	}
 	// s: the selected repositories (or the sample); e: their facets that
-	// match the token, the ingest status as one more.
+	// match the token (key and value split once), the ingest status as one
+	// more. An empty prefix matches everything: no condition then.
 	var match, prefix string
-	if tok.Kind == query.KindValue {
-		match = "t LIKE " + b.arg(likeEscape(tok.Key+":"+tok.Prefix)+"%")
-	} else {
+	switch {
+	case tok.Kind == query.KindValue:
+		match = " AND t LIKE " + b.arg(likeEscape(tok.Key+":"+tok.Prefix)+"%")
+	case tok.Prefix != "":
 		prefix = b.arg(likeEscape(tok.Prefix) + "%")
-		match = "(t LIKE " + prefix + " OR substr(t, strpos(t, ':') + 1) LIKE " + prefix + ")"
+		match = " AND (t LIKE " + prefix + " OR substr(t, strpos(t, ':') + 1) LIKE " + prefix + ")"
 	}
 	sql := `WITH s AS MATERIALIZED (
 	SELECT r.id, r.tags, r.ingest_status FROM repositories r` + whereClause(where) + sample + `
-), e AS (
-	SELECT id, t FROM (SELECT s.id, unnest(s.tags) AS t FROM s) u
-	WHERE NOT starts_with(t, 'status:') AND ` + match + `
+), e AS MATERIALIZED (
+	SELECT id, split_part(t, ':', 1) AS key, substr(t, strpos(t, ':') + 1) AS value
+	FROM (SELECT s.id, unnest(s.tags) AS t FROM s) u
+	WHERE NOT starts_with(t, 'status:')` + match + `
 	UNION ALL
-	SELECT id, t FROM (SELECT s.id, 'status:' || s.ingest_status AS t FROM s) st
-	WHERE ` + match + `
+	SELECT id, 'status', ingest_status FROM (SELECT s.id, s.ingest_status, 'status:' || s.ingest_status AS t FROM s) st
+	WHERE true` + match + `
 )
 `
 	if tok.Kind == query.KindValue {
-		sql += `SELECT split_part(t, ':', 1), substr(t, strpos(t, ':') + 1), count(*) AS n, (SELECT count(*) FROM s)
+		sql += `SELECT key, value, count(*) AS n, (SELECT count(*) FROM s)
 FROM e GROUP BY 1, 2
 ORDER BY n DESC, 1, 2 LIMIT ` + b.arg(int64(limit))
 	} else {
 		// A key counts repositories, not tags: lang:go and lang:js are one
 		// repository with the key lang.
+		keyMatch, valueMatch := "", ""
+		if prefix != "" {
+			keyMatch, valueMatch = " WHERE key LIKE "+prefix, " WHERE value LIKE "+prefix
+		}
 		sql += `SELECT key, value, n, (SELECT count(*) FROM s) FROM (
-	SELECT key, '' AS value, count(*) AS n FROM (
-		SELECT DISTINCT id, split_part(t, ':', 1) AS key FROM e WHERE t LIKE ` + prefix + `
-	) k GROUP BY key
+	SELECT key, '' AS value, count(*) AS n FROM (SELECT DISTINCT id, key FROM e` + keyMatch + `) k GROUP BY key
 	UNION ALL
-	SELECT split_part(t, ':', 1), substr(t, strpos(t, ':') + 1), count(*) FROM e
-	WHERE substr(t, strpos(t, ':') + 1) LIKE ` + prefix + ` GROUP BY 1, 2
+	SELECT key, value, count(*) FROM e` + valueMatch + ` GROUP BY 1, 2
 ) c
 ORDER BY n DESC, key, value LIMIT ` + b.arg(int64(limit))
 	}

@@ -369,7 +369,9 @@ func TestSuggest(t *testing.T) {
 	addApp(t, st, app{name: "c", tags: []string{"lang:go", "lang:javascript", "framework:fiber"}})
 	addApp(t, st, app{name: "d chat", tags: []string{"lang:python", "framework:flask", "framework:fastapi"}, status: catalog.IngestFailed})
 	addApp(t, st, app{name: "e", tags: []string{"lang:python", "framework:flask", "license:mit"}})
-	addApp(t, st, app{name: "f chat", tags: []string{"lang:rust", "Framework:Axum"}, status: catalog.IngestQueued})
+	// A real tag with the key status: the search reads status: as the
+	// ingest status, so it is neither counted nor suggested.
+	addApp(t, st, app{name: "f chat", tags: []string{"lang:rust", "Framework:Axum", "status:beta"}, status: catalog.IngestQueued})
 
 	for _, tc := range []struct {
 		q     string
@@ -397,6 +399,8 @@ func TestSuggest(t *testing.T) {
 		{"status:ready lang:", 0, []string{"lang:go=3", "lang:javascript=1", "lang:python=1"}},
 		{"lang:python status:", 0, []string{"status:failed=1", "status:ready=1"}},
 		{"chat framework:", 0, []string{"framework:axum=1", "framework:fastapi=1", "framework:flask=1"}},
+		{"chat status:", 0, []string{"status:failed=1", "status:queued=1"}},
+		{"chat st", 0, []string{"status:=2"}},
 		{"lang:go lang:go framework:g", 0, []string{"framework:gin=2"}},
 		{"lang:cobol fra", 0, nil},
 		// Several values: the one under the cursor is completed.
