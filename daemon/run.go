@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -134,10 +135,11 @@ func Start(ctx context.Context, cfg Config) (_ *Daemon, err error) {
 		d.onClose(q.Stop)
 	}
 
-	if cfg.HasRole(RoleAPI) {
-		if err := d.serve(); err != nil {
-			return nil, err
-		}
+	// Every process listens: the API role serves the API, the others only
+	// their health (healthHandler), so that supervisors can watch workers
+	// and runners too.
+	if err := d.serve(); err != nil {
+		return nil, err
 	}
 	d.logger.Info("appstored started", "addr", d.URL, "roles", cfg.Roles, "data_dir", cfg.DataDir,
 		"embedded_postgres", d.pg != nil, "version", cfg.Version)
@@ -185,6 +187,9 @@ func (d *Daemon) serve() error {
 	}
 	d.listener = ln
 	d.URL = "http://" + ln.Addr().String()
+	if d.handler == nil && !d.cfg.HasRole(RoleAPI) {
+		d.handler = d.healthHandler()
+	}
 	if d.handler == nil {
 		apiHandler := d.api.Handler()
 		routers := d.hostRouters
@@ -212,6 +217,37 @@ func (d *Daemon) serve() error {
 		}
 	}()
 	return nil
+}
+
+// healthHandler is what a process without the api role serves: /healthz,
+// /readyz (its own dependencies: database, queue, Docker engine…) and the
+// version, behind the same Host guard as the API. Anything else is refused
+// with a pointer to the processes that do serve the API.
+func (d *Daemon) healthHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		api.WriteJSON(w, http.StatusOK, client.Health{Status: "ok"})
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+		defer cancel()
+		h := d.ready(ctx)
+		status := http.StatusOK
+		if h.Status == "down" {
+			status = http.StatusServiceUnavailable
+		}
+		api.WriteJSON(w, status, h)
+	})
+	mux.HandleFunc("GET /api/v1/version", func(w http.ResponseWriter, r *http.Request) {
+		api.WriteJSON(w, http.StatusOK, d.api.Version)
+	})
+	roles := strings.Join(d.cfg.Roles, ",")
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		api.WriteError(w, r, api.HTTPError(http.StatusNotFound, "not_found",
+			"this appstored runs --roles %s, without api: it serves only /healthz and /readyz; send %s %s to a process with the api role",
+			roles, r.Method, r.URL.Path))
+	})
+	return d.api.Guard.Wrap(mux)
 }
 
 // streamGrace is how long Shutdown lets requests in flight finish before
