@@ -6,6 +6,7 @@ import (
 	"iter"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -213,6 +214,13 @@ func (f *fakeSource) Search(ctx context.Context, q string, limit int, cursor str
 		page.Results = append(page.Results, res)
 	}
 	page.Total = int64(len(page.Results))
+	// Pages: the cursor is the offset.
+	off, _ := strconv.Atoi(cursor)
+	page.Results = page.Results[min(off, len(page.Results)):]
+	if limit > 0 && len(page.Results) > limit {
+		page.Results = page.Results[:limit]
+		page.NextCursor = strconv.Itoa(off + limit)
+	}
 	return page, nil
 }
 

@@ -470,3 +470,23 @@ func TestLayoutFollowsTheWindow(t *testing.T) {
 		}
 	}
 }
+
+func TestResultsLoadMorePagesAtTheEnd(t *testing.T) {
+	f := newFakeSource()
+	for i := range 45 {
+		f.addRepo(fmt.Sprintf("app%02d", i), fmt.Sprintf("app%02d", i), "", "lang:go")
+	}
+	h := newHarness(t, f, func(o *Options) { o.PageSize = 20 })
+	h.online()
+	if n := len(h.m.results.Items()); n != 20 {
+		t.Fatalf("first page: %d results", n)
+	}
+	h.press("down", "G")
+	h.waitFor("the second page", func() bool { return len(h.m.results.Items()) == 40 })
+	h.press("G")
+	h.waitFor("the last page", func() bool { return len(h.m.results.Items()) == 45 && h.m.results.NextCursor() == "" })
+	if sel := h.m.results.Selected(); sel == nil || sel.Slug != "app39" {
+		t.Errorf("selected %+v, want app39 (the end of what was loaded when G was pressed)", sel)
+	}
+	h.waitView("45 apps · everything")
+}
