@@ -22,8 +22,9 @@ import (
 func Run(ctx context.Context, opts Options, in io.Reader, out io.Writer) error {
 	if opts.Renderer == nil {
 		r := lipgloss.NewRenderer(out)
-		if !opts.Color && r.ColorProfile() == termenv.Ascii {
-			// termenv reads NO_COLOR as "no escape codes at all".
+		if !opts.Color && r.ColorProfile() == termenv.Ascii && os.Getenv("TERM") != "dumb" {
+			// termenv reads NO_COLOR as "no escape codes at all"; a
+			// real terminal still gets bold and reverse.
 			r.SetColorProfile(termenv.ANSI)
 		}
 		opts.Renderer = r
