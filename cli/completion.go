@@ -106,8 +106,8 @@ func completeTagArgs(f *Factory, adding bool) cobra.CompletionFunc {
 	}
 }
 
-// completeQuery completes the last word of a search query (search, tags,
-// tui) with the daemon's autocomplete: keys, tags and values that exist,
+// completeQuery completes the last word of a search query (search, tags)
+// with the daemon's autocomplete: keys, tags and values that exist,
 // each described with the number of repositories carrying it among those
 // the earlier words select. A key ("lang:") is completed without a
 // trailing space so that its value can follow. In bash, ':' is a word
