@@ -105,29 +105,56 @@ func Seed(ctx context.Context, pool *pgxpool.Pool, n int) (Stats, error) {
 		return Stats{}, fmt.Errorf("seed: fold tag counts: %w", err)
 	}
 	// VACUUM cannot run in a transaction; it sets the visibility map so
-	// that counts can skip the heap, as autovacuum would on a live system.
-	for _, t := range []string{"repositories", "tags", "repository_tags", "builds"} {
-		if _, err := pool.Exec(ctx, "VACUUM (ANALYZE) "+t); err != nil {
-			return Stats{}, fmt.Errorf("seed: vacuum %s: %w", t, err)
-		}
-	}
-	// Tables added by later migrations (tag counts) are vacuumed too.
-	rows, err := pool.Query(ctx, `SELECT tablename FROM pg_tables WHERE schemaname = current_schema()
-		AND tablename NOT IN ('repositories', 'tags', 'repository_tags', 'builds')`)
+	// that index-only scans skip the heap, as autovacuum would on a live
+	// system. Every table, those of later migrations (counters) too.
+	rows, err := pool.Query(ctx, `SELECT tablename FROM pg_tables WHERE schemaname = current_schema()`)
 	if err != nil {
 		return Stats{}, fmt.Errorf("seed: list tables: %w", err)
 	}
-	others, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	tables, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	if err != nil {
 		return Stats{}, fmt.Errorf("seed: list tables: %w", err)
 	}
-	for _, t := range others {
-		if _, err := pool.Exec(ctx, "VACUUM (ANALYZE) "+pgx.Identifier{t}.Sanitize()); err != nil {
-			return Stats{}, fmt.Errorf("seed: vacuum %s: %w", t, err)
-		}
+	if err := vacuum(ctx, pool, tables); err != nil {
+		return Stats{}, err
 	}
 	st.Duration = time.Since(start)
 	return st, nil
+}
+
+// vacuum VACUUMs and ANALYZEs tables until the pages of repositories are
+// all-visible. A transaction that took its snapshot before the seed
+// committed (an autovacuum worker analysing the new database's catalogs,
+// say) keeps the rows from being visible to all, and VACUUM then leaves
+// the visibility map empty; such a transaction is short, so this polls,
+// up to a deadline, rather than leave a database whose plans differ from
+// a settled one's.
+func vacuum(ctx context.Context, pool *pgxpool.Pool, tables []string) error {
+	deadline := time.Now().Add(time.Minute)
+	for {
+		for _, t := range tables {
+			if _, err := pool.Exec(ctx, "VACUUM (ANALYZE) "+pgx.Identifier{t}.Sanitize()); err != nil {
+				return fmt.Errorf("seed: vacuum %s: %w", t, err)
+			}
+		}
+		var pages, visible int64
+		if err := pool.QueryRow(ctx, `SELECT relpages, relallvisible FROM pg_class WHERE oid = 'repositories'::regclass`).
+			Scan(&pages, &visible); err != nil {
+			return fmt.Errorf("seed: read the visibility map: %w", err)
+		}
+		if visible*10 >= pages*9 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("seed: after a minute of VACUUM only %d of %d pages of repositories are all-visible: a transaction older than the seed is still open", visible, pages)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+		tables = []string{"repositories"}
+	}
 }
 
 func copyTags(ctx context.Context, tx pgx.Tx, g *generator) error {
