@@ -54,7 +54,9 @@ the description, then in the README; then most launched; then newest.
 
 Terms starting with '-' look like flags to the shell's command line: put
 them after "--" (appstore search lang:go -- -license:gpl-3.0) or quote the
-whole query as one argument. With no terms every repository is listed.
+whole query as one argument. With no terms every repository is listed,
+except on a terminal without --json, --jq, -q or --limit: then the
+interactive search opens (appstore tui).
 
 On a terminal the first 50 results are printed as a table; in a pipe all of
 them, tab-separated (slug, name, status, build, tags). --json prints the
