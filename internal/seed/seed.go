@@ -123,7 +123,8 @@ func Seed(ctx context.Context, pool *pgxpool.Pool, n int) (Stats, error) {
 }
 
 // vacuum VACUUMs and ANALYZEs tables until the pages of repositories are
-// all-visible. A transaction that took its snapshot before the seed
+// all-visible (and then those of the other tables, which the same commit
+// filled, are too). A transaction that took its snapshot before the seed
 // committed (an autovacuum worker analysing the new database's catalogs,
 // say) keeps the rows from being visible to all, and VACUUM then leaves
 // the visibility map empty; such a transaction is short, so this polls,
@@ -153,7 +154,6 @@ func vacuum(ctx context.Context, pool *pgxpool.Pool, tables []string) error {
 			return ctx.Err()
 		case <-time.After(200 * time.Millisecond):
 		}
-		tables = []string{"repositories"}
 	}
 }
 
