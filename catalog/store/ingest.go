@@ -133,6 +133,25 @@ func (s *Store) ClaimIngest(ctx context.Context, repoID int64, lease time.Durati
 	return &c, nil
 }
 
+// RenewIngestLease extends the lease of a running attempt to now() + lease.
+// The worker calls it every third of the lease while it clones and reads,
+// so that the lease can be short (a dead worker's repository is taken over
+// within about a lease) whatever the clone timeout. It returns ErrClaimLost
+// when the claim no longer holds (re-queued, deleted, taken over).
+func (s *Store) RenewIngestLease(ctx context.Context, a IngestAttempt, lease time.Duration) error {
+	tag, err := s.pool.Exec(ctx, `
+		UPDATE repositories SET ingest_lease_until = now() + make_interval(secs => $3)
+		WHERE id = $1 AND ingest_claim = $2 AND ingest_status = 'processing'`,
+		a.RepositoryID, a.Claim, lease.Seconds())
+	if err != nil {
+		return fmt.Errorf("renew the ingestion lease of repository %d: %w", a.RepositoryID, mapError(err))
+	}
+	if tag.RowsAffected() == 0 {
+		return ErrClaimLost
+	}
+	return nil
+}
+
 // IngestAttempt identifies the claim an outcome belongs to and what the
 // attempt saw.
 type IngestAttempt struct {

@@ -57,8 +57,13 @@ type Config struct {
 	// remote head is compared again (default 15m).
 	SyncInterval time.Duration
 	// ReconcileInterval is how often the reconciler looks for lost work
-	// (default 1m).
+	// (default 10s: one indexed query).
 	ReconcileInterval time.Duration
+	// Lease is how long a claim holds without renewal (default
+	// DefaultLease). A running attempt renews it every third of it, so a
+	// repository whose worker died is taken over about a lease later, not
+	// after the whole attempt timeout.
+	Lease time.Duration
 	// Lifetime, when set, is cancelled when the process starts to stop:
 	// running attempts are interrupted then, recorded as such, and resume
 	// after the restart. An ingestion is cheap to redo, so waiting for a
@@ -74,8 +79,8 @@ type Worker struct {
 	q     queue.Enqueuer
 	log   *slog.Logger
 	retry queue.RetryPolicy
-	// attemptTimeout bounds one attempt (clone + extract); lease is a
-	// little longer, so a live attempt never loses its claim.
+	// attemptTimeout bounds one attempt (clone + extract); the lease is
+	// renewed while it runs (renewLease).
 	attemptTimeout time.Duration
 	lease          time.Duration
 	tmpDir         string
@@ -85,8 +90,14 @@ type Worker struct {
 // the clone.
 const extractBudget = 2 * time.Minute
 
-// leaseMargin separates the end of an attempt from the end of its lease.
+// leaseMargin is added to a retry's backoff for the time by which the
+// queue promised to deliver it (the reconciler steps in after that).
 const leaseMargin = time.Minute
+
+// DefaultLease is Config.Lease's default: long enough to ride out a short
+// database outage (renewals fail meanwhile), short enough that a crashed
+// worker's repository is taken over within a minute.
+const DefaultLease = 30 * time.Second
 
 // recordTimeout bounds the transaction that records an attempt's outcome.
 const recordTimeout = 30 * time.Second
@@ -104,7 +115,10 @@ func New(cfg Config) (*Worker, error) {
 		cfg.SyncInterval = 15 * time.Minute
 	}
 	if cfg.ReconcileInterval <= 0 {
-		cfg.ReconcileInterval = time.Minute
+		cfg.ReconcileInterval = 10 * time.Second
+	}
+	if cfg.Lease <= 0 {
+		cfg.Lease = DefaultLease
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -117,7 +131,7 @@ func New(cfg Config) (*Worker, error) {
 	if w.retry.MaxAttempts <= 0 {
 		w.retry.MaxAttempts = queue.DefaultRetryPolicy.MaxAttempts
 	}
-	w.lease = w.attemptTimeout + leaseMargin
+	w.lease = cfg.Lease
 	if err := os.MkdirAll(w.tmpDir, 0o700); err != nil {
 		return nil, fmt.Errorf("ingest: create clone directory: %w", err)
 	}
@@ -215,9 +229,21 @@ func (w *Worker) attempt(ctx context.Context, job queue.Job) error {
 	}
 
 	start := time.Now()
-	out, err := w.ingest(ctx, claim, log)
+	ictx, cancelAttempt := context.WithCancelCause(ctx)
+	stopRenewing := w.renewLease(ictx, claim, cancelAttempt, log)
+	out, err := w.ingest(ictx, claim, log)
+	stopRenewing()
+	claimLost := errors.Is(context.Cause(ictx), store.ErrClaimLost)
+	cancelAttempt(nil)
 	a := claim.Outcome()
 	a.Duration = time.Since(start)
+	if claimLost {
+		if out != nil {
+			out.cleanup()
+		}
+		log.Warn("the ingestion claim was lost while the attempt ran (re-queued, deleted, or taken over after a renewal gap); its result is dropped")
+		return errSuperseded
+	}
 	if out != nil {
 		defer out.cleanup()
 		if out.clone != nil {
@@ -281,6 +307,40 @@ func (w *Worker) attempt(ctx context.Context, job queue.Job) error {
 		log.Warn("enqueue build failed; the reconciler re-enqueues queued builds", "build_id", done.BuildID, "err", err)
 	}
 	return nil
+}
+
+// renewLease renews the claim's lease every third of it until stop is
+// called. A renewal that finds the claim lost cancels the attempt with
+// store.ErrClaimLost as the cause; one that fails otherwise (the database
+// is away) is retried at the next tick: the lease leaves room for two.
+func (w *Worker) renewLease(ctx context.Context, claim *store.IngestClaim, cancel context.CancelCauseFunc, log *slog.Logger) (stop func()) {
+	done, finished := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(finished)
+		every := w.lease / 3
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			rctx, rcancel := context.WithTimeout(ctx, every)
+			err := w.st.RenewIngestLease(rctx, claim.Outcome(), w.lease)
+			rcancel()
+			switch {
+			case errors.Is(err, store.ErrClaimLost):
+				cancel(store.ErrClaimLost)
+				return
+			case err != nil && ctx.Err() == nil:
+				log.Warn("renewing the ingestion lease failed; trying again", "err", err)
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
 }
 
 // fail records a final failure and tells the queue not to retry.
