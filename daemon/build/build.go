@@ -44,7 +44,11 @@ const (
 	DefaultReconcile   = 5 * time.Second
 	DefaultPrune       = 10 * time.Minute
 	DefaultPruneGrace  = 2 * time.Minute
+	DefaultEngineWait  = time.Minute
 )
+
+// enginePoll is how often a build that waits for the engine asks it again.
+const enginePoll = 500 * time.Millisecond
 
 // Image labels set on every image the worker builds.
 const (
@@ -98,6 +102,14 @@ type Options struct {
 	// build that made one may not have recorded it yet (DefaultPruneGrace;
 	// negative: none).
 	PruneGrace time.Duration
+
+	// EngineWait is how long a build job waits for an unreachable engine,
+	// asking it every half second, before it hands the job back to the
+	// queue for a later try (DefaultEngineWait; negative: no wait). Waiting
+	// here, rather than in the queue's backoff, starts the build within a
+	// second of the engine's return (a dockerd restart); the queue's
+	// retries still bound the whole wait.
+	EngineWait time.Duration
 
 	// Name identifies this worker in builds.worker (default host:pid:random).
 	Name   string
@@ -157,6 +169,9 @@ func New(ctx context.Context, opts Options) (*Worker, error) {
 	}
 	if opts.PruneGrace == 0 {
 		opts.PruneGrace = DefaultPruneGrace
+	}
+	if opts.EngineWait == 0 {
+		opts.EngineWait = DefaultEngineWait
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -230,16 +245,15 @@ func (w *Worker) Handle(ctx context.Context, job queue.Job) error {
 	}
 	defer func() { <-w.slots }()
 
-	// An unreachable engine leaves the build queued for the queue's next
-	// try; only the last try records the failure.
-	pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	engineErr := PingEngine(pingCtx, w.engine)
-	cancel()
+	// An unreachable engine leaves the build queued, waiting for it
+	// (EngineWait), then for the queue's next try; only the last try
+	// records the failure.
+	engineErr := w.awaitEngine(ctx, job)
 	if engineErr != nil && !job.LastAttempt() {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		w.logger.Warn("build waits for the Docker engine", "build", job.BuildID, "attempt", job.Attempt, "err", engineErr)
+		w.logger.Warn("Docker engine still not reachable; the queue tries the build again later", "build", job.BuildID, "attempt", job.Attempt, "err", engineErr)
 		return engineErr
 	}
 
@@ -261,6 +275,38 @@ func (w *Worker) Handle(ctx context.Context, job queue.Job) error {
 		return err
 	}
 	return w.run(ctx, job, work, log)
+}
+
+// awaitEngine pings the engine and, while it does not answer, asks again
+// every enginePoll for up to EngineWait. It returns the last error.
+func (w *Worker) awaitEngine(ctx context.Context, job queue.Job) error {
+	ping := func() error {
+		pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		return PingEngine(pingCtx, w.engine)
+	}
+	err := ping()
+	if err == nil || w.opts.EngineWait < 0 {
+		return err
+	}
+	w.logger.Warn("build waits for the Docker engine", "build", job.BuildID, "attempt", job.Attempt, "for", w.opts.EngineWait, "err", err)
+	deadline := time.NewTimer(w.opts.EngineWait)
+	defer deadline.Stop()
+	tick := time.NewTicker(enginePoll)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return err
+		case <-deadline.C:
+			return err
+		case <-tick.C:
+		}
+		if err = ping(); err == nil {
+			w.logger.Info("Docker engine answers again; the build goes on", "build", job.BuildID)
+			return nil
+		}
+	}
 }
 
 // run builds a claimed build and records how it ended.

@@ -391,7 +391,8 @@ func TestUnreachableEngine(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := newEnv(t, build.Options{Engine: docker})
+	// Each try waits a moment for the engine before giving the job back.
+	e := newEnv(t, build.Options{Engine: docker, EngineWait: 300 * time.Millisecond})
 	slug, _, _ := e.repo("nodocker", e.files(map[string]string{"Dockerfile": okDockerfile}))
 	id := e.queueBuild(slug, false)
 
