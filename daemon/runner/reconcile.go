@@ -53,7 +53,7 @@ func (r *Runner) watchEvents(ctx context.Context) {
 			return
 		case <-time.After(backoff):
 		}
-		backoff = min(backoff*2, 10*time.Second)
+		backoff = min(backoff*2, maxEngineBackoff)
 	}
 }
 

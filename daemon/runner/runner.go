@@ -33,6 +33,12 @@ import (
 	"github.com/appstore-dev/appstore/catalog/store"
 )
 
+// maxEngineBackoff caps the waits between attempts to reach the engine
+// (the first reconciliation, the event stream): a dockerd that restarts is
+// back in seconds, and the runner must follow within 5 s (docs/reliability.md);
+// a ping or an events request every 2 s costs the engine nothing.
+const maxEngineBackoff = 2 * time.Second
+
 // Defaults of Config.
 const (
 	DefaultStartupTimeout = 60 * time.Second
@@ -305,7 +311,7 @@ func (r *Runner) Ping(ctx context.Context) error { return r.eng.ping(ctx) }
 // times), the periodic reconciliation and the warm pool until ctx ends.
 func (r *Runner) Run(ctx context.Context) {
 	// Until the engine answers, retry Init.
-	for backoff := 500 * time.Millisecond; ; backoff = min(backoff*2, 10*time.Second) {
+	for backoff := 500 * time.Millisecond; ; backoff = min(backoff*2, maxEngineBackoff) {
 		select {
 		case <-r.ready:
 		default:
