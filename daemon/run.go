@@ -47,6 +47,9 @@ type Daemon struct {
 	listener    net.Listener
 	checks      []readyCheck
 
+	// queueBack run when Redis answers again after an outage (onQueueBack).
+	queueBack []func(ctx context.Context)
+
 	// ctx lives until Shutdown; background loops use it.
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -133,6 +136,7 @@ func Start(ctx context.Context, cfg Config) (_ *Daemon, err error) {
 		}
 		q := d.queue
 		d.onClose(q.Stop)
+		d.watchQueue()
 	}
 
 	// Every process listens: the API role serves the API, the others only

@@ -69,6 +69,11 @@ func (d *Daemon) wireBuild(ctx context.Context) error {
 			d.queue.Handle(queue.KindBuild, worker.Handle)
 		}
 		d.goLoop("build-reconciler", worker.RunReconciler)
+		d.onQueueBack(func(ctx context.Context) {
+			if err := worker.Reconcile(ctx); err != nil {
+				logger.Warn("re-enqueueing builds after Redis returned failed; the reconciler tries again", "err", err)
+			}
+		})
 	}
 
 	if cfg.HasRole(RoleAPI) {

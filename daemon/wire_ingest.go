@@ -86,6 +86,14 @@ func (d *Daemon) wireIngest(ctx context.Context) error {
 	}
 	w.Register(d.queue)
 	d.goLoop("ingest-reconciler", w.RunReconciler)
+	d.onQueueBack(func(ctx context.Context) {
+		// As at start: Redis may have come back empty.
+		if res, err := w.Reconcile(ctx, true); err != nil {
+			logger.Warn("re-enqueueing ingestions after Redis returned failed; the reconciler tries again", "err", err)
+		} else if res.Ingestions > 0 {
+			logger.Info("re-enqueued ingestions after Redis returned", "count", res.Ingestions)
+		}
+	})
 	d.goLoop("ingest-sync", w.RunSync)
 	return nil
 }

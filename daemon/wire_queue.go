@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/appstore-dev/appstore/daemon/queue"
@@ -47,7 +48,12 @@ func (d *Daemon) wireQueue(ctx context.Context) error {
 	// Stop is idempotent: this covers a start that fails before Run
 	// registered the queue's own Stop, which closes the Redis connection.
 	d.onClose(q.Stop)
-	d.addCheck("queue", false, q.Ping)
+	// Without Redis an API process still serves the catalog, search and
+	// the event stream, and stores registrations for the reconcilers to
+	// enqueue later: it is degraded, not down (a load balancer must not
+	// take every API out of rotation because Redis restarts). A process
+	// without the api role can do nothing without its jobs: down.
+	d.addCheck("queue", d.cfg.HasRole(RoleAPI), q.Ping)
 	// Not fatal: the API serves the catalog without Redis, Enqueue errors
 	// are logged and the reconcilers enqueue again once it is back.
 	pingCtx, cancel := context.WithTimeout(ctx, 3*time.Second)
@@ -56,4 +62,50 @@ func (d *Daemon) wireQueue(ctx context.Context) error {
 		logger.Warn("Redis does not answer yet: jobs wait until it does", "err", err)
 	}
 	return nil
+}
+
+// queueWatchInterval is how often a process on Redis checks that it
+// answers, to notice its return.
+const queueWatchInterval = time.Second
+
+// onQueueBack registers fn to run when Redis answers again after an
+// outage: the reconcilers enqueue at once what PostgreSQL says is waiting
+// (jobs whose enqueue failed meanwhile, and every job, if Redis came back
+// empty) instead of at their next period.
+func (d *Daemon) onQueueBack(fn func(ctx context.Context)) { d.queueBack = append(d.queueBack, fn) }
+
+// watchQueue runs the onQueueBack hooks each time Redis answers again. It
+// starts after every wire step registered its hooks.
+func (d *Daemon) watchQueue() {
+	if d.cfg.RedisURL == "" || len(d.queueBack) == 0 {
+		return
+	}
+	hooks := slices.Clone(d.queueBack)
+	logger := d.logger.With("component", "queue")
+	d.goLoop("queue-watch", func(ctx context.Context) {
+		up := true
+		t := time.NewTicker(queueWatchInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			pctx, cancel := context.WithTimeout(ctx, queueWatchInterval)
+			err := d.queue.Ping(pctx)
+			cancel()
+			switch {
+			case err != nil && up && ctx.Err() == nil:
+				up = false
+				logger.Warn("Redis does not answer: new jobs wait in PostgreSQL until it does", "err", err)
+			case err == nil && !up:
+				up = true
+				logger.Info("Redis answers again: enqueueing the work PostgreSQL says is waiting")
+				for _, hook := range hooks {
+					hook(ctx)
+				}
+			}
+		}
+	})
 }

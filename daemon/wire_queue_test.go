@@ -35,33 +35,45 @@ func TestReadyzReportsTheInlineQueue(t *testing.T) {
 	}
 }
 
-// With --redis-url the queue check is Redis: readyz goes down with it and
-// comes back with it.
+// With --redis-url the queue check is Redis. An API process without it
+// still serves the catalog and search, and keeps registrations for later:
+// degraded (200). A worker without it can do nothing: down (503). Both come
+// back with it.
 func TestReadyzReportsTheRedisQueue(t *testing.T) {
 	r := testenv.StartRedis(t)
-	d := startDaemon(t, daemon.Config{RedisURL: r.URL()})
-	code, h := readyz(t, d)
-	if c := h.Checks["queue"]; code != http.StatusOK || !c.OK || c.Optional {
-		t.Fatalf("readyz %d %+v: want a required, passing queue check", code, h)
+	db := testenv.Postgres(t)
+	d := startDaemon(t, daemon.Config{DatabaseURL: db, RedisURL: r.URL()})
+	worker := startDaemon(t, daemon.Config{DatabaseURL: db, RedisURL: r.URL(), Roles: []string{daemon.RoleWorker}})
+	for _, d := range []*daemon.Daemon{d, worker} {
+		code, h := readyz(t, d)
+		if c := h.Checks["queue"]; code != http.StatusOK || !c.OK {
+			t.Fatalf("readyz %d %+v: want a passing queue check", code, h)
+		}
 	}
 
 	r.Stop()
-	code, h = readyz(t, d)
-	if c := h.Checks["queue"]; code != http.StatusServiceUnavailable || h.Status != "down" || c.OK || !strings.Contains(c.Message, r.Addr()) {
-		t.Fatalf("readyz with Redis down: %d %+v: want 503, down, and a queue check naming %s", code, h, r.Addr())
+	code, h := readyz(t, d)
+	if c := h.Checks["queue"]; code != http.StatusOK || h.Status != "degraded" || c.OK || !c.Optional || !strings.Contains(c.Message, r.Addr()) {
+		t.Fatalf("API's readyz with Redis down: %d %+v: want 200, degraded, and an optional queue check naming %s", code, h, r.Addr())
+	}
+	code, h = readyz(t, worker)
+	if c := h.Checks["queue"]; code != http.StatusServiceUnavailable || h.Status != "down" || c.OK || c.Optional {
+		t.Fatalf("worker's readyz with Redis down: %d %+v: want 503, down, and a required queue check", code, h)
 	}
 
 	r.Start()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		code, h = readyz(t, d)
-		if code == http.StatusOK && h.Checks["queue"].OK {
-			break
+	for _, d := range []*daemon.Daemon{d, worker} {
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			code, h = readyz(t, d)
+			if code == http.StatusOK && h.Checks["queue"].OK {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("readyz 5s after Redis came back: %d %+v", code, h)
+			}
+			time.Sleep(50 * time.Millisecond)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("readyz 5s after Redis came back: %d %+v", code, h)
-		}
-		time.Sleep(50 * time.Millisecond)
 	}
 }
 
