@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/appstore-dev/appstore/catalog"
+	"github.com/appstore-dev/appstore/catalog/store"
 	"github.com/appstore-dev/appstore/client"
 )
 
@@ -73,6 +74,11 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 		he = &httpError{status: http.StatusConflict, detail: client.ErrorDetail{Code: "conflict", Message: err.Error()}}
 	case errors.Is(err, catalog.ErrInvalid):
 		he = &httpError{status: http.StatusBadRequest, detail: client.ErrorDetail{Code: "invalid", Message: err.Error()}}
+	case store.IsUnavailable(err):
+		// Not the request's fault: PostgreSQL is away (restarting, say);
+		// the pool reconnects by itself once it is back.
+		he = &httpError{status: http.StatusServiceUnavailable, detail: client.ErrorDetail{Code: "unavailable",
+			Message: "the catalog database is not reachable right now (" + err.Error() + "); appstored reconnects by itself: try again shortly, and see /readyz"}}
 	case errors.Is(err, r.Context().Err()) && r.Context().Err() != nil:
 		// The client went away; nobody reads the answer.
 		he = &httpError{status: 499, detail: client.ErrorDetail{Code: "cancelled", Message: "request cancelled"}}
