@@ -87,6 +87,29 @@ func (w *watcher) waitFor(t testing.TB, within time.Duration, typ, subject strin
 	}
 }
 
+// waitForAfter waits for an event of type typ stamped after t0.
+func (w *watcher) waitForAfter(t testing.TB, within time.Duration, typ string, t0 time.Time) client.Event {
+	t.Helper()
+	deadline := time.NewTimer(within)
+	defer deadline.Stop()
+	for {
+		evs, err := w.snapshot()
+		for _, e := range evs {
+			if e.Type == typ && e.Time.After(t0) {
+				return e
+			}
+		}
+		if err != nil {
+			t.Fatalf("%s: event stream ended: %v", w.name, err)
+		}
+		select {
+		case <-w.kick:
+		case <-deadline.C:
+			t.Fatalf("%s: no %s event after %s within %s", w.name, typ, t0.Format(time.StampMilli), within)
+		}
+	}
+}
+
 // ids are the ids of the events received, in order.
 func ids(evs []client.Event) []int64 {
 	out := make([]int64, len(evs))

@@ -1,0 +1,15 @@
+//go:build !stress
+
+package reliability
+
+import "time"
+
+// The short forms, run by `make test` (plain `go test`). The long forms are
+// in stress_test.go.
+const (
+	// crashKills is how many times TestCrashSurvival kills appstored.
+	crashKills = 6
+)
+
+// loadTest is TestLoad's smoke form.
+var loadTest = loadShape{Registrations: 20, SearchesPerS: 10, Watchers: 10, Duration: 10 * time.Second}
