@@ -115,8 +115,14 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, limit int64, v any) erro
 			return errorf(http.StatusBadRequest, "invalid", "request body is empty: send a JSON object")
 		case errors.As(err, &syntax):
 			return errorf(http.StatusBadRequest, "invalid", "request body is not valid JSON at byte %d: %v", syntax.Offset, err)
+		case errors.As(err, &typeErr) && typeErr.Field == "":
+			// The body as a whole: a list or a string where an object
+			// belongs. Go's type name would mean nothing to the sender.
+			return errorf(http.StatusBadRequest, "invalid", "request body is a JSON %s: send a JSON object (see docs/api.md)", typeErr.Value)
 		case errors.As(err, &typeErr):
 			return invalidField(typeErr.Field, "want %s, got JSON %s", typeErr.Type, typeErr.Value)
+		case errors.Is(err, io.ErrUnexpectedEOF):
+			return errorf(http.StatusBadRequest, "invalid", "request body ends in the middle of the JSON: send a whole JSON object")
 		case strings.HasPrefix(err.Error(), "json: unknown field "):
 			field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
 			return invalidField(field, "unknown field")
