@@ -273,13 +273,16 @@ func openStore(t testing.TB, url string) *store.Store {
 }
 
 // appSource is the program of the test apps: a web server on :8080, or,
-// as "app sleep 2s", a build step that takes a while.
+// as "app sleep 2s", a build step that takes a while, or, as "app spam N",
+// one that prints N lines.
 const appSource = `package main
 
 import (
 	"fmt"
 	"net/http"
 	"os"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -288,6 +291,13 @@ func main() {
 		d, _ := time.ParseDuration(os.Args[2])
 		fmt.Println("build step sleeping", d)
 		time.Sleep(d)
+		return
+	}
+	if len(os.Args) > 2 && os.Args[1] == "spam" {
+		n, _ := strconv.Atoi(os.Args[2])
+		for i := 0; i < n; i++ {
+			fmt.Printf("line %d of a build step that says a lot %s\n", i, strings.Repeat("-", 60))
+		}
 		return
 	}
 	name := os.Getenv("APP_NAME")
