@@ -6,15 +6,17 @@
 #   TEST_TIMEOUT  go test -timeout (default: 30m)
 #   TEST_P        packages tested in parallel, go test -p (default: 2)
 #   BENCHTIME     go test -benchtime for `make bench` (default: 1s)
+#   FUZZTIME      go test -fuzztime of each fuzz target for `make fuzz` and `make stress` (default: 30s)
 
 GO           ?= go
 GOTESTFLAGS  ?=
 TEST_TIMEOUT ?= 30m
 TEST_P       ?= 2
 BENCHTIME    ?= 1s
+FUZZTIME     ?= 30s
 
 .DEFAULT_GOAL := build
-.PHONY: build test deps demo bench stress vet clean help
+.PHONY: build test deps demo bench stress fuzz vet clean help
 
 ## build: bin/appstore (CLI + TUI) and bin/appstored (daemon)
 build:
@@ -37,9 +39,14 @@ demo: build
 bench: deps
 	$(GO) test ./... -run '^$$' -bench . -benchtime $(BENCHTIME) -count=1 -timeout $(TEST_TIMEOUT) -p 1 $(GOTESTFLAGS)
 
-## stress: deps, then the tests behind the `stress` build tag
+## stress: deps, then every test with the `stress` build tag (the long forms: docs/reliability.md), then every fuzz target for FUZZTIME
 stress: deps
 	$(GO) test -tags stress ./... -count=1 -timeout 60m -p 1 $(GOTESTFLAGS)
+	GO=$(GO) FUZZTIME=$(FUZZTIME) bash scripts/fuzz.sh
+
+## fuzz: every fuzz target (func Fuzz… in *_test.go) for FUZZTIME each
+fuzz:
+	GO=$(GO) FUZZTIME=$(FUZZTIME) bash scripts/fuzz.sh
 
 ## vet: go vet
 vet:
