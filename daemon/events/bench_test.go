@@ -5,11 +5,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"os/exec"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -18,7 +20,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/coder/websocket"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/appstore-dev/appstore/catalog/store"
@@ -29,29 +30,47 @@ import (
 
 // Environment of the subscriber process of BenchmarkWebSocketFanOut.
 const (
-	benchChildURL = "APPSTORE_BENCH_EVENTS_URL"
-	benchChildN   = "APPSTORE_BENCH_EVENTS_SUBSCRIBERS"
+	benchChildURL     = "APPSTORE_BENCH_EVENTS_URL"
+	benchChildN       = "APPSTORE_BENCH_EVENTS_SUBSCRIBERS"
+	benchChildEvents  = "APPSTORE_BENCH_EVENTS_COUNT"
+	benchChildClients = "APPSTORE_BENCH_EVENTS_CLIENTS"
+	// benchChildProfile names a file for a CPU profile of the subscriber
+	// process (go test's -cpuprofile covers only the daemon's process).
+	benchChildProfile = "APPSTORE_BENCH_SUBSCRIBER_CPUPROFILE"
 )
 
 const (
 	benchSubscribers = 1000
 	benchRate        = 100 // events per second
+	// benchClients of the subscribers follow the stream with the real
+	// client.Events (full decoding, reconnection logic); the others are
+	// wsProbes.
+	benchClients = 10
 )
 
 // BenchmarkWebSocketFanOut measures, with 1000 WebSocket subscribers on
-// one appstored and 100 events per second, the latency from the commit of
-// an event to its delivery to each subscriber (p50, p99; target p99 ≤ 50
-// ms) and the daemon's memory and CPU per subscriber. The subscribers run
-// in a child process, so that the daemon's memory is measured alone and
-// the subscribers' work is not charged to it; b.N is the number of events.
+// one appstored and 100 events per second (each committed in its own
+// transaction), the latency from the commit of an event to its delivery
+// to each subscriber (p50, p99; target p99 ≤ 50 ms), the rate the
+// publisher achieved, and the daemon's memory and CPU per subscriber and
+// per delivered message. b.N is the number of events.
+//
+// The subscribers run in a child process, so that the daemon's memory and
+// CPU are measured alone, but on the same two cores, where their CPU
+// competes with the daemon's. They are measuring instruments: 10 follow
+// the stream with client.Events, as `appstore events` does; the rest are
+// wsProbes (wsprobe_test.go), real WebSocket clients over TCP that read
+// frames without decoding JSON, so that the instruments take as little of
+// the machine as they can. A delivery is timed when the subscriber has
+// read the whole frame (probe) or when client.Events yields the decoded
+// event: the subscriber's own scheduling delay counts against the daemon.
 //
 // "Commit" is when PublishEvent returned (the commit acknowledged), so
 // p50-ms/p99-ms slightly understate (a delivery that beat the
 // acknowledgement counts as 0); p99-from-insert-ms counts from before the
 // INSERT and so overstates by the transaction's own time.
 func BenchmarkWebSocketFanOut(b *testing.B) {
-	// 1000 is the target; 100 shows how latency scales with the fan-out
-	// on a machine that 1000 saturates.
+	// 1000 is the target; 100 shows how latency scales with the fan-out.
 	for _, n := range []int{100, benchSubscribers} {
 		b.Run(fmt.Sprintf("subscribers=%d", n), func(b *testing.B) { benchmarkFanOut(b, n) })
 	}
@@ -72,7 +91,11 @@ func benchmarkFanOut(b *testing.B, subscribers int) {
 	baseSubs := d.Events.Stats().Subscribers
 
 	child := exec.Command(os.Args[0], "-test.run=^TestBenchSubscriberProcess$", "-test.bench=^$")
-	child.Env = append(os.Environ(), benchChildURL+"="+d.URL, benchChildN+"="+strconv.Itoa(subscribers))
+	child.Env = append(os.Environ(),
+		benchChildURL+"="+d.URL,
+		benchChildN+"="+strconv.Itoa(subscribers),
+		benchChildEvents+"="+strconv.Itoa(b.N),
+		benchChildClients+"="+strconv.Itoa(min(benchClients, subscribers)))
 	child.Stderr = os.Stderr
 	toChild, err := child.StdinPipe()
 	if err != nil {
@@ -91,23 +114,40 @@ func benchmarkFanOut(b *testing.B, subscribers int) {
 	if !lines.Scan() || lines.Text() != "ready" {
 		b.Fatalf("subscriber process: %q %v", lines.Text(), lines.Err())
 	}
-	if n := d.Events.Stats().Subscribers - baseSubs; n != subscribers {
-		b.Fatalf("%d subscribers connected, want %d", n, subscribers)
+	// The probes are subscribed once their handshake is answered; the
+	// client.Events ones connect in the background.
+	for deadline := time.Now().Add(time.Minute); d.Events.Stats().Subscribers-baseSubs != subscribers; {
+		if time.Now().After(deadline) {
+			b.Fatalf("%d subscribers connected after a minute, want %d", d.Events.Stats().Subscribers-baseSubs, subscribers)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 	after := serverMemory()
 
 	b.ResetTimer()
 	cpuBefore := processCPU()
-	tick := time.NewTicker(time.Second / benchRate)
-	defer tick.Stop()
 	committed := make(map[int64]int64, b.N)
+	pace := time.NewTimer(0)
+	defer pace.Stop()
+	start := time.Now()
+	var first, last time.Time
 	for i := 0; i < b.N; i++ {
-		<-tick.C
+		// A fixed schedule rather than a ticker: a publish that runs late
+		// is followed at once by the next, so the rate stays 100/s as
+		// long as PostgreSQL keeps up (a ticker drops the ticks missed).
+		if wait := time.Until(start.Add(time.Duration(i) * time.Second / benchRate)); wait > 0 {
+			pace.Reset(wait)
+			<-pace.C
+		}
 		id, err := d.Store.PublishEvent(ctx, store.EventSpec{Type: "bench.tick", Data: map[string]int64{"t": time.Now().UnixNano()}})
 		if err != nil {
 			b.Fatal(err)
 		}
-		committed[id] = time.Now().UnixNano()
+		last = time.Now()
+		if i == 0 {
+			first = last
+		}
+		committed[id] = last.UnixNano()
 	}
 	if _, err := d.Store.PublishEvent(ctx, store.EventSpec{Type: "bench.end"}); err != nil {
 		b.Fatal(err)
@@ -129,20 +169,26 @@ func benchmarkFanOut(b *testing.B, subscribers int) {
 	if err := json.Unmarshal(lines.Bytes(), &res); err != nil {
 		b.Fatalf("results %q: %v", lines.Text(), err)
 	}
-	if res.Deliveries != int64(b.N)*int64(subscribers) {
-		b.Errorf("%d deliveries, want %d events × %d subscribers", res.Deliveries, b.N, subscribers)
+	if want := int64(b.N) * int64(subscribers); res.All.Deliveries != want {
+		b.Errorf("%d deliveries, want %d events × %d subscribers", res.All.Deliveries, b.N, subscribers)
 	}
 	if s := d.Events.Stats(); s.SlowConsumers > 0 {
 		b.Errorf("%d subscribers were cut off as slow", s.SlowConsumers)
 	}
-	b.ReportMetric(res.P50MS, "p50-ms")
-	b.ReportMetric(res.P99MS, "p99-ms")
-	b.ReportMetric(res.MaxMS, "max-ms")
-	b.ReportMetric(res.P99FromInsertMS, "p99-from-insert-ms")
+	b.ReportMetric(res.All.P50MS, "p50-ms")
+	b.ReportMetric(res.All.P99MS, "p99-ms")
+	b.ReportMetric(res.All.MaxMS, "max-ms")
+	b.ReportMetric(res.All.P99FromInsertMS, "p99-from-insert-ms")
+	b.ReportMetric(res.Clients.P50MS, "client-p50-ms")
+	b.ReportMetric(res.Clients.P99MS, "client-p99-ms")
+	if b.N > 1 {
+		b.ReportMetric(float64(b.N-1)/last.Sub(first).Seconds(), "events/s")
+	}
 	b.ReportMetric(float64(after-before)/float64(subscribers), "B/subscriber")
-	b.ReportMetric(float64(res.Deliveries), "deliveries")
-	if res.Deliveries > 0 {
-		b.ReportMetric(float64(cpu.Microseconds())/float64(res.Deliveries), "daemon-cpu-µs/delivery")
+	b.ReportMetric(float64(res.All.Deliveries), "deliveries")
+	if res.All.Deliveries > 0 {
+		b.ReportMetric(float64(cpu.Microseconds())/float64(res.All.Deliveries), "daemon-cpu-µs/delivery")
+		b.ReportMetric(res.CPUMicros/float64(res.All.Deliveries), "subscriber-cpu-µs/delivery")
 	}
 }
 
@@ -164,7 +210,14 @@ func serverMemory() int64 {
 	return int64(m.HeapInuse + m.StackInuse)
 }
 
+// benchResult is what the subscriber process reports.
 type benchResult struct {
+	All       latencies `json:"all"`     // every subscriber
+	Clients   latencies `json:"clients"` // the client.Events ones
+	CPUMicros float64   `json:"cpu_us"`  // the subscriber process's CPU time
+}
+
+type latencies struct {
 	Deliveries      int64   `json:"deliveries"`
 	P50MS           float64 `json:"p50_ms"`
 	P99MS           float64 `json:"p99_ms"`
@@ -172,7 +225,8 @@ type benchResult struct {
 	P99FromInsertMS float64 `json:"p99_from_insert_ms"`
 }
 
-// delivery is one event received by one subscriber.
+// delivery is one event received by one subscriber: its id, the time in
+// its data (before the INSERT) and when the subscriber had it.
 type delivery struct{ id, sent, received int64 }
 
 // TestBenchSubscriberProcess is the subscriber side of
@@ -183,70 +237,124 @@ func TestBenchSubscriberProcess(t *testing.T) {
 	if url == "" {
 		return // not started by the benchmark: nothing to do (not a skip: no dependency is missing)
 	}
-	n, err := strconv.Atoi(os.Getenv(benchChildN))
-	if err != nil {
+	n, err1 := strconv.Atoi(os.Getenv(benchChildN))
+	events, err2 := strconv.Atoi(os.Getenv(benchChildEvents))
+	clients, err3 := strconv.Atoi(os.Getenv(benchChildClients))
+	if err := errors.Join(err1, err2, err3); err != nil {
 		t.Fatal(err)
 	}
-	ctx := context.Background()
-	conns := make([]*websocket.Conn, n)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	probes := make([]*wsProbe, n-clients)
 	var dialWG sync.WaitGroup
 	sem := make(chan struct{}, 50)
 	var dialErr error
 	var mu sync.Mutex
-	for i := range conns {
+	for i := range probes {
 		dialWG.Add(1)
 		sem <- struct{}{}
 		go func() {
 			defer dialWG.Done()
 			defer func() { <-sem }()
-			c, _, err := websocket.Dial(ctx, wsURL(url, "?topics=bench"), nil)
+			dialCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			defer cancel()
+			p, err := dialProbe(dialCtx, wsURL(url, "?topics=bench"))
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
 				dialErr = err
 				return
 			}
-			conns[i] = c
+			probes[i] = p
 		}()
 	}
 	dialWG.Wait()
 	if dialErr != nil {
 		t.Fatal(dialErr)
 	}
-	fmt.Println("ready")
+	if path := os.Getenv(benchChildProfile); path != "" {
+		f, err := os.Create(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cpuBefore := processCPU()
 
 	got := make([][]delivery, n)
+	for i := range got {
+		got[i] = make([]delivery, 0, events)
+	}
+	errs := make([]error, n)
 	var wg sync.WaitGroup
-	for i, c := range conns {
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		perr := runProbes(probes, time.Minute, func(i int, msg []byte, now int64) (bool, error) {
+			if bytes.Contains(msg, []byte(`"type":"bench.end"`)) {
+				return true, nil
+			}
+			id, ok1 := jsonInt(msg, `"id":`)
+			sent, ok2 := jsonInt(msg, `"t":`)
+			if !ok1 || !ok2 {
+				return false, fmt.Errorf("message without id or t: %s", msg)
+			}
+			got[i] = append(got[i], delivery{id, sent, now})
+			return false, nil
+		})
+		copy(errs, perr)
+	}()
+	c := &client.Client{BaseURL: url}
+	for i := len(probes); i < n; i++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for {
-				_, data, err := c.Read(ctx)
+			for ev, err := range c.Events(ctx, client.EventsOptions{Since: client.SinceNow, Topics: []string{"bench"}}) {
 				now := time.Now().UnixNano()
 				if err != nil {
-					fmt.Fprintln(os.Stderr, "subscriber:", err)
+					errs[i] = err
 					return
 				}
-				if bytes.Contains(data, []byte(`"type":"bench.end"`)) {
-					_ = c.Close(websocket.StatusNormalClosure, "")
+				if ev.Type == "bench.end" {
 					return
 				}
-				id, ok1 := jsonInt(data, `"id":`)
-				sent, ok2 := jsonInt(data, `"t":`)
-				if ok1 && ok2 {
-					got[i] = append(got[i], delivery{id, sent, now})
+				sent, ok := jsonInt(ev.Data, `"t":`)
+				if !ok {
+					errs[i] = fmt.Errorf("event %d without t: %s", ev.ID, ev.Data)
+					return
 				}
+				got[i] = append(got[i], delivery{ev.ID, sent, now})
 			}
 		}()
 	}
+	fmt.Println("ready")
 	wg.Wait()
+	cpu := processCPU() - cpuBefore
+	pprof.StopCPUProfile()
+	if err := errors.Join(errs...); err != nil {
+		t.Error(err)
+	}
 	fmt.Println("received")
+
 	// The publisher knows when each commit was acknowledged only now.
 	var committed map[int64]int64
 	if err := json.NewDecoder(os.Stdin).Decode(&committed); err != nil {
 		t.Fatal(err)
 	}
+	res := benchResult{
+		All:       summarize(got, committed),
+		Clients:   summarize(got[len(probes):], committed),
+		CPUMicros: float64(cpu.Microseconds()),
+	}
+	b, _ := json.Marshal(res)
+	fmt.Println(string(b))
+}
+
+// summarize gives the quantiles of the latencies from commit (clamped at
+// 0: a delivery may beat the acknowledgement) and from before the INSERT.
+func summarize(got [][]delivery, committed map[int64]int64) latencies {
 	var fromCommit, fromInsert []int64
 	for _, ds := range got {
 		for _, d := range ds {
@@ -254,33 +362,16 @@ func TestBenchSubscriberProcess(t *testing.T) {
 			fromCommit = append(fromCommit, max(0, d.received-committed[d.id]))
 		}
 	}
+	l := latencies{Deliveries: int64(len(fromCommit))}
+	if len(fromCommit) == 0 {
+		return l
+	}
 	slices.Sort(fromCommit)
 	slices.Sort(fromInsert)
-	q := func(l []int64, f float64) float64 { return float64(l[int(f*float64(len(l)-1))]) / 1e6 }
-	res := benchResult{Deliveries: int64(len(fromCommit))}
-	if len(fromCommit) > 0 {
-		res.P50MS, res.P99MS, res.MaxMS = q(fromCommit, 0.5), q(fromCommit, 0.99), q(fromCommit, 1)
-		res.P99FromInsertMS = q(fromInsert, 0.99)
-	}
-	b, _ := json.Marshal(res)
-	fmt.Println(string(b))
-}
-
-// jsonInt finds key (`"t":`) in a message and reads the integer after it,
-// without a full decode, to keep 100 000 messages a second cheap for the
-// subscribers.
-func jsonInt(msg []byte, key string) (int64, bool) {
-	i := bytes.Index(msg, []byte(key))
-	if i < 0 {
-		return 0, false
-	}
-	rest := msg[i+len(key):]
-	j := 0
-	for j < len(rest) && rest[j] >= '0' && rest[j] <= '9' {
-		j++
-	}
-	n, err := strconv.ParseInt(string(rest[:j]), 10, 64)
-	return n, err == nil
+	q := func(s []int64, f float64) float64 { return float64(s[int(f*float64(len(s)-1))]) / 1e6 }
+	l.P50MS, l.P99MS, l.MaxMS = q(fromCommit, 0.5), q(fromCommit, 0.99), q(fromCommit, 1)
+	l.P99FromInsertMS = q(fromInsert, 0.99)
+	return l
 }
 
 // BenchmarkBuildLogLineToFollower measures the latency of a build log

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -170,11 +171,12 @@ func (rt *Routes) events(w http.ResponseWriter, r *http.Request) {
 	defer sub.Close()
 
 	w.Header().Set(client.HeartbeatHeader, sq.heartbeat.String())
-	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: originPatterns(rt.Guard)})
+	hj := &hijacker{ResponseWriter: w, writeTimeout: rt.WriteTimeout}
+	conn, err := websocket.Accept(hj, r, &websocket.AcceptOptions{OriginPatterns: originPatterns(rt.Guard)})
 	if err != nil {
 		return // Accept has answered the client
 	}
-	rt.serve(ctx, conn, sub, sq.heartbeat)
+	rt.serve(conn, hj.conn, sub, sq.heartbeat)
 }
 
 // originPatterns gives coder/websocket the hosts the guard allows in an
@@ -193,36 +195,50 @@ func originPatterns(g *api.Guard) []string {
 
 // serve writes the subscription's events and heartbeats to conn until one
 // side ends, then closes conn with a reason the client can act on.
-func (rt *Routes) serve(ctx context.Context, conn *websocket.Conn, sub *Subscription, heartbeat time.Duration) {
-	// Nothing is expected from the client, but its control frames (pong,
-	// close) must be read; a data message closes the connection.
-	gone := conn.CloseRead(context.WithoutCancel(ctx))
-	tick := time.NewTicker(heartbeat)
-	defer tick.Stop()
-	// One timer per connection bounds each write: a context with a
-	// deadline per message would cost a timer, a context and a
-	// registration for every event times every subscriber.
-	stalled := time.AfterFunc(time.Hour, func() { _ = conn.CloseNow() })
-	stalled.Stop()
-	defer stalled.Stop()
-	write := func(b []byte) bool {
-		stalled.Reset(rt.WriteTimeout)
-		err := conn.Write(context.Background(), websocket.MessageText, b)
-		if !stalled.Stop() {
-			err = errors.Join(err, errors.New("write timed out"))
+//
+// Between messages it waits on two channels only: the subscription's
+// messages, and a wake-up for everything else (a heartbeat due, the
+// subscription ended), signalled by callbacks. A ticker in the same
+// select would cost a lock of its timer every time the loop blocks and
+// wakes, that is for every message.
+func (rt *Routes) serve(conn *websocket.Conn, bc *batchConn, sub *Subscription, heartbeat time.Duration) {
+	wake := make(chan struct{}, 1)
+	signal := func() {
+		select {
+		case wake <- struct{}{}:
+		default:
 		}
-		if err != nil {
-			rt.Logger.Debug("event stream: write failed", "err", err)
-			return false
-		}
-		return true
 	}
+	// Nothing is expected from the client, but its control frames (pong,
+	// close) must be read; a data message closes the connection. The
+	// client going ends the subscription, so that the subscription's end
+	// covers the client, the request (the daemon shutting down) and the
+	// hub.
+	gone := conn.CloseRead(context.Background())
+	stopGone := context.AfterFunc(gone, sub.Close)
+	defer stopGone()
+	stopEnd := context.AfterFunc(sub.ctx, signal)
+	defer stopEnd()
+	var beatDue atomic.Bool
+	beat := time.AfterFunc(heartbeat, func() { beatDue.Store(true); signal() })
+	defer beat.Stop()
 	for {
-		// Events first: a heartbeat is only due when the stream is idle.
+		// The end first: a slow consumer is told at once, not after the
+		// backlog that got it cut off. Then events: a heartbeat is only
+		// due when the stream is idle.
+		select {
+		case <-sub.Done():
+			if gone.Err() != nil {
+				_ = conn.CloseNow() // the client closed or broke the connection
+				return
+			}
+			rt.closeFor(conn, sub.Err())
+			return
+		default:
+		}
 		select {
 		case m := <-sub.C():
-			if !write(m.JSON) {
-				_ = conn.CloseNow()
+			if !rt.send(conn, bc, sub, m) {
 				return
 			}
 			continue
@@ -230,26 +246,51 @@ func (rt *Routes) serve(ctx context.Context, conn *websocket.Conn, sub *Subscrip
 		}
 		select {
 		case m := <-sub.C():
-			if !write(m.JSON) {
-				_ = conn.CloseNow()
+			if !rt.send(conn, bc, sub, m) {
 				return
 			}
-		case <-tick.C:
-			if !write(heartbeatMessage()) {
-				_ = conn.CloseNow()
+			continue
+		case <-wake:
+		}
+		if beatDue.Swap(false) {
+			if err := bc.writeFrame(textFrame(heartbeatMessage())); err != nil {
+				rt.writeFailed(conn, err)
 				return
 			}
-		case <-gone.Done():
-			_ = conn.CloseNow()
-			return
-		case <-ctx.Done():
-			_ = conn.Close(websocket.StatusGoingAway, ErrClosed.Error())
-			return
-		case <-sub.Done():
-			rt.closeFor(conn, sub.Err())
-			return
+			beat.Reset(heartbeat)
 		}
 	}
+}
+
+// send writes m and the messages already waiting behind it (up to
+// maxBatch bytes) with one system call; it reports whether conn is still
+// good.
+func (rt *Routes) send(conn *websocket.Conn, bc *batchConn, sub *Subscription, m *Message) bool {
+	var err error
+	if waiting := len(sub.C()); waiting == 0 {
+		err = bc.writeFrame(m.frame)
+	} else {
+		bc.hold()
+		err = bc.writeFrame(m.frame)
+		for size := len(m.frame); err == nil && waiting > 0 && size < maxBatch; waiting-- {
+			m = <-sub.C() // only this goroutine receives: what len counted is there
+			err = bc.writeFrame(m.frame)
+			size += len(m.frame)
+		}
+		if rerr := bc.release(); err == nil {
+			err = rerr
+		}
+	}
+	if err != nil {
+		rt.writeFailed(conn, err)
+		return false
+	}
+	return true
+}
+
+func (rt *Routes) writeFailed(conn *websocket.Conn, err error) {
+	rt.Logger.Debug("event stream: write failed", "err", err)
+	_ = conn.CloseNow()
 }
 
 // closeFor closes conn with the status and reason of a subscription's end.

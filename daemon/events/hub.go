@@ -3,6 +3,7 @@ package events
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -433,19 +434,63 @@ type Message struct {
 	// JSON is the event as sent on the wire ({"id","type","subject","data",
 	// "time"}), without a trailing newline. Shared: do not modify.
 	JSON []byte
+
+	// frame is JSON as a whole WebSocket text frame (header, then JSON;
+	// JSON is its tail), so that each subscriber's connection writes the
+	// same bytes without framing or copying them again.
+	frame []byte
+	// topic is Event.Topic(), which every subscription's filter compares.
+	topic string
 }
+
+// maxFrameHeader is the longest header of an unmasked WebSocket frame.
+const maxFrameHeader = 10
 
 func newMessage(e catalog.Event) (*Message, error) {
 	if len(e.Data) == 0 {
 		e.Data = json.RawMessage("{}")
 	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
+	// The JSON is encoded after room for the frame header, which goes in
+	// front once the length is known.
+	buf := bytes.NewBuffer(make([]byte, maxFrameHeader, maxFrameHeader+256))
+	enc := json.NewEncoder(buf)
 	enc.SetEscapeHTML(false)
 	if err := enc.Encode(e); err != nil {
 		return nil, err
 	}
-	return &Message{Event: e, JSON: bytes.TrimSuffix(buf.Bytes(), []byte("\n"))}, nil
+	b := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+	payload := b[maxFrameHeader:len(b):len(b)]
+	start := maxFrameHeader - putTextFrameHeader(b[:maxFrameHeader], len(payload))
+	return &Message{Event: e, JSON: payload, frame: b[start:], topic: e.Topic()}, nil
+}
+
+// putTextFrameHeader writes the header of an unmasked, final text frame
+// of n bytes (RFC 6455 section 5.2) at the end of dst and returns its
+// length.
+func putTextFrameHeader(dst []byte, n int) int {
+	var h []byte
+	switch {
+	case n < 126:
+		h = dst[len(dst)-2:]
+		h[1] = byte(n)
+	case n <= 0xffff:
+		h = dst[len(dst)-4:]
+		h[1] = 126
+		binary.BigEndian.PutUint16(h[2:], uint16(n))
+	default:
+		h = dst[len(dst)-10:]
+		h[1] = 127
+		binary.BigEndian.PutUint64(h[2:], uint64(n))
+	}
+	h[0] = 0x81 // FIN, text
+	return len(h)
+}
+
+// textFrame frames payload as a WebSocket text message.
+func textFrame(payload []byte) []byte {
+	f := make([]byte, maxFrameHeader+len(payload))
+	copy(f[maxFrameHeader:], payload)
+	return f[maxFrameHeader-putTextFrameHeader(f[:maxFrameHeader], len(payload)):]
 }
 
 // logWaiter is one follower of a build's log.

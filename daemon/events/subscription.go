@@ -67,12 +67,12 @@ func (f Filter) Validate() error {
 	return nil
 }
 
-// matches reports whether e passes the filter's topics and subject.
-func (f *Filter) matches(e catalog.Event) bool {
-	if f.Subject != "" && e.Subject != f.Subject {
+// matches reports whether m passes the filter's topics and subject.
+func (f *Filter) matches(m *Message) bool {
+	if f.Subject != "" && m.Event.Subject != f.Subject {
 		return false
 	}
-	return len(f.Topics) == 0 || slices.Contains(f.Topics, e.Topic())
+	return len(f.Topics) == 0 || slices.Contains(f.Topics, m.topic)
 }
 
 // Subscription is one subscriber's view of the stream: the events after its
@@ -83,6 +83,7 @@ type Subscription struct {
 	filter Filter
 	ch     chan *Message
 	done   chan struct{}
+	ctx    context.Context // cancelled when the subscription ends, after done is closed
 	cancel context.CancelFunc
 
 	// Guarded by hub.mu.
@@ -121,6 +122,7 @@ func (h *Hub) Subscribe(ctx context.Context, f Filter) (*Subscription, error) {
 		filter: f,
 		ch:     make(chan *Message, h.opts.Buffer),
 		done:   make(chan struct{}),
+		ctx:    subCtx,
 		cancel: cancel,
 	}
 	h.mu.Lock()
@@ -207,7 +209,7 @@ func (s *Subscription) endLocked(err error) {
 // offerLocked hands a live event to the subscription; the hub holds its
 // lock and offers events in id order. It never blocks.
 func (s *Subscription) offerLocked(m *Message) {
-	if s.ended || !s.filter.matches(m.Event) {
+	if s.ended || !s.filter.matches(m) {
 		return
 	}
 	if s.replaying {
