@@ -7,7 +7,9 @@ import "time"
 // The short forms, run by `make test` (plain `go test`). The long forms are
 // in stress_test.go.
 const (
-	// crashKills is how many times TestCrashSurvival kills appstored.
+	// crashKillsRedis is how many times TestCrashSurvival kills appstored on Redis.
+	crashKillsRedis = 0
+	// crashKills is how many times TestCrashSurvival kills appstored with the inline queue.
 	crashKills = 6
 )
 

@@ -6,7 +6,9 @@ import "time"
 
 // The long forms, run by `make stress` (go test -tags stress).
 const (
-	// crashKills is how many times TestCrashSurvival kills appstored.
+	// crashKillsRedis is how many times TestCrashSurvival kills appstored on Redis.
+	crashKillsRedis = 6
+	// crashKills is how many times TestCrashSurvival kills appstored with the inline queue.
 	crashKills = 20
 )
 
