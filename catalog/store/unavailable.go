@@ -1,11 +1,13 @@
 package store
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 )
@@ -36,4 +38,25 @@ func IsUnavailable(err error) bool {
 	}
 	var opErr *net.OpError
 	return errors.As(err, &opErr)
+}
+
+// WhileUnavailable runs op again while it fails because PostgreSQL is away
+// (IsUnavailable), every 250 ms at first and every 2 s at most, until ctx
+// ends; it returns op's last error. Workers use it to record an outcome
+// they computed while the server restarted, once it is back, rather than
+// dropping the work and doing it again after its lease ran out.
+func WhileUnavailable(ctx context.Context, op func() error) error {
+	wait := 250 * time.Millisecond
+	for {
+		err := op()
+		if err == nil || !IsUnavailable(err) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 2*time.Second)
+	}
 }

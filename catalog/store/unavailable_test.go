@@ -2,7 +2,11 @@ package store_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 
@@ -33,5 +37,33 @@ func TestIsUnavailable(t *testing.T) {
 	}
 	if store.IsUnavailable(context.Canceled) || store.IsUnavailable(nil) {
 		t.Error("cancellation or no error counted as unavailable")
+	}
+}
+
+func TestWhileUnavailable(t *testing.T) {
+	refused := fmt.Errorf("dial unix /run/postgresql/.s.PGSQL.5432: %w", syscall.ECONNREFUSED)
+	calls := 0
+	err := store.WhileUnavailable(context.Background(), func() error {
+		if calls++; calls < 3 {
+			return refused
+		}
+		return nil
+	})
+	if err != nil || calls != 3 {
+		t.Errorf("%v after %d calls, want success at the third", err, calls)
+	}
+	calls = 0
+	bad := errors.New("syntax error")
+	if err := store.WhileUnavailable(context.Background(), func() error { calls++; return bad }); err != bad || calls != 1 {
+		t.Errorf("%v after %d calls, want the statement's error at once", err, calls)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 600*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	if err := store.WhileUnavailable(ctx, func() error { return refused }); !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Errorf("%v, want the last refusal when the time is up", err)
+	}
+	if took := time.Since(start); took < 500*time.Millisecond || took > 3*time.Second {
+		t.Errorf("gave up after %s with a 600 ms bound", took)
 	}
 }

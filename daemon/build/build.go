@@ -257,7 +257,16 @@ func (w *Worker) Handle(ctx context.Context, job queue.Job) error {
 		return engineErr
 	}
 
-	work, claimed, err := w.store.ClaimBuild(ctx, job.BuildID, w.name, w.opts.Lease)
+	// While PostgreSQL restarts, wait for it here (bounded) rather than
+	// in the queue's backoff.
+	var work *store.BuildWork
+	var claimed bool
+	waitCtx, cancelWait := context.WithTimeout(ctx, finishTimeout)
+	err := store.WhileUnavailable(waitCtx, func() (err error) {
+		work, claimed, err = w.store.ClaimBuild(ctx, job.BuildID, w.name, w.opts.Lease)
+		return err
+	})
+	cancelWait()
 	if errors.Is(err, catalog.ErrNotFound) {
 		// Deleted with its repository: nothing to do, ever.
 		return queue.Permanent(err)
@@ -414,7 +423,16 @@ func (w *Worker) finish(ctx context.Context, work *store.BuildWork, logs *logSin
 	if err := logs.close(); err != nil {
 		log.Warn("build log incomplete", "err", err)
 	}
-	b, err := w.store.FinishBuild(ctx, work.ID, w.name, o)
+	// PostgreSQL restarting must not cost a finished build: its outcome is
+	// recorded once the server is back (within the bound), instead of the
+	// build being taken back after its lease and done again.
+	rctx, cancel := context.WithTimeout(ctx, finishTimeout)
+	defer cancel()
+	var b *catalog.Build
+	err := store.WhileUnavailable(rctx, func() (err error) {
+		b, err = w.store.FinishBuild(rctx, work.ID, w.name, o)
+		return err
+	})
 	if err != nil {
 		log.Warn("recording the end of the build failed", "status", o.Status, "err", err)
 		return nil, err
@@ -431,6 +449,10 @@ func (w *Worker) finish(ctx context.Context, work *store.BuildWork, logs *logSin
 	}
 	return b, nil
 }
+
+// finishTimeout bounds the recording of a build's outcome, retries while
+// the database is away included.
+const finishTimeout = 30 * time.Second
 
 // heartbeat renews the lease every second and stops the build when its
 // cancellation is requested or the lease was lost.

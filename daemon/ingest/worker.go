@@ -196,7 +196,16 @@ func (w *Worker) attempt(ctx context.Context, job queue.Job) error {
 		defer context.AfterFunc(w.cfg.Lifetime, cancel)()
 	}
 	log := w.log.With("repository_id", job.RepositoryID, "job_attempt", job.Attempt)
-	claim, err := w.st.ClaimIngest(ctx, job.RepositoryID, w.lease)
+	// While PostgreSQL restarts, wait for it here (bounded) rather than
+	// in the queue's backoff, which would start the attempt up to 16 s
+	// after the server is back.
+	var claim *store.IngestClaim
+	waitCtx, cancelWait := context.WithTimeout(ctx, recordTimeout)
+	err := store.WhileUnavailable(waitCtx, func() (err error) {
+		claim, err = w.st.ClaimIngest(ctx, job.RepositoryID, w.lease)
+		return err
+	})
+	cancelWait()
 	var nc *store.NotClaimableError
 	switch {
 	case errors.Is(err, catalog.ErrNotFound):
@@ -260,7 +269,7 @@ func (w *Worker) attempt(ctx context.Context, job queue.Job) error {
 			msg = "interrupted: appstored stopped this attempt (" + msg + "); it will be retried"
 			rctx, cancel := record()
 			defer cancel()
-			if rerr := w.st.RetryIngest(rctx, a, msg, w.retry.Delay(job.Attempt)+leaseMargin); rerr != nil && !errors.Is(rerr, store.ErrClaimLost) {
+			if rerr := store.WhileUnavailable(rctx, func() error { return w.st.RetryIngest(rctx, a, msg, w.retry.Delay(job.Attempt)+leaseMargin) }); rerr != nil && !errors.Is(rerr, store.ErrClaimLost) {
 				log.Error("recording an interrupted ingestion failed", "err", rerr)
 			}
 			return err
@@ -273,7 +282,7 @@ func (w *Worker) attempt(ctx context.Context, job queue.Job) error {
 		msg = fmt.Sprintf("attempt %d of %d failed: %s; retrying in about %s", claim.Attempt, maxAttempts, msg, delay.Round(time.Second))
 		rctx, cancel := record()
 		defer cancel()
-		if rerr := w.st.RetryIngest(rctx, a, msg, delay+leaseMargin); rerr != nil {
+		if rerr := store.WhileUnavailable(rctx, func() error { return w.st.RetryIngest(rctx, a, msg, delay+leaseMargin) }); rerr != nil {
 			if errors.Is(rerr, store.ErrClaimLost) {
 				return errSuperseded
 			}
@@ -285,7 +294,11 @@ func (w *Worker) attempt(ctx context.Context, job queue.Job) error {
 
 	rctx, cancel := record()
 	defer cancel()
-	done, err := w.st.CompleteIngest(rctx, out.success(a))
+	var done *store.IngestCompletion
+	err = store.WhileUnavailable(rctx, func() (err error) {
+		done, err = w.st.CompleteIngest(rctx, out.success(a))
+		return err
+	})
 	if errors.Is(err, store.ErrClaimLost) {
 		return errSuperseded
 	}
@@ -347,7 +360,7 @@ func (w *Worker) renewLease(ctx context.Context, claim *store.IngestClaim, cance
 func (w *Worker) fail(ctx context.Context, log *slog.Logger, a store.IngestAttempt, msg string, cause error) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
 	defer cancel()
-	if err := w.st.FailIngest(ctx, a, msg); err != nil {
+	if err := store.WhileUnavailable(ctx, func() error { return w.st.FailIngest(ctx, a, msg) }); err != nil {
 		if errors.Is(err, store.ErrClaimLost) {
 			return errSuperseded
 		}
