@@ -64,7 +64,8 @@ type Options struct {
 	// missed (default 10s).
 	IdleCheck time.Duration
 	// ReconnectMin and ReconnectMax bound the backoff between attempts to
-	// re-establish the LISTEN connection (default 100ms and 5s).
+	// re-establish the LISTEN connection (default 100ms and 2s: live events
+	// must resume within 5 s of PostgreSQL's return, docs/reliability.md).
 	ReconnectMin, ReconnectMax time.Duration
 }
 
@@ -127,7 +128,7 @@ func NewHub(opts Options) (*Hub, error) {
 		opts.ReconnectMin = 100 * time.Millisecond
 	}
 	if opts.ReconnectMax < opts.ReconnectMin {
-		opts.ReconnectMax = max(5*time.Second, opts.ReconnectMin)
+		opts.ReconnectMax = max(2*time.Second, opts.ReconnectMin)
 	}
 	cfg := opts.Store.Pool().Config().ConnConfig.Copy()
 	// Named so that operators (and tests) can tell it in pg_stat_activity.
