@@ -1,6 +1,7 @@
 package reliability
 
 import (
+	"fmt"
 	"io"
 	"net"
 	"net/url"
@@ -8,6 +9,8 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+
+	"github.com/appstore-dev/appstore/internal/testenv"
 )
 
 // dockerProxy stands between appstored and the Docker engine: a unix socket
@@ -41,7 +44,7 @@ func newDockerProxy(t testing.TB) *dockerProxy {
 	if h := os.Getenv("DOCKER_HOST"); h != "" {
 		u, err := url.Parse(h)
 		if err != nil || u.Scheme != "unix" {
-			t.Skipf("the Docker proxy needs a unix socket engine, DOCKER_HOST is %q", h)
+			testenv.Require(t, "a Docker engine on a unix socket", fmt.Errorf("the Docker proxy needs one, DOCKER_HOST is %q", h))
 		}
 		target = u.Path
 	}

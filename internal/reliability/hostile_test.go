@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -135,9 +136,9 @@ func TestHostileGitURLs(t *testing.T) {
 // and the repository fails with that reason in its timeline.
 func TestHostileRedirect(t *testing.T) {
 	gitserver.RequireGit(t)
-	var hits int
+	var hits atomic.Int64
 	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		hits++
+		hits.Add(1)
 		http.Redirect(w, r, "http://169.254.169.254/latest/meta-data.git"+strings.TrimPrefix(r.URL.RequestURI(), "/app.git"), http.StatusFound)
 	}))
 	t.Cleanup(front.Close)
@@ -152,7 +153,7 @@ func TestHostileRedirect(t *testing.T) {
 	if r.IngestStatus != catalog.IngestFailed || !strings.Contains(r.IngestError, "redirected to a host that is refused") || !strings.Contains(r.IngestError, "169.254.169.254") {
 		t.Errorf("redirect to the metadata address: %s %q", r.IngestStatus, r.IngestError)
 	}
-	if hits == 0 {
+	if hits.Load() == 0 {
 		t.Error("the front was never asked")
 	}
 }
