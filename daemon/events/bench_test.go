@@ -185,6 +185,9 @@ func benchmarkFanOut(b *testing.B, subscribers int) {
 	b.ReportMetric(res.All.P99MS, "p99-ms")
 	b.ReportMetric(res.All.MaxMS, "max-ms")
 	b.ReportMetric(res.All.P99FromInsertMS, "p99-from-insert-ms")
+	b.ReportMetric(res.All.FirstP99MS, "first-p99-ms")
+	b.ReportMetric(res.All.SpreadP50MS, "spread-p50-ms")
+	b.ReportMetric(res.All.SpreadP99MS, "spread-p99-ms")
 	b.ReportMetric(res.Clients.P50MS, "client-p50-ms")
 	b.ReportMetric(res.Clients.P99MS, "client-p99-ms")
 	if b.N > 1 {
@@ -264,6 +267,12 @@ type latencies struct {
 	P99MS           float64 `json:"p99_ms"`
 	MaxMS           float64 `json:"max_ms"`
 	P99FromInsertMS float64 `json:"p99_from_insert_ms"`
+	// Per event: from the commit to its first delivery (the way through
+	// PostgreSQL's notification and the hub), and from its first delivery
+	// to its last (the fan-out).
+	FirstP99MS  float64 `json:"first_p99_ms"`
+	SpreadP50MS float64 `json:"spread_p50_ms"`
+	SpreadP99MS float64 `json:"spread_p99_ms"`
 }
 
 // delivery is one event received by one subscriber: its id, the time in
@@ -397,21 +406,36 @@ func TestBenchSubscriberProcess(t *testing.T) {
 // 0: a delivery may beat the acknowledgement) and from before the INSERT.
 func summarize(got [][]delivery, committed map[int64]int64) latencies {
 	var fromCommit, fromInsert []int64
+	type span struct{ first, last int64 }
+	spans := make(map[int64]span, len(committed))
 	for _, ds := range got {
 		for _, d := range ds {
 			fromInsert = append(fromInsert, d.received-d.sent)
 			fromCommit = append(fromCommit, max(0, d.received-committed[d.id]))
+			sp, ok := spans[d.id]
+			if !ok {
+				sp = span{d.received, d.received}
+			}
+			sp.first, sp.last = min(sp.first, d.received), max(sp.last, d.received)
+			spans[d.id] = sp
 		}
 	}
 	l := latencies{Deliveries: int64(len(fromCommit))}
 	if len(fromCommit) == 0 {
 		return l
 	}
-	slices.Sort(fromCommit)
-	slices.Sort(fromInsert)
+	var first, spread []int64
+	for id, sp := range spans {
+		first = append(first, max(0, sp.first-committed[id]))
+		spread = append(spread, sp.last-sp.first)
+	}
+	for _, s := range [][]int64{fromCommit, fromInsert, first, spread} {
+		slices.Sort(s)
+	}
 	q := func(s []int64, f float64) float64 { return float64(s[int(f*float64(len(s)-1))]) / 1e6 }
 	l.P50MS, l.P99MS, l.MaxMS = q(fromCommit, 0.5), q(fromCommit, 0.99), q(fromCommit, 1)
 	l.P99FromInsertMS = q(fromInsert, 0.99)
+	l.FirstP99MS, l.SpreadP50MS, l.SpreadP99MS = q(first, 0.99), q(spread, 0.5), q(spread, 0.99)
 	return l
 }
 
