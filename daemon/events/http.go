@@ -40,8 +40,10 @@ type Routes struct {
 	Logger *slog.Logger
 	// Heartbeat is the default heartbeat interval (DefaultHeartbeat).
 	Heartbeat time.Duration
-	// WriteTimeout bounds the write of one message (default 10s): a client
-	// that stops reading is dropped even before its buffer fills.
+	// WriteTimeout bounds a write to a client (default 10s): a client that
+	// stops reading is dropped even before its buffer fills. The deadline
+	// is moved forward lazily (see batchConn), so a stalled write fails
+	// after between half of WriteTimeout and all of it.
 	WriteTimeout time.Duration
 
 	mu     sync.Mutex
