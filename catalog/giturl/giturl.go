@@ -50,6 +50,21 @@ func Parse(raw string) (*URL, error) {
 			return nil, fmt.Errorf("git URL %q contains a space or control character", short(s))
 		}
 	}
+	u, err := parseForm(s)
+	if err != nil {
+		return nil, err
+	}
+	// The stored form must parse again: a local path becomes file://…,
+	// seven bytes longer (found by FuzzParsePolicy).
+	if len(u.CloneURL()) > MaxLen {
+		return nil, fmt.Errorf("git URL is longer than %d characters once written as %s://…", MaxLen, u.Scheme)
+	}
+	return u, nil
+}
+
+// parseForm parses s according to its form: a local path, file://, a URL
+// with a scheme, or an scp-like address.
+func parseForm(s string) (*URL, error) {
 	switch {
 	case strings.HasPrefix(s, "/"):
 		return parseFile("file://" + s)
