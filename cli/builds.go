@@ -80,14 +80,8 @@ func runBuilds(ctx context.Context, opts *BuildsOptions) error {
 		q.Cursor = page.NextCursor
 	}
 
-	switch {
-	case opts.Output.Machine():
-		return writeJSON(ctx, opts.IO, opts.Output, builds)
-	case opts.Output.Quiet:
-		for _, b := range builds {
-			fmt.Fprintln(opts.IO.Out, b.ID)
-		}
-		return nil
+	if done, err := writeList(ctx, opts.IO, opts.Output, builds, func(b client.Build) string { return strconv.FormatInt(b.ID, 10) }); done {
+		return err
 	}
 	if len(builds) == 0 {
 		if opts.IO.IsStdoutTTY() {

@@ -84,14 +84,8 @@ func runList(ctx context.Context, opts *ListOptions) error {
 		}
 	}
 
-	switch {
-	case opts.Output.Machine():
-		return writeJSON(ctx, opts.IO, opts.Output, repos)
-	case opts.Output.Quiet:
-		for _, r := range repos {
-			fmt.Fprintln(opts.IO.Out, r.Slug)
-		}
-		return nil
+	if done, err := writeList(ctx, opts.IO, opts.Output, repos, func(r client.Repository) string { return r.Slug }); done {
+		return err
 	}
 	if len(repos) == 0 {
 		if opts.IO.IsStdoutTTY() {

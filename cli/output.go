@@ -100,3 +100,33 @@ func writeJSON(ctx context.Context, ios *IOStreams, o OutputOptions, v any) erro
 		}
 	}
 }
+
+// writeList prints what a list command prints instead of its table: the
+// items as JSON (--json, --jq), or with -q the id of each, one a line, for
+// xargs. It reports whether it printed; when not, the caller prints the
+// table.
+func writeList[T any](ctx context.Context, ios *IOStreams, o OutputOptions, items []T, id func(T) string) (bool, error) {
+	switch {
+	case o.Machine():
+		return true, writeJSON(ctx, ios, o, items)
+	case o.Quiet:
+		for _, it := range items {
+			fmt.Fprintln(ios.Out, id(it))
+		}
+		return true, nil
+	}
+	return false, nil
+}
+
+// writeObject is writeList for a command that shows one object: v as
+// JSON, or with -q its id.
+func writeObject(ctx context.Context, ios *IOStreams, o OutputOptions, v any, id string) (bool, error) {
+	switch {
+	case o.Machine():
+		return true, writeJSON(ctx, ios, o, v)
+	case o.Quiet:
+		_, err := fmt.Fprintln(ios.Out, id)
+		return true, err
+	}
+	return false, nil
+}

@@ -74,14 +74,8 @@ func runPs(ctx context.Context, opts *PsOptions) error {
 		}
 		ls = append(ls, l)
 	}
-	switch {
-	case opts.Output.Machine():
-		return writeJSON(ctx, opts.IO, opts.Output, ls)
-	case opts.Output.Quiet:
-		for _, l := range ls {
-			fmt.Fprintln(opts.IO.Out, l.ID)
-		}
-		return nil
+	if done, err := writeList(ctx, opts.IO, opts.Output, ls, func(l client.Launch) string { return strconv.FormatInt(l.ID, 10) }); done {
+		return err
 	}
 	now := time.Now()
 	if opts.Now != nil {

@@ -133,14 +133,8 @@ func runSearch(ctx context.Context, opts *SearchOptions) error {
 		so.Cursor = page.NextCursor
 	}
 
-	switch {
-	case opts.Output.Machine():
-		return writeJSON(ctx, opts.IO, opts.Output, results)
-	case opts.Output.Quiet:
-		for _, r := range results {
-			fmt.Fprintln(opts.IO.Out, r.Slug)
-		}
-		return nil
+	if done, err := writeList(ctx, opts.IO, opts.Output, results, func(r client.SearchResult) string { return r.Slug }); done {
+		return err
 	}
 	tty := opts.IO.IsStdoutTTY()
 	if len(results) == 0 {

@@ -331,14 +331,8 @@ func runServicesList(ctx context.Context, o *ServicesOptions) error {
 	if err != nil {
 		return err
 	}
-	switch {
-	case o.Output.Machine():
-		return writeJSON(ctx, o.IO, o.Output, list)
-	case o.Output.Quiet:
-		for _, s := range list {
-			fmt.Fprintln(o.IO.Out, s.Slug)
-		}
-		return nil
+	if done, err := writeList(ctx, o.IO, o.Output, list, func(s client.Service) string { return s.Slug }); done {
+		return err
 	}
 	tty := o.IO.IsStdoutTTY()
 	if len(list) == 0 {
@@ -404,85 +398,49 @@ func runServicesShow(ctx context.Context, o *ServicesOptions) error {
 // printService prints a service as "field: value" lines (JSON with --json,
 // the slug with -q).
 func (o *ServicesOptions) printService(ctx context.Context, s *client.Service) error {
-	switch {
-	case o.Output.Machine():
-		return writeJSON(ctx, o.IO, o.Output, s)
-	case o.Output.Quiet:
-		_, err := fmt.Fprintln(o.IO.Out, s.Slug)
+	if done, err := writeObject(ctx, o.IO, o.Output, s, s.Slug); done {
 		return err
 	}
-	ios, tty, now := o.IO, o.IO.IsStdoutTTY(), o.now()
-	when := func(t time.Time) string {
-		if tty {
-			return fmt.Sprintf("%s (%s)", ago(now, t), t.Local().Format("2006-01-02 15:04:05"))
-		}
-		return t.UTC().Format(time.RFC3339)
-	}
-	type line struct {
-		key, value string
-		color      func(string) string
-	}
-	var lines []line
-	add := func(k, v string, color func(string) string) {
-		if v != "" {
-			lines = append(lines, line{k, v, color})
-		}
-	}
-	add("slug", s.Slug, ios.Bold)
-	add("name", s.Name, nil)
-	add("kind", s.Kind, nil)
-	add("base url", s.BaseURL, nil)
-	add("health url", s.HealthURL, nil)
-	add("status", string(s.Status), statusColor(ios, string(s.Status)))
-	add("error", s.LastError, ios.Red)
+	ios := o.IO
+	d := newDetails(ios, o.now(), "2006-01-02 15:04:05")
+	d.add("slug", s.Slug, ios.Bold)
+	d.add("name", s.Name, nil)
+	d.add("kind", s.Kind, nil)
+	d.add("base url", s.BaseURL, nil)
+	d.add("health url", s.HealthURL, nil)
+	d.add("status", string(s.Status), statusColor(ios, string(s.Status)))
+	d.add("error", s.LastError, ios.Red)
 	if s.LastLatencyMS != nil {
-		add("latency", strconv.FormatFloat(*s.LastLatencyMS, 'f', 1, 64)+" ms", nil)
+		d.add("latency", strconv.FormatFloat(*s.LastLatencyMS, 'f', 1, 64)+" ms", nil)
 	}
 	if s.LastCheckedAt != nil {
-		add("checked", when(*s.LastCheckedAt), nil)
+		d.add("checked", d.when(*s.LastCheckedAt), nil)
 	} else {
-		add("checked", "never", ios.Gray)
+		d.add("checked", "never", ios.Gray)
 	}
 	if s.ConsecutiveFailures > 0 {
-		add("failures", strconv.Itoa(s.ConsecutiveFailures)+" in a row", ios.Red)
+		d.add("failures", strconv.Itoa(s.ConsecutiveFailures)+" in a row", ios.Red)
 	}
 	if s.NextCheckAt != nil {
 		next := s.NextCheckAt.UTC().Format(time.RFC3339)
-		if tty {
-			if next = until(now, *s.NextCheckAt); next != "now" {
+		if d.tty {
+			if next = until(d.now, *s.NextCheckAt); next != "now" {
 				next = "in " + next
 			}
 		}
-		add("next check", next, nil)
+		d.add("next check", next, nil)
 	}
 	if s.HealthIntervalMS != nil {
-		add("interval", (time.Duration(*s.HealthIntervalMS) * time.Millisecond).String(), nil)
+		d.add("interval", (time.Duration(*s.HealthIntervalMS) * time.Millisecond).String(), nil)
 	}
-	add("capabilities", strings.Join(s.Capabilities, ","), nil)
+	d.add("capabilities", strings.Join(s.Capabilities, ","), nil)
 	if len(s.Metadata) > 0 {
-		add("metadata", string(s.Metadata), nil)
+		d.add("metadata", string(s.Metadata), nil)
 	}
-	add("source", s.Source, nil)
-	add("created", when(s.CreatedAt), nil)
-	add("updated", when(s.UpdatedAt), nil)
-
-	var b strings.Builder
-	width := 0
-	for _, l := range lines {
-		width = max(width, len(l.key)+1)
-	}
-	for _, l := range lines {
-		v := plainText(l.value)
-		if !tty {
-			fmt.Fprintf(&b, "%s:\t%s\n", l.key, v)
-			continue
-		}
-		if l.color != nil {
-			v = l.color(v)
-		}
-		fmt.Fprintf(&b, "%-*s %s\n", width, l.key+":", v)
-	}
-	_, err := fmt.Fprint(ios.Out, b.String())
+	d.add("source", s.Source, nil)
+	d.add("created", d.when(s.CreatedAt), nil)
+	d.add("updated", d.when(s.UpdatedAt), nil)
+	_, err := fmt.Fprint(ios.Out, d.String())
 	return err
 }
 

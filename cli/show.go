@@ -52,11 +52,7 @@ func runShow(ctx context.Context, opts *ShowOptions) error {
 	if err != nil {
 		return err
 	}
-	switch {
-	case opts.Output.Machine():
-		return writeJSON(ctx, opts.IO, opts.Output, r)
-	case opts.Output.Quiet:
-		_, err := fmt.Fprintln(opts.IO.Out, r.Slug)
+	if done, err := writeObject(ctx, opts.IO, opts.Output, r, r.Slug); done {
 		return err
 	}
 	now := time.Now
@@ -118,59 +114,39 @@ func printTimeline(ios *IOStreams, steps []client.IngestionEvent, now time.Time)
 // with relative times and colours on a terminal; "field:\tvalue" with
 // RFC 3339 times in a pipe. Empty fields are left out.
 func printRepository(ios *IOStreams, r *client.Repository, now time.Time) error {
-	tty := ios.IsStdoutTTY()
-	when := func(t time.Time) string {
-		if t.IsZero() {
-			return ""
-		}
-		if tty {
-			return fmt.Sprintf("%s (%s)", ago(now, t), t.Local().Format("2006-01-02 15:04"))
-		}
-		return t.UTC().Format(time.RFC3339)
-	}
-	type line struct {
-		key, value string
-		color      func(string) string
-	}
-	var lines []line
-	add := func(k, v string, color func(string) string) {
-		if v != "" {
-			lines = append(lines, line{k, v, color})
-		}
-	}
-
-	add("slug", r.Slug, ios.Bold)
-	add("name", r.Name, nil)
-	add("description", r.Description, nil)
-	add("git url", r.GitURL, nil)
+	d := newDetails(ios, now, "2006-01-02 15:04")
+	d.add("slug", r.Slug, ios.Bold)
+	d.add("name", r.Name, nil)
+	d.add("description", r.Description, nil)
+	d.add("git url", r.GitURL, nil)
 	branch := r.Branch
 	if branch == "" && r.DefaultBranch != "" {
 		branch = r.DefaultBranch + " (default)"
 	}
-	add("branch", branch, nil)
-	add("homepage", r.Homepage, nil)
-	add("owner", r.Owner, nil)
-	add("status", string(r.IngestStatus), statusColor(ios, string(r.IngestStatus)))
-	add("ingest error", r.IngestError, ios.Red)
+	d.add("branch", branch, nil)
+	d.add("homepage", r.Homepage, nil)
+	d.add("owner", r.Owner, nil)
+	d.add("status", string(r.IngestStatus), statusColor(ios, string(r.IngestStatus)))
+	d.add("ingest error", r.IngestError, ios.Red)
 	if r.IngestAttempts > 0 {
-		add("attempts", strconv.Itoa(r.IngestAttempts), nil)
+		d.add("attempts", strconv.Itoa(r.IngestAttempts), nil)
 	}
 	if r.LastIngestedAt != nil {
-		add("last ingested", when(*r.LastIngestedAt), nil)
+		d.add("last ingested", d.when(*r.LastIngestedAt), nil)
 	}
-	add("commit", r.LastCommitSHA, nil)
+	d.add("commit", r.LastCommitSHA, nil)
 	dockerfile := r.DockerfilePath
 	if dockerfile == "" && r.RequestedDockerfile != "" {
 		dockerfile = r.RequestedDockerfile + " (requested)"
 	}
-	add("dockerfile", dockerfile, nil)
-	add("context", r.ContextPath, nil)
+	d.add("dockerfile", dockerfile, nil)
+	d.add("context", r.ContextPath, nil)
 	if r.AppPort > 0 {
 		port := strconv.Itoa(r.AppPort)
 		if r.PortSource != "" {
 			port += " (from " + r.PortSource + ")"
 		}
-		add("port", port, nil)
+		d.add("port", port, nil)
 	}
 	if b := r.LatestBuild; b != nil {
 		s := fmt.Sprintf("#%d %s", b.ID, b.Status)
@@ -180,34 +156,20 @@ func printRepository(ios *IOStreams, r *client.Repository, now time.Time) error 
 		if b.Cached {
 			s += " (cached)"
 		}
-		add("latest build", s, statusColor(ios, string(b.Status)))
-		add("image", b.ImageTag, nil)
+		d.add("latest build", s, statusColor(ios, string(b.Status)))
+		d.add("image", b.ImageTag, nil)
 	}
 	if r.LaunchCount > 0 {
-		add("launches", strconv.FormatInt(r.LaunchCount, 10), nil)
+		d.add("launches", strconv.FormatInt(r.LaunchCount, 10), nil)
 	}
-	add("created", when(r.CreatedAt), nil)
-	add("updated", when(r.UpdatedAt), nil)
+	d.add("created", d.when(r.CreatedAt), nil)
+	d.add("updated", d.when(r.UpdatedAt), nil)
 
 	var b strings.Builder
-	width := 0
-	for _, l := range lines {
-		width = max(width, len(l.key)+1)
-	}
-	for _, l := range lines {
-		v := plainText(l.value)
-		if !tty {
-			fmt.Fprintf(&b, "%s:\t%s\n", l.key, v)
-			continue
-		}
-		if l.color != nil {
-			v = l.color(v)
-		}
-		fmt.Fprintf(&b, "%-*s %s\n", width, l.key+":", v)
-	}
+	b.WriteString(d.String())
 	// Tags come last, one per line with their source, since a repository
 	// may have dozens.
-	if !tty {
+	if !d.tty {
 		for _, t := range r.Tags {
 			fmt.Fprintf(&b, "tag:\t%s\t%s\n", t.String(), t.Source)
 		}
@@ -221,7 +183,7 @@ func printRepository(ios *IOStreams, r *client.Repository, now time.Time) error 
 			fmt.Fprintf(&b, "  %-*s  %s\n", tw, t.String(), ios.Gray(string(t.Source)))
 		}
 	} else {
-		fmt.Fprintf(&b, "%-*s %s\n", width, "tags:", ios.Gray("none yet"))
+		fmt.Fprintf(&b, "%-*s %s\n", d.keyWidth(), "tags:", ios.Gray("none yet"))
 	}
 	_, err := fmt.Fprint(ios.Out, b.String())
 	return err

@@ -89,11 +89,7 @@ func runTag(ctx context.Context, opts *TagOptions) error {
 			fmt.Fprintf(opts.IO.ErrOut, "warning: %s is still set by ingestion (%s); only manual tags can be removed\n", t, r.Tags[i].Source)
 		}
 	}
-	switch {
-	case opts.Output.Machine():
-		return writeJSON(ctx, opts.IO, opts.Output, r)
-	case opts.Output.Quiet:
-		_, err := fmt.Fprintln(opts.IO.Out, r.Slug)
+	if done, err := writeObject(ctx, opts.IO, opts.Output, r, r.Slug); done {
 		return err
 	}
 	if len(r.Tags) == 0 {

@@ -74,14 +74,8 @@ func runTags(ctx context.Context, opts *TagsOptions) error {
 	if err != nil {
 		return queryError(q, err)
 	}
-	switch {
-	case opts.Output.Machine():
-		return writeJSON(ctx, opts.IO, opts.Output, sg.Suggestions)
-	case opts.Output.Quiet:
-		for _, s := range sg.Suggestions {
-			fmt.Fprintln(opts.IO.Out, s.Text)
-		}
-		return nil
+	if done, err := writeList(ctx, opts.IO, opts.Output, sg.Suggestions, func(s client.Suggestion) string { return s.Text }); done {
+		return err
 	}
 	if len(sg.Suggestions) == 0 {
 		if opts.IO.IsStdoutTTY() {
