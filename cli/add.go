@@ -79,8 +79,7 @@ the repositories are printed as they ended. --timeout bounds the wait.`,
 	fl.StringVar(&opts.Branch, "branch", "", "branch to build (default: the remote's HEAD)")
 	fl.StringVar(&opts.Dockerfile, "dockerfile", "", "Dockerfile path inside the repository (default: found by ingestion)")
 	fl.StringArrayVarP(&opts.Tags, "tag", "t", nil, "manual tag `key:value` (repeatable)")
-	fl.BoolVarP(&opts.Wait, "wait", "w", false, "follow each ingestion until it is ready or failed; exit 1 if one fails")
-	fl.DurationVar(&opts.Timeout, "timeout", DefaultWaitTimeout, "give up waiting after this long (with --wait)")
+	addWaitFlags(cmd, &opts.Wait, &opts.Timeout)
 	return cmd
 }
 
@@ -110,8 +109,8 @@ func runAdd(ctx context.Context, opts *AddOptions) error {
 	if err := catalog.ValidateRelPath("--dockerfile", opts.Dockerfile); err != nil {
 		return &UsageError{Err: err}
 	}
-	if opts.Wait && opts.Timeout <= 0 {
-		return usageErrorf("--timeout %s: want a positive duration such as 10m", opts.Timeout)
+	if err := checkWaitTimeout(opts.Timeout); opts.Wait && err != nil {
+		return err
 	}
 	c, err := opts.Client()
 	if err != nil {
@@ -125,14 +124,10 @@ func runAdd(ctx context.Context, opts *AddOptions) error {
 		added []client.Repository
 		codes []int
 		fatal error
-		// since is the newest event before the adds: --wait follows the
-		// events after it, so none of the ingestions' events is missed.
-		since int64
 	)
-	if opts.Wait {
-		if since, err = c.LastEventID(ctx); err != nil {
-			return err
-		}
+	since, err := waitCursor(ctx, c, opts.Wait)
+	if err != nil {
+		return err
 	}
 	for in, readErr := range addInputs(opts.Inputs, opts.IO.In) {
 		if readErr != nil {

@@ -56,15 +56,13 @@ error when one fails; --timeout bounds the wait.`,
 			return runRefresh(cmd.Context(), opts)
 		},
 	}
-	fl := cmd.Flags()
-	fl.BoolVarP(&opts.Wait, "wait", "w", false, "follow each ingestion until it is ready or failed; exit 1 if one fails")
-	fl.DurationVar(&opts.Timeout, "timeout", DefaultWaitTimeout, "give up waiting after this long (with --wait)")
+	addWaitFlags(cmd, &opts.Wait, &opts.Timeout)
 	return cmd
 }
 
 func runRefresh(ctx context.Context, opts *RefreshOptions) error {
-	if opts.Timeout <= 0 {
-		return usageErrorf("--timeout %s: want a positive duration such as 10m", opts.Timeout)
+	if err := checkWaitTimeout(opts.Timeout); err != nil {
+		return err
 	}
 	c, err := opts.Client()
 	if err != nil {
@@ -78,13 +76,9 @@ func runRefresh(ctx context.Context, opts *RefreshOptions) error {
 		after = map[string]int64{}
 	)
 	batch := len(opts.Slugs) > 1
-	// since is the newest event before the refreshes: --wait follows the
-	// events after it, so none of the ingestions' events is missed.
-	var since int64
-	if opts.Wait {
-		if since, err = c.LastEventID(ctx); err != nil {
-			return err
-		}
+	since, err := waitCursor(ctx, c, opts.Wait)
+	if err != nil {
+		return err
 	}
 	for _, slug := range opts.Slugs {
 		if opts.Wait {
@@ -129,6 +123,31 @@ func runRefresh(ctx context.Context, opts *RefreshOptions) error {
 		return &reportedError{code: batchExitCode(codes)}
 	}
 	return nil
+}
+
+// addWaitFlags adds --wait and --timeout, of the commands that can follow
+// the ingestions they start (add, refresh).
+func addWaitFlags(cmd *cobra.Command, wait *bool, timeout *time.Duration) {
+	fl := cmd.Flags()
+	fl.BoolVarP(wait, "wait", "w", false, "follow each ingestion until it is ready or failed; exit 1 if one fails")
+	fl.DurationVar(timeout, "timeout", DefaultWaitTimeout, "give up waiting after this long (with --wait)")
+}
+
+func checkWaitTimeout(d time.Duration) error {
+	if d <= 0 {
+		return usageErrorf("--timeout %s: want a positive duration such as 10m", d)
+	}
+	return nil
+}
+
+// waitCursor returns, when wait is set, the newest event before the
+// command acts: --wait follows the events after it, so none of the
+// ingestions' events is missed.
+func waitCursor(ctx context.Context, c *client.Client, wait bool) (int64, error) {
+	if !wait {
+		return 0, nil
+	}
+	return c.LastEventID(ctx)
 }
 
 // waitAll waits for the ingestion of each repository in turn (they run
