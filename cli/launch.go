@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os/exec"
-	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -14,6 +12,7 @@ import (
 
 	"github.com/appstore-dev/appstore/catalog"
 	"github.com/appstore-dev/appstore/client"
+	"github.com/appstore-dev/appstore/tui"
 )
 
 // LaunchOptions are the inputs of "appstore launch".
@@ -64,7 +63,7 @@ output are printed), 3 unknown app, 5 no succeeded build yet.`,
 		ValidArgsFunction: completeSlugs(f, 1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.IO, opts.Client, opts.Output = f.IO, f.Client, f.Output()
-			opts.OpenBrowser = func(u string) error { return openBrowser(u, f.Getenv) }
+			opts.OpenBrowser = tui.BrowserOpener(f.Getenv)
 			opts.Slug = args[0]
 			return runLaunch(cmd.Context(), opts)
 		},
@@ -212,30 +211,6 @@ func printLaunched(ios *IOStreams, c *client.Client, l *client.Launch) {
 		fmt.Fprintf(ios.Out, "  %s %s/apps/%s/\n", ios.Gray("also at"), base, l.Repository)
 	}
 	fmt.Fprintf(ios.Out, "  %s appstore logs %s --app -f   %s appstore stop %s\n", ios.Gray("output:"), l.Repository, ios.Gray("stop:"), l.Repository)
-}
-
-// openBrowser opens u with $BROWSER, else the system's opener. It does not
-// wait for the browser.
-func openBrowser(u string, getenv func(string) string) error {
-	var cmd *exec.Cmd
-	if b := getenv("BROWSER"); b != "" {
-		cmd = exec.Command(b, u)
-	} else {
-		switch runtime.GOOS {
-		case "darwin":
-			cmd = exec.Command("open", u)
-		case "windows":
-			cmd = exec.Command("rundll32", "url.dll,FileProtocolHandler", u)
-		default:
-			cmd = exec.Command("xdg-open", u)
-		}
-	}
-	cmd.Stdout, cmd.Stderr = nil, nil
-	if err := cmd.Start(); err != nil {
-		return err
-	}
-	go func() { _ = cmd.Wait() }()
-	return nil
 }
 
 // runAppLogs prints the output of an app's container: "appstore logs

@@ -65,7 +65,7 @@ func runTUI(ctx context.Context, f *Factory, query string) error {
 		ServerURL: c.URL(),
 		Query:     query,
 		Color:     f.IO.ColorEnabled(),
-		Open:      func(u string) error { return openBrowser(u, f.Getenv) },
+		Open:      tui.BrowserOpener(f.Getenv),
 		// A local directory typed in the add form is this machine's.
 		ResolveGitURL: resolveGitURL,
 	}

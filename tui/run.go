@@ -3,7 +3,6 @@ package tui
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -42,9 +41,17 @@ func Run(ctx context.Context, opts Options, in io.Reader, out io.Writer) error {
 // OpenBrowser opens url in the user's browser: $BROWSER when set (a
 // command, the URL as its last argument), else xdg-open, or open on macOS.
 // It does not wait for the browser.
-func OpenBrowser(url string) error {
+func OpenBrowser(url string) error { return openBrowser(url, os.Getenv) }
+
+// BrowserOpener is OpenBrowser with $BROWSER read by getenv (the CLI's
+// environment, which its tests set).
+func BrowserOpener(getenv func(string) string) func(url string) error {
+	return func(url string) error { return openBrowser(url, getenv) }
+}
+
+func openBrowser(url string, getenv func(string) string) error {
 	var cmd *exec.Cmd
-	if b := strings.Fields(os.Getenv("BROWSER")); len(b) > 0 {
+	if b := strings.Fields(getenv("BROWSER")); len(b) > 0 {
 		cmd = exec.Command(b[0], append(b[1:], url)...)
 	} else {
 		switch runtime.GOOS {
@@ -58,8 +65,9 @@ func OpenBrowser(url string) error {
 	}
 	// The browser must not draw over the TUI.
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = nil, nil, nil
+	// exec's errors name the command already.
 	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("%s: %w", cmd.Path, err)
+		return err
 	}
 	go func() { _ = cmd.Wait() }()
 	return nil
