@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/charmbracelet/bubbles/cursor"
 	"github.com/charmbracelet/bubbles/key"
 	"github.com/charmbracelet/bubbles/textinput"
 	tea "github.com/charmbracelet/bubbletea"
@@ -29,18 +28,7 @@ type AddForm struct {
 
 func newAddForm(styles *Styles) AddForm {
 	mk := func(prompt, placeholder string) textinput.Model {
-		in := textinput.New()
-		in.Prompt = prompt
-		in.Placeholder = placeholder
-		in.PromptStyle = styles.Prompt
-		in.TextStyle = styles.Input
-		in.PlaceholderStyle = styles.Placeholder
-		in.Cursor.Style = styles.r.NewStyle()
-		in.Cursor.TextStyle = styles.Input
-		in.Cursor.SetMode(cursor.CursorStatic)
-		in.KeyMap.AcceptSuggestion.SetEnabled(false)
-		in.KeyMap.NextSuggestion.SetEnabled(false)
-		in.KeyMap.PrevSuggestion.SetEnabled(false)
+		in := styles.textInput(prompt, placeholder)
 		in.CharLimit = 2048
 		return in
 	}

@@ -8,7 +8,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/charmbracelet/bubbles/cursor"
 	"github.com/charmbracelet/bubbles/key"
 	"github.com/charmbracelet/bubbles/textinput"
 	tea "github.com/charmbracelet/bubbletea"
@@ -66,23 +65,8 @@ type SearchBar struct {
 }
 
 func newSearchBar(ctx context.Context, src Source, styles *Styles, debounce time.Duration, now clock) SearchBar {
-	in := textinput.New()
-	in.Prompt = "search › "
-	in.Placeholder = "lang:go framework:gin -license:gpl chat"
+	in := styles.textInput("search › ", "lang:go framework:gin -license:gpl chat")
 	in.CharLimit = query.MaxBytes
-	in.PromptStyle = styles.Prompt
-	in.TextStyle = styles.Input
-	in.PlaceholderStyle = styles.Placeholder
-	in.Cursor.Style = styles.r.NewStyle()
-	in.Cursor.TextStyle = styles.Input
-	// A blinking cursor redraws twice a second for nothing and makes
-	// screen captures differ; a steady one reads as well.
-	in.Cursor.SetMode(cursor.CursorStatic)
-	// Tab, ↑/↓ and Ctrl-P/N drive our list, not the textinput's own
-	// suggestions.
-	in.KeyMap.AcceptSuggestion.SetEnabled(false)
-	in.KeyMap.NextSuggestion.SetEnabled(false)
-	in.KeyMap.PrevSuggestion.SetEnabled(false)
 	in.Focus()
 	if debounce <= 0 {
 		debounce = DefaultDebounce

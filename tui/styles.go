@@ -1,7 +1,9 @@
 package tui
 
 import (
+	"github.com/charmbracelet/bubbles/cursor"
 	"github.com/charmbracelet/bubbles/help"
+	"github.com/charmbracelet/bubbles/textinput"
 	"github.com/charmbracelet/lipgloss"
 )
 
@@ -116,4 +118,26 @@ func NewStyles(r *lipgloss.Renderer, color bool) *Styles {
 	s.Help.FullSeparator = s.Help.ShortSeparator
 	s.Help.Ellipsis = s.Help.ShortSeparator
 	return s
+}
+
+// textInput is a one-line input in the styles of the search bar and the
+// add form.
+func (s *Styles) textInput(prompt, placeholder string) textinput.Model {
+	in := textinput.New()
+	in.Prompt = prompt
+	in.Placeholder = placeholder
+	in.PromptStyle = s.Prompt
+	in.TextStyle = s.Input
+	in.PlaceholderStyle = s.Placeholder
+	in.Cursor.Style = s.r.NewStyle()
+	in.Cursor.TextStyle = s.Input
+	// A blinking cursor redraws twice a second for nothing and makes
+	// screen captures differ; a steady one reads as well.
+	in.Cursor.SetMode(cursor.CursorStatic)
+	// Tab, ↑/↓ and Ctrl-P/N drive our own lists (the search bar's
+	// suggestions), not the textinput's.
+	in.KeyMap.AcceptSuggestion.SetEnabled(false)
+	in.KeyMap.NextSuggestion.SetEnabled(false)
+	in.KeyMap.PrevSuggestion.SetEnabled(false)
+	return in
 }
