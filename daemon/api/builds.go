@@ -111,14 +111,12 @@ func (rt *BuildRoutes) create(w http.ResponseWriter, r *http.Request) {
 func (rt *BuildRoutes) list(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	opts := store.BuildListOptions{Cursor: q.Get("cursor")}
-	if l := q.Get("limit"); l != "" {
-		n, err := strconv.Atoi(l)
-		if err != nil || n < 1 || n > 500 {
-			writeError(w, r, invalidField("limit", "%q: want a number from 1 to 500", l))
-			return
-		}
-		opts.Limit = n
+	limit, err := intParam(q.Get("limit"), "limit", 1, 500)
+	if err != nil {
+		writeError(w, r, err)
+		return
 	}
+	opts.Limit = limit
 	builds, next, err := rt.Store.ListBuilds(r.Context(), r.PathValue("slug"), opts)
 	if err != nil {
 		writeError(w, r, err)

@@ -96,14 +96,12 @@ func (rt *IngestRoutes) timeline(w http.ResponseWriter, r *http.Request) {
 		}
 		opts.After = n
 	}
-	if s := q.Get("limit"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > 1000 {
-			writeError(w, r, invalidField("limit", "%q: want a number from 1 to 1000", s))
-			return
-		}
-		opts.Limit = n
+	limit, err := intParam(q.Get("limit"), "limit", 1, 1000)
+	if err != nil {
+		writeError(w, r, err)
+		return
 	}
+	opts.Limit = limit
 	evs, err := rt.Store.IngestionTimeline(r.Context(), r.PathValue("slug"), opts)
 	if err != nil {
 		writeError(w, r, err)

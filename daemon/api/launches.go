@@ -189,14 +189,12 @@ func (h *Launches) list(w http.ResponseWriter, r *http.Request) {
 		}
 		f.Active = v
 	}
-	if l := q.Get("limit"); l != "" {
-		n, err := strconv.Atoi(l)
-		if err != nil || n < 1 || n > 1000 {
-			writeError(w, r, invalidField("limit", "%q: want a number from 1 to 1000", l))
-			return
-		}
-		f.Limit = n
+	limit, err := intParam(q.Get("limit"), "limit", 1, 1000)
+	if err != nil {
+		writeError(w, r, err)
+		return
 	}
+	f.Limit = limit
 	if f.Limit == 0 {
 		f.Limit = 100
 	}

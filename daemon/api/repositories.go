@@ -2,7 +2,6 @@ package api
 
 import (
 	"net/http"
-	"strconv"
 	"strings"
 	"unicode"
 
@@ -124,13 +123,9 @@ func (s *Server) listRepositories(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	opts.Tags = tags
-	if l := q.Get("limit"); l != "" {
-		n, err := strconv.Atoi(l)
-		if err != nil || n < 1 || n > 500 {
-			writeError(w, r, invalidField("limit", "%q: want a number from 1 to 500", l))
-			return
-		}
-		opts.Limit = n
+	if opts.Limit, err = intParam(q.Get("limit"), "limit", 1, 500); err != nil {
+		writeError(w, r, err)
+		return
 	}
 	repos, next, err := s.Store.ListRepositories(r.Context(), opts)
 	if err != nil {
@@ -194,14 +189,12 @@ func (s *Server) deleteRepository(w http.ResponseWriter, r *http.Request) {
 func (s *Server) listTags(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	opts := store.TagListOptions{Prefix: q.Get("prefix"), Key: q.Get("key")}
-	if l := q.Get("limit"); l != "" {
-		n, err := strconv.Atoi(l)
-		if err != nil || n < 1 || n > 1000 {
-			writeError(w, r, invalidField("limit", "%q: want a number from 1 to 1000", l))
-			return
-		}
-		opts.Limit = n
+	limit, err := intParam(q.Get("limit"), "limit", 1, 1000)
+	if err != nil {
+		writeError(w, r, err)
+		return
 	}
+	opts.Limit = limit
 	tags, err := s.Store.ListTags(r.Context(), opts)
 	if err != nil {
 		writeError(w, r, err)
