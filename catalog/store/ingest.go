@@ -190,28 +190,7 @@ func lockClaim(ctx context.Context, tx pgx.Tx, a IngestAttempt) (slug string, ma
 // ingestion.failed say so. It returns ErrClaimLost when the claim no longer
 // holds (nothing is written then).
 func (s *Store) FailIngest(ctx context.Context, a IngestAttempt, message string) error {
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		slug, _, err := lockClaim(ctx, tx, a)
-		if err != nil {
-			return err
-		}
-		_, err = tx.Exec(ctx, `
-			UPDATE repositories SET ingest_status = 'failed', ingest_error = $2, ingest_lease_until = NULL, updated_at = now()
-			WHERE id = $1`, a.RepositoryID, message)
-		if err != nil {
-			return mapError(err)
-		}
-		ms := a.Duration.Milliseconds()
-		if err := insertIngestionEvent(ctx, tx, a.RepositoryID, catalog.IngestFailed, message, a.Attempt, a.CommitSHA, &ms); err != nil {
-			return err
-		}
-		_, err = insertEvent(ctx, tx, EventSpec{Type: "ingestion.failed", Subject: slug, Data: map[string]any{
-			"id": a.RepositoryID, "slug": slug, "ingest_status": catalog.IngestFailed, "attempt": a.Attempt,
-			"message": message, "commit_sha": a.CommitSHA, "duration_ms": ms,
-		}})
-		return err
-	})
-	if err != nil {
+	if err := s.endAttempt(ctx, a, catalog.IngestFailed, "ingestion.failed", message, nil); err != nil {
 		return fmt.Errorf("record failed ingestion of repository %d: %w", a.RepositoryID, err)
 	}
 	return nil
@@ -223,32 +202,46 @@ func (s *Store) FailIngest(ctx context.Context, a IngestAttempt, message string)
 // backoff). The timeline step is "queued" with the message and the
 // attempt's duration; the event is ingestion.retrying.
 func (s *Store) RetryIngest(ctx context.Context, a IngestAttempt, message string, retryWithin time.Duration) error {
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
+	if err := s.endAttempt(ctx, a, catalog.IngestQueued, "ingestion.retrying", message, &retryWithin); err != nil {
+		return fmt.Errorf("record retried ingestion of repository %d: %w", a.RepositoryID, err)
+	}
+	return nil
+}
+
+// endAttempt records the end of an attempt that did not succeed, under its
+// claim: the repository's status and ingest_error, the timeline step with
+// the attempt's duration, and the event eventType. The reconciler leaves
+// the repository alone for leaseFor; nil leaves no lease.
+func (s *Store) endAttempt(ctx context.Context, a IngestAttempt, status catalog.IngestStatus, eventType, message string, leaseFor *time.Duration) error {
+	var leaseSecs *float64
+	if leaseFor != nil {
+		secs := leaseFor.Seconds()
+		leaseSecs = &secs
+	}
+	return s.inTx(ctx, func(tx pgx.Tx) error {
 		slug, _, err := lockClaim(ctx, tx, a)
 		if err != nil {
 			return err
 		}
+		// make_interval is strict: a NULL lease (none) makes
+		// ingest_lease_until NULL.
 		_, err = tx.Exec(ctx, `
-			UPDATE repositories SET ingest_status = 'queued', ingest_error = $2,
-			       ingest_lease_until = now() + make_interval(secs => $3), updated_at = now()
-			WHERE id = $1`, a.RepositoryID, message, retryWithin.Seconds())
+			UPDATE repositories SET ingest_status = $2, ingest_error = $3,
+			       ingest_lease_until = now() + make_interval(secs => $4), updated_at = now()
+			WHERE id = $1`, a.RepositoryID, string(status), message, leaseSecs)
 		if err != nil {
 			return mapError(err)
 		}
 		ms := a.Duration.Milliseconds()
-		if err := insertIngestionEvent(ctx, tx, a.RepositoryID, catalog.IngestQueued, message, a.Attempt, a.CommitSHA, &ms); err != nil {
+		if err := insertIngestionEvent(ctx, tx, a.RepositoryID, status, message, a.Attempt, a.CommitSHA, &ms); err != nil {
 			return err
 		}
-		_, err = insertEvent(ctx, tx, EventSpec{Type: "ingestion.retrying", Subject: slug, Data: map[string]any{
-			"id": a.RepositoryID, "slug": slug, "ingest_status": catalog.IngestQueued, "attempt": a.Attempt,
+		_, err = insertEvent(ctx, tx, EventSpec{Type: eventType, Subject: slug, Data: map[string]any{
+			"id": a.RepositoryID, "slug": slug, "ingest_status": status, "attempt": a.Attempt,
 			"message": message, "commit_sha": a.CommitSHA, "duration_ms": ms,
 		}})
 		return err
 	})
-	if err != nil {
-		return fmt.Errorf("record retried ingestion of repository %d: %w", a.RepositoryID, err)
-	}
-	return nil
 }
 
 // IngestSuccess is what a successful attempt learned.
@@ -498,18 +491,14 @@ func (s *Store) StaleIngestions(ctx context.Context, all bool, limit int) ([]int
 	if limit <= 0 {
 		limit = 1000
 	}
-	rows, err := s.pool.Query(ctx, `
+	ids, err := column[int64](ctx, s.pool, `
 		SELECT id FROM repositories
 		WHERE (ingest_status = 'queued'
 		       AND ($1 OR coalesce(ingest_lease_until, updated_at + make_interval(secs => $2)) < now()))
 		   OR (ingest_status = 'processing' AND coalesce(ingest_lease_until < now(), true))
 		ORDER BY updated_at LIMIT $3`, all, requeueGrace.Seconds(), limit)
 	if err != nil {
-		return nil, fmt.Errorf("list stale ingestions: %w", mapError(err))
-	}
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
-	if err != nil {
-		return nil, fmt.Errorf("list stale ingestions: %w", mapError(err))
+		return nil, fmt.Errorf("list stale ingestions: %w", err)
 	}
 	return ids, nil
 }
@@ -522,7 +511,7 @@ func (s *Store) ClaimSyncDue(ctx context.Context, interval time.Duration, limit 
 	if limit <= 0 {
 		limit = 500
 	}
-	rows, err := s.pool.Query(ctx, `
+	ids, err := column[int64](ctx, s.pool, `
 		UPDATE repositories SET last_synced_at = now()
 		WHERE id IN (
 			SELECT id FROM repositories
@@ -532,11 +521,7 @@ func (s *Store) ClaimSyncDue(ctx context.Context, interval time.Duration, limit 
 			LIMIT $2 FOR UPDATE SKIP LOCKED)
 		RETURNING id`, interval.Seconds(), limit)
 	if err != nil {
-		return nil, fmt.Errorf("claim repositories due for sync: %w", mapError(err))
-	}
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
-	if err != nil {
-		return nil, fmt.Errorf("claim repositories due for sync: %w", mapError(err))
+		return nil, fmt.Errorf("claim repositories due for sync: %w", err)
 	}
 	return ids, nil
 }

@@ -105,6 +105,25 @@ func (s *Store) InTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
 	return s.inTx(ctx, fn)
 }
 
+// querier is what the pool and a transaction share for reading.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+// column runs a query of one column and returns its values, errors mapped
+// with mapError.
+func column[T any](ctx context.Context, q querier, sql string, args ...any) ([]T, error) {
+	rows, err := q.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, mapError(err)
+	}
+	values, err := pgx.CollectRows(rows, pgx.RowTo[T])
+	if err != nil {
+		return nil, mapError(err)
+	}
+	return values, nil
+}
+
 // mapError turns PostgreSQL errors into domain errors, keeping the original
 // wrapped for logs.
 func mapError(err error) error {
