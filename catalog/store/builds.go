@@ -552,14 +552,10 @@ func (s *Store) RecoverBuilds(ctx context.Context, maxAttempts int) (requeued, f
 // ago, oldest first, for the reconciler to enqueue again (a lost job, an
 // enqueue that failed after commit, a restart of the in-process queue).
 func (s *Store) QueuedBuildIDs(ctx context.Context, olderThan time.Duration) ([]int64, error) {
-	rows, err := s.pool.Query(ctx, `SELECT id FROM builds WHERE status = 'queued'
+	ids, err := column[int64](ctx, s.pool, `SELECT id FROM builds WHERE status = 'queued'
 		AND created_at < now() - make_interval(secs => $1) ORDER BY id LIMIT 1000`, olderThan.Seconds())
 	if err != nil {
-		return nil, fmt.Errorf("list queued builds: %w", mapError(err))
-	}
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
-	if err != nil {
-		return nil, fmt.Errorf("list queued builds: %w", mapError(err))
+		return nil, fmt.Errorf("list queued builds: %w", err)
 	}
 	return ids, nil
 }
@@ -582,7 +578,7 @@ func (s *Store) ImagesToKeep(ctx context.Context, keep int) (*ImageKeepSet, erro
 		keep = 1
 	}
 	set := &ImageKeepSet{Images: map[string]bool{}, Builds: map[int64]bool{}}
-	rows, err := s.pool.Query(ctx, `
+	images, err := column[string](ctx, s.pool, `
 		WITH images AS (
 			SELECT repository_id, image_id, max(id) AS newest FROM builds
 			WHERE status = 'succeeded' AND image_id <> '' GROUP BY repository_id, image_id
@@ -594,22 +590,14 @@ func (s *Store) ImagesToKeep(ctx context.Context, keep int) (*ImageKeepSet, erro
 		SELECT b.image_id FROM launches l JOIN builds b ON b.id = l.build_id
 		WHERE l.status IN ('starting', 'running', 'stopping') AND b.image_id <> ''`, keep)
 	if err != nil {
-		return nil, fmt.Errorf("images to keep: %w", mapError(err))
-	}
-	images, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		return nil, fmt.Errorf("images to keep: %w", mapError(err))
+		return nil, fmt.Errorf("images to keep: %w", err)
 	}
 	for _, id := range images {
 		set.Images[id] = true
 	}
-	rows, err = s.pool.Query(ctx, `SELECT id FROM builds WHERE status IN ('queued', 'running')`)
+	active, err := column[int64](ctx, s.pool, `SELECT id FROM builds WHERE status IN ('queued', 'running')`)
 	if err != nil {
-		return nil, fmt.Errorf("images to keep: %w", mapError(err))
-	}
-	active, err := pgx.CollectRows(rows, pgx.RowTo[int64])
-	if err != nil {
-		return nil, fmt.Errorf("images to keep: %w", mapError(err))
+		return nil, fmt.Errorf("images to keep: %w", err)
 	}
 	for _, id := range active {
 		set.Builds[id] = true
@@ -620,13 +608,9 @@ func (s *Store) ImagesToKeep(ctx context.Context, keep int) (*ImageKeepSet, erro
 // RepositoryIDs returns the ids of every registered repository, for
 // cleaning up per-repository caches of deleted ones.
 func (s *Store) RepositoryIDs(ctx context.Context) (map[int64]bool, error) {
-	rows, err := s.pool.Query(ctx, `SELECT id FROM repositories`)
+	ids, err := column[int64](ctx, s.pool, `SELECT id FROM repositories`)
 	if err != nil {
-		return nil, fmt.Errorf("list repositories: %w", mapError(err))
-	}
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
-	if err != nil {
-		return nil, fmt.Errorf("list repositories: %w", mapError(err))
+		return nil, fmt.Errorf("list repositories: %w", err)
 	}
 	out := make(map[int64]bool, len(ids))
 	for _, id := range ids {

@@ -163,13 +163,9 @@ func (s *Store) CreateRepository(ctx context.Context, in NewRepository) (*catalo
 
 // freeSlug returns base, or base-2, base-3… whichever is not taken.
 func freeSlug(ctx context.Context, tx pgx.Tx, base string) (string, error) {
-	rows, err := tx.Query(ctx, `SELECT slug FROM repositories WHERE slug = $1 OR slug LIKE $2`, base, likeEscape(base)+"-%")
+	taken, err := column[string](ctx, tx, `SELECT slug FROM repositories WHERE slug = $1 OR slug LIKE $2`, base, likeEscape(base)+"-%")
 	if err != nil {
-		return "", mapError(err)
-	}
-	taken, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		return "", mapError(err)
+		return "", err
 	}
 	if !slices.Contains(taken, base) {
 		return base, nil

@@ -20,17 +20,13 @@ func tagIDs(ctx context.Context, tx pgx.Tx, tags []catalog.Tag) ([]int64, error)
 		keys[i], values[i] = t.Key, t.Value
 	}
 	// ON CONFLICT DO UPDATE (a no-op) so that RETURNING yields existing rows too.
-	rows, err := tx.Query(ctx, `
+	ids, err := column[int64](ctx, tx, `
 		INSERT INTO tags (key, value)
 		SELECT DISTINCT k, v FROM unnest($1::text[], $2::text[]) AS u(k, v)
 		ON CONFLICT (key, value) DO UPDATE SET key = EXCLUDED.key
 		RETURNING id`, keys, values)
 	if err != nil {
-		return nil, fmt.Errorf("upsert tags: %w", mapError(err))
-	}
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
-	if err != nil {
-		return nil, fmt.Errorf("upsert tags: %w", mapError(err))
+		return nil, fmt.Errorf("upsert tags: %w", err)
 	}
 	return ids, nil
 }
