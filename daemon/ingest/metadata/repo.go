@@ -44,31 +44,23 @@ func DefaultLimits() Limits {
 
 func (l Limits) withDefaults() Limits {
 	d := DefaultLimits()
-	if l.TagsYAML <= 0 {
-		l.TagsYAML = d.TagsYAML
-	}
-	if l.Dockerfile <= 0 {
-		l.Dockerfile = d.Dockerfile
-	}
-	if l.Readme <= 0 {
-		l.Readme = d.Readme
-	}
-	if l.Manifest <= 0 {
-		l.Manifest = d.Manifest
-	}
-	if l.License <= 0 {
-		l.License = d.License
-	}
-	if l.ReadmeText <= 0 {
-		l.ReadmeText = d.ReadmeText
-	}
-	if l.WalkEntries <= 0 {
-		l.WalkEntries = d.WalkEntries
-	}
-	if l.WalkDepth <= 0 {
-		l.WalkDepth = d.WalkDepth
-	}
+	l.TagsYAML = orDefault(l.TagsYAML, d.TagsYAML)
+	l.Dockerfile = orDefault(l.Dockerfile, d.Dockerfile)
+	l.Readme = orDefault(l.Readme, d.Readme)
+	l.Manifest = orDefault(l.Manifest, d.Manifest)
+	l.License = orDefault(l.License, d.License)
+	l.ReadmeText = orDefault(l.ReadmeText, d.ReadmeText)
+	l.WalkEntries = orDefault(l.WalkEntries, d.WalkEntries)
+	l.WalkDepth = orDefault(l.WalkDepth, d.WalkDepth)
 	return l
+}
+
+// orDefault is v, or def when v is zero or negative (unset).
+func orDefault[T ~int | ~int64](v, def T) T {
+	if v <= 0 {
+		return def
+	}
+	return v
 }
 
 // errTooLarge is wrapped by the *Error of a file over its size limit, so that

@@ -94,30 +94,26 @@ func normalizeTOMLKey(k string) string {
 	return strings.Join(parts, ".")
 }
 
-// cutUnquoted splits s at the first sep outside quotes.
+// cutUnquoted splits s at the first sep outside quotes; a comment before
+// it means there is none.
 func cutUnquoted(s string, sep byte) (string, string, bool) {
-	var quote byte
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case quote != 0:
-			if c == '\\' && quote == '"' {
-				i++
-			} else if c == quote {
-				quote = 0
-			}
-		case c == '"' || c == '\'':
-			quote = c
-		case c == '#':
-			return "", "", false
-		case c == sep:
-			return s[:i], s[i+1:], true
-		}
+	i := indexUnquoted(s, sep)
+	if i < 0 || s[i] == '#' {
+		return "", "", false
 	}
-	return "", "", false
+	return s[:i], s[i+1:], true
 }
 
 func stripComment(s string) string {
+	if i := indexUnquoted(s, '#'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+// indexUnquoted returns the index of the first sep or '#' (a comment)
+// outside quotes in s, or -1.
+func indexUnquoted(s string, sep byte) int {
 	var quote byte
 	for i := 0; i < len(s); i++ {
 		c := s[i]
@@ -130,11 +126,11 @@ func stripComment(s string) string {
 			}
 		case c == '"' || c == '\'':
 			quote = c
-		case c == '#':
-			return s[:i]
+		case c == '#' || c == sep:
+			return i
 		}
 	}
-	return s
+	return -1
 }
 
 // tomlString reads one quoted string at the start of s and returns it and
