@@ -11,6 +11,7 @@
 package build
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -135,6 +136,14 @@ type Worker struct {
 	running map[int64]context.CancelCauseFunc
 }
 
+// orDefault is v, or def when v is zero or negative (unset).
+func orDefault[T ~int | ~int64](v, def T) T {
+	if v <= 0 {
+		return def
+	}
+	return v
+}
+
 // New checks opts and returns a Worker.
 func New(ctx context.Context, opts Options) (*Worker, error) {
 	if opts.Store == nil || opts.Engine == nil {
@@ -143,36 +152,17 @@ func New(ctx context.Context, opts Options) (*Worker, error) {
 	if opts.SourceDir == "" {
 		return nil, errors.New("build: SourceDir is required")
 	}
-	if opts.Timeout <= 0 {
-		opts.Timeout = DefaultTimeout
-	}
-	if opts.Concurrency <= 0 {
-		opts.Concurrency = DefaultConcurrency
-	}
-	if opts.LogLimit <= 0 {
-		opts.LogLimit = DefaultLogLimit
-	}
-	if opts.KeepImages <= 0 {
-		opts.KeepImages = DefaultKeepImages
-	}
-	if opts.Lease <= 0 {
-		opts.Lease = DefaultLease
-	}
-	if opts.MaxAttempts <= 0 {
-		opts.MaxAttempts = DefaultMaxAttempts
-	}
-	if opts.ReconcileInterval <= 0 {
-		opts.ReconcileInterval = DefaultReconcile
-	}
-	if opts.PruneInterval <= 0 {
-		opts.PruneInterval = DefaultPrune
-	}
-	if opts.PruneGrace == 0 {
-		opts.PruneGrace = DefaultPruneGrace
-	}
-	if opts.EngineWait == 0 {
-		opts.EngineWait = DefaultEngineWait
-	}
+	opts.Timeout = orDefault(opts.Timeout, DefaultTimeout)
+	opts.Concurrency = orDefault(opts.Concurrency, DefaultConcurrency)
+	opts.LogLimit = orDefault(opts.LogLimit, DefaultLogLimit)
+	opts.KeepImages = orDefault(opts.KeepImages, DefaultKeepImages)
+	opts.Lease = orDefault(opts.Lease, DefaultLease)
+	opts.MaxAttempts = orDefault(opts.MaxAttempts, DefaultMaxAttempts)
+	opts.ReconcileInterval = orDefault(opts.ReconcileInterval, DefaultReconcile)
+	opts.PruneInterval = orDefault(opts.PruneInterval, DefaultPrune)
+	// Only zero takes these defaults: negative means none.
+	opts.PruneGrace = cmp.Or(opts.PruneGrace, DefaultPruneGrace)
+	opts.EngineWait = cmp.Or(opts.EngineWait, DefaultEngineWait)
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
