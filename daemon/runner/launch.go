@@ -146,22 +146,29 @@ func firstNonEmpty(s ...string) string {
 
 // spawn starts the launch's container in the background.
 func (r *Runner) spawn(l *catalog.Launch, spec containerSpec) {
+	r.goStart(l.ID, func(ctx context.Context) { r.start(ctx, l, spec) })
+}
+
+// goStart runs start, the start of launch id, in the background with the
+// launch held and registered in r.starts, whose cancel (a stop, shutdown)
+// cancels start's ctx and waits for it to return.
+func (r *Runner) goStart(id int64, start func(ctx context.Context)) {
 	ctx, cancel := context.WithCancel(r.ctx)
 	op := &startOp{cancel: cancel, done: make(chan struct{})}
-	release := r.hold(l.ID)
+	release := r.hold(id)
 	r.mu.Lock()
-	r.starts[l.ID] = op
+	r.starts[id] = op
 	r.mu.Unlock()
 	r.goWork(func(context.Context) {
 		defer func() {
 			r.mu.Lock()
-			delete(r.starts, l.ID)
+			delete(r.starts, id)
 			r.mu.Unlock()
 			cancel()
 			release()
 			close(op.done)
 		}()
-		r.start(ctx, l, spec)
+		start(ctx)
 	})
 }
 

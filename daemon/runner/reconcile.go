@@ -262,22 +262,8 @@ func (r *Runner) adopt(ctx context.Context, l *catalog.Launch, cid string) {
 		}
 	}
 	r.logger.Info("adopted starting container; waiting for it again", "launch", l.ID, "slug", l.Repository, "container", short(cid))
-	opCtx, cancel := context.WithCancel(r.ctx)
-	op := &startOp{cancel: cancel, done: make(chan struct{})}
-	release := r.hold(l.ID)
-	r.mu.Lock()
-	r.starts[l.ID] = op
-	r.mu.Unlock()
 	id, appPort, slug := l.ID, l.AppPort, l.Repository
-	r.goWork(func(context.Context) {
-		defer func() {
-			r.mu.Lock()
-			delete(r.starts, id)
-			r.mu.Unlock()
-			cancel()
-			release()
-			close(op.done)
-		}()
+	r.goStart(id, func(opCtx context.Context) {
 		cleanup := func() {
 			rmCtx, c := context.WithTimeout(context.Background(), 30*time.Second)
 			defer c()
