@@ -148,6 +148,18 @@ func (c *Client) Events(ctx context.Context, opts EventsOptions) iter.Seq2[Event
 		}
 		var lostAt time.Time // when the stream was lost; zero before the first connection
 		backoff := reconnectMin
+		// pause tells OnReconnect and waits before the next dial; false
+		// when ctx ended meanwhile (the error is yielded then).
+		pause := func(err error, wait time.Duration) bool {
+			if opts.OnReconnect != nil {
+				opts.OnReconnect(err, wait)
+			}
+			if !sleep(ctx, wait) {
+				yield(Event{}, fmt.Errorf("events: %w", ctx.Err()))
+				return false
+			}
+			return true
+		}
 		for {
 			conn, heartbeat, err := c.dialEvents(ctx, last, opts)
 			if err != nil {
@@ -161,11 +173,7 @@ func (c *Client) Events(ctx context.Context, opts EventsOptions) iter.Seq2[Event
 				}
 				wait := jitter(backoff)
 				backoff = min(backoff*2, reconnectMax)
-				if opts.OnReconnect != nil {
-					opts.OnReconnect(err, wait)
-				}
-				if !sleep(ctx, wait) {
-					yield(Event{}, fmt.Errorf("events: %w", ctx.Err()))
+				if !pause(err, wait) {
 					return
 				}
 				continue
@@ -194,11 +202,7 @@ func (c *Client) Events(ctx context.Context, opts EventsOptions) iter.Seq2[Event
 				wait = jitter(backoff)
 				backoff = min(backoff*2, reconnectMax)
 			}
-			if opts.OnReconnect != nil {
-				opts.OnReconnect(err, wait)
-			}
-			if !sleep(ctx, wait) {
-				yield(Event{}, fmt.Errorf("events: %w", ctx.Err()))
+			if !pause(err, wait) {
 				return
 			}
 		}
