@@ -184,12 +184,11 @@ func redisPing(addr string) error {
 }
 
 func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := freeTCPAddr()
 	if err != nil {
 		return 0, err
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	return addr.Port, nil
 }
 
 func tailFrom(path string, offset int64) string {

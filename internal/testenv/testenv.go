@@ -1,7 +1,9 @@
 // Package testenv gives tests across the project the real things they run
 // against: throwaway PostgreSQL databases (Postgres), private Redis servers
 // (Redis, StartRedis), the Docker engine (Docker), freshly built binaries
-// (Binary, StaticBinary), and the rule for missing dependencies (Require):
+// (Binary, StaticBinary), a real appstored process (StartAppstored), free
+// loopback addresses (FreeAddr), a buffer processes write while the test
+// reads it (LockedBuffer), and the rule for missing dependencies (Require):
 // locally a test without its dependency is skipped, with CI=true it fails.
 //
 // Environment:
