@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -14,6 +13,7 @@ import (
 	"github.com/appstore-dev/appstore/catalog"
 	"github.com/appstore-dev/appstore/client"
 	"github.com/appstore-dev/appstore/client/clienttest"
+	"github.com/appstore-dev/appstore/internal/testenv"
 )
 
 func TestZeroValueTalksToDefaultURL(t *testing.T) {
@@ -199,15 +199,10 @@ func TestTokenAndUnauthorized(t *testing.T) {
 
 func TestUnreachable(t *testing.T) {
 	// A port that was just free: nothing listens there.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := testenv.FreeAddr(t)
 
 	c := &client.Client{BaseURL: "http://" + addr}
-	_, err = c.Repositories(context.Background(), client.ListRepositoriesOptions{})
+	_, err := c.Repositories(context.Background(), client.ListRepositoriesOptions{})
 	var ue *client.UnreachableError
 	if !errors.As(err, &ue) || !client.IsUnreachable(err) {
 		t.Fatalf("err = %v, want *UnreachableError", err)

@@ -26,16 +26,6 @@ import (
 	"github.com/appstore-dev/appstore/internal/testenv"
 )
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 // startDaemonInProcess starts appstored with the API role only (no worker
 // writes events of its own while a test counts them).
 func startDaemonInProcess(t *testing.T, cfg daemon.Config) *daemon.Daemon {
@@ -101,7 +91,7 @@ func follow(ctx context.Context, c *client.Client, opts client.EventsOptions, on
 // committed event exactly once, in order.
 func TestEventsResumeAcrossADaemonRestart(t *testing.T) {
 	db := testenv.Postgres(t)
-	cfg := daemon.Config{DatabaseURL: db, DataDir: t.TempDir(), Addr: freeAddr(t), Roles: []string{daemon.RoleAPI}}
+	cfg := daemon.Config{DatabaseURL: db, DataDir: t.TempDir(), Addr: testenv.FreeAddr(t), Roles: []string{daemon.RoleAPI}}
 	d1 := startDaemonInProcess(t, cfg)
 	st := openStore(t, db)
 	c := &client.Client{BaseURL: d1.URL}
@@ -379,7 +369,7 @@ func TestEventsStopOnARefusalOrWhenTheDaemonStaysAway(t *testing.T) {
 
 	// Nothing listens: the first connection fails at once, no retries.
 	start := time.Now()
-	err := first(&client.Client{BaseURL: "http://" + freeAddr(t)}, client.EventsOptions{})
+	err := first(&client.Client{BaseURL: "http://" + testenv.FreeAddr(t)}, client.EventsOptions{})
 	if !client.IsUnreachable(err) || time.Since(start) > 5*time.Second {
 		t.Errorf("nothing listening: %v after %s, want an UnreachableError at once", err, time.Since(start))
 	}
