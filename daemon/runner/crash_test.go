@@ -1,17 +1,13 @@
 package runner_test
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -26,103 +22,20 @@ import (
 	"github.com/appstore-dev/appstore/internal/testenv"
 )
 
-// appstored is the daemon binary, run by a test so that it can be killed.
-type appstored struct {
-	t    *testing.T
-	cmd  *exec.Cmd
-	url  string
-	port string
-	out  *lockedBuffer
-	done chan struct{}
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-func startAppstored(t *testing.T, args ...string) *appstored {
+func startAppstored(t *testing.T, args ...string) *testenv.Appstored {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	d := &appstored{t: t, url: "http://" + addr, out: &lockedBuffer{}, done: make(chan struct{})}
-	_, d.port, _ = net.SplitHostPort(addr)
-	d.cmd = exec.Command(testenv.Binary(t, "./cmd/appstored"), append([]string{"--addr", addr, "--log-level", "debug"}, args...)...)
-	d.cmd.Stdout, d.cmd.Stderr = d.out, d.out
-	if err := d.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = d.cmd.Wait(); close(d.done) }()
-	t.Cleanup(func() {
-		_ = d.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-d.done:
-		case <-time.After(time.Minute):
-			_ = d.cmd.Process.Kill()
-			<-d.done
-		}
-		if t.Failed() {
-			t.Logf("appstored output:\n%s", d.out)
-		}
-	})
-	deadline := time.Now().Add(90 * time.Second)
-	for {
-		resp, err := http.Get(d.url + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return d
-			}
-		}
-		select {
-		case <-d.done:
-			t.Fatalf("appstored exited: %v\n%s", d.cmd.ProcessState, d.out)
-		case <-time.After(50 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("appstored not up: %v\n%s", err, d.out)
-		}
-	}
+	return testenv.StartAppstored(t, testenv.Binary(t, "./cmd/appstored"), append([]string{"--log-level", "debug"}, args...)...)
 }
 
-func (d *appstored) kill() {
-	_ = d.cmd.Process.Signal(syscall.SIGKILL)
-	<-d.done
-}
-
-func (d *appstored) stop() {
-	_ = d.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-d.done:
-	case <-time.After(time.Minute):
-		d.t.Fatalf("appstored did not stop on SIGTERM:\n%s", d.out)
-	}
-}
-
-// preview GETs path of the app slug through the daemon's preview host.
-func (d *appstored) preview(slug, path string) (int, string) {
-	d.t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, d.url+path, nil)
-	req.Host = slug + ".localhost:" + d.port
+// preview GETs path of the app slug through the preview host of d.
+func preview(t *testing.T, d *testenv.Appstored, slug, path string) (int, string) {
+	t.Helper()
+	_, port, _ := net.SplitHostPort(d.Addr)
+	req, _ := http.NewRequest(http.MethodGet, d.URL+path, nil)
+	req.Host = slug + ".localhost:" + port
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		d.t.Fatalf("preview %s%s: %v", slug, path, err)
+		t.Fatalf("preview %s%s: %v", slug, path, err)
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
@@ -154,7 +67,7 @@ func TestKill9ThenRestartAdoptsAndCleansUp(t *testing.T) {
 	runnertest.CleanupContainers(t, cli, runnerID)
 
 	ctx := context.Background()
-	c1 := &appclient.Client{BaseURL: d1.url}
+	c1 := &appclient.Client{BaseURL: d1.URL}
 	launched := map[string]*catalog.Launch{}
 	for _, slug := range []string{"keep", "vanish", "quit"} {
 		l, err := c1.StartLaunch(ctx, slug, appclient.LaunchRequest{})
@@ -166,11 +79,11 @@ func TestKill9ThenRestartAdoptsAndCleansUp(t *testing.T) {
 		}
 		launched[slug] = l
 	}
-	if code, body := d1.preview("keep", "/"); code != 200 || !strings.HasPrefix(body, "hello") {
+	if code, body := preview(t, d1, "keep", "/"); code != 200 || !strings.HasPrefix(body, "hello") {
 		t.Fatalf("preview before the crash: %d %q", code, body)
 	}
 
-	d1.kill()
+	d1.Kill()
 
 	// While appstored is down: a container disappears, an app exits, a
 	// stray container with our labels appears, and a launch row exists
@@ -211,7 +124,7 @@ func TestKill9ThenRestartAdoptsAndCleansUp(t *testing.T) {
 	if err != nil || keep.Status != catalog.LaunchRunning {
 		t.Errorf("keep after restart: %v %+v, want the same launch running (adopted)", err, keep)
 	}
-	if code, body := d2.preview("keep", "/"); code != 200 || !strings.HasPrefix(body, "hello") {
+	if code, body := preview(t, d2, "keep", "/"); code != 200 || !strings.HasPrefix(body, "hello") {
 		t.Errorf("preview of the adopted app: %d %q", code, body)
 	}
 	if ls, _ := st.ListLaunches(ctx, store.LaunchFilter{Repository: "keep"}); len(ls) != 1 {
@@ -238,7 +151,7 @@ func TestKill9ThenRestartAdoptsAndCleansUp(t *testing.T) {
 		t.Errorf("containers after restart: %v, want only keep's", ids)
 	}
 
-	d2.stop()
+	d2.Stop()
 	if cs := runnertest.Containers(t, cli, runnerID); len(cs) != 0 {
 		t.Errorf("%d containers after a clean shutdown", len(cs))
 	}
