@@ -3,47 +3,19 @@ package daemon_test
 import (
 	"context"
 	"encoding/json"
-	"io"
 	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/appstore-dev/appstore/client"
 	"github.com/appstore-dev/appstore/daemon"
+	"github.com/appstore-dev/appstore/daemon/daemontest"
 	"github.com/appstore-dev/appstore/internal/testenv"
 )
 
-// startDaemon starts appstored in process on a fresh database.
-func startDaemon(t *testing.T, cfg daemon.Config) *daemon.Daemon {
-	t.Helper()
-	if cfg.DatabaseURL == "" {
-		cfg.DatabaseURL = testenv.Postgres(t)
-	}
-	if cfg.DataDir == "" {
-		cfg.DataDir = t.TempDir()
-	}
-	if cfg.Addr == "" {
-		cfg.Addr = "127.0.0.1:0"
-	}
-	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	d, err := daemon.Start(context.Background(), cfg)
-	if err != nil {
-		t.Fatalf("start: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := d.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-	})
-	return d
-}
-
 func TestHealthAndReadiness(t *testing.T) {
-	d := startDaemon(t, daemon.Config{})
+	d := daemontest.Start(t, daemon.Config{})
 	for _, path := range []string{"/healthz", "/readyz"} {
 		resp, err := http.Get(d.URL + path)
 		if err != nil {

@@ -20,6 +20,7 @@ import (
 	"github.com/appstore-dev/appstore/catalog/store/storetest"
 	"github.com/appstore-dev/appstore/client"
 	"github.com/appstore-dev/appstore/daemon"
+	"github.com/appstore-dev/appstore/daemon/daemontest"
 	"github.com/appstore-dev/appstore/daemon/ingest/webhook"
 	"github.com/appstore-dev/appstore/internal/gitserver"
 	"github.com/appstore-dev/appstore/internal/testenv"
@@ -37,7 +38,7 @@ func ingestDaemon(t *testing.T, cfg daemon.Config) (*daemon.Daemon, *client.Clie
 	if cfg.Roles == nil {
 		cfg.Roles = []string{daemon.RoleAPI, daemon.RoleWorker}
 	}
-	d := startDaemon(t, cfg)
+	d := daemontest.Start(t, cfg)
 	return d, &client.Client{BaseURL: d.URL}
 }
 
@@ -308,7 +309,7 @@ func TestRegistrationPolicy(t *testing.T) {
 
 	// Exposed: neither, unless --git-allow-private admits the second.
 	exposed := daemon.Config{Addr: "0.0.0.0:0", Token: "t"}
-	d := startDaemon(t, exposed)
+	d := daemontest.Start(t, exposed)
 	c = &client.Client{BaseURL: d.URL, Token: "t"}
 	for u, want := range map[string]string{local.FileURL(): "loopback", git.URL(local): "127.0.0.1"} {
 		_, err := c.AddRepository(ctx, client.AddRepositoryRequest{GitURL: u})
@@ -317,7 +318,7 @@ func TestRegistrationPolicy(t *testing.T) {
 		}
 	}
 	exposed.GitAllowPrivate = true
-	d = startDaemon(t, exposed)
+	d = daemontest.Start(t, exposed)
 	c = &client.Client{BaseURL: d.URL, Token: "t"}
 	if _, err := c.AddRepository(ctx, client.AddRepositoryRequest{GitURL: git.URL(local)}); err != nil {
 		t.Errorf("--git-allow-private refused a private address: %v", err)
@@ -468,7 +469,7 @@ func TestShutdownDuringIngestionResumesAfterRestart(t *testing.T) {
 
 	close(stall)
 	cfg.DataDir = t.TempDir()
-	second := startDaemon(t, cfg)
+	second := daemontest.Start(t, cfg)
 	got := waitRepo(t, &client.Client{BaseURL: second.URL}, "stalled", "after restart", readyAt(repo.Head(t)))
 	if got.IngestAttempts != 2 {
 		t.Errorf("attempts %d, want 2 (the interrupted one and the one after restart)", got.IngestAttempts)

@@ -14,6 +14,7 @@ import (
 	"github.com/appstore-dev/appstore/catalog"
 	"github.com/appstore-dev/appstore/client"
 	"github.com/appstore-dev/appstore/daemon"
+	"github.com/appstore-dev/appstore/daemon/daemontest"
 	"github.com/appstore-dev/appstore/internal/testenv"
 )
 
@@ -104,7 +105,7 @@ func nextEvent(t *testing.T, ch <-chan client.Event) (client.Event, serviceEvent
 // healthy on the WebSocket stream: exactly one service.updated per change,
 // none while the state holds.
 func TestServiceHealthOverTheEventStream(t *testing.T) {
-	d := startDaemon(t, daemon.Config{ServiceToken: "svc", HealthInterval: 100 * time.Millisecond})
+	d := daemontest.Start(t, daemon.Config{ServiceToken: "svc", HealthInterval: 100 * time.Millisecond})
 	ctx := context.Background()
 	c := &client.Client{BaseURL: d.URL}
 	since, err := c.LastEventID(ctx)
@@ -161,8 +162,8 @@ func TestServiceHealthOverTheEventStream(t *testing.T) {
 // service registered on the API is checked by the worker, without restart.
 func TestServicePollingOnTheWorkerRole(t *testing.T) {
 	db := testenv.Postgres(t)
-	apiOnly := startDaemon(t, daemon.Config{DatabaseURL: db, Roles: []string{daemon.RoleAPI}, ServiceToken: "svc", HealthInterval: time.Hour})
-	startDaemon(t, daemon.Config{DatabaseURL: db, Roles: []string{daemon.RoleWorker}, HealthInterval: time.Hour})
+	apiOnly := daemontest.Start(t, daemon.Config{DatabaseURL: db, Roles: []string{daemon.RoleAPI}, ServiceToken: "svc", HealthInterval: time.Hour})
+	daemontest.Start(t, daemon.Config{DatabaseURL: db, Roles: []string{daemon.RoleWorker}, HealthInterval: time.Hour})
 	h := newSwitchable(t)
 	ctx := context.Background()
 	c := (&client.Client{BaseURL: apiOnly.URL}).WithToken("svc")

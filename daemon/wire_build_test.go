@@ -3,14 +3,11 @@ package daemon_test
 import (
 	"context"
 	"io"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -23,6 +20,7 @@ import (
 	"github.com/appstore-dev/appstore/client/clienttest"
 	"github.com/appstore-dev/appstore/daemon"
 	"github.com/appstore-dev/appstore/daemon/build"
+	"github.com/appstore-dev/appstore/daemon/daemontest"
 	"github.com/appstore-dev/appstore/internal/gitserver"
 	"github.com/appstore-dev/appstore/internal/testenv"
 )
@@ -106,7 +104,7 @@ func waitBuild(t *testing.T, c *client.Client, id int64, within time.Duration) *
 
 func TestRegisteredRepositoryIsBuilt(t *testing.T) {
 	repo := appRepo(t, "built", `["/app"]`)
-	d := startDaemon(t, daemon.Config{})
+	d := daemontest.Start(t, daemon.Config{})
 	removeCatalogImages(t, d.Store)
 	c := &client.Client{BaseURL: d.URL}
 	ctx := context.Background()
@@ -158,7 +156,7 @@ func TestRegisteredRepositoryIsBuilt(t *testing.T) {
 
 func TestCancelThroughTheAPI(t *testing.T) {
 	repo := appRepo(t, "cancelled", `["/app", "sleep", "5m"]`)
-	d := startDaemon(t, daemon.Config{})
+	d := daemontest.Start(t, daemon.Config{})
 	removeCatalogImages(t, d.Store)
 	c := &client.Client{BaseURL: d.URL}
 	ctx := context.Background()
@@ -207,26 +205,7 @@ func TestBuildSurvivesADaemonCrash(t *testing.T) {
 	}
 	defer st.Close()
 
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	first := exec.Command(bin, "--database-url", db, "--data-dir", data, "--addr", addr)
-	if testing.Verbose() {
-		first.Stdout, first.Stderr = os.Stderr, os.Stderr
-	}
-	if err := first.Start(); err != nil {
-		t.Fatal(err)
-	}
-	killed := false
-	defer func() {
-		if !killed {
-			_ = first.Process.Kill()
-			_ = first.Wait()
-		}
-	}()
+	first := testenv.StartAppstored(t, bin, "--database-url", db, "--data-dir", data)
 	ctx := context.Background()
 	waitFor := func(what string, within time.Duration, cond func() bool) {
 		t.Helper()
@@ -238,11 +217,7 @@ func TestBuildSurvivesADaemonCrash(t *testing.T) {
 			time.Sleep(50 * time.Millisecond)
 		}
 	}
-	c1 := &client.Client{BaseURL: "http://" + addr}
-	waitFor("the first daemon", time.Minute, func() bool {
-		_, err := c1.Ready(ctx)
-		return err == nil
-	})
+	c1 := &client.Client{BaseURL: first.URL}
 	removeCatalogImages(t, st)
 	r, err := c1.AddRepository(ctx, client.AddRepositoryRequest{GitURL: repo.FileURL()})
 	if err != nil {
@@ -264,11 +239,7 @@ func TestBuildSurvivesADaemonCrash(t *testing.T) {
 		}
 		return false
 	})
-	if err := first.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	_ = first.Wait()
-	killed = true
+	first.Kill()
 
 	second := clienttest.StartAppstored(t, bin, "--database-url", db, "--data-dir", data)
 	c := second.Client()

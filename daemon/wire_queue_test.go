@@ -10,6 +10,7 @@ import (
 
 	"github.com/appstore-dev/appstore/client"
 	"github.com/appstore-dev/appstore/daemon"
+	"github.com/appstore-dev/appstore/daemon/daemontest"
 	"github.com/appstore-dev/appstore/internal/testenv"
 )
 
@@ -28,7 +29,7 @@ func readyz(t *testing.T, d *daemon.Daemon) (int, client.Health) {
 }
 
 func TestReadyzReportsTheInlineQueue(t *testing.T) {
-	d := startDaemon(t, daemon.Config{})
+	d := daemontest.Start(t, daemon.Config{})
 	code, h := readyz(t, d)
 	if c, ok := h.Checks["queue"]; code != http.StatusOK || !ok || !c.OK || c.Optional {
 		t.Fatalf("readyz %d %+v: want a required, passing queue check", code, h)
@@ -42,8 +43,8 @@ func TestReadyzReportsTheInlineQueue(t *testing.T) {
 func TestReadyzReportsTheRedisQueue(t *testing.T) {
 	r := testenv.StartRedis(t)
 	db := testenv.Postgres(t)
-	d := startDaemon(t, daemon.Config{DatabaseURL: db, RedisURL: r.URL()})
-	worker := startDaemon(t, daemon.Config{DatabaseURL: db, RedisURL: r.URL(), Roles: []string{daemon.RoleWorker}})
+	d := daemontest.Start(t, daemon.Config{DatabaseURL: db, RedisURL: r.URL()})
+	worker := daemontest.Start(t, daemon.Config{DatabaseURL: db, RedisURL: r.URL(), Roles: []string{daemon.RoleWorker}})
 	for _, d := range []*daemon.Daemon{d, worker} {
 		code, h := readyz(t, d)
 		if c := h.Checks["queue"]; code != http.StatusOK || !c.OK {

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"os"
 	"os/exec"
@@ -26,7 +25,6 @@ import (
 	"github.com/appstore-dev/appstore/catalog/store"
 	"github.com/appstore-dev/appstore/client"
 	"github.com/appstore-dev/appstore/daemon"
-	"github.com/appstore-dev/appstore/internal/testenv"
 )
 
 // Environment of the subscriber process of BenchmarkWebSocketFanOut.
@@ -78,15 +76,7 @@ func BenchmarkWebSocketFanOut(b *testing.B) {
 }
 
 func benchmarkFanOut(b *testing.B, subscribers int) {
-	db := testenv.Postgres(b)
-	d, err := daemon.Start(context.Background(), daemon.Config{
-		DatabaseURL: db, DataDir: b.TempDir(), Addr: "127.0.0.1:0",
-		Roles: []string{daemon.RoleAPI}, Logger: slog.New(slog.DiscardHandler),
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { _ = d.Shutdown(context.Background()) })
+	d := startDaemon(b, daemon.Config{})
 	ctx := context.Background()
 	before := serverMemory()
 	baseSubs := d.Events.Stats().Subscribers
@@ -446,15 +436,7 @@ func summarize(got [][]delivery, committed map[int64]int64) latencies {
 // p99 ≤ 100 ms), at 100 lines per second. The engine-to-worker part (the
 // worker reading the Docker build output) is not included.
 func BenchmarkBuildLogLineToFollower(b *testing.B) {
-	db := testenv.Postgres(b)
-	d, err := daemon.Start(context.Background(), daemon.Config{
-		DatabaseURL: db, DataDir: b.TempDir(), Addr: "127.0.0.1:0",
-		Roles: []string{daemon.RoleAPI}, Logger: slog.New(slog.DiscardHandler),
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { _ = d.Shutdown(context.Background()) })
+	d := startDaemon(b, daemon.Config{})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	st := d.Store

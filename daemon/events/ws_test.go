@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -21,6 +20,7 @@ import (
 	"github.com/appstore-dev/appstore/client"
 	"github.com/appstore-dev/appstore/daemon"
 	"github.com/appstore-dev/appstore/daemon/api"
+	"github.com/appstore-dev/appstore/daemon/daemontest"
 	"github.com/appstore-dev/appstore/daemon/events"
 	"github.com/appstore-dev/appstore/internal/testenv"
 )
@@ -34,26 +34,7 @@ func startDaemon(t testing.TB, cfg daemon.Config) *daemon.Daemon {
 	if cfg.Roles == nil {
 		cfg.Roles = []string{daemon.RoleAPI}
 	}
-	if cfg.DatabaseURL == "" {
-		cfg.DatabaseURL = testenv.Postgres(t)
-	}
-	if cfg.DataDir == "" {
-		cfg.DataDir = t.TempDir()
-	}
-	if cfg.Addr == "" {
-		cfg.Addr = "127.0.0.1:0"
-	}
-	cfg.Logger = slog.New(slog.DiscardHandler)
-	d, err := daemon.Start(context.Background(), cfg)
-	if err != nil {
-		t.Fatalf("start appstored: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		_ = d.Shutdown(ctx)
-	})
-	return d
+	return daemontest.Start(t, cfg)
 }
 
 func wsURL(base, query string) string {

@@ -3,7 +3,6 @@ package services_test
 import (
 	"context"
 	"encoding/json"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -17,6 +16,7 @@ import (
 	"github.com/appstore-dev/appstore/catalog/store"
 	"github.com/appstore-dev/appstore/catalog/store/storetest"
 	"github.com/appstore-dev/appstore/daemon/services"
+	"github.com/appstore-dev/appstore/internal/testenv"
 )
 
 // Modes of a healthServer.
@@ -252,12 +252,7 @@ func TestPollerPicksUpNewServices(t *testing.T) {
 	waitStatus(t, st, "late", catalog.ServiceHealthy)
 
 	// A refused connection and a redirect are failures with their reason.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	closed := "http://" + ln.Addr().String()
-	ln.Close()
+	closed := "http://" + testenv.FreeAddr(t)
 	if _, _, err := st.CreateService(ctx, store.ServiceSpec{Slug: "down", BaseURL: closed}); err != nil {
 		t.Fatal(err)
 	}
