@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,6 +13,7 @@ import (
 	"github.com/appstore-dev/appstore/catalog"
 	"github.com/appstore-dev/appstore/client"
 	"github.com/appstore-dev/appstore/client/clienttest"
+	"github.com/appstore-dev/appstore/internal/testenv"
 )
 
 // invocation is one run of appstore through Main, as a shell would do it.
@@ -508,15 +508,10 @@ func TestTag(t *testing.T) {
 	}
 }
 
+// deadURL is the URL of a port where nothing listens.
 func deadURL(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return "http://" + addr
+	return "http://" + testenv.FreeAddr(t)
 }
 
 func TestUnreachableDaemon(t *testing.T) {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -188,12 +187,7 @@ func TestBinaryExitCodes(t *testing.T) {
 		t.Errorf("rm in a script: %+v, want no question and no output", r)
 	}
 
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dead := "http://" + ln.Addr().String()
-	ln.Close()
+	dead := "http://" + testenv.FreeAddr(t)
 	r = sh(dead, "", "list")
 	if r.code != cli.ExitUnreachable || !strings.Contains(r.stderr, "start it with `appstored`") {
 		t.Errorf("list with no daemon: %+v", r)

@@ -3,30 +3,18 @@ package cli
 import (
 	"context"
 	"errors"
-	"log/slog"
-	"net"
 	"testing"
 	"time"
 
 	"github.com/appstore-dev/appstore/client"
 	"github.com/appstore-dev/appstore/daemon"
+	"github.com/appstore-dev/appstore/daemon/daemontest"
 	"github.com/appstore-dev/appstore/internal/testenv"
 )
 
 func startDaemonForWaits(t *testing.T) *client.Client {
 	t.Helper()
-	d, err := daemon.Start(context.Background(), daemon.Config{
-		DatabaseURL: testenv.Postgres(t), DataDir: t.TempDir(), Addr: "127.0.0.1:0",
-		Roles: []string{daemon.RoleAPI}, Logger: slog.New(slog.DiscardHandler),
-	})
-	if err != nil {
-		t.Fatalf("start appstored: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		_ = d.Shutdown(ctx)
-	})
+	d := daemontest.Start(t, daemon.Config{Roles: []string{daemon.RoleAPI}})
 	return &client.Client{BaseURL: d.URL}
 }
 
@@ -92,12 +80,7 @@ func TestWatchEventsWakesOnEachEventAndReportsFailure(t *testing.T) {
 	default:
 	}
 
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dead := &client.Client{BaseURL: "http://" + ln.Addr().String()}
-	ln.Close()
+	dead := &client.Client{BaseURL: "http://" + testenv.FreeAddr(t)}
 	_, failed, stop = watchEvents(ctx, dead, client.EventsOptions{Since: 0})
 	defer stop()
 	select {

@@ -2,16 +2,12 @@ package cli_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
-	"net"
 	"os/exec"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -19,47 +15,19 @@ import (
 	"github.com/appstore-dev/appstore/cli"
 	"github.com/appstore-dev/appstore/client"
 	"github.com/appstore-dev/appstore/daemon"
+	"github.com/appstore-dev/appstore/daemon/daemontest"
 	"github.com/appstore-dev/appstore/internal/testenv"
 )
 
 // eventsDaemon runs appstored (API only) in process on a fresh database.
 func eventsDaemon(t *testing.T) *daemon.Daemon {
 	t.Helper()
-	d, err := daemon.Start(context.Background(), daemon.Config{
-		DatabaseURL: testenv.Postgres(t), DataDir: t.TempDir(), Addr: "127.0.0.1:0",
-		Roles: []string{daemon.RoleAPI}, Logger: slog.New(slog.DiscardHandler),
-	})
-	if err != nil {
-		t.Fatalf("start appstored: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		_ = d.Shutdown(ctx)
-	})
-	return d
+	return daemontest.Start(t, daemon.Config{Roles: []string{daemon.RoleAPI}})
 }
 
-// lockedBuffer is a buffer a running command writes while the test reads.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-func (l *lockedBuffer) lines() []string {
-	s := strings.TrimSuffix(l.String(), "\n")
+// lines splits what was written to b into lines.
+func lines(b *testenv.LockedBuffer) []string {
+	s := strings.TrimSuffix(b.String(), "\n")
 	if s == "" {
 		return nil
 	}
@@ -69,14 +37,14 @@ func (l *lockedBuffer) lines() []string {
 // following runs the CLI in process until the test cancels it, the way a
 // person runs "appstore events" until Ctrl-C.
 type following struct {
-	out, errOut *lockedBuffer
+	out, errOut *testenv.LockedBuffer
 	cancel      context.CancelFunc
 	done        chan int
 }
 
 func follow(t *testing.T, url string, args ...string) *following {
 	t.Helper()
-	f := &following{out: &lockedBuffer{}, errOut: &lockedBuffer{}, done: make(chan int, 1)}
+	f := &following{out: &testenv.LockedBuffer{}, errOut: &testenv.LockedBuffer{}, done: make(chan int, 1)}
 	ios := &cli.IOStreams{In: strings.NewReader(""), Out: f.out, ErrOut: f.errOut}
 	ctx, cancel := context.WithCancel(context.Background())
 	f.cancel = cancel
@@ -96,18 +64,18 @@ func follow(t *testing.T, url string, args ...string) *following {
 func (f *following) waitLines(t *testing.T, n int) []string {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
-	for len(f.out.lines()) < n {
+	for len(lines(f.out)) < n {
 		select {
 		case code := <-f.done:
 			t.Fatalf("exited %d early; stdout %q, stderr %q", code, f.out, f.errOut)
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d lines after 15s: %q (stderr %q)", len(f.out.lines()), n, f.out, f.errOut)
+			t.Fatalf("%d of %d lines after 15s: %q (stderr %q)", len(lines(f.out)), n, f.out, f.errOut)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	return f.out.lines()
+	return lines(f.out)
 }
 
 // interrupt cancels the command as Ctrl-C does and returns its exit code.
@@ -228,20 +196,10 @@ func TestEventsRefusesBadInput(t *testing.T) {
 			t.Errorf("%v: exit %d, stderr %q; want %d mentioning %q", tc.args, r.code, r.stderr, tc.code, tc.msg)
 		}
 	}
-	r := cmd(t, "http://"+freePort(t), false, "events")
+	r := cmd(t, "http://"+testenv.FreeAddr(t), false, "events")
 	if r.code != cli.ExitUnreachable {
 		t.Errorf("unreachable daemon: exit %d, stderr %q", r.code, r.stderr)
 	}
-}
-
-func freePort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 // TestEventsBinaryExitsZeroOnSIGINT runs the real binary: Ctrl-C (SIGINT)
@@ -257,7 +215,7 @@ func TestEventsBinaryExitsZeroOnSIGINT(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var stderr lockedBuffer
+	var stderr testenv.LockedBuffer
 	p.Stderr = &stderr
 	if err := p.Start(); err != nil {
 		t.Fatal(err)

@@ -3,17 +3,15 @@ package cli_test
 import (
 	"context"
 	"encoding/json"
-	"log/slog"
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/appstore-dev/appstore/cli"
 	"github.com/appstore-dev/appstore/client"
 	"github.com/appstore-dev/appstore/daemon"
+	"github.com/appstore-dev/appstore/daemon/daemontest"
 	"github.com/appstore-dev/appstore/internal/gitserver"
-	"github.com/appstore-dev/appstore/internal/testenv"
 )
 
 // ingestingDaemon runs appstored in process with the API and the ingest
@@ -21,21 +19,7 @@ import (
 func ingestingDaemon(t *testing.T) *daemon.Daemon {
 	t.Helper()
 	gitserver.RequireGit(t)
-	d, err := daemon.Start(context.Background(), daemon.Config{
-		DatabaseURL: testenv.Postgres(t), DataDir: t.TempDir(), Addr: "127.0.0.1:0",
-		Roles: []string{daemon.RoleAPI, daemon.RoleWorker}, Logger: slog.New(slog.DiscardHandler),
-	})
-	if err != nil {
-		t.Fatalf("start appstored: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := d.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-	})
-	return d
+	return daemontest.Start(t, daemon.Config{Roles: []string{daemon.RoleAPI, daemon.RoleWorker}})
 }
 
 // cmd runs the CLI in process against url; tty makes stdout and stderr

@@ -16,6 +16,7 @@ import (
 	"github.com/appstore-dev/appstore/cli"
 	"github.com/appstore-dev/appstore/client"
 	"github.com/appstore-dev/appstore/daemon"
+	"github.com/appstore-dev/appstore/daemon/daemontest"
 	"github.com/appstore-dev/appstore/internal/testenv"
 )
 
@@ -23,7 +24,7 @@ import (
 // repositories) with a small catalog written through its store.
 func searchFixture(t *testing.T) *daemon.Daemon {
 	t.Helper()
-	d := startInProcess(t, daemon.Config{Roles: []string{daemon.RoleAPI}})
+	d := daemontest.Start(t, daemon.Config{Roles: []string{daemon.RoleAPI}})
 	ctx := context.Background()
 	for _, a := range []struct {
 		name, description string

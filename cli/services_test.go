@@ -3,7 +3,6 @@ package cli_test
 import (
 	"context"
 	"encoding/json"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -15,29 +14,8 @@ import (
 	"github.com/appstore-dev/appstore/cli"
 	"github.com/appstore-dev/appstore/client"
 	"github.com/appstore-dev/appstore/daemon"
-	"github.com/appstore-dev/appstore/internal/testenv"
+	"github.com/appstore-dev/appstore/daemon/daemontest"
 )
-
-// startInProcess runs appstored in this process on a fresh database.
-func startInProcess(t *testing.T, cfg daemon.Config) *daemon.Daemon {
-	t.Helper()
-	cfg.DatabaseURL = testenv.Postgres(t)
-	cfg.DataDir = t.TempDir()
-	cfg.Addr = "127.0.0.1:0"
-	cfg.Logger = slog.New(slog.DiscardHandler)
-	d, err := daemon.Start(context.Background(), cfg)
-	if err != nil {
-		t.Fatalf("start appstored: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := d.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-	})
-	return d
-}
 
 // appstoreEnv runs the CLI in process with env, as in a pipe (or on a
 // terminal with tty).
@@ -52,7 +30,7 @@ func appstoreEnv(t *testing.T, env map[string]string, tty bool, stdin string, ar
 // TestServicesCommands drives every services command against appstored
 // running in process, with a real health endpoint.
 func TestServicesCommands(t *testing.T) {
-	d := startInProcess(t, daemon.Config{ServiceToken: "svc-token", HealthInterval: 100 * time.Millisecond})
+	d := daemontest.Start(t, daemon.Config{ServiceToken: "svc-token", HealthInterval: 100 * time.Millisecond})
 	health := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	defer health.Close()
 	env := map[string]string{cli.EnvURL: d.URL, cli.EnvServiceToken: "svc-token"}

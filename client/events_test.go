@@ -22,6 +22,7 @@ import (
 	"github.com/appstore-dev/appstore/client"
 	"github.com/appstore-dev/appstore/daemon"
 	"github.com/appstore-dev/appstore/daemon/api"
+	"github.com/appstore-dev/appstore/daemon/daemontest"
 	"github.com/appstore-dev/appstore/daemon/events"
 	"github.com/appstore-dev/appstore/internal/testenv"
 )
@@ -31,17 +32,7 @@ import (
 func startDaemonInProcess(t *testing.T, cfg daemon.Config) *daemon.Daemon {
 	t.Helper()
 	cfg.Roles = []string{daemon.RoleAPI}
-	cfg.Logger = slog.New(slog.DiscardHandler)
-	d, err := daemon.Start(context.Background(), cfg)
-	if err != nil {
-		t.Fatalf("start appstored: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		_ = d.Shutdown(ctx)
-	})
-	return d
+	return daemontest.Start(t, cfg)
 }
 
 func openStore(t *testing.T, url string) *store.Store {
