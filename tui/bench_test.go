@@ -12,6 +12,7 @@ import (
 	"github.com/appstore-dev/appstore/catalog/store"
 	"github.com/appstore-dev/appstore/client"
 	"github.com/appstore-dev/appstore/daemon"
+	"github.com/appstore-dev/appstore/daemon/daemontest"
 	"github.com/appstore-dev/appstore/internal/seed"
 	"github.com/appstore-dev/appstore/internal/testenv"
 )
@@ -72,18 +73,7 @@ func BenchmarkKeystrokeToSuggestions(b *testing.B) {
 		}
 		b.Logf("seeded %d repositories, %d tag links in %s", stats.Repositories, stats.TagLinks, stats.Duration.Round(time.Second))
 	}
-	d, err := daemon.Start(ctx, daemon.Config{
-		DatabaseURL: url, DataDir: b.TempDir(), Addr: "127.0.0.1:0",
-		Roles: []string{daemon.RoleAPI}, Logger: logger,
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		_ = d.Shutdown(ctx)
-	})
+	d := daemontest.Start(b, daemon.Config{DatabaseURL: url, Roles: []string{daemon.RoleAPI}, Logger: logger})
 
 	// The catalog is seeded once; the measuring runs as a sub-benchmark,
 	// which the testing package may call several times.
