@@ -44,8 +44,7 @@ build is the answer.
 
 --wait streams the build's log until it ends (on standard error with --json,
 --jq or -q) and exits with its result: 0 succeeded, 1 failed or cancelled.
-Ctrl-C stops waiting, not the build: cancel it with the API
-(POST /api/v1/builds/<id>/cancel).`,
+Ctrl-C stops waiting, not the build: ` + "`appstore cancel <id>`" + ` cancels it.`,
 		Example: `  appstore build dash
   appstore build dash --wait
   appstore build dash --no-cache --wait --json | jq .image_tag

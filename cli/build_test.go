@@ -262,3 +262,71 @@ func removeImages(catalogID string) {
 		_, _ = engine.ImageRemove(ctx, img.ID, image.RemoveOptions{Force: true})
 	}
 }
+
+func TestCancel(t *testing.T) {
+	d := newBuildsDaemon(t)
+	slug := d.repo("cancelme")
+	ctx := context.Background()
+
+	// A queued build is cancelled at once, by slug.
+	r := appstoreIn(t, d.url, "", "build", slug)
+	queued := strings.TrimSpace(r.stdout)
+	r = appstoreIn(t, d.url, "", "cancel", slug)
+	if r.code != cli.ExitOK || r.stdout != "Build #"+queued+" of cancelme cancelled\n" {
+		t.Errorf("cancel of a queued build: %+v", r)
+	}
+	// It has ended: a second cancel is a conflict and says why.
+	r = appstoreIn(t, d.url, "", "cancel", queued)
+	if r.code != cli.ExitConflict || !strings.Contains(r.stderr, "nothing to cancel") {
+		t.Errorf("cancel of an ended build: %+v", r)
+	}
+
+	// A running build: the request is recorded and the answer says so.
+	running := func() int64 {
+		t.Helper()
+		r := appstoreIn(t, d.url, "", "build", slug, "--no-cache")
+		id, err := strconv.ParseInt(strings.TrimSpace(r.stdout), 10, 64)
+		if err != nil {
+			t.Fatalf("build: %+v", r)
+		}
+		if _, _, err := d.st.ClaimBuild(ctx, id, "fake", time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	id := running()
+	r = appstoreIn(t, d.url, "", "cancel", strconv.FormatInt(id, 10), "--json")
+	var b client.Build
+	if err := json.Unmarshal([]byte(r.stdout), &b); err != nil || r.code != 0 || b.Status != catalog.BuildRunning || !b.CancelRequested {
+		t.Fatalf("cancel --json of a running build: %+v (%v)", r, err)
+	}
+	if _, err := d.st.FinishBuild(ctx, id, "fake", store.BuildOutcome{Status: catalog.BuildCancelled, Error: "cancelled by request"}); err != nil {
+		t.Fatal(err)
+	}
+
+	// --wait waits until the worker has stopped it.
+	id = running()
+	go func() {
+		// The worker notices the request (only cancel sets it) and stops
+		// the build.
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			if bb, err := d.st.Build(ctx, id); err == nil && bb.CancelRequested {
+				break
+			}
+		}
+		if _, err := d.st.FinishBuild(ctx, id, "fake", store.BuildOutcome{Status: catalog.BuildCancelled, Error: "cancelled by request"}); err != nil {
+			t.Error(err)
+		}
+	}()
+	r = appstoreIn(t, d.url, "", "cancel", slug, "--wait", "-q")
+	if r.code != cli.ExitOK || r.stdout != strconv.FormatInt(id, 10)+"\n" {
+		t.Errorf("cancel --wait -q: %+v", r)
+	}
+	if bb, err := d.st.Build(ctx, id); err != nil || bb.Status != catalog.BuildCancelled {
+		t.Errorf("after cancel --wait: %+v (%v)", bb, err)
+	}
+
+	if r := appstoreIn(t, d.url, "", "cancel", "nope"); r.code != cli.ExitNotFound {
+		t.Errorf("cancel of a missing repository: %+v", r)
+	}
+}
