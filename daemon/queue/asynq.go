@@ -30,6 +30,11 @@ import (
 // finally stays archived under its ID (hibiken/asynq#492), so a conflict
 // with an archived (or completed) task deletes it and enqueues again.
 //
+// Periodic jobs (Job.Period) are the exception: they run once per period,
+// so their completed task is kept under its ID for PeriodMemory
+// (asynq.Retention) and any conflict drops the new job, whatever the
+// existing task's state.
+//
 // Running ⇒ run once more after: a conflict with an active task sets a
 // rerun marker in Redis; when the handler returns, the wrapper takes the
 // marker and, if there was one, returns errRerun, which asynq treats as a
@@ -169,14 +174,22 @@ func (q *Asynq) Enqueue(ctx context.Context, job Job) error {
 		return fmt.Errorf("queue: encode %s: %w", job.Key(), err)
 	}
 	qname, id := queueName(job.Kind), job.Key()
-	task := asynq.NewTask(string(job.Kind), payload,
+	taskOpts := []asynq.Option{
 		asynq.Queue(qname),
 		asynq.TaskID(id),
 		asynq.MaxRetry(q.opts.Retry.MaxAttempts),
 		// The wrapper enforces Timeout with a context; asynq's own
 		// deadline only catches a handler that ignores it.
-		asynq.Timeout(q.opts.Timeout[job.Kind]+q.opts.ShutdownGrace+time.Minute),
-	)
+		asynq.Timeout(q.opts.Timeout[job.Kind] + q.opts.ShutdownGrace + time.Minute),
+	}
+	if job.Periodic() {
+		// Redis keeps the completed task under its ID for PeriodMemory,
+		// so the period's later enqueues conflict with it and are
+		// dropped (resolveConflict); a final failure stays archived
+		// under its ID the same way.
+		taskOpts = append(taskOpts, asynq.Retention(PeriodMemory))
+	}
+	task := asynq.NewTask(string(job.Kind), payload, taskOpts...)
 	deadline := time.Now().Add(finishingWait)
 	for {
 		_, err := q.client.EnqueueContext(ctx, task)
@@ -187,7 +200,7 @@ func (q *Asynq) Enqueue(ctx context.Context, job Job) error {
 		if !errors.Is(err, asynq.ErrTaskIDConflict) {
 			return fmt.Errorf("queue: enqueue %s on Redis: %w", id, err)
 		}
-		next, err := q.resolveConflict(ctx, qname, id)
+		next, err := q.resolveConflict(ctx, qname, id, job.Periodic())
 		if err != nil {
 			return fmt.Errorf("queue: enqueue %s on Redis: %w", id, err)
 		}
@@ -219,7 +232,9 @@ const (
 )
 
 // resolveConflict decides what to do about an existing task with our ID.
-func (q *Asynq) resolveConflict(ctx context.Context, qname, id string) (conflictNext, error) {
+// For a periodic job any existing task means the period is taken: it is
+// waiting, running (no rerun: once per period) or finished.
+func (q *Asynq) resolveConflict(ctx context.Context, qname, id string, periodic bool) (conflictNext, error) {
 	info, err := q.inspector.GetTaskInfo(qname, id)
 	switch {
 	case errors.Is(err, asynq.ErrQueueNotFound):
@@ -228,6 +243,10 @@ func (q *Asynq) resolveConflict(ctx context.Context, qname, id string) (conflict
 		return conflictAgain, nil
 	case err != nil:
 		return 0, err
+	}
+	if periodic {
+		q.log.Debug("periodic job already enqueued or ran in this period: dropped", "key", id, "state", info.State.String())
+		return conflictDone, nil
 	}
 	switch info.State {
 	case asynq.TaskStateActive:

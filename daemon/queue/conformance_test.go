@@ -333,6 +333,77 @@ var conformanceCases = []conformanceCase{
 		testRerun(t, e, queue.Permanent(errors.New("no Dockerfile")))
 	}},
 
+	{name: "a periodic job runs once per period", run: func(t *testing.T, e *env) {
+		opts := e.options()
+		q := e.queue(opts)
+		other := q // another appstored ticking in the same period
+		if e.b.shared {
+			other = e.queue(opts)
+			start(t, other)
+		}
+		var mu sync.Mutex
+		runs := map[string]int{}
+		gate, started := make(chan struct{}), make(chan string, 4)
+		q.Handle(queue.KindCleanup, func(ctx context.Context, job queue.Job) error {
+			mu.Lock()
+			runs[job.Period]++
+			mu.Unlock()
+			started <- job.Period
+			if job.Period == "p1" {
+				if err := wait(ctx, gate); err != nil {
+					return err
+				}
+			}
+			if job.Period == "p3" {
+				return queue.Permanent(errors.New("database gone"))
+			}
+			return nil
+		})
+		start(t, q)
+		p1 := queue.Job{Kind: queue.KindCleanup, Period: "p1"}
+		if got, want := p1.Key(), "cleanup:period:p1"; got != want {
+			t.Fatalf("key %q, want %q", got, want)
+		}
+		enqueue(t, q, p1)
+		recv(t, started, "the first period's job")
+		// Running: dropped, not run again after it (unlike other jobs).
+		enqueue(t, other, p1)
+		enqueue(t, q, p1)
+		close(gate)
+		waitIdle(t, q, queue.KindCleanup)
+		// Finished: dropped too, from either process. Enqueue decides
+		// before it returns, so an idle backlog right after means
+		// nothing was queued.
+		enqueue(t, other, p1)
+		enqueue(t, q, p1)
+		backlog, err := q.(queue.Backlogger).Backlog(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if backlog[queue.KindCleanup] != 0 {
+			t.Errorf("the period that ran was enqueued again: backlog %d", backlog[queue.KindCleanup])
+		}
+		// A final failure also ends the period.
+		enqueue(t, q, queue.Job{Kind: queue.KindCleanup, Period: "p3"})
+		if p := recv(t, started, "the failing period's job"); p != "p3" {
+			t.Fatalf("ran period %q, want p3", p)
+		}
+		waitIdle(t, q, queue.KindCleanup)
+		enqueue(t, other, queue.Job{Kind: queue.KindCleanup, Period: "p3"})
+		// The next period runs; it is the only one that does.
+		enqueue(t, other, queue.Job{Kind: queue.KindCleanup, Period: "p2"})
+		if p := recv(t, started, "the next period's job"); p != "p2" {
+			t.Fatalf("ran period %q, want p2", p)
+		}
+		waitIdle(t, q, queue.KindCleanup)
+		mu.Lock()
+		defer mu.Unlock()
+		want := map[string]int{"p1": 1, "p2": 1, "p3": 1}
+		if fmt.Sprint(runs) != fmt.Sprint(want) {
+			t.Errorf("runs %v, want %v", runs, want)
+		}
+	}},
+
 	{name: "runs at most Concurrency jobs of a kind at once", run: func(t *testing.T, e *env) {
 		opts := e.options()
 		opts.Concurrency = map[queue.Kind]int{queue.KindIngest: 2}

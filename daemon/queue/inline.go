@@ -27,6 +27,9 @@ type Inline struct {
 	ready    map[Kind][]*inlineEntry // FIFO of jobs due to run, per kind
 	running  map[Kind]int
 	entries  map[string]*inlineEntry // by Job.Key(): at most one per key
+	// periodsDone holds the keys of periodic jobs that finished, until
+	// they expire (PeriodMemory): the period is over for this process.
+	periodsDone map[string]time.Time
 	started  bool
 	stopping bool
 
@@ -66,6 +69,8 @@ func NewInline(opts Options) *Inline {
 		ready:    make(map[Kind][]*inlineEntry),
 		running:  make(map[Kind]int),
 		entries:  make(map[string]*inlineEntry),
+
+		periodsDone: make(map[string]time.Time),
 	}
 	q.handlerCtx, q.cancelHandler = context.WithCancel(context.Background())
 	return q
@@ -81,7 +86,9 @@ func (q *Inline) Handle(kind Kind, h Handler) {
 // Enqueue adds job. A job whose key is waiting (or waiting to retry) is
 // dropped: the waiting one will do. A job whose key is running is
 // remembered and runs once more after the running one finished, so that a
-// refresh asked for during an ingestion is not lost. Jobs enqueued before
+// refresh asked for during an ingestion is not lost. A periodic job
+// (Job.Period) is dropped while its key is waiting or running, and once it
+// finished, for PeriodMemory. Jobs enqueued before
 // Start wait for it. After Start, a kind without a handler in this process
 // is an error: nothing else could ever run it.
 func (q *Inline) Enqueue(_ context.Context, job Job) error {
@@ -98,8 +105,13 @@ func (q *Inline) Enqueue(_ context.Context, job Job) error {
 		return fmt.Errorf("queue: no %s worker in this process: without --redis-url jobs run in process, so run appstored with the role that handles %s jobs, or set --redis-url to share the work with other processes", job.Kind, job.Kind)
 	}
 	key := job.Key()
+	if job.Periodic() && q.periodDoneLocked(key) {
+		q.log.Debug("periodic job already ran in this period: dropped", "key", key)
+		return nil
+	}
 	if e, ok := q.entries[key]; ok {
-		if e.state == inlineRunning && !e.rerun {
+		// A periodic job runs once per period: no rerun.
+		if e.state == inlineRunning && !e.rerun && !job.Periodic() {
 			e.rerun = true
 			q.log.Debug("job is running: it will run once more after", "key", key)
 		}
@@ -200,8 +212,24 @@ func (q *Inline) finish(e *inlineEntry, job Job, err error, took time.Duration) 
 		q.ready[job.Kind] = append(q.ready[job.Kind], e)
 	default:
 		delete(q.entries, key)
+		if job.Periodic() {
+			q.periodsDone[key] = time.Now().Add(PeriodMemory)
+		}
 	}
 	q.dispatchLocked()
+}
+
+// periodDoneLocked reports whether the periodic job key finished within
+// PeriodMemory, forgetting the keys that expired.
+func (q *Inline) periodDoneLocked(key string) bool {
+	now := time.Now()
+	for k, until := range q.periodsDone {
+		if now.After(until) {
+			delete(q.periodsDone, k)
+		}
+	}
+	_, done := q.periodsDone[key]
+	return done
 }
 
 func (q *Inline) retryDue(e *inlineEntry) {

@@ -21,7 +21,7 @@ const (
 	KindIngest  Kind = "ingest"  // clone + metadata of RepositoryID
 	KindBuild   Kind = "build"   // image build BuildID (runner role: the image must land on the runner's engine)
 	KindSync    Kind = "sync"    // compare the remote head of RepositoryID with the last ingested commit
-	KindCleanup Kind = "cleanup" // prune old images, events, sources
+	KindCleanup Kind = "cleanup" // prune the database: old events, old ingestion timeline steps (periodic, see Job.Period)
 )
 
 // Kinds lists every kind of job, in a stable order.
@@ -52,6 +52,13 @@ type Job struct {
 	Kind         Kind  `json:"kind"`
 	RepositoryID int64 `json:"repository_id,omitempty"`
 	BuildID      int64 `json:"build_id,omitempty"`
+	// Period makes a periodic job run once per period: it names the
+	// period ("2026-11-26T09:00:00Z" for an hourly job) and is part of
+	// the key. Unlike other jobs, one enqueued while its key runs is
+	// dropped rather than run again, and so is one whose key already
+	// finished (succeeded or failed for good) within PeriodMemory: several
+	// appstored processes ticking in the same period enqueue it once.
+	Period string `json:"period,omitempty"`
 	// Attempt is set by the queue on delivery: 1 for the first try.
 	Attempt int `json:"-"`
 	// MaxAttempts is set by the queue on delivery, so handlers can tell the
@@ -67,9 +74,20 @@ func (j Job) Key() string {
 		return fmt.Sprintf("%s:build:%d", j.Kind, j.BuildID)
 	case j.RepositoryID != 0:
 		return fmt.Sprintf("%s:repo:%d", j.Kind, j.RepositoryID)
+	case j.Period != "":
+		return fmt.Sprintf("%s:period:%s", j.Kind, j.Period)
 	}
 	return string(j.Kind)
 }
+
+// Periodic reports whether the job runs once per period (Job.Period).
+func (j Job) Periodic() bool { return j.Period != "" }
+
+// PeriodMemory is how long a queue remembers that a periodic job's key
+// finished, and so refuses it again. It only needs to outlast the period
+// plus the clock skew between processes; periods are named by time, so a
+// period's name never comes back once it is over.
+const PeriodMemory = 24 * time.Hour
 
 // LastAttempt reports whether a failure now is final.
 func (j Job) LastAttempt() bool { return j.MaxAttempts > 0 && j.Attempt >= j.MaxAttempts }
