@@ -32,7 +32,10 @@ func ValidateName(name string) error {
 }
 
 // Slugify derives a slug from a name: lower-case letters, digits and single
-// dashes, at most MaxSlugLen characters. It returns "app" when nothing is left.
+// dashes, at most MaxSlugLen characters. It returns "app" when nothing is left,
+// and puts "app-" in front of a slug of digits only: the CLI reads a number as a
+// build or launch id (`appstore logs 12`, `appstore stop 12`), so a repository
+// named 2048 would otherwise be unreachable by its slug there.
 func Slugify(name string) string {
 	var b strings.Builder
 	dash := false
@@ -49,11 +52,14 @@ func Slugify(name string) string {
 		}
 	}
 	s := strings.Trim(b.String(), "-")
+	switch {
+	case s == "":
+		return "app"
+	case strings.Trim(s, "0123456789") == "":
+		s = "app-" + s
+	}
 	if len(s) > MaxSlugLen-4 { // room for a collision suffix
 		s = strings.Trim(s[:MaxSlugLen-4], "-")
-	}
-	if s == "" {
-		s = "app"
 	}
 	return s
 }
