@@ -241,6 +241,9 @@ func resolveGitURL(input string) (string, error) {
 		if real, err := filepath.EvalSymlinks(abs); err == nil {
 			abs = real
 		}
+		if err := checkGitDir(input, abs); err != nil {
+			return "", err
+		}
 		return "file://" + filepath.ToSlash(abs), nil
 	case err == nil:
 		return "", &UsageError{Err: fmt.Errorf("local path %q is a file, not a directory: give the repository's directory or a Git URL", input)}
@@ -248,6 +251,43 @@ func resolveGitURL(input string) (string, error) {
 		return "", &UsageError{Err: fmt.Errorf("local path %q: no such directory (a Git URL needs a scheme, e.g. https://…)", input)}
 	}
 	return input, nil
+}
+
+// checkGitDir refuses a directory that is not the top of a Git repository
+// (a work tree with .git, or a bare repository) before anything is sent: the
+// daemon would register it and only its clone would fail, with a message about
+// a URL the user never typed. A directory inside a repository (examples/hello
+// of a checkout) is the common mistake, so the message names the top.
+func checkGitDir(input, abs string) error {
+	if isGitDir(abs) {
+		return nil
+	}
+	for dir := filepath.Dir(abs); ; dir = filepath.Dir(dir) {
+		if isGitDir(dir) {
+			return &UsageError{Err: fmt.Errorf("local path %q is a directory inside the Git repository %s, not its top: "+
+				"register %s, or make %s a repository of its own (git init && git add -A && git commit -m init)",
+				input, dir, dir, input)}
+		}
+		if dir == filepath.Dir(dir) {
+			break
+		}
+	}
+	return &UsageError{Err: fmt.Errorf("local path %q is not a Git repository (no .git in %s): appstore registers Git repositories; "+
+		"run git init && git add -A && git commit -m init there first", input, abs)}
+}
+
+// isGitDir reports whether dir is a work tree (.git directory, or a .git file
+// of a linked work tree or submodule) or a bare repository.
+func isGitDir(dir string) bool {
+	if _, err := os.Stat(filepath.Join(dir, ".git")); err == nil {
+		return true
+	}
+	for _, p := range []string{"HEAD", "objects", "refs"} {
+		if _, err := os.Stat(filepath.Join(dir, p)); err != nil {
+			return false
+		}
+	}
+	return true
 }
 
 // parseTags checks tags given on the command line and returns them

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -110,6 +111,22 @@ func TestAddLocalPath(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("x"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// apps/hello is a real Git work tree; apps/hello/web is inside it, and
+	// plain is no repository at all.
+	_, err := exec.LookPath("git")
+	testenv.Require(t, "git", err)
+	for _, args := range [][]string{{"init", "-q", "apps/hello"}, {"init", "-q", "--bare", "apps/bare.git"}} {
+		cmd := exec.Command("git", args...)
+		cmd.Dir = dir
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+	}
+	for _, d := range []string{"apps/hello/web", "plain"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
 	real, err := filepath.EvalSymlinks(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -130,15 +147,26 @@ func TestAddLocalPath(t *testing.T) {
 		t.Errorf("absolute path of the same directory: %v", r)
 	}
 
+	// A bare repository is a repository too.
+	if r = appstore(t, srv, "add", "apps/bare.git"); r.code != 0 || r.stdout != "bare\n" {
+		t.Errorf("add bare repository: %v", r)
+	}
+
 	before := len(srv.Requests())
-	for _, bad := range []string{"./missing", "../nowhere/x", "notes.txt"} {
-		r = appstore(t, srv, "add", bad)
-		if r.code != ExitUsage || !strings.Contains(r.stderr, bad) {
-			t.Errorf("add %s: %v, want exit 2 naming it", bad, r)
+	for _, bad := range []struct{ path, says string }{
+		{"./missing", "no such directory"},
+		{"../nowhere/x", "no such directory"},
+		{"notes.txt", "is a file"},
+		{"plain", "is not a Git repository (no .git in " + filepath.Join(real, "plain") + "): appstore registers Git repositories; run git init"},
+		{"apps/hello/web", "is a directory inside the Git repository " + filepath.Join(real, "apps", "hello") + ", not its top"},
+	} {
+		r = appstore(t, srv, "add", bad.path)
+		if r.code != ExitUsage || !strings.Contains(r.stderr, `"`+bad.path+`"`) || !strings.Contains(r.stderr, bad.says) {
+			t.Errorf("add %s: %v, want exit 2 naming it and saying %q", bad.path, r, bad.says)
 		}
 	}
 	if n := len(srv.Requests()) - before; n != 0 {
-		t.Errorf("%d requests sent for local paths that do not exist", n)
+		t.Errorf("%d requests sent for local paths that are no repositories", n)
 	}
 }
 
