@@ -49,8 +49,12 @@ type Config struct {
 	// GitAllowPrivate lets Git URLs resolve to private addresses even when
 	// not bound to loopback.
 	GitAllowPrivate bool
-	// SyncInterval is how often remotes are checked for new commits (default 15m).
+	// SyncInterval is how often remotes are checked for new commits
+	// (default 15m; negative is refused). See SyncOff.
 	SyncInterval time.Duration
+	// SyncOff turns periodic sync off (--sync-interval 0): remotes are
+	// only compared on a refresh or a webhook.
+	SyncOff bool
 	// WebhookSecret verifies push webhooks.
 	WebhookSecret string
 	// MaxCloneBytes bounds a clone (default 200 MiB).
@@ -61,6 +65,10 @@ type Config struct {
 	IngestConcurrency int64
 	// EventRetention is how long events are kept for replay (default 7 days).
 	EventRetention time.Duration
+	// TimelineRetention is how long ingestion timeline steps are kept
+	// (default 30 days); the newest TimelineKeep steps of each repository
+	// are kept whatever their age.
+	TimelineRetention time.Duration
 	// ServiceToken guards registering, changing and importing services;
 	// empty disables those routes.
 	ServiceToken string
@@ -131,6 +139,9 @@ func (c Config) withDefaults() (Config, error) {
 			return c, fmt.Errorf("unknown role %q: want a comma-separated subset of %s", r, strings.Join(AllRoles, ","))
 		}
 	}
+	if c.SyncInterval < 0 {
+		return c, fmt.Errorf("--sync-interval %s: want a positive duration such as 15m, or 0 to turn periodic sync off", c.SyncInterval)
+	}
 	if c.SyncInterval == 0 {
 		c.SyncInterval = 15 * time.Minute
 	}
@@ -144,6 +155,11 @@ func (c Config) withDefaults() (Config, error) {
 		c.EventRetention = 7 * 24 * time.Hour
 	} else if c.EventRetention < 0 {
 		return c, fmt.Errorf("--event-retention %s: want a positive duration such as 168h", c.EventRetention)
+	}
+	if c.TimelineRetention == 0 {
+		c.TimelineRetention = 30 * 24 * time.Hour
+	} else if c.TimelineRetention < 0 {
+		return c, fmt.Errorf("--timeline-retention %s: want a positive duration such as 720h", c.TimelineRetention)
 	}
 	if c.HealthInterval == 0 {
 		c.HealthInterval = 30 * time.Second

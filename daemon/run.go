@@ -50,6 +50,8 @@ type Daemon struct {
 	// queueBack run when Redis answers again after an outage (onQueueBack).
 	queueBack []func(ctx context.Context)
 
+	// loops names the background loops started (goLoop), for tests.
+	loops []string
 	// ctx lives until Shutdown; background loops use it.
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -119,6 +121,7 @@ func Start(ctx context.Context, cfg Config) (_ *Daemon, err error) {
 	for _, wire := range []func(context.Context) error{
 		d.wireQueue,
 		d.wireEvents,
+		d.wireCleanup,
 		d.wireIngest,
 		d.wireBuild,
 		d.wireRunner,
@@ -306,6 +309,7 @@ func (d *Daemon) onClose(fn func(context.Context) error) { d.closers = append(d.
 
 // goLoop runs fn in the background until Shutdown.
 func (d *Daemon) goLoop(name string, fn func(ctx context.Context)) {
+	d.loops = append(d.loops, name)
 	d.wg.Add(1)
 	go func() {
 		defer d.wg.Done()

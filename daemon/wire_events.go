@@ -3,14 +3,12 @@ package daemon
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/appstore-dev/appstore/daemon/events"
 )
 
 // wireEvents starts the event hub (every role: others subscribe through
-// d.Events), prunes the log past --event-retention, and serves the stream
-// on the API role.
+// d.Events) and serves the stream on the API role.
 func (d *Daemon) wireEvents(ctx context.Context) error {
 	logger := d.logger.With("component", "events")
 	hub, err := events.NewHub(events.Options{Store: d.Store, Logger: logger})
@@ -25,10 +23,7 @@ func (d *Daemon) wireEvents(ctx context.Context) error {
 	d.onClose(func(context.Context) error { hub.Close(); return nil })
 	// Optional: without LISTEN the API works and live events wait.
 	d.addCheck("events", true, hub.Check)
-
-	retention := d.cfg.EventRetention
-	interval := min(max(retention/10, time.Second), time.Hour)
-	d.goLoop("event-prune", func(ctx context.Context) { hub.PruneLoop(ctx, retention, interval) })
+	// Pruning past --event-retention is a cleanup job (wire_cleanup.go).
 
 	if d.cfg.HasRole(RoleAPI) {
 		routes := &events.Routes{Hub: hub, Guard: d.api.Guard, Logger: logger}

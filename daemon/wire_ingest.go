@@ -94,6 +94,10 @@ func (d *Daemon) wireIngest(ctx context.Context) error {
 			logger.Info("re-enqueued ingestions after Redis returned", "count", res.Ingestions)
 		}
 	})
+	if d.cfg.SyncOff {
+		logger.Info("periodic sync is off (--sync-interval 0): new commits are ingested only on refresh or a push webhook")
+		return nil
+	}
 	d.goLoop("ingest-sync", w.RunSync)
 	return nil
 }

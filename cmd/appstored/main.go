@@ -80,12 +80,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 	env.String(&allowedHosts, "allowed-host", "", "extra comma-separated host names accepted in Host/Origin headers")
 	env.String(&roles, "roles", strings.Join(daemon.AllRoles, ","), "comma-separated roles of this process: api, worker, runner")
 	env.Bool(&cfg.GitAllowPrivate, "git-allow-private", false, "allow Git URLs that resolve to private addresses")
-	env.Duration(&cfg.SyncInterval, "sync-interval", 15*time.Minute, "how often remotes are checked for new commits")
+	env.Duration(&cfg.SyncInterval, "sync-interval", 15*time.Minute, "how often remotes are checked for new commits; 0: never (only refresh and push webhooks re-ingest)")
 	env.String(&cfg.WebhookSecret, "webhook-secret", "", "secret that signs push webhooks (GitHub, GitLab, Gitea)")
 	env.Int64(&cfg.MaxCloneBytes, "max-clone-size", 200<<20, "largest repository a clone may transfer, in bytes")
 	env.Duration(&cfg.CloneTimeout, "clone-timeout", 5*time.Minute, "time limit of a clone")
 	env.Int64(&cfg.IngestConcurrency, "ingest-concurrency", 4, "ingestions (clone + metadata) this process runs at once; more wait queued")
 	env.Duration(&cfg.EventRetention, "event-retention", 7*24*time.Hour, "how long events are kept for replay; older ones are pruned")
+	env.Duration(&cfg.TimelineRetention, "timeline-retention", 30*24*time.Hour, fmt.Sprintf("how long ingestion timeline steps are kept; older ones are pruned, except the newest %d of each repository", daemon.TimelineKeep))
 	env.String(&cfg.ServiceToken, "service-token", "", "token that services and operators send to register, change and import services; empty disables those routes")
 	env.Duration(&cfg.HealthInterval, "health-interval", 30*time.Second, "how often registered services are health-checked (a service may set its own)")
 	var maxMemory, maxCPUs string
@@ -119,6 +120,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if err := buildFlags(&cfg, buildConcurrency, keepImages); err != nil {
+		fmt.Fprintf(stderr, "appstored: %v\n", err)
+		return 2
+	}
+	if err := syncFlag(&cfg); err != nil {
 		fmt.Fprintf(stderr, "appstored: %v\n", err)
 		return 2
 	}
@@ -272,5 +277,17 @@ func buildFlags(cfg *daemon.Config, concurrency, keepImages int64) error {
 		return fmt.Errorf("--keep-images %d: want a number of images from 1 to 1000 (the newest build's image is always kept)", keepImages)
 	}
 	cfg.BuildConcurrency, cfg.KeepImages = int(concurrency), int(keepImages)
+	return nil
+}
+
+// syncFlag turns --sync-interval 0 into Config.SyncOff (Config keeps zero
+// for "the default", like its other fields) and refuses negative values.
+func syncFlag(cfg *daemon.Config) error {
+	switch {
+	case cfg.SyncInterval < 0:
+		return fmt.Errorf("--sync-interval %s: want a positive duration such as 15m, or 0 to turn periodic sync off", cfg.SyncInterval)
+	case cfg.SyncInterval == 0:
+		cfg.SyncOff = true
+	}
 	return nil
 }

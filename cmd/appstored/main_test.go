@@ -10,8 +10,10 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/appstore-dev/appstore/client"
+	"github.com/appstore-dev/appstore/daemon"
 	"github.com/appstore-dev/appstore/internal/testenv"
 )
 
@@ -86,5 +88,26 @@ func TestFlagsAndEnv(t *testing.T) {
 	errOut.Reset()
 	if code := run([]string{}, &out, &errOut); code != 2 || !strings.Contains(errOut.String(), "APPSTORE_SYNC_INTERVAL") {
 		t.Errorf("bad env: exit %d, stderr %q", code, errOut.String())
+	}
+}
+
+func TestSyncIntervalZeroTurnsSyncOffAndNegativeIsRefused(t *testing.T) {
+	for _, args := range [][]string{{"--sync-interval", "-5m"}, {}} {
+		if len(args) == 0 {
+			t.Setenv("APPSTORE_SYNC_INTERVAL", "-1m")
+		}
+		var out, errOut bytes.Buffer
+		code := run(args, &out, &errOut)
+		if code != 2 || !strings.Contains(errOut.String(), "--sync-interval") || !strings.Contains(errOut.String(), "0 to turn periodic sync off") {
+			t.Errorf("%v: exit %d, stderr %q; want 2 and a message that says what to give", args, code, errOut.String())
+		}
+	}
+	cfg := daemon.Config{SyncInterval: 0}
+	if err := syncFlag(&cfg); err != nil || !cfg.SyncOff {
+		t.Errorf("--sync-interval 0: SyncOff %v, err %v; want periodic sync off", cfg.SyncOff, err)
+	}
+	cfg = daemon.Config{SyncInterval: time.Minute}
+	if err := syncFlag(&cfg); err != nil || cfg.SyncOff {
+		t.Errorf("--sync-interval 1m: SyncOff %v, err %v; want periodic sync on", cfg.SyncOff, err)
 	}
 }

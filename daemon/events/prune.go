@@ -51,20 +51,3 @@ func (h *Hub) Prune(ctx context.Context, retention time.Duration) (int64, error)
 	}
 	return total, nil
 }
-
-// PruneLoop prunes every interval (and once at the start) until ctx is
-// done, logging what it deleted.
-func (h *Hub) PruneLoop(ctx context.Context, retention, interval time.Duration) {
-	for {
-		n, err := h.Prune(ctx, retention)
-		switch {
-		case err != nil && ctx.Err() == nil:
-			h.logger.Warn("event log: prune failed; retrying at the next interval", "err", err, "interval", interval)
-		case n > 0:
-			h.logger.Info("event log: pruned events older than the retention", "deleted", n, "retention", retention)
-		}
-		if !sleep(ctx, interval) {
-			return
-		}
-	}
-}

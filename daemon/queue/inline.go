@@ -30,8 +30,8 @@ type Inline struct {
 	// periodsDone holds the keys of periodic jobs that finished, until
 	// they expire (PeriodMemory): the period is over for this process.
 	periodsDone map[string]time.Time
-	started  bool
-	stopping bool
+	started     bool
+	stopping    bool
 
 	// handlerCtx is the parent of every handler's context: cancelled by
 	// Stop once its deadline passed, never by Start's context.

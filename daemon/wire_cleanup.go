@@ -1,0 +1,111 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/appstore-dev/appstore/catalog/store"
+	"github.com/appstore-dev/appstore/daemon/events"
+	"github.com/appstore-dev/appstore/daemon/queue"
+)
+
+// TimelineKeep is how many of each repository's newest ingestion timeline
+// steps pruning keeps whatever their age: `appstore show` prints the last
+// 10, so an app ingested long ago still shows how it got there.
+const TimelineKeep = 20
+
+// wireCleanup makes database pruning a queue job on the worker role. Each
+// worker process ticks (once at start, then every cleanupInterval) and
+// enqueues a cleanup job named after the current period; the queue runs it
+// once per period however many processes tick (Job.Period), so several
+// appstored processes on one PostgreSQL and Redis do not prune side by side.
+// Image pruning is not here: it needs the runner host's Docker engine and
+// stays with the build reconciler there; kept checkouts are files of the
+// worker host and stay with the ingest reconciler.
+func (d *Daemon) wireCleanup(context.Context) error {
+	if !d.cfg.HasRole(RoleWorker) || d.queue == nil {
+		return nil
+	}
+	c := &cleaner{
+		store:             d.Store,
+		events:            d.Events,
+		eventRetention:    d.cfg.EventRetention,
+		timelineRetention: d.cfg.TimelineRetention,
+		logger:            d.logger.With("component", "cleanup"),
+	}
+	d.queue.Handle(queue.KindCleanup, c.handle)
+	interval := cleanupInterval(d.cfg.EventRetention, d.cfg.TimelineRetention)
+	q := d.queue
+	d.goLoop("cleanup-tick", func(ctx context.Context) { c.tick(ctx, q, interval) })
+	return nil
+}
+
+// cleanupInterval is a tenth of the shorter retention, between a second
+// and an hour: what is pruned overstays its retention by at most that, and
+// a large retention still prunes hourly, in small deletes.
+func cleanupInterval(retentions ...time.Duration) time.Duration {
+	shortest := time.Duration(0)
+	for _, r := range retentions {
+		if shortest == 0 || r < shortest {
+			shortest = r
+		}
+	}
+	return min(max(shortest/10, time.Second), time.Hour)
+}
+
+// cleanupPeriod names the period of interval that t falls in. Processes
+// agree on it as far as their clocks agree, which is all a once-per-period
+// job needs (a period run twice at its edge only prunes nothing the second
+// time).
+func cleanupPeriod(t time.Time, interval time.Duration) string {
+	return t.UTC().Truncate(interval).Format(time.RFC3339)
+}
+
+type cleaner struct {
+	store             *store.Store
+	events            *events.Hub
+	eventRetention    time.Duration
+	timelineRetention time.Duration
+	logger            *slog.Logger
+}
+
+// tick enqueues the cleanup job of the current period at once, then every
+// interval, until ctx ends. A failed enqueue (Redis down) waits for the
+// next period: pruning late is harmless.
+func (c *cleaner) tick(ctx context.Context, q queue.Enqueuer, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		job := queue.Job{Kind: queue.KindCleanup, Period: cleanupPeriod(time.Now(), interval)}
+		if err := q.Enqueue(ctx, job); err != nil && ctx.Err() == nil {
+			c.logger.Warn("enqueueing the cleanup job failed; the next period tries again", "period", job.Period, "interval", interval, "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// handle is the queue handler of KindCleanup: it prunes the event log past
+// --event-retention and the ingestion timeline past --timeline-retention.
+// Both run even if one fails; a failure is retried by the queue.
+func (c *cleaner) handle(ctx context.Context, job queue.Job) error {
+	var errs []error
+	if n, err := c.events.Prune(ctx, c.eventRetention); err != nil {
+		errs = append(errs, fmt.Errorf("event log: %w", err))
+	} else if n > 0 {
+		c.logger.Info("pruned events older than --event-retention", "deleted", n, "retention", c.eventRetention, "period", job.Period)
+	}
+	if n, err := c.store.PruneIngestionTimeline(ctx, c.timelineRetention, TimelineKeep); err != nil {
+		errs = append(errs, fmt.Errorf("ingestion timeline: %w", err))
+	} else if n > 0 {
+		c.logger.Info("pruned ingestion timeline steps older than --timeline-retention", "deleted", n,
+			"retention", c.timelineRetention, "kept_per_repository", TimelineKeep, "period", job.Period)
+	}
+	return errors.Join(errs...)
+}
