@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -86,6 +87,11 @@ func runBuild(ctx context.Context, opts *BuildOptions) error {
 	}
 	if opts.IO.IsStderrTTY() && !opts.Output.Machine() && !opts.Output.Quiet {
 		fmt.Fprintf(opts.IO.ErrOut, "%s\n", opts.IO.Gray(fmt.Sprintf("Build #%d of %s at %s", b.ID, b.Repository, shortSHA(b.CommitSHA))))
+	}
+	if b.Status == catalog.BuildQueued {
+		if _, msg := buildEngine(ctx, c); msg != "" {
+			fmt.Fprintf(opts.IO.ErrOut, "Build #%d waits for the Docker engine: %s\n", b.ID, msg)
+		}
 	}
 	return waitBuild(ctx, opts.IO, opts.Output, c, b.ID)
 }
@@ -278,17 +284,20 @@ func waitRepositoryBuild(ctx context.Context, c *client.Client, ios *IOStreams, 
 		}
 		fmt.Fprintf(ios.ErrOut, "%s  %s  %s\n", r.Slug, status, text)
 	}
+	engine := ""
 	if lb.Status == catalog.BuildQueued {
 		// A daemon without the runner role (and, without Redis, no other
 		// process) never starts it: say so rather than wait.
-		if h, err := c.Ready(ctx); err == nil {
-			if _, builds := h.Checks["docker"]; !builds {
-				step(string(lb.Status), fmt.Sprintf("build #%d waits for a runner (this appstored does not build): `appstore logs %d -f` follows it", lb.ID, lb.ID))
-				return r, nil
-			}
+		var builds bool
+		if builds, engine = buildEngine(ctx, c); !builds {
+			step(string(lb.Status), fmt.Sprintf("build #%d waits for a runner (this appstored does not build): `appstore logs %d -f` follows it", lb.ID, lb.ID))
+			return r, nil
 		}
 	}
 	step("building", fmt.Sprintf("build #%d at %s", lb.ID, shortSHA(lb.CommitSHA)))
+	if engine != "" {
+		step("waiting", fmt.Sprintf("build #%d waits for the Docker engine: %s", lb.ID, engine))
+	}
 	b, err := followBuild(ctx, c, lb.ID, func(l client.LogLine) error {
 		_, err := fmt.Fprintf(ios.ErrOut, "%s  %s%s\n", r.Slug, bar, l.Line)
 		return err
@@ -314,6 +323,27 @@ func waitRepositoryBuild(ctx context.Context, c *client.Client, ios *IOStreams, 
 		r = updated
 	}
 	return r, buildResult(b)
+}
+
+// buildEngine reads the daemon's /readyz "docker" check: builds is false when
+// the daemon has none (it does not build: no runner role), and down is why
+// its engine does not answer (the check's message says how to fix it), ""
+// when it answers. A queued build waits for the engine without a word in its
+// log, so a --wait would otherwise look hung. A /readyz that cannot be read
+// tells nothing: builds true, down "".
+func buildEngine(ctx context.Context, c *client.Client) (builds bool, down string) {
+	h, err := c.Ready(ctx)
+	if err != nil {
+		return true, ""
+	}
+	check, ok := h.Checks["docker"]
+	if !ok {
+		return false, ""
+	}
+	if !check.OK {
+		return true, cmp.Or(check.Message, "not reachable")
+	}
+	return true, ""
 }
 
 // buildWaitTimeoutError is a wait for a build that ran out of time; the

@@ -9,6 +9,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -36,11 +37,15 @@ type buildsDaemon struct {
 	url string
 }
 
-func newBuildsDaemon(t *testing.T) *buildsDaemon {
+// newBuildsDaemon starts the builds API; ready, when given, answers /readyz.
+func newBuildsDaemon(t *testing.T, ready ...func(context.Context) client.Health) *buildsDaemon {
 	t.Helper()
 	st := storetest.New(t)
 	routes := &api.BuildRoutes{Store: st, PollInterval: 20 * time.Millisecond}
 	s := &api.Server{Store: st, Guard: &api.Guard{Loopback: true}, Extra: []func(*http.ServeMux){routes.Register}}
+	if len(ready) > 0 {
+		s.Ready = ready[0]
+	}
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(srv.Close)
 	return &buildsDaemon{t: t, st: st, url: srv.URL}
@@ -138,6 +143,35 @@ func TestBuildWaitStreamsTheLogAndExitsWithTheResult(t *testing.T) {
 	r = appstoreIn(t, d.url, "", "build", "nope")
 	if r.code != cli.ExitNotFound {
 		t.Errorf("build of a missing repository: %+v", r)
+	}
+}
+
+// TestBuildWaitSaysItWaitsForTheEngine: a build queued while the daemon's
+// Docker engine does not answer has no log yet; build --wait says why
+// nothing happens (with the daemon's advice), then follows the build once it
+// runs. With the engine up, no such note.
+func TestBuildWaitSaysItWaitsForTheEngine(t *testing.T) {
+	const down = "Docker engine not reachable at unix:///nowhere.sock: start dockerd or set DOCKER_HOST"
+	var engineUp atomic.Bool
+	d := newBuildsDaemon(t, func(context.Context) client.Health {
+		return client.Health{Status: "degraded", Checks: map[string]client.HealthCheck{
+			"database": {OK: true},
+			"docker":   {OK: engineUp.Load(), Message: map[bool]string{false: down}[engineUp.Load()], Optional: true},
+		}}
+	})
+	slug := d.repo("dash")
+
+	go d.work(slug, store.BuildOutcome{Status: catalog.BuildSucceeded}, "Step 1/1 : FROM scratch")
+	r := appstoreIn(t, d.url, "", "build", slug, "--wait")
+	if r.code != cli.ExitOK || r.stdout != "Step 1/1 : FROM scratch\n" || !strings.Contains(r.stderr, "Build #1 waits for the Docker engine: "+down+"\n") {
+		t.Errorf("build --wait with the engine down: %+v", r)
+	}
+
+	engineUp.Store(true)
+	go d.work(slug, store.BuildOutcome{Status: catalog.BuildSucceeded}, "Step 1/1 : FROM scratch")
+	r = appstoreIn(t, d.url, "", "build", slug, "--wait")
+	if r.code != cli.ExitOK || strings.Contains(r.stderr, "waits for") {
+		t.Errorf("build --wait with the engine up: %+v", r)
 	}
 }
 
