@@ -172,7 +172,7 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 		return nil, err
 	}
 	if l.external {
-		pruneExternal(c.log)
+		pruneExternal(log) // not c.log: its pgdata is this cluster, not the one removed
 	}
 	if err := c.create(acct); err != nil {
 		return nil, err
