@@ -17,6 +17,7 @@ import (
 	"github.com/appstore-dev/appstore/daemon/api"
 	"github.com/appstore-dev/appstore/daemon/events"
 	"github.com/appstore-dev/appstore/daemon/localpg"
+	"github.com/appstore-dev/appstore/daemon/metrics"
 	"github.com/appstore-dev/appstore/daemon/queue"
 )
 
@@ -46,6 +47,7 @@ type Daemon struct {
 	server      *http.Server
 	listener    net.Listener
 	checks      []readyCheck
+	metrics     *metrics.Metrics
 
 	// queueBack run when Redis answers again after an outage (onQueueBack).
 	queueBack []func(ctx context.Context)
@@ -128,6 +130,7 @@ func Start(ctx context.Context, cfg Config) (_ *Daemon, err error) {
 		d.wireServices,
 		d.wireWeb,
 		d.wireSearch,
+		d.wireMetrics,
 	} {
 		if err := wire(ctx); err != nil {
 			return nil, err
@@ -203,6 +206,9 @@ func (d *Daemon) serve() error {
 		d.handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			for _, route := range routers {
 				if h := route(r); h != nil {
+					if rec, ok := w.(*statusRecorder); ok {
+						rec.route = "preview"
+					}
 					h.ServeHTTP(w, r)
 					return
 				}
@@ -210,6 +216,7 @@ func (d *Daemon) serve() error {
 			apiHandler.ServeHTTP(w, r)
 		})
 	}
+	d.handler = d.observeRequests(d.handler)
 	d.server = &http.Server{
 		Handler:           d.handler,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -248,10 +255,13 @@ func (d *Daemon) healthHandler() http.Handler {
 	mux.HandleFunc("GET /api/v1/version", func(w http.ResponseWriter, r *http.Request) {
 		api.WriteJSON(w, http.StatusOK, d.api.Version)
 	})
+	if d.metrics != nil {
+		mux.Handle("GET /metrics", d.metrics.Handler())
+	}
 	roles := strings.Join(d.cfg.Roles, ",")
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		api.WriteError(w, r, api.HTTPError(http.StatusNotFound, "not_found",
-			"this appstored runs --roles %s, without api: it serves only /healthz and /readyz; send %s %s to a process with the api role",
+			"this appstored runs --roles %s, without api: it serves only /healthz, /readyz and /metrics; send %s %s to a process with the api role",
 			roles, r.Method, r.URL.Path))
 	})
 	return d.api.Guard.Wrap(mux)
