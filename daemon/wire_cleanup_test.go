@@ -3,6 +3,7 @@ package daemon_test
 import (
 	"context"
 	"log/slog"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -139,5 +140,70 @@ func TestCleanupJobPrunesTheDatabase(t *testing.T) {
 	tl, err := st.IngestionTimeline(ctx, "quiet", store.TimelineOptions{Limit: 1})
 	if err != nil || len(tl) != 1 || tl[0].ID != int64(count(t, st, `SELECT max(id)::int FROM ingestion_events WHERE repository_id = $1`, quiet)) {
 		t.Errorf("quiet's newest step after pruning: %v, %v", tl, err)
+	}
+}
+
+// TestTwoWorkersOnRedisRunTheCleanupOnce starts two worker processes on one
+// PostgreSQL and one Redis: both tick at start, and the period's cleanup job
+// is enqueued and run once between them.
+func TestTwoWorkersOnRedisRunTheCleanupOnce(t *testing.T) {
+	_, url := storetest.NewWithURL(t)
+	redisURL := testenv.Redis(t)
+	var logs [2]testenv.LockedBuffer
+	for i := range logs {
+		daemontest.Start(t, daemon.Config{
+			DatabaseURL: url, RedisURL: redisURL, Roles: []string{daemon.RoleWorker}, SyncOff: true,
+			Logger: slog.New(slog.NewTextHandler(&logs[i], &slog.HandlerOptions{Level: slog.LevelDebug})),
+		})
+	}
+	enqueued := regexp.MustCompile(`msg="job enqueued".* key=(cleanup:period:\S+)`)
+	dropped := regexp.MustCompile(`msg="periodic job already enqueued or ran in this period: dropped".* key=(cleanup:period:\S+)`)
+	done := regexp.MustCompile(`msg="job done".* key=(cleanup:period:\S+)`)
+	matches := func(re *regexp.Regexp) map[string]int {
+		out := map[string]int{}
+		for i := range logs {
+			for _, m := range re.FindAllStringSubmatch(logs[i].String(), -1) {
+				out[m[1]]++
+			}
+		}
+		return out
+	}
+	// Each process has decided about its tick once its log says so;
+	// every enqueued job has run once its "job done" is there.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		decided := 0
+		for i := range logs {
+			if enqueued.MatchString(logs[i].String()) || dropped.MatchString(logs[i].String()) {
+				decided++
+			}
+		}
+		runs := matches(done)
+		allRan := len(matches(enqueued)) > 0
+		for key := range matches(enqueued) {
+			allRan = allRan && runs[key] > 0
+		}
+		if decided == len(logs) && allRan {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after 20s: %d of %d processes enqueued their cleanup, runs %v\nlog 1:\n%s\nlog 2:\n%s", decided, len(logs), runs, logs[0].String(), logs[1].String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// Two processes ticked in one period (the odd start across a period's
+	// edge gives two keys, each of which must still run once).
+	for key, n := range matches(enqueued) {
+		if n != 1 {
+			t.Errorf("%s enqueued %d times, want once", key, n)
+		}
+	}
+	for key, n := range matches(done) {
+		if n != 1 {
+			t.Errorf("%s ran %d times, want once", key, n)
+		}
+	}
+	if len(matches(enqueued)) == 1 && len(matches(dropped)) != 1 {
+		t.Errorf("one period and two processes, but %d dropped enqueues, want 1", len(matches(dropped)))
 	}
 }
