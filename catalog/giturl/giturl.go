@@ -168,7 +168,7 @@ func parseFile(s string) (*URL, error) {
 
 func checkHost(host, raw string) error {
 	if host == "" {
-		return fmt.Errorf("git URL %q has no host", short(raw))
+		return fmt.Errorf("git URL %q has no host: give one, e.g. https://github.com/owner/repo.git or git@github.com:owner/repo.git", short(raw))
 	}
 	if strings.HasPrefix(host, "-") {
 		return fmt.Errorf("git URL %q: host starts with '-'", short(raw))

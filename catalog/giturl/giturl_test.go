@@ -1,6 +1,9 @@
 package giturl
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestSameRepository(t *testing.T) {
 	same := []string{
@@ -45,6 +48,22 @@ func TestParseRefuses(t *testing.T) {
 	for _, s := range bad {
 		if u, err := Parse(s); err == nil {
 			t.Errorf("Parse(%q) = %+v, want an error", s, u)
+		}
+	}
+}
+
+// TestParseRefusalsSayWhatToDo: the messages people see most name the
+// problem and show a URL that would do.
+func TestParseRefusalsSayWhatToDo(t *testing.T) {
+	for in, want := range map[string]string{
+		"https://":        `git URL "https://" has no host: give one, e.g. https://github.com/owner/repo.git`,
+		"ssh:///a/b":      `has no host: give one, e.g.`,
+		"not-a-url":       `is not a URL: give https://host/owner/repo.git`,
+		"ftp://x.org/a/b": `scheme "ftp" is not supported; use https, ssh or git`,
+	} {
+		_, err := Parse(in)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Parse(%q): %v, want it to say %q", in, err, want)
 		}
 	}
 }
