@@ -139,7 +139,11 @@ func completeQuery(f *Factory) cobra.CompletionFunc {
 			if sg.Approximate {
 				count = "~" + count
 			}
-			out = append(out, s.Text+"\t"+count+" repositories")
+			noun := " repositories"
+			if s.Count == 1 {
+				noun = " repository"
+			}
+			out = append(out, s.Text+"\t"+count+noun)
 			keysOnly = keysOnly && strings.HasSuffix(s.Text, ":")
 		}
 		directive := cobra.ShellCompDirectiveNoFileComp

@@ -192,10 +192,10 @@ func TestSearchCompletion(t *testing.T) {
 		want      []string
 		directive string
 	}{
-		{[]string{"search", "lang:"}, []string{"lang:go\t2 repositories", "lang:python\t1 repositories"}, noFile},
+		{[]string{"search", "lang:"}, []string{"lang:go\t2 repositories", "lang:python\t1 repository"}, noFile},
 		{[]string{"search", "fra"}, []string{"framework:\t3 repositories"}, noSpaceNoFile},
-		{[]string{"search", "lang:go", "framework:"}, []string{"framework:fiber\t1 repositories", "framework:gin\t1 repositories"}, noFile},
-		{[]string{"search", "lang:go,p"}, []string{"lang:go,python\t1 repositories"}, noFile},
+		{[]string{"search", "lang:go", "framework:"}, []string{"framework:fiber\t1 repository", "framework:gin\t1 repository"}, noFile},
+		{[]string{"search", "lang:go,p"}, []string{"lang:go,python\t1 repository"}, noFile},
 		{[]string{"search", "--", "-lic"}, []string{"-license:\t2 repositories"}, noSpaceNoFile},
 		{[]string{"search", "lang:cobol", "fr"}, nil, noFile},
 		{[]string{"tags", "stat"}, []string{"status:\t3 repositories"}, noSpaceNoFile},
