@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -12,6 +13,10 @@ import (
 
 	"github.com/appstore-dev/appstore/client"
 )
+
+// eventTopics are the topics of the daemon's event types (docs/api.md,
+// "Event types"): the part of the type before the dot.
+var eventTopics = []string{"repository", "ingestion", "build", "launch", "service"}
 
 // EventsOptions are the inputs of "appstore events".
 type EventsOptions struct {
@@ -80,6 +85,20 @@ func runEvents(ctx context.Context, opts *EventsOptions) error {
 			if p = strings.TrimSpace(p); p != "" {
 				topics = append(topics, p)
 			}
+		}
+	}
+	for _, t := range topics {
+		if !slices.Contains(eventTopics, t) {
+			// The daemon accepts any well-formed topic (its own tests use
+			// others), so a typo such as "builds" would follow nothing,
+			// silently, forever: say so, and go on in case a newer daemon
+			// has the topic.
+			hint := ""
+			if s := strings.TrimSuffix(t, "s"); s != t && slices.Contains(eventTopics, s) {
+				hint = fmt.Sprintf(" (did you mean %q?)", s)
+			}
+			fmt.Fprintf(opts.IO.ErrOut, "appstore: no event type has the topic %q%s; the topics are %s. Following anyway.\n",
+				t, hint, strings.Join(eventTopics, ", "))
 		}
 	}
 	enc := json.NewEncoder(opts.IO.Out)

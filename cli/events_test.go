@@ -165,6 +165,21 @@ func TestEventsStartsNowByDefaultAndFilters(t *testing.T) {
 		t.Errorf("--jq .subject printed %q", got)
 	}
 	f.interrupt(t)
+	if f.errOut.String() != "" {
+		t.Errorf("known topics: stderr %q", f.errOut)
+	}
+
+	// A topic no event has (a typo) is followed, but not in silence.
+	f = follow(t, d.URL, "events", "--since", "0", "--topic", "builds,repository")
+	if got := f.waitLines(t, 3); len(got) != 3 {
+		t.Errorf("--topic builds,repository printed %q", got)
+	}
+	f.interrupt(t)
+	msg := f.errOut.String()
+	if !strings.Contains(msg, `no event type has the topic "builds" (did you mean "build"?)`) ||
+		!strings.Contains(msg, "repository, ingestion, build, launch, service") || strings.Contains(msg, `"repository"`) {
+		t.Errorf("--topic builds: stderr %q", msg)
+	}
 }
 
 // waitSubscribers waits until the daemon's hub has more than base
