@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -91,13 +92,21 @@ func runLaunch(ctx context.Context, opts *LaunchOptions) error {
 	if opts.TTL > 0 {
 		req.TTL = opts.TTL.String()
 	}
+	// The wait follows the launch's events; every change after the start
+	// comes after this id (see waitFor), whatever process runs the launch.
+	var since int64
+	if !opts.NoWait {
+		if since, err = c.LastEventID(ctx); err != nil {
+			return err
+		}
+	}
 	l, err := c.StartLaunch(ctx, opts.Slug, req)
 	if err != nil {
 		return err
 	}
 	human := !opts.Output.Machine() && !opts.Output.Quiet
 	if l.Status == catalog.LaunchStarting && !opts.NoWait {
-		if l, err = waitLaunch(ctx, c, opts.IO, l, human); err != nil {
+		if l, err = waitLaunch(ctx, c, opts.IO, l, human, since); err != nil {
 			if errors.Is(err, context.Canceled) {
 				fmt.Fprintf(opts.IO.ErrOut, "Stopped waiting; launch %d goes on (`appstore ps`, `appstore stop %d`).\n", l.ID, l.ID)
 			}
@@ -149,8 +158,9 @@ func launchResult(l *client.Launch) error {
 }
 
 // waitLaunch follows a starting launch until it runs or ends, with a
-// spinner on a terminal's standard error.
-func waitLaunch(ctx context.Context, c *client.Client, ios *IOStreams, l *client.Launch, human bool) (*client.Launch, error) {
+// spinner on a terminal's standard error. since is an event id read before
+// the launch started.
+func waitLaunch(ctx context.Context, c *client.Client, ios *IOStreams, l *client.Launch, human bool, since int64) (*client.Launch, error) {
 	spin := human && ios.IsStderrTTY()
 	if human && !spin {
 		fmt.Fprintf(ios.ErrOut, "Starting %s (launch %d, profile %s)…\n", l.Repository, l.ID, l.ResourceProfile)
@@ -161,16 +171,19 @@ func waitLaunch(ctx context.Context, c *client.Client, ios *IOStreams, l *client
 	}
 	done := make(chan result, 1)
 	go func() {
-		cur := l
-		for cur.Status == catalog.LaunchStarting {
-			next, err := c.WaitLaunch(ctx, l.ID, 30*time.Second)
-			if err != nil {
-				done <- result{cur, err}
-				return
+		cur, err := awaitLaunchEvents(ctx, c, l, since)
+		if err != nil && ctx.Err() == nil && !client.IsUnreachable(err) {
+			// The stream is refused or failing while the API answers (its
+			// hub may be down): the daemon's long poll still knows.
+			err = nil
+			for err == nil && cur.Status == catalog.LaunchStarting {
+				var next *client.Launch
+				if next, err = c.WaitLaunch(ctx, l.ID, 30*time.Second); err == nil {
+					cur = next
+				}
 			}
-			cur = next
 		}
-		done <- result{cur, nil}
+		done <- result{cur, err}
 	}()
 	start := time.Now()
 	frames := []string{"⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"}
@@ -190,6 +203,29 @@ func waitLaunch(ctx context.Context, c *client.Client, ios *IOStreams, l *client
 			}
 		}
 	}
+}
+
+// awaitLaunchEvents follows the launch events of l's app after since and
+// returns l as it is once an event of its own says it is no longer
+// starting (running, failed, stopped, expired).
+func awaitLaunchEvents(ctx context.Context, c *client.Client, l *client.Launch, since int64) (*client.Launch, error) {
+	cur := l
+	err := waitFor(ctx, c, client.EventsOptions{Since: since, Topics: []string{"launch"}, Subject: l.Repository}, func(e client.Event) (bool, error) {
+		var d struct {
+			LaunchID int64 `json:"launch_id"`
+		}
+		if e.Type == "launch.starting" || json.Unmarshal(e.Data, &d) != nil || d.LaunchID != l.ID {
+			return false, nil // another launch of the app, or not news
+		}
+		// The event carries no preview URL: the launch itself does.
+		next, err := c.Launch(ctx, l.ID)
+		if err != nil {
+			return false, err
+		}
+		cur = next
+		return cur.Status != catalog.LaunchStarting, nil
+	})
+	return cur, err
 }
 
 // printLaunched tells a person where the app is and what to do next.

@@ -6,9 +6,13 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -54,10 +58,13 @@ func TestLaunchPsStopLogsAgainstAppstored(t *testing.T) {
 	runnertest.App(t, st, "broken", ctag, cid, 0)
 
 	// In a pipe, launch prints the preview URL only, once the app answers.
-	r := appstoreIn(t, d.URL, "", "launch", "dash", "--ttl", "30m")
+	// It learns that from the event stream: the daemon's long poll
+	// (?wait=) is refused on this path.
+	streamOnly, longPolls := withoutLongPoll(t, d.URL)
+	r := appstoreIn(t, streamOnly, "", "launch", "dash", "--ttl", "30m")
 	port := d.URL[strings.LastIndex(d.URL, ":")+1:]
-	if r.code != 0 || r.stdout != "http://dash.localhost:"+port+"/\n" {
-		t.Fatalf("launch: %+v", r)
+	if r.code != 0 || r.stdout != "http://dash.localhost:"+port+"/\n" || longPolls.Load() != 0 {
+		t.Fatalf("launch: %+v, %d long polls", r, longPolls.Load())
 	}
 	req, _ := http.NewRequest(http.MethodGet, d.URL+"/", nil)
 	req.Host = "dash.localhost:" + port
@@ -108,10 +115,11 @@ func TestLaunchPsStopLogsAgainstAppstored(t *testing.T) {
 		t.Errorf("logs --app: %+v", r)
 	}
 
-	// A crashing app: exit 1 with the reason and its output.
-	r = appstoreIn(t, d.URL, "", "launch", "broken")
-	if r.code != cli.ExitError || !strings.Contains(r.stderr, "exited with code 3") || !strings.Contains(r.stderr, "DATABASE_URL is not set") || r.stdout != "" {
-		t.Errorf("launch of a crashing app: %+v", r)
+	// A crashing app: exit 1 with the reason and its output (launch.failed
+	// on the stream ends the wait).
+	r = appstoreIn(t, streamOnly, "", "launch", "broken")
+	if r.code != cli.ExitError || !strings.Contains(r.stderr, "exited with code 3") || !strings.Contains(r.stderr, "DATABASE_URL is not set") || r.stdout != "" || longPolls.Load() != 0 {
+		t.Errorf("launch of a crashing app: %+v, %d long polls", r, longPolls.Load())
 	}
 	r = appstoreIn(t, d.URL, "", "logs", "broken", "--app")
 	if r.code != cli.ExitNotFound || !strings.Contains(r.stderr, "failed") {
@@ -161,4 +169,28 @@ func waitForFile(t *testing.T, path, want string) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// withoutLongPoll serves the daemon at target through a reverse proxy
+// (WebSocket upgrades included) that refuses GET /api/v1/launches/{id}?wait=
+// with a 500 and counts those requests: a launch that waits through it must
+// follow the event stream.
+func withoutLongPoll(t *testing.T, target string) (string, *atomic.Int64) {
+	t.Helper()
+	u, err := url.Parse(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := httputil.NewSingleHostReverseProxy(u)
+	var refused atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/api/v1/launches/") && r.URL.Query().Has("wait") {
+			refused.Add(1)
+			http.Error(w, `{"error":{"code":"internal","message":"long poll refused by the test"}}`, http.StatusInternalServerError)
+			return
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL, &refused
 }
