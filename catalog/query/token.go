@@ -155,7 +155,9 @@ func termToken(s string, t span, pos int) Token {
 
 // Complete returns the term, without a leading '-', that accepting
 // suggestion for the part being typed makes: for KindWord the suggestion
-// itself (a key "framework:", a pair "framework:gin" or a word); for
+// itself (a key "framework:", a pair "framework:gin" or a word), except
+// that a key accepted with the cursor in the key of a key:value term keeps
+// its values ("la|ng:go" completed with "language:" is "language:go"); for
 // KindValue the key with Values[Index] replaced ("lang:go,r" completed with
 // "rust" is "lang:go,rust"); for KindPhrase the quoted suggestion. Pass the
 // result to Replace.
@@ -172,6 +174,15 @@ func (t Token) Complete(suggestion string) string {
 	case KindPhrase:
 		return `"` + suggestion + `"`
 	default:
+		// The cursor is in the key of a key:value term ("la|ng:go"): a key
+		// replaces the key and keeps the values the user typed, which
+		// replacing the whole term would throw away.
+		if t.HasColon && strings.HasSuffix(suggestion, ":") {
+			body := strings.TrimPrefix(t.Text, "-")
+			if i := strings.IndexByte(body, ':'); i >= 0 {
+				return suggestion + body[i+1:]
+			}
+		}
 		return suggestion
 	}
 }

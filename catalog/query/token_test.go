@@ -120,6 +120,12 @@ func TestComplete(t *testing.T) {
 		{"lang:g|o,rust", "js", "lang:js,rust"},
 		{"-license:g|", "gpl", "license:gpl"},
 		{`"live ch|`, "live chat", `"live chat"`},
+		// The cursor in the key of a pair: a key keeps the values, a pair
+		// replaces the term.
+		{"la|ng:go,rust", "language:", "language:go,rust"},
+		{"-lic|:mit", "license:", "license:mit"},
+		{"la|ng:go", "lang:python", "lang:python"},
+		{"la|ng:", "language:", "language:"},
 	}
 	for _, tt := range tests {
 		s, pos := cursor(t, tt.in)
@@ -150,6 +156,8 @@ func TestReplace(t *testing.T) {
 		{"|chat", "lang:", "lang:| chat"},
 		{"lang:go | chat", "framework:gin", "lang:go framework:gin |chat"},
 		{"|", "lang:", "lang:|"},
+		{"la|ng:go chat", "language:", "language:go |chat"},
+		{"-lic|:mit", "license:", "-license:mit |"},
 		{"é fr|a", "framework:gin", "é framework:gin |"},
 	}
 	for _, tt := range tests {

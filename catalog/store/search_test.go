@@ -442,6 +442,15 @@ func TestSuggest(t *testing.T) {
 	if b := brief(got); !slices.Equal(b, []string{"lang:go=2"}) || got.Suggestions[0].Query != "lang:go framework:gin" {
 		t.Errorf("mid-query: %v %+v", b, got.Suggestions)
 	}
+	// The cursor in the key of a pair: accepting a key keeps the value.
+	got, err = st.Suggest(context.Background(), store.SuggestOptions{Query: "fra:gin lang:go", Pos: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Suggestions) == 0 || got.Suggestions[0].Kind != catalog.SuggestKey || got.Suggestions[0].Text != "framework:gin" ||
+		got.Suggestions[0].Query != "framework:gin lang:go" {
+		t.Errorf("key of a pair: %+v", got.Suggestions)
+	}
 }
 
 func TestSuggestErrors(t *testing.T) {
