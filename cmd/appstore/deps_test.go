@@ -82,3 +82,24 @@ func forbiddenDeps(deps []string) []string {
 	}
 	return bad
 }
+
+// TestCLIBuildsForOtherPlatforms cross-compiles the CLI for the systems
+// people run it on besides Linux: it talks to appstored over HTTP only, so
+// nothing Linux-specific may creep into it (the daemon runs on Linux and
+// also builds for macOS).
+func TestCLIBuildsForOtherPlatforms(t *testing.T) {
+	if testing.Short() {
+		t.Skip("cross-compiles the CLI; -short skips it")
+	}
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatalf("go command not found: %v", err)
+	}
+	for _, target := range []struct{ goos, goarch string }{{"darwin", "arm64"}, {"windows", "amd64"}} {
+		cmd := exec.Command(goBin, "build", "-o", os.DevNull, ".")
+		cmd.Env = append(os.Environ(), "GOOS="+target.goos, "GOARCH="+target.goarch, "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("GOOS=%s GOARCH=%s go build ./cmd/appstore: %v\n%s", target.goos, target.goarch, err, out)
+		}
+	}
+}

@@ -7,8 +7,6 @@ import (
 	"os"
 	"slices"
 	"strings"
-	"syscall"
-	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
@@ -196,11 +194,7 @@ func checkName(name, prefix string) error {
 // that `git status` in the clone sees it unchanged without re-hashing it.
 func indexEntry(path string, hash plumbing.Hash, mode filemode.FileMode, fi os.FileInfo) *index.Entry {
 	e := &index.Entry{Name: path, Hash: hash, Mode: mode, ModifiedAt: fi.ModTime(), Size: uint32(fi.Size())}
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		e.CreatedAt = time.Unix(st.Ctim.Unix())
-		e.Dev, e.Inode = uint32(st.Dev), uint32(st.Ino)
-		e.UID, e.GID = st.Uid, st.Gid
-	}
+	statIndexEntry(e, fi)
 	return e
 }
 
