@@ -3,6 +3,7 @@ package services_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -312,6 +313,62 @@ func TestPollersShareTheWork(t *testing.T) {
 	}
 	if n := h.maxIn.Load(); n != 1 {
 		t.Errorf("%d checks at once, want 1", n)
+	}
+}
+
+// TestPollerBoundsChecksInFlight registers more services than the poller
+// may check at once, behind an endpoint that holds every check until the
+// test lets one go: never more than Concurrency are in flight, and each
+// freed slot goes to a service still waiting until all are checked.
+func TestPollerBoundsChecksInFlight(t *testing.T) {
+	st := storetest.New(t)
+	ctx := context.Background()
+	const services_, concurrency = 5, 2
+	var inFlight, maxIn, finished atomic.Int32
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := inFlight.Add(1)
+		for m := maxIn.Load(); n > m && !maxIn.CompareAndSwap(m, n); m = maxIn.Load() {
+		}
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+		// Counted out before the answer is written, so the poller cannot
+		// start its next check while this one still counts.
+		inFlight.Add(-1)
+		finished.Add(1)
+	}))
+	t.Cleanup(srv.Close)
+	for i := range services_ {
+		if _, _, err := st.CreateService(ctx, store.ServiceSpec{Slug: fmt.Sprintf("held-%d", i), BaseURL: srv.URL}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The checks' timeout is far beyond the test's waits: a check is only
+	// ever answered by the test.
+	startPoller(t, services.Config{Store: st, Interval: time.Hour, Timeout: time.Minute, Concurrency: concurrency, MaxIdle: 10 * time.Millisecond})
+
+	waitFor := func(what string, v *atomic.Int32, want int32) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for v.Load() != want {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: %d, want %d (at most %d checks were in flight at once)", what, v.Load(), want, maxIn.Load())
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	for released := range int32(services_) {
+		waitFor(fmt.Sprintf("checks in flight after %d answers", released), &inFlight, min(concurrency, services_-released))
+		release <- struct{}{} // one of them is waiting for it
+		waitFor("checks answered", &finished, released+1)
+	}
+	for i := range services_ {
+		waitStatus(t, st, fmt.Sprintf("held-%d", i), catalog.ServiceHealthy)
+	}
+	if n := maxIn.Load(); n != concurrency {
+		t.Errorf("at most %d checks were in flight at once, want %d (Concurrency)", n, concurrency)
 	}
 }
 
