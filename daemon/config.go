@@ -82,6 +82,7 @@ type Config struct {
 	StartupTimeout time.Duration // time an app has to answer on its port (default 60s)
 	LaunchTTL      time.Duration // lifetime of a launch that asks for none (default 1h)
 	WarmPool       int           // started containers kept ready for the most launched apps
+	AppNetwork     string        // Docker network of app containers (default appstore-apps, no traffic between apps)
 	MaxMemory      int64         // bytes; larger resource profiles are refused (0: no limit)
 	MaxCPUs        float64       // CPUs; larger resource profiles are refused (0: no limit)
 	MaxPids        int64         // processes; larger resource profiles are refused (0: no limit)

@@ -33,6 +33,7 @@ func (d *Daemon) wireRunner(ctx context.Context) error {
 		IdleTimeout:    d.cfg.IdleTimeout,
 		DefaultTTL:     d.cfg.LaunchTTL,
 		WarmPool:       d.cfg.WarmPool,
+		Network:        d.cfg.AppNetwork,
 		Limits:         runner.Limits{Memory: d.cfg.MaxMemory, CPUs: d.cfg.MaxCPUs, Pids: d.cfg.MaxPids},
 		PreviewDomain:  d.cfg.PreviewDomain,
 		BaseURL:        func() string { return d.URL },

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/events"
 	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/client"
 	"github.com/docker/go-connections/nat"
 )
@@ -36,6 +38,98 @@ const (
 type engine struct {
 	cli    *client.Client
 	logger *slog.Logger
+	// network app containers join (Config.Network).
+	network string
+}
+
+// DefaultNetwork is the Docker network of app containers.
+const DefaultNetwork = "appstore-apps"
+
+// iccOption is the bridge driver's switch for traffic between containers
+// of one network.
+const iccOption = "com.docker.network.bridge.enable_icc"
+
+// ensureNetwork creates the apps' network when it does not exist: a bridge
+// on which containers reach the outside and are reached on their
+// published loopback ports, but not each other. An existing network is
+// used as it is (an operator may have made it on purpose); the default
+// one, "bridge", is never created.
+//
+// Two runners starting at once on a fresh engine may both create it:
+// engines before API 1.44 check names for duplicates only loosely. Every
+// runner then uses the same one (networkID picks the smallest id), and the
+// duplicates nobody uses are removed here.
+func (e *engine) ensureNetwork(ctx context.Context) error {
+	if e.network == "" || e.network == "bridge" {
+		return nil
+	}
+	ids, err := e.networkIDs(ctx, e.network)
+	if err != nil {
+		return err
+	}
+	if len(ids) == 0 {
+		_, err := e.cli.NetworkCreate(ctx, e.network, network.CreateOptions{
+			Driver:  "bridge",
+			Options: map[string]string{iccOption: "false"},
+			Labels:  map[string]string{LabelManaged: "true"},
+		})
+		if err != nil && !errdefs.IsConflict(err) { // a conflict: another runner made it first
+			return fmt.Errorf("create Docker network %s for the apps: %w (create it yourself, or run appstored with --app-network bridge)", e.network, err)
+		}
+		if err == nil {
+			e.logger.Info("created the apps' Docker network", "network", e.network, "inter_container", false)
+		}
+		if ids, err = e.networkIDs(ctx, e.network); err != nil {
+			return err
+		}
+	}
+	for _, id := range ids[min(1, len(ids)):] {
+		// In use or already gone are both fine: it is only tidying.
+		if err := e.cli.NetworkRemove(ctx, id); err == nil {
+			e.logger.Info("removed a duplicate of the apps' Docker network", "network", e.network, "id", id)
+		}
+	}
+	return nil
+}
+
+// networkIDs returns the ids of the networks named name, smallest first
+// (the engine's name filter also matches parts of names).
+func (e *engine) networkIDs(ctx context.Context, name string) ([]string, error) {
+	list, err := e.cli.NetworkList(ctx, network.ListOptions{Filters: filters.NewArgs(filters.Arg("name", name))})
+	if err != nil {
+		return nil, fmt.Errorf("list Docker networks: %w", err)
+	}
+	var ids []string
+	for _, n := range list {
+		if n.Name == name {
+			ids = append(ids, n.ID)
+		}
+	}
+	slices.Sort(ids)
+	return ids, nil
+}
+
+// networkMode is what a new container's HostConfig.NetworkMode names: the
+// apps' network by id, so that a duplicate of its name (see ensureNetwork)
+// cannot make the engine refuse it as ambiguous.
+func (e *engine) networkMode(ctx context.Context, name string) (container.NetworkMode, error) {
+	if name == "" || name == "bridge" || name == "none" {
+		return container.NetworkMode(name), nil
+	}
+	ids, err := e.networkIDs(ctx, name)
+	if err == nil && len(ids) == 0 && name == e.network {
+		// Removed behind the runner's back: make it again.
+		if err = e.ensureNetwork(ctx); err == nil {
+			ids, err = e.networkIDs(ctx, name)
+		}
+	}
+	if err != nil {
+		return "", err
+	}
+	if len(ids) == 0 {
+		return "", fmt.Errorf("Docker network %s for the apps does not exist and could not be created", name)
+	}
+	return container.NetworkMode(ids[0]), nil
 }
 
 // containerSpec is one launch's container.
@@ -48,6 +142,7 @@ type containerSpec struct {
 	Runner   string
 	AppPort  int
 	Profile  Profile
+	Network  string
 }
 
 // tmpfsOptions mount a small private /tmp: images FROM scratch have none,
@@ -83,7 +178,7 @@ func hardened(s containerSpec) (*container.Config, *container.HostConfig) {
 		// the Docker socket, is visible inside.
 		Tmpfs:         map[string]string{"/tmp": tmpfsOptions},
 		RestartPolicy: container.RestartPolicy{Name: container.RestartPolicyDisabled},
-		NetworkMode:   "bridge",
+		NetworkMode:   container.NetworkMode(s.Network),
 		IpcMode:       "private",
 		LogConfig:     container.LogConfig{Type: "json-file", Config: map[string]string{"max-size": "10m", "max-file": "2"}},
 		Resources: container.Resources{
@@ -130,7 +225,15 @@ func (e *engine) image(ctx context.Context, ref string) (*imageInfo, error) {
 }
 
 func (e *engine) create(ctx context.Context, s containerSpec) (string, error) {
+	if s.Network == "" {
+		s.Network = e.network
+	}
 	cfg, host := hardened(s)
+	mode, err := e.networkMode(ctx, s.Network)
+	if err != nil {
+		return "", fmt.Errorf("create container: %w", err)
+	}
+	host.NetworkMode = mode
 	resp, err := e.cli.ContainerCreate(ctx, cfg, host, nil, nil, s.Name)
 	if err != nil {
 		return "", fmt.Errorf("create container: %w", err)

@@ -74,6 +74,11 @@ type Config struct {
 	// WarmPool is how many started containers are kept ready for the apps
 	// tagged warm:true and the most launched ones.
 	WarmPool int
+	// Network is the Docker network app containers join (default
+	// DefaultNetwork). The runner creates it when missing as a bridge with
+	// inter-container traffic disabled, so that one app cannot reach
+	// another's ports; "bridge" uses the engine's default network instead.
+	Network string
 	// Limits are the daemon-wide resource maxima.
 	Limits Limits
 
@@ -130,6 +135,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.PreviewDomain == "" {
 		c.PreviewDomain = DefaultPreviewDomain
+	}
+	if c.Network == "" {
+		c.Network = DefaultNetwork
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -225,7 +233,7 @@ func New(cfg Config) (*Runner, error) {
 	r := &Runner{
 		cfg:          cfg,
 		st:           cfg.Store,
-		eng:          &engine{cli: cli, logger: cfg.Logger},
+		eng:          &engine{cli: cli, logger: cfg.Logger, network: cfg.Network},
 		logger:       cfg.Logger,
 		id:           id,
 		preview:      pd,
@@ -286,6 +294,10 @@ func runnerID(dataDir string) (string, error) {
 // not there, Run keeps trying.
 func (r *Runner) Init(ctx context.Context) error {
 	if err := r.eng.ping(ctx); err != nil {
+		r.setEngineErr(err)
+		return err
+	}
+	if err := r.eng.ensureNetwork(ctx); err != nil {
 		r.setEngineErr(err)
 		return err
 	}

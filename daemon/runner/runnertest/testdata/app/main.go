@@ -112,6 +112,16 @@ func main() {
 		}
 		fmt.Fprintf(w, "allocated %d MiB\n", mb)
 	})
+	mux.HandleFunc("/dial", func(w http.ResponseWriter, r *http.Request) {
+		// Whether this container reaches addr: the network isolation test.
+		c, err := net.DialTimeout("tcp", r.URL.Query().Get("addr"), 2*time.Second)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		c.Close()
+		fmt.Fprintln(w, "connected")
+	})
 	mux.HandleFunc("/ws", echoWebSocket)
 	_ = http.Serve(ln, mux)
 }
