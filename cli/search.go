@@ -81,9 +81,15 @@ values from the daemon (see appstore completion).`,
 	}
 	cmd.Flags().IntVarP(&opts.Limit, "limit", "L", 0, "at most `N` results (default: 50 on a terminal, all in a pipe; -1 for all)")
 	cmd.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
-		// "-license:gpl" reads as the flags -l -i -c…: say how to exclude.
-		if strings.Contains(err.Error(), "unknown shorthand flag") || strings.Contains(err.Error(), "unknown flag") {
-			err = fmt.Errorf("%w; to exclude a tag or word, put the term after \"--\": appstore search lang:go -- -license:gpl-3.0", err)
+		// "-license:gpl" reads as the flags -l -i -c…: say how to exclude,
+		// with the user's own term when pflag names it ("… in -license:gpl").
+		msg := err.Error()
+		if strings.Contains(msg, "unknown shorthand flag") || strings.Contains(msg, "unknown flag") {
+			example := "appstore search lang:go -- -license:gpl-3.0"
+			if i := strings.LastIndex(msg, " in -"); i >= 0 && !strings.HasPrefix(msg[i+4:], "--") {
+				example = "appstore search <other terms> -- " + msg[i+4:]
+			}
+			err = fmt.Errorf("%w; to exclude a tag or word, put the term after \"--\": %s", err, example)
 		}
 		return &UsageError{Err: err}
 	})

@@ -109,7 +109,7 @@ func TestSearchCommand(t *testing.T) {
 	if r := sh("search", "-q", "lang:go", "--", "-framework:gin"); r.code != 0 || r.stdout != "fiber-board\n" {
 		t.Errorf("exclusion after --: %+v", r)
 	}
-	if r := sh("search", "-license:mit"); r.code != cli.ExitUsage || !strings.Contains(r.stderr, `after "--"`) {
+	if r := sh("search", "-license:mit"); r.code != cli.ExitUsage || !strings.Contains(r.stderr, `after "--": appstore search <other terms> -- -license:mit`) {
 		t.Errorf("exclusion read as a flag: %+v, want a usage error saying to use --", r)
 	}
 
