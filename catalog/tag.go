@@ -71,7 +71,7 @@ func NewTag(key, value string) (Tag, error) {
 	}
 	for _, r := range value {
 		if !unicode.IsPrint(r) || unicode.IsSpace(r) || r == ',' || r == '"' {
-			return Tag{}, fmt.Errorf("tag %q: value may not contain %q (spaces, commas, quotes and control characters are not allowed)", truncate(key+":"+value, 80), r)
+			return Tag{}, fmt.Errorf("tag %q: value may not contain %q (spaces, commas, double quotes and control characters are not allowed: the search language uses them)", truncate(key+":"+value, 80), r)
 		}
 	}
 	return Tag{Key: key, Value: value}, nil
