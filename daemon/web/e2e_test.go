@@ -408,6 +408,13 @@ func TestWebViewWithToken(t *testing.T) {
 
 	b := newBrowser(t, dir)
 	const short = 20 * time.Second
+	// A query that does not parse is refused with the place of the mistake
+	// counted in characters (é is two bytes), not bytes, said once.
+	b.step("open a bad query", short, chromedp.Navigate(d.URL+"/?q="+url.QueryEscape(`lang:go é "open`)))
+	b.wait("the error names the character", `(() => { const e = document.getElementById('q-error');
+		return e && !e.hidden && e.textContent.endsWith(`+"`"+`add a closing '"' after the phrase (at character 11)`+"`"+`)
+			&& !e.textContent.includes('byte'); })()`, short)
+	b.screenshot("bad-query")
 	b.step("open the add form", short, chromedp.Navigate(d.URL+"/add"))
 	b.wait("the event stream is refused without the token", `document.getElementById('conn').dataset.state === 'reconnecting'`, short)
 	b.step("submit without the token", short,

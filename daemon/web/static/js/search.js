@@ -214,7 +214,9 @@ export class SearchView {
     let msg = err.message;
     if (err.field === 'q' && typeof err.position === 'number') {
       const at = charIndex(q, err.position);
-      msg = `${err.message} (at character ${at + 1})`;
+      // The daemon's message ends with the byte offset ("(at byte 8)");
+      // people count characters, so say that instead, once.
+      msg = `${err.message.replace(/ \(at byte \d+\)$/, '')} (at character ${at + 1})`;
     }
     this.error.textContent = msg;
     this.error.hidden = false;
