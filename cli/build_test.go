@@ -257,8 +257,11 @@ func TestAddWaitFollowsTheBuild(t *testing.T) {
 		removeImages(catalogID)
 	})
 	app := gitserver.File{Name: "app", Content: string(bin), Mode: 0o755}
-	good := gitserver.NewRepoFiles(t, "shiny", []gitserver.File{app,
-		{Name: "Dockerfile", Content: "FROM scratch\nCOPY app /app\nRUN [\"/app\"]\nENTRYPOINT [\"/app\"]\n"}})
+	// The nonce makes the engine run RUN again whatever its layer cache
+	// holds from earlier runs, so that its output is in the log.
+	nonce := gitserver.File{Name: "nonce", Content: strconv.FormatInt(time.Now().UnixNano(), 10)}
+	good := gitserver.NewRepoFiles(t, "shiny", []gitserver.File{app, nonce,
+		{Name: "Dockerfile", Content: "FROM scratch\nCOPY nonce /nonce\nCOPY app /app\nRUN [\"/app\"]\nENTRYPOINT [\"/app\"]\n"}})
 	bad := gitserver.NewRepoFiles(t, "broken", []gitserver.File{app,
 		{Name: "Dockerfile", Content: "FROM scratch\nCOPY missing /missing\n"}})
 
