@@ -14,6 +14,7 @@ import (
 	"github.com/charmbracelet/lipgloss"
 
 	"github.com/appstore-dev/appstore/catalog"
+	"github.com/appstore-dev/appstore/catalog/query"
 	"github.com/appstore-dev/appstore/client"
 )
 
@@ -346,11 +347,27 @@ func (m *Model) quit() tea.Cmd {
 	return tea.Quit
 }
 
+// queryErrPrefix starts the status of a query that does not parse.
+const queryErrPrefix = "query: "
+
 func (m *Model) searchKey(k tea.KeyMsg) tea.Cmd {
 	switch {
 	case key.Matches(k, m.bar.keys.Run):
 		m.bar.open = false
-		q := strings.TrimSpace(m.bar.Value())
+		raw := m.bar.Value()
+		var se *query.SyntaxError
+		if _, err := query.Parse(raw); errors.As(err, &se) {
+			// Checked here, as the CLI does, so that the focus stays on the
+			// line with the cursor at the mistake, instead of the results
+			// of the last query under a message with a byte offset.
+			m.bar.SetCursorByte(se.Pos)
+			m.setStatus(statusErr, queryErrPrefix+se.Msg+" (the cursor is at the mistake)")
+			return nil
+		}
+		if m.statusKind == statusErr && strings.HasPrefix(m.status, queryErrPrefix) {
+			m.setStatus(statusInfo, "") // fixed
+		}
+		q := strings.TrimSpace(raw)
 		m.focusResults()
 		return m.runSearch(q, false)
 	case key.Matches(k, m.bar.keys.Results) && !m.bar.ListOpen():

@@ -434,14 +434,33 @@ func TestGoingOfflineLaterAndBack(t *testing.T) {
 	h.waitView("connected again")
 }
 
+// TestInvalidQueryIsReported: Enter on a query that does not parse keeps
+// the focus on the search line with the cursor at the mistake (counted in
+// characters: é is two bytes), says what is wrong, and searches nothing;
+// once fixed, Enter searches and the message goes.
 func TestInvalidQueryIsReported(t *testing.T) {
 	h := newHarness(t, catalogSource())
 	h.online()
-	h.typeText(`"unclosed`)
+	before := h.m.results.Query()
+	h.typeText(`lang:go é "open`)
 	h.press("enter")
 	h.waitFor("the error", func() bool { return h.m.statusKind == statusErr })
-	if !strings.Contains(h.m.status, "search: ") || !strings.Contains(h.m.status, "quote") {
+	if !strings.Contains(h.m.status, "unterminated quote") || !strings.Contains(h.m.status, "the cursor is at the mistake") || strings.Contains(h.m.status, "byte") {
 		t.Errorf("status %q", h.m.status)
+	}
+	if !h.m.bar.Focused() || h.m.bar.input.Position() != len([]rune(`lang:go é `)) {
+		t.Errorf("focused %v, cursor at %d; want the search line, at the quote", h.m.bar.Focused(), h.m.bar.input.Position())
+	}
+	if h.m.results.Query() != before {
+		t.Errorf("searched %q", h.m.results.Query())
+	}
+
+	h.press("end")
+	h.typeText(`"`)
+	h.press("enter")
+	h.waitFor("the search", func() bool { return h.m.results.Query() == `lang:go é "open"` && !h.m.bar.Focused() })
+	if h.m.status != "" {
+		t.Errorf("status after the fix: %q", h.m.status)
 	}
 }
 

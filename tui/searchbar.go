@@ -115,6 +115,14 @@ func (b *SearchBar) cursorByte() int {
 	return runeToByte(b.input.Value(), b.input.Position())
 }
 
+// SetCursorByte puts the cursor at byte offset pos of the text (clamped),
+// where a query error says the mistake is.
+func (b *SearchBar) SetCursorByte(pos int) {
+	v := b.input.Value()
+	pos = min(max(pos, 0), len(v))
+	b.input.SetCursor(utf8.RuneCountInString(v[:pos]))
+}
+
 // SetValue replaces the text (a query given on the command line, or a
 // recalled one) with the cursor at its end, and asks for suggestions.
 func (b *SearchBar) SetValue(q string) tea.Cmd {
