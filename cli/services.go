@@ -545,7 +545,11 @@ func runServicesImport(ctx context.Context, o *ServicesOptions) error {
 		if name == "-" {
 			name = "standard input"
 		}
-		fmt.Fprintf(o.IO.ErrOut, "error: %s: %d of the manifest's entries are invalid; nothing was applied:\n", name, len(me.Entries))
+		invalid := fmt.Sprintf("%d entries of the manifest are", len(me.Entries))
+		if len(me.Entries) == 1 {
+			invalid = "1 entry of the manifest is"
+		}
+		fmt.Fprintf(o.IO.ErrOut, "error: %s: %s invalid; nothing was applied:\n", name, invalid)
 		for _, e := range me.Entries {
 			fmt.Fprintf(o.IO.ErrOut, "  %s\n", e.String())
 		}

@@ -162,12 +162,16 @@ func TestServicesCommands(t *testing.T) {
 	bad := filepath.Join(dir, "bad.json")
 	os.WriteFile(bad, []byte(`{"services":[{"slug":"ok","base_url":"http://ok"},{"slug":"b","base_url":"gopher://x"},{"slug":"c","base_url":"http://c","helth_url":"x"}]}`), 0o600)
 	r = sh("services", "import", bad)
-	if r.code != cli.ExitUsage || !strings.Contains(r.stderr, "nothing was applied") ||
+	if r.code != cli.ExitUsage || !strings.Contains(r.stderr, "bad.json: 2 entries of the manifest are invalid; nothing was applied:\n") ||
 		!strings.Contains(r.stderr, "services[1] (b): base_url:") || !strings.Contains(r.stderr, "services[2] (c): helth_url: unknown field") {
 		t.Errorf("bad manifest: %+v", r)
 	}
 	if r = sh("services", "show", "ok"); r.code != cli.ExitNotFound {
 		t.Errorf("a refused manifest created ok: %+v", r)
+	}
+	os.WriteFile(bad, []byte(`{"services":[{"slug":"ok","base_url":"http://ok"},{"slug":"b","base_url":"gopher://x"}]}`), 0o600)
+	if r = sh("services", "import", bad); r.code != cli.ExitUsage || !strings.Contains(r.stderr, "bad.json: 1 entry of the manifest is invalid; nothing was applied:\n") {
+		t.Errorf("one bad entry: %+v", r)
 	}
 	os.WriteFile(bad, []byte("{\"services\": [\n  {\"slug\": \"x\",}\n]}"), 0o600)
 	if r = sh("services", "import", bad); r.code != cli.ExitUsage || !strings.Contains(r.stderr, "bad.json:2:") {
