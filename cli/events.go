@@ -118,6 +118,11 @@ func runEvents(ctx context.Context, opts *EventsOptions) error {
 			if ctx.Err() != nil {
 				return nil // interrupted: following ends here, which is success
 			}
+			// The daemon names its query parameter; the user typed a flag.
+			var ae *client.APIError
+			if errors.As(err, &ae) && ae.Field == "since" {
+				return usageErrorf("--since %d: %s", opts.Since, strings.TrimPrefix(ae.Message, "since: "))
+			}
 			return err
 		}
 		if e.Type == client.EventStreamTruncated {

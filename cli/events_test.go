@@ -203,6 +203,7 @@ func TestEventsRefusesBadInput(t *testing.T) {
 		msg  string
 	}{
 		{[]string{"events", "--since", "-3"}, cli.ExitUsage, "--since -3"},
+		{[]string{"events", "--since", "999999999"}, cli.ExitUsage, "error: --since 999999999: no event 999999999 yet (the newest is "},
 		{[]string{"events", "--topic", "Build"}, cli.ExitUsage, "topics"},
 		{[]string{"events", "extra"}, cli.ExitUsage, "unknown command"},
 	} {

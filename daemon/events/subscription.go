@@ -113,7 +113,7 @@ func (h *Hub) Subscribe(ctx context.Context, f Filter) (*Subscription, error) {
 			return nil, err
 		}
 		if f.Since > b.newest {
-			return nil, catalog.Invalid("since", "no event %d yet (the newest is %d): was the database reset? resume with since=0 to read every retained event", f.Since, b.newest)
+			return nil, catalog.Invalid("since", "no event %d yet (the newest is %d): was the database reset? start again from 0 to read every retained event", f.Since, b.newest)
 		}
 	}
 	subCtx, cancel := context.WithCancel(ctx)
