@@ -415,6 +415,16 @@ func TestWebViewWithToken(t *testing.T) {
 		return e && !e.hidden && e.textContent.endsWith(`+"`"+`add a closing '"' after the phrase (at character 11)`+"`"+`)
 			&& !e.textContent.includes('byte'); })()`, short)
 	b.screenshot("bad-query")
+	// An unknown app: said so, and none of an app's panels (whose buttons
+	// could only fail).
+	b.step("open an unknown app", short, chromedp.Navigate(d.URL+"/app/nope"))
+	b.wait("no app, no panels", `(() => { const a = document.querySelector('article.app [role=alert]');
+		const panels = document.querySelectorAll('article.app > .panel, article.app > .two');
+		const h1 = document.querySelector('article.app h1');
+		return h1 && h1.textContent === 'No app “nope”' && a && !a.hidden
+			&& a.textContent.includes('not registered') && panels.length === 4
+			&& [...panels].every((p) => p.hidden && p.offsetParent === null); })()`, short)
+	b.screenshot("unknown-app")
 	b.step("open the add form", short, chromedp.Navigate(d.URL+"/add"))
 	b.wait("the event stream is refused without the token", `document.getElementById('conn').dataset.state === 'reconnecting'`, short)
 	b.step("submit without the token", short,

@@ -53,23 +53,28 @@ export class AppView {
     this.logState = h('p', {class: 'log-state', id: 'log-state'});
     this.log = h('pre', {class: 'log', role: 'log', tabindex: '0', 'aria-labelledby': 'log-title', 'aria-describedby': 'log-state'});
 
-    replace(root,
-      h('p', {class: 'crumbs'}, h('a', {href: '/', 'data-nav': true}, '← All apps')),
-      h('article', {class: 'app', dataset: {slug}},
-        h('header', {class: 'app-head'}, this.heading, this.meta, this.desc),
-        this.banner,
-        this.alert,
-        h('section', {class: 'panel', 'aria-labelledby': 'st-title'},
-          h('h2', {id: 'st-title'}, 'Status'), this.statusEl, this.ingestError, this.launch.el, this.actions),
-        h('section', {class: 'panel', 'aria-labelledby': 'tags-title'}, h('h2', {id: 'tags-title'}, 'Tags'), this.tags),
-        h('div', {class: 'two'},
+    // The panels of an app; hidden while there is no app (an unknown slug,
+    // or one removed under the page), whose buttons could only fail.
+    this.panels = [
+      h('section', {class: 'panel', 'aria-labelledby': 'st-title'},
+        h('h2', {id: 'st-title'}, 'Status'), this.statusEl, this.ingestError, this.launch.el, this.actions),
+      h('section', {class: 'panel', 'aria-labelledby': 'tags-title'}, h('h2', {id: 'tags-title'}, 'Tags'), this.tags),
+      h('div', {class: 'two'},
           h('section', {class: 'panel', 'aria-labelledby': 'tl-title'}, h('h2', {id: 'tl-title'}, 'Ingestion timeline'), this.timeline),
           h('section', {class: 'panel', 'aria-labelledby': 'builds-title'}, h('h2', {id: 'builds-title'}, 'Builds'),
             h('div', {class: 'table-wrap'}, h('table', {class: 'builds'},
               h('thead', {}, h('tr', {}, h('th', {scope: 'col'}, 'Build'), h('th', {scope: 'col'}, 'Status'),
                 h('th', {scope: 'col'}, 'Commit'), h('th', {scope: 'col'}, 'Took'), h('th', {scope: 'col'}, 'Queued'))),
               this.buildRows)))),
-        h('section', {class: 'panel', 'aria-labelledby': 'log-title'}, this.logTitle, this.logState, this.log)));
+      h('section', {class: 'panel', 'aria-labelledby': 'log-title'}, this.logTitle, this.logState, this.log),
+    ];
+    replace(root,
+      h('p', {class: 'crumbs'}, h('a', {href: '/', 'data-nav': true}, '← All apps')),
+      h('article', {class: 'app', dataset: {slug}},
+        h('header', {class: 'app-head'}, this.heading, this.meta, this.desc),
+        this.banner,
+        this.alert,
+        ...this.panels));
 
     if (history.state && history.state.added) {
       this.banner.textContent = 'Registered. Its ingestion and build are followed live below.';
@@ -91,6 +96,11 @@ export class AppView {
     this.alert.hidden = false;
   }
 
+  setGone(gone) {
+    this.gone = gone;
+    for (const p of this.panels) p.hidden = gone;
+  }
+
   async load() {
     this.loading = true;
     try {
@@ -100,6 +110,11 @@ export class AppView {
         api('GET', `/api/v1/repositories/${enc(this.slug)}/builds`, {query: {limit: 10}}),
         activeLaunches(this.slug).catch(() => new Map()),
       ]);
+      if (this.gone) {
+        // Registered again (repository.created) after it was missing.
+        this.setGone(false);
+        this.alert.hidden = true;
+      }
       this.showRepo(repo);
       this.timeline.replaceChildren();
       this.lastStep = 0;
@@ -112,7 +127,7 @@ export class AppView {
       if (this.logAuto) this.followNewest();
     } catch (err) {
       if (err.status === 404) {
-        this.gone = true;
+        this.setGone(true);
         this.heading.textContent = `No app “${this.slug}”`;
         this.fail(new Error('It is not registered (or was removed). Search for it, or add it.'));
         return;
@@ -328,11 +343,10 @@ export class AppView {
     switch (topic) {
       case 'repository':
         if (what === 'deleted') {
-          this.gone = true;
+          this.setGone(true);
           this.fail(new Error('This app was removed.'));
           if (this.logCtrl) this.logCtrl.abort();
         } else if (what === 'created') {
-          this.gone = false;
           this.load();
         } else {
           this.refreshRepo();
