@@ -427,7 +427,11 @@ func (w *Worker) finish(ctx context.Context, work *store.BuildWork, logs *logSin
 		log.Warn("recording the end of the build failed", "status", o.Status, "err", err)
 		return nil, err
 	}
-	log.Info("build finished", "status", b.Status, "cached", b.Cached, "image", b.ImageTag, "duration_ms", b.DurationMS,
+	var ms int64
+	if b.DurationMS != nil {
+		ms = *b.DurationMS
+	}
+	log.Info("build finished", "status", b.Status, "cached", b.Cached, "image", b.ImageTag, "duration_ms", ms,
 		"error", firstLine(b.ErrorMessage))
 	if b.Status == catalog.BuildSucceeded && !b.Cached {
 		// A new image may supersede an old one: let the reconciler
