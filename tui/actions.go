@@ -255,6 +255,15 @@ func (m *Model) findLaunch(id int64) *client.Launch {
 	return nil
 }
 
+// readLaunch reads a launch as it is now, as a launchMsg of action.
+func (m *Model) readLaunch(slug string, id int64, action string) tea.Cmd {
+	ctx, src := m.ctx, m.src
+	return func() tea.Msg {
+		l, err := src.Launch(ctx, id)
+		return launchMsg{slug: slug, action: action, launch: l, err: err}
+	}
+}
+
 func launchTick(id int64) tea.Cmd {
 	return tea.Tick(time.Second, func(time.Time) tea.Msg { return launchTickMsg{id: id} })
 }
@@ -265,7 +274,7 @@ const launchWait = 2 * time.Minute
 
 func (m *Model) onLaunch(msg launchMsg) tea.Cmd {
 	if msg.err != nil {
-		return m.failed(msg.err, map[string]string{"launch": "launch", "wait": "launch", "stop": "stop"}[msg.action]+" "+msg.slug)
+		return m.failed(msg.err, map[string]string{"launch": "launch", "wait": "launch", "check": "launch", "stop": "stop"}[msg.action]+" "+msg.slug)
 	}
 	l := msg.launch
 	if msg.action == "stop" {
@@ -273,6 +282,9 @@ func (m *Model) onLaunch(msg launchMsg) tea.Cmd {
 		m.detail.Refresh()
 		m.setStatus(statusOK, "stopped "+msg.slug)
 		return nil
+	}
+	if l.Status != catalog.LaunchStarting {
+		delete(m.awaiting, l.ID)
 	}
 	if l.Status.Terminal() {
 		delete(m.launches, msg.slug)
@@ -285,14 +297,25 @@ func (m *Model) onLaunch(msg launchMsg) tea.Cmd {
 	case catalog.LaunchStarting:
 		m.setStatus(statusInfo, "starting "+msg.slug+"…")
 		id := l.ID
+		var tick tea.Cmd
+		if msg.action == "launch" {
+			tick = launchTick(id)
+		}
+		if m.events != nil && !m.streamLost {
+			// The event stream says when the start-up ends (applyEvent).
+			// One read now covers an event that came before this answer.
+			if msg.action == "check" {
+				return tick
+			}
+			m.awaiting[id] = msg.slug
+			return tea.Batch(m.readLaunch(msg.slug, id, "check"), tick)
+		}
+		// No stream (it dropped): the daemon's long poll.
 		wait := func() tea.Msg {
 			got, err := src.WaitLaunch(ctx, id, launchWait)
 			return launchMsg{slug: msg.slug, action: "wait", launch: got, err: err}
 		}
-		if msg.action == "launch" {
-			return tea.Batch(wait, launchTick(id))
-		}
-		return wait
+		return tea.Batch(wait, tick)
 	case catalog.LaunchRunning:
 		url := l.PreviewURL
 		if url == "" {

@@ -446,7 +446,28 @@ func (f *fakeSource) StartLaunch(ctx context.Context, slug string) (*client.Laun
 	l := &client.Launch{ID: f.nextID, Repository: slug, Status: catalog.LaunchStarting, CreatedAt: fakeEpoch}
 	f.launches = append(f.launches, l)
 	cp := *l
+	// Like the daemon, the app comes up after the answer, and the event
+	// stream says so.
+	l.Status = catalog.LaunchRunning
+	l.PreviewURL = "http://" + slug + ".localhost:7070/"
+	ev := event("launch.running", slug, map[string]any{"launch_id": l.ID, "slug": slug, "status": l.Status})
+	go func() { f.events <- ev }()
 	return &cp, nil
+}
+
+func (f *fakeSource) Launch(ctx context.Context, id int64) (*client.Launch, error) {
+	if err := f.called("Launch"); err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, l := range f.launches {
+		if l.ID == id {
+			cp := *l
+			return &cp, nil
+		}
+	}
+	return nil, &client.APIError{StatusCode: 404, Code: client.CodeNotFound, Message: "no such launch"}
 }
 
 func (f *fakeSource) WaitLaunch(ctx context.Context, id int64, max time.Duration) (*client.Launch, error) {

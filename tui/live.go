@@ -223,6 +223,13 @@ func (m *Model) applyEvent(ev client.Event) tea.Cmd {
 		}
 	case "launch":
 		st := catalog.LaunchStatus(d.Status)
+		var cmd tea.Cmd
+		if waiting, ok := m.awaiting[d.LaunchID]; ok && st != catalog.LaunchStarting {
+			// The start-up this TUI waits for ended: read the launch
+			// for its preview URL (or its error).
+			delete(m.awaiting, d.LaunchID)
+			cmd = m.readLaunch(waiting, d.LaunchID, "wait")
+		}
 		l := m.launches[slug]
 		switch {
 		case l != nil && l.ID == d.LaunchID:
@@ -239,7 +246,7 @@ func (m *Model) applyEvent(ev client.Event) tea.Cmd {
 			delete(m.launches, slug)
 		}
 		m.detail.Refresh()
-		return nil
+		return cmd
 	}
 	return nil
 }

@@ -110,6 +110,9 @@ type Model struct {
 	streamLost bool
 	launches   map[string]*client.Launch // active launches by slug
 	opened     map[int64]bool            // launches whose URL was opened
+	// awaiting are the starting launches (id → slug) whose end of start-up
+	// the event stream will tell (applyEvent), instead of a long poll.
+	awaiting map[int64]string
 	status     string
 	statusKind statusKind
 }
@@ -143,6 +146,7 @@ func New(ctx context.Context, opts Options) *Model {
 		width: 80, height: 24,
 		launches: map[string]*client.Launch{},
 		opened:   map[int64]bool{},
+		awaiting: map[int64]string{},
 		list:     newListKeys(),
 		offKeys:  newOfflineKeys(),
 	}

@@ -358,6 +358,10 @@ func TestLaunchOpensThePreviewAndStopStopsIt(t *testing.T) {
 	}
 	h.press("s")
 	h.waitView("stop chat: chat is not running")
+	// The end of the start-up came from the event stream, not a poll.
+	if n := f.callCount("WaitLaunch"); n != 0 {
+		t.Errorf("WaitLaunch called %d times: the TUI polled instead of following launch events", n)
+	}
 }
 
 func TestAddFormRegistersAndFollows(t *testing.T) {

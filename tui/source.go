@@ -38,6 +38,8 @@ type Source interface {
 	CreateBuild(ctx context.Context, slug string, noCache bool) (*client.Build, error)
 
 	StartLaunch(ctx context.Context, slug string) (*client.Launch, error)
+	// Launch returns a launch as it is now.
+	Launch(ctx context.Context, id int64) (*client.Launch, error)
 	// WaitLaunch returns the launch once it is no longer starting, or as
 	// it is after max.
 	WaitLaunch(ctx context.Context, id int64, max time.Duration) (*client.Launch, error)
@@ -123,6 +125,10 @@ func (s ClientSource) CreateBuild(ctx context.Context, slug string, noCache bool
 
 func (s ClientSource) StartLaunch(ctx context.Context, slug string) (*client.Launch, error) {
 	return s.C.StartLaunch(ctx, slug, client.LaunchRequest{})
+}
+
+func (s ClientSource) Launch(ctx context.Context, id int64) (*client.Launch, error) {
+	return s.C.Launch(ctx, id)
 }
 
 func (s ClientSource) WaitLaunch(ctx context.Context, id int64, max time.Duration) (*client.Launch, error) {
