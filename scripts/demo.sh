@@ -138,9 +138,12 @@ echo "$pid" >"$pidfile"
 
 stop() {
 	trap - INT TERM EXIT
+	# Output may go to a pipe whose reader Ctrl-C ended too (make demo | tee
+	# log): writing to it must not kill this script before the daemon stops.
+	trap '' PIPE
 	if kill -0 "$pid" 2>/dev/null; then
-		say "stopping appstored and the apps it launched"
 		kill -TERM "$pid" 2>/dev/null || true
+		say "stopping appstored and the apps it launched" || true
 		wait "$pid" 2>/dev/null || true
 	fi
 	rm -f "$pidfile"
@@ -173,6 +176,8 @@ else
 	say "the Docker engine does not answer (see /readyz): the apps are registered but not built;"
 	say "start dockerd (or set DOCKER_HOST for appstored), then: bin/appstore build <slug> --wait"
 fi
+# What a previous run registered: asking again would only print an error.
+registered=$(bin/appstore list --json --jq '.[].git_url' 2>/dev/null || true)
 if [ -d "$apps" ]; then
 	for dir in "$apps"/*/; do
 		[ -d "$dir" ] || continue
@@ -183,10 +188,14 @@ if [ -d "$apps" ]; then
 			continue
 		fi
 		path=$repo_path
-		set +e
-		slug=$(bin/appstore add "$path" "${wait_flags[@]}")
-		rc=$?
-		set -e
+		if printf '%s\n' "$registered" | grep -qxF "file://$path"; then
+			rc=5
+		else
+			set +e
+			slug=$(bin/appstore add "$path" "${wait_flags[@]}")
+			rc=$?
+			set -e
+		fi
 		case $rc in
 		0) say "registered $path as $slug${wait_flags[0]:+ and built it}" ;;
 		5)
