@@ -307,13 +307,9 @@ func (s *Store) FinishBuild(ctx context.Context, id int64, worker string, o Buil
 		return nil, fmt.Errorf("finish build %d: status %q is not final", id, o.Status)
 	}
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		b, err := scanBuild(tx.QueryRow(ctx, `SELECT `+buildColumns+` FROM `+buildFrom+`
-			WHERE b.id = $1 AND b.status = 'running' AND b.worker = $2 FOR UPDATE OF b`, id, worker))
-		if errors.Is(err, pgx.ErrNoRows) {
-			return ErrLeaseLost
-		}
+		b, err := lockHeldBuild(ctx, tx, id, worker)
 		if err != nil {
-			return mapError(err)
+			return err
 		}
 		return s.finishTx(ctx, tx, b, o)
 	})
@@ -321,6 +317,21 @@ func (s *Store) FinishBuild(ctx context.Context, id int64, worker string, o Buil
 		return nil, fmt.Errorf("finish build %d: %w", id, err)
 	}
 	return s.Build(ctx, id)
+}
+
+// lockHeldBuild locks build id in tx if it is still running under worker.
+// ErrLeaseLost means another worker took it over or it already ended: the
+// caller must not change it.
+func lockHeldBuild(ctx context.Context, tx pgx.Tx, id int64, worker string) (*catalog.Build, error) {
+	b, err := scanBuild(tx.QueryRow(ctx, `SELECT `+buildColumns+` FROM `+buildFrom+`
+		WHERE b.id = $1 AND b.status = 'running' AND b.worker = $2 FOR UPDATE OF b`, id, worker))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, ErrLeaseLost
+	}
+	if err != nil {
+		return nil, mapError(err)
+	}
+	return b, nil
 }
 
 // finishTx moves b (locked in tx) to o.Status and writes its event.
@@ -363,13 +374,9 @@ func (s *Store) finishTx(ctx context.Context, tx pgx.Tx, b *catalog.Build, o Bui
 // writes build.requeued.
 func (s *Store) RequeueBuild(ctx context.Context, id int64, worker, reason string) error {
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		b, err := scanBuild(tx.QueryRow(ctx, `SELECT `+buildColumns+` FROM `+buildFrom+`
-			WHERE b.id = $1 AND b.status = 'running' AND b.worker = $2 FOR UPDATE OF b`, id, worker))
-		if errors.Is(err, pgx.ErrNoRows) {
-			return ErrLeaseLost
-		}
+		b, err := lockHeldBuild(ctx, tx, id, worker)
 		if err != nil {
-			return mapError(err)
+			return err
 		}
 		return requeueTx(ctx, tx, b, reason)
 	})
