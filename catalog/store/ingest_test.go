@@ -161,10 +161,7 @@ func ptr[T any](v T) *T { return &v }
 func TestReingestionReplacesAuthorAndAutoTagsKeepsManual(t *testing.T) {
 	st := storetest.New(t)
 	ctx := context.Background()
-	repo, err := st.CreateRepository(ctx, newRepo(t, "https://github.com/acme/notes.git", "team:ops"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	repo := createRepo(t, st, "https://github.com/acme/notes.git", "team:ops")
 	if _, err := st.UpdateRepository(ctx, "notes", store.RepositoryUpdate{Description: ptr("my words")}); err != nil {
 		t.Fatal(err)
 	}
@@ -216,10 +213,7 @@ func TestReingestionReplacesAuthorAndAutoTagsKeepsManual(t *testing.T) {
 func TestIngestionFailureAndRetry(t *testing.T) {
 	st := storetest.New(t)
 	ctx := context.Background()
-	repo, err := st.CreateRepository(ctx, newRepo(t, "https://github.com/acme/flaky.git"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	repo := createRepo(t, st, "https://github.com/acme/flaky.git")
 	c, _ := st.ClaimIngest(ctx, repo.ID, time.Minute)
 	a := store.IngestAttempt{RepositoryID: repo.ID, Claim: c.Claim, Attempt: c.Attempt, Duration: 2 * time.Second}
 	if err := st.RetryIngest(ctx, a, "network down; retrying", time.Hour); err != nil {
@@ -238,7 +232,7 @@ func TestIngestionFailureAndRetry(t *testing.T) {
 		t.Errorf("start-up stale %v misses the queued repository", ids)
 	}
 
-	c, err = st.ClaimIngest(ctx, repo.ID, time.Minute)
+	c, err := st.ClaimIngest(ctx, repo.ID, time.Minute)
 	if err != nil || c.Attempt != 2 {
 		t.Fatalf("retry claim %+v %v", c, err)
 	}
@@ -275,10 +269,7 @@ func TestIngestionFailureAndRetry(t *testing.T) {
 func TestExpiredLeaseIsRecoveredAndTheOldClaimLoses(t *testing.T) {
 	st := storetest.New(t)
 	ctx := context.Background()
-	repo, err := st.CreateRepository(ctx, newRepo(t, "https://github.com/acme/crash.git"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	repo := createRepo(t, st, "https://github.com/acme/crash.git")
 	old, err := st.ClaimIngest(ctx, repo.ID, time.Minute)
 	if err != nil {
 		t.Fatal(err)
@@ -313,7 +304,7 @@ func TestExpiredLeaseIsRecoveredAndTheOldClaimLoses(t *testing.T) {
 func TestRefreshWhileProcessingSupersedesTheRunningAttempt(t *testing.T) {
 	st := storetest.New(t)
 	ctx := context.Background()
-	repo, _ := st.CreateRepository(ctx, newRepo(t, "https://github.com/acme/busy.git"))
+	repo := createRepo(t, st, "https://github.com/acme/busy.git")
 	c, _ := st.ClaimIngest(ctx, repo.ID, time.Minute)
 	if _, changed, err := st.RequestIngest(ctx, "busy", "push to main"); err != nil || !changed {
 		t.Fatalf("request while processing: %v %v", changed, err)
@@ -345,7 +336,7 @@ func TestRefreshWhileProcessingSupersedesTheRunningAttempt(t *testing.T) {
 func TestConcurrentClaimsHaveOneWinner(t *testing.T) {
 	st := storetest.New(t)
 	ctx := context.Background()
-	repo, _ := st.CreateRepository(ctx, newRepo(t, "https://github.com/acme/race.git"))
+	repo := createRepo(t, st, "https://github.com/acme/race.git")
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	wins, refused := 0, 0
@@ -376,7 +367,7 @@ func TestConcurrentClaimsHaveOneWinner(t *testing.T) {
 func TestCompleteIngestReusesAnIdenticalQueuedBuild(t *testing.T) {
 	st := storetest.New(t)
 	ctx := context.Background()
-	repo, _ := st.CreateRepository(ctx, newRepo(t, "https://github.com/acme/same.git"))
+	repo := createRepo(t, st, "https://github.com/acme/same.git")
 	c, _ := st.ClaimIngest(ctx, repo.ID, time.Minute)
 	first, err := st.CompleteIngest(ctx, success(c, "s1"))
 	if err != nil {
@@ -405,7 +396,7 @@ func TestCompleteIngestReusesAnIdenticalQueuedBuild(t *testing.T) {
 func TestTimelineWindow(t *testing.T) {
 	st := storetest.New(t)
 	ctx := context.Background()
-	repo, _ := st.CreateRepository(ctx, newRepo(t, "https://github.com/acme/long.git"))
+	repo := createRepo(t, st, "https://github.com/acme/long.git")
 	for i := 0; i < 5; i++ {
 		c, err := st.ClaimIngest(ctx, repo.ID, time.Minute)
 		if err != nil {
@@ -437,14 +428,14 @@ func TestClaimSyncDueSplitsAndSpaces(t *testing.T) {
 	ctx := context.Background()
 	var ids []int64
 	for _, u := range []string{"https://github.com/acme/s1.git", "https://github.com/acme/s2.git", "https://github.com/acme/s3.git"} {
-		repo, _ := st.CreateRepository(ctx, newRepo(t, u))
+		repo := createRepo(t, st, u)
 		c, _ := st.ClaimIngest(ctx, repo.ID, time.Minute)
 		if _, err := st.CompleteIngest(ctx, success(c, "h")); err != nil {
 			t.Fatal(err)
 		}
 		ids = append(ids, repo.ID)
 	}
-	queued, _ := st.CreateRepository(ctx, newRepo(t, "https://github.com/acme/q.git"))
+	queued := createRepo(t, st, "https://github.com/acme/q.git")
 
 	if due, err := st.ClaimSyncDue(ctx, time.Hour, 0); err != nil || len(due) != 0 {
 		t.Errorf("due within the hour after ingestion: %v %v", due, err)

@@ -28,6 +28,15 @@ func succeededBuild(t *testing.T, st *store.Store, repoID int64, sha string) int
 	return id
 }
 
+// builtDash is a store with the app dash and a succeeded build of it,
+// what every launch starts from.
+func builtDash(t *testing.T) (st *store.Store, repo *catalog.Repository, build int64) {
+	t.Helper()
+	st = storetest.New(t)
+	repo = createRepo(t, st, "https://github.com/acme/dash.git")
+	return st, repo, succeededBuild(t, st, repo.ID, "aaaaaaaaaaaa")
+}
+
 func launchEvents(t *testing.T, st *store.Store) []string {
 	t.Helper()
 	evs, err := st.Events(context.Background(), store.EventFilter{Topics: []string{"launch"}})
@@ -44,10 +53,7 @@ func launchEvents(t *testing.T, st *store.Store) []string {
 func TestLaunchTargetExplainsMissingBuilds(t *testing.T) {
 	st := storetest.New(t)
 	ctx := context.Background()
-	repo, err := st.CreateRepository(ctx, newRepo(t, "https://github.com/acme/dash.git"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	repo := createRepo(t, st, "https://github.com/acme/dash.git")
 	tg, err := st.LaunchTarget(ctx, "dash")
 	if err != nil {
 		t.Fatal(err)
@@ -82,13 +88,8 @@ func TestLaunchTargetExplainsMissingBuilds(t *testing.T) {
 }
 
 func TestLaunchLifecycleWritesOneEventPerTransition(t *testing.T) {
-	st := storetest.New(t)
+	st, repo, build := builtDash(t)
 	ctx := context.Background()
-	repo, err := st.CreateRepository(ctx, newRepo(t, "https://github.com/acme/dash.git"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	build := succeededBuild(t, st, repo.ID, "aaaaaaaaaaaa")
 	nl := store.NewLaunch{RepositoryID: repo.ID, BuildID: build, AppPort: 8080, Profile: "small", Runner: "r1", TTL: time.Hour}
 
 	l, origin, err := st.BeginLaunch(ctx, nl)
@@ -167,13 +168,8 @@ func TestLaunchLifecycleWritesOneEventPerTransition(t *testing.T) {
 }
 
 func TestConcurrentLaunchesOfOneAppShareOneLaunch(t *testing.T) {
-	st := storetest.New(t)
+	st, repo, build := builtDash(t)
 	ctx := context.Background()
-	repo, err := st.CreateRepository(ctx, newRepo(t, "https://github.com/acme/dash.git"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	build := succeededBuild(t, st, repo.ID, "aaaaaaaaaaaa")
 	var wg sync.WaitGroup
 	ids := make([]int64, 8)
 	origins := make([]store.LaunchOrigin, 8)
@@ -206,13 +202,8 @@ func TestConcurrentLaunchesOfOneAppShareOneLaunch(t *testing.T) {
 }
 
 func TestWarmLaunchIsAttachedOnce(t *testing.T) {
-	st := storetest.New(t)
+	st, repo, build := builtDash(t)
 	ctx := context.Background()
-	repo, err := st.CreateRepository(ctx, newRepo(t, "https://github.com/acme/dash.git"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	build := succeededBuild(t, st, repo.ID, "aaaaaaaaaaaa")
 	warm, origin, err := st.BeginLaunch(ctx, store.NewLaunch{RepositoryID: repo.ID, BuildID: build, Profile: "small", Runner: "r1", Warm: true})
 	if err != nil || origin != store.LaunchCreated || !warm.Warm || warm.ExpiresAt != nil {
 		t.Fatalf("warm: %v %v %+v", err, origin, warm)
@@ -253,13 +244,8 @@ func TestWarmLaunchIsAttachedOnce(t *testing.T) {
 }
 
 func TestExpiredIdleAndTouch(t *testing.T) {
-	st := storetest.New(t)
+	st, repo, build := builtDash(t)
 	ctx := context.Background()
-	repo, err := st.CreateRepository(ctx, newRepo(t, "https://github.com/acme/dash.git"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	build := succeededBuild(t, st, repo.ID, "aaaaaaaaaaaa")
 	begin := func(profile string, ttl time.Duration) int64 {
 		l, _, err := st.BeginLaunch(ctx, store.NewLaunch{RepositoryID: repo.ID, BuildID: build, Profile: profile, Runner: "r1", TTL: ttl})
 		if err != nil {
@@ -308,10 +294,7 @@ func TestWarmCandidatesPreferTaggedThenMostLaunched(t *testing.T) {
 	ctx := context.Background()
 	var ids []int64
 	for _, u := range []string{"https://github.com/acme/a.git", "https://github.com/acme/b.git", "https://github.com/acme/c.git", "https://github.com/acme/d.git"} {
-		r, err := st.CreateRepository(ctx, newRepo(t, u))
-		if err != nil {
-			t.Fatal(err)
-		}
+		r := createRepo(t, st, u)
 		ids = append(ids, r.ID)
 	}
 	for _, id := range ids[:3] { // d has no build

@@ -13,10 +13,7 @@ import (
 func TestRenewIngestLease(t *testing.T) {
 	st := storetest.New(t)
 	ctx := context.Background()
-	r, err := st.CreateRepository(ctx, newRepo(t, "https://github.com/acme/renewed.git"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := createRepo(t, st, "https://github.com/acme/renewed.git")
 	c, err := st.ClaimIngest(ctx, r.ID, time.Second)
 	if err != nil {
 		t.Fatal(err)

@@ -59,10 +59,7 @@ func TestPruneIngestionTimelineKeepsRecentAndNewestSteps(t *testing.T) {
 	ctx := context.Background()
 	const keep, retention, old, recent = 5, 30 * 24 * time.Hour, 40 * 24 * time.Hour, 24 * time.Hour
 	repo := func(url string) int64 {
-		r, err := st.CreateRepository(ctx, newRepo(t, url))
-		if err != nil {
-			t.Fatal(err)
-		}
+		r := createRepo(t, st, url)
 		// Registration wrote a step now: make it as old as the rest.
 		if _, err := st.Pool().Exec(ctx, `UPDATE ingestion_events SET created_at = now() - interval '60 days' WHERE repository_id = $1`, r.ID); err != nil {
 			t.Fatal(err)

@@ -31,13 +31,21 @@ func newRepo(t *testing.T, rawURL string, tags ...string) store.NewRepository {
 	return in
 }
 
-func TestCreateRepository(t *testing.T) {
-	st := storetest.New(t)
-	ctx := context.Background()
-	repo, err := st.CreateRepository(ctx, newRepo(t, "https://github.com/acme/Dash.git", "category:dashboard", "Team:Ops"))
+// createRepo registers rawURL with tags, failing the test if the store
+// refuses it.
+func createRepo(t *testing.T, st *store.Store, rawURL string, tags ...string) *catalog.Repository {
+	t.Helper()
+	repo, err := st.CreateRepository(context.Background(), newRepo(t, rawURL, tags...))
 	if err != nil {
 		t.Fatal(err)
 	}
+	return repo
+}
+
+func TestCreateRepository(t *testing.T) {
+	st := storetest.New(t)
+	ctx := context.Background()
+	repo := createRepo(t, st, "https://github.com/acme/Dash.git", "category:dashboard", "Team:Ops")
 	if repo.Slug != "dash" || repo.Name != "Dash" || repo.Owner != "acme" {
 		t.Errorf("got slug %q name %q owner %q", repo.Slug, repo.Name, repo.Owner)
 	}
@@ -60,9 +68,7 @@ func TestCreateRepository(t *testing.T) {
 func TestSameRepositoryTwiceIsAConflictNamingTheSlug(t *testing.T) {
 	st := storetest.New(t)
 	ctx := context.Background()
-	if _, err := st.CreateRepository(ctx, newRepo(t, "https://github.com/a/b")); err != nil {
-		t.Fatal(err)
-	}
+	createRepo(t, st, "https://github.com/a/b")
 	for _, again := range []string{"https://github.com/a/b.git", "git@github.com:a/b.git", "https://GITHUB.com/a/B"} {
 		_, err := st.CreateRepository(ctx, newRepo(t, again))
 		var conflict *catalog.ConflictError
@@ -78,13 +84,9 @@ func TestSameRepositoryTwiceIsAConflictNamingTheSlug(t *testing.T) {
 
 func TestSlugCollisionsGetSuffixes(t *testing.T) {
 	st := storetest.New(t)
-	ctx := context.Background()
 	var slugs []string
 	for _, u := range []string{"https://github.com/a/app", "https://gitlab.com/b/app", "https://example.org/c/app.git"} {
-		repo, err := st.CreateRepository(ctx, newRepo(t, u))
-		if err != nil {
-			t.Fatal(err)
-		}
+		repo := createRepo(t, st, u)
 		slugs = append(slugs, repo.Slug)
 	}
 	if want := []string{"app", "app-2", "app-3"}; !slices.Equal(slugs, want) {
@@ -130,9 +132,7 @@ func TestListFiltersAndPaginates(t *testing.T) {
 		if i%2 == 0 {
 			tags = append(tags, "framework:gin")
 		}
-		if _, err := st.CreateRepository(ctx, newRepo(t, fmt.Sprintf("https://github.com/o/r%d", i), tags...)); err != nil {
-			t.Fatal(err)
-		}
+		createRepo(t, st, fmt.Sprintf("https://github.com/o/r%d", i), tags...)
 	}
 	gin, _ := catalog.ParseTag("framework:gin")
 	var seen []string
@@ -147,9 +147,7 @@ func TestListFiltersAndPaginates(t *testing.T) {
 		}
 		if page == 0 {
 			// A repository added while paging must not shift later pages.
-			if _, err := st.CreateRepository(ctx, newRepo(t, "https://github.com/o/late", "framework:gin")); err != nil {
-				t.Fatal(err)
-			}
+			createRepo(t, st, "https://github.com/o/late", "framework:gin")
 		}
 		if next == "" {
 			break
@@ -171,9 +169,7 @@ func TestListFiltersAndPaginates(t *testing.T) {
 func TestUpdateTagsAndFields(t *testing.T) {
 	st := storetest.New(t)
 	ctx := context.Background()
-	if _, err := st.CreateRepository(ctx, newRepo(t, "https://github.com/o/tagged", "a:1")); err != nil {
-		t.Fatal(err)
-	}
+	createRepo(t, st, "https://github.com/o/tagged", "a:1")
 	desc := "A fine app"
 	b2, _ := catalog.ParseTag("b:2")
 	a1, _ := catalog.ParseTag("a:1")
@@ -199,9 +195,7 @@ func TestUpdateTagsAndFields(t *testing.T) {
 func TestDeleteRepository(t *testing.T) {
 	st := storetest.New(t)
 	ctx := context.Background()
-	if _, err := st.CreateRepository(ctx, newRepo(t, "https://github.com/o/gone", "x:y")); err != nil {
-		t.Fatal(err)
-	}
+	createRepo(t, st, "https://github.com/o/gone", "x:y")
 	if err := st.DeleteRepository(ctx, "gone"); err != nil {
 		t.Fatal(err)
 	}
@@ -221,9 +215,7 @@ func TestListTagsCountsAndPrefixes(t *testing.T) {
 	st := storetest.New(t)
 	ctx := context.Background()
 	for i, tags := range [][]string{{"lang:go", "framework:gin"}, {"lang:go", "framework:fiber"}, {"lang:python", "framework:flask"}} {
-		if _, err := st.CreateRepository(ctx, newRepo(t, fmt.Sprintf("https://github.com/o/t%d", i), tags...)); err != nil {
-			t.Fatal(err)
-		}
+		createRepo(t, st, fmt.Sprintf("https://github.com/o/t%d", i), tags...)
 	}
 	got, err := st.ListTags(ctx, store.TagListOptions{Prefix: "lang:"})
 	if err != nil {
