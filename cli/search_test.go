@@ -13,6 +13,7 @@ import (
 
 	"github.com/appstore-dev/appstore/catalog"
 	"github.com/appstore-dev/appstore/catalog/store"
+	"github.com/appstore-dev/appstore/catalog/store/storetest"
 	"github.com/appstore-dev/appstore/cli"
 	"github.com/appstore-dev/appstore/client"
 	"github.com/appstore-dev/appstore/daemon"
@@ -38,14 +39,8 @@ func searchFixture(t *testing.T) *daemon.Daemon {
 		{"flask-wiki", "a wiki", []string{"lang:python", "framework:flask", "license:mit"}, catalog.IngestFailed, 0, catalog.BuildFailed},
 	} {
 		in := store.NewRepository{Name: a.name, NameManual: true,
-			GitURL: "https://git.example.com/o/" + a.name + ".git", GitURLKey: "git.example.com/o/" + a.name}
-		for _, s := range a.tags {
-			tag, err := catalog.ParseTag(s)
-			if err != nil {
-				t.Fatal(err)
-			}
-			in.Tags = append(in.Tags, tag)
-		}
+			GitURL: "https://git.example.com/o/" + a.name + ".git", GitURLKey: "git.example.com/o/" + a.name,
+			Tags: storetest.Tags(t, a.tags...)}
 		repo, err := d.Store.CreateRepository(ctx, in)
 		if err != nil {
 			t.Fatal(err)

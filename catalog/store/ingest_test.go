@@ -14,19 +14,6 @@ import (
 	"github.com/appstore-dev/appstore/catalog/store/storetest"
 )
 
-func mustTags(t *testing.T, ss ...string) []catalog.Tag {
-	t.Helper()
-	var out []catalog.Tag
-	for _, s := range ss {
-		tag, err := catalog.ParseTag(s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, tag)
-	}
-	return out
-}
-
 func timeline(t *testing.T, st *store.Store, slug string) []catalog.IngestionEvent {
 	t.Helper()
 	evs, err := st.IngestionTimeline(context.Background(), slug, store.TimelineOptions{})
@@ -97,8 +84,8 @@ func TestIngestionHappyPath(t *testing.T) {
 	}
 
 	s := success(c, "aaaa1111")
-	s.AuthorTags = mustTags(t, "topic:charts", "category:dashboard")
-	s.AutoTags = mustTags(t, "lang:typescript", "runtime:node")
+	s.AuthorTags = storetest.Tags(t, "topic:charts", "category:dashboard")
+	s.AutoTags = storetest.Tags(t, "lang:typescript", "runtime:node")
 	done, err := st.CompleteIngest(ctx, s)
 	if err != nil {
 		t.Fatal(err)
@@ -167,7 +154,7 @@ func TestReingestionReplacesAuthorAndAutoTagsKeepsManual(t *testing.T) {
 	}
 	c, _ := st.ClaimIngest(ctx, repo.ID, time.Minute)
 	s := success(c, "c1")
-	s.AuthorTags, s.AutoTags = mustTags(t, "topic:old"), mustTags(t, "lang:go")
+	s.AuthorTags, s.AutoTags = storetest.Tags(t, "topic:old"), storetest.Tags(t, "lang:go")
 	if _, err := st.CompleteIngest(ctx, s); err != nil {
 		t.Fatal(err)
 	}
@@ -186,7 +173,7 @@ func TestReingestionReplacesAuthorAndAutoTagsKeepsManual(t *testing.T) {
 	}
 	s = success(c, "c2")
 	s.Name, s.Description = "", "from the repo"
-	s.AuthorTags, s.AutoTags = mustTags(t, "topic:new"), nil
+	s.AuthorTags, s.AutoTags = storetest.Tags(t, "topic:new"), nil
 	if _, err := st.CompleteIngest(ctx, s); err != nil {
 		t.Fatal(err)
 	}

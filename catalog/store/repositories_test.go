@@ -20,15 +20,7 @@ func newRepo(t *testing.T, rawURL string, tags ...string) store.NewRepository {
 	if err != nil {
 		t.Fatal(err)
 	}
-	in := store.NewRepository{GitURL: u.CloneURL(), GitURLKey: u.Key(), Name: u.Name(), Owner: u.Owner()}
-	for _, s := range tags {
-		tag, err := catalog.ParseTag(s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		in.Tags = append(in.Tags, tag)
-	}
-	return in
+	return store.NewRepository{GitURL: u.CloneURL(), GitURLKey: u.Key(), Name: u.Name(), Owner: u.Owner(), Tags: storetest.Tags(t, tags...)}
 }
 
 // createRepo registers rawURL with tags, failing the test if the store

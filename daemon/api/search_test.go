@@ -25,14 +25,8 @@ func newSearchAPI(t *testing.T) (*apiTest, *store.Store) {
 
 func addTagged(t *testing.T, st *store.Store, name string, tags ...string) {
 	t.Helper()
-	in := store.NewRepository{Name: name, NameManual: true, GitURL: "https://git.example.com/o/" + name + ".git", GitURLKey: "git.example.com/o/" + name}
-	for _, s := range tags {
-		tag, err := catalog.ParseTag(s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		in.Tags = append(in.Tags, tag)
-	}
+	in := store.NewRepository{Name: name, NameManual: true, GitURL: "https://git.example.com/o/" + name + ".git", GitURLKey: "git.example.com/o/" + name,
+		Tags: storetest.Tags(t, tags...)}
 	if _, err := st.CreateRepository(context.Background(), in); err != nil {
 		t.Fatal(err)
 	}

@@ -329,7 +329,7 @@ func TestIngestsShapedRepositories(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			repo := gitserver.NewNamedRepo(t, tc.name, tc.files)
-			r := e.register(repo, func(in *store.NewRepository) { in.Tags = mustTags(t, tc.manual...) })
+			r := e.register(repo, func(in *store.NewRepository) { in.Tags = storetest.Tags(t, tc.manual...) })
 			got, err := e.ingest(r, 1)
 			if err != nil {
 				t.Fatalf("ingest: %v (repository error %q)", err, got.IngestError)
@@ -366,19 +366,6 @@ func TestIngestsShapedRepositories(t *testing.T) {
 			}
 		})
 	}
-}
-
-func mustTags(t *testing.T, ss ...string) []catalog.Tag {
-	t.Helper()
-	var out []catalog.Tag
-	for _, s := range ss {
-		tag, err := catalog.ParseTag(s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, tag)
-	}
-	return out
 }
 
 // TestRefusesBrokenRepositories checks that content problems fail at once
@@ -461,11 +448,11 @@ func TestManualTagsAndFieldsSurviveReingestion(t *testing.T) {
 		"tags.yaml":  "description: first\ntags:\n  topic: one\n",
 		"Dockerfile": "FROM alpine\n",
 	})
-	r := e.register(repo, func(in *store.NewRepository) { in.Tags = mustTags(t, "team:ops") })
+	r := e.register(repo, func(in *store.NewRepository) { in.Tags = storetest.Tags(t, "team:ops") })
 	if _, err := e.ingest(r, 1); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.st.UpdateRepository(ctx, r.Slug, store.RepositoryUpdate{Homepage: ptr("https://mine.example"), AddTags: mustTags(t, "pinned:yes")}); err != nil {
+	if _, err := e.st.UpdateRepository(ctx, r.Slug, store.RepositoryUpdate{Homepage: ptr("https://mine.example"), AddTags: storetest.Tags(t, "pinned:yes")}); err != nil {
 		t.Fatal(err)
 	}
 	second := repo.Commit(t, map[string]string{"tags.yaml": "description: second\nhomepage: https://theirs.example\ntags:\n  topic: two\n"}, "retag")

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"testing"
 
+	"github.com/appstore-dev/appstore/catalog"
 	"github.com/appstore-dev/appstore/catalog/store"
 	"github.com/appstore-dev/appstore/internal/testenv"
 )
@@ -35,4 +36,19 @@ func NewWithURL(t testing.TB) (*store.Store, string) {
 		t.Fatalf("migrate: %v", err)
 	}
 	return st, url
+}
+
+// Tags parses each "key:value" of ss, failing the test on one that is not a
+// valid tag: test data that does not parse is a mistake in the test.
+func Tags(t testing.TB, ss ...string) []catalog.Tag {
+	t.Helper()
+	var out []catalog.Tag
+	for _, s := range ss {
+		tag, err := catalog.ParseTag(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, tag)
+	}
+	return out
 }
