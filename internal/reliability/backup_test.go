@@ -13,6 +13,7 @@ import (
 	"github.com/appstore-dev/appstore/catalog"
 	"github.com/appstore-dev/appstore/client"
 	"github.com/appstore-dev/appstore/daemon"
+	"github.com/appstore-dev/appstore/daemon/daemontest"
 	"github.com/appstore-dev/appstore/daemon/localpg"
 	"github.com/appstore-dev/appstore/internal/gitserver"
 	"github.com/appstore-dev/appstore/internal/testenv"
@@ -32,7 +33,7 @@ func TestBackupAndRestore(t *testing.T) {
 		t.Fatal(err)
 	}
 	db, _ := newCatalog(t)
-	d := inProcess(t, daemon.Config{DatabaseURL: db, Roles: []string{daemon.RoleAPI, daemon.RoleWorker}})
+	d := daemontest.Start(t, daemon.Config{DatabaseURL: db, Roles: []string{daemon.RoleAPI, daemon.RoleWorker}})
 	c := &client.Client{BaseURL: d.URL}
 	var slugs []string
 	for i, lang := range []string{"go", "python", "go"} {
@@ -65,7 +66,7 @@ func TestBackupAndRestore(t *testing.T) {
 	restored := testenv.Postgres(t)
 	run(t, filepath.Join(bin, "pg_restore"), "--no-owner", "--exit-on-error", "--dbname="+restored, dump)
 
-	d2 := inProcess(t, daemon.Config{DatabaseURL: restored, Roles: []string{daemon.RoleAPI, daemon.RoleWorker}})
+	d2 := daemontest.Start(t, daemon.Config{DatabaseURL: restored, Roles: []string{daemon.RoleAPI, daemon.RoleWorker}})
 	c2 := &client.Client{BaseURL: d2.URL}
 	if after := catalogView(t, c2); after != before {
 		t.Errorf("restored catalog differs:\nbefore %s\nafter  %s", before, after)

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -23,6 +22,7 @@ import (
 	"github.com/appstore-dev/appstore/catalog"
 	"github.com/appstore-dev/appstore/client"
 	"github.com/appstore-dev/appstore/daemon"
+	"github.com/appstore-dev/appstore/daemon/daemontest"
 	"github.com/appstore-dev/appstore/internal/gitserver"
 	"github.com/appstore-dev/appstore/internal/testenv"
 )
@@ -37,33 +37,6 @@ const (
 	hostileToken  = "s3cret-token"
 	hostileSecret = "hook-secret"
 )
-
-// inProcess starts appstored in this process on a fresh database.
-func inProcess(t *testing.T, cfg daemon.Config) *daemon.Daemon {
-	t.Helper()
-	if cfg.DatabaseURL == "" {
-		cfg.DatabaseURL = testenv.Postgres(t)
-	}
-	if cfg.DataDir == "" {
-		cfg.DataDir = t.TempDir()
-	}
-	if cfg.Addr == "" {
-		cfg.Addr = "127.0.0.1:0"
-	}
-	cfg.Logger = slog.New(slog.DiscardHandler)
-	d, err := daemon.Start(context.Background(), cfg)
-	if err != nil {
-		t.Fatalf("start appstored: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := d.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-	})
-	return d
-}
 
 // refused checks that err is the daemon's answer status with code, and that
 // its message mentions every one of mentions.
@@ -89,7 +62,7 @@ func refused(t *testing.T, what string, err error, status int, code string, ment
 // loopback (where the policy is strict): each is refused with 400 naming
 // git_url and the reason, and nothing is registered.
 func TestHostileGitURLs(t *testing.T) {
-	d := inProcess(t, daemon.Config{Addr: "0.0.0.0:0", Token: hostileToken, Roles: []string{daemon.RoleAPI}})
+	d := daemontest.Start(t, daemon.Config{Addr: "0.0.0.0:0", Token: hostileToken, Roles: []string{daemon.RoleAPI}})
 	c := &client.Client{BaseURL: d.URL, Token: hostileToken}
 	ctx := context.Background()
 	for _, tc := range []struct{ url, mention string }{
@@ -142,7 +115,7 @@ func TestHostileRedirect(t *testing.T) {
 		http.Redirect(w, r, "http://169.254.169.254/latest/meta-data.git"+strings.TrimPrefix(r.URL.RequestURI(), "/app.git"), http.StatusFound)
 	}))
 	t.Cleanup(front.Close)
-	d := inProcess(t, daemon.Config{Addr: "0.0.0.0:0", Token: hostileToken, GitAllowPrivate: true,
+	d := daemontest.Start(t, daemon.Config{Addr: "0.0.0.0:0", Token: hostileToken, GitAllowPrivate: true,
 		Roles: []string{daemon.RoleAPI, daemon.RoleWorker}})
 	c := &client.Client{BaseURL: d.URL, Token: hostileToken}
 	r, err := c.AddRepository(context.Background(), client.AddRepositoryRequest{GitURL: front.URL + "/app.git"})
@@ -181,7 +154,7 @@ func ingested(t *testing.T, c *client.Client, slug string) *client.Repository {
 func TestHostileRepositories(t *testing.T) {
 	testenv.Docker(t)
 	gitserver.RequireGit(t)
-	d := inProcess(t, daemon.Config{MaxCloneBytes: 1 << 20, Roles: []string{daemon.RoleAPI, daemon.RoleWorker}})
+	d := daemontest.Start(t, daemon.Config{MaxCloneBytes: 1 << 20, Roles: []string{daemon.RoleAPI, daemon.RoleWorker}})
 	c := &client.Client{BaseURL: d.URL}
 	ctx := context.Background()
 	df := gitserver.File{Name: "Dockerfile", Content: "FROM scratch\nEXPOSE 8080\n"}
@@ -258,7 +231,7 @@ func TestHostileRepositories(t *testing.T) {
 	})
 
 	t.Run("log-too-large", func(t *testing.T) {
-		d := inProcess(t, daemon.Config{BuildLogLimit: 4096})
+		d := daemontest.Start(t, daemon.Config{BuildLogLimit: 4096})
 		c := &client.Client{BaseURL: d.URL}
 		files := appFiles(t, "chatty", "")
 		files[1].Content = strings.Replace(files[1].Content, "ENV ", "RUN [\"/app\", \"spam\", \"2000\"]\nENV ", 1)
@@ -294,7 +267,7 @@ func cleanupImages(t *testing.T, d *daemon.Daemon) {
 // Host and Origin headers (DNS rebinding, cross-site requests), missing and
 // wrong tokens, forged webhook signatures, oversized and malformed bodies.
 func TestHostileRequests(t *testing.T) {
-	d := inProcess(t, daemon.Config{Token: hostileToken, WebhookSecret: hostileSecret, ServiceToken: "svc",
+	d := daemontest.Start(t, daemon.Config{Token: hostileToken, WebhookSecret: hostileSecret, ServiceToken: "svc",
 		Roles: []string{daemon.RoleAPI}})
 	do := func(method, path, body string, header ...string) (int, client.ErrorDetail, http.Header) {
 		t.Helper()

@@ -10,6 +10,7 @@ import (
 
 	"github.com/appstore-dev/appstore/client"
 	"github.com/appstore-dev/appstore/daemon"
+	"github.com/appstore-dev/appstore/daemon/daemontest"
 	"github.com/appstore-dev/appstore/internal/testenv"
 )
 
@@ -34,7 +35,7 @@ func TestRolesDecideWhatAProcessServes(t *testing.T) {
 	} {
 		name := strings.Join(tc.roles, ",")
 		t.Run(name, func(t *testing.T) {
-			d := inProcess(t, daemon.Config{DatabaseURL: db, RedisURL: redis, Roles: tc.roles})
+			d := daemontest.Start(t, daemon.Config{DatabaseURL: db, RedisURL: redis, Roles: tc.roles})
 			code, h := readyz(t, d.URL)
 			if got := slices.Sorted(maps.Keys(h.Checks)); code != http.StatusOK || !slices.Equal(got, tc.checks) {
 				t.Errorf("/readyz %d with checks %v, want 200 with %v", code, got, tc.checks)
