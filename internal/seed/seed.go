@@ -375,30 +375,17 @@ func newGenerator(n int) *generator {
 	g.text = rand.NewZipf(g.rng, 1.07, 4, uint64(len(g.words)-1))
 
 	// Tag vocabulary, in a fixed order so that tag ids are deterministic.
-	for _, v := range langs {
-		g.tag("lang", v)
-	}
-	for _, v := range frameworks {
-		g.tag("framework", v)
-	}
-	for _, v := range licenses {
-		g.tag("license", v)
-	}
-	for _, v := range runtimes {
-		g.tag("runtime", v)
-	}
-	for _, v := range categories {
-		g.tag("category", v)
-	}
-	for _, v := range sdks {
-		g.tag("sdk", v)
-	}
-	for _, v := range dbs {
-		g.tag("db", v)
-	}
 	topics := g.words[:min(3000, len(g.words))]
-	for _, v := range topics {
-		g.tag("topic", v)
+	for _, vocabulary := range []struct {
+		key    string
+		values []string
+	}{
+		{"lang", langs}, {"framework", frameworks}, {"license", licenses}, {"runtime", runtimes},
+		{"category", categories}, {"sdk", sdks}, {"db", dbs}, {"topic", topics},
+	} {
+		for _, v := range vocabulary.values {
+			g.tag(vocabulary.key, v)
+		}
 	}
 
 	langZ := rand.NewZipf(g.rng, 1.3, 2, uint64(len(langs)-1))
