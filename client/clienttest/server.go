@@ -211,15 +211,12 @@ func (s *Server) add(w http.ResponseWriter, r *http.Request) {
 		writeInvalid(w, "dockerfile", err.Error())
 		return
 	}
-	var tags []client.Tag
-	for _, raw := range req.Tags {
-		t, err := catalog.ParseTag(raw)
-		if err != nil {
-			writeInvalid(w, "tags", err.Error())
-			return
-		}
-		t.Source = catalog.SourceManual
-		tags = append(tags, t)
+	tags, ok := parseTags(w, "tags", req.Tags)
+	if !ok {
+		return
+	}
+	for i := range tags {
+		tags[i].Source = catalog.SourceManual
 	}
 	sortTags(tags)
 
@@ -253,16 +250,26 @@ func (s *Server) add(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, cloneRepo(repo))
 }
 
+// parseTags parses the tags of the request's field; on the first that is
+// not a tag it answers 400 naming the field, as the daemon does, and ok is
+// false.
+func parseTags(w http.ResponseWriter, field string, raw []string) (tags []client.Tag, ok bool) {
+	for _, r := range raw {
+		t, err := catalog.ParseTag(r)
+		if err != nil {
+			writeInvalid(w, field, err.Error())
+			return nil, false
+		}
+		tags = append(tags, t)
+	}
+	return tags, true
+}
+
 func (s *Server) list(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	var want []client.Tag
-	for _, raw := range q["tag"] {
-		t, err := catalog.ParseTag(raw)
-		if err != nil {
-			writeInvalid(w, "tag", err.Error())
-			return
-		}
-		want = append(want, t)
+	want, ok := parseTags(w, "tag", q["tag"])
+	if !ok {
+		return
 	}
 	status := catalog.IngestStatus(q.Get("status"))
 	if status != "" && !status.Valid() {
@@ -325,22 +332,13 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request) {
 	if !decode(w, r, &req) {
 		return
 	}
-	var add, remove []client.Tag
-	for _, raw := range req.AddTags {
-		t, err := catalog.ParseTag(raw)
-		if err != nil {
-			writeInvalid(w, "add_tags", err.Error())
-			return
-		}
-		add = append(add, t)
+	add, ok := parseTags(w, "add_tags", req.AddTags)
+	if !ok {
+		return
 	}
-	for _, raw := range req.RemoveTags {
-		t, err := catalog.ParseTag(raw)
-		if err != nil {
-			writeInvalid(w, "remove_tags", err.Error())
-			return
-		}
-		remove = append(remove, t)
+	remove, ok := parseTags(w, "remove_tags", req.RemoveTags)
+	if !ok {
+		return
 	}
 	if req.Name != nil {
 		if err := catalog.ValidateName(*req.Name); err != nil {
