@@ -67,35 +67,30 @@ func (w *watcher) snapshot() ([]client.Event, error) {
 // empty) arrived, and returns it.
 func (w *watcher) waitFor(t testing.TB, within time.Duration, typ, subject string) client.Event {
 	t.Helper()
-	deadline := time.NewTimer(within)
-	defer deadline.Stop()
-	for {
-		evs, err := w.snapshot()
-		for _, e := range evs {
-			if e.Type == typ && (subject == "" || e.Subject == subject) {
-				return e
-			}
-		}
-		if err != nil {
-			t.Fatalf("%s: event stream ended: %v", w.name, err)
-		}
-		select {
-		case <-w.kick:
-		case <-deadline.C:
-			t.Fatalf("%s: no %s event for %q within %s (got %d events: %s)", w.name, typ, subject, within, len(evs), summarize(evs))
-		}
-	}
+	return w.waitUntil(t, within, fmt.Sprintf("%s event for %q", typ, subject), func(e client.Event) bool {
+		return e.Type == typ && (subject == "" || e.Subject == subject)
+	})
 }
 
 // waitForAfter waits for an event of type typ stamped after t0.
 func (w *watcher) waitForAfter(t testing.TB, within time.Duration, typ string, t0 time.Time) client.Event {
+	t.Helper()
+	return w.waitUntil(t, within, fmt.Sprintf("%s event after %s", typ, t0.Format(time.StampMilli)), func(e client.Event) bool {
+		return e.Type == typ && e.Time.After(t0)
+	})
+}
+
+// waitUntil returns the first event that matches, waiting for it as events
+// arrive; it fails the test when the stream ends or within passes without
+// one (what names the event sought).
+func (w *watcher) waitUntil(t testing.TB, within time.Duration, what string, match func(client.Event) bool) client.Event {
 	t.Helper()
 	deadline := time.NewTimer(within)
 	defer deadline.Stop()
 	for {
 		evs, err := w.snapshot()
 		for _, e := range evs {
-			if e.Type == typ && e.Time.After(t0) {
+			if match(e) {
 				return e
 			}
 		}
@@ -105,7 +100,7 @@ func (w *watcher) waitForAfter(t testing.TB, within time.Duration, typ string, t
 		select {
 		case <-w.kick:
 		case <-deadline.C:
-			t.Fatalf("%s: no %s event after %s within %s", w.name, typ, t0.Format(time.StampMilli), within)
+			t.Fatalf("%s: no %s within %s (got %d events: %s)", w.name, what, within, len(evs), summarize(evs))
 		}
 	}
 }
