@@ -2,7 +2,6 @@ package scripts
 
 import (
 	"bufio"
-	"context"
 	"io"
 	"net/http"
 	"os"
@@ -14,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/appstore-dev/appstore/daemon/localpg"
 	"github.com/appstore-dev/appstore/daemon/runner/runnertest"
 	"github.com/appstore-dev/appstore/internal/testenv"
 )
@@ -28,33 +26,17 @@ func TestDemoBuildsAndLaunches(t *testing.T) {
 	cli := runnertest.Docker(t)
 	_, err := exec.LookPath("git")
 	testenv.Require(t, "git", err)
-	root := t.TempDir()
-	for _, d := range []string{"scripts", "bin", "apps"} {
-		if err := os.Mkdir(filepath.Join(root, d), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	src, err := os.ReadFile("demo.sh")
-	if err != nil {
+	root, data := demoRoot(t)
+	// The hello example, as a directory of the demo's apps.
+	if err := os.Mkdir(filepath.Join(root, "apps"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	writeScript(t, filepath.Join(root, "scripts", "demo.sh"), string(src))
-	for _, name := range []string{"appstore", "appstored"} {
-		if err := os.Symlink(testenv.Binary(t, "./cmd/"+name), filepath.Join(root, "bin", name)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	// The hello example, as a directory of the demo's apps.
 	if out, err := exec.Command("cp", "-a", filepath.Join(testenv.ModuleRoot(t), "examples", "hello"), filepath.Join(root, "apps")).CombinedOutput(); err != nil {
 		t.Fatalf("copy the hello example: %v %s", err, out)
 	}
 	// In the repository the examples compile as part of its module; alone
 	// they need one of their own.
 	writeScript(t, filepath.Join(root, "apps", "hello", "go.mod"), "module hello\n\ngo 1.22\n")
-	data := filepath.Join(root, ".demo")
-	t.Cleanup(func() {
-		_ = localpg.Remove(context.Background(), localpg.Options{DataDir: filepath.Join(data, "postgres")})
-	})
 	addr := freeAddr(t)
 
 	cmd := exec.Command("bash", filepath.Join(root, "scripts", "demo.sh"))

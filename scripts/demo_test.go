@@ -25,34 +25,11 @@ func TestDemo(t *testing.T) {
 	testenv.RequirePostgresBinaries(t)
 	_, err := exec.LookPath("git")
 	testenv.Require(t, "git", err)
-	// demo.sh works from the repository root: give it one with the binaries.
-	root := t.TempDir()
-	for _, d := range []string{"scripts", "bin"} {
-		if err := os.Mkdir(filepath.Join(root, d), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	var src []byte
-	src, err = os.ReadFile("demo.sh")
-	if err != nil {
-		t.Fatal(err)
-	}
-	writeScript(t, filepath.Join(root, "scripts", "demo.sh"), string(src))
-	for _, name := range []string{"appstore", "appstored"} {
-		if err := os.Symlink(testenv.Binary(t, "./cmd/"+name), filepath.Join(root, "bin", name)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	root, data := demoRoot(t)
 	apps := filepath.Join(root, "apps")
 	for _, name := range []string{"hello", "board"} {
 		gitRepo(t, filepath.Join(apps, name))
 	}
-	data := filepath.Join(root, ".demo")
-	t.Cleanup(func() {
-		// appstored keeps its embedded cluster in <data>/postgres; as root that
-		// may live under /var/lib/appstore/pg, which t.TempDir does not remove.
-		_ = localpg.Remove(context.Background(), localpg.Options{DataDir: filepath.Join(data, "postgres")})
-	})
 	addr := freeAddr(t)
 
 	first := runDemo(t, root, addr, data, apps)
@@ -78,6 +55,36 @@ func TestDemo(t *testing.T) {
 
 // runDemo starts demo.sh, waits until it says to press Ctrl-C, sends SIGINT,
 // and checks that it exits 0 with the daemon gone.
+// demoRoot gives demo.sh what it works from, a repository root: the script
+// in scripts/ and the binaries in bin/. data is the demo's data directory;
+// its embedded cluster is removed when the test ends.
+func demoRoot(t *testing.T) (root, data string) {
+	t.Helper()
+	root = t.TempDir()
+	for _, d := range []string{"scripts", "bin"} {
+		if err := os.Mkdir(filepath.Join(root, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	src, err := os.ReadFile("demo.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeScript(t, filepath.Join(root, "scripts", "demo.sh"), string(src))
+	for _, name := range []string{"appstore", "appstored"} {
+		if err := os.Symlink(testenv.Binary(t, "./cmd/"+name), filepath.Join(root, "bin", name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	data = filepath.Join(root, ".demo")
+	t.Cleanup(func() {
+		// appstored keeps its embedded cluster in <data>/postgres; as root that
+		// may live under /var/lib/appstore/pg, which t.TempDir does not remove.
+		_ = localpg.Remove(context.Background(), localpg.Options{DataDir: filepath.Join(data, "postgres")})
+	})
+	return root, data
+}
+
 func runDemo(t *testing.T, root, addr, data, apps string) string {
 	t.Helper()
 	cmd := exec.Command("bash", filepath.Join(root, "scripts", "demo.sh"))
