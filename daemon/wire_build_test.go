@@ -48,6 +48,18 @@ func main() {
 }
 `
 
+// addForBuild registers repo through the API and returns it once its
+// ingestion queued the first build (in the transaction that makes the
+// repository ready).
+func addForBuild(t *testing.T, c *client.Client, repo *gitserver.Repo) *client.Repository {
+	t.Helper()
+	r, err := c.AddRepository(context.Background(), client.AddRepositoryRequest{GitURL: repo.FileURL()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return waitRepo(t, c, r.Slug, "ingestion", func(r *client.Repository) bool { return r.LatestBuild != nil })
+}
+
 // appRepo is a Git repository of an app whose build runs dockerfileRun
 // (e.g. ["/app", "sleep", "3s"]) as a RUN step.
 func appRepo(t *testing.T, name, run string) *gitserver.Repo {
@@ -114,13 +126,7 @@ func TestRegisteredRepositoryIsBuilt(t *testing.T) {
 		t.Errorf("readyz: want an optional, passing docker check: %+v", h)
 	}
 
-	r, err := c.AddRepository(ctx, client.AddRepositoryRequest{GitURL: repo.FileURL()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Ingestion queues the build in the transaction that makes the
-	// repository ready.
-	r = waitRepo(t, c, r.Slug, "ingestion", func(r *client.Repository) bool { return r.LatestBuild != nil })
+	r := addForBuild(t, c, repo)
 	b := waitBuild(t, c, r.LatestBuild.ID, 2*time.Minute)
 	if b.Status != catalog.BuildSucceeded || b.CommitSHA != repo.Head(t) || b.ImageTag != build.ImageTag(r.Slug, b.CommitSHA) {
 		t.Fatalf("build: %+v", b)
@@ -160,11 +166,7 @@ func TestCancelThroughTheAPI(t *testing.T) {
 	removeCatalogImages(t, d.Store)
 	c := &client.Client{BaseURL: d.URL}
 	ctx := context.Background()
-	r, err := c.AddRepository(ctx, client.AddRepositoryRequest{GitURL: repo.FileURL()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r = waitRepo(t, c, r.Slug, "ingestion", func(r *client.Repository) bool { return r.LatestBuild != nil })
+	r := addForBuild(t, c, repo)
 	id := r.LatestBuild.ID
 	// Follow the log until the long step runs.
 	fctx, stop := context.WithTimeout(ctx, 2*time.Minute)
@@ -288,11 +290,7 @@ func TestShutdownEndsBuildLogFollowers(t *testing.T) {
 	repo := gitserver.NewRepo(t, map[string]string{"Dockerfile": "FROM scratch\n"})
 	c := &client.Client{BaseURL: d.URL}
 	ctx := context.Background()
-	r, err := c.AddRepository(ctx, client.AddRepositoryRequest{GitURL: repo.FileURL()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r = waitRepo(t, c, r.Slug, "ingestion", func(r *client.Repository) bool { return r.LatestBuild != nil })
+	r := addForBuild(t, c, repo)
 	// The answer's header comes once the handler follows the log.
 	resp, err := http.Get(d.URL + "/api/v1/builds/" + strconv.FormatInt(r.LatestBuild.ID, 10) + "/logs?follow=1")
 	if err != nil {
