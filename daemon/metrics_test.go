@@ -69,7 +69,7 @@ func TestMetrics(t *testing.T) {
 		`appstore_http_requests_total\{code="201",route="POST /api/v1/repositories"\}`:                 1,
 		`appstore_http_requests_total\{code="404",route="GET /api/v1/repositories/\{slug\}"\}`:         1,
 		`appstore_http_requests_total\{code="` + strconv.Itoa(resp.StatusCode) + `",route="preview"\}`: 1,
-		`appstore_catalog_entities\{kind="repositories",status="(?:queued|processing|failed)"\}`:         1,
+		`appstore_catalog_entities\{kind="repositories",status="(?:queued|processing|failed)"\}`:       1,
 		`appstore_catalog_up`: 1,
 		`appstore_dependency_up\{dependency="database",optional="false"\}`: 1,
 	} {

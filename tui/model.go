@@ -112,7 +112,7 @@ type Model struct {
 	opened     map[int64]bool            // launches whose URL was opened
 	// awaiting are the starting launches (id → slug) whose end of start-up
 	// the event stream will tell (applyEvent), instead of a long poll.
-	awaiting map[int64]string
+	awaiting   map[int64]string
 	status     string
 	statusKind statusKind
 }
