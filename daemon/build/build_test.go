@@ -212,6 +212,14 @@ func TestFailingRunStepNamesTheStepAndItsOutput(t *testing.T) {
 	if strings.Contains(rest, "hello from a build step") {
 		t.Errorf("error carries output of an earlier step: %q", rest)
 	}
+	// The engine colours a step's stderr (ESC[91m … ESC[0m); neither the
+	// error nor the stored log may carry those bytes.
+	if strings.ContainsRune(b.ErrorMessage, 0x1b) {
+		t.Errorf("error carries terminal escapes: %q", b.ErrorMessage)
+	}
+	if log := e.logText(id); strings.ContainsRune(log, 0x1b) || !strings.Contains(log, "\nsomething went wrong in the fail step\n") {
+		t.Errorf("log carries terminal escapes or lacks the step's stderr line:\n%q", log)
+	}
 }
 
 func TestDockerignoreExcludesFiles(t *testing.T) {

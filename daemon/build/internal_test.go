@@ -53,6 +53,30 @@ func TestOutputParserAssemblesLinesAndNamesTheFailingStep(t *testing.T) {
 	}
 }
 
+func TestOutputParserDropsTerminalEscapes(t *testing.T) {
+	// docker 20.10's legacy builder wraps a step's stderr in ESC[91m …
+	// ESC[0m, the reset landing at the start of the next line; build tools
+	// add colours and window titles of their own.
+	stream := `{"stream":"Step 1/1 : RUN [\"/app\",\"fail\"]\n"}
+{"stream":"\u001b[91mconfig.yaml: no such file\n\u001b[0m"}
+{"stream":"checking\u2026\n"}
+{"stream":"\u001b[1;32mok\u001b[m \u001b]0;npm install\u0007done \u001b(B\n"}
+{"errorDetail":{"message":"The command '/app fail' returned a non-zero code: 1"},"error":"x"}
+`
+	var lines []string
+	p := &outputParser{emit: func(s string) { lines = append(lines, s) }}
+	if err := p.parse(strings.NewReader(stream)); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{`Step 1/1 : RUN ["/app","fail"]`, "config.yaml: no such file", "checking\u2026", "ok done "}
+	if !slices.Equal(lines, want) {
+		t.Errorf("lines\n%q\nwant\n%q", lines, want)
+	}
+	if msg, want := p.failure(), "Step 1/1 : RUN [\"/app\",\"fail\"]: exit code 1\nconfig.yaml: no such file\nchecking\u2026\nok done "; msg != want {
+		t.Errorf("failure\n%q\nwant\n%q", msg, want)
+	}
+}
+
 func TestOutputParserNumbersStepsAsTheUsersDockerfile(t *testing.T) {
 	stream := `{"stream":"Step 1/2 : FROM scratch\n"}
 {"stream":"Step 2/2 : LABEL appstore.build=\"7\"\n"}
