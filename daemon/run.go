@@ -261,7 +261,7 @@ func (d *Daemon) healthHandler() http.Handler {
 	roles := strings.Join(d.cfg.Roles, ",")
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		api.WriteError(w, r, api.HTTPError(http.StatusNotFound, "not_found",
-			"this appstored runs --roles %s, without api: it serves only /healthz, /readyz and /metrics; send %s %s to a process with the api role",
+			"this appstored runs --roles %s, without api: it serves only /healthz, /readyz, /metrics and /api/v1/version; send %s %s to a process with the api role",
 			roles, r.Method, r.URL.Path))
 	})
 	return d.api.Guard.Wrap(mux)

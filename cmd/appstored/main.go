@@ -72,7 +72,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	var warmPool int64
 	defaultData, _ := daemon.DefaultDataDir()
 	env := envFlags{fs: fs}
-	env.String(&cfg.Addr, "addr", daemon.DefaultAddr, "listen address: the API, or only /healthz and /readyz for a process without the api role")
+	env.String(&cfg.Addr, "addr", daemon.DefaultAddr, "listen address: the API, or only /healthz, /readyz, /metrics and /api/v1/version for a process without the api role")
 	env.String(&cfg.DataDir, "data-dir", defaultData, "state directory (embedded PostgreSQL, caches)")
 	env.String(&cfg.DatabaseURL, "database-url", "", "PostgreSQL URL; empty starts an embedded cluster under --data-dir")
 	env.String(&cfg.RedisURL, "redis-url", "", "Redis URL for the asynq queue; empty runs jobs in process")
