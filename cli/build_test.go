@@ -13,8 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/docker/docker/api/types/filters"
-	"github.com/docker/docker/api/types/image"
 
 	"github.com/appstore-dev/appstore/catalog"
 	"github.com/appstore-dev/appstore/catalog/store"
@@ -23,7 +21,6 @@ import (
 	"github.com/appstore-dev/appstore/client"
 	"github.com/appstore-dev/appstore/daemon"
 	"github.com/appstore-dev/appstore/daemon/api"
-	"github.com/appstore-dev/appstore/daemon/build"
 	"github.com/appstore-dev/appstore/internal/gitserver"
 	"github.com/appstore-dev/appstore/internal/testenv"
 )
@@ -253,8 +250,6 @@ func TestAddWaitFollowsTheBuild(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		_ = d.Shutdown(ctx)
-		catalogID, _ := d.Store.CatalogID(ctx)
-		removeImages(catalogID)
 	})
 	app := gitserver.File{Name: "app", Content: string(bin), Mode: 0o755}
 	// The nonce makes the engine run RUN again whatever its layer cache
@@ -282,21 +277,6 @@ func TestAddWaitFollowsTheBuild(t *testing.T) {
 	}
 	if !strings.Contains(r.stderr, "error: build #2 of broken failed: Step 2/") || !strings.Contains(r.stderr, "missing") {
 		t.Errorf("the build's failure is not reported:\n%s", r.stderr)
-	}
-}
-
-// removeImages removes the images a test's catalog left on the shared
-// engine.
-func removeImages(catalogID string) {
-	engine, err := build.NewEngine()
-	if err != nil || catalogID == "" {
-		return
-	}
-	defer engine.Close()
-	ctx := context.Background()
-	imgs, _ := engine.ImageList(ctx, image.ListOptions{Filters: filters.NewArgs(filters.Arg("label", build.LabelCatalog+"="+catalogID))})
-	for _, img := range imgs {
-		_, _ = engine.ImageRemove(ctx, img.ID, image.RemoveOptions{Force: true})
 	}
 }
 

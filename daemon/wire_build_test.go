@@ -11,8 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/docker/docker/api/types/filters"
-	"github.com/docker/docker/api/types/image"
 
 	"github.com/appstore-dev/appstore/catalog"
 	"github.com/appstore-dev/appstore/catalog/store"
@@ -76,28 +74,6 @@ func appRepo(t *testing.T, name, run string) *gitserver.Repo {
 	})
 }
 
-// removeCatalogImages removes the images a test's catalog built from the
-// shared engine.
-func removeCatalogImages(t *testing.T, st *store.Store) {
-	t.Helper()
-	id, err := st.CatalogID(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		engine, err := build.NewEngine()
-		if err != nil {
-			return
-		}
-		defer engine.Close()
-		ctx := context.Background()
-		imgs, _ := engine.ImageList(ctx, image.ListOptions{Filters: filters.NewArgs(filters.Arg("label", build.LabelCatalog+"="+id))})
-		for _, img := range imgs {
-			_, _ = engine.ImageRemove(ctx, img.ID, image.RemoveOptions{Force: true})
-		}
-	})
-}
-
 // waitBuild polls the build until it ended.
 func waitBuild(t *testing.T, c *client.Client, id int64, within time.Duration) *client.Build {
 	t.Helper()
@@ -117,7 +93,6 @@ func waitBuild(t *testing.T, c *client.Client, id int64, within time.Duration) *
 func TestRegisteredRepositoryIsBuilt(t *testing.T) {
 	repo := appRepo(t, "built", `["/app"]`)
 	d := daemontest.Start(t, daemon.Config{})
-	removeCatalogImages(t, d.Store)
 	c := &client.Client{BaseURL: d.URL}
 	ctx := context.Background()
 
@@ -163,7 +138,6 @@ func TestRegisteredRepositoryIsBuilt(t *testing.T) {
 func TestCancelThroughTheAPI(t *testing.T) {
 	repo := appRepo(t, "cancelled", `["/app", "sleep", "5m"]`)
 	d := daemontest.Start(t, daemon.Config{})
-	removeCatalogImages(t, d.Store)
 	c := &client.Client{BaseURL: d.URL}
 	ctx := context.Background()
 	r := addForBuild(t, c, repo)
@@ -220,7 +194,6 @@ func TestBuildSurvivesADaemonCrash(t *testing.T) {
 		}
 	}
 	c1 := &client.Client{BaseURL: first.URL}
-	removeCatalogImages(t, st)
 	r, err := c1.AddRepository(ctx, client.AddRepositoryRequest{GitURL: repo.FileURL()})
 	if err != nil {
 		t.Fatal(err)

@@ -2,6 +2,7 @@ package scripts
 
 import (
 	"bufio"
+	"context"
 	"io"
 	"net/http"
 	"os"
@@ -13,6 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/docker/docker/api/types/image"
+
+	"github.com/appstore-dev/appstore/client"
 	"github.com/appstore-dev/appstore/daemon/runner/runnertest"
 	"github.com/appstore-dev/appstore/internal/testenv"
 )
@@ -121,6 +125,17 @@ wait:
 	runnertest.CleanupContainers(t, cli, runnerID)
 	if cs := runnertest.Containers(t, cli, runnerID); len(cs) != 1 || cs[0].State != "running" {
 		t.Errorf("containers while the demo runs: %+v, want hello's", cs)
+	}
+
+	// The engine is shared: the images the demo built go with the test,
+	// once the demo (and the container using them) has stopped.
+	c := &client.Client{BaseURL: "http://" + addr}
+	if page, err := c.Builds(context.Background(), "hello", client.ListBuildsOptions{}); err == nil {
+		for _, b := range page.Builds {
+			if id := b.ImageID; id != "" {
+				t.Cleanup(func() { _, _ = cli.ImageRemove(context.Background(), id, image.RemoveOptions{Force: true}) })
+			}
+		}
 	}
 
 	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {

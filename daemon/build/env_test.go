@@ -14,7 +14,6 @@ import (
 	"time"
 
 	dockerbuild "github.com/docker/docker/api/types/build"
-	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/image"
 	dockerclient "github.com/docker/docker/client"
 
@@ -167,21 +166,8 @@ func newEnv(t testing.TB, opts build.Options) *env {
 		t.Fatal(err)
 	}
 	e.catalogID = catalogID
-	// The engine is shared by every test: remove this catalog's images.
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		imgs, err := docker.ImageList(ctx, image.ListOptions{Filters: filters.NewArgs(filters.Arg("label", build.LabelCatalog+"="+catalogID))})
-		if err != nil {
-			t.Logf("cleanup: %v", err)
-			return
-		}
-		for _, img := range imgs {
-			// Parents stay: they are cache layers that builds of other
-			// tests running now may be reusing.
-			_, _ = docker.ImageRemove(ctx, img.ID, image.RemoveOptions{Force: true})
-		}
-	})
+	// The engine is shared by every test: testenv.Postgres removes this
+	// catalog's images when the test ends.
 	return e
 }
 

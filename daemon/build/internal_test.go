@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/appstore-dev/appstore/internal/testenv"
 )
 
 func TestOutputParserAssemblesLinesAndNamesTheFailingStep(t *testing.T) {
@@ -332,3 +334,12 @@ func TestRoundDuration(t *testing.T) {
 }
 
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// TestLabelCatalogMatchesTestenv keeps the label by which the tests'
+// cleanup (testenv.RemoveCatalogImages) finds a catalog's images equal to
+// the one builds put on them.
+func TestLabelCatalogMatchesTestenv(t *testing.T) {
+	if LabelCatalog != testenv.LabelCatalog {
+		t.Errorf("build.LabelCatalog %q, testenv.LabelCatalog %q", LabelCatalog, testenv.LabelCatalog)
+	}
+}

@@ -12,14 +12,10 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
-	"github.com/docker/docker/api/types/filters"
-	"github.com/docker/docker/api/types/image"
-	dockerclient "github.com/docker/docker/client"
 
 	"github.com/appstore-dev/appstore/catalog"
 	"github.com/appstore-dev/appstore/client"
 	"github.com/appstore-dev/appstore/daemon"
-	"github.com/appstore-dev/appstore/daemon/build"
 	"github.com/appstore-dev/appstore/internal/gitserver"
 	"github.com/appstore-dev/appstore/internal/testenv"
 )
@@ -101,10 +97,10 @@ func waitReady(t *testing.T, c *client.Client, slug string) {
 	}
 }
 
-// cleanupDocker stops the launches the test left running and removes the
-// images of this catalog (the engine is shared with other tests). It runs
-// before the daemon shuts down.
-func cleanupDocker(t *testing.T, d *daemon.Daemon, c *client.Client) {
+// cleanupDocker stops the launches the test left running before the
+// daemon shuts down (testenv.Postgres removes the catalog's images from the
+// shared engine afterwards).
+func cleanupDocker(t *testing.T, c *client.Client) {
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
@@ -114,25 +110,6 @@ func cleanupDocker(t *testing.T, d *daemon.Daemon, c *client.Client) {
 					t.Logf("cleanup: stop launch %d: %v", l.ID, err)
 				}
 			}
-		}
-		catalogID, err := d.Store.CatalogID(ctx)
-		if err != nil {
-			t.Logf("cleanup: %v", err)
-			return
-		}
-		docker, err := dockerclient.NewClientWithOpts(dockerclient.FromEnv, dockerclient.WithAPIVersionNegotiation())
-		if err != nil {
-			t.Logf("cleanup: %v", err)
-			return
-		}
-		defer docker.Close()
-		imgs, err := docker.ImageList(ctx, image.ListOptions{Filters: filters.NewArgs(filters.Arg("label", build.LabelCatalog+"="+catalogID))})
-		if err != nil {
-			t.Logf("cleanup: %v", err)
-			return
-		}
-		for _, img := range imgs {
-			_, _ = docker.ImageRemove(ctx, img.ID, image.RemoveOptions{Force: true})
 		}
 	})
 }
@@ -187,7 +164,7 @@ func TestWebView(t *testing.T) {
 
 	d := startDaemon(t, dir, daemon.Config{})
 	c := &client.Client{BaseURL: d.URL}
-	cleanupDocker(t, d, c)
+	cleanupDocker(t, c)
 	for _, r := range []*gitserver.Repo{hello, notes} {
 		if _, err := c.AddRepository(ctx, client.AddRepositoryRequest{GitURL: git.URL(r)}); err != nil {
 			t.Fatal(err)

@@ -46,7 +46,7 @@ func crashSurvival(t *testing.T, kills int, redisURL string) {
 
 	db, st := newCatalog(t)
 	dataDir := t.TempDir()
-	cleanupDocker(t, dataDir, st)
+	cleanupDocker(t, dataDir)
 	args := []string{"--database-url", db, "--data-dir", dataDir, "--startup-timeout", "20s"}
 	if redisURL != "" {
 		args = append(args, "--redis-url", redisURL)

@@ -126,7 +126,7 @@ func TestDockerEngineOutage(t *testing.T) {
 	proxy := newDockerProxy(t)
 	db, st := newCatalog(t)
 	dataDir := t.TempDir()
-	cleanupDocker(t, dataDir, st)
+	cleanupDocker(t, dataDir)
 	p := newProc(t, "appstored", []string{"DOCKER_HOST=" + proxy.host()}, "--database-url", db, "--data-dir", dataDir)
 	p.start()
 	c := p.Client()
@@ -224,7 +224,7 @@ func TestRedisRestartMidQueue(t *testing.T) {
 	redis := testenv.StartRedis(t)
 	db, st := newCatalog(t)
 	runnerDir, workerDir := t.TempDir(), t.TempDir()
-	cleanupDocker(t, runnerDir, st)
+	cleanupDocker(t, runnerDir)
 	common := []string{"--database-url", db, "--redis-url", redis.URL()}
 	front := newProc(t, "api+runner", nil, append(common, "--roles", "api,runner", "--data-dir", runnerDir, "--build-concurrency", "1")...)
 	worker := newProc(t, "worker", nil, append(common, "--roles", "worker", "--data-dir", workerDir)...)
@@ -313,12 +313,13 @@ func TestPostgresRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	db := pg.URL("appstore")
+	testenv.RemoveCatalogImages(t, db) // before the cluster stops
 	st := openStore(t, db)
 	if _, err := store.Migrate(ctx, st.Pool(), nil); err != nil {
 		t.Fatal(err)
 	}
 	dataDir := t.TempDir()
-	cleanupDocker(t, dataDir, st)
+	cleanupDocker(t, dataDir)
 	p := newProc(t, "appstored", nil, "--database-url", db, "--data-dir", dataDir)
 	p.start()
 	c := p.Client()

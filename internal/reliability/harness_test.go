@@ -19,12 +19,10 @@ import (
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
-	"github.com/docker/docker/api/types/image"
 	dockerclient "github.com/docker/docker/client"
 
 	"github.com/appstore-dev/appstore/catalog/store"
 	"github.com/appstore-dev/appstore/client"
-	"github.com/appstore-dev/appstore/daemon/build"
 	"github.com/appstore-dev/appstore/daemon/runner"
 	"github.com/appstore-dev/appstore/internal/gitserver"
 	"github.com/appstore-dev/appstore/internal/testenv"
@@ -370,25 +368,17 @@ func containers(t testing.TB, cli *dockerclient.Client, runnerID string) []conta
 }
 
 // cleanupDocker removes, when the test ends, whatever containers the
-// runner (read from dataDir then) left and the images of the catalog on
-// databaseURL, from the shared engine.
-func cleanupDocker(t testing.TB, dataDir string, st *store.Store) {
+// runner (read from dataDir then) left on the shared engine; the catalog's
+// images go with its database (testenv.Postgres).
+func cleanupDocker(t testing.TB, dataDir string) {
 	t.Helper()
 	cli := docker(t)
-	catalogID, err := st.CatalogID(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
 	t.Cleanup(func() {
 		ctx := context.Background()
 		if b, err := os.ReadFile(filepath.Join(dataDir, "runner-id")); err == nil {
 			for _, c := range containers(t, cli, strings.TrimSpace(string(b))) {
 				_ = cli.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true})
 			}
-		}
-		imgs, _ := cli.ImageList(ctx, image.ListOptions{Filters: filters.NewArgs(filters.Arg("label", build.LabelCatalog+"="+catalogID))})
-		for _, img := range imgs {
-			_, _ = cli.ImageRemove(ctx, img.ID, image.RemoveOptions{Force: true, PruneChildren: true})
 		}
 	})
 }

@@ -240,7 +240,6 @@ func TestHostileRepositories(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		cleanupImages(t, d)
 		b := buildEnded(t, c, latestBuild(t, c, r.Slug).ID, 2*time.Minute)
 		var last string
 		for l, err := range c.BuildLogs(ctx, b.ID, client.BuildLogOptions{}) {
@@ -256,11 +255,6 @@ func TestHostileRepositories(t *testing.T) {
 			t.Errorf("last line %q, want the truncation marker", last)
 		}
 	})
-}
-
-func cleanupImages(t *testing.T, d *daemon.Daemon) {
-	t.Helper()
-	cleanupDocker(t, t.TempDir(), d.Store)
 }
 
 // TestHostileRequests sends what a hostile page or client would: foreign

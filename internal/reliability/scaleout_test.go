@@ -46,7 +46,7 @@ func TestRolesShareTheWork(t *testing.T) {
 	const serviceToken = "svc-token"
 	common := []string{"--database-url", db, "--redis-url", redis.URL(), "--service-token", serviceToken, "--health-interval", "1h"}
 	runnerDir, workerDir, apiDir := t.TempDir(), t.TempDir(), t.TempDir()
-	cleanupDocker(t, runnerDir, st)
+	cleanupDocker(t, runnerDir)
 	front := newProc(t, "api+runner", nil, append(common, "--roles", "api,runner", "--data-dir", runnerDir)...)
 	worker := newProc(t, "worker", nil, append(common, "--roles", "worker", "--data-dir", workerDir)...)
 	api2 := newProc(t, "api", nil, append(common, "--roles", "api", "--data-dir", apiDir)...)

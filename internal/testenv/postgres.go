@@ -55,7 +55,7 @@ func RequirePostgresBinaries(t testing.TB) {
 }
 
 // Postgres returns the URL of a new, empty database that is dropped when the
-// test ends. The database lives on the server named by
+// test ends, with the images its catalog built (RemoveCatalogImages). The database lives on the server named by
 // APPSTORE_TEST_DATABASE_URL, or else on a shared embedded cluster that the
 // first caller starts (under APPSTORE_TEST_PGDIR, default
 // $TMPDIR/appstore-testpg-<uid>) and that stays up for later test binaries and
@@ -88,6 +88,9 @@ func Postgres(t testing.TB) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Registered after the drop, so it runs before it: the images a
+	// daemon on this database built go with the database.
+	RemoveCatalogImages(t, u)
 	return u
 }
 
