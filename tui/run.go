@@ -26,6 +26,11 @@ func Run(ctx context.Context, opts Options, in io.Reader, out io.Writer) error {
 			// real terminal still gets bold and reverse.
 			r.SetColorProfile(termenv.ANSI)
 		}
+		// Ask the terminal for its background now, while nothing else
+		// reads it: once the program runs, its input loop would swallow
+		// the answer. (The CLI skips Bubble Tea's own early query; see
+		// internal/termbg.)
+		_ = r.HasDarkBackground()
 		opts.Renderer = r
 	}
 	m := New(ctx, opts)

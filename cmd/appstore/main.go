@@ -9,6 +9,7 @@ import (
 	"syscall"
 
 	"github.com/appstore-dev/appstore/cli"
+	_ "github.com/appstore-dev/appstore/internal/termbg" // before Bubble Tea's init: see the package
 )
 
 func main() {
