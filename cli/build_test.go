@@ -176,7 +176,7 @@ func TestLogsAndBuilds(t *testing.T) {
 	d := newBuildsDaemon(t)
 	slug := d.repo("notes")
 	r := appstoreIn(t, d.url, "", "logs", slug)
-	if r.code != cli.ExitNotFound || !strings.Contains(r.stderr, "notes has no builds yet") {
+	if r.code != cli.ExitNotFound || !strings.Contains(r.stderr, "notes has no builds yet") || strings.Contains(r.stderr, ": not found") {
 		t.Errorf("logs without builds: %+v", r)
 	}
 

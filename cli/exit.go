@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/appstore-dev/appstore/catalog"
 	"github.com/appstore-dev/appstore/client"
 )
 
@@ -37,6 +38,17 @@ func usageErrorf(format string, args ...any) error {
 type reportedError struct{ code int }
 
 func (e *reportedError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
+
+// notFoundError is something the CLI itself found missing (an app with no
+// build yet): it exits with ExitNotFound, and its message is all it says.
+type notFoundError struct{ msg string }
+
+func (e *notFoundError) Error() string        { return e.msg }
+func (e *notFoundError) Is(target error) bool { return target == catalog.ErrNotFound }
+
+func notFoundf(format string, args ...any) error {
+	return &notFoundError{msg: fmt.Sprintf(format, args...)}
+}
 
 // errCancelled is returned when the user answers no to a confirmation.
 var errCancelled = errors.New("cancelled: nothing was changed")

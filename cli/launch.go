@@ -307,7 +307,7 @@ func resolveLaunch(ctx context.Context, c *client.Client, target string) (int64,
 		return 0, err
 	}
 	if len(latest.Launches) == 0 {
-		return 0, fmt.Errorf("%s was never launched: start it with `appstore launch %s`: %w", target, target, catalog.ErrNotFound)
+		return 0, notFoundf("%s was never launched: start it with `appstore launch %s`", target, target)
 	}
 	return latest.Launches[0].ID, nil
 }
