@@ -219,6 +219,25 @@ type Event struct {
 // "build.succeeded".
 func (e Event) Topic() string { return EventTopic(e.Type) }
 
+// ValidTopic reports whether s is shaped like a topic (lower-case letters,
+// digits, '_' and '-', at most 64): what the event stream accepts in
+// ?topics=, and what the CLI checks before it asks.
+func ValidTopic(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
+		case (c == '_' || c == '-') && i > 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
 // EventTopic returns the topic of an event type.
 func EventTopic(typ string) string {
 	for i := 0; i < len(typ); i++ {

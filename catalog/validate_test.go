@@ -36,3 +36,16 @@ func TestSlugify(t *testing.T) {
 		}
 	}
 }
+
+func TestValidTopic(t *testing.T) {
+	for s, want := range map[string]bool{
+		"build": true, "repository": true, "my-topic_2": true, "9lives": true,
+		"": false, "Build": false, "bad topic!": false, "-build": false, "_x": false, "build.succeeded": false,
+		"a123456789012345678901234567890123456789012345678901234567890123": true,
+		"a1234567890123456789012345678901234567890123456789012345678901234": false,
+	} {
+		if got := ValidTopic(s); got != want {
+			t.Errorf("ValidTopic(%q) = %v, want %v", s, got, want)
+		}
+	}
+}

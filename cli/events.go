@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/appstore-dev/appstore/catalog"
 	"github.com/appstore-dev/appstore/client"
 )
 
@@ -85,6 +86,11 @@ func runEvents(ctx context.Context, opts *EventsOptions) error {
 			if p = strings.TrimSpace(p); p != "" {
 				topics = append(topics, p)
 			}
+		}
+	}
+	for _, t := range topics {
+		if !catalog.ValidTopic(t) {
+			return usageErrorf("--topic %q is not a topic: want one of %s", t, strings.Join(eventTopics, ", "))
 		}
 	}
 	for _, t := range topics {

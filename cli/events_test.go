@@ -204,11 +204,12 @@ func TestEventsRefusesBadInput(t *testing.T) {
 	}{
 		{[]string{"events", "--since", "-3"}, cli.ExitUsage, "--since -3"},
 		{[]string{"events", "--since", "999999999"}, cli.ExitUsage, "error: --since 999999999: no event 999999999 yet (the newest is "},
-		{[]string{"events", "--topic", "Build"}, cli.ExitUsage, "topics"},
+		{[]string{"events", "--topic", "Build"}, cli.ExitUsage, `--topic "Build" is not a topic: want one of repository, ingestion, build, launch, service`},
+		{[]string{"events", "--topic", "bad topic!"}, cli.ExitUsage, `--topic "bad topic!" is not a topic`},
 		{[]string{"events", "extra"}, cli.ExitUsage, "unknown command"},
 	} {
 		r := cmd(t, d.URL, false, tc.args...)
-		if r.code != tc.code || !strings.Contains(r.stderr, tc.msg) {
+		if r.code != tc.code || !strings.Contains(r.stderr, tc.msg) || strings.Contains(r.stderr, "Following anyway") {
 			t.Errorf("%v: exit %d, stderr %q; want %d mentioning %q", tc.args, r.code, r.stderr, tc.code, tc.msg)
 		}
 	}

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -33,8 +32,6 @@ const (
 // ErrUnsubscribed ends a subscription that its owner closed.
 var ErrUnsubscribed = errors.New("unsubscribed")
 
-var topicRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
-
 // Filter selects the events of a subscription.
 type Filter struct {
 	// Since is the id after which events are delivered: stored events
@@ -57,7 +54,7 @@ func (f Filter) Validate() error {
 		return catalog.Invalid("topics", "%d topics given, at most %d are allowed", len(f.Topics), maxTopics)
 	}
 	for _, t := range f.Topics {
-		if !topicRE.MatchString(t) {
+		if !catalog.ValidTopic(t) {
 			return catalog.Invalid("topics", "%q is not a topic: want the part of an event type before the dot, e.g. repository, ingestion, build, launch, service", t)
 		}
 	}
