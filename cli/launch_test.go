@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -136,6 +137,17 @@ func TestLaunchPsStopLogsAgainstAppstored(t *testing.T) {
 		t.Errorf("launch nope: %+v", r)
 	}
 
+	// By launch id, then (launched again) by slug.
+	r = appstoreIn(t, d.URL, "", "stop", strconv.FormatInt(l.ID, 10), "-q")
+	if r.code != 0 || r.stdout != strconv.FormatInt(l.ID, 10)+"\n" {
+		t.Errorf("stop %d -q: %+v", l.ID, r)
+	}
+	if got, err := d.Client().Launch(context.Background(), l.ID); err != nil || got.Status != catalog.LaunchStopped {
+		t.Errorf("launch %d after stop by id: %+v %v", l.ID, got, err)
+	}
+	if r = appstoreIn(t, d.URL, "", "launch", "dash", "-q"); r.code != 0 {
+		t.Fatalf("launch dash again: %+v", r)
+	}
 	r = appstoreIn(t, d.URL, "", "stop", "dash", "--json")
 	var stopped []client.Launch
 	if err := json.Unmarshal([]byte(r.stdout), &stopped); err != nil || r.code != 0 || len(stopped) != 1 || stopped[0].Status != catalog.LaunchStopped {
