@@ -19,6 +19,7 @@ import (
 	"github.com/appstore-dev/appstore/catalog/store/storetest"
 	appclient "github.com/appstore-dev/appstore/client"
 	"github.com/appstore-dev/appstore/daemon"
+	"github.com/appstore-dev/appstore/daemon/runner"
 	"github.com/appstore-dev/appstore/daemon/runner/runnertest"
 )
 
@@ -26,9 +27,10 @@ import (
 // and one image:
 //
 //   - cold: a launch to the first 200 through the preview URL, against
-//     `docker run -p 127.0.0.1::8080` plus polling the published port (the
-//     target is at most 1.15 times as long); medians of 5 pairs per
-//     iteration;
+//     `docker run --network appstore-apps -p 127.0.0.1::8080` plus polling
+//     the published port (the target is at most 1.15 times as long), and
+//     for reference the same docker run on the default bridge; medians of
+//     5 rounds per iteration;
 //   - warm: a launch that attaches a warm-pool container, to the first 200
 //     through the preview URL (target: p50 at most 50 ms), 10 per iteration;
 //   - proxy: the latency the preview proxy adds to a request, against the
@@ -69,25 +71,32 @@ func BenchmarkPreview(b *testing.B) {
 
 	b.Run("cold", func(b *testing.B) {
 		// Container start times vary by tens of milliseconds: each
-		// iteration takes several samples of both, in alternating order
-		// so that both see the same engine conditions.
-		const pairs = 5
-		var launch, docker []time.Duration
+		// iteration takes several samples of each, in rotating order so
+		// that all see the same engine conditions. The baseline is
+		// docker run of the same image on the same network as launches
+		// (runner.DefaultNetwork): a user-defined network costs the
+		// engine itself some 60 ms per start over its default bridge,
+		// which docker-run-bridge-ms shows.
+		const rounds = 5
+		var launch, docker, bridge []time.Duration
+		steps := []func(){
+			func() { launch = append(launch, coldLaunch(b, api, web, preview("cold"))) },
+			func() { docker = append(docker, dockerRun(b, cli, imageID, runner.DefaultNetwork)) },
+			func() { bridge = append(bridge, dockerRun(b, cli, imageID, "bridge")) },
+		}
 		for i := 0; i < b.N; i++ {
-			for j := 0; j < pairs; j++ {
-				if j%2 == 0 {
-					launch = append(launch, coldLaunch(b, api, web, preview("cold")))
-					docker = append(docker, dockerRun(b, cli, imageID))
-				} else {
-					docker = append(docker, dockerRun(b, cli, imageID))
-					launch = append(launch, coldLaunch(b, api, web, preview("cold")))
+			for j := 0; j < rounds; j++ {
+				for k := range steps {
+					steps[(j+k)%len(steps)]()
 				}
 			}
 		}
-		l, dr := median(launch), median(docker)
+		l, dr, br := median(launch), median(docker), median(bridge)
 		b.ReportMetric(ms(l), "launch-ms")
 		b.ReportMetric(ms(dr), "docker-run-ms")
 		b.ReportMetric(float64(l)/float64(dr), "ratio")
+		b.ReportMetric(ms(br), "docker-run-bridge-ms")
+		b.ReportMetric(float64(l)/float64(br), "ratio-bridge")
 	})
 
 	b.Run("warm", func(b *testing.B) {
@@ -175,11 +184,11 @@ func coldLaunch(b *testing.B, api *appclient.Client, web *http.Client, url strin
 // dockerRun is the baseline: what `docker run -d -p 127.0.0.1::8080 image`
 // does (create, start), then the published port, polled every 10 ms until
 // it answers 200.
-func dockerRun(b *testing.B, cli *client.Client, image string) time.Duration {
+func dockerRun(b *testing.B, cli *client.Client, image, network string) time.Duration {
 	ctx := context.Background()
 	start := time.Now()
 	c, err := cli.ContainerCreate(ctx, &container.Config{Image: image, Env: []string{"PORT=8080"}, ExposedPorts: nat.PortSet{"8080/tcp": {}}},
-		&container.HostConfig{PortBindings: nat.PortMap{"8080/tcp": {{HostIP: "127.0.0.1"}}}}, nil, nil, "")
+		&container.HostConfig{NetworkMode: container.NetworkMode(network), PortBindings: nat.PortMap{"8080/tcp": {{HostIP: "127.0.0.1"}}}}, nil, nil, "")
 	if err != nil {
 		b.Fatal(err)
 	}
