@@ -6,7 +6,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -125,33 +124,15 @@ func TestDockerdRestart(t *testing.T) {
 	testenv.Docker(t)
 	gitserver.RequireGit(t)
 	engine := machineDockerd(t)
-	db, st := newCatalog(t)
-	dataDir := t.TempDir()
-	cleanupDocker(t, dataDir)
-	p := newProc(t, "appstored", nil, "--database-url", db, "--data-dir", dataDir)
-	p.start()
-	c := p.Client()
+	o := startBeforeOutage(t, nil)
+	p, c, st, dataDir, a, before, first := o.p, o.c, o.st, o.dataDir, o.a, o.app, o.launch
 	ctx := context.Background()
-	a := newApps(t, c)
-
-	before := a.add("before", "")
-	if b := buildEnded(t, c, latestBuild(t, c, before).ID, 2*time.Minute); b.Status != "succeeded" {
-		t.Fatalf("build before the restart: %+v", b)
-	}
-	first := launchRunning(t, c, a.led, before)
 	// The files of an app registered during the outage (making them asks
 	// the engine whether it runs).
 	duringFiles := appFiles(t, "during", "")
 
 	engine.stop(t)
-	eventually(t, recoveryBound, "/readyz degraded, naming the engine", func() (bool, string) {
-		code, h := readyz(t, p.URL())
-		d := h.Checks["docker"]
-		return code == http.StatusOK && h.Status == "degraded" && !d.OK && strings.Contains(d.Message, "Docker engine"), jsonString(h)
-	})
-	if ok, why := searchWorks(p.URL()); !ok {
-		t.Errorf("search while dockerd is stopped: %s", why)
-	}
+	o.awaitDegraded(t)
 	repo := gitserver.NewRepoFiles(t, "during", duringFiles)
 	a.git.Add(repo)
 	r, err := c.AddRepository(ctx, client.AddRepositoryRequest{GitURL: a.git.URL(repo)})
@@ -164,10 +145,7 @@ func TestDockerdRestart(t *testing.T) {
 
 	engine.start(t)
 	back := time.Now()
-	ready := eventually(t, recoveryBound, "/readyz ok after dockerd returned", func() (bool, string) {
-		code, h := readyz(t, p.URL())
-		return code == http.StatusOK && h.Status == "ok", jsonString(h)
-	})
+	ready := o.awaitReady(t)
 	// The container stopped with the engine: its launch must end, with
 	// the reason, rather than stay "running" on a dead container.
 	var ended time.Duration

@@ -124,20 +124,9 @@ func TestDockerEngineOutage(t *testing.T) {
 	testenv.Docker(t)
 	gitserver.RequireGit(t)
 	proxy := newDockerProxy(t)
-	db, st := newCatalog(t)
-	dataDir := t.TempDir()
-	cleanupDocker(t, dataDir)
-	p := newProc(t, "appstored", []string{"DOCKER_HOST=" + proxy.host()}, "--database-url", db, "--data-dir", dataDir)
-	p.start()
-	c := p.Client()
+	o := startBeforeOutage(t, []string{"DOCKER_HOST=" + proxy.host()})
+	p, c, st, dataDir, a, before, first := o.p, o.c, o.st, o.dataDir, o.a, o.app, o.launch
 	ctx := context.Background()
-	a := newApps(t, c)
-
-	before := a.add("before", "")
-	if b := buildEnded(t, c, latestBuild(t, c, before).ID, 2*time.Minute); b.Status != "succeeded" {
-		t.Fatalf("build before the outage: %+v", b)
-	}
-	first := launchRunning(t, c, a.led, before)
 	since, err := c.LastEventID(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -146,14 +135,7 @@ func TestDockerEngineOutage(t *testing.T) {
 
 	proxy.Cut()
 	cut := time.Now()
-	eventually(t, recoveryBound, "/readyz degraded, naming the engine", func() (bool, string) {
-		code, h := readyz(t, p.URL())
-		d := h.Checks["docker"]
-		return code == http.StatusOK && h.Status == "degraded" && !d.OK && strings.Contains(d.Message, "Docker engine"), jsonString(h)
-	})
-	if ok, why := searchWorks(p.URL()); !ok {
-		t.Errorf("search while Docker is down: %s", why)
-	}
+	o.awaitDegraded(t)
 	if ok, why := serves(p.URL(), before); !ok {
 		t.Errorf("the running app's preview while the engine API is down: %s", why)
 	}
@@ -174,10 +156,7 @@ func TestDockerEngineOutage(t *testing.T) {
 
 	proxy.Restore()
 	back := time.Now()
-	ready := eventually(t, recoveryBound, "/readyz ok after the engine returned", func() (bool, string) {
-		code, h := readyz(t, p.URL())
-		return code == http.StatusOK && h.Status == "ok", jsonString(h)
-	})
+	ready := o.awaitReady(t)
 	started := w.waitFor(t, recoveryBound, "build.started", during)
 	t.Logf("engine back: ready after %s, the waiting build started %s after", ready.Round(time.Millisecond), started.Time.Sub(back).Round(time.Millisecond))
 	// The runner follows the engine's events again: a container killed
@@ -195,6 +174,61 @@ func TestDockerEngineOutage(t *testing.T) {
 	launchRunning(t, c, a.led, during)
 	awaitSettled(t, st, time.Minute)
 	checkFinalState(t, st, docker(t), runnerID(t, dataDir), p.URL(), a.led)
+}
+
+// engineOutage is an appstored with one app built and running, about to
+// lose its Docker engine (TestDockerEngineOutage, TestDockerdRestart).
+type engineOutage struct {
+	p       *proc
+	c       *client.Client
+	st      *store.Store
+	dataDir string
+	a       *apps
+	app     string         // built and launched before the outage
+	launch  *client.Launch // its running launch
+}
+
+// startBeforeOutage starts appstored (with env) on a new catalog, builds
+// the app "before" and launches it.
+func startBeforeOutage(t *testing.T, env []string) *engineOutage {
+	t.Helper()
+	db, st := newCatalog(t)
+	o := &engineOutage{st: st, dataDir: t.TempDir()}
+	cleanupDocker(t, o.dataDir)
+	o.p = newProc(t, "appstored", env, "--database-url", db, "--data-dir", o.dataDir)
+	o.p.start()
+	o.c = o.p.Client()
+	o.a = newApps(t, o.c)
+	o.app = o.a.add("before", "")
+	if b := buildEnded(t, o.c, latestBuild(t, o.c, o.app).ID, 2*time.Minute); b.Status != "succeeded" {
+		t.Fatalf("build before the outage: %+v", b)
+	}
+	o.launch = launchRunning(t, o.c, o.a.led, o.app)
+	return o
+}
+
+// awaitDegraded waits until /readyz says degraded, naming the engine, and
+// checks that search still answers.
+func (o *engineOutage) awaitDegraded(t *testing.T) {
+	t.Helper()
+	eventually(t, recoveryBound, "/readyz degraded, naming the engine", func() (bool, string) {
+		code, h := readyz(t, o.p.URL())
+		d := h.Checks["docker"]
+		return code == http.StatusOK && h.Status == "degraded" && !d.OK && strings.Contains(d.Message, "Docker engine"), jsonString(h)
+	})
+	if ok, why := searchWorks(o.p.URL()); !ok {
+		t.Errorf("search while the Docker engine is away: %s", why)
+	}
+}
+
+// awaitReady waits until /readyz says ok again (within recoveryBound) and
+// returns how long that took.
+func (o *engineOutage) awaitReady(t *testing.T) time.Duration {
+	t.Helper()
+	return eventually(t, recoveryBound, "/readyz ok after the engine returned", func() (bool, string) {
+		code, h := readyz(t, o.p.URL())
+		return code == http.StatusOK && h.Status == "ok", jsonString(h)
+	})
 }
 
 // apiError is the daemon's error answer in err, or nil.
