@@ -67,6 +67,13 @@ func (r *statusRecorder) WriteHeader(code int) {
 	r.ResponseWriter.WriteHeader(code)
 }
 
+// Write marks the status as sent (200 unless WriteHeader said otherwise),
+// so that a later superfluous WriteHeader does not change what is counted.
+func (r *statusRecorder) Write(b []byte) (int, error) {
+	r.wrote = true
+	return r.ResponseWriter.Write(b)
+}
+
 // Unwrap lets http.ResponseController reach Flush and Hijack (event
 // streams, WebSockets, the preview proxy) through the recorder.
 func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
