@@ -151,6 +151,21 @@ func TestRewritesUnderThePathPrefix(t *testing.T) {
 	if got := rewriteCookiePath("s=1", "/apps/dash"); got != "s=1" {
 		t.Errorf("cookie without path: %q", got)
 	}
+	// An app on the path fallback must not reach cookies of the daemon's
+	// origin or of another app: browsers trim the attribute's name and
+	// value, and "/apps/dash" is a prefix of "/apps/dash-admin/".
+	for _, c := range []string{"s=1; Path =/", "s=1; path= /", "s=1;Path\t=\t/;HttpOnly", "s=1; Path=/apps/dash-admin/", "s=1; Path=/apps/dashx"} {
+		got := rewriteCookiePath(c, "/apps/dash")
+		path := ""
+		for _, p := range strings.Split(got, ";") {
+			if k, v, ok := strings.Cut(p, "="); ok && strings.EqualFold(strings.TrimSpace(k), "path") {
+				path = strings.TrimSpace(v) // the last one wins, as in browsers
+			}
+		}
+		if path != "/apps/dash" && !strings.HasPrefix(path, "/apps/dash/") {
+			t.Errorf("cookie %q → %q: its path %q leaves /apps/dash/", c, got, path)
+		}
+	}
 }
 
 func TestDemuxSplitsStreamsAndLines(t *testing.T) {

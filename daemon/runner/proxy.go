@@ -317,8 +317,13 @@ func rewriteLocation(loc string, t *target, out *http.Request) string {
 func rewriteCookiePath(c, prefix string) string {
 	parts := strings.Split(c, ";")
 	for i, p := range parts {
-		k, v, ok := strings.Cut(strings.TrimSpace(p), "=")
-		if ok && strings.EqualFold(k, "path") && strings.HasPrefix(v, "/") && !strings.HasPrefix(v, prefix) {
+		// Browsers trim blanks around the attribute's name and value
+		// ("Path = /" is Path=/), and "/apps/dash" must not admit
+		// "/apps/dash-admin/": either would let one app set cookies for
+		// the daemon's origin or for another app.
+		k, v, ok := strings.Cut(p, "=")
+		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
+		if i > 0 && ok && strings.EqualFold(k, "path") && strings.HasPrefix(v, "/") && v != prefix && !strings.HasPrefix(v, prefix+"/") {
 			parts[i] = " Path=" + prefix + v
 		}
 	}
