@@ -108,8 +108,9 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, limit int64, v any) erro
 		var maxBytes *http.MaxBytesError
 		var syntax *json.SyntaxError
 		var typeErr *json.UnmarshalTypeError
+		var he *httpError
 		switch {
-		case errors.As(err, &maxBytes):
+		case errors.As(err, &maxBytes), errors.As(err, &he):
 			return err
 		case errors.Is(err, io.EOF):
 			return errorf(http.StatusBadRequest, "invalid", "request body is empty: send a JSON object")

@@ -50,6 +50,11 @@ type Server struct {
 	// MaxBodyBytes bounds request bodies (default 1 MiB).
 	MaxBodyBytes int64
 
+	// BodyTimeout bounds how long a request body may take to arrive
+	// (default 30 s), so a client that announces a body and then stalls
+	// cannot hold a connection forever.
+	BodyTimeout time.Duration
+
 	// Extra lets other components (events, runner, web view) register
 	// their routes on the same mux.
 	Extra []func(mux *http.ServeMux)
@@ -84,7 +89,10 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, errorf(http.StatusNotFound, "not_found", "no API route %s %s; see docs/api.md", r.Method, r.URL.Path))
 	})
-	return s.Guard.Wrap(s.logRequests(mux))
+	if s.BodyTimeout <= 0 {
+		s.BodyTimeout = DefaultBodyTimeout
+	}
+	return withBodyDeadline(s.BodyTimeout, s.Guard.Wrap(s.logRequests(mux)))
 }
 
 func (s *Server) logRequests(next http.Handler) http.Handler {
