@@ -201,7 +201,7 @@ func (d *Detail) content() string {
 	}
 	field := func(name, value string) {
 		if value != "" {
-			line("%s %s", s.Subtle.Render(fmt.Sprintf("%-11s", name)), value)
+			line("%s %s", s.Subtle.Render(fmt.Sprintf("%-11s", name)), hang(value, 12, d.width))
 		}
 	}
 	if d.err != nil {
@@ -223,7 +223,7 @@ func (d *Detail) content() string {
 	}
 	field("homepage", r.Homepage)
 	if r.IngestError != "" {
-		field("error", s.Bad.Render(r.IngestError))
+		line("%s %s", s.Subtle.Render(fmt.Sprintf("%-11s", "error")), renderLines(s.Bad, hang(r.IngestError, 12, d.width)))
 	}
 
 	line("")
@@ -267,7 +267,7 @@ func (d *Detail) content() string {
 			}
 		}
 		if len(tags) > 0 {
-			line("  %s %s", s.Subtle.Render(fmt.Sprintf("%-7s", src)), wrap(strings.Join(tags, " "), d.width-10))
+			line("  %s %s", s.Subtle.Render(fmt.Sprintf("%-7s", src)), hang(strings.Join(tags, " "), 10, d.width))
 		}
 	}
 
@@ -298,7 +298,7 @@ func (d *Detail) content() string {
 		}
 		line("  #%-4d %s  %s", bd.ID, padRight(s.buildStatus(bd.Status), 16), extra)
 		if bd.ErrorMessage != "" {
-			line("         %s", s.Bad.Render(ansi.Truncate(firstLine(bd.ErrorMessage), max(10, d.width-9), "…")))
+			line("         %s", renderLines(s.Bad, hang(firstLine(bd.ErrorMessage), 9, d.width)))
 		}
 	}
 
@@ -315,7 +315,16 @@ func (d *Detail) content() string {
 		if e.DurationMS != nil {
 			msg = joinNonEmpty(" ", msg, s.Subtle.Render("("+formatMS(e.DurationMS)+")"))
 		}
-		line("  %s  %s  %s", d.fmtTime(e.CreatedAt), padRight(s.ingestBadge(e.Status), 16), ansi.Truncate(msg, max(10, d.width-40), "…"))
+		// The message is read whole (a failure says what to do at its
+		// end): it wraps beside the time and status, or under them when
+		// the terminal is too narrow for a column.
+		const msgCol = 2 + 19 + 2 + 16 + 2
+		if d.width-msgCol >= 24 {
+			line("  %s  %s  %s", d.fmtTime(e.CreatedAt), padRight(s.ingestBadge(e.Status), 16), hang(msg, msgCol, d.width))
+		} else {
+			line("  %s  %s", d.fmtTime(e.CreatedAt), s.ingestBadge(e.Status))
+			line("    %s", hang(msg, 4, d.width))
+		}
 	}
 	return strings.TrimRight(b.String(), "\n")
 }
@@ -341,6 +350,27 @@ func dockerfileInfo(meta json.RawMessage) dockerfile {
 // padRight pads a styled string to width cells.
 func padRight(s string, width int) string {
 	return s + strings.Repeat(" ", max(0, width-lipgloss.Width(s)))
+}
+
+// hang wraps s to the width, its first line starting at column indent
+// (already written by the caller) and the next ones indented to it, as a
+// hanging paragraph.
+func hang(s string, indent, width int) string {
+	if width-indent < 10 {
+		return ansi.Truncate(s, max(1, width-indent), "…")
+	}
+	return strings.ReplaceAll(ansi.Wrap(s, width-indent, ""), "\n", "\n"+strings.Repeat(" ", indent))
+}
+
+// renderLines styles each line of s on its own, so that a line scrolled
+// to the top of the pager keeps its colour.
+func renderLines(st lipgloss.Style, s string) string {
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		pad := len(l) - len(strings.TrimLeft(l, " "))
+		lines[i] = l[:pad] + st.Render(l[pad:])
+	}
+	return strings.Join(lines, "\n")
 }
 
 // wrap wraps text to width cells.

@@ -187,7 +187,7 @@ func TestTUIEndToEnd(t *testing.T) {
 
 	// A build without cache, watched from the results.
 	x.keys("B")
-	m := x.wait("the build queued", 10*time.Second, `build #(\d+) of dash queued`)
+	m := x.wait("the build queued", 10*time.Second, `build #(\d+) of dash (?:queued|running|succeeded)`)
 	build := m[1]
 	x.keys("Escape")
 	x.wait("the results", 5*time.Second, `› dash .*(○ build queued|◐ building)`)

@@ -29,6 +29,8 @@ type fakeSource struct {
 	events   chan client.Event
 	offline  bool
 	nextID   int64
+	// launchErr, when set, is StartLaunch's answer.
+	launchErr error
 
 	// gate, when set, holds every Autocomplete until a value is sent or
 	// its context is cancelled.
@@ -442,6 +444,9 @@ func (f *fakeSource) StartLaunch(ctx context.Context, slug string) (*client.Laun
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.launchErr != nil {
+		return nil, f.launchErr
+	}
 	f.nextID++
 	l := &client.Launch{ID: f.nextID, Repository: slug, Status: catalog.LaunchStarting, CreatedAt: fakeEpoch}
 	f.launches = append(f.launches, l)

@@ -133,7 +133,9 @@ type OfflineKeys struct {
 func newOfflineKeys() OfflineKeys {
 	return OfflineKeys{
 		Retry: bind([]string{"r", "enter"}, "r", "retry now"),
-		Quit:  bind([]string{"q", "ctrl+c", "esc"}, "q", "quit"),
+		// Not esc: it means "back" everywhere else, and a user who
+		// presses it as the daemon goes away must not lose the TUI.
+		Quit: bind([]string{"q", "ctrl+c"}, "q", "quit"),
 	}
 }
 

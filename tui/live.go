@@ -185,6 +185,9 @@ func (m *Model) applyEvent(ev client.Event) tea.Cmd {
 		m.results.PatchBuild(slug, catalog.BuildSummary{ID: d.BuildID, Status: st, CommitSHA: d.CommitSHA, Cached: d.Cached, ImageTag: d.ImageTag})
 		m.detail.PatchBuild(slug, d.BuildID, st)
 		m.logs.PatchStatus(d.BuildID, st)
+		if m.statusBuild != 0 && m.statusBuild == d.BuildID {
+			m.setBuildStatus(slug, d.BuildID, st)
+		}
 		var cmd tea.Cmd
 		if m.screen == screenLogs && m.logs.Slug() == slug && d.BuildID > m.logs.BuildID() && m.logs.Ended() {
 			// A new build of the app whose finished log is shown:

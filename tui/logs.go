@@ -193,8 +193,14 @@ func (v *LogView) render() {
 			b.WriteByte('\n')
 		}
 		// Tabs and control characters of build output would upset the
-		// layout; the width is cut by the viewport.
-		b.WriteString(sanitizeLine(l))
+		// layout. Long lines wrap: the end of a line is where a build
+		// says what failed ("…: file not found in build context"), and
+		// the pager has no sideways scroll.
+		l = sanitizeLine(l)
+		if v.width > 0 {
+			l = ansi.Wrap(l, v.width, "")
+		}
+		b.WriteString(l)
 	}
 	switch {
 	case v.buildID == 0:

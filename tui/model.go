@@ -115,6 +115,11 @@ type Model struct {
 	awaiting   map[int64]string
 	status     string
 	statusKind statusKind
+	// statusBuild is the build the status line reports, 0 for none: its
+	// events update the line.
+	statusBuild int64
+	// laidStatus is the status line's height the layout was made for.
+	laidStatus int
 }
 
 var _ tea.Model = (*Model)(nil)
@@ -263,7 +268,7 @@ func (m *Model) handle(msg tea.Msg) tea.Cmd {
 		}
 		b := msg.build
 		m.results.PatchBuild(msg.slug, catalog.BuildSummary{ID: b.ID, Status: b.Status, CommitSHA: b.CommitSHA, Cached: b.Cached, ImageTag: b.ImageTag})
-		m.setStatus(statusOK, fmt.Sprintf("build #%d of %s %s", b.ID, msg.slug, b.Status))
+		m.setBuildStatus(msg.slug, b.ID, b.Status)
 		return m.reloadDetail(msg.slug)
 	case refreshMsg:
 		if msg.err != nil {
@@ -525,4 +530,32 @@ func errorText(err error) string {
 
 func (m *Model) setStatus(kind statusKind, text string) {
 	m.status, m.statusKind = text, kind
+	m.statusBuild = 0
+	// The status line takes up to maxStatusLines lines, so that an error's
+	// advice is not cut: the parts below are sized again when that changes.
+	if h := m.statusHeight(); h != m.laidStatus {
+		m.layout()
+	}
+}
+
+// setBuildStatus reports a build that was asked for; the build's events
+// then keep the message true ("queued" becomes "succeeded") instead of
+// leaving a stale word on the screen.
+func (m *Model) setBuildStatus(slug string, id int64, st catalog.BuildStatus) {
+	kind := statusOK
+	switch st {
+	case catalog.BuildFailed:
+		kind = statusErr
+	case catalog.BuildQueued, catalog.BuildRunning:
+		kind = statusInfo
+	}
+	text := fmt.Sprintf("build #%d of %s %s", id, slug, st)
+	switch st {
+	case catalog.BuildFailed:
+		text += " — press l for its log"
+	case catalog.BuildQueued, catalog.BuildRunning:
+		text += " — press l to follow its log"
+	}
+	m.setStatus(kind, text)
+	m.statusBuild = id
 }

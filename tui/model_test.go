@@ -513,3 +513,103 @@ func TestResultsLoadMorePagesAtTheEnd(t *testing.T) {
 	}
 	h.waitView("45 apps · everything")
 }
+
+// TestLongMessagesWrapInsteadOfBeingCut: the end of a failure is where it
+// says what to do, so the status line, the detail's error, build error and
+// timeline, and the build log wrap long text instead of cutting it; the
+// screen keeps its size.
+func TestLongMessagesWrapInsteadOfBeingCut(t *testing.T) {
+	f := catalogSource()
+	r := f.addRepo("broken", "broken", "Its Dockerfile copies a file that does not exist")
+	r.IngestError = "no Dockerfile found: looked for Dockerfile and Containerfile at the repository root and for a Dockerfile in sub-folders; add a Dockerfile, or declare its path in the dockerfile setting"
+	f.setBuild("broken", client.Build{ID: 8, Status: catalog.BuildFailed, CommitSHA: "0123456789abcdef",
+		ErrorMessage: "Step 2/4 : COPY does-not-exist /app: COPY failed: file not found in build context or excluded by .dockerignore: stat does-not-exist: file does not exist"})
+	f.timeline["broken"] = []client.IngestionEvent{
+		{ID: 1, Status: catalog.IngestFailed, Message: "ingested 460d7415bd1d of main: Dockerfile, port 8080 from tags.yaml, 2 tags, and a long tail that ends with the advice in tags.yaml", CreatedAt: fakeEpoch},
+	}
+	f.launchErr = &client.APIError{StatusCode: 409, Code: "conflict", Message: "no succeeded build of broken yet: build #8 failed (see its log); fix the Dockerfile, push, and refresh the app to try again"}
+	h := newHarness(t, f)
+	size := tea.WindowSizeMsg{Width: 80, Height: 40}
+	h.send(size)
+	h.online()
+	checkSize := func(what string) {
+		t.Helper()
+		lines := strings.Split(h.m.View(), "\n")
+		if len(lines) != size.Height {
+			t.Errorf("%s: %d lines, want %d", what, len(lines), size.Height)
+		}
+		for _, l := range lines {
+			if w := lipgloss.Width(l); w > size.Width {
+				t.Errorf("%s: line of width %d: %q", what, w, l)
+			}
+		}
+	}
+	h.press("down", "G", "enter") // broken is the last result
+	h.waitView("Its Dockerfile copies", "dockerfile setting", "does-not-exist: file", "advice in tags.yaml")
+	checkSize("detail")
+
+	h.press("o")
+	h.waitFor("the launch error", func() bool { return h.m.statusKind == statusErr })
+	h.waitView("and refresh the app to try again")
+	checkSize("detail with a long error")
+
+	h.press("l")
+	h.waitView("build #8 of broken")
+	ch := f.logChannel(8)
+	ch <- client.LogLine{ID: 1, BuildID: 8, Line: "Build failed: " + strings.Repeat("x", 90) + " the end of the line"}
+	h.waitView("the end of the line")
+	checkSize("log")
+}
+
+// TestBuildStatusFollowsTheBuild: "build #N queued" on the status line does
+// not stay there once the build has finished.
+func TestBuildStatusFollowsTheBuild(t *testing.T) {
+	f := catalogSource()
+	h := newHarness(t, f)
+	h.online()
+	h.press("down", "j", "b") // notes
+	h.waitView("build #101 of notes queued — press l to follow its log")
+	f.events <- event("build.succeeded", "dash", map[string]any{"build_id": 7, "status": "succeeded"}) // another build
+	f.events <- event("build.running", "notes", map[string]any{"build_id": 101, "status": "running"})
+	h.waitView("build #101 of notes running")
+	f.events <- event("build.failed", "notes", map[string]any{"build_id": 101, "status": "failed"})
+	h.waitView("✗ build #101 of notes failed — press l for its log")
+	if strings.Contains(h.m.status, "dash") {
+		t.Errorf("status %q", h.m.status)
+	}
+	// Another message ends the following.
+	h.press("r")
+	h.waitView("refreshing notes")
+	f.events <- event("build.succeeded", "notes", map[string]any{"build_id": 101, "status": "succeeded"})
+	h.drain(100 * time.Millisecond)
+	if !strings.Contains(h.m.status, "refreshing notes") {
+		t.Errorf("a build event replaced a newer message: %q", h.m.status)
+	}
+}
+
+// TestOfflineScreenKeys: Esc, which means "back" elsewhere, does not quit
+// from the offline screen (a user going back as the daemon goes away keeps
+// the TUI); q does. The help bar keeps "? more keys" and "q quit" on a
+// narrow terminal, leaving out keys from the middle instead.
+func TestOfflineScreenKeysAndNarrowHelp(t *testing.T) {
+	f := catalogSource()
+	h := newHarness(t, f)
+	h.send(tea.WindowSizeMsg{Width: 60, Height: 20})
+	h.online()
+	h.press("down")
+	help := strings.Split(h.m.View(), "\n")[19]
+	if !strings.HasSuffix(help, "? more keys • q quit") || !strings.HasPrefix(help, "enter details") || lipgloss.Width(help) > 60 {
+		t.Errorf("help bar at 60 columns: %q", help)
+	}
+	f.setOffline(true)
+	h.press("b")
+	h.waitView("appstored is not reachable", "press r to retry now, q to quit")
+	h.press("esc")
+	if h.m.ctx.Err() != nil {
+		t.Fatal("Esc on the offline screen quit the TUI")
+	}
+	h.press("q")
+	if h.m.ctx.Err() == nil {
+		t.Fatal("q on the offline screen did not quit")
+	}
+}

@@ -5,6 +5,7 @@ package tui
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/charmbracelet/bubbles/help"
@@ -18,6 +19,7 @@ import (
 // layout gives every component its size.
 func (m *Model) layout() {
 	w := max(20, m.width)
+	m.laidStatus = m.statusHeight()
 	m.help.Width = w
 	body := m.bodyHeight()
 	m.bar.SetSize(w, 1)
@@ -34,6 +36,9 @@ func (m *Model) helpHeight() int {
 // helpView is the help bar cut to the width (bubbles/help lets the last
 // items overflow when even its ellipsis does not fit).
 func (m *Model) helpView(w int) string {
+	if !m.help.ShowAll {
+		return m.shortHelp(w)
+	}
 	lines := strings.Split(m.help.View(m.keyMap()), "\n")
 	for i := range lines {
 		lines[i] = ansi.Truncate(lines[i], w, "…")
@@ -41,10 +46,58 @@ func (m *Model) helpView(w int) string {
 	return strings.Join(lines, "\n")
 }
 
+// shortHelp is the one-line help bar. When it does not fit, keys are
+// left out from the middle, not the end: the last two ("? more keys",
+// "q quit") are how a newcomer finds the rest and gets out.
+func (m *Model) shortHelp(w int) string {
+	bindings := m.keyMap().ShortHelp()
+	h := m.help
+	h.Width = 0 // measure the whole line; bubbles/help would cut it with "…"
+	line := h.ShortHelpView(bindings)
+	for ansi.StringWidth(line) > w && len(bindings) > 2 {
+		bindings = slices.Delete(bindings, len(bindings)-3, len(bindings)-2)
+		line = h.ShortHelpView(bindings)
+	}
+	return ansi.Truncate(line, w, "…")
+}
+
 // bodyHeight is the height left between the header and the status line
 // and help.
 func (m *Model) bodyHeight() int {
-	return max(3, m.height-2-m.helpHeight())
+	return max(3, m.height-1-m.statusHeight()-m.helpHeight())
+}
+
+// maxStatusLines is how many lines a long status may wrap to: an error
+// with its advice ("…; fix it and run …") is read whole, not cut.
+const maxStatusLines = 3
+
+// statusLines is the status wrapped to the width, at most maxStatusLines
+// lines (the last one cut with "…"), and at least one, empty, so that the
+// layout does not jump when a message comes and goes.
+func (m *Model) statusLines(w int) []string {
+	if m.status == "" {
+		return []string{""}
+	}
+	prefix := ""
+	switch m.statusKind {
+	case statusErr:
+		prefix = "✗ "
+	case statusOK:
+		prefix = "✓ "
+	}
+	lines := strings.Split(ansi.Wrap(prefix+m.status, w, ""), "\n")
+	if len(lines) > maxStatusLines {
+		lines = lines[:maxStatusLines]
+		lines[maxStatusLines-1] = ansi.Truncate(lines[maxStatusLines-1]+" …", w, "…")
+	}
+	for i := range lines {
+		lines[i] = ansi.Truncate(strings.TrimRight(lines[i], " "), w, "…")
+	}
+	return lines
+}
+
+func (m *Model) statusHeight() int {
+	return len(m.statusLines(max(20, m.width)))
 }
 
 // keyMap is the focused component's keys, for the help bar.
@@ -121,14 +174,17 @@ func (m *Model) statusView(w int) string {
 		return ""
 	}
 	st := m.styles.Notice
-	prefix := ""
 	switch m.statusKind {
 	case statusErr:
-		st, prefix = m.styles.Error, "✗ "
+		st = m.styles.Error
 	case statusOK:
-		st, prefix = m.styles.Good, "✓ "
+		st = m.styles.Good
 	}
-	return st.Render(ansi.Truncate(prefix+m.status, w, "…"))
+	lines := m.statusLines(w)
+	for i := range lines {
+		lines[i] = st.Render(lines[i])
+	}
+	return strings.Join(lines, "\n")
 }
 
 // searchView is the search line, a rule and the results, with the
@@ -174,9 +230,17 @@ func (m *Model) offlineView(w, h int) string {
 		"",
 		s.Subtle.Render(next + " — press r to retry now, q to quit"),
 	}
+	// Wrapped, not cut: the advice ("press r to retry now, q to quit")
+	// is at the ends of the lines.
+	var wrapped []string
+	for _, l := range lines {
+		for _, part := range strings.Split(ansi.Wrap(l, max(10, w-2), ""), "\n") {
+			wrapped = append(wrapped, ansi.Truncate(part, max(10, w-2), "…"))
+		}
+	}
+	lines = wrapped
 	width := 0
 	for i := range lines {
-		lines[i] = ansi.Truncate(lines[i], w-2, "…")
 		width = max(width, lipgloss.Width(lines[i]))
 	}
 	// One block, centred as a whole, its lines aligned on the left.
