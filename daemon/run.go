@@ -220,8 +220,12 @@ func (d *Daemon) serve() error {
 	d.server = &http.Server{
 		Handler:           d.handler,
 		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(d.logger.Handler(), slog.LevelWarn),
-		BaseContext:       func(net.Listener) context.Context { return d.ctx },
+		// Without it an idle keep-alive connection is kept forever (the
+		// default is ReadTimeout's, which is unset so as not to cut
+		// streams): anyone who can connect could exhaust descriptors.
+		IdleTimeout: 2 * time.Minute,
+		ErrorLog:    slog.NewLogLogger(d.logger.Handler(), slog.LevelWarn),
+		BaseContext: func(net.Listener) context.Context { return d.ctx },
 	}
 	d.wg.Add(1)
 	go func() {
