@@ -92,6 +92,7 @@ type Config struct {
 	BuildConcurrency int           // builds this process runs at once (default 2)
 	BuildLogLimit    int64         // bytes of a build's log kept in the database (default 2 MiB)
 	KeepImages       int           // images the pruner keeps per repository (default 3)
+	BuildNetwork     string        // network of RUN steps: "" engine default, "none", or a network name; never "host"
 
 	// Logger receives every log line of the daemon; nil discards.
 	Logger *slog.Logger

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"strings"
 
 	"github.com/appstore-dev/appstore/catalog/giturl"
 	"github.com/appstore-dev/appstore/daemon/api"
@@ -26,6 +27,8 @@ func (d *Daemon) wireBuild(ctx context.Context) error {
 		return fmt.Errorf("--build-log-limit %d: want at least 1024 bytes (default 2 MiB)", cfg.BuildLogLimit)
 	case cfg.KeepImages < 0:
 		return fmt.Errorf("--keep-images %d: want a positive number", cfg.KeepImages)
+	case cfg.BuildNetwork == "host" || strings.HasPrefix(cfg.BuildNetwork, "container:"):
+		return fmt.Errorf("--build-network %s: refused, build steps would share the network of the host (or of a container) and reach its private services; use none, a network name, or leave it empty for the engine's default", cfg.BuildNetwork)
 	}
 	logger := d.logger.With("component", "build")
 
@@ -60,6 +63,7 @@ func (d *Daemon) wireBuild(ctx context.Context) error {
 			Concurrency:   cfg.BuildConcurrency,
 			LogLimit:      cfg.BuildLogLimit,
 			KeepImages:    cfg.KeepImages,
+			Network:       cfg.BuildNetwork,
 			Logger:        logger,
 		})
 		if err != nil {

@@ -290,3 +290,14 @@ func TestShutdownEndsBuildLogFollowers(t *testing.T) {
 		t.Error("the follower's stream did not end")
 	}
 }
+
+func TestBuildNetworkHostIsRefused(t *testing.T) {
+	for _, network := range []string{"host", "container:abc"} {
+		_, err := daemon.Start(context.Background(), daemon.Config{
+			DatabaseURL: testenv.Postgres(t), DataDir: t.TempDir(), Addr: "127.0.0.1:0", BuildNetwork: network,
+		})
+		if err == nil || !strings.Contains(err.Error(), "--build-network "+network+": refused") {
+			t.Errorf("--build-network %s: %v", network, err)
+		}
+	}
+}

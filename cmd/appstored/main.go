@@ -104,6 +104,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	env.Int64(&buildConcurrency, "build-concurrency", build.DefaultConcurrency, "image builds this process runs at once")
 	env.Int64(&cfg.BuildLogLimit, "build-log-limit", build.DefaultLogLimit, "bytes of a build's log kept in the database; the rest is cut with a marker")
 	env.Int64(&keepImages, "keep-images", build.DefaultKeepImages, "images kept per repository; older ones are pruned unless a launch uses them")
+	env.String(&cfg.BuildNetwork, "build-network", "", "network of build steps (RUN): empty for the engine's default bridge, none to cut builds off, or a network name; host is refused")
 	env.String(&logFormat, "log-format", "text", "log format: text or json")
 	env.String(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	if err := fs.Parse(args); err != nil {

@@ -87,6 +87,10 @@ type Options struct {
 	// KeepImages is how many images the pruner keeps per repository
 	// (DefaultKeepImages).
 	KeepImages int
+	// Network is the network of the builds' RUN steps: "" for the
+	// engine's default (its bridge), "none" for none, or a network name.
+	// Never "host": RUN steps would reach the host's loopback services.
+	Network string
 
 	// Lease is how long a running build stays claimed without a renewal;
 	// the worker renews it every second (DefaultLease). The reconciler
@@ -525,6 +529,9 @@ func (w *Worker) build(ctx context.Context, work *store.BuildWork, logs *logSink
 		return store.BuildOutcome{}, err
 	}
 	defer bc.tar.Close()
+	if err := checkRemoteSources(ctx, bc.dockerfileData, w.sources.policy); err != nil {
+		return store.BuildOutcome{}, err
+	}
 	if bc.ignoreFile != "" {
 		logs.addf("Applying %s (%d patterns)", bc.ignoreFile, bc.patterns)
 	}
@@ -538,7 +545,8 @@ func (w *Worker) build(ctx context.Context, work *store.BuildWork, logs *logSink
 		PullParent:  false,
 		// The classic builder: its JSON stream is what outputParser
 		// reads, and it needs no session (BuildKit over this API does).
-		Version: dockerbuild.BuilderV1,
+		Version:     dockerbuild.BuilderV1,
+		NetworkMode: w.opts.Network,
 	}
 	if !bc.labelled {
 		opts.Labels = labels

@@ -5,9 +5,12 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -601,5 +604,47 @@ func TestBuildAdoptsTheCheckoutIngestionKept(t *testing.T) {
 	b = e.buildOK(slug, true)
 	if log := e.logText(b.ID); !strings.Contains(log, "Using the cached checkout") || strings.Contains(log, "Cloning") {
 		t.Errorf("rebuild:\n%s", log)
+	}
+}
+
+// TestAddFromTheHostsLoopbackIsRefused: the classic builder would fetch an
+// ADD URL from the engine host's own network, where a service that
+// listens on loopback only (here the test's) would hand its answer to a
+// hostile repository's image. The build fails before the engine is asked,
+// naming the line, and the service sees no request.
+func TestAddFromTheHostsLoopbackIsRefused(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, build.Options{})
+	var hits atomic.Int32
+	secret := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		io.WriteString(w, "the host's secret\n")
+	}))
+	defer secret.Close()
+	df := "FROM scratch\nCOPY app /app\nADD " + secret.URL + "/token /token\n"
+	slug, _, _ := e.repo("fetcher", e.files(map[string]string{"Dockerfile": df}))
+	id := e.queueBuild(slug, false)
+	if err := e.handle(id); err != nil {
+		t.Fatal(err)
+	}
+	b := e.get(id)
+	if b.Status != catalog.BuildFailed || !strings.Contains(b.ErrorMessage, "Dockerfile line 3: ADD "+secret.URL+"/token: 127.0.0.1 is loopback") {
+		t.Errorf("status %s error %q", b.Status, b.ErrorMessage)
+	}
+	if n := len(e.engine.buildCalls()); n != 0 || hits.Load() != 0 {
+		t.Errorf("%d engine builds, %d requests to the loopback service", n, hits.Load())
+	}
+}
+
+// TestBuildNetwork: --build-network reaches the engine, and a build whose
+// steps need no network succeeds with none.
+func TestBuildNetwork(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, build.Options{Network: "none"})
+	slug, _, _ := e.repo("offline", e.files(map[string]string{"Dockerfile": okDockerfile}))
+	e.buildOK(slug, false)
+	calls := e.engine.buildCalls()
+	if len(calls) != 1 || calls[0].NetworkMode != "none" {
+		t.Errorf("engine builds %+v, want one with NetworkMode none", calls)
 	}
 }

@@ -44,6 +44,8 @@ type contextArchive struct {
 	patterns   int
 	// labelled is set when the labels were added to the Dockerfile.
 	labelled bool
+	// dockerfileData is the Dockerfile as read (before the labels).
+	dockerfileData []byte
 }
 
 // contextError is a build context that cannot be built as it is; the
@@ -134,6 +136,7 @@ func archiveContext(root, contextPath, dockerfilePath string, labels map[string]
 	if err != nil {
 		return nil, &contextError{msg: fmt.Sprintf("Dockerfile %q: %v", dockerfilePath, err)}
 	}
+	out.dockerfileData = data
 	if len(labels) > 0 {
 		data, out.labelled = withLabels(data, labels)
 	}
