@@ -280,7 +280,7 @@ func (d *Detail) content() string {
 		}
 		line("  #%d %s", l.ID, st)
 	} else {
-		line("  %s", s.Subtle.Render("not running — press o to launch"))
+		line("  %s", renderLines(s.Subtle, hang(d.launchHint(), 2, d.width)))
 	}
 
 	line("")
@@ -350,6 +350,27 @@ func dockerfileInfo(meta json.RawMessage) dockerfile {
 // padRight pads a styled string to width cells.
 func padRight(s string, width int) string {
 	return s + strings.Repeat(" ", max(0, width-lipgloss.Width(s)))
+}
+
+// launchHint says what o would do: launch, or, when no build the view
+// holds succeeded (and it holds them all), why there is nothing to launch
+// and what to press instead.
+func (d *Detail) launchHint() string {
+	if len(d.builds) >= detailBuilds || slices.ContainsFunc(d.builds, func(b client.Build) bool { return b.Status == catalog.BuildSucceeded }) {
+		return "not running — press o to launch"
+	}
+	if len(d.builds) == 0 {
+		if d.repo != nil && d.repo.IngestStatus == catalog.IngestFailed {
+			return "nothing to launch: ingestion failed (see error above) — fix the repository, then press r"
+		}
+		return "nothing to launch yet: no build — press b to build"
+	}
+	b := d.builds[0] // newest first
+	switch b.Status {
+	case catalog.BuildQueued, catalog.BuildRunning:
+		return fmt.Sprintf("nothing to launch yet: build #%d is %s — press l to follow it", b.ID, b.Status)
+	}
+	return fmt.Sprintf("nothing to launch: no build succeeded — press l for the log of #%d, b to build again", b.ID)
 }
 
 // hang wraps s to the width, its first line starting at column indent

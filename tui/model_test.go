@@ -545,7 +545,8 @@ func TestLongMessagesWrapInsteadOfBeingCut(t *testing.T) {
 		}
 	}
 	h.press("down", "G", "enter") // broken is the last result
-	h.waitView("Its Dockerfile copies", "dockerfile setting", "does-not-exist: file", "advice in tags.yaml")
+	h.waitView("Its Dockerfile copies", "dockerfile setting", "does-not-exist: file", "advice in tags.yaml",
+		"nothing to launch: no build succeeded — press l for the log of #8, b to build")
 	checkSize("detail")
 
 	h.press("o")
