@@ -271,6 +271,9 @@ func TestWebView(t *testing.T) {
 	if !eval[bool](b, `window.__sameDocument === true`) {
 		t.Errorf("the app page reloaded to show ingestion and build")
 	}
+	if !eval[bool](b, `!document.querySelector('.launch [data-action="launch"]').disabled && !document.querySelector('[data-role="launch-blocked"]') && !document.querySelector('.builds tr.none')`) {
+		t.Errorf("built, yet Launch is disabled or the builds table says there are none")
+	}
 	if got := eval[string](b, `document.querySelector('.log').textContent`); !strings.Contains(got, "compiling assets 8/8") {
 		t.Errorf("build log lacks the RUN step's output:\n%s", got)
 	}
@@ -368,7 +371,9 @@ func TestWebViewWithToken(t *testing.T) {
 		{Name: "Dockerfile", Content: "FROM scratch\nCOPY app /app\nCMD [\"/app\"]\n"},
 		{Name: "app", Content: "placeholder\n", Mode: 0o755},
 	})
-	git := gitserver.HTTP(t, repo)
+	// No Dockerfile: its ingestion fails, and nothing is built.
+	plain := gitserver.NewRepoFiles(t, "plain-app", []gitserver.File{{Name: "README.md", Content: "# plain\n"}})
+	git := gitserver.HTTP(t, repo, plain)
 	d := startDaemon(t, dir, daemon.Config{Token: "s3cret", Roles: []string{daemon.RoleAPI, daemon.RoleWorker}})
 
 	// The query parameter is for WebSocket handshakes only: it does not
@@ -424,6 +429,30 @@ func TestWebViewWithToken(t *testing.T) {
 		!!document.querySelector('.timeline li[data-status="ready"]') &&
 		!!document.querySelector('#app-status [data-kind="ingest"][data-status="ready"]')`, time.Minute)
 	b.screenshot("added-with-token")
+	// No runner here: the build cannot have succeeded, so Launch is
+	// disabled and says why instead of offering a click that can only fail.
+	b.wait("Launch disabled with the reason", `(() => { const btn = document.querySelector('.launch [data-action="launch"]');
+		const why = document.querySelector('.launch [data-role="launch-blocked"]');
+		return btn && btn.disabled && why && why.textContent.startsWith('Nothing to launch yet')
+			&& btn.getAttribute('aria-describedby') === why.id; })()`, short)
+
+	// An app whose ingestion failed: its card and page say there is
+	// nothing to launch and why, and no build will start.
+	c := &client.Client{BaseURL: d.URL, Token: "s3cret"}
+	if _, err := c.AddRepository(context.Background(), client.AddRepositoryRequest{GitURL: git.URL(plain)}); err != nil {
+		t.Fatal(err)
+	}
+	b.step("search it", short, chromedp.Navigate(d.URL+"/?q=plain"))
+	b.wait("its card, ingestion failed, Launch disabled", `(() => { const card = document.querySelector('.card[data-slug="plain-app"]');
+		const btn = card && card.querySelector('[data-action="launch"]');
+		return btn && btn.disabled && card.querySelector('[data-kind="ingest"][data-status="failed"]')
+			&& card.querySelector('[data-role="launch-blocked"]').textContent.includes('ingestion failed'); })()`, time.Minute)
+	b.step("open its page", short, chromedp.Navigate(d.URL+"/app/plain-app"))
+	b.wait("the page says why nothing builds or launches", `(() => { const none = document.querySelector('.builds tr.none');
+		return none && none.textContent.includes('ingestion failed')
+			&& document.getElementById('log-state').textContent.includes('none starts')
+			&& document.querySelector('.launch [data-action="launch"]').disabled; })()`, short)
+	b.screenshot("ingestion-failed")
 }
 
 // TestWebViewResumesAfterRestart: the page keeps its event stream across

@@ -15,6 +15,8 @@ const SOURCES = [
 ];
 const MAX_LOG_LINES = 5000;
 const TERMINAL = new Set(['succeeded', 'failed', 'cancelled']);
+// BUILD_PAGE is how many of the newest builds the page loads.
+const BUILD_PAGE = 10;
 
 export class AppView {
   constructor(root, ctx, slug) {
@@ -107,7 +109,7 @@ export class AppView {
       const [repo, steps, builds, launches] = await Promise.all([
         api('GET', `/api/v1/repositories/${enc(this.slug)}`),
         api('GET', `/api/v1/repositories/${enc(this.slug)}/events`, {query: {limit: 100}}),
-        api('GET', `/api/v1/repositories/${enc(this.slug)}/builds`, {query: {limit: 10}}),
+        api('GET', `/api/v1/repositories/${enc(this.slug)}/builds`, {query: {limit: BUILD_PAGE}}),
         activeLaunches(this.slug).catch(() => new Map()),
       ]);
       if (this.gone) {
@@ -122,6 +124,7 @@ export class AppView {
       this.builds.clear();
       this.buildRows.replaceChildren();
       for (const b of (builds.builds || []).slice().reverse()) this.putBuild(b);
+      this.renderStatus(); // also without builds: the table and Launch say so
       const l = launches.get(this.slug);
       if (l) this.launch.set(l);
       if (this.logAuto) this.followNewest();
@@ -177,6 +180,29 @@ export class AppView {
       b ? badge('build', b.status, `build #${b.id}`) : badge('build', 'none', 'build'));
     this.ingestError.textContent = r.ingest_status === 'failed' ? (r.ingest_error || 'failed') : '';
     this.ingestError.hidden = r.ingest_status !== 'failed';
+    this.launch.setBlocked(this.launchBlocked());
+    // An empty table under its headings reads as broken: say why.
+    const none = this.buildRows.querySelector('tr.none');
+    if (this.builds.size && none) none.remove();
+    if (!this.builds.size && !none) {
+      this.buildRows.append(h('tr', {class: 'none'}, h('td', {colspan: '5'},
+        r.ingest_status === 'failed' ? 'No builds: ingestion failed (see above).' : 'No builds yet.')));
+    }
+  }
+
+  // launchBlocked says why there is no image to launch, or '' when there
+  // may be one. Only the newest builds are loaded: when none of them
+  // succeeded but older ones exist, the daemon decides.
+  launchBlocked() {
+    const all = [...this.builds.values()];
+    if (all.some((b) => b.status === 'succeeded') || all.length >= BUILD_PAGE) return '';
+    if (!all.length) {
+      return this.repo && this.repo.ingest_status === 'failed'
+        ? 'Nothing to launch: ingestion failed (see above).' : 'Nothing to launch yet: no build.';
+    }
+    const b = this.newestBuild();
+    if (b.status === 'queued' || b.status === 'running') return `Nothing to launch yet: build #${b.id} is ${b.status}.`;
+    return `Nothing to launch: no build succeeded (build #${b.id} ${b.status}; see its log below).`;
   }
 
   addSteps(steps) {
@@ -238,7 +264,11 @@ export class AppView {
   followNewest() {
     const b = this.newestBuild();
     if (b && b.id !== this.logBuild) this.showLog(b.id, true);
-    if (!b) this.logState.textContent = 'No build yet: one starts when ingestion finishes.';
+    if (!b) {
+      this.logState.textContent = this.repo && this.repo.ingest_status === 'failed'
+        ? 'No build: ingestion failed, so none starts. Fix the repository, then Ingest again.'
+        : 'No build yet: one starts when ingestion finishes.';
+    }
   }
 
   // showLog shows (and, while the build runs, follows) build id's log.

@@ -34,6 +34,11 @@ export class Card {
     replace(this.statusEl,
       badge('ingest', this.ingest, 'ingest'),
       b ? badge('build', b.status, `build #${b.id}`) : badge('build', 'none', 'build'));
+    // Without any build there is no image to run. (With a failed newest
+    // build an older one may still run: the daemon decides.)
+    let why = '';
+    if (!b) why = this.ingest === 'failed' ? 'Nothing to launch: ingestion failed (open the app to see why).' : 'Nothing to launch yet: no build.';
+    this.launch.setBlocked(why);
   }
 
   // handle applies an event whose subject is this card's app.

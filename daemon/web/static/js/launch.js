@@ -15,6 +15,10 @@ export class LaunchControl {
     this.onError = onError || ((err) => console.error(err));
     this.busy = false;
     this.lastError = '';
+    // blocked says why there is nothing to launch (no build yet, or none
+    // succeeded): the button is then disabled with the reason beside it,
+    // instead of a click that can only fail.
+    this.blocked = '';
     this.el = h('div', {class: 'launch', dataset: {slug}});
     this.render();
   }
@@ -25,8 +29,11 @@ export class LaunchControl {
     this.el.dataset.status = status;
     const parts = [];
     if (status === 'none') {
-      parts.push(h('button', {type: 'button', class: 'primary', 'data-action': 'launch', disabled: this.busy,
-        'aria-label': `Launch ${this.slug}`, on: {click: () => this.start()}}, this.busy ? 'Launching…' : 'Launch'));
+      const why = this.busy ? '' : this.blocked;
+      parts.push(h('button', {type: 'button', class: 'primary', 'data-action': 'launch', disabled: this.busy || !!why,
+        'aria-label': `Launch ${this.slug}`, 'aria-describedby': why ? `launch-why-${this.slug}` : null,
+        on: {click: () => this.start()}}, this.busy ? 'Launching…' : 'Launch'));
+      if (why) parts.push(h('span', {class: 'small none', id: `launch-why-${this.slug}`, 'data-role': 'launch-blocked'}, why));
       if (this.lastError) parts.push(h('span', {class: 'error small'}, this.lastError));
     } else {
       parts.push(badge('launch', status, 'launch'));
@@ -71,6 +78,13 @@ export class LaunchControl {
       this.busy = false;
       this.render();
     }
+  }
+
+  // setBlocked records why nothing can be launched ('' when it can).
+  setBlocked(reason) {
+    if (reason === this.blocked) return;
+    this.blocked = reason || '';
+    this.render();
   }
 
   // set takes a launch object from the API.
