@@ -4,6 +4,10 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"golang.org/x/text/runes"
+	"golang.org/x/text/transform"
+	"golang.org/x/text/unicode/norm"
 )
 
 // Limits of repository fields.
@@ -39,6 +43,10 @@ func ValidateName(name string) error {
 func Slugify(name string) string {
 	var b strings.Builder
 	dash := false
+	// Accents come off rather than splitting the word: "Café Über" is
+	// cafe-uber, not caf-ber. NFKD also spells out ligatures and
+	// full-width letters.
+	name, _, _ = transform.String(transform.Chain(norm.NFKD, runes.Remove(runes.In(unicode.Mn))), name)
 	for _, r := range strings.ToLower(name) {
 		switch {
 		case r >= 'a' && r <= 'z' || r >= '0' && r <= '9':

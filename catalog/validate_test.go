@@ -18,6 +18,9 @@ func TestSlugify(t *testing.T) {
 		"app2048":                "app2048",
 		"0":                      "app-0",
 		"v1.2":                   "v1-2",
+		"Café Über":              "cafe-uber",
+		"Ｆｕｌｌ ｗｉｄｔｈ":             "full-width",
+		"ﬁle ∂ev":                "file-ev",
 		strings.Repeat("a", 200): strings.Repeat("a", MaxSlugLen-4),
 		// The prefix counts in the length; a collision suffix still fits.
 		strings.Repeat("9", 200): "app-" + strings.Repeat("9", MaxSlugLen-8),
@@ -41,7 +44,7 @@ func TestValidTopic(t *testing.T) {
 	for s, want := range map[string]bool{
 		"build": true, "repository": true, "my-topic_2": true, "9lives": true,
 		"": false, "Build": false, "bad topic!": false, "-build": false, "_x": false, "build.succeeded": false,
-		"a123456789012345678901234567890123456789012345678901234567890123": true,
+		"a123456789012345678901234567890123456789012345678901234567890123":  true,
 		"a1234567890123456789012345678901234567890123456789012345678901234": false,
 	} {
 		if got := ValidTopic(s); got != want {

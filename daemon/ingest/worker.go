@@ -479,7 +479,10 @@ func summary(c *gitclone.Result, m *metadata.Result) string {
 	if m.Port > 0 {
 		fmt.Fprintf(&b, ", port %d from %s", m.Port, m.PortSource)
 	}
-	fmt.Fprintf(&b, ", %d tags", len(m.Tags))
+	fmt.Fprintf(&b, ", %d tag", len(m.Tags))
+	if len(m.Tags) != 1 {
+		b.WriteString("s")
+	}
 	if n := len(m.Warnings); n > 0 {
 		fmt.Fprintf(&b, ", %d warning", n)
 		if n > 1 {
