@@ -40,7 +40,8 @@ func main() {
 	if flag.Arg(0) == "build" {
 		for i := 1; i <= 8; i++ {
 			fmt.Printf("compiling assets %d/8\n", i)
-			time.Sleep(250 * time.Millisecond)
+			// Long enough that a loaded browser still sees the build running.
+			time.Sleep(600 * time.Millisecond)
 		}
 		return
 	}
