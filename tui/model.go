@@ -502,6 +502,14 @@ func (m *Model) addKey(k tea.KeyMsg) tea.Cmd {
 
 func (m *Model) toggleHelp() {
 	m.help.ShowAll = !m.help.ShowAll
+	// The key that opened the full list is the one that closes it.
+	label := "more keys"
+	if m.help.ShowAll {
+		label = "fewer keys"
+	}
+	for _, b := range []*key.Binding{&m.list.Help, &m.results.keys.Help, &m.detail.keys.Help, &m.logs.keys.Help} {
+		b.SetHelp("?", label)
+	}
 	m.layout()
 }
 

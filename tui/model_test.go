@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -601,6 +602,15 @@ func TestOfflineScreenKeysAndNarrowHelp(t *testing.T) {
 	help := strings.Split(h.m.View(), "\n")[19]
 	if !strings.HasSuffix(help, "? more keys • q quit") || !strings.HasPrefix(help, "enter details") || lipgloss.Width(help) > 60 {
 		t.Errorf("help bar at 60 columns: %q", help)
+	}
+	// ? opens the full list, and says that it closes it too.
+	h.press("?")
+	if v := h.m.View(); !regexp.MustCompile(`\?\s+fewer keys`).MatchString(v) || strings.Contains(v, "more keys") {
+		t.Errorf("full help:\n%s", v)
+	}
+	h.press("?")
+	if v := h.m.View(); !strings.Contains(v, "? more keys") {
+		t.Errorf("short help again:\n%s", v)
 	}
 	f.setOffline(true)
 	h.press("b")
