@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/appstore-dev/appstore/catalog"
 	"github.com/appstore-dev/appstore/catalog/store"
 	"github.com/appstore-dev/appstore/catalog/store/storetest"

@@ -63,7 +63,9 @@ func removeCatalogImages(ctx context.Context, databaseURL string) error {
 		return err
 	}
 	defer resp.Body.Close()
-	var images []struct{ ID string `json:"Id"` }
+	var images []struct {
+		ID string `json:"Id"`
+	}
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("list images: %s", resp.Status)
 	}
