@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/charmbracelet/bubbles/key"
@@ -111,6 +112,10 @@ func (m *Model) readLogBuild(id int64) tea.Cmd {
 // openDetail shows slug and reads it.
 func (m *Model) openDetail(slug string) tea.Cmd {
 	m.bar.Blur()
+	// An error about another app would read as this one's.
+	if m.statusKind == statusErr && !strings.Contains(m.status, slug) {
+		m.setStatus(statusInfo, "")
+	}
 	m.screen = screenDetail
 	m.detail.Open(slug)
 	m.detailLoading, m.detailDirty = false, false
@@ -176,8 +181,11 @@ func (m *Model) onAdded(msg addedMsg) tea.Cmd {
 	if msg.err != nil {
 		var ae *client.APIError
 		if errors.As(msg.err, &ae) && ae.Code == client.CodeConflict && ae.Slug != "" {
-			m.add.Fail(fmt.Errorf("already registered as %s", ae.Slug))
-			return nil
+			// What the user wanted is there already: show it.
+			m.add.Reset()
+			cmd := m.openDetail(ae.Slug)
+			m.setStatus(statusInfo, "already registered as "+ae.Slug+": here it is")
+			return cmd
 		}
 		if client.IsUnreachable(msg.err) {
 			m.add.Fail(msg.err)

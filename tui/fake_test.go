@@ -400,6 +400,13 @@ func (f *fakeSource) AddRepository(ctx context.Context, req client.AddRepository
 	f.added = append(f.added, req)
 	f.mu.Unlock()
 	slug := strings.TrimSuffix(req.GitURL[strings.LastIndex(req.GitURL, "/")+1:], ".git")
+	f.mu.Lock()
+	exists := f.find(slug) != nil
+	f.mu.Unlock()
+	if exists {
+		return nil, &client.APIError{StatusCode: 409, Code: client.CodeConflict, Slug: slug,
+			Message: "this repository is already registered as " + slug}
+	}
 	var tags []string
 	for _, t := range req.Tags {
 		tags = append(tags, t+"@manual")

@@ -395,6 +395,15 @@ func TestAddFormRegistersAndFollows(t *testing.T) {
 	f.mu.Unlock()
 	f.events <- event("ingestion.processing", "wiki", map[string]any{"ingest_status": "processing"})
 	h.waitView("◐ ingesting")
+
+	// The same URL again: the app that is already there opens.
+	h.press("esc", "a", "enter")
+	h.typeText("https://git.example.com/acme/notes.git")
+	h.press("enter")
+	h.waitView("already registered as notes: here it is")
+	if h.m.screen != screenDetail || h.m.detail.Slug() != "notes" {
+		t.Fatalf("after adding a registered URL: screen %d showing %q", h.m.screen, h.m.detail.Slug())
+	}
 }
 
 func TestBuildAndRefreshKeys(t *testing.T) {
@@ -622,5 +631,25 @@ func TestOfflineScreenKeysAndNarrowHelp(t *testing.T) {
 	h.press("q")
 	if h.m.ctx.Err() == nil {
 		t.Fatal("q on the offline screen did not quit")
+	}
+}
+
+// TestOpeningAnotherAppClearsAnErrorAboutThisOne: an error about dash
+// would read as notes' own once notes' detail is open; about the app
+// being opened, it stays.
+func TestOpeningAnotherAppClearsAnErrorAboutThisOne(t *testing.T) {
+	f := catalogSource()
+	f.launchErr = &client.APIError{StatusCode: 409, Code: "conflict", Message: "no succeeded build of dash yet"}
+	h := newHarness(t, f)
+	h.online()
+	h.press("down", "o") // dash
+	h.waitFor("the launch error", func() bool { return h.m.statusKind == statusErr })
+	h.press("enter") // dash's own detail: the error is about it
+	if !strings.Contains(h.m.status, "dash") {
+		t.Errorf("dash's error left when opening dash: %q", h.m.status)
+	}
+	h.press("esc", "j", "enter") // notes
+	if h.m.status != "" {
+		t.Errorf("opening notes kept dash's error: %q", h.m.status)
 	}
 }
