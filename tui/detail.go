@@ -164,7 +164,25 @@ func (d *Detail) header() string {
 
 // View is the header, a rule and the pager.
 func (d *Detail) View() string {
-	return ansi.Truncate(d.header(), d.width, "") + "\n" + d.styles.Subtle.Render(strings.Repeat("─", max(0, d.width))) + "\n" + d.vp.View()
+	return ansi.Truncate(d.header(), d.width, "") + "\n" + d.styles.Subtle.Render(d.rule()) + "\n" + d.vp.View()
+}
+
+// rule is the line under the header; when the page is longer than the
+// screen it says so, and how far down it is shown (on a small terminal
+// the builds are below the fold).
+func (d *Detail) rule() string {
+	w := max(0, d.width)
+	if d.vp.TotalLineCount() <= d.vp.Height {
+		return strings.Repeat("─", w)
+	}
+	hint := fmt.Sprintf(" ↓ more · %d%% ", int(d.vp.ScrollPercent()*100))
+	if d.vp.AtBottom() {
+		hint = " end · 100% "
+	}
+	if ansi.StringWidth(hint)+2 > w {
+		return strings.Repeat("─", w)
+	}
+	return strings.Repeat("─", w-ansi.StringWidth(hint)-2) + hint + "──"
 }
 
 func (d *Detail) render() {

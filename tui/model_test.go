@@ -653,3 +653,16 @@ func TestOpeningAnotherAppClearsAnErrorAboutThisOne(t *testing.T) {
 		t.Errorf("opening notes kept dash's error: %q", h.m.status)
 	}
 }
+
+// TestDetailSaysItScrolls: on a small terminal the builds are below the
+// fold; the rule under the header says there is more, then the end.
+func TestDetailSaysItScrolls(t *testing.T) {
+	f := catalogSource()
+	h := newHarness(t, f)
+	h.send(tea.WindowSizeMsg{Width: 80, Height: 24})
+	h.online()
+	h.press("down", "enter")
+	h.waitView("↓ more · 0%")
+	h.press("G")
+	h.waitView("end · 100%")
+}
