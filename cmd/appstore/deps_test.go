@@ -88,9 +88,6 @@ func forbiddenDeps(deps []string) []string {
 // nothing Linux-specific may creep into it (the daemon runs on Linux and
 // also builds for macOS).
 func TestCLIBuildsForOtherPlatforms(t *testing.T) {
-	if testing.Short() {
-		t.Skip("cross-compiles the CLI; -short skips it")
-	}
 	goBin, err := exec.LookPath("go")
 	if err != nil {
 		t.Fatalf("go command not found: %v", err)
