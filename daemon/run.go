@@ -206,8 +206,8 @@ func (d *Daemon) serve() error {
 		d.handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			for _, route := range routers {
 				if h := route(r); h != nil {
-					if rec, ok := w.(*statusRecorder); ok {
-						rec.route = "preview"
+					if rec, ok := w.(*api.StatusRecorder); ok {
+						rec.Route = "preview"
 					}
 					h.ServeHTTP(w, r)
 					return

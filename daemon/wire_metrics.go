@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/appstore-dev/appstore/daemon/api"
 	"github.com/appstore-dev/appstore/daemon/metrics"
 )
 
@@ -42,38 +43,12 @@ func (d *Daemon) observeRequests(next http.Handler) http.Handler {
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		rec := api.NewStatusRecorder(w)
 		next.ServeHTTP(rec, r)
-		route := rec.route
+		route := rec.Route
 		if route == "" {
 			route = r.Pattern
 		}
-		d.metrics.ObserveRequest(route, rec.status, time.Since(start))
+		d.metrics.ObserveRequest(route, rec.Status, time.Since(start))
 	})
 }
-
-// statusRecorder remembers the status code a handler wrote.
-type statusRecorder struct {
-	http.ResponseWriter
-	status int
-	wrote  bool
-	route  string // set by whoever knows better than r.Pattern
-}
-
-func (r *statusRecorder) WriteHeader(code int) {
-	if !r.wrote {
-		r.status, r.wrote = code, true
-	}
-	r.ResponseWriter.WriteHeader(code)
-}
-
-// Write marks the status as sent (200 unless WriteHeader said otherwise),
-// so that a later superfluous WriteHeader does not change what is counted.
-func (r *statusRecorder) Write(b []byte) (int, error) {
-	r.wrote = true
-	return r.ResponseWriter.Write(b)
-}
-
-// Unwrap lets http.ResponseController reach Flush and Hijack (event
-// streams, WebSockets, the preview proxy) through the recorder.
-func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }

@@ -98,30 +98,50 @@ func (s *Server) Handler() http.Handler {
 func (s *Server) logRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		rec := NewStatusRecorder(w)
 		next.ServeHTTP(rec, r)
 		level := slog.LevelDebug
-		if rec.status >= 500 {
+		if rec.Status >= 500 {
 			level = slog.LevelError
 		}
 		s.Logger.Log(r.Context(), level, "http request", "method", r.Method, "path", r.URL.Path,
-			"status", rec.status, "duration", time.Since(start))
+			"status", rec.Status, "duration", time.Since(start))
 	})
 }
 
-type statusRecorder struct {
+// StatusRecorder remembers the status a handler sent, for the request log
+// and the metrics.
+type StatusRecorder struct {
 	http.ResponseWriter
-	status int
+	Status int
+	// Route, when set by a handler, names what served the request where
+	// the mux pattern cannot (the metrics count previews as "preview").
+	Route string
+	wrote bool
 }
 
-func (r *statusRecorder) WriteHeader(code int) {
-	r.status = code
+// NewStatusRecorder records w's status, 200 until a handler says otherwise.
+func NewStatusRecorder(w http.ResponseWriter) *StatusRecorder {
+	return &StatusRecorder{ResponseWriter: w, Status: http.StatusOK}
+}
+
+func (r *StatusRecorder) WriteHeader(code int) {
+	if !r.wrote {
+		r.Status, r.wrote = code, true
+	}
 	r.ResponseWriter.WriteHeader(code)
 }
 
+// Write marks the status as sent (200 unless WriteHeader said otherwise),
+// so that a later superfluous WriteHeader does not change what is recorded.
+func (r *StatusRecorder) Write(b []byte) (int, error) {
+	r.wrote = true
+	return r.ResponseWriter.Write(b)
+}
+
 // Unwrap lets http.ResponseController reach Flush and Hijack (streams,
-// WebSockets) through the recorder.
-func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+// WebSockets, the preview proxy) through the recorder.
+func (r *StatusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, client.Health{Status: "ok"})
