@@ -3,12 +3,11 @@ package build
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
-	"net"
 	"net/netip"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/moby/buildkit/frontend/dockerfile/command"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
@@ -58,40 +57,29 @@ func checkRemoteSources(ctx context.Context, dockerfile []byte, policy giturl.Po
 }
 
 // forbiddenFetchHost says why host may not be fetched from ("" when it
-// may). A host that does not resolve is left to the engine, which fails
-// the build saying so.
+// may). It resolves host as the Git policy does (literals, the policy's
+// resolver, its ranges), and refuses loopback even where the policy admits
+// it: the engine host's loopback is not the daemon's user's. A host that
+// does not resolve is left to the engine, which fails the build saying so.
 func forbiddenFetchHost(ctx context.Context, host string, policy giturl.Policy) string {
-	var addrs []netip.Addr
-	if a, err := netip.ParseAddr(host); err == nil {
-		addrs = []netip.Addr{a}
-	} else {
-		r := policy.Resolver
-		if r == nil {
-			r = net.DefaultResolver
-		}
-		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		defer cancel()
-		ips, err := r.LookupIPAddr(ctx, host)
-		if err != nil {
-			return ""
-		}
-		for _, ip := range ips {
-			if a, ok := netip.AddrFromSlice(ip.IP); ok {
-				addrs = append(addrs, a.Unmap())
-			}
-		}
+	addrs, err := policy.Resolve(ctx, host)
+	var pe *giturl.PolicyError
+	if errors.As(err, &pe) && pe.Addr.IsValid() {
+		return describeAddr(host, pe.Addr)
 	}
 	for _, a := range addrs {
-		class, always := giturl.Classify(a)
-		if class == "" {
-			continue
-		}
-		if always || a.Unmap().IsLoopback() || !policy.AllowPrivate {
-			if a.String() == host {
-				return fmt.Sprintf("%s is %s", host, class)
-			}
-			return fmt.Sprintf("%s resolves to %s, which is %s", host, a, class)
+		if a.IsLoopback() {
+			return describeAddr(host, a)
 		}
 	}
 	return ""
+}
+
+// describeAddr says what kind of address host is, or resolves to.
+func describeAddr(host string, a netip.Addr) string {
+	class, _ := giturl.Classify(a)
+	if a.String() == host {
+		return fmt.Sprintf("%s is %s", host, class)
+	}
+	return fmt.Sprintf("%s resolves to %s, which is %s", host, a, class)
 }
