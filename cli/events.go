@@ -93,7 +93,7 @@ func runEvents(ctx context.Context, opts *EventsOptions) error {
 			return usageErrorf("--topic %q is not a topic: want one of %s", t, strings.Join(eventTopics, ", "))
 		}
 	}
-	for _, t := range topics {
+	for _, t := range topics { // all well-formed: warn about unknown ones before following
 		if !slices.Contains(eventTopics, t) {
 			// The daemon accepts any well-formed topic (its own tests use
 			// others), so a typo such as "builds" would follow nothing,

@@ -12,14 +12,11 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// labelCatalog is the image label the build worker puts on every image
+// LabelCatalog is the image label the build worker puts on every image
 // (build.LabelCatalog; this package cannot import daemon/build, whose own
-// tests import it). TestLabelCatalogMatchesBuild in daemon/build checks
-// that they agree.
-const labelCatalog = "appstore.catalog"
-
-// LabelCatalog is labelCatalog, for that check.
-const LabelCatalog = labelCatalog
+// tests import it). TestLabelCatalogMatchesTestenv in daemon/build keeps
+// the two equal.
+const LabelCatalog = "appstore.catalog"
 
 // RemoveCatalogImages removes, when the test ends, the images that the
 // catalog in databaseURL had built on the shared Docker engine: without it
@@ -53,7 +50,7 @@ func removeCatalogImages(ctx context.Context, databaseURL string) error {
 	if err != nil {
 		return err
 	}
-	filters, _ := json.Marshal(map[string][]string{"label": {labelCatalog + "=" + id}})
+	filters, _ := json.Marshal(map[string][]string{"label": {LabelCatalog + "=" + id}})
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/images/json?filters="+url.QueryEscape(string(filters)), nil)
 	if err != nil {
 		return err
