@@ -87,7 +87,7 @@ type Config struct {
 	MaxCPUs        float64       // CPUs; larger resource profiles are refused (0: no limit)
 	MaxPids        int64         // processes; larger resource profiles are refused (0: no limit)
 
-	// Image builds (daemon/build; zero values take its defaults).
+	// Image builds (daemon/builder; zero values take its defaults).
 	BuildTimeout     time.Duration // time limit of one build (default 20m)
 	BuildConcurrency int           // builds this process runs at once (default 2)
 	BuildLogLimit    int64         // bytes of a build's log kept in the database (default 2 MiB)

@@ -8,7 +8,7 @@ import (
 
 	"github.com/appstore-dev/appstore/catalog/giturl"
 	"github.com/appstore-dev/appstore/daemon/api"
-	"github.com/appstore-dev/appstore/daemon/build"
+	"github.com/appstore-dev/appstore/daemon/builder"
 	"github.com/appstore-dev/appstore/daemon/ingest"
 	"github.com/appstore-dev/appstore/daemon/queue"
 )
@@ -32,25 +32,25 @@ func (d *Daemon) wireBuild(ctx context.Context) error {
 	}
 	logger := d.logger.With("component", "build")
 
-	var worker *build.Worker
+	var worker *builder.Worker
 	if cfg.HasRole(RoleRunner) {
-		engine, err := build.NewEngine()
+		engine, err := builder.NewEngine()
 		if err != nil {
 			return err
 		}
 		d.onClose(func(context.Context) error { return engine.Close() })
 		// Optional: search and the catalog keep working while Docker is
 		// down; builds wait in the queue.
-		d.addCheck("docker", true, func(ctx context.Context) error { return build.PingEngine(ctx, engine) })
-		if err := build.PingEngine(ctx, engine); err != nil {
+		d.addCheck("docker", true, func(ctx context.Context) error { return builder.PingEngine(ctx, engine) })
+		if err := builder.PingEngine(ctx, engine); err != nil {
 			logger.Warn("builds will wait until the Docker engine answers", "err", err)
 		}
-		var local build.LocalCheckout
+		var local builder.LocalCheckout
 		if cfg.HasRole(RoleWorker) {
 			// Ingestion on this host keeps its clone for the build.
 			local = ingest.LocalCheckout(cfg.DataDir)
 		}
-		worker, err = build.New(ctx, build.Options{
+		worker, err = builder.New(ctx, builder.Options{
 			Store:         d.Store,
 			Engine:        engine,
 			Queue:         d.queue,

@@ -16,7 +16,7 @@ import (
 	"github.com/appstore-dev/appstore/client"
 	"github.com/appstore-dev/appstore/client/clienttest"
 	"github.com/appstore-dev/appstore/daemon"
-	"github.com/appstore-dev/appstore/daemon/build"
+	"github.com/appstore-dev/appstore/daemon/builder"
 	"github.com/appstore-dev/appstore/daemon/daemontest"
 	"github.com/appstore-dev/appstore/internal/gitserver"
 	"github.com/appstore-dev/appstore/internal/testenv"
@@ -102,7 +102,7 @@ func TestRegisteredRepositoryIsBuilt(t *testing.T) {
 
 	r := addForBuild(t, c, repo)
 	b := waitBuild(t, c, r.LatestBuild.ID, 2*time.Minute)
-	if b.Status != catalog.BuildSucceeded || b.CommitSHA != repo.Head(t) || b.ImageTag != build.ImageTag(r.Slug, b.CommitSHA) {
+	if b.Status != catalog.BuildSucceeded || b.CommitSHA != repo.Head(t) || b.ImageTag != builder.ImageTag(r.Slug, b.CommitSHA) {
 		t.Fatalf("build: %+v", b)
 	}
 	var lines []string

@@ -7,7 +7,7 @@ import (
 
 	"github.com/appstore-dev/appstore/daemon/api"
 	"github.com/appstore-dev/appstore/daemon/events"
-	"github.com/appstore-dev/appstore/daemon/services"
+	"github.com/appstore-dev/appstore/daemon/servicehealth"
 )
 
 // wireServices serves the service registry on the API role and runs the
@@ -16,9 +16,9 @@ import (
 // services), so scaling workers out never checks a service twice.
 func (d *Daemon) wireServices(ctx context.Context) error {
 	logger := d.logger.With("component", "services")
-	var poller *services.Poller
+	var poller *servicehealth.Poller
 	if d.cfg.HasRole(RoleWorker) {
-		p, err := services.New(services.Config{Store: d.Store, Logger: logger, Interval: d.cfg.HealthInterval})
+		p, err := servicehealth.New(servicehealth.Config{Store: d.Store, Logger: logger, Interval: d.cfg.HealthInterval})
 		if err != nil {
 			return err
 		}
@@ -47,7 +47,7 @@ func (d *Daemon) wireServices(ctx context.Context) error {
 // service.updated event until ctx ends, subscribing again when the
 // subscription is cut off (a slow consumer, the hub reconnecting). A missed
 // wake-up only delays a first check to the poller's next round.
-func wakeOnServiceEvents(ctx context.Context, hub *events.Hub, p *services.Poller) {
+func wakeOnServiceEvents(ctx context.Context, hub *events.Hub, p *servicehealth.Poller) {
 	for ctx.Err() == nil {
 		sub, err := hub.Subscribe(ctx, events.Filter{Since: events.SinceNow, Topics: []string{"service"}})
 		if err != nil {

@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"github.com/appstore-dev/appstore/daemon"
-	"github.com/appstore-dev/appstore/daemon/build"
+	"github.com/appstore-dev/appstore/daemon/builder"
 	"github.com/appstore-dev/appstore/daemon/runner"
 )
 
@@ -100,10 +100,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	env.String(&maxCPUs, "max-cpus", "", "most CPUs a launch may get (e.g. 1.5); larger resource profiles are refused; empty: no limit")
 	env.Int64(&cfg.MaxPids, "max-pids", 0, "most processes a launch may run; larger resource profiles are refused; 0: no limit")
 	var buildConcurrency, keepImages int64
-	env.Duration(&cfg.BuildTimeout, "build-timeout", build.DefaultTimeout, "time limit of one image build")
-	env.Int64(&buildConcurrency, "build-concurrency", build.DefaultConcurrency, "image builds this process runs at once")
-	env.Int64(&cfg.BuildLogLimit, "build-log-limit", build.DefaultLogLimit, "bytes of a build's log kept in the database; the rest is cut with a marker")
-	env.Int64(&keepImages, "keep-images", build.DefaultKeepImages, "images kept per repository; older ones are pruned unless a launch uses them")
+	env.Duration(&cfg.BuildTimeout, "build-timeout", builder.DefaultTimeout, "time limit of one image build")
+	env.Int64(&buildConcurrency, "build-concurrency", builder.DefaultConcurrency, "image builds this process runs at once")
+	env.Int64(&cfg.BuildLogLimit, "build-log-limit", builder.DefaultLogLimit, "bytes of a build's log kept in the database; the rest is cut with a marker")
+	env.Int64(&keepImages, "keep-images", builder.DefaultKeepImages, "images kept per repository; older ones are pruned unless a launch uses them")
 	env.String(&cfg.BuildNetwork, "build-network", "", "network of build steps (RUN): empty for the engine's default bridge, none to cut builds off, or a network name; host is refused")
 	env.String(&logFormat, "log-format", "text", "log format: text or json")
 	env.String(&logLevel, "log-level", "info", "log level: debug, info, warn, error")

@@ -13,8 +13,8 @@ import (
 )
 
 // LabelCatalog is the image label the build worker puts on every image
-// (build.LabelCatalog; this package cannot import daemon/build, whose own
-// tests import it). TestLabelCatalogMatchesTestenv in daemon/build keeps
+// (builder.LabelCatalog; this package cannot import daemon/builder, whose own
+// tests import it). TestLabelCatalogMatchesTestenv in daemon/builder keeps
 // the two equal.
 const LabelCatalog = "appstore.catalog"
 

@@ -1,4 +1,4 @@
-package build_test
+package builder_test
 
 import (
 	tartype "archive/tar"
@@ -18,7 +18,7 @@ import (
 	archive "github.com/moby/go-archive"
 
 	"github.com/appstore-dev/appstore/catalog"
-	"github.com/appstore-dev/appstore/daemon/build"
+	"github.com/appstore-dev/appstore/daemon/builder"
 	"github.com/appstore-dev/appstore/daemon/queue"
 )
 
@@ -42,7 +42,7 @@ const benchDockerfile = "FROM scratch\nCOPY app /app\nCOPY static/ /static/\nRUN
 // (the pipeline's own overhead) and cached-ms (target ≤ 100), from the
 // medians of the rounds.
 func BenchmarkBuild(b *testing.B) {
-	e := newEnv(b, build.Options{Concurrency: 1})
+	e := newEnv(b, builder.Options{Concurrency: 1})
 	files := e.files(map[string]string{"Dockerfile": benchDockerfile, "README.md": "# bench\n"})
 	for i := range 20 {
 		files = append(files, gitserverFile("static/page"+strconv.Itoa(i)+".html", "<p>page "+strconv.Itoa(i)+"</p>\n"))

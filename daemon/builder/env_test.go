@@ -1,4 +1,4 @@
-package build_test
+package builder_test
 
 import (
 	"context"
@@ -21,7 +21,7 @@ import (
 	"github.com/appstore-dev/appstore/catalog/giturl"
 	"github.com/appstore-dev/appstore/catalog/store"
 	"github.com/appstore-dev/appstore/catalog/store/storetest"
-	"github.com/appstore-dev/appstore/daemon/build"
+	"github.com/appstore-dev/appstore/daemon/builder"
 	"github.com/appstore-dev/appstore/daemon/queue"
 	"github.com/appstore-dev/appstore/internal/gitserver"
 	"github.com/appstore-dev/appstore/internal/testenv"
@@ -66,7 +66,7 @@ func main() {
 // countingEngine counts the engine calls the worker makes, so that tests
 // can tell a cache hit (no build) from a build.
 type countingEngine struct {
-	build.Engine
+	builder.Engine
 	mu       sync.Mutex
 	builds   []dockerbuild.ImageBuildOptions
 	inspects int
@@ -119,20 +119,20 @@ type env struct {
 	docker *dockerclient.Client
 	engine *countingEngine
 	queue  *recordingQueue
-	w      *build.Worker
+	w      *builder.Worker
 	app    []byte // the static test program
 
 	sourceDir string // the worker's checkout cache
 	catalogID string
 }
 
-func newEnv(t testing.TB, opts build.Options) *env {
+func newEnv(t testing.TB, opts builder.Options) *env {
 	t.Helper()
 	testenv.Docker(t)
 	gitserver.RequireGit(t)
 	ctx := context.Background()
 	st := storetest.New(t)
-	docker, err := build.NewEngine()
+	docker, err := builder.NewEngine()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,7 +156,7 @@ func newEnv(t testing.TB, opts build.Options) *env {
 			opts.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 		}
 	}
-	w, err := build.New(ctx, opts)
+	w, err := builder.New(ctx, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

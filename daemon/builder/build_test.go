@@ -1,4 +1,4 @@
-package build_test
+package builder_test
 
 import (
 	"archive/tar"
@@ -19,7 +19,7 @@ import (
 	dockerclient "github.com/docker/docker/client"
 
 	"github.com/appstore-dev/appstore/catalog"
-	"github.com/appstore-dev/appstore/daemon/build"
+	"github.com/appstore-dev/appstore/daemon/builder"
 	"github.com/appstore-dev/appstore/daemon/queue"
 )
 
@@ -27,7 +27,7 @@ const okDockerfile = "FROM scratch\nCOPY app /app\nRUN [\"/app\", \"hello\"]\nEN
 
 func TestBuildSucceedsAndTheImageRuns(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, build.Options{})
+	e := newEnv(t, builder.Options{})
 	slug, _, repo := e.repo("hello", e.files(map[string]string{"Dockerfile": okDockerfile}))
 	commit := repo.Head(t)
 
@@ -57,7 +57,7 @@ func TestBuildSucceedsAndTheImageRuns(t *testing.T) {
 		t.Errorf("tag names %s, build recorded %s", img.ID, b.ImageID)
 	}
 	labels := img.Config.Labels
-	if labels[build.LabelRepository] != slug || labels[build.LabelCommit] != commit || labels[build.LabelBuild] != itoa(b.ID) {
+	if labels[builder.LabelRepository] != slug || labels[builder.LabelCommit] != commit || labels[builder.LabelBuild] != itoa(b.ID) {
 		t.Errorf("labels %v", labels)
 	}
 
@@ -113,7 +113,7 @@ func runImage(t testing.TB, e *env, ref string) string {
 
 func TestCachedRebuildDoesNotCallTheEngineBuild(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, build.Options{})
+	e := newEnv(t, builder.Options{})
 	slug, _, _ := e.repo("cached", e.files(map[string]string{"Dockerfile": okDockerfile}))
 	first := e.buildOK(slug, false)
 	if n := len(e.engine.buildCalls()); n != 1 {
@@ -167,7 +167,7 @@ func TestCachedRebuildDoesNotCallTheEngineBuild(t *testing.T) {
 
 func TestDockerfileSyntaxError(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, build.Options{})
+	e := newEnv(t, builder.Options{})
 	slug, _, _ := e.repo("syntax", e.files(map[string]string{"Dockerfile": "FROM scratch\nCOPPY app /app\n"}))
 	id := e.queueBuild(slug, false)
 	if err := e.handle(id); err != nil {
@@ -192,7 +192,7 @@ func TestDockerfileSyntaxError(t *testing.T) {
 
 func TestFailingRunStepNamesTheStepAndItsOutput(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, build.Options{})
+	e := newEnv(t, builder.Options{})
 	dockerfile := "FROM scratch\nCOPY app /app\nRUN [\"/app\", \"hello\"]\nRUN [\"/app\", \"fail\"]\nENTRYPOINT [\"/app\"]\n"
 	slug, _, _ := e.repo("failing", e.files(map[string]string{"Dockerfile": dockerfile}))
 	id := e.queueBuild(slug, false)
@@ -227,7 +227,7 @@ func TestFailingRunStepNamesTheStepAndItsOutput(t *testing.T) {
 
 func TestDockerignoreExcludesFiles(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, build.Options{})
+	e := newEnv(t, builder.Options{})
 	files := e.files(map[string]string{
 		"Dockerfile":    "FROM scratch\nCOPY . /ctx/\nENTRYPOINT [\"/ctx/app\"]\n",
 		".dockerignore": "# secrets stay home\nsecret.txt\n*.log\nDockerfile\n",
@@ -280,7 +280,7 @@ func TestDockerignoreExcludesFiles(t *testing.T) {
 
 func TestCancelRunningBuild(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, build.Options{})
+	e := newEnv(t, builder.Options{})
 	slug, _, _ := e.repo("cancel", e.files(map[string]string{"Dockerfile": "FROM scratch\nCOPY app /app\nRUN [\"/app\", \"sleep\"]\n"}))
 	id := e.queueBuild(slug, false)
 	done := make(chan error, 1)
@@ -325,7 +325,7 @@ func TestCancelRunningBuild(t *testing.T) {
 
 func TestCancelQueuedBuildNeverStarts(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, build.Options{})
+	e := newEnv(t, builder.Options{})
 	slug, _, _ := e.repo("queued-cancel", e.files(map[string]string{"Dockerfile": okDockerfile}))
 	id := e.queueBuild(slug, false)
 	b, err := e.st.RequestBuildCancel(e.ctx, id)
@@ -353,7 +353,7 @@ func TestBuildTimeout(t *testing.T) {
 	var kept string
 	// 8 s: on a loaded 2-core CI machine the steps before RUN alone have
 	// taken over 3 s, and the test wants the timeout to hit the RUN step.
-	e := newEnv(t, build.Options{Timeout: 8 * time.Second, LocalCheckout: func(int64, string) (string, func(), bool) {
+	e := newEnv(t, builder.Options{Timeout: 8 * time.Second, LocalCheckout: func(int64, string) (string, func(), bool) {
 		return kept, func() {}, kept != ""
 	}})
 	slug, _, repo := e.repo("slow", e.files(map[string]string{"Dockerfile": "FROM scratch\nCOPY app /app\nRUN [\"/app\", \"sleep\"]\n"}))
@@ -379,7 +379,7 @@ func TestBuildTimeout(t *testing.T) {
 func TestLogCapMarksTruncation(t *testing.T) {
 	t.Parallel()
 	const limit = 8 << 10
-	e := newEnv(t, build.Options{LogLimit: limit})
+	e := newEnv(t, builder.Options{LogLimit: limit})
 	slug, _, _ := e.repo("chatty", e.files(map[string]string{"Dockerfile": "FROM scratch\nCOPY app /app\nRUN [\"/app\", \"spam\", \"5000\"]\n"}))
 	b := e.buildOK(slug, false)
 	lines := e.logLines(b.ID)
@@ -405,7 +405,7 @@ func TestUnreachableEngine(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Each try waits a moment for the engine before giving the job back.
-	e := newEnv(t, build.Options{Engine: docker, EngineWait: 300 * time.Millisecond})
+	e := newEnv(t, builder.Options{Engine: docker, EngineWait: 300 * time.Millisecond})
 	slug, _, _ := e.repo("nodocker", e.files(map[string]string{"Dockerfile": okDockerfile}))
 	id := e.queueBuild(slug, false)
 
@@ -429,7 +429,7 @@ func TestUnreachableEngine(t *testing.T) {
 
 func TestCommitGoneFromRemote(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, build.Options{})
+	e := newEnv(t, builder.Options{})
 	slug, repoID, repo := e.repo("moved", e.files(map[string]string{"Dockerfile": okDockerfile}))
 	old := repo.Head(t)
 	repo.Commit(t, map[string]string{"README.md": "a newer commit\n"}, "newer")
@@ -450,7 +450,7 @@ func TestCommitGoneFromRemote(t *testing.T) {
 
 func TestDockerfileAndContextInSubdirectories(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, build.Options{})
+	e := newEnv(t, builder.Options{})
 	files := e.files(map[string]string{
 		// The Dockerfile lies outside the context: it is sent under a
 		// name of its own, as the docker CLI does.
@@ -469,7 +469,7 @@ func TestDockerfileAndContextInSubdirectories(t *testing.T) {
 
 func TestSymlinkedContextLeavingTheRepositoryIsRefused(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, build.Options{})
+	e := newEnv(t, builder.Options{})
 	files := e.files(map[string]string{"Dockerfile": okDockerfile})
 	files = append(files, gitserverSymlink("ctx", "/etc"))
 	slug, repoID, repo := e.repo("escape", files)
@@ -489,7 +489,7 @@ func TestSymlinkedContextLeavingTheRepositoryIsRefused(t *testing.T) {
 
 func TestReconcilerRequeuesAndFailsBuildsOfDeadWorkers(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, build.Options{MaxAttempts: 2})
+	e := newEnv(t, builder.Options{MaxAttempts: 2})
 	slug, _, _ := e.repo("crashed", e.files(map[string]string{"Dockerfile": okDockerfile}))
 	id := e.queueBuild(slug, false)
 
@@ -545,7 +545,7 @@ func TestReconcilerRequeuesAndFailsBuildsOfDeadWorkers(t *testing.T) {
 
 func TestPruneKeepsTheNewestImagesAndThoseOfActiveLaunches(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, build.Options{KeepImages: 1, PruneGrace: -1})
+	e := newEnv(t, builder.Options{KeepImages: 1, PruneGrace: -1})
 	slug, repoID, repo := e.repo("pruned", e.files(map[string]string{"Dockerfile": okDockerfile}))
 	var builds []*catalog.Build
 	for i := range 3 {
@@ -583,7 +583,7 @@ func TestBuildAdoptsTheCheckoutIngestionKept(t *testing.T) {
 	t.Parallel()
 	var kept string
 	var released bool
-	e := newEnv(t, build.Options{LocalCheckout: func(repoID int64, commit string) (string, func(), bool) {
+	e := newEnv(t, builder.Options{LocalCheckout: func(repoID int64, commit string) (string, func(), bool) {
 		if kept == "" {
 			return "", nil, false
 		}
@@ -614,7 +614,7 @@ func TestBuildAdoptsTheCheckoutIngestionKept(t *testing.T) {
 // naming the line, and the service sees no request.
 func TestAddFromTheHostsLoopbackIsRefused(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, build.Options{})
+	e := newEnv(t, builder.Options{})
 	var hits atomic.Int32
 	secret := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hits.Add(1)
@@ -640,7 +640,7 @@ func TestAddFromTheHostsLoopbackIsRefused(t *testing.T) {
 // steps need no network succeeds with none.
 func TestBuildNetwork(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, build.Options{Network: "none"})
+	e := newEnv(t, builder.Options{Network: "none"})
 	slug, _, _ := e.repo("offline", e.files(map[string]string{"Dockerfile": okDockerfile}))
 	e.buildOK(slug, false)
 	calls := e.engine.buildCalls()

@@ -1,4 +1,4 @@
-package services_test
+package servicehealth_test
 
 import (
 	"context"
@@ -16,7 +16,7 @@ import (
 	"github.com/appstore-dev/appstore/catalog"
 	"github.com/appstore-dev/appstore/catalog/store"
 	"github.com/appstore-dev/appstore/catalog/store/storetest"
-	"github.com/appstore-dev/appstore/daemon/services"
+	"github.com/appstore-dev/appstore/daemon/servicehealth"
 	"github.com/appstore-dev/appstore/internal/testenv"
 )
 
@@ -157,9 +157,9 @@ func decode(t *testing.T, e catalog.Event) updated {
 	return u
 }
 
-func startPoller(t *testing.T, cfg services.Config) *services.Poller {
+func startPoller(t *testing.T, cfg servicehealth.Config) *servicehealth.Poller {
 	t.Helper()
-	p, err := services.New(cfg)
+	p, err := servicehealth.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,7 +189,7 @@ func TestPollerFollowsHealth(t *testing.T) {
 		t.Fatal(err)
 	}
 	ev := newEvents(t, st)
-	startPoller(t, services.Config{Store: st, Interval: 40 * time.Millisecond, Timeout: 500 * time.Millisecond,
+	startPoller(t, servicehealth.Config{Store: st, Interval: 40 * time.Millisecond, Timeout: 500 * time.Millisecond,
 		MaxBackoff: 160 * time.Millisecond, MaxIdle: 50 * time.Millisecond})
 
 	// stable checks that n more checks happen without an event. A check
@@ -244,7 +244,7 @@ func TestPollerFollowsHealth(t *testing.T) {
 func TestPollerPicksUpNewServices(t *testing.T) {
 	st := storetest.New(t)
 	ctx := context.Background()
-	startPoller(t, services.Config{Store: st, Interval: time.Hour, MaxIdle: 100 * time.Millisecond})
+	startPoller(t, servicehealth.Config{Store: st, Interval: time.Hour, MaxIdle: 100 * time.Millisecond})
 	h := newHealthServer(t)
 	if _, _, err := st.CreateService(ctx, store.ServiceSpec{Slug: "late", BaseURL: h.URL}); err != nil {
 		t.Fatal(err)
@@ -300,7 +300,7 @@ func TestPollersShareTheWork(t *testing.T) {
 	}
 	const interval = 60 * time.Millisecond
 	for range 2 {
-		startPoller(t, services.Config{Store: st, Interval: interval, MaxIdle: 10 * time.Millisecond})
+		startPoller(t, servicehealth.Config{Store: st, Interval: interval, MaxIdle: 10 * time.Millisecond})
 	}
 	h.waitHits(t, 12)
 	hits := h.hitTimes()
@@ -347,7 +347,7 @@ func TestPollerBoundsChecksInFlight(t *testing.T) {
 	}
 	// The checks' timeout is far beyond the test's waits: a check is only
 	// ever answered by the test.
-	startPoller(t, services.Config{Store: st, Interval: time.Hour, Timeout: time.Minute, Concurrency: concurrency, MaxIdle: 10 * time.Millisecond})
+	startPoller(t, servicehealth.Config{Store: st, Interval: time.Hour, Timeout: time.Minute, Concurrency: concurrency, MaxIdle: 10 * time.Millisecond})
 
 	waitFor := func(what string, v *atomic.Int32, want int32) {
 		t.Helper()
@@ -389,7 +389,7 @@ func TestPollerIntervalsAndBackoff(t *testing.T) {
 		}
 	}
 	const interval = 30 * time.Millisecond
-	startPoller(t, services.Config{Store: st, Interval: interval, MaxBackoff: 8 * interval, MaxIdle: 10 * time.Millisecond})
+	startPoller(t, servicehealth.Config{Store: st, Interval: interval, MaxBackoff: 8 * interval, MaxIdle: 10 * time.Millisecond})
 	failing.waitHits(t, 6)
 	fast.waitHits(t, 12)
 	if n := slow.hitCount(); n != 1 {
@@ -425,7 +425,7 @@ func TestNextDelay(t *testing.T) {
 		{10 * time.Minute, 3, 5 * time.Minute, 10 * time.Minute}, // cap never below the interval
 	}
 	for _, c := range cases {
-		if got := services.NextDelay(c.interval, c.failures, c.max); got != c.want {
+		if got := servicehealth.NextDelay(c.interval, c.failures, c.max); got != c.want {
 			t.Errorf("NextDelay(%s, %d, %s) = %s, want %s", c.interval, c.failures, c.max, got, c.want)
 		}
 	}
@@ -452,16 +452,16 @@ func TestCheck(t *testing.T) {
 	}))
 	defer srv.Close()
 
-	if r := services.Check(ctx, client, srv.URL+"/ok", time.Second, "ua-test"); !r.Healthy || r.StatusCode != 204 || r.Error != "" || r.Latency <= 0 || gotUA != "ua-test" {
+	if r := servicehealth.Check(ctx, client, srv.URL+"/ok", time.Second, "ua-test"); !r.Healthy || r.StatusCode != 204 || r.Error != "" || r.Latency <= 0 || gotUA != "ua-test" {
 		t.Errorf("204: %+v (user agent %q)", r, gotUA)
 	}
-	if r := services.Check(ctx, client, srv.URL+"/teapot", time.Second, "x"); r.Healthy || r.Error != "HTTP 418 I'm a teapot" {
+	if r := servicehealth.Check(ctx, client, srv.URL+"/teapot", time.Second, "x"); r.Healthy || r.Error != "HTTP 418 I'm a teapot" {
 		t.Errorf("418: %+v", r)
 	}
-	if r := services.Check(ctx, client, srv.URL+"/weird", time.Second, "x"); r.Healthy || r.Error != "HTTP 599" {
+	if r := servicehealth.Check(ctx, client, srv.URL+"/weird", time.Second, "x"); r.Healthy || r.Error != "HTTP 599" {
 		t.Errorf("599: %+v", r)
 	}
-	if r := services.Check(ctx, client, srv.URL+"/slow-body", 200*time.Millisecond, "x"); r.Healthy || !strings.Contains(r.Error, "timed out after 200ms") {
+	if r := servicehealth.Check(ctx, client, srv.URL+"/slow-body", 200*time.Millisecond, "x"); r.Healthy || !strings.Contains(r.Error, "timed out after 200ms") {
 		t.Errorf("slow body: %+v", r)
 	}
 }

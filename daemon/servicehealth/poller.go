@@ -1,4 +1,4 @@
-// Package services keeps the health of the service registry: a poller that
+// Package servicehealth keeps the health of the service registry: a poller that
 // checks each registered service's health URL on its interval and records
 // status, latency and error in the catalog, which publishes service.updated
 // when (and only when) the status or the error changes.
@@ -7,7 +7,7 @@
 // services are claimed with a lease (store.ClaimDueServices), so each check
 // happens once, and the table is re-read on every round, so services added
 // or changed by any process are picked up without a restart.
-package services
+package servicehealth
 
 import (
 	"context"

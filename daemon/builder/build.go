@@ -1,4 +1,4 @@
-// Package build turns a repository's commit into an image on the Docker
+// Package builder turns a repository's commit into an image on the Docker
 // engine of the runner host. A Worker handles queue.KindBuild jobs: it
 // claims the build in PostgreSQL (queued → running, with a lease it
 // renews), reuses a cached image when the same commit, Dockerfile and
@@ -8,7 +8,7 @@
 // build_logs, and records how it ended (succeeded, failed with the step
 // that failed, cancelled). Its reconciler puts back builds whose worker
 // died and prunes superseded images.
-package build
+package builder
 
 import (
 	"cmp"

@@ -1,4 +1,4 @@
-package build_test
+package builder_test
 
 import (
 	"context"
@@ -11,7 +11,7 @@ import (
 	"github.com/docker/docker/api/types"
 
 	"github.com/appstore-dev/appstore/catalog"
-	"github.com/appstore-dev/appstore/daemon/build"
+	"github.com/appstore-dev/appstore/daemon/builder"
 	"github.com/appstore-dev/appstore/daemon/queue"
 )
 
@@ -19,7 +19,7 @@ import (
 // engine's does, until back is closed: a dockerd restart as the worker
 // sees it.
 type outageEngine struct {
-	build.Engine
+	builder.Engine
 	back  chan struct{}
 	pings atomic.Int64
 }
@@ -38,13 +38,13 @@ func (o *outageEngine) Ping(ctx context.Context) (types.Ping, error) {
 // second of its return instead of at the queue's next backoff.
 func TestBuildWaitsForTheEngineToReturn(t *testing.T) {
 	t.Parallel()
-	docker, err := build.NewEngine()
+	docker, err := builder.NewEngine()
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer docker.Close()
 	eng := &outageEngine{Engine: docker, back: make(chan struct{})}
-	e := newEnv(t, build.Options{Engine: eng, EngineWait: time.Minute})
+	e := newEnv(t, builder.Options{Engine: eng, EngineWait: time.Minute})
 	slug, _, _ := e.repo("waits", e.files(map[string]string{"Dockerfile": okDockerfile}))
 	id := e.queueBuild(slug, false)
 
