@@ -207,7 +207,7 @@ func (g *Guard) HostAllowed(hostport string) bool {
 			return true
 		}
 	}
-	if IsLoopbackHost(host) {
+	if isLoopbackHost(host) {
 		return true
 	}
 	return !g.Loopback && len(g.AllowedHosts) == 0
@@ -244,9 +244,9 @@ func matchHost(pattern, host string) bool {
 	return pattern == host
 }
 
-// IsLoopbackHost reports whether host (without port) is a loopback name or
+// isLoopbackHost reports whether host (without port) is a loopback name or
 // address: localhost, *.localhost (RFC 6761), 127.0.0.0/8, ::1.
-func IsLoopbackHost(host string) bool {
+func isLoopbackHost(host string) bool {
 	host = strings.TrimSuffix(strings.ToLower(host), ".")
 	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
 		return true

@@ -141,7 +141,7 @@ func (s *Server) Handler() http.Handler {
 	return s.observe(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if s.Previews != nil {
 			if h := s.Previews(r); h != nil {
-				if rec, ok := w.(*StatusRecorder); ok {
+				if rec, ok := w.(*statusRecorder); ok {
 					rec.Route = "preview"
 				}
 				h.ServeHTTP(w, r)
@@ -162,7 +162,7 @@ func (s *Server) observe(next http.Handler) http.Handler {
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		rec := NewStatusRecorder(w)
+		rec := newStatusRecorder(w)
 		next.ServeHTTP(rec, r)
 		route := rec.Route
 		if route == "" {
@@ -175,7 +175,7 @@ func (s *Server) observe(next http.Handler) http.Handler {
 func (s *Server) logRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		rec := NewStatusRecorder(w)
+		rec := newStatusRecorder(w)
 		next.ServeHTTP(rec, r)
 		level := slog.LevelDebug
 		if rec.Status >= 500 {
@@ -186,9 +186,9 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 	})
 }
 
-// StatusRecorder remembers the status a handler sent, for the request log
+// statusRecorder remembers the status a handler sent, for the request log
 // and the metrics.
-type StatusRecorder struct {
+type statusRecorder struct {
 	http.ResponseWriter
 	Status int
 	// Route, when set by a handler, names what served the request where
@@ -197,12 +197,12 @@ type StatusRecorder struct {
 	wrote bool
 }
 
-// NewStatusRecorder records w's status, 200 until a handler says otherwise.
-func NewStatusRecorder(w http.ResponseWriter) *StatusRecorder {
-	return &StatusRecorder{ResponseWriter: w, Status: http.StatusOK}
+// newStatusRecorder records w's status, 200 until a handler says otherwise.
+func newStatusRecorder(w http.ResponseWriter) *statusRecorder {
+	return &statusRecorder{ResponseWriter: w, Status: http.StatusOK}
 }
 
-func (r *StatusRecorder) WriteHeader(code int) {
+func (r *statusRecorder) WriteHeader(code int) {
 	if !r.wrote {
 		r.Status, r.wrote = code, true
 	}
@@ -211,11 +211,11 @@ func (r *StatusRecorder) WriteHeader(code int) {
 
 // Write marks the status as sent (200 unless WriteHeader said otherwise),
 // so that a later superfluous WriteHeader does not change what is recorded.
-func (r *StatusRecorder) Write(b []byte) (int, error) {
+func (r *statusRecorder) Write(b []byte) (int, error) {
 	r.wrote = true
 	return r.ResponseWriter.Write(b)
 }
 
 // Unwrap lets http.ResponseController reach Flush and Hijack (streams,
 // WebSockets, the preview proxy) through the recorder.
-func (r *StatusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
