@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/appstore-dev/appstore/internal/textutil"
 )
 
 // engineMessage is one JSON message of the engine's build output. The
@@ -39,12 +41,6 @@ const tailLines = 12
 var (
 	stepRE    = regexp.MustCompile(`^Step (\d+)/(\d+) : (.*)$`)
 	nonZeroRE = regexp.MustCompile(`returned a non-zero code: (\d+)`)
-	// escapeRE matches terminal control sequences (CSI such as colours,
-	// OSC such as titles, character set switches). The legacy builder wraps every line a step
-	// writes to stderr in ESC[91m … ESC[0m, and build tools colour their
-	// output; a stored log is read in pipes, JSON and the web view, where
-	// they are garbage.
-	escapeRE = regexp.MustCompile(`\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[ -/]+[0-~]|[@-_])`)
 )
 
 // outputParser turns the engine's messages into log lines, and remembers
@@ -173,26 +169,14 @@ func builderChatter(s string) bool {
 		strings.TrimSpace(s) == "--->" || strings.TrimSpace(s) == ""
 }
 
-// cleanLine makes a line storable and readable: a carriage return
-// rewrites the line on a terminal, so only the text after the last one
-// is kept; terminal escape sequences are dropped; invalid UTF-8 and NUL
-// (which PostgreSQL text cannot hold) are replaced.
-func cleanLine(s string) string {
-	s = strings.TrimSuffix(s, "\r")
-	if i := strings.LastIndexByte(s, '\r'); i >= 0 {
-		s = s[i+1:]
-	}
-	if strings.IndexByte(s, 0x1b) >= 0 {
-		s = escapeRE.ReplaceAllString(s, "")
-	}
-	if !utf8.ValidString(s) {
-		s = strings.ToValidUTF8(s, "\uFFFD")
-	}
-	if strings.IndexByte(s, 0) >= 0 {
-		s = strings.ReplaceAll(s, "\x00", "\uFFFD")
-	}
-	return s
-}
+// cleanLine makes a line storable and readable (textutil.CleanLine, the
+// sanitiser of launch output too): only the text after the last carriage
+// return, no terminal escape sequences (the legacy builder wraps every line
+// a step writes to stderr in ESC[91m … ESC[0m, and build tools colour their
+// output; a stored log is read in pipes, JSON, terminals and the web view)
+// and no control characters (NUL, which PostgreSQL text cannot hold,
+// among them); invalid UTF-8 becomes U+FFFD.
+func cleanLine(s string) string { return textutil.CleanLine(s) }
 
 // failure describes the engine's build error for people: the step that
 // failed, what went wrong in short, and the last lines of the step's
