@@ -293,6 +293,14 @@ func (s *Store) CompleteIngest(ctx context.Context, in IngestSuccess) (*IngestCo
 	if !json.Valid(meta) {
 		return nil, fmt.Errorf("record ingestion of repository %d: metadata is not valid JSON", in.RepositoryID)
 	}
+	// What a repository declares passes the sanitisers of every write
+	// path (metadata.Extract applied them already; they are idempotent).
+	in.Description = catalog.CleanText(in.Description, catalog.MaxDescriptionLen)
+	if h, err := catalog.CleanHomepage(in.Homepage); err == nil {
+		in.Homepage = h
+	} else {
+		in.Homepage = ""
+	}
 	var out IngestCompletion
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		slug, manual, err := lockClaim(ctx, tx, in.IngestAttempt)

@@ -334,10 +334,21 @@ func (s *Store) UpdateRepository(ctx context.Context, slug string, u RepositoryU
 			return nil, err
 		}
 	}
+	// Description and homepage as catalog's sanitisers leave them, as
+	// ingestion writes them (CompleteIngest).
 	if u.Description != nil {
-		if err := catalog.ValidateDescription(*u.Description); err != nil {
+		d, err := catalog.CleanDescription(*u.Description)
+		if err != nil {
 			return nil, err
 		}
+		u.Description = &d
+	}
+	if u.Homepage != nil {
+		h, err := catalog.CleanHomepage(*u.Homepage)
+		if err != nil {
+			return nil, err
+		}
+		u.Homepage = &h
 	}
 	if u.Dockerfile != nil {
 		if err := catalog.ValidateRelPath("dockerfile", *u.Dockerfile); err != nil {

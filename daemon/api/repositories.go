@@ -49,7 +49,8 @@ type Repositories struct {
 	// GitPolicy decides which Git URLs may be registered (giturl.Policy);
 	// nil accepts any well-formed URL, and local paths only on Loopback.
 	GitPolicy GitPolicy
-	// Loopback is set when the daemon listens on loopback only.
+	// Loopback is set when the daemon is local-only: it listens on
+	// loopback and is not exposed (Guard.Exposed).
 	Loopback bool
 	// Ingest is told about new and refreshed repositories; nil leaves
 	// them queued for the reconciler.
@@ -69,7 +70,7 @@ func (h *Repositories) defaults(s *Server) {
 		h.MaxBodyBytes = s.MaxBodyBytes
 	}
 	if h.GitPolicy == nil && !h.Loopback {
-		h.Loopback = s.Guard.Loopback
+		h.Loopback = s.Guard.Loopback && !s.Guard.Exposed
 	}
 }
 
@@ -109,7 +110,7 @@ func (h *Repositories) newRepository(ctx context.Context, req apitype.AddReposit
 			return nil, catalog.Invalid("git_url", "%v", err)
 		}
 	} else if u.IsLocal() && !h.Loopback {
-		return nil, catalog.Invalid("git_url", "file:// URLs and local paths are accepted only while appstored listens on loopback")
+		return nil, catalog.Invalid("git_url", "file:// URLs and local paths are accepted only while appstored is local-only (it listens on loopback, with no --allowed-host beyond it)")
 	}
 	in := &store.NewRepository{GitURL: u.CloneURL(), GitURLKey: u.Key(), Name: req.Name, Owner: u.Owner()}
 	if req.Name != "" {
@@ -174,6 +175,30 @@ func (h *Repositories) update(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	u := store.RepositoryUpdate{Name: req.Name, Description: req.Description, Homepage: req.Homepage, Branch: req.Branch, Dockerfile: req.Dockerfile}
+	// The sanitisers of every write path (catalog/sanitize.go); the store
+	// applies them too.
+	if req.Name != nil {
+		if err := catalog.ValidateName(*req.Name); err != nil {
+			respond.WriteError(w, r, err)
+			return
+		}
+	}
+	if req.Description != nil {
+		d, err := catalog.CleanDescription(*req.Description)
+		if err != nil {
+			respond.WriteError(w, r, err)
+			return
+		}
+		u.Description = &d
+	}
+	if req.Homepage != nil {
+		hp, err := catalog.CleanHomepage(*req.Homepage)
+		if err != nil {
+			respond.WriteError(w, r, err)
+			return
+		}
+		u.Homepage = &hp
+	}
 	if req.Branch != nil {
 		if err := catalog.ValidateBranch(*req.Branch); err != nil {
 			respond.WriteError(w, r, err)

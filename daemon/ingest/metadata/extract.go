@@ -223,18 +223,18 @@ func (x *extraction) run(ctx context.Context, opts Options) error {
 	}
 
 	// 5. Names: the first source that declares one wins.
-	res.Name = cmp.Or(cleanText(tf.Name, catalog.MaxNameLen), cleanText(readme.Title, catalog.MaxNameLen))
-	res.Description = cmp.Or(cleanText(tf.Description, catalog.MaxDescriptionLen), cleanText(readme.ShortDescription, catalog.MaxDescriptionLen))
+	res.Name = cmp.Or(catalog.CleanText(tf.Name, catalog.MaxNameLen), catalog.CleanText(readme.Title, catalog.MaxNameLen))
+	res.Description = cmp.Or(catalog.CleanText(tf.Description, catalog.MaxDescriptionLen), catalog.CleanText(readme.ShortDescription, catalog.MaxDescriptionLen))
 	res.Homepage = cleanURL(tf.Homepage)
 	if tf.Homepage != "" && res.Homepage == "" {
 		x.warn("%s: homepage %q is not an http(s) URL; ignored", TagsFileName, textutil.Truncate(tf.Homepage, 80))
 	}
 	for _, m := range manifests {
 		if res.Name == "" {
-			res.Name = cleanText(m.Name, catalog.MaxNameLen)
+			res.Name = catalog.CleanText(m.Name, catalog.MaxNameLen)
 		}
 		if res.Description == "" {
-			res.Description = cleanText(m.Description, catalog.MaxDescriptionLen)
+			res.Description = catalog.CleanText(m.Description, catalog.MaxDescriptionLen)
 		}
 		if res.Homepage == "" {
 			res.Homepage = cleanURL(m.Homepage)

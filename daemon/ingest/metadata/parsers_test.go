@@ -276,13 +276,7 @@ func TestSplitFrontMatter(t *testing.T) {
 	}
 }
 
-func TestCleanText(t *testing.T) {
-	if got := cleanText("  a\tb\n\x00c  ", 100); got != "a b c" {
-		t.Errorf("cleanText = %q", got)
-	}
-	if got := cleanText("abc def", 5); got != "abc d" {
-		t.Errorf("cleanText cut = %q", got)
-	}
+func TestCleanBody(t *testing.T) {
 	if got := cleanBody("é\x00\xffx", 2); got != "é" {
 		t.Errorf("cleanBody = %q", got)
 	}

@@ -1,10 +1,8 @@
 package metadata
 
 import (
-	"net/url"
 	"sort"
 	"strings"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/appstore-dev/appstore/catalog"
@@ -69,36 +67,6 @@ func (s *tagSet) list() ([]catalog.Tag, int) {
 	return kept, len(s.tags) - len(kept)
 }
 
-// cleanText turns free text from a file into a one-line value for a name or
-// description: valid UTF-8, control characters and runs of white space
-// folded to one space, at most max runes.
-func cleanText(s string, max int) string {
-	s = strings.ToValidUTF8(s, "")
-	var b strings.Builder
-	space := false
-	n := 0
-	for _, r := range s {
-		if unicode.IsSpace(r) || !unicode.IsPrint(r) {
-			space = b.Len() > 0
-			continue
-		}
-		if n >= max {
-			break
-		}
-		if space {
-			if n+1 >= max {
-				break
-			}
-			b.WriteByte(' ')
-			n++
-			space = false
-		}
-		b.WriteRune(r)
-		n++
-	}
-	return b.String()
-}
-
 // cleanBody prepares README text for full-text search: valid UTF-8, no NUL
 // (PostgreSQL text refuses it), at most max bytes cut at a rune boundary.
 func cleanBody(s string, max int) string {
@@ -115,22 +83,14 @@ func cleanBody(s string, max int) string {
 	return s[:cut]
 }
 
-// cleanURL keeps an http(s) URL of reasonable length, or returns "".
+// cleanURL keeps a homepage that catalog.CleanHomepage accepts, or
+// returns "".
 func cleanURL(s string) string {
-	s = strings.TrimSpace(s)
-	if s == "" || len(s) > catalog.MaxURLLen {
+	u, err := catalog.CleanHomepage(s)
+	if err != nil {
 		return ""
 	}
-	u, err := url.Parse(s)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return ""
-	}
-	for _, r := range s {
-		if unicode.IsSpace(r) || !unicode.IsPrint(r) {
-			return ""
-		}
-	}
-	return s
+	return u
 }
 
 // licenseIDs turns a declared license (an SPDX id or expression such as
