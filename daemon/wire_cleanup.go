@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/appstore-dev/appstore/catalog/store"
+	"github.com/appstore-dev/appstore/daemon/api"
 	"github.com/appstore-dev/appstore/daemon/queue"
 )
 
@@ -15,6 +16,11 @@ import (
 // steps pruning keeps whatever their age: `appstore show` prints the last
 // 10, so an app ingested long ago still shows how it got there.
 const TimelineKeep = 20
+
+// BuildKeep is how many of each repository's newest builds pruning keeps
+// whatever their age (with their logs): `appstore builds` shows them, and
+// the image pruner keeps the images of the newest --keep-images (3).
+const BuildKeep = 10
 
 // wireCleanup makes database pruning a queue job on the worker role. Each
 // worker process ticks (once at start, then every cleanupInterval) and
@@ -32,10 +38,12 @@ func (d *Daemon) wireCleanup(context.Context) error {
 		store:             d.Store,
 		eventRetention:    d.cfg.EventRetention,
 		timelineRetention: d.cfg.TimelineRetention,
+		buildRetention:    d.cfg.BuildRetention,
+		launchRetention:   d.cfg.LaunchRetention,
 		logger:            d.logger.With("component", "cleanup"),
 	}
 	d.queue.Handle(queue.KindCleanup, c.handle)
-	interval := cleanupInterval(d.cfg.EventRetention, d.cfg.TimelineRetention)
+	interval := cleanupInterval(d.cfg.EventRetention, d.cfg.TimelineRetention, d.cfg.BuildRetention, d.cfg.LaunchRetention)
 	q := d.queue
 	d.goLoop("cleanup-tick", func(ctx context.Context) { c.tick(ctx, q, interval) })
 	return nil
@@ -66,6 +74,8 @@ type cleaner struct {
 	store             *store.Store
 	eventRetention    time.Duration
 	timelineRetention time.Duration
+	buildRetention    time.Duration
+	launchRetention   time.Duration
 	logger            *slog.Logger
 }
 
@@ -89,8 +99,11 @@ func (c *cleaner) tick(ctx context.Context, q queue.Enqueuer, interval time.Dura
 }
 
 // handle is the queue handler of KindCleanup: it prunes the event log past
-// --event-retention and the ingestion timeline past --timeline-retention.
-// Both run even if one fails; a failure is retried by the queue.
+// --event-retention, the ingestion timeline past --timeline-retention,
+// finished launches past --launch-retention, then builds and their logs
+// past --build-retention (after the launches, which may have held some),
+// and the webhook deliveries past the replay window. Each runs even if
+// another fails; a failure is retried by the queue.
 func (c *cleaner) handle(ctx context.Context, job queue.Job) error {
 	var errs []error
 	if n, err := c.store.PruneEvents(ctx, c.eventRetention); err != nil {
@@ -103,6 +116,20 @@ func (c *cleaner) handle(ctx context.Context, job queue.Job) error {
 	} else if n > 0 {
 		c.logger.Info("pruned ingestion timeline steps older than --timeline-retention", "deleted", n,
 			"retention", c.timelineRetention, "kept_per_repository", TimelineKeep, "period", job.Period)
+	}
+	if n, err := c.store.PruneLaunches(ctx, c.launchRetention); err != nil {
+		errs = append(errs, fmt.Errorf("launches: %w", err))
+	} else if n > 0 {
+		c.logger.Info("pruned launches that ended before --launch-retention", "deleted", n, "retention", c.launchRetention, "period", job.Period)
+	}
+	if n, err := c.store.PruneBuilds(ctx, c.buildRetention, BuildKeep); err != nil {
+		errs = append(errs, fmt.Errorf("builds: %w", err))
+	} else if n > 0 {
+		c.logger.Info("pruned builds and their logs older than --build-retention", "deleted", n,
+			"retention", c.buildRetention, "kept_per_repository", BuildKeep, "period", job.Period)
+	}
+	if _, err := c.store.PruneWebhookDeliveries(ctx, api.WebhookReplayWindow); err != nil {
+		errs = append(errs, fmt.Errorf("webhook deliveries: %w", err))
 	}
 	return errors.Join(errs...)
 }

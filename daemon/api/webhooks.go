@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/appstore-dev/appstore/apitype"
 	"github.com/appstore-dev/appstore/catalog"
@@ -21,7 +22,14 @@ import (
 type WebhookStore interface {
 	RepositoriesByURLKeys(ctx context.Context, keys []string) ([]*catalog.Repository, error)
 	RequestIngestByID(ctx context.Context, id int64, reason string) (bool, error)
+	RecordWebhookDelivery(ctx context.Context, keys []string, window time.Duration) (replay bool, err error)
 }
+
+// WebhookReplayWindow is how long a delivery is remembered: the same
+// delivery (by its id, or by its body) received again within it is
+// ignored. Forges retry within minutes; a replay later than a day finds the
+// repository at a newer commit anyway, and re-ingesting it is harmless.
+const WebhookReplayWindow = 24 * time.Hour
 
 // Webhooks serves the push webhooks of GitHub, GitLab and Gitea. The route
 // needs no daemon token: it authenticates deliveries with Secret instead.
@@ -37,6 +45,10 @@ type Webhooks struct {
 	// MaxBytes bounds a delivery (default 4 MiB: GitHub push payloads list
 	// up to 20 commits with their files).
 	MaxBytes int64
+
+	// signatureFailed counts a forged delivery against its client (the
+	// server's Guard.SignatureFailed).
+	signatureFailed func(r *http.Request)
 }
 
 func (h *Webhooks) defaults(s *Server) {
@@ -49,6 +61,7 @@ func (h *Webhooks) defaults(s *Server) {
 	if h.MaxBytes <= 0 {
 		h.MaxBytes = 4 << 20
 	}
+	h.signatureFailed = s.Guard.SignatureFailed
 }
 
 // push handles a push delivery: verify, parse, match the repositories
@@ -67,6 +80,7 @@ func (h *Webhooks) push(w http.ResponseWriter, r *http.Request) {
 	provider, err := webhook.Verify(r.Header, body, h.Secret)
 	if err != nil {
 		h.Logger.Warn("webhook refused", "remote", r.RemoteAddr, "err", err)
+		h.signatureFailed(r)
 		respond.WriteError(w, r, respond.Errorf(http.StatusUnauthorized, apitype.CodeUnauthorized, "%v", err))
 		return
 	}
@@ -77,6 +91,24 @@ func (h *Webhooks) push(w http.ResponseWriter, r *http.Request) {
 		return
 	default:
 		respond.JSON(w, http.StatusOK, apitype.WebhookResult{Status: "ignored", Reason: fmt.Sprintf("%s event %q: only pushes re-ingest", provider, ev)})
+		return
+	}
+	// A verified push seen before (the forge's retry, or a captured
+	// delivery sent again) does nothing: remembered in PostgreSQL, so
+	// every API process agrees.
+	replay, err := h.Store.RecordWebhookDelivery(r.Context(), webhook.DeliveryKeys(provider, r.Header, body), WebhookReplayWindow)
+	if err != nil {
+		respond.WriteError(w, r, err)
+		return
+	}
+	if replay {
+		reason := "this delivery was already received"
+		if id := webhook.DeliveryID(provider, r.Header); id != "" {
+			reason = fmt.Sprintf("delivery %s was already received", id)
+		}
+		h.Logger.Info("webhook replay ignored", "provider", provider, "delivery", webhook.DeliveryID(provider, r.Header))
+		respond.JSON(w, http.StatusOK, apitype.WebhookResult{Status: "ignored",
+			Reason: reason + fmt.Sprintf(" (or one with the same body); repeats within %d hours are ignored", int(WebhookReplayWindow.Hours()))})
 		return
 	}
 	push, err := webhook.Parse(r.Header.Get("Content-Type"), body)

@@ -315,3 +315,47 @@ func Parse(contentType string, body []byte) (*Push, error) {
 	}
 	return push, nil
 }
+
+// MaxDeliveryIDLen bounds a delivery id (forges send UUIDs).
+const MaxDeliveryIDLen = 128
+
+// DeliveryID returns the forge's id of a delivery, the same for every
+// retry of it: GitHub's X-GitHub-Delivery; Gitea's X-Gitea-Delivery (or
+// Forgejo's, Gogs', or the GitHub header Gitea also sends); GitLab's
+// Idempotency-Key, else X-Gitlab-Event-UUID. It is "" when there is none or
+// it is not a short printable token.
+func DeliveryID(p Provider, h http.Header) string {
+	var id string
+	switch p {
+	case GitHub:
+		id = h.Get("X-GitHub-Delivery")
+	case Gitea:
+		id = firstHeader(h, "X-Gitea-Delivery", "X-Forgejo-Delivery", "X-Gogs-Delivery", "X-GitHub-Delivery")
+	case GitLab:
+		id = firstHeader(h, "Idempotency-Key", "X-Gitlab-Event-UUID")
+	}
+	id = strings.TrimSpace(id)
+	if len(id) > MaxDeliveryIDLen {
+		return ""
+	}
+	for i := 0; i < len(id); i++ {
+		if id[i] <= ' ' || id[i] >= 0x7f {
+			return ""
+		}
+	}
+	return id
+}
+
+// DeliveryKeys are the keys under which a verified delivery is remembered
+// to refuse its replay: its delivery id, and the digest of its body. The
+// delivery id is not covered by the signature (only the body is), so a
+// replay with a new id is caught by the body's digest; a push body names
+// the commits it moved, so two real pushes never share one.
+func DeliveryKeys(p Provider, h http.Header, body []byte) []string {
+	sum := sha256.Sum256(body)
+	keys := []string{string(p) + ":body:" + hex.EncodeToString(sum[:])}
+	if id := DeliveryID(p, h); id != "" {
+		keys = append(keys, string(p)+":id:"+id)
+	}
+	return keys
+}
