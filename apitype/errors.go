@@ -13,6 +13,9 @@ const (
 	CodeInternal     = "internal"     // 500
 	// CodeCancelled is logged, never read: the client went away (499).
 	CodeCancelled = "cancelled"
+	// CodeTooManyRequests (429): the client presented too many wrong
+	// tokens or signatures; it waits the Retry-After header's seconds.
+	CodeTooManyRequests = "too_many_requests"
 )
 
 // ErrorBody is the body of every error answer: {"error":{...}}.
@@ -23,7 +26,7 @@ type ErrorBody struct {
 // ErrorDetail describes what went wrong.
 type ErrorDetail struct {
 	// Code is one of invalid, not_found, conflict, unauthorized, forbidden,
-	// too_large, unavailable, internal.
+	// too_large, too_many_requests, unavailable, internal.
 	Code    string `json:"code"`
 	Message string `json:"message"`
 	// Field names the input field that was wrong (code invalid).

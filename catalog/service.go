@@ -309,3 +309,17 @@ func ValidateManifest(entries []*ServiceSpec) ([]ServiceSpec, []ManifestEntryErr
 	}
 	return out, errs
 }
+
+// HealthDetailFields are the JSON fields of a Service that say more than
+// its status: why its last check failed and how long it took, which on an
+// exposed appstored only token holders see (an anonymous reader could
+// otherwise use the health poller to probe the internal network).
+var HealthDetailFields = []string{"last_error", "last_latency_ms", "consecutive_failures", "next_check_at"}
+
+// StatusOnly returns the service without its health details
+// (HealthDetailFields): what an anonymous reader of an exposed appstored
+// gets.
+func (s Service) StatusOnly() Service {
+	s.LastError, s.LastLatencyMS, s.ConsecutiveFailures, s.NextCheckAt = "", nil, 0, nil
+	return s
+}

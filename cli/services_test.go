@@ -30,10 +30,10 @@ func appstoreEnv(t *testing.T, env map[string]string, tty bool, stdin string, ar
 // TestServicesCommands drives every services command against appstored
 // running in process, with a real health endpoint.
 func TestServicesCommands(t *testing.T) {
-	d := daemontest.Start(t, daemon.Config{ServiceToken: "svc-token", HealthInterval: 100 * time.Millisecond})
+	d := daemontest.Start(t, daemon.Config{ServiceToken: "svc-token-0123456789", HealthInterval: 100 * time.Millisecond})
 	health := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	defer health.Close()
-	env := map[string]string{cli.EnvURL: d.URL, cli.EnvServiceToken: "svc-token"}
+	env := map[string]string{cli.EnvURL: d.URL, cli.EnvServiceToken: "svc-token-0123456789"}
 	noToken := map[string]string{cli.EnvURL: d.URL}
 	sh := func(args ...string) run { t.Helper(); return appstoreEnv(t, env, false, "", args...) }
 

@@ -142,7 +142,7 @@ func TestAgainstAppstored(t *testing.T) {
 // TestTokenAgainstAppstored checks that the token is sent where the daemon
 // wants it.
 func TestTokenAgainstAppstored(t *testing.T) {
-	d := startAppstored(t, "--token", "s3cret")
+	d := startAppstored(t, "--token", "s3cret-e2e-token-0001")
 	ctx := context.Background()
 	req := client.AddRepositoryRequest{GitURL: "https://example.com/acme/dash.git"}
 
@@ -154,7 +154,7 @@ func TestTokenAgainstAppstored(t *testing.T) {
 	if _, err := d.Client().Repositories(ctx, client.ListRepositoriesOptions{}); err != nil {
 		t.Fatalf("list without token: %v", err)
 	}
-	c := &client.Client{BaseURL: d.URL, Token: "s3cret"}
+	c := &client.Client{BaseURL: d.URL, Token: "s3cret-e2e-token-0001"}
 	if _, err := c.AddRepository(ctx, req); err != nil {
 		t.Fatalf("add with token: %v", err)
 	}

@@ -23,6 +23,9 @@ const (
 	CodeTooLarge     = apitype.CodeTooLarge
 	CodeUnavailable  = apitype.CodeUnavailable
 	CodeInternal     = apitype.CodeInternal
+	// CodeTooManyRequests: too many wrong tokens from this address; wait
+	// for Retry-After.
+	CodeTooManyRequests = apitype.CodeTooManyRequests
 )
 
 // APIError is an answer of the daemon with a status other than 2xx.
@@ -83,6 +86,8 @@ func codeForStatus(status int) string {
 		return CodeConflict
 	case http.StatusRequestEntityTooLarge:
 		return CodeTooLarge
+	case http.StatusTooManyRequests:
+		return CodeTooManyRequests
 	case http.StatusServiceUnavailable, http.StatusBadGateway, http.StatusGatewayTimeout:
 		return CodeUnavailable
 	}

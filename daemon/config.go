@@ -39,16 +39,21 @@ type Config struct {
 	DatabaseURL string
 	// RedisURL selects the asynq queue on Redis; empty runs jobs in process.
 	RedisURL string
-	// Token guards mutating API calls. Required when Addr is not loopback.
+	// Token guards mutating API calls. Required when the daemon is
+	// exposed (see Exposed); at least MinTokenLen bytes.
 	Token string
 	// AllowedHosts are extra host names accepted in Host/Origin headers.
+	// One that is not a loopback name makes the daemon exposed.
 	AllowedHosts []string
 	// Roles this process takes (default all).
 	Roles []string
 
-	// GitAllowPrivate lets Git URLs resolve to private addresses even when
-	// not bound to loopback.
+	// GitAllowPrivate lets Git URLs resolve to private addresses on an
+	// exposed daemon.
 	GitAllowPrivate bool
+	// AllowLocalRepos admits file:// URLs and local paths on an exposed
+	// daemon (a trusted server whose token holders may read its disk).
+	AllowLocalRepos bool
 	// SyncInterval is how often remotes are checked for new commits
 	// (default 15m; negative is refused). See SyncOff.
 	SyncInterval time.Duration
@@ -75,6 +80,16 @@ type Config struct {
 	// HealthInterval is how often registered services are health-checked
 	// unless they set their own interval (default 30s).
 	HealthInterval time.Duration
+	// ServiceAllowLoopback admits loopback health and base URLs of
+	// services on an exposed daemon (local-only daemons always do).
+	ServiceAllowLoopback bool
+	// BuildRetention is how long finished builds and their logs are kept
+	// (default 30 days); the newest BuildKeep of each repository and every
+	// build a launch uses are kept whatever their age.
+	BuildRetention time.Duration
+	// LaunchRetention is how long finished launches are kept (default 30
+	// days).
+	LaunchRetention time.Duration
 
 	// Runner and previews (daemon/runner; zero values take its defaults).
 	PreviewDomain  string        // wildcard domain of preview URLs, <slug>.<domain> (default localhost)
@@ -168,16 +183,48 @@ func (c Config) withDefaults() (Config, error) {
 	} else if c.HealthInterval < 0 {
 		return c, fmt.Errorf("--health-interval %s: want a positive duration such as 30s", c.HealthInterval)
 	}
+	if c.BuildRetention == 0 {
+		c.BuildRetention = 30 * 24 * time.Hour
+	} else if c.BuildRetention < 0 {
+		return c, fmt.Errorf("--build-retention %s: want a positive duration such as 720h", c.BuildRetention)
+	}
+	if c.LaunchRetention == 0 {
+		c.LaunchRetention = 30 * 24 * time.Hour
+	} else if c.LaunchRetention < 0 {
+		return c, fmt.Errorf("--launch-retention %s: want a positive duration such as 720h", c.LaunchRetention)
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		return c, fmt.Errorf("--addr %q: want host:port, e.g. 127.0.0.1:7070: %w", c.Addr, err)
 	}
-	if !c.Loopback() && c.Token == "" {
-		return c, errors.New("--addr " + c.Addr + " is not loopback: set --token (APPSTORE_TOKEN) so that only holders of the token can change the catalog, or listen on 127.0.0.1")
+	for _, s := range []struct{ flag, value string }{
+		{"--token (APPSTORE_TOKEN)", c.Token},
+		{"--service-token (APPSTORE_SERVICE_TOKEN)", c.ServiceToken},
+		{"--webhook-secret (APPSTORE_WEBHOOK_SECRET)", c.WebhookSecret},
+	} {
+		if s.value != "" && len(s.value) < MinTokenLen {
+			return c, fmt.Errorf("%s is %d bytes, too short to resist guessing: use at least %d random bytes, e.g. the output of `openssl rand -hex 32`", s.flag, len(s.value), MinTokenLen)
+		}
+	}
+	if c.Exposed() && c.Token == "" {
+		return c, errors.New("appstored is exposed (" + c.exposedBecause() + ") and has no token: anyone who can reach it could change the catalog and start apps. " +
+			"Set --token (APPSTORE_TOKEN), e.g. APPSTORE_TOKEN=$(openssl rand -hex 32), or keep it local-only: --addr 127.0.0.1:7070 and no --allowed-host beyond loopback names")
 	}
 	return c, nil
+}
+
+// MinTokenLen is the shortest --token, --service-token and
+// --webhook-secret accepted, in bytes.
+const MinTokenLen = 16
+
+// Check fills the defaults and reports what is wrong with the
+// configuration, as Start would, without starting anything: appstored
+// calls it to refuse a bad configuration before it opens the database.
+func (c Config) Check() error {
+	_, err := c.withDefaults()
+	return err
 }
 
 // Loopback reports whether Addr only accepts local connections.
@@ -186,7 +233,36 @@ func (c Config) Loopback() bool {
 	if err != nil {
 		return false
 	}
-	if host == "localhost" {
+	return isLoopbackName(host)
+}
+
+// Exposed reports whether clients beyond this host can reach the daemon:
+// it listens beyond loopback, or an --allowed-host names a host that is not
+// a loopback name (the daemon sits behind a proxy that forwards that name
+// to it). A local-only daemon trusts its clients as much as the host's
+// users; an exposed one needs a token, refuses local repositories unless
+// AllowLocalRepos, private Git addresses unless GitAllowPrivate, and
+// loopback services unless ServiceAllowLoopback.
+func (c Config) Exposed() bool { return c.exposedBecause() != "" }
+
+// exposedBecause says why the daemon is exposed, or "" when it is not.
+func (c Config) exposedBecause() string {
+	if !c.Loopback() {
+		return "--addr " + c.Addr + " is not a loopback address"
+	}
+	for _, h := range c.AllowedHosts {
+		if !isLoopbackName(strings.TrimPrefix(h, "*.")) {
+			return "--allowed-host " + h + " names a host beyond loopback, reached through a proxy"
+		}
+	}
+	return ""
+}
+
+// isLoopbackName reports whether host (without port) names this host
+// only: localhost, *.localhost (RFC 6761), 127.0.0.0/8, ::1.
+func isLoopbackName(host string) bool {
+	host = strings.TrimSuffix(strings.ToLower(strings.Trim(host, "[]")), ".")
+	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
 		return true
 	}
 	ip := net.ParseIP(host)

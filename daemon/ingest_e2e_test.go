@@ -30,7 +30,10 @@ import (
 // PostgreSQL, repositories served over smart HTTP. Builds are left out
 // (roles api and worker): they have their own tests.
 
-const webhookSecret = "hook-secret"
+const (
+	webhookSecret = "hook-secret-0123456789"
+	exposedToken  = "exposed-token-0123456789"
+)
 
 func ingestDaemon(t *testing.T, cfg daemon.Config) (*daemon.Daemon, *client.Client) {
 	t.Helper()
@@ -244,7 +247,7 @@ func TestWebhookWithoutASecretSaysHowToSetOne(t *testing.T) {
 }
 
 func TestWebhookIsExemptFromTheTokenButNotFromItsSignature(t *testing.T) {
-	d, _ := ingestDaemon(t, daemon.Config{Token: "daemon-token", WebhookSecret: webhookSecret})
+	d, _ := ingestDaemon(t, daemon.Config{Token: "daemon-token-0123456789", WebhookSecret: webhookSecret})
 	body := pushPayload("https://git.example.org/acme/x.git", "main", "abc")
 	if status, _ := postWebhook(t, d.URL, githubHeaders(body, webhookSecret), body); status != http.StatusOK {
 		t.Errorf("signed delivery without the daemon token: %d, want 200 (ignored: unknown repository)", status)
@@ -308,9 +311,9 @@ func TestRegistrationPolicy(t *testing.T) {
 	}
 
 	// Exposed: neither, unless --git-allow-private admits the second.
-	exposed := daemon.Config{Addr: "0.0.0.0:0", Token: "t"}
+	exposed := daemon.Config{Addr: "0.0.0.0:0", Token: exposedToken}
 	d := daemontest.Start(t, exposed)
-	c = &client.Client{BaseURL: d.URL, Token: "t"}
+	c = &client.Client{BaseURL: d.URL, Token: exposedToken}
 	for u, want := range map[string]string{local.FileURL(): "loopback", git.URL(local): "127.0.0.1"} {
 		_, err := c.AddRepository(ctx, client.AddRepositoryRequest{GitURL: u})
 		if !client.IsInvalid(err) || !strings.Contains(err.Error(), want) {
@@ -319,12 +322,34 @@ func TestRegistrationPolicy(t *testing.T) {
 	}
 	exposed.GitAllowPrivate = true
 	d = daemontest.Start(t, exposed)
-	c = &client.Client{BaseURL: d.URL, Token: "t"}
+	c = &client.Client{BaseURL: d.URL, Token: exposedToken}
 	if _, err := c.AddRepository(ctx, client.AddRepositoryRequest{GitURL: git.URL(local)}); err != nil {
 		t.Errorf("--git-allow-private refused a private address: %v", err)
 	}
 	if _, err := c.AddRepository(ctx, client.AddRepositoryRequest{GitURL: local.FileURL()}); !client.IsInvalid(err) {
 		t.Errorf("--git-allow-private admitted a local path: %v", err)
+	}
+
+	// Listening on loopback behind a proxy that forwards another name is
+	// exposed too: the loopback listener proves nothing about the clients.
+	proxied := daemon.Config{Token: exposedToken, AllowedHosts: []string{"appstore.example.com"}}
+	d = daemontest.Start(t, proxied)
+	c = &client.Client{BaseURL: d.URL, Token: exposedToken}
+	for u, want := range map[string]string{local.FileURL(): "--allow-local-repos", git.URL(local): "--git-allow-private"} {
+		_, err := c.AddRepository(ctx, client.AddRepositoryRequest{GitURL: u})
+		if !client.IsInvalid(err) || !strings.Contains(err.Error(), want) {
+			t.Errorf("daemon behind a proxy and %s: %v, want a refusal mentioning %q", u, err, want)
+		}
+	}
+	// --allow-local-repos opts back in to local paths, not to private addresses.
+	proxied.AllowLocalRepos = true
+	d = daemontest.Start(t, proxied)
+	c = &client.Client{BaseURL: d.URL, Token: exposedToken}
+	if _, err := c.AddRepository(ctx, client.AddRepositoryRequest{GitURL: local.FileURL()}); err != nil {
+		t.Errorf("--allow-local-repos refused a local path: %v", err)
+	}
+	if _, err := c.AddRepository(ctx, client.AddRepositoryRequest{GitURL: git.URL(local), Name: "private"}); !client.IsInvalid(err) {
+		t.Errorf("--allow-local-repos admitted a private address: %v", err)
 	}
 }
 

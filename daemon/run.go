@@ -114,6 +114,7 @@ func Start(ctx context.Context, cfg Config) (_ *Daemon, err error) {
 		Logger: d.logger.With("component", "api"),
 		Guard: &api.Guard{
 			Loopback:     cfg.Loopback(),
+			Exposed:      cfg.Exposed(),
 			AllowedHosts: cfg.AllowedHosts,
 			Token:        cfg.Token,
 			ServiceToken: cfg.ServiceToken,

@@ -105,7 +105,7 @@ func nextEvent(t *testing.T, ch <-chan client.Event) (client.Event, serviceEvent
 // healthy on the WebSocket stream: exactly one service.updated per change,
 // none while the state holds.
 func TestServiceHealthOverTheEventStream(t *testing.T) {
-	d := daemontest.Start(t, daemon.Config{ServiceToken: "svc", HealthInterval: 100 * time.Millisecond})
+	d := daemontest.Start(t, daemon.Config{ServiceToken: "svc-token-0123456789", HealthInterval: 100 * time.Millisecond})
 	ctx := context.Background()
 	c := &client.Client{BaseURL: d.URL}
 	since, err := c.LastEventID(ctx)
@@ -115,7 +115,7 @@ func TestServiceHealthOverTheEventStream(t *testing.T) {
 	events := follow(t, c, since)
 	h := newSwitchable(t)
 
-	if _, _, err := c.WithToken("svc").CreateService(ctx, client.ServiceSpec{Slug: "llm", BaseURL: h.URL}); err != nil {
+	if _, _, err := c.WithToken("svc-token-0123456789").CreateService(ctx, client.ServiceSpec{Slug: "llm", BaseURL: h.URL}); err != nil {
 		t.Fatal(err)
 	}
 	want := []struct {
@@ -149,7 +149,7 @@ func TestServiceHealthOverTheEventStream(t *testing.T) {
 	// Stable again: more checks, no event. The delete is a sentinel: it
 	// must be the very next event.
 	h.waitHits(t, h.hits.Load()+4)
-	if err := c.WithToken("svc").DeleteService(ctx, "llm"); err != nil {
+	if err := c.WithToken("svc-token-0123456789").DeleteService(ctx, "llm"); err != nil {
 		t.Fatal(err)
 	}
 	if e, _ := nextEvent(t, events); e.Type != "service.deleted" {
@@ -162,11 +162,11 @@ func TestServiceHealthOverTheEventStream(t *testing.T) {
 // service registered on the API is checked by the worker, without restart.
 func TestServicePollingOnTheWorkerRole(t *testing.T) {
 	db := testenv.Postgres(t)
-	apiOnly := daemontest.Start(t, daemon.Config{DatabaseURL: db, Roles: []string{daemon.RoleAPI}, ServiceToken: "svc", HealthInterval: time.Hour})
+	apiOnly := daemontest.Start(t, daemon.Config{DatabaseURL: db, Roles: []string{daemon.RoleAPI}, ServiceToken: "svc-token-0123456789", HealthInterval: time.Hour})
 	daemontest.Start(t, daemon.Config{DatabaseURL: db, Roles: []string{daemon.RoleWorker}, HealthInterval: time.Hour})
 	h := newSwitchable(t)
 	ctx := context.Background()
-	c := (&client.Client{BaseURL: apiOnly.URL}).WithToken("svc")
+	c := (&client.Client{BaseURL: apiOnly.URL}).WithToken("svc-token-0123456789")
 	if _, _, err := c.CreateService(ctx, client.ServiceSpec{Slug: "late", BaseURL: h.URL}); err != nil {
 		t.Fatal(err)
 	}

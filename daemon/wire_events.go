@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"fmt"
+	"net/http"
 
 	"github.com/appstore-dev/appstore/daemon/events"
 )
@@ -27,6 +28,12 @@ func (d *Daemon) wireEvents(ctx context.Context) error {
 
 	if d.cfg.HasRole(RoleAPI) {
 		stream := &events.Stream{Hub: hub, OriginAllowed: d.api.Guard.OriginAllowed, AllowedHosts: d.api.Guard.AllowedHosts, Logger: logger}
+		if d.cfg.Exposed() {
+			stream.Anonymous = func(w http.ResponseWriter, r *http.Request) (bool, bool) {
+				ok, answered := d.api.Guard.Authenticated(w, r)
+				return !ok, answered
+			}
+		}
 		d.api.Events = stream
 		// Runs before hub.Close (closers run in reverse): the WebSockets
 		// end when Shutdown cancels their request contexts.

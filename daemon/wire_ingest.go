@@ -13,12 +13,13 @@ import (
 )
 
 // GitPolicy is the policy every Git URL goes through, at registration and
-// at each clone: local paths only while appstored listens on loopback (every
-// client is local then), and private addresses when on loopback or allowed
-// by --git-allow-private.
+// at each clone. A local-only daemon (Config.Exposed) admits local paths and
+// private addresses: every client is a user of this host. An exposed one
+// admits local paths only with --allow-local-repos and private addresses
+// only with --git-allow-private.
 func (c Config) GitPolicy() giturl.Policy {
-	loopback := c.Loopback()
-	return giturl.Policy{AllowLocal: loopback, AllowPrivate: loopback || c.GitAllowPrivate}
+	local := !c.Exposed()
+	return giturl.Policy{AllowLocal: local || c.AllowLocalRepos, AllowPrivate: local || c.GitAllowPrivate}
 }
 
 // registrationPolicy is the policy as the API applies it when a repository

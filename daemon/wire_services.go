@@ -16,9 +16,12 @@ import (
 // services), so scaling workers out never checks a service twice.
 func (d *Daemon) wireServices(ctx context.Context) error {
 	logger := d.logger.With("component", "services")
+	// Loopback services only while local-only, or when the operator
+	// says so; link-local never (servicehealth.Policy).
+	policy := servicehealth.Policy{AllowLoopback: !d.cfg.Exposed() || d.cfg.ServiceAllowLoopback}
 	var poller *servicehealth.Poller
 	if d.cfg.HasRole(RoleWorker) {
-		p, err := servicehealth.New(servicehealth.Config{Store: d.Store, Logger: logger, Interval: d.cfg.HealthInterval})
+		p, err := servicehealth.New(servicehealth.Config{Store: d.Store, Logger: logger, Interval: d.cfg.HealthInterval, Policy: policy})
 		if err != nil {
 			return err
 		}
@@ -31,7 +34,7 @@ func (d *Daemon) wireServices(ctx context.Context) error {
 		}
 	}
 	if d.cfg.HasRole(RoleAPI) {
-		services := &api.Services{Store: d.Store, Logger: logger}
+		services := &api.Services{Store: d.Store, Logger: logger, URLPolicy: policy}
 		if poller != nil {
 			services.Changed = poller.Wake
 		}

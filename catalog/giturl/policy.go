@@ -26,11 +26,13 @@ type Resolver interface {
 // connect time, and redirects are checked with CheckHost.
 type Policy struct {
 	// AllowLocal admits file:// URLs and absolute paths. appstored sets it
-	// only while it listens on loopback, where every client is local anyway.
+	// while it is local-only (on loopback, no --allowed-host beyond it),
+	// where every client is a user of the host anyway, or with
+	// --allow-local-repos.
 	AllowLocal bool
 	// AllowPrivate admits loopback, private (RFC 1918, fc00::/7), CGNAT and
-	// other non-public unicast addresses: --git-allow-private, or bound to
-	// loopback.
+	// other non-public unicast addresses: --git-allow-private, or a
+	// local-only appstored.
 	AllowPrivate bool
 	// AllowPrefixes admits these ranges even when AllowPrivate is false,
 	// for one internal Git server without opening every private address.
@@ -83,7 +85,7 @@ func (p Policy) Check(ctx context.Context, u *URL) error {
 	}
 	if u.IsLocal() {
 		if !p.AllowLocal {
-			return &PolicyError{URL: u.CloneURL(), Reason: "file:// URLs and local paths are only accepted while appstored listens on loopback; give an https://, ssh:// or git:// URL"}
+			return &PolicyError{URL: u.CloneURL(), Reason: "file:// URLs and local paths are refused: this appstored is exposed (it listens beyond loopback or answers an --allowed-host beyond it), and a local path would read its disk; give an https://, ssh:// or git:// URL, or start appstored with --allow-local-repos on a trusted server"}
 		}
 		return nil
 	}
@@ -180,7 +182,7 @@ func (p Policy) CheckAddr(a netip.Addr) error {
 	if class == "" || (p.AllowPrivate && !always) {
 		return nil
 	}
-	advice := "appstored only clones from public addresses unless started with --git-allow-private or bound to loopback"
+	advice := "an exposed appstored only clones from public addresses unless started with --git-allow-private"
 	if always {
 		advice = "no Git remote is served there; give another URL"
 	}

@@ -152,7 +152,7 @@ func TestPolicyCheck(t *testing.T) {
 		{"http://[64:ff9b::a00:1]/a/b", strict, "private"},
 		{"http://[64:ff9b::808:808]/a/b", strict, ""},
 		{"https://nowhere.invalid/a/b", private, `git host "nowhere.invalid" does not resolve`},
-		{"file:///srv/git/app", strict, "only accepted while appstored listens on loopback"},
+		{"file:///srv/git/app", strict, "this appstored is exposed"},
 		{"/srv/git/app", private, "file:// URLs and local paths"},
 		{"/srv/git/app", local, ""},
 		{"file:///srv/git/app", local, ""},

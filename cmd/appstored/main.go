@@ -76,10 +76,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	env.String(&cfg.DataDir, "data-dir", defaultData, "state directory (embedded PostgreSQL, caches)")
 	env.String(&cfg.DatabaseURL, "database-url", "", "PostgreSQL URL; empty starts an embedded cluster under --data-dir")
 	env.String(&cfg.RedisURL, "redis-url", "", "Redis URL for the asynq queue; empty runs jobs in process")
-	env.String(&cfg.Token, "token", "", "token required on mutating API calls (required when --addr is not loopback)")
-	env.String(&allowedHosts, "allowed-host", "", "extra comma-separated host names accepted in Host/Origin headers")
+	env.String(&cfg.Token, "token", "", "token required on mutating API calls, at least 16 bytes (openssl rand -hex 32); required when appstored is exposed (--addr beyond loopback, or an --allowed-host beyond it)")
+	env.String(&allowedHosts, "allowed-host", "", "extra comma-separated host names accepted in Host/Origin headers; a name beyond loopback makes appstored exposed")
 	env.String(&roles, "roles", strings.Join(daemon.AllRoles, ","), "comma-separated roles of this process: api, worker, runner")
-	env.Bool(&cfg.GitAllowPrivate, "git-allow-private", false, "allow Git URLs that resolve to private addresses")
+	env.Bool(&cfg.GitAllowPrivate, "git-allow-private", false, "allow Git URLs that resolve to private addresses when appstored is exposed (a local-only one always does)")
+	env.Bool(&cfg.AllowLocalRepos, "allow-local-repos", false, "allow file:// URLs and local paths when appstored is exposed (a trusted server: token holders can read its disk)")
 	env.Duration(&cfg.SyncInterval, "sync-interval", 15*time.Minute, "how often remotes are checked for new commits; 0: never (only refresh and push webhooks re-ingest)")
 	env.String(&cfg.WebhookSecret, "webhook-secret", "", "secret that signs push webhooks (GitHub, GitLab, Gitea)")
 	env.Int64(&cfg.MaxCloneBytes, "max-clone-size", 200<<20, "largest repository a clone may transfer, in bytes")
@@ -89,6 +90,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	env.Duration(&cfg.TimelineRetention, "timeline-retention", 30*24*time.Hour, fmt.Sprintf("how long ingestion timeline steps are kept; older ones are pruned, except the newest %d of each repository", daemon.TimelineKeep))
 	env.String(&cfg.ServiceToken, "service-token", "", "token that services and operators send to register, change and import services; empty disables those routes")
 	env.Duration(&cfg.HealthInterval, "health-interval", 30*time.Second, "how often registered services are health-checked (a service may set its own)")
+	env.Bool(&cfg.ServiceAllowLoopback, "service-allow-loopback", false, "allow services whose health or base URL is on loopback when appstored is exposed (a local-only one always does)")
+	env.Duration(&cfg.BuildRetention, "build-retention", 30*24*time.Hour, fmt.Sprintf("how long finished builds and their logs are kept; older ones are pruned, except the newest %d of each repository and those a launch uses", daemon.BuildKeep))
+	env.Duration(&cfg.LaunchRetention, "launch-retention", 30*24*time.Hour, "how long finished launches (stopped, failed, expired) are kept; older ones are pruned")
 	var maxMemory, maxCPUs string
 	env.String(&cfg.PreviewDomain, "preview-domain", runner.DefaultPreviewDomain, "wildcard domain of preview URLs, <slug>.<domain>; may carry a scheme and port (https://apps.example.com)")
 	env.Duration(&cfg.IdleTimeout, "idle-timeout", runner.DefaultIdleTimeout, "stop launches that served no request for this long (scale to zero; the next request wakes them); negative: never")
@@ -142,6 +146,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 	cfg.Roles = splitList(roles)
 	cfg.AllowedHosts = splitList(allowedHosts)
 	cfg.Version, cfg.Commit = version, commit
+	if err := cfg.Check(); err != nil {
+		// A configuration that would be refused at start (an exposed
+		// daemon without a token, a short token…) is refused before
+		// anything opens, with the reason on its own line.
+		fmt.Fprintf(stderr, "appstored: %v\n", err)
+		return 2
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()

@@ -3,7 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -109,5 +111,38 @@ func TestSyncIntervalZeroTurnsSyncOffAndNegativeIsRefused(t *testing.T) {
 	cfg = daemon.Config{SyncInterval: time.Minute}
 	if err := syncFlag(&cfg); err != nil || cfg.SyncOff {
 		t.Errorf("--sync-interval 1m: SyncOff %v, err %v; want periodic sync on", cfg.SyncOff, err)
+	}
+}
+
+// TestExposedDaemonNeedsALongToken: appstored exposed beyond loopback (by
+// --addr or by an --allowed-host that a proxy forwards) refuses to start
+// without a token, and any token, service token or webhook secret shorter
+// than 16 bytes, before it opens anything: exit 2, the reason and how to
+// make a token on stderr, the data directory untouched.
+func TestExposedDaemonNeedsALongToken(t *testing.T) {
+	for _, tc := range []struct {
+		args     []string
+		mentions []string
+	}{
+		{[]string{"--allowed-host", "appstore.example.com"}, []string{"exposed", "--allowed-host appstore.example.com", "--token", "openssl rand -hex 32"}},
+		{[]string{"--addr", "0.0.0.0:0"}, []string{"exposed", "--addr 0.0.0.0:0", "--token", "openssl rand -hex 32"}},
+		{[]string{"--token", "s3cret"}, []string{"--token", "6 bytes", "at least 16", "openssl rand -hex 32"}},
+		{[]string{"--service-token", "svc"}, []string{"--service-token", "openssl rand -hex 32"}},
+		{[]string{"--webhook-secret", "hook"}, []string{"--webhook-secret", "openssl rand -hex 32"}},
+	} {
+		dataDir := filepath.Join(t.TempDir(), "data")
+		var out, errOut bytes.Buffer
+		code := run(append([]string{"--data-dir", dataDir}, tc.args...), &out, &errOut)
+		if code != 2 {
+			t.Errorf("%v: exit %d, want 2; stderr %q", tc.args, code, errOut.String())
+		}
+		for _, m := range tc.mentions {
+			if !strings.Contains(errOut.String(), m) {
+				t.Errorf("%v: stderr %q does not mention %q", tc.args, errOut.String(), m)
+			}
+		}
+		if _, err := os.Stat(dataDir); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("%v: the data directory was created (%v): something started before the refusal", tc.args, err)
+		}
 	}
 }

@@ -1,12 +1,17 @@
 package api
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"crypto/subtle"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
+	"strconv"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/appstore-dev/appstore/apitype"
 	"github.com/appstore-dev/appstore/daemon/api/respond"
@@ -17,6 +22,10 @@ import (
 // a token is configured, mutating requests without it. The Host check covers
 // every request the API serves (Hosts); the rest depends on the route's
 // guard in the route table (routes.go).
+//
+// Every token check goes through checkCredential, which also slows down a
+// client that keeps presenting wrong ones (failureLimiter, below): 429 with
+// Retry-After once it has used up its allowance of failures.
 type Guard struct {
 	// Loopback is set when the daemon listens on loopback only. Then only
 	// loopback names (localhost, *.localhost, 127.0.0.0/8, ::1) and
@@ -35,6 +44,20 @@ type Guard struct {
 	// disables them. It is separate from Token: services register
 	// themselves with it, so it must not grant anything else.
 	ServiceToken string
+	// Exposed is set when clients beyond this host reach the daemon (it
+	// listens beyond loopback, or an allowed host is reached through a
+	// proxy; daemon.Config.Exposed). Then a proxy on loopback is trusted to
+	// name the client in X-Forwarded-For, and the service registry shows
+	// its health details to token holders only (Authenticated).
+	Exposed bool
+	// FailureBurst is how many wrong tokens or signatures a client may
+	// present in a row before it is slowed to one per failureEvery
+	// (default failureBurst).
+	FailureBurst int
+
+	// limiter counts failed token checks per client (in memory only).
+	limiterOnce sync.Once
+	limiter     *failureLimiter
 }
 
 // A guard kind says what a route checks before its handler runs, beyond
@@ -51,8 +74,9 @@ const (
 	// serviceToken: the Origin is this daemon's, and the service token
 	// (never the daemon token): the service registry's writes.
 	serviceToken
-	// signed: the Origin is this daemon's; the handler authenticates the
-	// body itself (webhook signatures), so no token.
+	// signed: the Origin is this daemon's, and the client has not failed
+	// too often; the handler authenticates the body itself (webhook
+	// signatures, reporting failures with SignatureFailed), so no token.
 	signed
 	// websocket: a plain GET is a read; an Upgrade is mutating (a
 	// cross-site page must not open the stream with the user's access),
@@ -102,7 +126,7 @@ func (g *Guard) guard(kind guardKind, h http.HandlerFunc) http.HandlerFunc {
 		}
 	case signed:
 		return func(w http.ResponseWriter, r *http.Request) {
-			if g.originRefused(w, r) {
+			if g.originRefused(w, r) || g.throttled(w, r) {
 				return
 			}
 			h(w, r)
@@ -142,11 +166,23 @@ func (g *Guard) originRefused(w http.ResponseWriter, r *http.Request) bool {
 	return true
 }
 
-// tokenRefused answers 401 and reports true when a daemon token is set
-// and the request lacks it.
+// tokenRefused answers and reports true when a daemon token is set and
+// the request does not carry it: 401, or 429 when the client has failed
+// too often (failureLimiter).
 func (g *Guard) tokenRefused(w http.ResponseWriter, r *http.Request) bool {
-	if g.Token == "" || g.TokenOK(r) {
+	if g.Token == "" {
 		return false
+	}
+	switch g.checkCredential(w, r, bearerOrQueryToken(r), g.Token) {
+	case credentialOK:
+		return false
+	case credentialThrottled:
+		return true
+	case credentialWrong:
+		w.Header().Set("WWW-Authenticate", `Bearer realm="appstored", error="invalid_token"`)
+		respond.WriteError(w, r, respond.Errorf(http.StatusUnauthorized, apitype.CodeUnauthorized,
+			"the daemon token is wrong: send the value appstored was started with (--token / APPSTORE_TOKEN; the CLI reads APPSTORE_TOKEN or --token)"))
+		return true
 	}
 	w.Header().Set("WWW-Authenticate", `Bearer realm="appstored"`)
 	respond.WriteError(w, r, respond.Errorf(http.StatusUnauthorized, apitype.CodeUnauthorized,
@@ -156,44 +192,258 @@ func (g *Guard) tokenRefused(w http.ResponseWriter, r *http.Request) bool {
 
 // serviceTokenRefused answers and reports true unless the request carries
 // the service token: 403 when the daemon has none (registration disabled),
-// 401 when it is missing or wrong.
+// 401 when it is missing or wrong, 429 after too many failures.
 func (g *Guard) serviceTokenRefused(w http.ResponseWriter, r *http.Request) bool {
 	if g.ServiceToken == "" {
 		respond.WriteError(w, r, respond.Errorf(http.StatusForbidden, apitype.CodeForbidden,
 			"service registration is disabled on this daemon: start appstored with --service-token <secret> (or APPSTORE_SERVICE_TOKEN=<secret>), then send it as Authorization: Bearer <secret> (the CLI reads APPSTORE_SERVICE_TOKEN or --service-token)"))
 		return true
 	}
-	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if !ok || strings.TrimSpace(got) == "" {
+	switch g.checkCredential(w, r, bearerToken(r), g.ServiceToken) {
+	case credentialOK:
+		return false
+	case credentialThrottled:
+		return true
+	case credentialMissing:
 		w.Header().Set("WWW-Authenticate", `Bearer realm="appstored services"`)
 		respond.WriteError(w, r, respond.Errorf(http.StatusUnauthorized, apitype.CodeUnauthorized,
 			"this call needs the service token: send Authorization: Bearer <service token> (the CLI reads APPSTORE_SERVICE_TOKEN or --service-token; the daemon's APPSTORE_TOKEN is not accepted here)"))
 		return true
 	}
-	// Hashing first makes the comparison constant-time in the length of
-	// the token too.
-	want, have := sha256.Sum256([]byte(g.ServiceToken)), sha256.Sum256([]byte(strings.TrimSpace(got)))
-	if subtle.ConstantTimeCompare(want[:], have[:]) != 1 {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="appstored services", error="invalid_token"`)
-		respond.WriteError(w, r, respond.Errorf(http.StatusUnauthorized, apitype.CodeUnauthorized,
-			"the service token is wrong: send the value appstored was started with (--service-token / APPSTORE_SERVICE_TOKEN; the CLI reads APPSTORE_SERVICE_TOKEN or --service-token, not APPSTORE_TOKEN)"))
+	w.Header().Set("WWW-Authenticate", `Bearer realm="appstored services", error="invalid_token"`)
+	respond.WriteError(w, r, respond.Errorf(http.StatusUnauthorized, apitype.CodeUnauthorized,
+		"the service token is wrong: send the value appstored was started with (--service-token / APPSTORE_SERVICE_TOKEN; the CLI reads APPSTORE_SERVICE_TOKEN or --service-token, not APPSTORE_TOKEN)"))
+	return true
+}
+
+// Authenticated reports whether a read comes from a token holder: it
+// carries the daemon token or the service token. A request that carries
+// neither is anonymous (false, and nothing answered). A wrong token is
+// answered here — 401, or 429 after too many — and answered is true: a read
+// that changed its answer with the token's rightness would be an oracle for
+// guessing it.
+func (g *Guard) Authenticated(w http.ResponseWriter, r *http.Request) (ok, answered bool) {
+	got := bearerToken(r)
+	if got == "" {
+		return false, false
+	}
+	var want []string
+	for _, t := range []string{g.Token, g.ServiceToken} {
+		if t != "" {
+			want = append(want, t)
+		}
+	}
+	switch g.checkCredential(w, r, got, want...) {
+	case credentialOK:
+		return true, false
+	case credentialThrottled:
+		return false, true
+	}
+	w.Header().Set("WWW-Authenticate", `Bearer realm="appstored", error="invalid_token"`)
+	respond.WriteError(w, r, respond.Errorf(http.StatusUnauthorized, apitype.CodeUnauthorized,
+		"the token is wrong: send the daemon token (--token) or the service token (--service-token), or no Authorization header to read what anyone may"))
+	return false, true
+}
+
+// TokenOK reports whether the request carries the daemon token (as a
+// bearer token, or as ?access_token= on a WebSocket upgrade). It neither
+// counts failures nor answers: the route guards do (tokenRefused).
+func (g *Guard) TokenOK(r *http.Request) bool {
+	got := bearerOrQueryToken(r)
+	return got != "" && g.Token != "" && tokenEqual(got, g.Token)
+}
+
+// credentialResult is what checkCredential found.
+type credentialResult int
+
+const (
+	credentialMissing   credentialResult = iota // none presented: nothing counted or answered
+	credentialOK                                // it matches one of the wanted tokens
+	credentialWrong                             // presented, matches none: counted, not answered
+	credentialThrottled                         // the client failed too often: 429 answered
+)
+
+// checkCredential is the one place where a presented token is compared:
+// a client over its allowance of failures gets 429 with Retry-After before
+// its token is looked at, a wrong token counts as a failure of its client.
+// An empty got means nothing was presented.
+func (g *Guard) checkCredential(w http.ResponseWriter, r *http.Request, got string, want ...string) credentialResult {
+	if got == "" {
+		return credentialMissing
+	}
+	client := g.clientKey(r)
+	if wait := g.failures().wait(client); wait > 0 {
+		writeThrottled(w, r, wait)
+		return credentialThrottled
+	}
+	for _, t := range want {
+		if tokenEqual(got, t) {
+			return credentialOK
+		}
+	}
+	g.failures().fail(client)
+	return credentialWrong
+}
+
+// SignatureFailed counts a webhook delivery whose signature was wrong
+// against its client, as a wrong token is (the route's signed guard then
+// slows that client down).
+func (g *Guard) SignatureFailed(r *http.Request) { g.failures().fail(g.clientKey(r)) }
+
+// throttled answers 429 and reports true when the request's client has
+// used up its allowance of failures.
+func (g *Guard) throttled(w http.ResponseWriter, r *http.Request) bool {
+	if wait := g.failures().wait(g.clientKey(r)); wait > 0 {
+		writeThrottled(w, r, wait)
 		return true
 	}
 	return false
 }
 
-// TokenOK checks the bearer token in constant time.
-func (g *Guard) TokenOK(r *http.Request) bool {
-	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if !ok {
-		// Browsers cannot set headers on a WebSocket handshake (the web
-		// view's event stream): there, and only there, the token may come
-		// as ?access_token=.
-		if got = r.URL.Query().Get("access_token"); got == "" || !isUpgrade(r) {
-			return false
+func writeThrottled(w http.ResponseWriter, r *http.Request, wait time.Duration) {
+	secs := int((wait + time.Second - 1) / time.Second)
+	w.Header().Set("Retry-After", strconv.Itoa(secs))
+	respond.WriteError(w, r, respond.Errorf(http.StatusTooManyRequests, apitype.CodeTooManyRequests,
+		"too many wrong tokens or signatures from this address: retry in %d s with the right one (--token / APPSTORE_TOKEN, --service-token, or the webhook's secret)", secs))
+}
+
+// bearerToken returns the token of "Authorization: Bearer <token>", or "".
+func bearerToken(r *http.Request) string {
+	got, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	return strings.TrimSpace(got)
+}
+
+// bearerOrQueryToken is bearerToken, or on a WebSocket upgrade without an
+// Authorization header the ?access_token= parameter: browsers cannot set
+// headers on a handshake (the web view's event stream); elsewhere a token
+// in a URL would end up in logs and Referer headers, so it is not read.
+func bearerOrQueryToken(r *http.Request) string {
+	if r.Header.Get("Authorization") == "" && isUpgrade(r) {
+		return strings.TrimSpace(r.URL.Query().Get("access_token"))
+	}
+	return bearerToken(r)
+}
+
+// tokenEqual compares in constant time; hashing first makes it constant
+// in the length of the token too.
+func tokenEqual(got, want string) bool {
+	a, b := sha256.Sum256([]byte(got)), sha256.Sum256([]byte(want))
+	return subtle.ConstantTimeCompare(a[:], b[:]) == 1
+}
+
+func (g *Guard) failures() *failureLimiter {
+	g.limiterOnce.Do(func() {
+		if g.limiter == nil {
+			g.limiter = newFailureLimiter(cmp.Or(g.FailureBurst, failureBurst), failureEvery, time.Now)
+		}
+	})
+	return g.limiter
+}
+
+// clientKey names the client that failures are counted against: the
+// peer's address, or on an exposed daemon whose peer is a proxy on this
+// host (loopback), the address that proxy appended last to
+// X-Forwarded-For (earlier entries come from the client and prove
+// nothing). IPv6 clients count by their /64, which one host usually has
+// whole.
+func (g *Guard) clientKey(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	addr, err := netip.ParseAddr(host)
+	if err != nil {
+		return host
+	}
+	addr = addr.Unmap().WithZone("")
+	if g.Exposed && addr.IsLoopback() {
+		if xff := r.Header.Values("X-Forwarded-For"); len(xff) > 0 {
+			last := xff[len(xff)-1]
+			if i := strings.LastIndexByte(last, ','); i >= 0 {
+				last = last[i+1:]
+			}
+			if a, err := netip.ParseAddr(strings.TrimSpace(last)); err == nil {
+				addr = a.Unmap().WithZone("")
+			}
 		}
 	}
-	return subtle.ConstantTimeCompare([]byte(strings.TrimSpace(got)), []byte(g.Token)) == 1
+	if addr.Is6() {
+		p, _ := addr.Prefix(64)
+		return p.String()
+	}
+	return addr.String()
+}
+
+// Failed token checks are allowed in a burst of failureBurst per client,
+// then one per failureEvery: a person who mistyped a token retries at once,
+// a guesser gets 10 tries a minute.
+const (
+	failureBurst = 10
+	failureEvery = 6 * time.Second
+	// maxTrackedClients bounds the limiter's memory.
+	maxTrackedClients = 1 << 16
+)
+
+// failureLimiter counts failures per client with a generic cell rate
+// algorithm: each failure moves the client's "due" time one interval
+// forward (from now at the latest); the client is refused while due is
+// more than burst intervals ahead. It lives in memory only: a restart
+// forgives everyone, and no address is ever stored.
+type failureLimiter struct {
+	mu      sync.Mutex
+	due     map[string]time.Time
+	burst   time.Duration // burst × every: the slack before refusals
+	every   time.Duration
+	now     func() time.Time
+	maxKeys int
+}
+
+func newFailureLimiter(burst int, every time.Duration, now func() time.Time) *failureLimiter {
+	return &failureLimiter{due: map[string]time.Time{}, burst: time.Duration(burst) * every, every: every, now: now, maxKeys: maxTrackedClients}
+}
+
+// wait is how long client must wait before a token of its is looked at
+// again: 0 unless it failed more than its allowance.
+func (l *failureLimiter) wait(client string) time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	due, ok := l.due[client]
+	if !ok {
+		return 0
+	}
+	return max(due.Sub(l.now())-l.burst+l.every, 0)
+}
+
+// fail counts one failure of client.
+func (l *failureLimiter) fail(client string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.now()
+	due, ok := l.due[client]
+	if !ok && len(l.due) >= l.maxKeys {
+		l.sweep(now)
+	}
+	if due.Before(now) {
+		due = now
+	}
+	l.due[client] = due.Add(l.every)
+}
+
+// sweep forgets clients whose failures are all forgiven; if that frees
+// nothing (more failing clients than maxKeys at once), it forgets the
+// oldest half of the map's arbitrary order, so memory stays bounded.
+func (l *failureLimiter) sweep(now time.Time) {
+	for k, due := range l.due {
+		if !due.After(now) {
+			delete(l.due, k)
+		}
+	}
+	for k := range l.due {
+		if len(l.due) < l.maxKeys/2 {
+			break
+		}
+		delete(l.due, k)
+	}
 }
 
 // HostAllowed reports whether a Host header names this daemon.

@@ -34,6 +34,31 @@ type ServiceStore interface {
 	ImportServices(ctx context.Context, specs []catalog.ServiceSpec, opts store.ImportOptions) (*store.ImportResult, error)
 }
 
+// ServiceURLPolicy refuses service URLs whose address the poller must not
+// reach, with a *catalog.InvalidError naming field.
+type ServiceURLPolicy interface {
+	CheckURL(ctx context.Context, field, rawURL string) error
+}
+
+// checkURLs checks the URLs a declaration gives (a nil pointer: not given).
+func (sr *Services) checkURLs(ctx context.Context, baseURL, healthURL *string) error {
+	if sr.URLPolicy == nil {
+		return nil
+	}
+	for _, f := range []struct {
+		field string
+		v     *string
+	}{{"base_url", baseURL}, {"health_url", healthURL}} {
+		if f.v == nil || strings.TrimSpace(*f.v) == "" {
+			continue
+		}
+		if err := sr.URLPolicy.CheckURL(ctx, f.field, *f.v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Services serve the service registry. Reading is open; registering,
 // changing, removing and importing need the service token (the route
 // table's serviceToken guard, Guard.ServiceToken), which is separate from
@@ -45,9 +70,17 @@ type Services struct {
 	// Changed is called after services were registered or changed, so
 	// that a local poller checks them at once; nil does nothing.
 	Changed func()
+	// URLPolicy checks the base and health URLs of a declaration
+	// (servicehealth.Policy: never link-local, loopback only when
+	// allowed); nil admits every address.
+	URLPolicy ServiceURLPolicy
+
+	// guard decides who sees the health details (the server's Guard).
+	guard *Guard
 }
 
 func (sr *Services) defaults(s *Server) {
+	sr.guard = s.Guard
 	if sr.Store == nil {
 		sr.Store = s.Store
 	}
@@ -62,7 +95,23 @@ func (sr *Services) changed() {
 	}
 }
 
+// details reports whether the reader may see the services' health
+// details: always on a local-only daemon; on an exposed one only with the
+// daemon or the service token, since the error texts and latencies of
+// checks would let anyone map the internal network through the poller.
+// answered is set when the guard answered the request (a wrong token).
+func (sr *Services) details(w http.ResponseWriter, r *http.Request) (ok, answered bool) {
+	if sr.guard == nil || !sr.guard.Exposed {
+		return true, false
+	}
+	return sr.guard.Authenticated(w, r)
+}
+
 func (sr *Services) list(w http.ResponseWriter, r *http.Request) {
+	details, answered := sr.details(w, r)
+	if answered {
+		return
+	}
 	q := r.URL.Query()
 	list, err := sr.Store.Services(r.Context(), store.ServiceFilter{
 		Status: catalog.ServiceStatus(q.Get("status")), Kind: q.Get("kind"), Capability: q.Get("capability"),
@@ -74,15 +123,25 @@ func (sr *Services) list(w http.ResponseWriter, r *http.Request) {
 	out := apitype.ServiceList{Services: make([]apitype.Service, len(list))}
 	for i, s := range list {
 		out.Services[i] = *s
+		if !details {
+			out.Services[i] = s.StatusOnly()
+		}
 	}
 	respond.JSON(w, http.StatusOK, out)
 }
 
 func (sr *Services) get(w http.ResponseWriter, r *http.Request) {
+	details, answered := sr.details(w, r)
+	if answered {
+		return
+	}
 	svc, err := sr.Store.Service(r.Context(), r.PathValue("slug"))
 	if err != nil {
 		respond.WriteError(w, r, err)
 		return
+	}
+	if !details {
+		*svc = svc.StatusOnly()
 	}
 	respond.JSON(w, http.StatusOK, svc)
 }
@@ -90,6 +149,10 @@ func (sr *Services) get(w http.ResponseWriter, r *http.Request) {
 func (sr *Services) create(w http.ResponseWriter, r *http.Request) {
 	var spec apitype.ServiceSpec
 	if err := respond.DecodeJSON(w, r, maxServiceBody, &spec); err != nil {
+		respond.WriteError(w, r, err)
+		return
+	}
+	if err := sr.checkURLs(r.Context(), &spec.BaseURL, &spec.HealthURL); err != nil {
 		respond.WriteError(w, r, err)
 		return
 	}
@@ -124,6 +187,10 @@ func (sr *Services) update(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		p.HealthInterval = in.HealthInterval
+	}
+	if err := sr.checkURLs(r.Context(), in.BaseURL, in.HealthURL); err != nil {
+		respond.WriteError(w, r, err)
+		return
 	}
 	slug := r.PathValue("slug")
 	svc, changed, err := sr.Store.UpdateService(r.Context(), slug, p)
@@ -189,6 +256,7 @@ func (sr *Services) importManifest(w http.ResponseWriter, r *http.Request) {
 	}
 	valid, invalid := catalog.ValidateManifest(specs)
 	bad = append(bad, invalid...)
+	bad = append(bad, sr.checkManifestURLs(r.Context(), specs, invalid)...)
 	if len(bad) > 0 {
 		slices.SortStableFunc(bad, func(a, b apitype.ServiceEntryError) int { return a.Index - b.Index })
 		writeManifestError(w, bad, len(body.Services))
@@ -256,6 +324,31 @@ func decodeEntry(raw json.RawMessage) (*catalog.ServiceSpec, *apitype.ServiceEnt
 		return nil, e
 	}
 	return &in, nil
+}
+
+// checkManifestURLs runs the URL policy over the entries of a manifest that
+// decoded and passed the catalog's rules (not those in invalid), and
+// reports each refusal with its entry's index.
+func (sr *Services) checkManifestURLs(ctx context.Context, specs []*catalog.ServiceSpec, invalid []apitype.ServiceEntryError) []apitype.ServiceEntryError {
+	skip := map[int]bool{}
+	for _, e := range invalid {
+		skip[e.Index] = true
+	}
+	var bad []apitype.ServiceEntryError
+	for i, sp := range specs {
+		if sp == nil || skip[i] {
+			continue
+		}
+		if err := sr.checkURLs(ctx, &sp.BaseURL, &sp.HealthURL); err != nil {
+			e := apitype.ServiceEntryError{Index: i, Slug: sp.Slug, Message: err.Error()}
+			var inv *catalog.InvalidError
+			if errors.As(err, &inv) {
+				e.Field, e.Message = inv.Field, inv.Message
+			}
+			bad = append(bad, e)
+		}
+	}
+	return bad
 }
 
 func writeManifestError(w http.ResponseWriter, entries []apitype.ServiceEntryError, total int) {

@@ -30,7 +30,8 @@ type serviceAPI struct {
 func newServiceAPI(t *testing.T, svcToken, daemonToken string) *serviceAPI {
 	st := storetest.New(t)
 	woken := &atomic.Int32{}
-	s := &api.Server{Store: st, Guard: &api.Guard{Loopback: true, Token: daemonToken, ServiceToken: svcToken},
+	// FailureBurst: the tests present dozens of wrong tokens on purpose.
+	s := &api.Server{Store: st, Guard: &api.Guard{Loopback: true, Token: daemonToken, ServiceToken: svcToken, FailureBurst: 1000},
 		Services: &api.Services{Changed: func() { woken.Add(1) }}}
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(srv.Close)

@@ -2,6 +2,7 @@ package events
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -44,7 +45,15 @@ type Stream struct {
 	// coder/websocket as origin patterns so that neither check undoes the
 	// other.
 	AllowedHosts []string
-	Logger       *slog.Logger
+	// Anonymous, when set, decides whether a read of the stored events
+	// (JSON lines, without an Upgrade) comes from a reader who sees
+	// services' statuses only, not their health details
+	// (catalog.HealthDetailFields): the API guard's answer for an exposed
+	// daemon without a token. It may answer the request itself (a wrong
+	// token); answered is then true. The WebSocket needs the token on such
+	// a daemon, so it is not asked there.
+	Anonymous func(w http.ResponseWriter, r *http.Request) (anonymous, answered bool)
+	Logger    *slog.Logger
 	// Heartbeat is the default heartbeat interval (DefaultHeartbeat).
 	Heartbeat time.Duration
 	// WriteTimeout bounds a write to a client (default 10s): a client that
@@ -346,6 +355,13 @@ func (rt *Stream) stored(w http.ResponseWriter, r *http.Request, sq streamQuery)
 			return
 		}
 	}
+	anonymous := false
+	if rt.Anonymous != nil {
+		var answered bool
+		if anonymous, answered = rt.Anonymous(w, r); answered {
+			return
+		}
+	}
 	until, err := rt.Hub.store.LastEventID(ctx)
 	if err != nil {
 		respond.WriteError(w, r, err)
@@ -358,7 +374,11 @@ func (rt *Stream) stored(w http.ResponseWriter, r *http.Request, sq streamQuery)
 	cursor := sq.filter.Since
 	n := 0
 	err = rt.Hub.replay(ctx, &sq.filter, &cursor, until, func(m *Message) error {
-		if _, err := w.Write(append(m.JSON[:len(m.JSON):len(m.JSON)], '\n')); err != nil {
+		line := m.JSON
+		if anonymous && m.topic == "service" {
+			line = withoutHealthDetails(m)
+		}
+		if _, err := w.Write(append(line[:len(line):len(line)], '\n')); err != nil {
 			return err
 		}
 		if n++; n%replayPage == 0 {
@@ -374,4 +394,23 @@ func (rt *Stream) stored(w http.ResponseWriter, r *http.Request, sq streamQuery)
 		// instead of a complete-looking, short one.
 		panic(http.ErrAbortHandler)
 	}
+}
+
+// withoutHealthDetails returns a service event's JSON without the health
+// details of the service it carries (catalog.HealthDetailFields).
+func withoutHealthDetails(m *Message) []byte {
+	var data map[string]json.RawMessage
+	if json.Unmarshal(m.Event.Data, &data) != nil {
+		return m.JSON
+	}
+	for _, f := range catalog.HealthDetailFields {
+		delete(data, f)
+	}
+	e := m.Event
+	e.Data, _ = json.Marshal(data)
+	out, err := json.Marshal(e)
+	if err != nil {
+		return m.JSON
+	}
+	return out
 }

@@ -142,11 +142,11 @@ func TestWebSocketOriginIsChecked(t *testing.T) {
 }
 
 func TestWebSocketNeedsTheTokenWhenOneIsSet(t *testing.T) {
-	d := startDaemon(t, daemon.Config{Token: "s3cret"})
+	d := startDaemon(t, daemon.Config{Token: "s3cret-events-token-01"})
 	if _, resp, err := dial(t, wsURL(d.URL, ""), nil); err == nil || resp == nil || resp.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("without token: %v %v, want 401", err, resp)
 	}
-	c := &client.Client{BaseURL: d.URL, Token: "s3cret"}
+	c := &client.Client{BaseURL: d.URL, Token: "s3cret-events-token-01"}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	if _, err := c.AddRepository(ctx, client.AddRepositoryRequest{GitURL: "https://github.com/acme/tok.git"}); err != nil {

@@ -62,12 +62,21 @@ type Config struct {
 	// again, which bounds how long a service registered by another process
 	// waits for its first check (default 1s).
 	MaxIdle time.Duration
-	// Client sends the checks. Default: redirects are not followed (a
-	// health URL should be the final address), no proxy from the
-	// environment (health URLs are usually internal).
+	// Policy decides which addresses checks may connect to; every
+	// connection of the default Client goes through its DialControl. The
+	// zero value is the strict one (no loopback; never link-local).
+	Policy Policy
+	// Client sends the checks. Default: connections under Policy,
+	// redirects not followed (a health URL should be the final address),
+	// no proxy from the environment (health URLs are usually internal).
+	// A Client given here is used as it is, without Policy.
 	Client *http.Client
 	// UserAgent is sent with each check (default "appstored-health-check").
 	UserAgent string
+
+	// connecting, when set, is told each address the default Client is
+	// about to connect to, after Policy admitted it (tests).
+	connecting func(address string)
 }
 
 // Poller checks the health of registered services. Create it with New and
@@ -102,7 +111,7 @@ func New(cfg Config) (*Poller, error) {
 		cfg.MaxIdle = DefaultMaxIdle
 	}
 	if cfg.Client == nil {
-		cfg.Client = newHTTPClient()
+		cfg.Client = newHTTPClient(cfg.Policy, cfg.connecting)
 	}
 	if cfg.UserAgent == "" {
 		cfg.UserAgent = "appstored-health-check"
@@ -113,10 +122,24 @@ func New(cfg Config) (*Poller, error) {
 	return &Poller{cfg: cfg, log: cfg.Logger, wake: make(chan struct{}, 1)}, nil
 }
 
-func newHTTPClient() *http.Client {
+func newHTTPClient(policy Policy, connecting func(string)) *http.Client {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.Proxy = nil
 	t.MaxIdleConnsPerHost = 2
+	// The policy is checked on the resolved address right before
+	// connect(2): a name that resolved to an admitted address at
+	// registration and to the metadata address now is refused here.
+	dialer := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second,
+		Control: func(network, address string, c syscall.RawConn) error {
+			if err := policy.DialControl(network, address, c); err != nil {
+				return err
+			}
+			if connecting != nil {
+				connecting(address)
+			}
+			return nil
+		}}
+	t.DialContext = dialer.DialContext
 	return &http.Client{
 		Transport: t,
 		CheckRedirect: func(*http.Request, []*http.Request) error {
@@ -308,9 +331,12 @@ func statusText(code int) string {
 func describe(err error, timeout time.Duration) string {
 	var dnsErr *net.DNSError
 	var certErr *tls.CertificateVerificationError
+	var policyErr *PolicyError
 	var unknownAuth x509.UnknownAuthorityError
 	var hostErr x509.HostnameError
 	switch {
+	case errors.As(err, &policyErr):
+		return policyErr.Reason
 	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) || isTimeout(err):
 		return fmt.Sprintf("timed out after %s", timeout)
 	case errors.Is(err, syscall.ECONNREFUSED):

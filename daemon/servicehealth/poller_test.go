@@ -159,6 +159,8 @@ func decode(t *testing.T, e catalog.Event) updated {
 
 func startPoller(t *testing.T, cfg servicehealth.Config) *servicehealth.Poller {
 	t.Helper()
+	// The test's health servers listen on loopback.
+	cfg.Policy.AllowLoopback = true
 	p, err := servicehealth.New(cfg)
 	if err != nil {
 		t.Fatal(err)

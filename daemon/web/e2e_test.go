@@ -375,7 +375,7 @@ func TestWebViewWithToken(t *testing.T) {
 	// No Dockerfile: its ingestion fails, and nothing is built.
 	plain := gitserver.NewRepoFiles(t, "plain-app", []gitserver.File{{Name: "README.md", Content: "# plain\n"}})
 	git := gitserver.HTTP(t, repo, plain)
-	d := startDaemon(t, dir, daemon.Config{Token: "s3cret", Roles: []string{daemon.RoleAPI, daemon.RoleWorker}})
+	d := startDaemon(t, dir, daemon.Config{Token: "s3cret-web-token-0001", Roles: []string{daemon.RoleAPI, daemon.RoleWorker}})
 
 	// The query parameter is for WebSocket handshakes only: it does not
 	// authorise a change.
@@ -419,7 +419,7 @@ func TestWebViewWithToken(t *testing.T) {
 
 	b.step("save the token", short,
 		chromedp.Click(chromedp.CSS(`#token-box summary`)),
-		chromedp.SendKeys(chromedp.ID("token"), "s3cret"),
+		chromedp.SendKeys(chromedp.ID("token"), "s3cret-web-token-0001"),
 		chromedp.Click(chromedp.CSS(`#token-form button[type="submit"]`)))
 	b.wait("the event stream connects with the token", `document.getElementById('conn').dataset.state === 'live'`, short)
 	if !eval[bool](b, `sessionStorage.getItem('appstore.token') === 's3cret' && localStorage.length === 0 && !location.href.includes('s3cret')`) {
@@ -439,7 +439,7 @@ func TestWebViewWithToken(t *testing.T) {
 
 	// An app whose ingestion failed: its card and page say there is
 	// nothing to launch and why, and no build will start.
-	c := &client.Client{BaseURL: d.URL, Token: "s3cret"}
+	c := &client.Client{BaseURL: d.URL, Token: "s3cret-web-token-0001"}
 	if _, err := c.AddRepository(context.Background(), client.AddRepositoryRequest{GitURL: git.URL(plain)}); err != nil {
 		t.Fatal(err)
 	}

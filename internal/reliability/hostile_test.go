@@ -34,8 +34,8 @@ import (
 // these prove the refusal reaches the person who sent the input.
 
 const (
-	hostileToken  = "s3cret-token"
-	hostileSecret = "hook-secret"
+	hostileToken  = "s3cret-hostile-token"
+	hostileSecret = "hook-secret-0123456789"
 )
 
 // refused checks that err is the daemon's answer status with code, and that
@@ -261,7 +261,7 @@ func TestHostileRepositories(t *testing.T) {
 // Host and Origin headers (DNS rebinding, cross-site requests), missing and
 // wrong tokens, forged webhook signatures, oversized and malformed bodies.
 func TestHostileRequests(t *testing.T) {
-	d := daemontest.Start(t, daemon.Config{Token: hostileToken, WebhookSecret: hostileSecret, ServiceToken: "svc",
+	d := daemontest.Start(t, daemon.Config{Token: hostileToken, WebhookSecret: hostileSecret, ServiceToken: "svc-token-0123456789",
 		Roles: []string{daemon.RoleAPI}})
 	do := func(method, path, body string, header ...string) (int, client.ErrorDetail, http.Header) {
 		t.Helper()

@@ -62,7 +62,7 @@ func TestLoad(t *testing.T) {
 	t.Logf("load: %d registrations at once, %d searches/s and %d WebSocket clients for %s",
 		shape.Registrations, shape.SearchesPerS, shape.Watchers, shape.Duration)
 	db, st := newCatalog(t)
-	const serviceToken = "load"
+	const serviceToken = "load-service-token-01"
 	p := newProc(t, "appstored", nil, "--database-url", db, "--data-dir", t.TempDir(), "--roles", "api,worker",
 		"--service-token", serviceToken, "--health-interval", "1h")
 	p.start()

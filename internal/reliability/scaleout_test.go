@@ -43,7 +43,7 @@ func TestRolesShareTheWork(t *testing.T) {
 	gitserver.RequireGit(t)
 	redis := testenv.StartRedis(t)
 	db, st := newCatalog(t)
-	const serviceToken = "svc-token"
+	const serviceToken = "svc-token-0123456789"
 	common := []string{"--database-url", db, "--redis-url", redis.URL(), "--service-token", serviceToken, "--health-interval", "1h"}
 	runnerDir, workerDir, apiDir := t.TempDir(), t.TempDir(), t.TempDir()
 	cleanupDocker(t, runnerDir)

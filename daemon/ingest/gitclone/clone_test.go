@@ -296,7 +296,7 @@ func TestClonePolicy(t *testing.T) {
 	})
 	t.Run("local path", func(t *testing.T) {
 		_, err := Clone(context.Background(), Options{URL: repo.Dir, Dir: cloneDir(t), Policy: giturl.Policy{AllowPrivate: true}})
-		assertKind(t, err, KindPolicy, true, "only accepted while appstored listens on loopback")
+		assertKind(t, err, KindPolicy, true, "this appstored is exposed")
 	})
 	t.Run("redirect to a forbidden host", func(t *testing.T) {
 		_, err := Clone(context.Background(), Options{URL: front + "/front/" + repo.Name + ".git", Dir: cloneDir(t), Policy: frontOnly})
