@@ -100,6 +100,22 @@ func TestCleanupJobPrunesTheDatabase(t *testing.T) {
 	if _, err := st.Pool().Exec(ctx, `UPDATE ingestion_events SET created_at = now() - interval '60 days' WHERE message = 'registered'`); err != nil {
 		t.Fatal(err)
 	}
+	// quiet: 25 builds that ended 40 days ago, with their logs, and a
+	// launch of its oldest build that stopped as long ago.
+	if _, err := st.Pool().Exec(ctx, `
+		INSERT INTO builds (repository_id, status, created_at, completed_at)
+		SELECT $1, 'succeeded', now() - interval '41 days', now() - interval '40 days' FROM generate_series(1, 25)`, quiet); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Pool().Exec(ctx, `
+		INSERT INTO build_logs (build_id, line) SELECT id, 'a line' FROM builds CROSS JOIN generate_series(1, 5)`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Pool().Exec(ctx, `
+		INSERT INTO launches (repository_id, build_id, status, created_at, stopped_at)
+		SELECT $1, min(id), 'stopped', now() - interval '41 days', now() - interval '40 days' FROM builds`, quiet); err != nil {
+		t.Fatal(err)
+	}
 	recentEvents := count(t, st, `SELECT count(*) FROM events WHERE created_at > now() - interval '1 day'`)
 	if recentEvents == 0 {
 		t.Fatal("registering wrote no events")
@@ -112,9 +128,10 @@ func TestCleanupJobPrunesTheDatabase(t *testing.T) {
 
 	deadline := time.Now().Add(20 * time.Second)
 	for count(t, st, `SELECT count(*) FROM events WHERE type = 'test.old'`) > 0 ||
-		count(t, st, `SELECT count(*) FROM ingestion_events WHERE repository_id = $1`, busy) > daemon.TimelineKeep {
+		count(t, st, `SELECT count(*) FROM ingestion_events WHERE repository_id = $1`, busy) > daemon.TimelineKeep ||
+		count(t, st, `SELECT count(*) FROM builds`) > daemon.BuildKeep {
 		if time.Now().After(deadline) {
-			t.Fatal("the cleanup job did not prune old events and timeline steps within 20s of the worker's start")
+			t.Fatal("the cleanup job did not prune old events, timeline steps and builds within 20s of the worker's start")
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -136,6 +153,14 @@ func TestCleanupJobPrunesTheDatabase(t *testing.T) {
 	// newest included.
 	if n := count(t, st, `SELECT count(*) FROM ingestion_events WHERE repository_id = $1`, quiet); n != daemon.TimelineKeep {
 		t.Errorf("quiet has %d steps, want %d", n, daemon.TimelineKeep)
+	}
+	// Builds: quiet's newest BuildKeep with their logs; the old launch is
+	// gone, and with it what held its build.
+	if n := count(t, st, `SELECT count(*) FROM launches`); n != 0 {
+		t.Errorf("%d launches left, want the one stopped 40 days ago pruned", n)
+	}
+	if n := count(t, st, `SELECT count(*) FROM build_logs`); n != daemon.BuildKeep*5 {
+		t.Errorf("%d log lines left, want those of the %d kept builds", n, daemon.BuildKeep)
 	}
 	tl, err := st.IngestionTimeline(ctx, "quiet", store.TimelineOptions{Limit: 1})
 	if err != nil || len(tl) != 1 || tl[0].ID != int64(count(t, st, `SELECT max(id)::int FROM ingestion_events WHERE repository_id = $1`, quiet)) {

@@ -80,7 +80,9 @@ func (h *Webhooks) push(w http.ResponseWriter, r *http.Request) {
 	provider, err := webhook.Verify(r.Header, body, h.Secret)
 	if err != nil {
 		h.Logger.Warn("webhook refused", "remote", r.RemoteAddr, "err", err)
-		h.signatureFailed(r)
+		if webhook.HasSignature(r.Header) {
+			h.signatureFailed(r)
+		}
 		respond.WriteError(w, r, respond.Errorf(http.StatusUnauthorized, apitype.CodeUnauthorized, "%v", err))
 		return
 	}

@@ -316,6 +316,13 @@ func Parse(contentType string, body []byte) (*Push, error) {
 	return push, nil
 }
 
+// HasSignature reports whether a delivery carries a signature or token
+// header of any forge: a delivery without one is not a guess at the
+// secret, and is not counted against its client.
+func HasSignature(h http.Header) bool {
+	return firstHeader(h, "X-Hub-Signature-256", "X-Gitea-Signature", "X-Forgejo-Signature", "X-Gogs-Signature", "X-Gitlab-Token") != ""
+}
+
 // MaxDeliveryIDLen bounds a delivery id (forges send UUIDs).
 const MaxDeliveryIDLen = 128
 

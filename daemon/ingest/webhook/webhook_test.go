@@ -257,3 +257,35 @@ func FuzzVerify(f *testing.F) {
 		}
 	})
 }
+
+func TestDeliveryID(t *testing.T) {
+	for _, tc := range []struct {
+		p    webhook.Provider
+		h    http.Header
+		want string
+	}{
+		{webhook.GitHub, headers("X-GitHub-Delivery", "72d3162e-cc78-11e3-81ab-4c9367dc0958"), "72d3162e-cc78-11e3-81ab-4c9367dc0958"},
+		{webhook.Gitea, headers("X-Gitea-Delivery", "g-1", "X-GitHub-Delivery", "h-1"), "g-1"},
+		{webhook.Gitea, headers("X-Forgejo-Delivery", "f-1"), "f-1"},
+		{webhook.Gitea, headers("X-GitHub-Delivery", "h-1"), "h-1"},
+		{webhook.GitLab, headers("Idempotency-Key", "k-1", "X-Gitlab-Event-UUID", "e-1"), "k-1"},
+		{webhook.GitLab, headers("X-Gitlab-Event-UUID", "e-1"), "e-1"},
+		{webhook.GitLab, headers("X-GitHub-Delivery", "h-1"), ""}, // another forge's header
+		{webhook.GitHub, headers("X-GitHub-Delivery", "has space"), ""},
+		{webhook.GitHub, headers("X-GitHub-Delivery", strings.Repeat("x", webhook.MaxDeliveryIDLen+1)), ""},
+		{webhook.GitHub, headers("X-GitHub-Delivery", "ctl\x1b[31m"), ""},
+	} {
+		if got := webhook.DeliveryID(tc.p, tc.h); got != tc.want {
+			t.Errorf("%s %v: %q, want %q", tc.p, tc.h, got, tc.want)
+		}
+	}
+	body := []byte(githubPush)
+	a := webhook.DeliveryKeys(webhook.GitHub, headers("X-GitHub-Delivery", "d-1"), body)
+	b := webhook.DeliveryKeys(webhook.GitHub, headers("X-GitHub-Delivery", "d-2"), body)
+	if len(a) != 2 || len(b) != 2 || a[0] != b[0] || a[1] == b[1] {
+		t.Errorf("keys %q and %q: want the body's digest shared and the ids apart", a, b)
+	}
+	if k := webhook.DeliveryKeys(webhook.Gitea, http.Header{}, body); len(k) != 1 || k[0] == a[0] {
+		t.Errorf("keys of another forge's delivery of the same body: %q (GitHub's %q)", k, a)
+	}
+}
