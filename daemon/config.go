@@ -208,7 +208,10 @@ func (c Config) withDefaults() (Config, error) {
 			return c, fmt.Errorf("%s is %d bytes, too short to resist guessing: use at least %d random bytes, e.g. the output of `openssl rand -hex 32`", s.flag, len(s.value), MinTokenLen)
 		}
 	}
-	if c.Exposed() && c.Token == "" {
+	// A process without the api role serves only its health: it needs no
+	// token, but takes the exposed Git and service policies all the same
+	// (give it the API's --allowed-host).
+	if c.Exposed() && c.Token == "" && c.HasRole(RoleAPI) {
 		return c, errors.New("appstored is exposed (" + c.exposedBecause() + ") and has no token: anyone who can reach it could change the catalog and start apps. " +
 			"Set --token (APPSTORE_TOKEN), e.g. APPSTORE_TOKEN=$(openssl rand -hex 32), or keep it local-only: --addr 127.0.0.1:7070 and no --allowed-host beyond loopback names")
 	}

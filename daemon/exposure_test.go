@@ -34,6 +34,7 @@ func TestExposureModel(t *testing.T) {
 		{name: "all interfaces", cfg: daemon.Config{Addr: "0.0.0.0:7070", Token: token}, exposed: true},
 		{name: "private opt-in", cfg: daemon.Config{Addr: "0.0.0.0:7070", Token: token, GitAllowPrivate: true}, exposed: true, private: true},
 		{name: "local repositories opt-in", cfg: daemon.Config{Addr: "0.0.0.0:7070", Token: token, AllowLocalRepos: true}, exposed: true, local: true},
+		{name: "worker behind the same proxy name", cfg: daemon.Config{Addr: "127.0.0.1:7071", AllowedHosts: []string{"appstore.example.com"}, Roles: []string{daemon.RoleWorker}}, exposed: true},
 		{name: "short token", cfg: daemon.Config{Addr: "127.0.0.1:7070", Token: "fifteen-bytes!!"}, errorText: "15 bytes"},
 		{name: "short service token", cfg: daemon.Config{Addr: "127.0.0.1:7070", ServiceToken: "svc"}, errorText: "--service-token"},
 		{name: "short webhook secret", cfg: daemon.Config{Addr: "127.0.0.1:7070", WebhookSecret: "hook"}, errorText: "--webhook-secret"},
