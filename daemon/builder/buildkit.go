@@ -391,11 +391,16 @@ func (w *Worker) describeBuildKitError(work *store.BuildWork, err error, g *guar
 		w.bk.forget()
 		return &transientError{msg: fmt.Sprintf("the Docker engine at %s broke off the build: %s", w.engine.DaemonHost(), firstLine(msg))}
 	}
-	if f := p.failure(); f != "" {
-		if line := errorLine(err, g.dfName); line > 0 {
-			f = strings.Replace(f, ": ", fmt.Sprintf(" (%s line %d): ", work.DockerfilePath, line), 1)
+	if p.failed != nil {
+		line := g.line(p.failedAt.String())
+		if line == 0 {
+			line = errorLine(err, g.dfName)
 		}
-		return errors.New(f)
+		where := ""
+		if line > 0 {
+			where = fmt.Sprintf(" (%s line %d)", work.DockerfilePath, line)
+		}
+		return errors.New(p.failure(where))
 	}
 	if line := errorLine(err, g.dfName); line > 0 {
 		return fmt.Errorf("%s line %d: %s", work.DockerfilePath, line, msg)

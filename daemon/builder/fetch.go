@@ -52,11 +52,6 @@ func (p fetchPolicy) hostProblem(ctx context.Context, host string) string {
 	if _, err := netip.ParseAddr(host); err != nil && numericHostRE.MatchString(host) {
 		return fmt.Sprintf("%s is an IP address written in a short or numeric form, which resolvers read as an address such as 127.0.0.1; write addresses as four decimal numbers", host)
 	}
-	if p.admit.IsValid() {
-		if a, err := netip.ParseAddr(host); err == nil && a == p.admit.Addr() {
-			return ""
-		}
-	}
 	addrs, err := p.git.Resolve(ctx, host)
 	var pe *giturl.PolicyError
 	if errors.As(err, &pe) && pe.Addr.IsValid() {
@@ -68,6 +63,16 @@ func (p fetchPolicy) hostProblem(ctx context.Context, host string) string {
 		}
 	}
 	return ""
+}
+
+// problem is hostProblem for host:port, which admit lets through.
+func (p fetchPolicy) problem(ctx context.Context, host, port string) string {
+	if p.admit.IsValid() && port == strconv.Itoa(int(p.admit.Port())) {
+		if a, err := netip.ParseAddr(host); err == nil && a == p.admit.Addr() {
+			return ""
+		}
+	}
+	return p.hostProblem(ctx, host)
 }
 
 // checkAddr refuses a connection to ap unless the policy admits it.
@@ -93,7 +98,7 @@ func (p fetchPolicy) dial(ctx context.Context, network, address string) (net.Con
 	if err != nil {
 		return nil, err
 	}
-	if why := p.hostProblem(ctx, host); why != "" {
+	if why := p.problem(ctx, host, port); why != "" {
 		return nil, fmt.Errorf("%s: %w", why, errFetchRefused)
 	}
 	var addrs []netip.Addr
@@ -159,7 +164,7 @@ func (p fetchPolicy) httpClient() *http.Client {
 			if req.URL.Scheme != "http" && req.URL.Scheme != "https" {
 				return fmt.Errorf("redirected to %s, which is not http or https: %w", req.URL.Redacted(), errFetchRefused)
 			}
-			if why := p.hostProblem(req.Context(), req.URL.Hostname()); why != "" {
+			if why := p.problem(req.Context(), req.URL.Hostname(), urlPort(req.URL)); why != "" {
 				return fmt.Errorf("redirected to %s: %s: %w", req.URL.Redacted(), why, errFetchRefused)
 			}
 			return nil
@@ -280,4 +285,15 @@ func refusalText(err error) string {
 		s = s[:i]
 	}
 	return s
+}
+
+// urlPort is the port of an http(s) URL, the scheme's default included.
+func urlPort(u *url.URL) string {
+	if p := u.Port(); p != "" {
+		return p
+	}
+	if u.Scheme == "https" {
+		return "443"
+	}
+	return "80"
 }

@@ -54,6 +54,7 @@ type guard struct {
 	sessionID   string
 
 	mu      sync.Mutex
+	lines   map[string]int    // op digest → its Dockerfile line
 	fetched map[string]string // URL → session directory of its download
 	n       int
 	refusal error // the first refusal, which the build's error reports
@@ -186,6 +187,7 @@ func (g *guard) rewrite(ctx context.Context, def *pb.Definition) (*pb.Definition
 		}
 	}
 	if !slicesContains(changed, true) {
+		g.recordLines(def)
 		return def, nil
 	}
 
@@ -247,7 +249,36 @@ func (g *guard) rewrite(ctx context.Context, def *pb.Definition) (*pb.Definition
 			nd.Source.Locations[k] = v
 		}
 	}
+	g.recordLines(nd)
 	return nd, nil
+}
+
+// recordLines remembers the Dockerfile line of every op of def, so that a
+// failing step (known by its digest) is named with its line.
+func (g *guard) recordLines(def *pb.Definition) {
+	if def.Source == nil {
+		return
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.lines == nil {
+		g.lines = map[string]int{}
+	}
+	for d, locs := range def.Source.Locations {
+		for _, l := range locs.Locations {
+			if int(l.SourceIndex) < len(def.Source.Infos) && def.Source.Infos[l.SourceIndex].Filename == g.dfName && len(l.Ranges) > 0 && l.Ranges[0].Start != nil {
+				g.lines[d] = int(l.Ranges[0].Start.Line)
+				break
+			}
+		}
+	}
+}
+
+// line is the Dockerfile line of op dgst, or 0.
+func (g *guard) line(dgst string) int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.lines[dgst]
 }
 
 func slicesContains(s []bool, v bool) bool {
@@ -281,7 +312,7 @@ func (g *guard) source(ctx context.Context, src *pb.SourceOp, def *pb.Definition
 		if err != nil {
 			return nil, g.refuse("%s: %s is not a URL: %v", where, id, err)
 		}
-		if why := g.policy.hostProblem(ctx, u.Hostname()); why != "" {
+		if why := g.policy.problem(ctx, u.Hostname(), urlPort(u)); why != "" {
 			return nil, g.refuse("%s: %s, and appstore does not fetch from this host's network; refused. Serve the file from a public address, or download it in a RUN step", where, why)
 		}
 		if !g.literal[id] {

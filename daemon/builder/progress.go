@@ -31,6 +31,7 @@ type plainProgress struct {
 	next     int
 	last     *vertexState // the vertex whose lines were printed last
 	failed   *vertexState
+	failedAt digest.Digest
 }
 
 type vertexState struct {
@@ -103,6 +104,9 @@ func (p *plainProgress) update(s *bkclient.SolveStatus) {
 			continue
 		}
 		v := p.vertex(st.Vertex)
+		if v.done {
+			continue // the engine reports some transfers after their step
+		}
 		p.announce(v)
 		line := fmt.Sprintf("#%d %s", v.index, st.ID)
 		if st.Current > 0 {
@@ -134,7 +138,7 @@ func (p *plainProgress) update(s *bkclient.SolveStatus) {
 				v.errMsg = vx.Error
 				p.emit(fmt.Sprintf("#%d ERROR: %s", v.index, cleanLine(firstLine(vx.Error))))
 				if p.failed == nil {
-					p.failed = v
+					p.failed, p.failedAt = v, vx.Digest
 				}
 			}
 		case vx.Cached:
@@ -208,9 +212,10 @@ func (p *plainProgress) line(v *vertexState, s string, at time.Time) {
 
 var exitCodeRE = regexp.MustCompile(`exit code: (\d+)`)
 
-// failure describes the step that failed: its name, what went wrong in
-// short, and its last lines of output; "" when no step failed.
-func (p *plainProgress) failure() string {
+// failure describes the step that failed: its name, where (" (Dockerfile
+// line 4)", or ""), what went wrong in short, and its last lines of
+// output; "" when no step failed.
+func (p *plainProgress) failure(where string) string {
 	v := p.failed
 	if v == nil {
 		return ""
@@ -221,6 +226,7 @@ func (p *plainProgress) failure() string {
 	}
 	var b strings.Builder
 	b.WriteString(cleanLine(v.name))
+	b.WriteString(where)
 	b.WriteString(": ")
 	b.WriteString(what)
 	if tail := trimBlank(v.tail); len(tail) > 0 {
