@@ -116,11 +116,18 @@ func TestBuildWaitStreamsTheLogAndExitsWithTheResult(t *testing.T) {
 	}
 
 	// --json: the log goes to stderr, the final build to stdout.
-	go d.work(slug, store.BuildOutcome{Status: catalog.BuildSucceeded}, "only line")
+	go d.work(slug, store.BuildOutcome{Status: catalog.BuildSucceeded, Builder: "buildkit"}, "only line")
 	r = appstoreIn(t, d.url, "", "build", slug, "--wait", "--json")
 	var b client.Build
 	if err := json.Unmarshal([]byte(r.stdout), &b); err != nil || r.code != 0 || b.Status != catalog.BuildSucceeded || b.ImageTag == "" || !strings.Contains(r.stderr, "only line") {
 		t.Errorf("build --wait --json: %+v (%v)", r, err)
+	}
+	// Which builder ran: in the build's JSON and in show.
+	if b.Builder != "buildkit" {
+		t.Errorf("build --wait --json: builder %q, want buildkit", b.Builder)
+	}
+	if r := appstoreIn(t, d.url, "", "show", slug); r.code != cli.ExitOK || !strings.Contains(r.stdout, "#3 succeeded") || !strings.Contains(r.stdout, "with BuildKit") {
+		t.Errorf("show does not say which builder made the latest build: %+v", r)
 	}
 
 	go d.work(slug, store.BuildOutcome{Status: catalog.BuildCancelled, Error: "cancelled by request after 1s"})
