@@ -569,7 +569,12 @@ func (w *Worker) build(ctx context.Context, work *store.BuildWork, logs *logSink
 	}
 	o.CacheKey = key
 	if previous != "" && previous != o.ImageID {
-		w.removeDangling(ctx, previous, tag)
+		// Off the build's path: the build is done once its image is.
+		go func() {
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+			defer cancel()
+			w.removeDangling(rctx, previous, tag)
+		}()
 	}
 	return o, nil
 }

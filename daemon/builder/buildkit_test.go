@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	dockerbuild "github.com/docker/docker/api/types/build"
 	dockerclient "github.com/docker/docker/client"
@@ -289,9 +290,10 @@ func TestRebuildRemovesTheImageItReplaced(t *testing.T) {
 	if b1.ImageID == b2.ImageID {
 		t.Fatalf("the --no-cache rebuild made the same image %s", b1.ImageID)
 	}
-	if _, err := e.docker.ImageInspect(e.ctx, b1.ImageID); !dockerclient.IsErrNotFound(err) {
-		t.Errorf("the replaced image %s is still there (%v)", b1.ImageID, err)
-	}
+	waitFor(t, "the replaced image to go", 30*time.Second, func() bool {
+		_, err := e.docker.ImageInspect(e.ctx, b1.ImageID)
+		return dockerclient.IsErrNotFound(err)
+	})
 	if _, err := e.docker.ImageInspect(e.ctx, b2.ImageTag); err != nil {
 		t.Errorf("the new image: %v", err)
 	}

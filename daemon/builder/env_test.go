@@ -56,6 +56,9 @@ func main() {
 	case "sleep":
 		fmt.Println("sleeping")
 		time.Sleep(10 * time.Minute)
+	case "nap":
+		d, _ := time.ParseDuration(os.Args[2])
+		time.Sleep(d)
 	case "spam":
 		n, _ := strconv.Atoi(os.Args[2])
 		for i := 0; i < n; i++ {
