@@ -150,7 +150,7 @@ func TestCancelThroughTheAPI(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if strings.HasPrefix(l.Line, "sleeping") {
+		if strings.Contains(l.Line, " sleeping ") {
 			break
 		}
 	}
@@ -209,7 +209,7 @@ func TestBuildSurvivesADaemonCrash(t *testing.T) {
 		id = builds[0].ID
 		lines, err := st.BuildLogs(ctx, id, 0, 1000)
 		for _, l := range lines {
-			if strings.HasPrefix(l.Line, "sleeping") {
+			if strings.Contains(l.Line, " sleeping ") {
 				return true
 			}
 		}
