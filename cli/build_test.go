@@ -268,8 +268,8 @@ func TestAddWaitFollowsTheBuild(t *testing.T) {
 	if r.code != 0 || r.stdout != "shiny\n" {
 		t.Fatalf("add --wait: %+v", r)
 	}
-	if !inOrder(r.stderr, `^shiny  ready +ingested`, `^shiny  building +build #1 at [0-9a-f]{12}$`, `^shiny  \| Step 1/\d : FROM scratch$`,
-		`^shiny  \| built by the test$`, `^shiny  succeeded +appstore/shiny:[0-9a-f]{12} \(`) {
+	if !inOrder(r.stderr, `^shiny  ready +ingested`, `^shiny  building +build #1 at [0-9a-f]{12}$`, `^shiny  \| Building shiny at [0-9a-f]{12} with BuildKit`,
+		`^shiny  \| #\d+ \[1/3\] COPY nonce /nonce$`, `^shiny  \| #\d+ [0-9.]+ built by the test$`, `^shiny  succeeded +appstore/shiny:[0-9a-f]{12} \(`) {
 		t.Errorf("add --wait output:\n%s", r.stderr)
 	}
 
@@ -279,7 +279,7 @@ func TestAddWaitFollowsTheBuild(t *testing.T) {
 		repos[0].LatestBuild == nil || repos[0].LatestBuild.Status != catalog.BuildFailed {
 		t.Fatalf("add --wait of a repository whose build fails: %+v (%v)", r, err)
 	}
-	if !strings.Contains(r.stderr, "error: build #2 of broken failed: Step 2/") || !strings.Contains(r.stderr, "missing") {
+	if !strings.Contains(r.stderr, "error: build #2 of broken failed: [1/1] COPY missing /missing (Dockerfile line 2): ") || !strings.Contains(r.stderr, "not found") {
 		t.Errorf("the build's failure is not reported:\n%s", r.stderr)
 	}
 }

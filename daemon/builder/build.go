@@ -3,11 +3,13 @@
 // claims the build in PostgreSQL (queued → running, with a lease it
 // renews), reuses a cached image when the same commit, Dockerfile and
 // context were built before, else gets the commit's source (a per-
-// repository checkout cache), packs the context honouring .dockerignore,
-// runs the engine's build and streams its output line by line into
-// build_logs, and records how it ended (succeeded, failed with the step
-// that failed, cancelled). Its reconciler puts back builds whose worker
-// died and prunes superseded images.
+// repository checkout cache) and builds it on the engine's BuildKit with
+// the Dockerfile frontend running in this process (the classic builder
+// for engines without BuildKit), behind a guard that checks what the
+// expanded Dockerfile would fetch; it streams the progress line by line
+// into build_logs and records how it ended (succeeded, failed with the
+// step that failed, cancelled). Its reconciler puts back builds whose
+// worker died, prunes superseded images and trims the build cache.
 package builder
 
 import (
