@@ -182,6 +182,12 @@ func TestSecretMountGetsAClearError(t *testing.T) {
 			t.Errorf("error %q lacks %q", b.ErrorMessage, want)
 		}
 	}
+	// A step never gets the host's network, whatever it asks.
+	slug, _, _ = e.bbRepo("hostnet", "FROM BASE\nRUN --network=host echo on the host\n", nil)
+	b = e.buildFails(slug)
+	if !strings.Contains(b.ErrorMessage, "Dockerfile line 2") || !strings.Contains(b.ErrorMessage, "RUN --network=host is refused") {
+		t.Errorf("RUN --network=host: error %q", b.ErrorMessage)
+	}
 }
 
 // TestStepOutputKeepsItsOrder: a step that prints to standard output and
