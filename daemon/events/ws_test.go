@@ -106,7 +106,10 @@ func TestWebSocketStreamsTheAPIsEvents(t *testing.T) {
 }
 
 func TestWebSocketOriginIsChecked(t *testing.T) {
-	d := startDaemon(t, daemon.Config{AllowedHosts: []string{"apps.example.com"}})
+	// An allowed host beyond loopback makes the daemon exposed: it has a
+	// token, which every handshake carries.
+	const token = "s3cret-events-token-02"
+	d := startDaemon(t, daemon.Config{AllowedHosts: []string{"apps.example.com"}, Token: token})
 	url := wsURL(d.URL, "")
 	for _, tc := range []struct {
 		name   string
@@ -122,7 +125,12 @@ func TestWebSocketOriginIsChecked(t *testing.T) {
 		{"cross-site without origin", http.Header{"Sec-Fetch-Site": {"cross-site"}}, http.StatusForbidden},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			conn, resp, err := dial(t, url, tc.header)
+			header := tc.header.Clone()
+			if header == nil {
+				header = http.Header{}
+			}
+			header.Set("Authorization", "Bearer "+token)
+			conn, resp, err := dial(t, url, header)
 			if tc.status == 0 {
 				if err != nil {
 					t.Fatalf("refused: %v", err)
