@@ -50,7 +50,10 @@ type Repository struct {
 	LastIngestedAt *time.Time      `json:"last_ingested_at,omitempty"`
 	LastCommitSHA  string          `json:"last_commit_sha,omitempty"`
 	LaunchCount    int64           `json:"launch_count"`
-	Tags           []Tag           `json:"tags"`
+	// Redeploy says whether a newer succeeded build replaces the app's
+	// running launch by itself (true unless turned off).
+	Redeploy bool  `json:"redeploy"`
+	Tags     []Tag `json:"tags"`
 	// LatestBuild is the newest build, when the query asked for it.
 	LatestBuild *BuildSummary `json:"latest_build,omitempty"`
 	CreatedAt   time.Time     `json:"created_at"`
@@ -170,6 +173,21 @@ type Launch struct {
 	StoppedAt       *time.Time   `json:"stopped_at,omitempty"`
 	ExpiresAt       *time.Time   `json:"expires_at,omitempty"`
 	LastRequestAt   *time.Time   `json:"last_request_at,omitempty"`
+	// StopReason says why an ended launch stopped: user (on request),
+	// idle (asleep: the next preview request wakes it), ttl, replaced,
+	// shutdown, removed (its app was removed), warm-pool; empty otherwise.
+	StopReason string `json:"stop_reason,omitempty"`
+	// LatestBuildID is the app's newest succeeded build; Outdated says the
+	// launch runs an older one.
+	LatestBuildID *int64 `json:"latest_build_id,omitempty"`
+	Outdated      bool   `json:"outdated,omitempty"`
+	// Origin says how a launch request was answered: created (a new
+	// container), reused (the launch already running), attached (a
+	// warm-pool container). Replaces names the launch that this one
+	// replaces once it runs (another build or profile of the app). Both
+	// are set only in the answer to a launch request.
+	Origin   string `json:"origin,omitempty"`
+	Replaces *int64 `json:"replaces,omitempty"`
 }
 
 // ServiceStatus is the health of an auxiliary service.

@@ -39,6 +39,9 @@ type UpdateRepositoryRequest struct {
 	Dockerfile  *string  `json:"dockerfile,omitempty"`
 	AddTags     []string `json:"add_tags,omitempty"`    // manual tags to add
 	RemoveTags  []string `json:"remove_tags,omitempty"` // manual tags to remove
+	// Redeploy turns on or off the replacement of the app's running launch
+	// when a newer build succeeds.
+	Redeploy *bool `json:"redeploy,omitempty"`
 }
 
 // RepositoryList is the answer of GET /api/v1/repositories.

@@ -53,6 +53,7 @@ func (d *Daemon) wireRunner(ctx context.Context) error {
 	d.goLoop("runner", r.Run)
 	d.onClose(r.Close)
 	launches.Runner = r
+	d.api.StopLaunches = r.StopRepository
 	if d.cfg.HasRole(RoleAPI) {
 		d.hostRouters = append(d.hostRouters, r.Route)
 	}

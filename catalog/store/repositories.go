@@ -33,7 +33,7 @@ const repoColumns = `r.id, r.slug, r.name, r.git_url, r.branch, r.default_branch
 	r.homepage, r.owner, r.requested_dockerfile, r.dockerfile_path, r.context_path, r.app_port,
 	r.port_source, r.metadata, r.ingest_status, r.ingest_error, r.ingest_attempts,
 	r.last_ingested_at, r.last_commit_sha, r.launch_count, r.created_at, r.updated_at,
-	b.id, b.status, b.commit_sha, b.image_tag, b.cached, b.completed_at`
+	b.id, b.status, b.commit_sha, b.image_tag, b.cached, b.completed_at, r.redeploy`
 
 const repoFrom = `repositories r
 	LEFT JOIN LATERAL (
@@ -53,7 +53,7 @@ func scanRepository(row pgx.Row) (*catalog.Repository, error) {
 		&r.Homepage, &r.Owner, &r.RequestedDockerfile, &r.DockerfilePath, &r.ContextPath, &port,
 		&r.PortSource, &meta, &r.IngestStatus, &r.IngestError, &r.IngestAttempts,
 		&r.LastIngestedAt, &r.LastCommitSHA, &r.LaunchCount, &r.CreatedAt, &r.UpdatedAt,
-		&bID, &bStatus, &bSHA, &bImage, &bCached, &bDone)
+		&bID, &bStatus, &bSHA, &bImage, &bCached, &bDone, &r.Redeploy)
 	if err != nil {
 		return nil, err
 	}
@@ -325,6 +325,9 @@ type RepositoryUpdate struct {
 	Dockerfile  *string
 	AddTags     []catalog.Tag // manual
 	RemoveTags  []catalog.Tag // manual
+	// Redeploy turns the automatic replacement of a running launch by a
+	// newer build on or off.
+	Redeploy *bool
 }
 
 // UpdateRepository applies u and writes repository.updated.
@@ -369,6 +372,12 @@ func (s *Store) UpdateRepository(ctx context.Context, slug string, u RepositoryU
 			if err := set(f.col, f.v); err != nil {
 				return err
 			}
+		}
+		if u.Redeploy != nil {
+			if _, err := tx.Exec(ctx, `UPDATE repositories SET redeploy = $2 WHERE id = $1`, id, *u.Redeploy); err != nil {
+				return mapError(err)
+			}
+			changed = append(changed, "redeploy")
 		}
 		if len(u.AddTags) > 0 {
 			if err := addTags(ctx, tx, id, catalog.SourceManual, u.AddTags); err != nil {

@@ -154,7 +154,7 @@ func (s *Server) updateRepository(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	u := store.RepositoryUpdate{Name: req.Name, Description: req.Description, Homepage: req.Homepage, Branch: req.Branch, Dockerfile: req.Dockerfile}
+	u := store.RepositoryUpdate{Name: req.Name, Description: req.Description, Homepage: req.Homepage, Branch: req.Branch, Dockerfile: req.Dockerfile, Redeploy: req.Redeploy}
 	if req.Branch != nil {
 		if err := validateBranch(*req.Branch); err != nil {
 			writeError(w, r, err)
@@ -178,8 +178,23 @@ func (s *Server) updateRepository(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, repo)
 }
 
+// deleteRepository stops the app's launches (their containers removed)
+// before it removes the app, so that nothing of it still runs once the
+// answer comes.
 func (s *Server) deleteRepository(w http.ResponseWriter, r *http.Request) {
-	if err := s.Store.DeleteRepository(r.Context(), r.PathValue("slug")); err != nil {
+	slug := r.PathValue("slug")
+	if s.StopLaunches != nil {
+		if _, err := s.Store.RepositoryIDBySlug(r.Context(), slug); err != nil {
+			writeError(w, r, err)
+			return
+		}
+		if _, err := s.StopLaunches(r.Context(), slug); err != nil {
+			writeError(w, r, errorf(http.StatusServiceUnavailable, "unavailable",
+				"%s was not removed: its launches could not be stopped (%v); try again, or stop them with `appstore stop %s`", slug, err, slug))
+			return
+		}
+	}
+	if err := s.Store.DeleteRepository(r.Context(), slug); err != nil {
 		writeError(w, r, err)
 		return
 	}

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/appstore-dev/appstore/catalog"
 	"github.com/appstore-dev/appstore/catalog/giturl"
 	"github.com/appstore-dev/appstore/catalog/store"
 	"github.com/appstore-dev/appstore/client"
@@ -54,6 +55,10 @@ type Server struct {
 	// (default 30 s), so a client that announces a body and then stalls
 	// cannot hold a connection forever.
 	BodyTimeout time.Duration
+
+	// StopLaunches stops the active launches of an app before it is
+	// removed (the runner of this process); nil where there is none.
+	StopLaunches func(ctx context.Context, slug string) ([]catalog.Launch, error)
 
 	// Extra lets other components (events, runner, web view) register
 	// their routes on the same mux.

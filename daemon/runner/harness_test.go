@@ -66,7 +66,8 @@ func newHarness(t *testing.T, cfg runner.Config) *harness {
 	runnertest.CleanupContainers(t, cli, r.ID())
 
 	launches := &api.Launches{Store: st, Runner: r}
-	apiSrv := (&api.Server{Store: st, Logger: cfg.Logger, Guard: &api.Guard{Loopback: true}, Extra: []func(*http.ServeMux){launches.Register}}).Handler()
+	apiSrv := (&api.Server{Store: st, Logger: cfg.Logger, Guard: &api.Guard{Loopback: true}, StopLaunches: r.StopRepository,
+		Extra: []func(*http.ServeMux){launches.Register}}).Handler()
 	h.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		if ph := r.Route(req); ph != nil {
 			ph.ServeHTTP(w, req)
