@@ -62,6 +62,12 @@ func runShow(ctx context.Context, opts *ShowOptions) error {
 	if err := printRepository(opts.IO, r, now()); err != nil {
 		return err
 	}
+	// What runs, and whether it is the newest build: extra too.
+	var active []client.Launch
+	if page, err := c.Launches(ctx, client.ListLaunchesOptions{Repository: r.Slug, Active: true, Limit: 20}); err == nil {
+		active = page.Launches
+	}
+	printLaunchLines(opts.IO, r, active)
 	// The timeline is extra: a daemon that cannot give it still shows
 	// the repository.
 	steps, err := c.Timeline(ctx, r.Slug, client.TimelineOptions{Limit: showTimelineSteps})
@@ -69,6 +75,53 @@ func runShow(ctx context.Context, opts *ShowOptions) error {
 		return nil
 	}
 	return printTimeline(opts.IO, steps, now())
+}
+
+// printLaunchLines prints the app's active launches, each with the build it
+// runs, marked outdated when a newer build succeeded, and whether a new
+// build replaces it by itself: on a terminal "launch: 7 running, build #2
+// (outdated: #16 is newer; redeploy off), <url>"; in a pipe
+// "launch:\t<id>\t<status>\t<build id>\t<outdated or empty>\t<preview URL>".
+func printLaunchLines(ios *IOStreams, r *client.Repository, ls []client.Launch) {
+	if !r.Redeploy {
+		if ios.IsStdoutTTY() {
+			fmt.Fprintf(ios.Out, "%-14s %s\n", "redeploy:", "off: a new build does not replace the running launch (`appstore edit "+r.Slug+" --redeploy=true`)")
+		} else {
+			fmt.Fprintf(ios.Out, "redeploy:\toff\n")
+		}
+	}
+	for _, l := range ls {
+		if l.Warm {
+			continue
+		}
+		build := ""
+		if l.BuildID != nil {
+			build = strconv.FormatInt(*l.BuildID, 10)
+		}
+		if !ios.IsStdoutTTY() {
+			outdated := ""
+			if l.Outdated {
+				outdated = "outdated"
+			}
+			fmt.Fprintf(ios.Out, "launch:\t%d\t%s\t%s\t%s\t%s\n", l.ID, l.Status, build, outdated, l.PreviewURL)
+			continue
+		}
+		line := fmt.Sprintf("%d %s", l.ID, l.Status)
+		if build != "" {
+			line += ", build #" + build
+		}
+		if l.Outdated && l.LatestBuildID != nil {
+			note := fmt.Sprintf(" (outdated: #%d is newer", *l.LatestBuildID)
+			if !r.Redeploy {
+				note += fmt.Sprintf("; redeploy is off: `appstore launch %s` switches", r.Slug)
+			}
+			line += ios.Yellow(note + ")")
+		}
+		if l.PreviewURL != "" {
+			line += ", " + l.PreviewURL
+		}
+		fmt.Fprintf(ios.Out, "%-14s %s\n", "launch:", line)
+	}
 }
 
 // showTimelineSteps is how many of the newest ingestion steps show prints.

@@ -461,7 +461,7 @@ func TestLaunchRequestsAreChecked(t *testing.T) {
 		msg  string
 	}{
 		{"nope", appclient.LaunchRequest{}, catalog.ErrNotFound, `repository "nope" not found`},
-		{"unbuilt", appclient.LaunchRequest{}, catalog.ErrConflict, "no succeeded build of unbuilt yet: run `appstore build unbuilt`"},
+		{"unbuilt", appclient.LaunchRequest{}, catalog.ErrConflict, "no build of unbuilt yet: it is still being ingested"},
 		{"dash", appclient.LaunchRequest{Profile: "huge"}, catalog.ErrInvalid, `unknown profile "huge": want one of small, medium, large`},
 		{"dash", appclient.LaunchRequest{Profile: "large"}, catalog.ErrInvalid, "memory 1 GiB > --max-memory 512 MiB on this daemon; choose one of small, medium"},
 		{"dash", appclient.LaunchRequest{TTL: "soon"}, catalog.ErrInvalid, `"soon" is not a duration`},
