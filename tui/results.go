@@ -251,7 +251,7 @@ func (l *ResultList) View() string {
 		switch {
 		case !l.searched:
 		case l.query == "":
-			b.WriteString("\n\n" + l.styles.Subtle.Render("  The catalog is empty: press a to add an app (a Git URL with a Dockerfile)."))
+			b.WriteString("\n\n" + l.styles.Subtle.Render("  The catalog is empty: press ctrl+a to add an app (a Git URL with a Dockerfile)."))
 		default:
 			b.WriteString("\n\n" + l.styles.Subtle.Render("  No app matches. Try fewer terms, or a prefix: Tab completes keys and values."))
 		}
@@ -327,14 +327,12 @@ func firstLine(s string) string {
 
 // ShortHelp and FullHelp are the list's keys.
 func (l *ResultList) ShortHelp() []key.Binding {
-	return []key.Binding{l.keys.Open, l.keys.Search, l.actions.Launch, l.actions.Build, l.actions.Logs, l.actions.Add, l.keys.Help, l.keys.Quit}
+	return []key.Binding{l.keys.Open, l.keys.Up, l.keys.Down, l.keys.Search, addFromList, l.keys.Help, l.keys.Quit}
 }
 
 func (l *ResultList) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
 		{l.keys.Up, l.keys.Down, l.keys.PageUp, l.keys.PageDown, l.keys.Top, l.keys.Bottom},
-		{l.keys.Open, l.keys.Search, l.actions.Add, l.keys.Help, l.keys.Quit},
-		{l.actions.Launch, l.actions.Stop, l.actions.Logs},
-		{l.actions.Build, l.actions.BuildNoCache, l.actions.Refresh},
+		{l.keys.Open, l.keys.Search, addFromList, l.keys.Help, l.keys.Quit},
 	}
 }
