@@ -2,8 +2,8 @@ package tui
 
 import (
 	"context"
-	"fmt"
 	"errors"
+	"fmt"
 	"iter"
 	"slices"
 	"sort"
