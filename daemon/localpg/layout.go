@@ -28,15 +28,15 @@ const maxSocketPath = 103
 
 // layout is where the files of the cluster of one data directory live.
 type layout struct {
-	dataDir   string // absolute, symlinks resolved
-	link      string // dataDir/postgres: the home itself, or a symlink to it
-	home      string // the cluster home
-	external  bool   // home lives under externalRoot (made by older versions)
+	dataDir  string // absolute, symlinks resolved
+	link     string // dataDir/postgres: the home itself, or a symlink to it
+	home     string // the cluster home
+	external bool   // home lives under externalRoot (made by older versions)
 	// viaFD: the server's user cannot reach home by its path (a directory
 	// above the data directory is not searchable by it, e.g. ~root). The
 	// server programs then get home as an open directory, file descriptor
 	// 3, and reach everything in it as /proc/self/fd/3/… (see serverPath).
-	viaFD bool
+	viaFD     bool
 	pgdata    string // home/data
 	socketDir string // home/run, or a short directory in the temp dir
 	logFile   string // home/postgres.log
