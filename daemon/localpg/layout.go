@@ -17,9 +17,11 @@ import (
 	"time"
 )
 
-// externalRoot holds the clusters of data directories the postgres user cannot
-// reach (root only). It must be searchable by everyone; each cluster home in it
-// is owned by postgres with mode 0700.
+// externalRoot holds the clusters that older versions made, as root, for data
+// directories the postgres user cannot reach (now such a cluster lives in its
+// data directory, reached through an open directory: see serverPath). They
+// are still found through the data directory's symlink, and pruned once
+// their temporary data directory is gone.
 const externalRoot = "/var/lib/appstore/pg"
 
 // maxSocketPath bounds the length of the socket file's path. sun_path holds 108
