@@ -444,3 +444,17 @@ func (s *Store) RepositoryIDBySlug(ctx context.Context, slug string) (int64, err
 	}
 	return id, nil
 }
+
+// Readme returns the README that ingestion read for the repository slug (""
+// when it had none).
+func (s *Store) Readme(ctx context.Context, slug string) (string, error) {
+	var readme string
+	err := s.pool.QueryRow(ctx, `SELECT readme FROM repositories WHERE slug = $1`, slug).Scan(&readme)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", &catalog.NotFoundError{Kind: "repository", Key: slug}
+	}
+	if err != nil {
+		return "", fmt.Errorf("readme of %q: %w", slug, mapError(err))
+	}
+	return readme, nil
+}

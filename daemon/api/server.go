@@ -86,6 +86,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /api/v1/repositories/{slug}", s.getRepository)
 	mux.HandleFunc("PATCH /api/v1/repositories/{slug}", s.updateRepository)
 	mux.HandleFunc("DELETE /api/v1/repositories/{slug}", s.deleteRepository)
+	mux.HandleFunc("GET /api/v1/repositories/{slug}/readme", s.readme)
 	mux.HandleFunc("GET /api/v1/tags", s.listTags)
 
 	for _, register := range s.Extra {

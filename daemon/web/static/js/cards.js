@@ -1,9 +1,9 @@
 // App cards of the search results: name, description, tags as chips,
 // ingest and build status, Launch. Each card follows its app's events.
 
-import {enc} from './api.js';
+import {api, enc} from './api.js';
 import {h, replace, badge} from './dom.js';
-import {LaunchControl} from './launch.js';
+import {LaunchControl, launchBlocked, BUILD_PAGE} from './launch.js';
 
 export function tagText(t) { return `${t.key}:${t.value}`; }
 
@@ -34,11 +34,21 @@ export class Card {
     replace(this.statusEl,
       badge('ingest', this.ingest, 'ingest'),
       b ? badge('build', b.status, `build #${b.id}`) : badge('build', 'none', 'build'));
-    // Without any build there is no image to run. (With a failed newest
-    // build an older one may still run: the daemon decides.)
-    let why = '';
-    if (!b) why = this.ingest === 'failed' ? 'Nothing to launch: ingestion failed (open the app to see why).' : 'Nothing to launch yet: no build.';
-    this.launch.setBlocked(why);
+    // The app page's rule (launchBlocked). A result carries only the
+    // newest build: when that one did not succeed, the newest builds are
+    // read to see whether an older one did.
+    if (!b || b.status === 'succeeded') {
+      this.launch.setBlocked(launchBlocked(this.ingest, b ? [b] : []));
+      return;
+    }
+    this.launch.setBlocked(launchBlocked(this.ingest, [b]));
+    const seq = this.buildsSeq = (this.buildsSeq || 0) + 1;
+    api('GET', `/api/v1/repositories/${enc(this.slug)}/builds`, {query: {limit: BUILD_PAGE}}).then((page) => {
+      if (seq !== this.buildsSeq) return;
+      const builds = page.builds || [];
+      if (!builds.some((x) => x.id === b.id)) builds.push(b);
+      this.launch.setBlocked(launchBlocked(this.ingest, builds.map((x) => (x.id === b.id ? {...x, status: b.status} : x))));
+    }).catch(() => { /* keep the rule on what is known */ });
   }
 
   // handle applies an event whose subject is this card's app.
