@@ -105,7 +105,19 @@ func (m *Model) openLogs(slug string) tea.Cmd {
 		b = &client.Build{ID: id, Repository: slug, Status: it.LatestBuild.Status}
 	}
 	if id == 0 {
-		m.setStatus(statusErr, "no build of "+slug+" yet: press b to build it")
+		// Only advice that can work: a build needs a successful ingestion.
+		msg := "no build of " + slug + " yet: press b to build it"
+		if r := m.detail.Repo(); m.detail.Slug() == slug && r != nil {
+			switch r.IngestStatus {
+			case catalog.IngestFailed:
+				msg = "no build of " + slug + ": its ingestion failed, so nothing can be built — fix the repository, then press r"
+			case catalog.IngestQueued, catalog.IngestProcessing:
+				msg = "no build of " + slug + " yet: it is still being ingested; its build starts after that"
+			}
+		} else if it := m.results.find(slug); it != nil && it.IngestStatus == catalog.IngestFailed {
+			msg = "no build of " + slug + ": its ingestion failed, so nothing can be built — open it (Enter) and press r once fixed"
+		}
+		m.setStatus(statusErr, msg)
 		return nil
 	}
 	if m.screen != screenLogs {

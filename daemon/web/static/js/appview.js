@@ -77,8 +77,7 @@ export class AppView {
       h('section', {class: 'panel', 'aria-labelledby': 'st-title'},
         h('h2', {id: 'st-title'}, 'Status'), this.statusEl, this.ingestError, this.launch.el, this.actions, this.confirmRemove),
       h('section', {class: 'panel', 'aria-labelledby': 'tags-title'}, h('h2', {id: 'tags-title'}, 'Tags'), this.tags, this.tagForm),
-      h('section', {class: 'panel', 'aria-labelledby': 'out-title'}, h('h2', {id: 'out-title'}, 'App output'), this.outState, this.out),
-      h('section', {class: 'panel', 'aria-labelledby': 'readme-title'}, h('h2', {id: 'readme-title'}, 'README'), this.readme),
+
       h('div', {class: 'two'},
           h('section', {class: 'panel', 'aria-labelledby': 'tl-title'}, h('h2', {id: 'tl-title'}, 'Ingestion timeline'), this.timeline),
           h('section', {class: 'panel', 'aria-labelledby': 'builds-title'}, h('h2', {id: 'builds-title'}, 'Builds'),
@@ -87,6 +86,8 @@ export class AppView {
                 h('th', {scope: 'col'}, 'Commit'), h('th', {scope: 'col'}, 'Took'), h('th', {scope: 'col'}, 'Queued'))),
               this.buildRows)))),
       h('section', {class: 'panel', 'aria-labelledby': 'log-title'}, this.logTitle, this.logState, this.log),
+      h('section', {class: 'panel', 'aria-labelledby': 'out-title'}, h('h2', {id: 'out-title'}, 'App output'), this.outState, this.out),
+      h('section', {class: 'panel', 'aria-labelledby': 'readme-title'}, h('h2', {id: 'readme-title'}, 'README'), this.readme),
     ];
     replace(root,
       h('p', {class: 'crumbs'}, h('a', {href: '/', 'data-nav': true}, '← All apps')),
@@ -517,6 +518,7 @@ export class AppView {
         this.moreSteps();
         if (what === 'ready' || what === 'failed') {
           this.refreshRepo();
+          if (what === 'ready') this.loadReadme(); // it may have changed
           announce(`Ingestion ${what}`);
         }
         break;
