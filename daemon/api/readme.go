@@ -11,18 +11,10 @@ import (
 	"github.com/yuin/goldmark/parser"
 	"github.com/yuin/goldmark/text"
 	"github.com/yuin/goldmark/util"
-)
 
-// Readme is the answer of GET /api/v1/repositories/{slug}/readme.
-type Readme struct {
-	Slug string `json:"slug"`
-	// Markdown is the README as ingestion read it, front matter removed.
-	Markdown string `json:"markdown"`
-	// HTML is Markdown rendered, safe to show: raw HTML in the README is
-	// left out, links with other schemes than http(s), mailto and relative
-	// ones lose their target, and every link has rel="noopener noreferrer".
-	HTML string `json:"html"`
-}
+	"github.com/appstore-dev/appstore/apitype"
+	"github.com/appstore-dev/appstore/daemon/api/respond"
+)
 
 // readmeRenderer renders READMEs: GitHub-flavoured Markdown (tables, task
 // lists, strikethrough, autolinks), without raw HTML (goldmark's default:
@@ -113,17 +105,17 @@ func stripFrontMatter(md string) string {
 
 // readme serves GET /api/v1/repositories/{slug}/readme: the README as
 // Markdown and rendered, for the web view's app page.
-func (s *Server) readme(w http.ResponseWriter, r *http.Request) {
+func (h *Repositories) readme(w http.ResponseWriter, r *http.Request) {
 	slug := r.PathValue("slug")
-	raw, err := s.Store.Readme(r.Context(), slug)
+	raw, err := h.Store.Readme(r.Context(), slug)
 	if err != nil {
-		writeError(w, r, err)
+		respond.WriteError(w, r, err)
 		return
 	}
 	md, html, err := RenderReadme(raw)
 	if err != nil {
-		writeError(w, r, err)
+		respond.WriteError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, Readme{Slug: slug, Markdown: md, HTML: html})
+	respond.JSON(w, http.StatusOK, apitype.Readme{Slug: slug, Markdown: md, HTML: html})
 }

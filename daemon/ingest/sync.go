@@ -9,6 +9,7 @@ import (
 	"github.com/appstore-dev/appstore/catalog"
 	"github.com/appstore-dev/appstore/daemon/ingest/gitclone"
 	"github.com/appstore-dev/appstore/daemon/queue"
+	"github.com/appstore-dev/appstore/internal/textutil"
 )
 
 // syncBatch bounds how many repositories one scheduling pass claims; the
@@ -88,7 +89,7 @@ func (w *Worker) HandleSync(ctx context.Context, job queue.Job) error {
 	if sha == t.SeenCommit {
 		return nil
 	}
-	reason := fmt.Sprintf("sync: %s moved from %s to %s", branchName(branch), shortSHA(t.SeenCommit), shortSHA(sha))
+	reason := fmt.Sprintf("sync: %s moved from %s to %s", branchName(branch), textutil.ShortSHA(t.SeenCommit), textutil.ShortSHA(sha))
 	changed, err := w.st.RequestIngestByID(ctx, t.RepositoryID, reason)
 	if err != nil {
 		if errors.Is(err, catalog.ErrNotFound) {

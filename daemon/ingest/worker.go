@@ -27,6 +27,7 @@ import (
 	"github.com/appstore-dev/appstore/daemon/ingest/gitclone"
 	"github.com/appstore-dev/appstore/daemon/ingest/metadata"
 	"github.com/appstore-dev/appstore/daemon/queue"
+	"github.com/appstore-dev/appstore/internal/textutil"
 )
 
 // Config configures a Worker. Store, Queue and DataDir are required.
@@ -468,7 +469,7 @@ func (o *outcome) success(a store.IngestAttempt) store.IngestSuccess {
 // summary is the timeline's line for a successful attempt.
 func summary(c *gitclone.Result, m *metadata.Result) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "ingested %s", shortSHA(c.CommitSHA))
+	fmt.Fprintf(&b, "ingested %s", textutil.ShortSHA(c.CommitSHA))
 	if c.Branch != "" {
 		fmt.Fprintf(&b, " of %s", c.Branch)
 	}
@@ -488,24 +489,9 @@ func summary(c *gitclone.Result, m *metadata.Result) string {
 		if n > 1 {
 			b.WriteString("s")
 		}
-		fmt.Fprintf(&b, " (%s)", truncate(m.Warnings[0], 200))
+		fmt.Fprintf(&b, " (%s)", textutil.Truncate(m.Warnings[0], 200))
 	}
 	return b.String()
-}
-
-func shortSHA(s string) string {
-	if len(s) > 12 {
-		return s[:12]
-	}
-	return s
-}
-
-func truncate(s string, n int) string {
-	r := []rune(s)
-	if len(r) <= n {
-		return s
-	}
-	return string(r[:n]) + "…"
 }
 
 // Ingester enqueues ingest jobs for the API (api.Ingester). The store

@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,43 +22,14 @@ import (
 	"github.com/appstore-dev/appstore/catalog/store/storetest"
 	"github.com/appstore-dev/appstore/daemon/ingest"
 	"github.com/appstore-dev/appstore/daemon/queue"
+	"github.com/appstore-dev/appstore/daemon/queue/queuetest"
 	"github.com/appstore-dev/appstore/internal/gitserver"
 )
-
-// recorder is the queue seen by the worker: it records what it is given.
-// The handlers are called directly by the tests.
-type recorder struct {
-	mu   sync.Mutex
-	jobs []queue.Job
-}
-
-func (r *recorder) Enqueue(_ context.Context, j queue.Job) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.jobs = append(r.jobs, j)
-	return nil
-}
-
-// take returns and forgets the jobs of kind.
-func (r *recorder) take(kind queue.Kind) []queue.Job {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var out, rest []queue.Job
-	for _, j := range r.jobs {
-		if j.Kind == kind {
-			out = append(out, j)
-		} else {
-			rest = append(rest, j)
-		}
-	}
-	r.jobs = rest
-	return out
-}
 
 type env struct {
 	t       *testing.T
 	st      *store.Store
-	q       *recorder
+	q       *queuetest.Recorder // the queue seen by the worker; the tests call the handlers
 	w       *ingest.Worker
 	dataDir string
 	git     *gitserver.Server
@@ -68,7 +38,7 @@ type env struct {
 func newEnv(t *testing.T, mod ...func(*ingest.Config)) *env {
 	t.Helper()
 	gitserver.RequireGit(t)
-	e := &env{t: t, st: storetest.New(t), q: &recorder{}, dataDir: t.TempDir()}
+	e := &env{t: t, st: storetest.New(t), q: &queuetest.Recorder{}, dataDir: t.TempDir()}
 	cfg := ingest.Config{
 		Store: e.st, Queue: e.q, DataDir: e.dataDir,
 		Policy:       giturl.Policy{AllowLocal: true, AllowPrivate: true},
@@ -356,7 +326,7 @@ func TestIngestsShapedRepositories(t *testing.T) {
 			if ready.CommitSHA != got.LastCommitSHA || ready.DurationMS == nil || ready.Attempt != 1 || !strings.Contains(ready.Message, tc.dockerfile) {
 				t.Errorf("ready step %+v", ready)
 			}
-			builds := e.q.take(queue.KindBuild)
+			builds := e.q.Take(queue.KindBuild)
 			if got.LatestBuild == nil || len(builds) != 1 || builds[0].BuildID != got.LatestBuild.ID || got.LatestBuild.CommitSHA != got.LastCommitSHA {
 				t.Errorf("build %+v, enqueued %+v", got.LatestBuild, builds)
 			}
@@ -413,7 +383,7 @@ func TestRefusesBrokenRepositories(t *testing.T) {
 			if f := tl[2]; f.Message != got.IngestError || f.CommitSHA != repo.Head(t) || f.DurationMS == nil {
 				t.Errorf("failed step %+v", f)
 			}
-			if got.LatestBuild != nil || got.LastCommitSHA != "" || len(e.q.take(queue.KindBuild)) != 0 {
+			if got.LatestBuild != nil || got.LastCommitSHA != "" || len(e.q.Take(queue.KindBuild)) != 0 {
 				t.Errorf("a failed ingestion left a build or a commit: %+v %q", got.LatestBuild, got.LastCommitSHA)
 			}
 			if entries, _ := os.ReadDir(filepath.Join(e.dataDir, "ingest")); len(entries) != 0 {
@@ -547,7 +517,7 @@ func TestReconcilerRecoversAnExpiredLease(t *testing.T) {
 		t.Fatal(err)
 	}
 	res, err = e.w.Reconcile(ctx, false)
-	jobs := e.q.take(queue.KindIngest)
+	jobs := e.q.Take(queue.KindIngest)
 	if err != nil || res.Ingestions != 1 || len(jobs) != 1 || jobs[0].RepositoryID != r.ID {
 		t.Fatalf("reconcile: %+v %v, jobs %+v", res, err, jobs)
 	}
@@ -575,7 +545,7 @@ func TestStartupReconcileEnqueuesEveryQueuedRepository(t *testing.T) {
 		t.Errorf("periodic pass: %+v %v", res, err)
 	}
 	res, err := e.w.Reconcile(ctx, true)
-	jobs := e.q.take(queue.KindIngest)
+	jobs := e.q.Take(queue.KindIngest)
 	if err != nil || res.Ingestions != 1 || len(jobs) != 1 || jobs[0].RepositoryID != fresh.ID {
 		t.Errorf("startup pass: %+v %v %+v", res, err, jobs)
 	}
@@ -608,12 +578,12 @@ func TestSyncPicksUpANewCommit(t *testing.T) {
 	if _, err := e.ingest(r, 1); err != nil {
 		t.Fatal(err)
 	}
-	e.q.take(queue.KindBuild)
+	e.q.Take(queue.KindBuild)
 
 	sync := func() {
 		t.Helper()
 		n, err := e.w.ScheduleSync(ctx)
-		jobs := e.q.take(queue.KindSync)
+		jobs := e.q.Take(queue.KindSync)
 		if err != nil || n != 1 || len(jobs) != 1 {
 			t.Fatalf("schedule: %d %v %+v", n, err, jobs)
 		}
@@ -624,13 +594,13 @@ func TestSyncPicksUpANewCommit(t *testing.T) {
 	// Nothing new: nothing queued.
 	time.Sleep(2 * time.Millisecond) // the interval is 1 ms: let it pass
 	sync()
-	if jobs := e.q.take(queue.KindIngest); len(jobs) != 0 {
+	if jobs := e.q.Take(queue.KindIngest); len(jobs) != 0 {
 		t.Fatalf("unchanged remote re-ingested: %+v", jobs)
 	}
 	next := repo.Commit(t, map[string]string{"README.md": "# new\n"}, "docs")
 	time.Sleep(2 * time.Millisecond)
 	sync()
-	jobs := e.q.take(queue.KindIngest)
+	jobs := e.q.Take(queue.KindIngest)
 	got, _ := e.st.Repository(ctx, r.Slug)
 	if len(jobs) != 1 || got.IngestStatus != catalog.IngestQueued {
 		t.Fatalf("new commit: jobs %+v status %s", jobs, got.IngestStatus)

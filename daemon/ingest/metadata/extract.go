@@ -1,6 +1,7 @@
 package metadata
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/appstore-dev/appstore/catalog"
+	"github.com/appstore-dev/appstore/internal/textutil"
 )
 
 // Options steer Extract.
@@ -221,11 +223,11 @@ func (x *extraction) run(ctx context.Context, opts Options) error {
 	}
 
 	// 5. Names: the first source that declares one wins.
-	res.Name = firstNonEmpty(cleanText(tf.Name, catalog.MaxNameLen), cleanText(readme.Title, catalog.MaxNameLen))
-	res.Description = firstNonEmpty(cleanText(tf.Description, catalog.MaxDescriptionLen), cleanText(readme.ShortDescription, catalog.MaxDescriptionLen))
+	res.Name = cmp.Or(cleanText(tf.Name, catalog.MaxNameLen), cleanText(readme.Title, catalog.MaxNameLen))
+	res.Description = cmp.Or(cleanText(tf.Description, catalog.MaxDescriptionLen), cleanText(readme.ShortDescription, catalog.MaxDescriptionLen))
 	res.Homepage = cleanURL(tf.Homepage)
 	if tf.Homepage != "" && res.Homepage == "" {
-		x.warn("%s: homepage %q is not an http(s) URL; ignored", TagsFileName, truncate(tf.Homepage, 80))
+		x.warn("%s: homepage %q is not an http(s) URL; ignored", TagsFileName, textutil.Truncate(tf.Homepage, 80))
 	}
 	for _, m := range manifests {
 		if res.Name == "" {
@@ -270,7 +272,7 @@ func (x *extraction) run(ctx context.Context, opts Options) error {
 // tag adds a tag and warns, naming where it came from, when it is unusable.
 func (x *extraction) tag(src catalog.TagSource, key, value, from string) {
 	if reason := x.tags.add(src, key, value); reason != "" && from != "" {
-		x.warn("%s: tag %q ignored: %s", from, truncate(key+":"+value, 80), reason)
+		x.warn("%s: tag %q ignored: %s", from, textutil.Truncate(key+":"+value, 80), reason)
 	}
 }
 
@@ -283,7 +285,7 @@ func (x *extraction) applyTagsFile(tf *tagsFile) {
 		if v := strings.ToLower(tf.Resources); isProfileName(v) {
 			x.res.Resources = v
 		} else {
-			x.warn("%s: resources %q is not a profile name (a word such as small); ignored", TagsFileName, truncate(tf.Resources, 40))
+			x.warn("%s: resources %q is not a profile name (a word such as small); ignored", TagsFileName, textutil.Truncate(tf.Resources, 40))
 		}
 	}
 }
@@ -399,13 +401,4 @@ func isProfileName(s string) bool {
 		}
 	}
 	return true
-}
-
-func firstNonEmpty(ss ...string) string {
-	for _, s := range ss {
-		if s != "" {
-			return s
-		}
-	}
-	return ""
 }
