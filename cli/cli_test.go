@@ -151,6 +151,12 @@ func TestAddLocalPath(t *testing.T) {
 		t.Errorf("absolute path of the same directory: %v", r)
 	}
 
+	// The .git directory of a work tree means the work tree.
+	r = appstore(t, srv, "add", "./apps/hello/.git")
+	if r.code != ExitConflict || !strings.Contains(r.stderr, `"hello"`) || strings.Contains(r.stderr, "is empty") {
+		t.Errorf("add ./apps/hello/.git (already added as hello): %v", r)
+	}
+
 	// A bare repository is a repository too.
 	if r = appstore(t, srv, "add", "apps/bare.git"); r.code != 0 || r.stdout != "bare\n" {
 		t.Errorf("add bare repository: %v", r)

@@ -220,6 +220,10 @@ type NewLaunch struct {
 	// Warm asks for a warm-pool container: it has no TTL, does not count as
 	// a launch of the repository, and is attached to a later launch.
 	Warm bool
+	// Redeploys, when not 0, is the running launch this one replaces with
+	// a newer build (the runner's redeploy, not a request): its
+	// launch.starting says so (redeploy_of).
+	Redeploys int64
 }
 
 // LaunchOrigin says how BeginLaunch satisfied a request.
@@ -324,7 +328,11 @@ func (s *Store) BeginLaunch(ctx context.Context, n NewLaunch) (*catalog.Launch, 
 			return mapError(err)
 		}
 		out, origin = l, LaunchCreated
-		_, err = insertEvent(ctx, tx, launchEvent(l, nil))
+		var extra map[string]any
+		if n.Redeploys != 0 {
+			extra = map[string]any{"redeploy_of": n.Redeploys}
+		}
+		_, err = insertEvent(ctx, tx, launchEvent(l, extra))
 		return err
 	})
 	if err != nil {

@@ -70,16 +70,16 @@ func (r *Runner) launch(ctx context.Context, slug string, opts LaunchOptions) (*
 	if err != nil {
 		return nil, 0, err
 	}
-	return r.begin(ctx, t, ref, port, prof, ttl, exact)
+	return r.begin(ctx, t, ref, port, prof, ttl, exact, 0)
 }
 
 // begin records the launch of target's latest succeeded build (BeginLaunch)
 // and starts its container, or routes the launch it reused or attached.
-func (r *Runner) begin(ctx context.Context, t *store.LaunchTarget, ref string, port int, prof Profile, ttl time.Duration, exact bool) (*catalog.Launch, store.LaunchOrigin, error) {
+func (r *Runner) begin(ctx context.Context, t *store.LaunchTarget, ref string, port int, prof Profile, ttl time.Duration, exact bool, redeploys int64) (*catalog.Launch, store.LaunchOrigin, error) {
 	slug := t.Slug
 	l, origin, err := r.st.BeginLaunch(ctx, store.NewLaunch{
 		RepositoryID: t.RepositoryID, BuildID: t.Build.ID, AppPort: port, Profile: prof.Name,
-		Runner: r.id, TTL: ttl, ExactTTL: exact,
+		Runner: r.id, TTL: ttl, ExactTTL: exact, Redeploys: redeploys,
 	})
 	if err != nil {
 		return nil, 0, err
@@ -712,7 +712,7 @@ func (r *Runner) redeploy(ctx context.Context) {
 			r.markRedeployFailed(t.Build.ID)
 			continue
 		}
-		l, _, err := r.begin(ctx, t, ref, port, prof, ttl, true)
+		l, _, err := r.begin(ctx, t, ref, port, prof, ttl, true, old.ID)
 		if err != nil {
 			r.logger.Warn("redeploy", "slug", t.Slug, "err", err)
 			continue

@@ -2,6 +2,7 @@ package runner_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -172,6 +173,22 @@ func TestRedeployWithoutAFailedRequest(t *testing.T) {
 		t.Fatalf("active launches after the redeploy: %+v", ls)
 	}
 	current := ls[0]
+	evs, err := h.st.Events(context.Background(), store.EventFilter{Topics: []string{"launch"}, Subject: "live"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	marked := false
+	for _, e := range evs {
+		var d struct {
+			LaunchID   int64 `json:"launch_id"`
+			RedeployOf int64 `json:"redeploy_of"`
+		}
+		_ = json.Unmarshal(e.Data, &d)
+		marked = marked || e.Type == "launch.starting" && d.LaunchID == current.ID && d.RedeployOf == old.ID
+	}
+	if !marked {
+		t.Errorf("the redeploy's launch.starting does not name the launch it replaces")
+	}
 
 	// Manual: a newer build is only marked.
 	off := false
