@@ -110,6 +110,9 @@ type Build struct {
 	StartedAt      *time.Time  `json:"started_at,omitempty"`
 	CompletedAt    *time.Time  `json:"completed_at,omitempty"`
 	DurationMS     *int64      `json:"duration_ms,omitempty"`
+	// Builder is which builder made the image: "buildkit" or "classic"
+	// ("" for a build served from the cache or that never started one).
+	Builder string `json:"builder,omitempty"`
 
 	// CancelRequested is set while a running build is being stopped.
 	CancelRequested bool `json:"cancel_requested,omitempty"`
@@ -122,6 +125,7 @@ type BuildSummary struct {
 	CommitSHA   string      `json:"commit_sha"`
 	ImageTag    string      `json:"image_tag,omitempty"`
 	Cached      bool        `json:"cached"`
+	Builder     string      `json:"builder,omitempty"`
 	CompletedAt *time.Time  `json:"completed_at,omitempty"`
 }
 

@@ -138,8 +138,21 @@ func buildSummary(ios *IOStreams, b *client.Build) string {
 	s += ": " + b.ImageTag
 	if b.Cached {
 		s += " (cached)"
+	} else if b.Builder != "" {
+		s += " (" + builderName(b.Builder) + ")"
 	}
 	return s
+}
+
+// builderName says which builder of the Docker engine made an image.
+func builderName(builder string) string {
+	switch builder {
+	case "buildkit":
+		return "BuildKit"
+	case "classic":
+		return "the classic builder"
+	}
+	return builder
 }
 
 // buildError is a build that ended without an image; it exits with 1.

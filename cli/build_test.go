@@ -116,11 +116,18 @@ func TestBuildWaitStreamsTheLogAndExitsWithTheResult(t *testing.T) {
 	}
 
 	// --json: the log goes to stderr, the final build to stdout.
-	go d.work(slug, store.BuildOutcome{Status: catalog.BuildSucceeded}, "only line")
+	go d.work(slug, store.BuildOutcome{Status: catalog.BuildSucceeded, Builder: "buildkit"}, "only line")
 	r = appstoreIn(t, d.url, "", "build", slug, "--wait", "--json")
 	var b client.Build
 	if err := json.Unmarshal([]byte(r.stdout), &b); err != nil || r.code != 0 || b.Status != catalog.BuildSucceeded || b.ImageTag == "" || !strings.Contains(r.stderr, "only line") {
 		t.Errorf("build --wait --json: %+v (%v)", r, err)
+	}
+	// Which builder ran: in the build's JSON and in show.
+	if b.Builder != "buildkit" {
+		t.Errorf("build --wait --json: builder %q, want buildkit", b.Builder)
+	}
+	if r := appstoreIn(t, d.url, "", "show", slug); r.code != cli.ExitOK || !strings.Contains(r.stdout, "#3 succeeded") || !strings.Contains(r.stdout, "with BuildKit") {
+		t.Errorf("show does not say which builder made the latest build: %+v", r)
 	}
 
 	go d.work(slug, store.BuildOutcome{Status: catalog.BuildCancelled, Error: "cancelled by request after 1s"})
@@ -261,8 +268,8 @@ func TestAddWaitFollowsTheBuild(t *testing.T) {
 	if r.code != 0 || r.stdout != "shiny\n" {
 		t.Fatalf("add --wait: %+v", r)
 	}
-	if !inOrder(r.stderr, `^shiny  ready +ingested`, `^shiny  building +build #1 at [0-9a-f]{12}$`, `^shiny  \| Step 1/\d : FROM scratch$`,
-		`^shiny  \| built by the test$`, `^shiny  succeeded +appstore/shiny:[0-9a-f]{12} \(`) {
+	if !inOrder(r.stderr, `^shiny  ready +ingested`, `^shiny  building +build #1 at [0-9a-f]{12}$`, `^shiny  \| Building shiny at [0-9a-f]{12} with BuildKit`,
+		`^shiny  \| #\d+ \[1/3\] COPY nonce /nonce$`, `^shiny  \| #\d+ [0-9.]+ built by the test$`, `^shiny  succeeded +appstore/shiny:[0-9a-f]{12} \(`) {
 		t.Errorf("add --wait output:\n%s", r.stderr)
 	}
 
@@ -272,7 +279,7 @@ func TestAddWaitFollowsTheBuild(t *testing.T) {
 		repos[0].LatestBuild == nil || repos[0].LatestBuild.Status != catalog.BuildFailed {
 		t.Fatalf("add --wait of a repository whose build fails: %+v (%v)", r, err)
 	}
-	if !strings.Contains(r.stderr, "error: build #2 of broken failed: Step 2/") || !strings.Contains(r.stderr, "missing") {
+	if !strings.Contains(r.stderr, "error: build #2 of broken failed: [1/1] COPY missing /missing (Dockerfile line 2): ") || !strings.Contains(r.stderr, "not found") {
 		t.Errorf("the build's failure is not reported:\n%s", r.stderr)
 	}
 }

@@ -209,6 +209,8 @@ func printRepository(ios *IOStreams, r *client.Repository, now time.Time) error 
 		}
 		if b.Cached {
 			s += " (cached)"
+		} else if b.Builder != "" {
+			s += " with " + builderName(b.Builder)
 		}
 		d.add("latest build", s, statusColor(ios, string(b.Status)))
 		d.add("image", b.ImageTag, nil)

@@ -92,7 +92,11 @@ type Config struct {
 	BuildConcurrency int           // builds this process runs at once (default 2)
 	BuildLogLimit    int64         // bytes of a build's log kept in the database (default 2 MiB)
 	KeepImages       int           // images the pruner keeps per repository (default 3)
-	BuildNetwork     string        // network of RUN steps: "" engine default, "none", or a network name; never "host"
+	BuildNetwork     string        // network of RUN steps: "" engine default, "none", or a network name (classic builder); never "host"
+	// BuildAllowRemoteAdd admits ADD <url> for URLs written out in the
+	// Dockerfile whose host the Git policy admits; appstored fetches them.
+	BuildAllowRemoteAdd bool
+	BuildCacheSize      int64 // bytes of build cache the engine keeps (default 5 GiB)
 
 	// Logger receives every log line of the daemon; nil discards.
 	Logger *slog.Logger

@@ -69,6 +69,9 @@ type readyCheck struct {
 	name     string
 	optional bool // the daemon is degraded, not down, without it
 	check    func(ctx context.Context) error
+	// detail, when set, says more about a passing check (which builder
+	// builds run on).
+	detail func(ctx context.Context) string
 }
 
 // Run starts appstored and serves until ctx is done, then shuts down cleanly.
@@ -310,6 +313,8 @@ func (d *Daemon) ready(ctx context.Context) apitype.Health {
 			hc := apitype.HealthCheck{OK: err == nil, Optional: c.optional}
 			if err != nil {
 				hc.Message = err.Error()
+			} else if c.detail != nil {
+				hc.Message = c.detail(ctx)
 			}
 			mu.Lock()
 			defer mu.Unlock()

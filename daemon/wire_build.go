@@ -26,6 +26,8 @@ func (d *Daemon) wireBuild(ctx context.Context) error {
 		return fmt.Errorf("--build-log-limit %d: want at least 1024 bytes (default 2 MiB)", cfg.BuildLogLimit)
 	case cfg.KeepImages < 0:
 		return fmt.Errorf("--keep-images %d: want a positive number", cfg.KeepImages)
+	case cfg.BuildCacheSize < 0:
+		return fmt.Errorf("--build-cache-size %d: want a size in bytes such as 5GiB", cfg.BuildCacheSize)
 	case cfg.BuildNetwork == "host" || strings.HasPrefix(cfg.BuildNetwork, "container:"):
 		return fmt.Errorf("--build-network %s: refused, build steps would share the network of the host (or of a container) and reach its private services; use none, a network name, or leave it empty for the engine's default", cfg.BuildNetwork)
 	}
@@ -38,9 +40,6 @@ func (d *Daemon) wireBuild(ctx context.Context) error {
 			return err
 		}
 		d.onClose(func(context.Context) error { return engine.Close() })
-		// Optional: search and the catalog keep working while Docker is
-		// down; builds wait in the queue.
-		d.addCheck("docker", true, func(ctx context.Context) error { return builder.PingEngine(ctx, engine) })
 		if err := builder.PingEngine(ctx, engine); err != nil {
 			logger.Warn("builds will wait until the Docker engine answers", "err", err)
 		}
@@ -50,24 +49,36 @@ func (d *Daemon) wireBuild(ctx context.Context) error {
 			local = ingest.LocalCheckout(cfg.DataDir)
 		}
 		worker, err = builder.New(ctx, builder.Options{
-			Store:         d.Store,
-			Engine:        engine,
-			Queue:         d.queue,
-			SourceDir:     filepath.Join(cfg.DataDir, "build-sources"),
-			GitPolicy:     d.gitPolicy,
-			CloneTimeout:  cfg.CloneTimeout,
-			MaxCloneBytes: cfg.MaxCloneBytes,
-			LocalCheckout: local,
-			Timeout:       cfg.BuildTimeout,
-			Concurrency:   cfg.BuildConcurrency,
-			LogLimit:      cfg.BuildLogLimit,
-			KeepImages:    cfg.KeepImages,
-			Network:       cfg.BuildNetwork,
-			Logger:        logger,
+			Store:          d.Store,
+			Engine:         engine,
+			Queue:          d.queue,
+			SourceDir:      filepath.Join(cfg.DataDir, "build-sources"),
+			GitPolicy:      d.gitPolicy,
+			CloneTimeout:   cfg.CloneTimeout,
+			MaxCloneBytes:  cfg.MaxCloneBytes,
+			LocalCheckout:  local,
+			Timeout:        cfg.BuildTimeout,
+			Concurrency:    cfg.BuildConcurrency,
+			LogLimit:       cfg.BuildLogLimit,
+			KeepImages:     cfg.KeepImages,
+			Network:        cfg.BuildNetwork,
+			AllowRemoteAdd: cfg.BuildAllowRemoteAdd,
+			CacheSize:      cfg.BuildCacheSize,
+			Logger:         logger,
 		})
 		if err != nil {
 			return err
 		}
+		d.onClose(func(context.Context) error { return worker.Close() })
+		// Optional: search and the catalog keep working while Docker is
+		// down; builds wait in the queue. When it answers, the check says
+		// which builder builds run on.
+		d.checks = append(d.checks, readyCheck{name: "docker", optional: true,
+			check: func(ctx context.Context) error { return builder.PingEngine(ctx, engine) },
+			detail: func(ctx context.Context) string {
+				_, description := worker.Builder(ctx)
+				return "builds use " + description
+			}})
 		if d.queue != nil {
 			d.queue.Handle(queue.KindBuild, worker.Handle)
 		}

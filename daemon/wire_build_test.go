@@ -98,11 +98,13 @@ func TestRegisteredRepositoryIsBuilt(t *testing.T) {
 	_, h := readyz(t, d)
 	if dc, ok := h.Checks["docker"]; !ok || !dc.OK || !dc.Optional {
 		t.Errorf("readyz: want an optional, passing docker check: %+v", h)
+	} else if !strings.HasPrefix(dc.Message, "builds use BuildKit of Docker engine ") {
+		t.Errorf("readyz: the docker check does not say which builder builds use: %q", dc.Message)
 	}
 
 	r := addForBuild(t, c, repo)
 	b := waitBuild(t, c, r.LatestBuild.ID, 2*time.Minute)
-	if b.Status != catalog.BuildSucceeded || b.CommitSHA != repo.Head(t) || b.ImageTag != builder.ImageTag(r.Slug, b.CommitSHA) {
+	if b.Status != catalog.BuildSucceeded || b.CommitSHA != repo.Head(t) || b.ImageTag != builder.ImageTag(r.Slug, b.CommitSHA) || b.Builder != builder.BuilderBuildKit {
 		t.Fatalf("build: %+v", b)
 	}
 	var lines []string
@@ -112,7 +114,7 @@ func TestRegisteredRepositoryIsBuilt(t *testing.T) {
 		}
 		lines = append(lines, l.Line)
 	}
-	if !slices.Contains(lines, "hello from the image") {
+	if !slices.ContainsFunc(lines, func(l string) bool { return strings.HasSuffix(l, " hello from the image") }) {
 		t.Errorf("log lacks the RUN step's output: %q", lines)
 	}
 
@@ -148,7 +150,7 @@ func TestCancelThroughTheAPI(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if strings.HasPrefix(l.Line, "sleeping") {
+		if strings.Contains(l.Line, " sleeping ") {
 			break
 		}
 	}
@@ -207,7 +209,7 @@ func TestBuildSurvivesADaemonCrash(t *testing.T) {
 		id = builds[0].ID
 		lines, err := st.BuildLogs(ctx, id, 0, 1000)
 		for _, l := range lines {
-			if strings.HasPrefix(l.Line, "sleeping") {
+			if strings.Contains(l.Line, " sleeping ") {
 				return true
 			}
 		}

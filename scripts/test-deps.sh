@@ -56,6 +56,16 @@ have dockerd || add_missing docker.io
 have docker || add_missing docker.io
 have chromium || add_missing chromium
 have_postgres || add_missing postgresql
+# Test images cannot be pulled (no registry): internal/testenv builds their
+# base from the static busybox, so that RUN steps have a shell.
+have_static_busybox() {
+	if have dpkg-query; then
+		dpkg-query -W -f='${Status}' busybox-static 2>/dev/null | grep -q 'install ok installed'
+	else
+		[ -x /bin/busybox ]
+	fi
+}
+have_static_busybox || add_missing busybox-static
 # The shell-completion test runs cobra's bash script, which needs it.
 [ -f /usr/share/bash-completion/bash_completion ] || add_missing bash-completion
 

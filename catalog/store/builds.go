@@ -51,7 +51,7 @@ func InsertQueuedBuild(ctx context.Context, tx pgx.Tx, b QueuedBuild) (int64, er
 const buildColumns = `b.id, b.repository_id, r.slug, b.commit_sha, b.status, b.dockerfile_path,
 	b.context_path, b.no_cache, b.cached, b.cache_key, b.image_tag, b.image_id, b.error_message,
 	b.cancel_requested, b.attempts, b.log_bytes, b.log_truncated, b.created_at, b.started_at,
-	b.completed_at, b.duration_ms`
+	b.completed_at, b.duration_ms, b.builder`
 
 const buildFrom = `builds b JOIN repositories r ON r.id = b.repository_id`
 
@@ -60,7 +60,7 @@ func scanBuild(row pgx.Row, extra ...any) (*catalog.Build, error) {
 	dest := []any{&b.ID, &b.RepositoryID, &b.Repository, &b.CommitSHA, &b.Status, &b.DockerfilePath,
 		&b.ContextPath, &b.NoCache, &b.Cached, &b.CacheKey, &b.ImageTag, &b.ImageID, &b.ErrorMessage,
 		&b.CancelRequested, &b.Attempts, &b.LogBytes, &b.LogTruncated, &b.CreatedAt, &b.StartedAt,
-		&b.CompletedAt, &b.DurationMS}
+		&b.CompletedAt, &b.DurationMS, &b.Builder}
 	if err := row.Scan(append(dest, extra...)...); err != nil {
 		return nil, err
 	}
@@ -297,6 +297,7 @@ type BuildOutcome struct {
 	CacheKey string
 	Cached   bool
 	Error    string // for failed and cancelled: what happened, for people
+	Builder  string // which builder ran: "buildkit", "classic", or "" (none)
 }
 
 // FinishBuild records the end of a running build held by worker and
@@ -343,9 +344,10 @@ func (s *Store) finishTx(ctx context.Context, tx pgx.Tx, b *catalog.Build, o Bui
 			image_id = CASE WHEN $3 = '' THEN image_id ELSE $3 END,
 			image_tag = CASE WHEN $4 = '' THEN image_tag ELSE $4 END,
 			cache_key = CASE WHEN $5 = '' THEN cache_key ELSE $5 END,
-			cached = $6, error_message = left($7, 8000), lease_until = NULL
+			cached = $6, error_message = left($7, 8000), lease_until = NULL,
+			builder = CASE WHEN $8 = '' THEN builder ELSE $8 END
 		WHERE id = $1 RETURNING duration_ms`,
-		b.ID, o.Status, o.ImageID, o.ImageTag, o.CacheKey, o.Cached, o.Error).Scan(&duration)
+		b.ID, o.Status, o.ImageID, o.ImageTag, o.CacheKey, o.Cached, o.Error, o.Builder).Scan(&duration)
 	if err != nil {
 		return mapError(err)
 	}
@@ -361,6 +363,9 @@ func (s *Store) finishTx(ctx context.Context, tx pgx.Tx, b *catalog.Build, o Bui
 	}
 	if o.ImageTag != "" {
 		data["image_tag"], data["image_id"] = o.ImageTag, o.ImageID
+	}
+	if o.Builder != "" {
+		data["builder"] = o.Builder
 	}
 	if o.Error != "" {
 		data["error"] = o.Error
@@ -576,6 +581,9 @@ type ImageKeepSet struct {
 	// Builds are the ids of builds that are queued or running: their
 	// images may exist on the engine before the database knows them.
 	Builds map[int64]bool
+	// Launched are the image ids that an active launch uses (a subset of
+	// Images): the only untagged images the pruner keeps.
+	Launched map[string]bool
 }
 
 // ImagesToKeep computes the ImageKeepSet for keeping the newest keep
@@ -584,7 +592,7 @@ func (s *Store) ImagesToKeep(ctx context.Context, keep int) (*ImageKeepSet, erro
 	if keep < 1 {
 		keep = 1
 	}
-	set := &ImageKeepSet{Images: map[string]bool{}, Builds: map[int64]bool{}}
+	set := &ImageKeepSet{Images: map[string]bool{}, Builds: map[int64]bool{}, Launched: map[string]bool{}}
 	images, err := column[string](ctx, s.pool, `
 		WITH images AS (
 			SELECT repository_id, image_id, max(id) AS newest FROM builds
@@ -592,15 +600,22 @@ func (s *Store) ImagesToKeep(ctx context.Context, keep int) (*ImageKeepSet, erro
 		), ranked AS (
 			SELECT image_id, row_number() OVER (PARTITION BY repository_id ORDER BY newest DESC) AS n FROM images
 		)
-		SELECT image_id FROM ranked WHERE n <= $1
-		UNION
-		SELECT b.image_id FROM launches l JOIN builds b ON b.id = l.build_id
-		WHERE l.status IN ('starting', 'running', 'stopping') AND b.image_id <> ''`, keep)
+		SELECT image_id FROM ranked WHERE n <= $1`, keep)
 	if err != nil {
 		return nil, fmt.Errorf("images to keep: %w", err)
 	}
 	for _, id := range images {
 		set.Images[id] = true
+	}
+	launched, err := column[string](ctx, s.pool, `
+		SELECT b.image_id FROM launches l JOIN builds b ON b.id = l.build_id
+		WHERE l.status IN ('starting', 'running', 'stopping') AND b.image_id <> ''`)
+	if err != nil {
+		return nil, fmt.Errorf("images to keep: %w", err)
+	}
+	for _, id := range launched {
+		set.Images[id] = true
+		set.Launched[id] = true
 	}
 	active, err := column[int64](ctx, s.pool, `SELECT id FROM builds WHERE status IN ('queued', 'running')`)
 	if err != nil {

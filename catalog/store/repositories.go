@@ -33,11 +33,11 @@ const repoColumns = `r.id, r.slug, r.name, r.git_url, r.branch, r.default_branch
 	r.homepage, r.owner, r.requested_dockerfile, r.dockerfile_path, r.context_path, r.app_port,
 	r.port_source, r.metadata, r.ingest_status, r.ingest_error, r.ingest_attempts,
 	r.last_ingested_at, r.last_commit_sha, r.launch_count, r.created_at, r.updated_at,
-	b.id, b.status, b.commit_sha, b.image_tag, b.cached, b.completed_at, r.redeploy`
+	b.id, b.status, b.commit_sha, b.image_tag, b.cached, b.completed_at, b.builder, r.redeploy`
 
 const repoFrom = `repositories r
 	LEFT JOIN LATERAL (
-		SELECT id, status, commit_sha, image_tag, cached, completed_at
+		SELECT id, status, commit_sha, image_tag, cached, completed_at, builder
 		FROM builds WHERE repository_id = r.id ORDER BY id DESC LIMIT 1
 	) b ON true`
 
@@ -46,14 +46,14 @@ func scanRepository(row pgx.Row) (*catalog.Repository, error) {
 	var port *int32
 	var meta []byte
 	var bID *int64
-	var bStatus, bSHA, bImage *string
+	var bStatus, bSHA, bImage, bBuilder *string
 	var bCached *bool
 	var bDone *time.Time
 	err := row.Scan(&r.ID, &r.Slug, &r.Name, &r.GitURL, &r.Branch, &r.DefaultBranch, &r.Description,
 		&r.Homepage, &r.Owner, &r.RequestedDockerfile, &r.DockerfilePath, &r.ContextPath, &port,
 		&r.PortSource, &meta, &r.IngestStatus, &r.IngestError, &r.IngestAttempts,
 		&r.LastIngestedAt, &r.LastCommitSHA, &r.LaunchCount, &r.CreatedAt, &r.UpdatedAt,
-		&bID, &bStatus, &bSHA, &bImage, &bCached, &bDone, &r.Redeploy)
+		&bID, &bStatus, &bSHA, &bImage, &bCached, &bDone, &bBuilder, &r.Redeploy)
 	if err != nil {
 		return nil, err
 	}
@@ -64,7 +64,7 @@ func scanRepository(row pgx.Row) (*catalog.Repository, error) {
 		r.Metadata = meta
 	}
 	if bID != nil {
-		r.LatestBuild = &catalog.BuildSummary{ID: *bID, Status: catalog.BuildStatus(*bStatus), CommitSHA: *bSHA, ImageTag: *bImage, Cached: *bCached, CompletedAt: bDone}
+		r.LatestBuild = &catalog.BuildSummary{ID: *bID, Status: catalog.BuildStatus(*bStatus), CommitSHA: *bSHA, ImageTag: *bImage, Cached: *bCached, CompletedAt: bDone, Builder: *bBuilder}
 	}
 	r.Tags = []catalog.Tag{}
 	return &r, nil

@@ -100,11 +100,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 	env.String(&maxCPUs, "max-cpus", "", "most CPUs a launch may get (e.g. 1.5); larger resource profiles are refused; empty: no limit")
 	env.Int64(&cfg.MaxPids, "max-pids", 0, "most processes a launch may run; larger resource profiles are refused; 0: no limit")
 	var buildConcurrency, keepImages int64
+	var buildCacheSize string
 	env.Duration(&cfg.BuildTimeout, "build-timeout", builder.DefaultTimeout, "time limit of one image build")
 	env.Int64(&buildConcurrency, "build-concurrency", builder.DefaultConcurrency, "image builds this process runs at once")
 	env.Int64(&cfg.BuildLogLimit, "build-log-limit", builder.DefaultLogLimit, "bytes of a build's log kept in the database; the rest is cut with a marker")
 	env.Int64(&keepImages, "keep-images", builder.DefaultKeepImages, "images kept per repository; older ones are pruned unless a launch uses them")
-	env.String(&cfg.BuildNetwork, "build-network", "", "network of build steps (RUN): empty for the engine's default bridge, none to cut builds off, or a network name; host is refused")
+	env.String(&cfg.BuildNetwork, "build-network", "", "network of build steps (RUN): empty for the engine's default bridge, none to cut builds off, or a network name (builds then use the classic builder); host is refused")
+	env.Bool(&cfg.BuildAllowRemoteAdd, "build-allow-remote-add", false, "let ADD fetch URLs written out in a Dockerfile whose host the Git address policy admits (appstored fetches them); off: every ADD <url> is refused")
+	env.String(&buildCacheSize, "build-cache-size", "5GiB", "build cache the Docker engine keeps for builds (BuildKit's cache, cache mounts included); the cleanup trims it to this size")
 	env.String(&logFormat, "log-format", "text", "log format: text or json")
 	env.String(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	if err := fs.Parse(args); err != nil {
@@ -121,7 +124,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "appstored: %v\n", err)
 		return 2
 	}
-	if err := buildFlags(&cfg, buildConcurrency, keepImages); err != nil {
+	if err := buildFlags(&cfg, buildConcurrency, keepImages, buildCacheSize); err != nil {
 		fmt.Fprintf(stderr, "appstored: %v\n", err)
 		return 2
 	}
@@ -271,7 +274,7 @@ func runnerFlags(cfg *daemon.Config, warmPool int64, maxMemory, maxCPUs string) 
 }
 
 // buildFlags checks the build flags that daemon.Config holds as int.
-func buildFlags(cfg *daemon.Config, concurrency, keepImages int64) error {
+func buildFlags(cfg *daemon.Config, concurrency, keepImages int64, cacheSize string) error {
 	if concurrency < 1 || concurrency > 64 {
 		return fmt.Errorf("--build-concurrency %d: want a number of builds from 1 to 64", concurrency)
 	}
@@ -279,6 +282,11 @@ func buildFlags(cfg *daemon.Config, concurrency, keepImages int64) error {
 		return fmt.Errorf("--keep-images %d: want a number of images from 1 to 1000 (the newest build's image is always kept)", keepImages)
 	}
 	cfg.BuildConcurrency, cfg.KeepImages = int(concurrency), int(keepImages)
+	n, err := runner.ParseBytes(cacheSize)
+	if err != nil || n < 1<<20 {
+		return fmt.Errorf("--build-cache-size %q: want a size of at least 1MiB such as 5GiB", cacheSize)
+	}
+	cfg.BuildCacheSize = n
 	return nil
 }
 

@@ -3,11 +3,13 @@
 // claims the build in PostgreSQL (queued → running, with a lease it
 // renews), reuses a cached image when the same commit, Dockerfile and
 // context were built before, else gets the commit's source (a per-
-// repository checkout cache), packs the context honouring .dockerignore,
-// runs the engine's build and streams its output line by line into
-// build_logs, and records how it ended (succeeded, failed with the step
-// that failed, cancelled). Its reconciler puts back builds whose worker
-// died and prunes superseded images.
+// repository checkout cache) and builds it on the engine's BuildKit with
+// the Dockerfile frontend running in this process (the classic builder
+// for engines without BuildKit), behind a guard that checks what the
+// expanded Dockerfile would fetch; it streams the progress line by line
+// into build_logs and records how it ended (succeeded, failed with the
+// step that failed, cancelled). Its reconciler puts back builds whose
+// worker died, prunes superseded images and trims the build cache.
 package builder
 
 import (
@@ -27,6 +29,7 @@ import (
 	"time"
 
 	dockerbuild "github.com/docker/docker/api/types/build"
+	"github.com/docker/docker/api/types/image"
 
 	"github.com/appstore-dev/appstore/catalog"
 	"github.com/appstore-dev/appstore/catalog/giturl"
@@ -47,6 +50,7 @@ const (
 	DefaultPrune       = 10 * time.Minute
 	DefaultPruneGrace  = 2 * time.Minute
 	DefaultEngineWait  = time.Minute
+	DefaultCacheSize   = 5 << 30
 )
 
 // enginePoll is how often a build that waits for the engine asks it again.
@@ -91,7 +95,19 @@ type Options struct {
 	// Network is the network of the builds' RUN steps: "" for the
 	// engine's default (its bridge), "none" for none, or a network name.
 	// Never "host": RUN steps would reach the host's loopback services.
+	// BuildKit puts RUN steps on the default network or none; a network
+	// name makes builds use the classic builder.
 	Network string
+	// AllowRemoteAdd admits ADD <url> (BuildKit only) for URLs written
+	// out in the Dockerfile whose host GitPolicy admits: appstored fetches
+	// them itself, checking every connection (--build-allow-remote-add).
+	// Off, every remote ADD is refused.
+	AllowRemoteAdd bool
+	// MaxRemoteBytes bounds one fetched file (DefaultMaxRemoteBytes).
+	MaxRemoteBytes int64
+	// CacheSize is how much build cache the engine keeps: the pruner
+	// trims BuildKit's cache to it (DefaultCacheSize; --build-cache-size).
+	CacheSize int64
 
 	// Lease is how long a running build stays claimed without a renewal;
 	// the worker renews it every second (DefaultLease). The reconciler
@@ -129,6 +145,8 @@ type Worker struct {
 	engine  Engine
 	logger  *slog.Logger
 	sources *sources
+	bk      *buildkit
+	fetch   fetchPolicy
 	slots   chan struct{}
 	name    string
 	catalog string // store.CatalogID
@@ -165,6 +183,8 @@ func New(ctx context.Context, opts Options) (*Worker, error) {
 	opts.MaxAttempts = orDefault(opts.MaxAttempts, DefaultMaxAttempts)
 	opts.ReconcileInterval = orDefault(opts.ReconcileInterval, DefaultReconcile)
 	opts.PruneInterval = orDefault(opts.PruneInterval, DefaultPrune)
+	opts.MaxRemoteBytes = orDefault(opts.MaxRemoteBytes, DefaultMaxRemoteBytes)
+	opts.CacheSize = orDefault(opts.CacheSize, DefaultCacheSize)
 	// Only zero takes these defaults: negative means none.
 	opts.PruneGrace = cmp.Or(opts.PruneGrace, DefaultPruneGrace)
 	opts.EngineWait = cmp.Or(opts.EngineWait, DefaultEngineWait)
@@ -190,6 +210,8 @@ func New(ctx context.Context, opts Options) (*Worker, error) {
 		logger:  opts.Logger,
 		sources: &sources{dir: opts.SourceDir, policy: opts.GitPolicy, timeout: opts.CloneTimeout,
 			maxBytes: opts.MaxCloneBytes, logger: opts.Logger, local: opts.LocalCheckout},
+		bk:        &buildkit{engine: opts.Engine, network: opts.Network},
+		fetch:     fetchPolicy{git: opts.GitPolicy},
 		slots:     make(chan struct{}, opts.Concurrency),
 		name:      opts.Name,
 		running:   map[int64]context.CancelCauseFunc{},
@@ -199,6 +221,12 @@ func New(ctx context.Context, opts Options) (*Worker, error) {
 
 // Name is this worker's identity in builds.worker.
 func (w *Worker) Name() string { return w.name }
+
+// Close releases the worker's connection to BuildKit.
+func (w *Worker) Close() error {
+	w.bk.close()
+	return nil
+}
 
 // transientError is a build failure that another try may not have.
 type transientError struct{ msg string }
@@ -511,12 +539,13 @@ func (w *Worker) build(ctx context.Context, work *store.BuildWork, logs *logSink
 			return o, nil
 		}
 	}
-	logs.addf("Building %s at %s (Dockerfile %s, context %s)%s", work.Repository, textutil.ShortSHA(work.CommitSHA),
-		work.DockerfilePath, displayPath(work.ContextPath), map[bool]string{true: " without the engine's layer cache", false: ""}[work.NoCache])
+	choice, bk := w.bk.choose(ctx)
+	logs.addf("Building %s at %s with %s: Dockerfile %s, context %s%s", work.Repository, textutil.ShortSHA(work.CommitSHA),
+		choice, work.DockerfilePath, displayPath(work.ContextPath), map[bool]string{true: ", without the build cache (--no-cache)", false: ""}[work.NoCache])
 
 	dir, release, err := w.sources.checkout(ctx, work, logs.addf)
 	if err != nil {
-		return store.BuildOutcome{}, err
+		return store.BuildOutcome{Builder: choice.Kind}, err
 	}
 	defer release()
 	labels := map[string]string{
@@ -525,12 +554,57 @@ func (w *Worker) build(ctx context.Context, work *store.BuildWork, logs *logSink
 		LabelBuild:      strconv.FormatInt(work.ID, 10),
 		LabelCatalog:    w.catalog,
 	}
+	// The image the tag names now, if any: a rebuild leaves it dangling.
+	var previous string
+	if img, err := w.engine.ImageInspect(ctx, tag); err == nil {
+		previous = img.ID
+	}
+	var o store.BuildOutcome
+	if choice.Kind == BuilderBuildKit {
+		o, err = w.buildKitBuild(ctx, bk, work, dir, tag, labels, logs)
+	} else {
+		o, err = w.classicBuild(ctx, work, dir, tag, labels, logs)
+	}
+	o.Builder = choice.Kind
+	if err != nil {
+		return o, err
+	}
+	o.CacheKey = key
+	if previous != "" && previous != o.ImageID {
+		// Off the build's path: the build is done once its image is.
+		go func() {
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+			defer cancel()
+			w.removeDangling(rctx, previous, tag)
+		}()
+	}
+	return o, nil
+}
+
+// removeDangling removes the image a rebuild took the tag from, if
+// nothing else names it. An image a container still uses stays: the
+// pruner tries again later.
+func (w *Worker) removeDangling(ctx context.Context, id, tag string) {
+	img, err := w.engine.ImageInspect(ctx, id)
+	if err != nil || len(img.RepoTags) > 0 || img.Config == nil || img.Config.Labels[LabelCatalog] != w.catalog {
+		return
+	}
+	if _, err := w.engine.ImageRemove(ctx, id, image.RemoveOptions{PruneChildren: true}); err != nil {
+		w.logger.Debug("the image a rebuild replaced stays for now", "image", textutil.ShortSHA(id), "tag", tag, "err", err)
+		return
+	}
+	w.logger.Info("removed the image a rebuild replaced", "image", textutil.ShortSHA(id), "tag", tag)
+}
+
+// classicBuild builds with the engine's classic builder: the context sent
+// as a tar archive, the JSON stream read line by line.
+func (w *Worker) classicBuild(ctx context.Context, work *store.BuildWork, dir, tag string, labels map[string]string, logs *logSink) (store.BuildOutcome, error) {
 	bc, err := archiveContext(dir, work.ContextPath, work.DockerfilePath, labels)
 	if err != nil {
 		return store.BuildOutcome{}, err
 	}
 	defer bc.tar.Close()
-	if err := checkRemoteSources(ctx, bc.dockerfileData, w.sources.policy); err != nil {
+	if err := checkClassicSources(ctx, bc.dockerfileData, work.DockerfilePath, w.engine); err != nil {
 		return store.BuildOutcome{}, err
 	}
 	if bc.ignoreFile != "" {
@@ -544,8 +618,6 @@ func (w *Worker) build(ctx context.Context, work *store.BuildWork, logs *logSink
 		Remove:      true,
 		ForceRemove: true,
 		PullParent:  false,
-		// The classic builder: its JSON stream is what outputParser
-		// reads, and it needs no session (BuildKit over this API does).
 		Version:     dockerbuild.BuilderV1,
 		NetworkMode: w.opts.Network,
 	}
@@ -574,6 +646,7 @@ func (w *Worker) build(ctx context.Context, work *store.BuildWork, logs *logSink
 		}
 		// The engine went away mid-build (a dockerd restart): another
 		// try starts over.
+		w.bk.forget()
 		return store.BuildOutcome{}, &transientError{msg: fmt.Sprintf("the Docker engine at %s broke off the build: %v", w.engine.DaemonHost(), err)}
 	}
 	if ctx.Err() != nil {
@@ -597,7 +670,7 @@ func (w *Worker) build(ctx context.Context, work *store.BuildWork, logs *logSink
 	if p.imageID != "" && p.imageID != inspect.ID {
 		return store.BuildOutcome{}, fmt.Errorf("the engine built %s but %s names %s: another build replaced the tag meanwhile", textutil.ShortSHA(p.imageID), tag, textutil.ShortSHA(inspect.ID))
 	}
-	return store.BuildOutcome{Status: catalog.BuildSucceeded, ImageID: inspect.ID, ImageTag: tag, CacheKey: key}, nil
+	return store.BuildOutcome{Status: catalog.BuildSucceeded, ImageID: inspect.ID, ImageTag: tag}, nil
 }
 
 // fromCache finishes a build from a succeeded build with the same cache

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 
 	cerrdefs "github.com/containerd/errdefs"
@@ -23,6 +24,13 @@ type Engine interface {
 	ImageTag(ctx context.Context, source, target string) error
 	ImageList(ctx context.Context, options image.ListOptions) ([]image.Summary, error)
 	ImageRemove(ctx context.Context, imageID string, options image.RemoveOptions) ([]image.DeleteResponse, error)
+	ServerVersion(ctx context.Context) (types.Version, error)
+	// BuildCachePrune trims the engine's BuildKit cache (--build-cache-size).
+	BuildCachePrune(ctx context.Context, opts dockerbuild.CachePruneOptions) (*dockerbuild.CachePruneReport, error)
+	// DialHijack upgrades a request to url into a raw connection: BuildKit's
+	// gRPC API at /grpc and its sessions at /session, as buildx's "docker"
+	// driver reaches them.
+	DialHijack(ctx context.Context, url, proto string, meta map[string][]string) (net.Conn, error)
 	DaemonHost() string
 }
 

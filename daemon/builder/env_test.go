@@ -6,6 +6,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"net"
 	"os"
 	"strconv"
 	"strings"
@@ -55,6 +56,9 @@ func main() {
 	case "sleep":
 		fmt.Println("sleeping")
 		time.Sleep(10 * time.Minute)
+	case "nap":
+		d, _ := time.ParseDuration(os.Args[2])
+		time.Sleep(d)
 	case "spam":
 		n, _ := strconv.Atoi(os.Args[2])
 		for i := 0; i < n; i++ {
@@ -65,12 +69,30 @@ func main() {
 `
 
 // countingEngine counts the engine calls the worker makes, so that tests
-// can tell a cache hit (no build) from a build.
+// can tell a cache hit (no build) from a build: a classic build is an
+// ImageBuild, a BuildKit build opens a session.
 type countingEngine struct {
 	builder.Engine
 	mu       sync.Mutex
 	builds   []dockerbuild.ImageBuildOptions
+	sessions int
 	inspects int
+}
+
+func (c *countingEngine) DialHijack(ctx context.Context, url, proto string, meta map[string][]string) (net.Conn, error) {
+	if url == "/session" {
+		c.mu.Lock()
+		c.sessions++
+		c.mu.Unlock()
+	}
+	return c.Engine.DialHijack(ctx, url, proto, meta)
+}
+
+// buildCount is how many builds reached the engine, on either builder.
+func (c *countingEngine) buildCount() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.builds) + c.sessions
 }
 
 func (c *countingEngine) ImageBuild(ctx context.Context, r io.Reader, o dockerbuild.ImageBuildOptions) (dockerbuild.ImageBuildResponse, error) {

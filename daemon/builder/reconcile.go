@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/docker/docker/api/types/build"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/image"
 
@@ -113,7 +114,13 @@ func (w *Worker) Prune(ctx context.Context) error {
 	}
 	defer w.engineUse.Unlock()
 	for _, img := range images {
-		if keep.Images[img.ID] || time.Since(time.Unix(img.Created, 0)) < w.opts.PruneGrace {
+		if time.Since(time.Unix(img.Created, 0)) < w.opts.PruneGrace || keep.Launched[img.ID] {
+			continue
+		}
+		// A rebuild of a commit took the tag from an older image of
+		// it: untagged, that one is only in the way.
+		dangling := !slices.ContainsFunc(img.RepoTags, func(t string) bool { return t != "<none>:<none>" })
+		if !dangling && keep.Images[img.ID] {
 			continue
 		}
 		if id, err := strconv.ParseInt(img.Labels[LabelBuild], 10, 64); err == nil && keep.Builds[id] {
@@ -133,6 +140,18 @@ func (w *Worker) Prune(ctx context.Context) error {
 	}
 	if ids, err := w.store.RepositoryIDs(ctx); err == nil {
 		w.sources.prune(ids)
+	}
+	// BuildKit's cache (layers of earlier builds, cache mounts) grows
+	// with every build: keep it under --build-cache-size, the least
+	// recently used going first. The engine leaves alone what a build
+	// uses now.
+	report, err := w.engine.BuildCachePrune(ctx, build.CachePruneOptions{All: true, KeepStorage: w.opts.CacheSize})
+	switch {
+	case err != nil:
+		w.logger.Warn("trimming the engine's build cache failed", "err", err)
+	case report.SpaceReclaimed > 0:
+		w.logger.Info("trimmed the engine's build cache", "freed", formatBytes(int64(report.SpaceReclaimed)),
+			"entries", len(report.CachesDeleted), "keep", formatBytes(w.opts.CacheSize))
 	}
 	if removed > 0 {
 		w.logger.Info("image pruning done", "removed", removed)
