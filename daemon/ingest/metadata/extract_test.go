@@ -168,6 +168,7 @@ CMD ["npm", "start"]
 	}
 	wantTags(t, res, map[string]catalog.TagSource{
 		"framework:next":  catalog.SourceAuto,
+		"framework:react": catalog.SourceAuto, // used together: both findable
 		"runtime:node":    catalog.SourceAuto,
 		"lang:typescript": catalog.SourceAuto,
 		"topic:dashboard": catalog.SourceAuthor,
@@ -175,8 +176,8 @@ CMD ["npm", "start"]
 		// Declared in package.json and detected from LICENSE: the author wins.
 		"license:mit": catalog.SourceAuthor,
 	})
-	// next implies react; node_modules is not the app's code.
-	noTags(t, res, "framework:react", "lang:javascript")
+	// node_modules is not the app's code.
+	noTags(t, res, "lang:javascript")
 	if len(res.Warnings) != 0 {
 		t.Errorf("warnings: %q", res.Warnings)
 	}
@@ -324,9 +325,10 @@ Upload a PDF and ask away.
 		"topic:llm":          catalog.SourceAuthor,
 		"license:apache-2.0": catalog.SourceAuthor,
 		"framework:gradio":   catalog.SourceAuto,
-		"runtime:python":     catalog.SourceAuto,
+		// Gradio mounted in FastAPI: both are declared, both are tagged.
+		"framework:fastapi": catalog.SourceAuto,
+		"runtime:python":    catalog.SourceAuto,
 	})
-	noTags(t, res, "framework:fastapi")
 	if strings.Contains(res.Readme, "sdk:") || !strings.HasPrefix(res.Readme, "# Chat with docs") || !strings.Contains(res.Readme, "Upload a PDF") {
 		t.Errorf("readme text %q: want the body without front matter", res.Readme)
 	}
@@ -335,11 +337,20 @@ Upload a PDF and ask away.
 func TestHuggingFaceSpaceDefaultPort(t *testing.T) {
 	root := writeRepo(t, map[string]string{
 		"README.md":  "---\ntitle: Echo\nsdk: docker\n---\nEcho server.\n",
-		"Dockerfile": "FROM alpine:3.20\nEXPOSE 80\n",
+		"Dockerfile": "FROM alpine:3.20\nCMD [\"/echo\"]\n",
 	})
 	res := extract(t, root, metadata.Options{})
-	if res.Port != 7860 || res.PortSource != metadata.PortFromReadme {
-		t.Errorf("port %d from %q, want the Spaces default 7860 from readme", res.Port, res.PortSource)
+	if res.Port != 7860 || res.PortSource != metadata.PortFromHFDefault {
+		t.Errorf("port %d from %q, want the Spaces default 7860 from hf-default", res.Port, res.PortSource)
+	}
+	// The Dockerfile's own word comes first: the default is the last resort.
+	root = writeRepo(t, map[string]string{
+		"README.md":  "---\ntitle: Echo\nsdk: docker\n---\nEcho server.\n",
+		"Dockerfile": "FROM alpine:3.20\nEXPOSE 80\n",
+	})
+	res = extract(t, root, metadata.Options{})
+	if res.Port != 80 || res.PortSource != metadata.PortFromExpose {
+		t.Errorf("port %d from %q, want 80 from expose", res.Port, res.PortSource)
 	}
 }
 
@@ -418,9 +429,10 @@ func TestDockerfileInSubfolder(t *testing.T) {
 		"web/Dockerfile":           "FROM node:20\nEXPOSE 5173\n",
 		"app/Dockerfile":           "FROM ghcr.io/acme/runtimes/deno:1.44@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n",
 		"app/main.ts":              "console.log(1)\n",
+		"app/deno.json":            "{}\n",
 	})
 	res := extract(t, root, metadata.Options{})
-	// The shallowest, then the lexically first; dot-folders and
+	// The shallowest beside an application manifest; dot-folders and
 	// node_modules are not the app.
 	if res.DockerfilePath != "app/Dockerfile" || res.ContextPath != "app" {
 		t.Errorf("dockerfile %q context %q, want app/Dockerfile and app", res.DockerfilePath, res.ContextPath)

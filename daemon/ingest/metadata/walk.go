@@ -11,10 +11,14 @@ import (
 
 // walkResult is what one bounded breadth-first walk of the checkout finds.
 type walkResult struct {
-	// dockerfiles are files named Dockerfile in sub-folders, in walk order
+	// dockerfiles are Dockerfiles in sub-folders (Dockerfile, dockerfile,
+	// Containerfile, Dockerfile.prod, web.Dockerfile…), in walk order
 	// (shallower first).
 	dockerfiles []string
 	dockerDepth map[string]int
+	// composeFiles are compose files in sub-folders up to
+	// maxComposeDepth deep.
+	composeFiles []string
 	// langBytes counts bytes of source files per language.
 	langBytes   map[string]int64
 	markupBytes map[string]int64
@@ -101,9 +105,12 @@ func (r *repo) walk(ctx context.Context, lim Limits) (walkResult, error) {
 					}
 					queue = append(queue, walkDir{path: rel, depth: d.depth + 1, noLang: d.noLang || noLangDir[name]})
 				case e.Type().IsRegular():
-					if d.depth > 0 && (name == "Dockerfile" || name == "dockerfile") {
+					if d.depth > 0 && isDockerfileName(name) && len(res.dockerfiles) < maxDockerfiles {
 						res.dockerfiles = append(res.dockerfiles, rel)
 						res.dockerDepth[rel] = d.depth
+					}
+					if d.depth > 0 && d.depth <= maxComposeDepth && isComposeFile(name) && len(res.composeFiles) < maxDockerfiles {
+						res.composeFiles = append(res.composeFiles, rel)
 					}
 					if d.noLang {
 						continue
@@ -134,6 +141,37 @@ func (r *repo) walk(ctx context.Context, lim Limits) (walkResult, error) {
 		f.Close()
 	}
 	return res, nil
+}
+
+// maxDockerfiles bounds the Dockerfiles and compose files a walk records.
+const maxDockerfiles = 200
+
+// maxComposeDepth is how deep compose files are looked for.
+const maxComposeDepth = 2
+
+// isDockerfileName reports whether a file name is a Dockerfile's:
+// Dockerfile, dockerfile, Containerfile, containerfile, and the variants
+// Dockerfile.prod and api.Dockerfile (not Dockerfile.dockerignore).
+func isDockerfileName(name string) bool {
+	l := strings.ToLower(name)
+	switch {
+	case l == "dockerfile" || l == "containerfile":
+		return true
+	case strings.HasSuffix(l, ".dockerignore"):
+		return false
+	case strings.HasPrefix(l, "dockerfile.") || strings.HasPrefix(l, "containerfile."):
+		return true
+	case strings.HasSuffix(l, ".dockerfile") || strings.HasSuffix(l, ".containerfile"):
+		return true
+	}
+	return false
+}
+
+// isDockerfileVariant reports whether a Dockerfile name is a variant
+// (Dockerfile.dev, web.Dockerfile) rather than the plain name.
+func isDockerfileVariant(name string) bool {
+	l := strings.ToLower(path.Base(name))
+	return l != "dockerfile" && l != "containerfile"
 }
 
 // shallowestDockerfile returns the Dockerfile in a sub-folder with the
