@@ -335,8 +335,9 @@ const rootContextNote = "; its COPY sources exist only relative to the repositor
 
 // discoveredChoice applies rules 3 to 6.
 func (x *extraction) discoveredChoice(all []string, w walkResult) (*buildChoice, error) {
-	if ch := x.composeChoice(w); ch != nil {
-		return ch, nil
+	devCompose := x.composeChoice(w)
+	if devCompose != nil && !isDevDockerfile(devCompose.Dockerfile) {
+		return devCompose, nil
 	}
 	// 4. The root Dockerfile.
 	for _, p := range all {
@@ -358,7 +359,13 @@ func (x *extraction) discoveredChoice(all []string, w walkResult) (*buildChoice,
 		ch := &buildChoice{cand: c}
 		ch.Dockerfile, ch.Context, ch.Source = c.real, c.context, catalog.ChoiceRoot
 		ch.Reason = "the Dockerfile at the repository root"
+		if devCompose != nil {
+			x.composeRoles[devCompose.cand.path] = fmt.Sprintf("a development Dockerfile (service %s of %s)", devCompose.ComposeService, devCompose.ComposeFile)
+		}
 		return ch, nil
+	}
+	if devCompose != nil {
+		return devCompose, nil
 	}
 	// 5 and 6: rank the rest.
 	type ranked struct {
@@ -481,6 +488,10 @@ func (x *extraction) composeChoice(w walkResult) *buildChoice {
 	}
 	files = append(files, w.composeFiles...)
 	sortComposeFiles(files)
+	// A service that builds a development Dockerfile (Dockerfile.dev, with
+	// the sources mounted) is taken only when no compose file has a
+	// production one.
+	var dev *buildChoice
 	for i, f := range files {
 		if i >= 8 {
 			break
@@ -496,11 +507,31 @@ func (x *extraction) composeChoice(w walkResult) *buildChoice {
 		}
 		services, warns := parseCompose(f, text)
 		x.warnings = append(x.warnings, warns...)
-		if ch := x.pickComposeService(f, services); ch != nil {
+		ch := x.pickComposeService(f, services)
+		switch {
+		case ch == nil:
+		case !isDevDockerfile(ch.Dockerfile):
+			if dev != nil {
+				x.composeRoles[dev.cand.path] = fmt.Sprintf("a development Dockerfile (service %s of %s); %s builds for production", dev.ComposeService, dev.ComposeFile, ch.ComposeFile)
+			}
 			return ch
+		case dev == nil:
+			dev = ch
 		}
 	}
-	return nil
+	return dev
+}
+
+// isDevDockerfile says a Dockerfile's name marks it as a development one:
+// Dockerfile.dev, dev.Dockerfile, Dockerfile.development, Dockerfile.local.
+func isDevDockerfile(p string) bool {
+	l := strings.ToLower(path.Base(p))
+	for _, w := range []string{"dev", "develop", "development", "local", "debug"} {
+		if l == "dockerfile."+w || l == w+".dockerfile" || l == "containerfile."+w || strings.HasPrefix(l, "dockerfile."+w+".") {
+			return true
+		}
+	}
+	return false
 }
 
 func (x *extraction) pickComposeService(file string, services []composeService) *buildChoice {

@@ -306,7 +306,7 @@ func (x *extraction) run(ctx context.Context, opts Options) error {
 	if res.Port == 0 && facts != nil {
 		f := commandPort(facts.Entrypoint, facts.Cmd, x.portContext(ch, manifests))
 		if f.port == 0 && facts.Entrypoint == nil && facts.Cmd == nil {
-			if p := baseImagePorts[runtimeOf(facts.Info.BaseImage)]; p > 0 {
+			if p := baseImagePort(facts.Info.BaseImage); p > 0 {
 				f = portFind{port: p, source: PortFromFramework}
 			}
 		}
@@ -328,6 +328,11 @@ func (x *extraction) run(ctx context.Context, opts Options) error {
 		for _, f := range m.Frameworks {
 			x.tag(catalog.SourceAuto, "framework", f, "")
 		}
+	}
+	// A Gradio or Streamlit Space gets its framework from the SDK, not
+	// from requirements.txt.
+	if readme.SDK == "gradio" || readme.SDK == "streamlit" {
+		x.tag(catalog.SourceAuto, "framework", readme.SDK, "")
 	}
 	for _, l := range walk.languages() {
 		x.tag(catalog.SourceAuto, "lang", l, "")

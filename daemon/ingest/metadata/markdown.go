@@ -52,6 +52,9 @@ func parseReadmeCard(body []byte) readmeCard {
 	// the first section heading after the title, or in an About section.
 	open := true
 	n := 0
+	// subtitle is a heading that reads as a description ("### A React app
+	// with a Node backend"), used when no paragraph gives one.
+	subtitle := ""
 	for b := doc.FirstChild(); b != nil && n < maxMarkdownBlocks; b = b.NextSibling() {
 		n++
 		switch node := b.(type) {
@@ -62,6 +65,9 @@ func parseReadmeCard(body []byte) readmeCard {
 					c.Title = s
 					continue
 				}
+			}
+			if subtitle == "" && n <= 4 && node.Level > 1 && node.Level <= 3 {
+				subtitle = subtitleOf(t.text)
 			}
 			if node.Level == 1 && c.Description == "" {
 				// A second title (or an empty logo heading) does not close
@@ -95,7 +101,37 @@ func parseReadmeCard(body []byte) readmeCard {
 			break
 		}
 	}
+	if c.Description == "" {
+		c.Description = subtitle
+	}
 	return c
+}
+
+// sectionNames are headings that name a part of a README, not the app.
+var sectionNames = []string{"install", "installation", "usage", "getting started", "quick start", "quickstart",
+	"features", "requirements", "prerequisites", "setup", "development", "contributing", "license", "licence",
+	"build", "building", "running", "deploy", "deployment", "configuration", "table of contents", "contents",
+	"how to", "demo", "screenshots", "api", "docs", "documentation", "changelog", "credits", "authors", "faq",
+	"roadmap", "project structure", "structure", "todo", "tech stack", "built with", "compose sample"}
+
+// subtitleOf returns a heading's text when it reads as a description of
+// the app: four words or more, not a question or a lead-in, not a section
+// name.
+func subtitleOf(s string) string {
+	s = oneLine(s)
+	if len(strings.Fields(s)) < 4 || strings.HasSuffix(s, ":") || strings.HasSuffix(s, "?") {
+		return ""
+	}
+	l := strings.ToLower(s)
+	for _, n := range sectionNames {
+		if strings.HasPrefix(l, n) {
+			return ""
+		}
+	}
+	if isBoilerplate(l) {
+		return ""
+	}
+	return cutSentence(s, descriptionTarget)
 }
 
 // inline is the text of a run of inline Markdown, whether it holds links,
@@ -379,16 +415,16 @@ func oneLine(s string) string {
 }
 
 // cutSentence shortens s to about target characters: whole when it is
-// within a fifth over the target; else at the last end of a sentence
-// between half the target and a fifth over it; else at the last word
+// within a tenth over the target; else at the last end of a sentence
+// between half the target and a tenth over it; else at the last word
 // before the target, with an ellipsis.
 func cutSentence(s string, target int) string {
 	runes := []rune(s)
-	if len(runes) <= target+target/5 {
+	if len(runes) <= target+target/10 {
 		return s
 	}
 	best := -1
-	for i := 0; i < len(runes)-1 && i < target+target/5; i++ {
+	for i := 0; i < len(runes)-1 && i < target+target/10; i++ {
 		if !isSentenceEnd(runes, i) {
 			continue
 		}

@@ -127,6 +127,20 @@ var baseImagePorts = map[string]int{
 	"jetty":              8080,
 }
 
+// baseImagePort is the port a base image serves on with its own command:
+// by its runtime: value, or for php by its apache variant (php:8.3-apache).
+func baseImagePort(image string) int {
+	rt := runtimeOf(image)
+	if p := baseImagePorts[rt]; p > 0 {
+		return p
+	}
+	_, tag, _ := strings.Cut(image[strings.LastIndexByte(image, '/')+1:], ":")
+	if (rt == "php" || rt == "wordpress") && (strings.Contains(tag, "apache") || rt == "wordpress" && !strings.Contains(tag, "fpm")) {
+		return 80
+	}
+	return 0
+}
+
 // portEnvNames are the variables read as the generic port of an image.
 var portEnvNames = []string{"PORT", "APP_PORT", "HTTP_PORT", "SERVER_PORT", "LISTEN_PORT"}
 
@@ -460,6 +474,10 @@ func serverOf(prog string, args []string) string {
 	}
 	if prog == "manage.py" && first == "runserver" {
 		return "runserver"
+	}
+	if prog == "node" && strings.HasSuffix(first, ".output/server/index.mjs") {
+		// The server Nuxt (Nitro) builds.
+		return "nuxt"
 	}
 	if s, ok := subcommandServers[prog+" "+first]; ok && s != "" {
 		return s

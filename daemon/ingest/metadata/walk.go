@@ -221,11 +221,15 @@ func (w walkResult) languages() []string {
 	})
 	var out []string
 	for i, n := range names {
-		if i >= maxLangs {
+		if len(out) >= maxLangs {
 			break
 		}
 		if i > 0 && float64(counts[n])/float64(sum) < minLangShare {
 			break
+		}
+		if i > 0 && glueLangs[n] {
+			// Entrypoint and build scripts beside the app's code.
+			continue
 		}
 		out = append(out, n)
 	}
@@ -239,6 +243,10 @@ func total(m map[string]int64) int64 {
 	}
 	return t
 }
+
+// glueLangs are languages that count only when they are the largest: in
+// an app written in another one they are its entrypoint and build scripts.
+var glueLangs = map[string]bool{"shell": true}
 
 // languageByExt maps file extensions to lang: values. Values avoid '+' and
 // '#' (cpp, csharp) so that they type and URL-encode without surprises.
