@@ -444,10 +444,13 @@ func (f *dockerfileFacts) addSource(instr, word, dest string, line int, env map[
 	}
 	p := word
 	if strings.ContainsRune(word, '$') {
-		p = expand(lex, word, env)
-		if p == "" || strings.ContainsRune(p, '$') || p == word {
+		// A path whose variables are not all known cannot be checked.
+		tr := &trackEnv{env: env}
+		out, _, err := lex.ProcessWord(word, tr)
+		if err != nil || tr.missing || out == "" {
 			return
 		}
+		p = out
 	}
 	p = strings.TrimPrefix(path.Clean("/"+p), "/")
 	if p == "" {
@@ -490,6 +493,23 @@ func (m mapEnv) Keys() []string {
 	sort.Strings(keys)
 	return keys
 }
+
+// trackEnv serves variables like mapEnv and notes a lookup of an unknown
+// one.
+type trackEnv struct {
+	env     map[string]string
+	missing bool
+}
+
+func (t *trackEnv) Get(k string) (string, bool) {
+	v, ok := t.env[k]
+	if !ok {
+		t.missing = true
+	}
+	return v, ok
+}
+
+func (t *trackEnv) Keys() []string { return mapEnv(t.env).Keys() }
 
 // exposedPort reads one EXPOSE argument: "8080", "8080/tcp", "3000-3005/udp"
 // (the first of a range).

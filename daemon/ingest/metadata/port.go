@@ -3,6 +3,7 @@ package metadata
 import (
 	"path"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -219,7 +220,7 @@ func findInCommands(lex *shell.Lex, lines [][]string, pc portContext, depth int)
 	var named portFind
 	for _, words := range lines {
 		f := wordsPort(lex, words, pc, depth)
-		if f.port > 0 && f.source == PortFromCmd {
+		if f.port > 0 && (f.source == PortFromCmd || f.source == PortFromEnv) {
 			return f
 		}
 		if named.server == "" && f.server != "" {
@@ -328,8 +329,10 @@ var npmRunners = map[string]bool{"npm": true, "yarn": true, "pnpm": true, "bun":
 // wordsPort reads one simple command.
 func wordsPort(lex *shell.Lex, words []string, pc portContext, depth int) portFind {
 	env := pc.env
+	assigned := false
 	// Leading assignments: PORT=8000 node server.js.
 	for len(words) > 0 && strings.Contains(words[0], "=") && !strings.HasPrefix(words[0], "-") {
+		assigned = true
 		k, v, _ := strings.Cut(words[0], "=")
 		if env == nil || env[k] != v {
 			e := make(map[string]string, len(env)+1)
@@ -458,6 +461,20 @@ func wordsPort(lex *shell.Lex, words []string, pc portContext, depth int) portFi
 				f.port, f.source = p, PortFromCmd
 				break
 			}
+		}
+	}
+	if f.port == 0 && assigned {
+		// Variables set for this command alone: PORT=3000 node server.js.
+		names := portEnvNames
+		if f.server != "" {
+			srv := servers[f.server]
+			names = srv.env
+			if srv.usesPORT {
+				names = append(slices.Clone(names), "PORT")
+			}
+		}
+		if p, ok := envPort(pc.env, names); ok {
+			f.port, f.source = p, PortFromEnv
 		}
 	}
 	return f
