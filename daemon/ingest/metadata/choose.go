@@ -161,6 +161,11 @@ func (x *extraction) candidate(p string) *dfCandidate {
 func (x *extraction) contextOf(p string, f *dockerfileFacts) (string, []sourceRef) {
 	dir := path.Dir(p)
 	missDir := x.missingSources(dir, f.Sources)
+	if dir != "." && len(f.Sources) > 0 && len(missDir) == 0 && x.onlyBuildFiles(dir) {
+		// "COPY . ." from a folder that holds nothing but Dockerfiles
+		// copies the repository, not the folder.
+		return ".", nil
+	}
 	if len(missDir) == 0 || dir == "." {
 		return dir, missDir
 	}
@@ -169,6 +174,20 @@ func (x *extraction) contextOf(p string, f *dockerfileFacts) (string, []sourceRe
 		return ".", nil
 	}
 	return dir, missDir
+}
+
+// onlyBuildFiles says a folder holds only Dockerfiles, compose files,
+// ignore files and notes: nothing an image could be built from.
+func (x *extraction) onlyBuildFiles(dir string) bool {
+	for _, n := range x.repo.listDir(dir, 64) {
+		l := strings.ToLower(n)
+		if isDockerfileName(n) || isComposeFile(n) || strings.HasSuffix(l, ".dockerignore") || l == ".dockerignore" ||
+			strings.HasPrefix(l, "readme") || l == ".env" || strings.HasPrefix(l, ".env.") {
+			continue
+		}
+		return false
+	}
+	return true
 }
 
 // missingSources returns the sources that do not exist under dir.

@@ -70,6 +70,12 @@ type Result struct {
 	Warnings []string `json:"warnings,omitempty"`
 }
 
+// CardVersion is the version of the rules that derive an app's card (name,
+// description, port, Dockerfile, tags). It goes up whenever they change so
+// that the sync reads repositories whose card older rules derived again,
+// even when their commit did not move.
+const CardVersion = 1
+
 // maxWarnings bounds Result.Warnings.
 const maxWarnings = 100
 
