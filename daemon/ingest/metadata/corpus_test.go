@@ -1,52 +1,23 @@
 package metadata_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
 	"testing"
-	"unicode/utf16"
-
-	yaml "go.yaml.in/yaml/v3"
 
 	"github.com/appstore-dev/appstore/catalog"
 	"github.com/appstore-dev/appstore/daemon/ingest/metadata"
+	"github.com/appstore-dev/appstore/internal/cardcorpus"
 )
 
 // The corpus: each folder of testdata/corpus holds a repository laid out
 // like a kind of real public repository (files.txtar) and the card a
 // careful maintainer would write for it (want.yaml). TestCorpus ingests
 // every one and scores, field by field, how many cards are right.
-
-// corpusWant is a want.yaml.
-type corpusWant struct {
-	// Kind says which kind of real repository the fixture is modelled on.
-	Kind string `yaml:"kind"`
-	// Repo is the repository's name, the card's name when nothing else
-	// gives one (the worker falls back to it).
-	Repo        string   `yaml:"repo"`
-	Name        string   `yaml:"name"`
-	Description string   `yaml:"description"`
-	Emoji       string   `yaml:"emoji"`
-	Port        int      `yaml:"port"`
-	PortSource  string   `yaml:"port_source"`
-	Dockerfile  string   `yaml:"dockerfile"`
-	Context     string   `yaml:"context"`
-	Lang        []string `yaml:"lang"`
-	Framework   []string `yaml:"framework"`
-	License     []string `yaml:"license"`
-	// Error is a part of the error Extract must return ("" for none).
-	Error string `yaml:"error"`
-	// Warning is a part of a warning Extract must give.
-	Warning string `yaml:"warning"`
-	// Others are Dockerfiles that must be listed as not chosen.
-	Others []string `yaml:"others"`
-}
 
 // corpusFields are the scored fields.
 var corpusFields = []string{"name", "description", "port", "dockerfile", "lang", "framework", "license"}
@@ -56,32 +27,21 @@ var corpusFields = []string{"name", "description", "port", "dockerfile", "lang",
 const corpusThreshold = 0.95
 
 func TestCorpus(t *testing.T) {
-	dirs, err := filepath.Glob(filepath.Join("testdata", "corpus", "*", "want.yaml"))
+	fixtures, err := cardcorpus.Load(filepath.Join("testdata", "corpus"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(dirs) < 30 {
-		t.Errorf("the corpus has %d fixtures, want at least 30", len(dirs))
+	if len(fixtures) < 30 {
+		t.Errorf("the corpus has %d fixtures, want at least 30", len(fixtures))
 	}
 	right := map[string]int{}
 	total := 0
-	for _, wantFile := range dirs {
-		dir := filepath.Dir(wantFile)
-		name := filepath.Base(dir)
-		var want corpusWant
-		data, err := os.ReadFile(wantFile)
-		if err != nil {
+	for _, fx := range fixtures {
+		name, want := fx.Name, fx.Want
+		root := filepath.Join(t.TempDir(), "repo")
+		if err := fx.Write(root); err != nil {
 			t.Fatal(err)
 		}
-		dec := yaml.NewDecoder(bytes.NewReader(data))
-		dec.KnownFields(true)
-		if err := dec.Decode(&want); err != nil {
-			t.Fatalf("%s: %v", wantFile, err)
-		}
-		if want.Kind == "" || want.Repo == "" {
-			t.Fatalf("%s: kind and repo are required", wantFile)
-		}
-		root := unpackTxtar(t, filepath.Join(dir, "files.txtar"))
 		res, err := metadata.Extract(context.Background(), root, metadata.Options{})
 		switch {
 		case want.Error == "" && err != nil:
@@ -98,15 +58,7 @@ func TestCorpus(t *testing.T) {
 		}
 		total++
 		got := corpusCard(res, want.Repo)
-		exp := map[string]string{
-			"name":        want.Name,
-			"description": want.Description,
-			"port":        fmt.Sprintf("%d (%s)", want.Port, want.PortSource),
-			"dockerfile":  fmt.Sprintf("%s (context %s)", want.Dockerfile, want.Context),
-			"lang":        setString(want.Lang),
-			"framework":   setString(want.Framework),
-			"license":     setString(want.License),
-		}
+		exp := wantCard(want)
 		for _, f := range corpusFields {
 			if got[f] == exp[f] {
 				right[f]++
@@ -145,8 +97,8 @@ func TestCorpus(t *testing.T) {
 	}
 }
 
-// corpusCard renders the scored fields of a Result as the worker would
-// store them.
+// corpusCard renders the scored fields of a Result as the worker stores
+// them (the repository's name when the card has none).
 func corpusCard(res *metadata.Result, repoName string) map[string]string {
 	var lang, fw, lic []string
 	for _, t := range res.Tags {
@@ -174,64 +126,50 @@ func corpusCard(res *metadata.Result, repoName string) map[string]string {
 	}
 }
 
+// wantCard renders the scored fields of a want.yaml like corpusCard.
+func wantCard(w cardcorpus.Want) map[string]string {
+	return map[string]string{
+		"name":        w.Name,
+		"description": w.Description,
+		"port":        fmt.Sprintf("%d (%s)", w.Port, w.PortSource),
+		"dockerfile":  fmt.Sprintf("%s (context %s)", w.Dockerfile, w.Context),
+		"lang":        setString(w.Lang),
+		"framework":   setString(w.Framework),
+		"license":     setString(w.License),
+	}
+}
+
 func setString(s []string) string {
 	s = slices.Clone(s)
 	sort.Strings(s)
 	return strings.Join(s, ",")
 }
 
-// unpackTxtar lays out the files of a txtar archive ("-- name --" lines
-// start a file) in a fresh directory. A name followed by " utf-16le" is
-// written in UTF-16LE with a byte-order mark, as Windows tools write.
-func unpackTxtar(t *testing.T, file string) string {
-	t.Helper()
-	data, err := os.ReadFile(file)
+// TestCorpusScoringSeesAWrongCard: the scoring compares every field, so a
+// card that differs in any one of them is not counted right.
+func TestCorpusScoringSeesAWrongCard(t *testing.T) {
+	fx, err := cardcorpus.LoadOne(filepath.Join("testdata", "corpus", "compose-flask-nginx-postgres"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	root := filepath.Join(t.TempDir(), "repo")
-	if err := os.MkdirAll(root, 0o755); err != nil {
+	if err := fx.Write(root); err != nil {
 		t.Fatal(err)
 	}
-	var name string
-	var body bytes.Buffer
-	flush := func() {
-		if name == "" {
-			return
-		}
-		content := body.Bytes()
-		if n, ok := strings.CutSuffix(name, " utf-16le"); ok {
-			name = n
-			u := utf16.Encode([]rune(string(content)))
-			enc := []byte{0xff, 0xfe}
-			for _, c := range u {
-				enc = append(enc, byte(c), byte(c>>8))
-			}
-			content = enc
-		}
-		p := filepath.Join(root, filepath.FromSlash(name))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, content, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		body.Reset()
+	res, err := metadata.Extract(context.Background(), root, metadata.Options{})
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, line := range strings.SplitAfter(string(data), "\n") {
-		trimmed := strings.TrimRight(line, "\r\n")
-		if strings.HasPrefix(trimmed, "-- ") && strings.HasSuffix(trimmed, " --") && len(trimmed) > 6 {
-			flush()
-			name = strings.TrimSuffix(strings.TrimPrefix(trimmed, "-- "), " --")
-			continue
-		}
-		if name != "" {
-			body.WriteString(line)
+	// The proxy's Dockerfile, as the issue's report had it.
+	res.DockerfilePath, res.ContextPath, res.Port, res.PortSource = "services/nginx/Dockerfile", "services/nginx", 80, "expose"
+	res.Tags = res.Tags[:0]
+	got, want := corpusCard(res, fx.Want.Repo), wantCard(fx.Want)
+	for _, f := range []string{"dockerfile", "port", "framework", "lang"} {
+		if got[f] == want[f] {
+			t.Errorf("%s: %q counted right", f, got[f])
 		}
 	}
-	flush()
-	if name == "" {
-		t.Fatalf("%s holds no files", file)
+	if got["name"] != want["name"] {
+		t.Errorf("name %q, want %q", got["name"], want["name"])
 	}
-	return root
 }
