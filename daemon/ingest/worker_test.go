@@ -438,8 +438,30 @@ func TestMalformedManifestIsAWarning(t *testing.T) {
 	if !strings.Contains(string(got.Metadata), "package.json") {
 		t.Errorf("metadata %s does not carry the package.json warning", got.Metadata)
 	}
-	if tl := e.timeline(got.Slug); !strings.Contains(tl[len(tl)-1].Message, "1 warning") {
-		t.Errorf("ready step %q does not mention the warning", tl[len(tl)-1].Message)
+	if tl := e.timeline(got.Slug); !strings.Contains(tl[len(tl)-1].Message, "1 warning: package.json:1: malformed JSON") {
+		t.Errorf("ready step %q does not spell out the warning", tl[len(tl)-1].Message)
+	}
+}
+
+// TestUnreadableManifestIsInTheTimeline: a requirements.txt that is not
+// text is skipped, and the timeline says which and what to do.
+func TestUnreadableManifestIsInTheTimeline(t *testing.T) {
+	e := newEnv(t)
+	repo := gitserver.NewNamedRepo(t, "binreq", map[string]string{
+		"requirements.txt":     "\x00\x01\x02Flask\x00",
+		"web/requirements.txt": "\xfe\xff\x00",
+		"Dockerfile":           "FROM python:3.12\n",
+	})
+	got, err := e.ingest(e.register(repo), 1)
+	if err != nil || got.IngestStatus != catalog.IngestReady {
+		t.Fatalf("%v %s %q", err, got.IngestStatus, got.IngestError)
+	}
+	tl := e.timeline(got.Slug)
+	msg := tl[len(tl)-1].Message
+	for _, want := range []string{"2 warnings: ", "requirements.txt: cannot be read: not UTF-8 or UTF-16 text; its frameworks are not tagged (save it as UTF-8)", "web/requirements.txt: cannot be read"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("ready step %q lacks %q", msg, want)
+		}
 	}
 }
 

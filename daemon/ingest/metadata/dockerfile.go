@@ -38,61 +38,6 @@ type DockerfileInfo struct {
 // dockerfileNames are looked for at the root, in order.
 var dockerfileNames = []string{"Dockerfile", "dockerfile", "Containerfile", "containerfile"}
 
-// findDockerfile returns the path of the Dockerfile as declared or found (for
-// the default context), and its real path after symlinks (for the build).
-func (r *repo) findDockerfile(declared, declaredBy string, w walkResult, lim Limits) (found, real string, err error) {
-	if declared != "" {
-		what := "the Dockerfile declared by " + declaredBy
-		p, err := cleanRel(what, declared)
-		if err != nil {
-			return "", "", err
-		}
-		if p == "." {
-			return "", "", &Error{Msg: what + " is empty or \".\"; give the path of the file, e.g. docker/Dockerfile"}
-		}
-		real, fi, err := r.stat(p)
-		switch {
-		case errors.Is(err, fs.ErrNotExist):
-			return "", "", fileError(p, 0, "%s does not exist in the repository; fix the path or remove the declaration", what)
-		case err != nil:
-			return "", "", err
-		case fi.IsDir():
-			return "", "", fileError(p, 0, "%s is a directory; declare the file itself, e.g. %s", what, path.Join(p, "Dockerfile"))
-		case !fi.Mode().IsRegular():
-			return "", "", fileError(p, 0, "%s is not a regular file", what)
-		}
-		return p, real, nil
-	}
-	candidates := []string{}
-	if n := r.findRoot(dockerfileNames[:2]...); n != "" {
-		candidates = append(candidates, n)
-	}
-	if n := r.findRoot(dockerfileNames[2:]...); n != "" {
-		candidates = append(candidates, n)
-	}
-	if n := w.shallowestDockerfile(); n != "" {
-		candidates = append(candidates, n)
-	}
-	for _, c := range candidates {
-		real, fi, err := r.stat(c)
-		switch {
-		case errors.Is(err, fs.ErrNotExist):
-			// A dangling symlink named Dockerfile: not a Dockerfile, keep looking.
-			continue
-		case err != nil:
-			return "", "", err
-		case !fi.Mode().IsRegular():
-			continue
-		}
-		return c, real, nil
-	}
-	how := fmt.Sprintf("looked for Dockerfile and Containerfile at the repository root and for a Dockerfile in sub-folders up to %d levels deep", lim.WalkDepth)
-	if w.truncated {
-		how += fmt.Sprintf(" (the search stopped after %d entries)", lim.WalkEntries)
-	}
-	return "", "", &Error{Msg: "no Dockerfile found: " + how + "; add a Dockerfile, or declare its path with \"dockerfile:\" in tags.yaml or the repository's dockerfile setting"}
-}
-
 // resolveContext checks a declared build context, or derives it from the
 // Dockerfile's directory. "." is the repository root.
 func (r *repo) resolveContext(declared, declaredBy, dockerfile string) (string, error) {

@@ -31,6 +31,9 @@ const descriptionTarget = 200
 // not paragraphs of pipes.
 var markdown = goldmark.New(goldmark.WithExtensions(extension.GFM))
 
+// maxCardSource is how much of a README is parsed for the card.
+const maxCardSource = 64 << 10
+
 // maxMarkdownBlocks bounds how many top-level blocks are looked at: the
 // card comes from the head of the README.
 const maxMarkdownBlocks = 400
@@ -47,6 +50,12 @@ const maxMarkdownBlocks = 400
 // characters.
 func parseReadmeCard(body []byte) readmeCard {
 	var c readmeCard
+	if len(body) > maxCardSource {
+		// The card comes from the head of the README; the cut is at a
+		// line so that no construct is split mid-line.
+		cut := bytes.LastIndexByte(body[:maxCardSource], '\n')
+		body = body[:max(cut, 0)]
+	}
 	doc := markdown.Parser().Parse(text.NewReader(body))
 	// open is true while paragraphs may still give the description: before
 	// the first section heading after the title, or in an About section.

@@ -15,7 +15,6 @@ type walkResult struct {
 	// Containerfile, Dockerfile.prod, web.Dockerfile…), in walk order
 	// (shallower first).
 	dockerfiles []string
-	dockerDepth map[string]int
 	// composeFiles are compose files in sub-folders up to
 	// maxComposeDepth deep.
 	composeFiles []string
@@ -65,7 +64,6 @@ func (r *repo) walk(ctx context.Context, lim Limits) (walkResult, error) {
 	res := walkResult{
 		langBytes:   map[string]int64{},
 		markupBytes: map[string]int64{},
-		dockerDepth: map[string]int{},
 	}
 	queue := []walkDir{{path: ".", depth: 0}}
 	for len(queue) > 0 {
@@ -107,7 +105,6 @@ func (r *repo) walk(ctx context.Context, lim Limits) (walkResult, error) {
 				case e.Type().IsRegular():
 					if d.depth > 0 && isDockerfileName(name) && len(res.dockerfiles) < maxDockerfiles {
 						res.dockerfiles = append(res.dockerfiles, rel)
-						res.dockerDepth[rel] = d.depth
 					}
 					if d.depth > 0 && d.depth <= maxComposeDepth && isComposeFile(name) && len(res.composeFiles) < maxDockerfiles {
 						res.composeFiles = append(res.composeFiles, rel)
@@ -172,19 +169,6 @@ func isDockerfileName(name string) bool {
 func isDockerfileVariant(name string) bool {
 	l := strings.ToLower(path.Base(name))
 	return l != "dockerfile" && l != "containerfile"
-}
-
-// shallowestDockerfile returns the Dockerfile in a sub-folder with the
-// fewest path components, the lexically first among equals, or "".
-func (w walkResult) shallowestDockerfile() string {
-	best := ""
-	for _, p := range w.dockerfiles {
-		if best == "" || w.dockerDepth[p] < w.dockerDepth[best] ||
-			w.dockerDepth[p] == w.dockerDepth[best] && p < best {
-			best = p
-		}
-	}
-	return best
 }
 
 // Language selection: at most maxLangs languages, each with at least
