@@ -49,7 +49,7 @@ const (
 	ChoiceCompose      = "compose"      // the application service of a compose file
 	ChoiceRoot         = "root"         // the Dockerfile at the repository root
 	ChoiceManifest     = "manifest"     // the Dockerfile beside an application manifest
-	ChoiceOnly         = "found"        // the shallowest Dockerfile found
+	ChoiceFound        = "found"        // the shallowest other Dockerfile found
 )
 
 // RepositoryMetadata is the part of Repository.Metadata that describes

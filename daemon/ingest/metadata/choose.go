@@ -298,7 +298,7 @@ func (x *extraction) chooseDockerfile(declared, declaredBy, declaredSource, ctxD
 		}
 		ch.Context = c
 		ch.cand.missing = x.missingSources(c, ch.cand.facts.Sources)
-		ch.Reason += "; context declared by " + ctxBy
+		ch.Reason = strings.TrimSuffix(ch.Reason, rootContextNote) + "; context declared by " + ctxBy
 	}
 	for _, m := range ch.cand.missing {
 		x.warn("%s: %s %s: not found in the build context %s; the build will fail unless the file is added (or the context changed)",
@@ -410,10 +410,7 @@ func (x *extraction) discoveredChoice(all []string, w walkResult) (*buildChoice,
 			}
 			continue
 		}
-		r := ranked{c: c, variant: isDockerfileVariant(p), depth: strings.Count(c.context, "/"), folder: folderRank(path.Dir(p))}
-		if c.context == "." {
-			r.depth = strings.Count(p, "/")
-		}
+		r := ranked{c: c, variant: isDockerfileVariant(p), depth: strings.Count(p, "/"), folder: folderRank(path.Dir(p))}
 		role, _ := roleOf(c, "", "")
 		switch {
 		case len(c.missing) > 0 || role != "" || inSampleDir(p) != "":
@@ -460,7 +457,7 @@ func (x *extraction) discoveredChoice(all []string, w walkResult) (*buildChoice,
 		ch.Source = catalog.ChoiceManifest
 		ch.Reason = fmt.Sprintf("its context %s holds %s", displayDir(c.context), best.manifest)
 	default:
-		ch.Source = catalog.ChoiceOnly
+		ch.Source = catalog.ChoiceFound
 		ch.Reason = "the shallowest Dockerfile found"
 		if len(list) == 1 {
 			ch.Reason = "the only Dockerfile found"
