@@ -5,6 +5,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/appstore-dev/appstore/internal/textutil"
 )
 
 // TagSource says where a repository's tag came from. Manual tags survive
@@ -48,7 +50,7 @@ func (t Tag) String() string { return t.Key + ":" + t.Value }
 func ParseTag(s string) (Tag, error) {
 	key, value, ok := strings.Cut(strings.TrimSpace(s), ":")
 	if !ok {
-		return Tag{}, fmt.Errorf("tag %q: want key:value, e.g. lang:go", truncate(s, 80))
+		return Tag{}, fmt.Errorf("tag %q: want key:value, e.g. lang:go", textutil.Truncate(s, 80))
 	}
 	return NewTag(key, value)
 }
@@ -64,14 +66,14 @@ func NewTag(key, value string) (Tag, error) {
 		return Tag{}, fmt.Errorf("tag %q: empty value, want key:value", key+":")
 	}
 	if utf8.RuneCountInString(value) > MaxTagValueLen {
-		return Tag{}, fmt.Errorf("tag %q: value longer than %d characters", truncate(key+":"+value, 80), MaxTagValueLen)
+		return Tag{}, fmt.Errorf("tag %q: value longer than %d characters", textutil.Truncate(key+":"+value, 80), MaxTagValueLen)
 	}
 	if !utf8.ValidString(value) {
 		return Tag{}, fmt.Errorf("tag %q: value is not valid UTF-8", key)
 	}
 	for _, r := range value {
 		if !unicode.IsPrint(r) || unicode.IsSpace(r) || r == ',' || r == '"' {
-			return Tag{}, fmt.Errorf("tag %q: value may not contain %q (spaces, commas, double quotes and control characters are not allowed: the search language uses them)", truncate(key+":"+value, 80), r)
+			return Tag{}, fmt.Errorf("tag %q: value may not contain %q (spaces, commas, double quotes and control characters are not allowed: the search language uses them)", textutil.Truncate(key+":"+value, 80), r)
 		}
 	}
 	return Tag{Key: key, Value: value}, nil
@@ -83,12 +85,12 @@ func ValidateTagKey(key string) error {
 		return fmt.Errorf("tag key is empty, want key:value")
 	}
 	if len(key) > MaxTagKeyLen {
-		return fmt.Errorf("tag key %q is longer than %d characters", truncate(key, 80), MaxTagKeyLen)
+		return fmt.Errorf("tag key %q is longer than %d characters", textutil.Truncate(key, 80), MaxTagKeyLen)
 	}
 	for i := 0; i < len(key); i++ {
 		c := key[i]
 		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
-			return fmt.Errorf("tag key %q: only a-z, 0-9, '.', '_' and '-' are allowed", truncate(key, 80))
+			return fmt.Errorf("tag key %q: only a-z, 0-9, '.', '_' and '-' are allowed", textutil.Truncate(key, 80))
 		}
 	}
 	return nil
@@ -123,9 +125,19 @@ func SanitizeTagValue(s string) string {
 	return out
 }
 
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
+// ParseTags parses the "key:value" tags a user gives in field (at most
+// MaxTagsPerRepo); errors name the field.
+func ParseTags(field string, raw []string) ([]Tag, error) {
+	if len(raw) > MaxTagsPerRepo {
+		return nil, Invalid(field, "more than %d tags", MaxTagsPerRepo)
 	}
-	return s[:n] + "…"
+	tags := make([]Tag, 0, len(raw))
+	for _, t := range raw {
+		tag, err := ParseTag(t)
+		if err != nil {
+			return nil, Invalid(field, "%v", err)
+		}
+		tags = append(tags, tag)
+	}
+	return tags, nil
 }

@@ -108,3 +108,44 @@ func ValidateRelPath(field, p string) error {
 	}
 	return nil
 }
+
+// ValidateDescription checks a description given by a user.
+func ValidateDescription(d string) error {
+	if utf8.RuneCountInString(d) > MaxDescriptionLen {
+		return Invalid("description", "is longer than %d characters", MaxDescriptionLen)
+	}
+	return nil
+}
+
+// MaxBranchLen bounds a branch name.
+const MaxBranchLen = 255
+
+// ValidateBranch follows git check-ref-format loosely, and refuses what
+// could be read as an option. "" (the remote's default branch) is valid.
+func ValidateBranch(b string) error {
+	if b == "" {
+		return nil
+	}
+	if len(b) > MaxBranchLen {
+		return Invalid("branch", "is longer than %d characters", MaxBranchLen)
+	}
+	if strings.HasPrefix(b, "-") || strings.HasPrefix(b, "/") || strings.HasSuffix(b, "/") ||
+		strings.HasSuffix(b, ".lock") || strings.Contains(b, "..") || strings.Contains(b, "@{") || strings.Contains(b, "//") {
+		return Invalid("branch", "%q is not a valid branch name", b)
+	}
+	for _, c := range b {
+		if unicode.IsSpace(c) || unicode.IsControl(c) || strings.ContainsRune("~^:?*[\\", c) {
+			return Invalid("branch", "%q contains %q, not allowed in a branch name", b, c)
+		}
+	}
+	return nil
+}
+
+// CleanDockerfilePath checks the Dockerfile path a user gives
+// (ValidateRelPath) and returns it without a leading "./".
+func CleanDockerfilePath(p string) (string, error) {
+	if err := ValidateRelPath("dockerfile", p); err != nil {
+		return "", err
+	}
+	return strings.TrimPrefix(p, "./"), nil
+}

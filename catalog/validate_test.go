@@ -1,6 +1,7 @@
 package catalog
 
 import (
+	"errors"
 	"strconv"
 	"strings"
 	"testing"
@@ -50,5 +51,43 @@ func TestValidTopic(t *testing.T) {
 		if got := ValidTopic(s); got != want {
 			t.Errorf("ValidTopic(%q) = %v, want %v", s, got, want)
 		}
+	}
+}
+
+func TestValidateBranch(t *testing.T) {
+	for _, ok := range []string{"", "main", "feature/x", "release-1.2"} {
+		if err := ValidateBranch(ok); err != nil {
+			t.Errorf("ValidateBranch(%q) = %v, want nil", ok, err)
+		}
+	}
+	for _, bad := range []string{"-rf", "/x", "x/", "x.lock", "a..b", "a@{1}", "a//b", "a b", "a~1", "a:b", strings.Repeat("b", MaxBranchLen+1)} {
+		err := ValidateBranch(bad)
+		var inv *InvalidError
+		if !errors.As(err, &inv) || inv.Field != "branch" {
+			t.Errorf("ValidateBranch(%q) = %v, want an invalid branch", bad, err)
+		}
+	}
+}
+
+func TestParseTagsNamesTheField(t *testing.T) {
+	tags, err := ParseTags("add_tags", []string{"Lang:Go", "kind:demo"})
+	if err != nil || len(tags) != 2 || tags[0].String() != "lang:go" {
+		t.Fatalf("ParseTags = %v, %v", tags, err)
+	}
+	var inv *InvalidError
+	if _, err := ParseTags("add_tags", []string{"nocolon"}); !errors.As(err, &inv) || inv.Field != "add_tags" {
+		t.Errorf("a tag without a colon: %v, want field add_tags", err)
+	}
+	if _, err := ParseTags("tags", make([]string, MaxTagsPerRepo+1)); !errors.As(err, &inv) || !strings.Contains(err.Error(), "more than") {
+		t.Errorf("too many tags: %v", err)
+	}
+}
+
+func TestCleanDockerfilePath(t *testing.T) {
+	if p, err := CleanDockerfilePath("./docker/Dockerfile"); err != nil || p != "docker/Dockerfile" {
+		t.Errorf("CleanDockerfilePath = %q, %v", p, err)
+	}
+	if _, err := CleanDockerfilePath("../Dockerfile"); !errors.Is(err, ErrInvalid) {
+		t.Errorf("a path leaving the repository: %v", err)
 	}
 }

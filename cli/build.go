@@ -13,6 +13,7 @@ import (
 
 	"github.com/appstore-dev/appstore/catalog"
 	"github.com/appstore-dev/appstore/client"
+	"github.com/appstore-dev/appstore/internal/textutil"
 )
 
 // BuildOptions are the inputs of "appstore build".
@@ -82,11 +83,11 @@ func runBuild(ctx context.Context, opts *BuildOptions) error {
 			return err
 		}
 		_, err := fmt.Fprintf(opts.IO.Out, "Build #%d of %s %s at %s: follow it with `appstore logs %d -f`\n",
-			b.ID, b.Repository, b.Status, shortSHA(b.CommitSHA), b.ID)
+			b.ID, b.Repository, b.Status, textutil.ShortSHA(b.CommitSHA), b.ID)
 		return err
 	}
 	if opts.IO.IsStderrTTY() && !opts.Output.Machine() && !opts.Output.Quiet {
-		fmt.Fprintf(opts.IO.ErrOut, "%s\n", opts.IO.Gray(fmt.Sprintf("Build #%d of %s at %s", b.ID, b.Repository, shortSHA(b.CommitSHA))))
+		fmt.Fprintf(opts.IO.ErrOut, "%s\n", opts.IO.Gray(fmt.Sprintf("Build #%d of %s at %s", b.ID, b.Repository, textutil.ShortSHA(b.CommitSHA))))
 	}
 	if b.Status == catalog.BuildQueued {
 		if _, msg := buildEngine(ctx, c); msg != "" {
@@ -294,7 +295,7 @@ func waitRepositoryBuild(ctx context.Context, c *client.Client, ios *IOStreams, 
 			return r, nil
 		}
 	}
-	step("building", fmt.Sprintf("build #%d at %s", lb.ID, shortSHA(lb.CommitSHA)))
+	step("building", fmt.Sprintf("build #%d at %s", lb.ID, textutil.ShortSHA(lb.CommitSHA)))
 	if engine != "" {
 		step("waiting", fmt.Sprintf("build #%d waits for the Docker engine: %s", lb.ID, engine))
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
-	"net/http"
 	"net/http/httptest"
 	"os"
 	"strconv"
@@ -37,8 +36,7 @@ type buildsDaemon struct {
 func newBuildsDaemon(t *testing.T, ready ...func(context.Context) client.Health) *buildsDaemon {
 	t.Helper()
 	st := storetest.New(t)
-	routes := &api.BuildRoutes{Store: st, PollInterval: 20 * time.Millisecond}
-	s := &api.Server{Store: st, Guard: &api.Guard{Loopback: true}, Extra: []func(*http.ServeMux){routes.Register}}
+	s := &api.Server{Store: st, Guard: &api.Guard{Loopback: true}, Builds: &api.Builds{PollInterval: 20 * time.Millisecond}}
 	if len(ready) > 0 {
 		s.Ready = ready[0]
 	}

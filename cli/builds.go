@@ -10,6 +10,7 @@ import (
 
 	"github.com/appstore-dev/appstore/catalog"
 	"github.com/appstore-dev/appstore/client"
+	"github.com/appstore-dev/appstore/internal/textutil"
 )
 
 // BuildsOptions are the inputs of "appstore builds".
@@ -107,7 +108,7 @@ func runBuilds(ctx context.Context, opts *BuildsOptions) error {
 			duration = strconv.FormatInt(*b.DurationMS, 10)
 		}
 		if tty {
-			commit = shortSHA(commit)
+			commit = textutil.ShortSHA(commit)
 			queued = ago(now(), b.CreatedAt)
 			if b.DurationMS != nil {
 				duration = formatMillis(*b.DurationMS)

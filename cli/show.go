@@ -12,6 +12,7 @@ import (
 
 	"github.com/appstore-dev/appstore/catalog"
 	"github.com/appstore-dev/appstore/client"
+	"github.com/appstore-dev/appstore/internal/textutil"
 )
 
 // ShowOptions are the inputs of "appstore show".
@@ -98,7 +99,7 @@ func printTimeline(ios *IOStreams, steps []client.IngestionEvent, now time.Time)
 		status := statusColor(ios, string(s.Status))(fmt.Sprintf("%-10s", s.Status))
 		line := fmt.Sprintf("  %-14s %s", ago(now, s.CreatedAt), status)
 		if s.CommitSHA != "" {
-			line += " " + shortSHA(s.CommitSHA)
+			line += " " + textutil.ShortSHA(s.CommitSHA)
 		}
 		if s.Message != "" {
 			line += "  " + plainText(s.Message)
@@ -167,7 +168,7 @@ func printRepository(ios *IOStreams, r *client.Repository, now time.Time) error 
 	if b := r.LatestBuild; b != nil {
 		s := fmt.Sprintf("#%d %s", b.ID, b.Status)
 		if b.CommitSHA != "" {
-			s += " at " + shortSHA(b.CommitSHA)
+			s += " at " + textutil.ShortSHA(b.CommitSHA)
 		}
 		if b.Cached {
 			s += " (cached)"
@@ -220,13 +221,6 @@ func printRepository(ios *IOStreams, r *client.Repository, now time.Time) error 
 	}
 	_, err := fmt.Fprint(ios.Out, b.String())
 	return err
-}
-
-func shortSHA(s string) string {
-	if len(s) > 12 {
-		return s[:12]
-	}
-	return s
 }
 
 // ago says how long before now t was, in the largest whole unit.

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/appstore-dev/appstore/client"
+	"github.com/appstore-dev/appstore/internal/textutil"
 )
 
 // Version and Commit are set at link time:
@@ -38,7 +39,7 @@ func commitString() string {
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		for _, s := range bi.Settings {
 			if s.Key == "vcs.revision" {
-				return shortSHA(s.Value)
+				return textutil.ShortSHA(s.Value)
 			}
 		}
 	}

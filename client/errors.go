@@ -8,19 +8,21 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/appstore-dev/appstore/apitype"
 	"github.com/appstore-dev/appstore/catalog"
+	"github.com/appstore-dev/appstore/internal/textutil"
 )
 
-// Error codes of ErrorDetail.Code.
+// Error codes of ErrorDetail.Code (package apitype defines them).
 const (
-	CodeInvalid      = "invalid"
-	CodeNotFound     = "not_found"
-	CodeConflict     = "conflict"
-	CodeUnauthorized = "unauthorized"
-	CodeForbidden    = "forbidden"
-	CodeTooLarge     = "too_large"
-	CodeUnavailable  = "unavailable"
-	CodeInternal     = "internal"
+	CodeInvalid      = apitype.CodeInvalid
+	CodeNotFound     = apitype.CodeNotFound
+	CodeConflict     = apitype.CodeConflict
+	CodeUnauthorized = apitype.CodeUnauthorized
+	CodeForbidden    = apitype.CodeForbidden
+	CodeTooLarge     = apitype.CodeTooLarge
+	CodeUnavailable  = apitype.CodeUnavailable
+	CodeInternal     = apitype.CodeInternal
 )
 
 // APIError is an answer of the daemon with a status other than 2xx.
@@ -115,10 +117,7 @@ func firstLine(body []byte) string {
 	}
 	s, _, _ := strings.Cut(strings.TrimSpace(string(body)), "\n")
 	s = strings.TrimSpace(s)
-	if len(s) > 200 {
-		s = s[:200] + "…"
-	}
-	return s
+	return textutil.Truncate(s, 200)
 }
 
 // UnreachableError means no answer came from the daemon: nothing listens at

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"iter"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -15,42 +14,13 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
-)
 
-// Message types the stream sends besides stored events. They have id 0 and
-// are not part of the event log.
-const (
-	// EventHeartbeat is sent every heartbeat interval; Events consumes
-	// it (a client that hears nothing for three intervals reconnects).
-	EventHeartbeat = "heartbeat"
-	// EventStreamTruncated says that events after the requested id were
-	// pruned (older than the daemon's --event-retention); its data is a
-	// StreamTruncated. The stream goes on from the oldest retained event.
-	EventStreamTruncated = "stream.truncated"
+	"github.com/appstore-dev/appstore/internal/backoff"
 )
-
-// HeartbeatHeader is a header of the WebSocket handshake answer: the
-// heartbeat interval of the stream as a Go duration ("15s").
-const HeartbeatHeader = "Appstore-Heartbeat"
 
 // SinceNow as EventsOptions.Since follows only the events committed after
 // the call starts.
 const SinceNow int64 = -1
-
-// StreamTruncated is the data of a stream.truncated message.
-type StreamTruncated struct {
-	// Since is the id the stream was asked to start after.
-	Since int64 `json:"since"`
-	// PrunedThrough is the id up to which events were deleted; the
-	// stream continues after it.
-	PrunedThrough int64 `json:"pruned_through"`
-}
-
-// EventCursor is the answer of GET /api/v1/events/last.
-type EventCursor struct {
-	// LastID is the id of the newest event, 0 when there is none.
-	LastID int64 `json:"last_id"`
-}
 
 // EventsOptions select the events of Events and StoredEvents.
 type EventsOptions struct {
@@ -147,14 +117,14 @@ func (c *Client) Events(ctx context.Context, opts EventsOptions) iter.Seq2[Event
 			reconnectFor = time.Minute
 		}
 		var lostAt time.Time // when the stream was lost; zero before the first connection
-		backoff := reconnectMin
+		delay := reconnectMin
 		// pause tells OnReconnect and waits before the next dial; false
 		// when ctx ended meanwhile (the error is yielded then).
 		pause := func(err error, wait time.Duration) bool {
 			if opts.OnReconnect != nil {
 				opts.OnReconnect(err, wait)
 			}
-			if !sleep(ctx, wait) {
+			if !backoff.Sleep(ctx, wait) {
 				yield(Event{}, fmt.Errorf("events: %w", ctx.Err()))
 				return false
 			}
@@ -171,14 +141,14 @@ func (c *Client) Events(ctx context.Context, opts EventsOptions) iter.Seq2[Event
 					yield(Event{}, err)
 					return
 				}
-				wait := jitter(backoff)
-				backoff = min(backoff*2, reconnectMax)
+				wait := backoff.Jitter(delay)
+				delay = min(delay*2, reconnectMax)
 				if !pause(err, wait) {
 					return
 				}
 				continue
 			}
-			backoff = reconnectMin
+			delay = reconnectMin
 			stopped, err := readEvents(ctx, conn, heartbeat, &last, yield)
 			if stopped {
 				_ = conn.Close(websocket.StatusNormalClosure, "")
@@ -199,8 +169,8 @@ func (c *Client) Events(ctx context.Context, opts EventsOptions) iter.Seq2[Event
 			// come back at once. Otherwise the daemon may be restarting.
 			wait := time.Duration(0)
 			if websocket.CloseStatus(err) != websocket.StatusPolicyViolation {
-				wait = jitter(backoff)
-				backoff = min(backoff*2, reconnectMax)
+				wait = backoff.Jitter(delay)
+				delay = min(delay*2, reconnectMax)
 			}
 			if !pause(err, wait) {
 				return
@@ -300,27 +270,4 @@ func retryable(err error) bool {
 	}
 	var ue *UnreachableError
 	return errors.As(err, &ue)
-}
-
-// jitter spreads d over [d/2, d).
-func jitter(d time.Duration) time.Duration {
-	if d <= 1 {
-		return d
-	}
-	return d/2 + rand.N(d/2)
-}
-
-// sleep waits for d or until ctx is done; it reports whether d elapsed.
-func sleep(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }

@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"net/http/httptest"
 	"slices"
 	"strings"
@@ -164,9 +163,7 @@ func TestEventsComeBackAfterASlowConsumerCut(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { hcancel(); hub.Close() })
-	mux := http.NewServeMux()
-	(&events.Routes{Hub: hub, Guard: &api.Guard{Loopback: true}}).Register(mux)
-	srv := httptest.NewServer(mux)
+	srv := httptest.NewServer((&api.Server{Guard: &api.Guard{Loopback: true}, Events: &events.Stream{Hub: hub}}).Handler())
 	t.Cleanup(srv.Close)
 	c := &client.Client{BaseURL: srv.URL}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)

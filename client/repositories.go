@@ -20,7 +20,7 @@ func (c *Client) AddRepository(ctx context.Context, req AddRepositoryRequest) (*
 // answer's NextCursor is set, pass it as opts.Cursor for the next page, or
 // use AllRepositories.
 func (c *Client) Repositories(ctx context.Context, opts ListRepositoriesOptions) (*RepositoryList, error) {
-	return doJSON[RepositoryList](ctx, c, http.MethodGet, apiPath("repositories"), opts.query(), nil)
+	return doJSON[RepositoryList](ctx, c, http.MethodGet, apiPath("repositories"), repositoriesQuery(opts), nil)
 }
 
 // AllRepositories iterates over every repository matching opts, fetching
@@ -54,7 +54,7 @@ func (c *Client) AllRepositories(ctx context.Context, opts ListRepositoriesOptio
 	}
 }
 
-func (o ListRepositoriesOptions) query() url.Values {
+func repositoriesQuery(o ListRepositoriesOptions) url.Values {
 	q := url.Values{}
 	for _, t := range o.Tags {
 		q.Add("tag", t)

@@ -6,32 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-
-	"github.com/appstore-dev/appstore/catalog"
 )
-
-// Wire types of search and autocomplete.
-type (
-	SearchPage     = catalog.SearchPage
-	SearchResult   = catalog.SearchResult
-	Suggestions    = catalog.Suggestions
-	Suggestion     = catalog.Suggestion
-	SuggestionKind = catalog.SuggestionKind
-)
-
-// SearchOptions are the parameters of GET /api/v1/search.
-type SearchOptions struct {
-	// Query is in the search language (package catalog/query): key:value
-	// filters, -key:value, key:a,b, "phrases", words; "" lists everything.
-	Query string
-	// Limit is the page size (1–100); zero lets the daemon choose (20).
-	Limit int
-	// Cursor is the NextCursor of the previous page of the same Query.
-	Cursor string
-	// ExactTotal makes the daemon count every match even for a broad query
-	// whose total it would otherwise estimate.
-	ExactTotal bool
-}
 
 // Search returns one page of the repositories matching opts.Query. A query
 // that does not parse is an *APIError with Code invalid, Field "q" and the
@@ -78,17 +53,6 @@ func (c *Client) SearchAll(ctx context.Context, opts SearchOptions) iter.Seq2[Se
 			opts.Cursor = page.NextCursor
 		}
 	}
-}
-
-// AutocompleteOptions are the parameters of GET /api/v1/autocomplete.
-type AutocompleteOptions struct {
-	// Query is the text typed so far.
-	Query string
-	// Pos is the cursor's byte offset in Query; negative means its end.
-	Pos int
-	// Limit is the number of suggestions (1–100); zero lets the daemon
-	// choose (10).
-	Limit int
 }
 
 // Autocomplete returns the completions of the token at opts.Pos, each with

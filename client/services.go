@@ -9,114 +9,9 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/appstore-dev/appstore/apitype"
 )
-
-// Wire types of the service registry (/api/v1/services).
-
-// ServiceSpec declares a service: the body of POST /api/v1/services and one
-// entry of a manifest.
-type ServiceSpec struct {
-	Slug string `json:"slug"`
-	// Name defaults to the slug.
-	Name string `json:"name,omitempty"`
-	Kind string `json:"kind,omitempty"`
-	// BaseURL is the service's root URL (http or https).
-	BaseURL string `json:"base_url"`
-	// HealthURL defaults to BaseURL + "/healthz".
-	HealthURL    string          `json:"health_url,omitempty"`
-	Capabilities []string        `json:"capabilities,omitempty"`
-	Metadata     json.RawMessage `json:"metadata,omitempty"` // a JSON object
-	// HealthInterval overrides the daemon's --health-interval for this
-	// service: a duration such as "10s" or "2m".
-	HealthInterval string `json:"health_interval,omitempty"`
-}
-
-// UpdateServiceRequest is the body of PATCH /api/v1/services/{slug}. Nil
-// fields are left alone.
-type UpdateServiceRequest struct {
-	Name    *string `json:"name,omitempty"`
-	Kind    *string `json:"kind,omitempty"`
-	BaseURL *string `json:"base_url,omitempty"`
-	// HealthURL "" goes back to BaseURL + "/healthz".
-	HealthURL    *string   `json:"health_url,omitempty"`
-	Capabilities *[]string `json:"capabilities,omitempty"`
-	// Metadata replaces the whole object; JSON null clears it.
-	Metadata json.RawMessage `json:"metadata,omitempty"`
-	// HealthInterval "" goes back to the daemon's --health-interval.
-	HealthInterval *string `json:"health_interval,omitempty"`
-}
-
-// ServiceManifest is the body of POST /api/v1/services/import.
-type ServiceManifest struct {
-	Services []ServiceSpec `json:"services"`
-}
-
-// ServiceList is the answer of GET /api/v1/services.
-type ServiceList struct {
-	Services []Service `json:"services"`
-}
-
-// ListServicesOptions are the filters of GET /api/v1/services.
-type ListServicesOptions struct {
-	Status     string // unknown, healthy, unhealthy
-	Kind       string
-	Capability string
-}
-
-// ImportServicesOptions change how a manifest is applied.
-type ImportServicesOptions struct {
-	// Prune deletes the services that came from a manifest and are not in
-	// this one. Services registered through the API are never pruned.
-	Prune bool
-}
-
-// ServiceImportResult is the answer of POST /api/v1/services/import.
-type ServiceImportResult struct {
-	Created   int `json:"created"`
-	Updated   int `json:"updated"`
-	Unchanged int `json:"unchanged"`
-	Deleted   int `json:"deleted"`
-	// Services says what happened to each service: the manifest's in
-	// its order, then the pruned ones.
-	Services []ServiceImportEntry `json:"services"`
-}
-
-// ServiceImportEntry is what an import did to one service.
-type ServiceImportEntry struct {
-	Slug string `json:"slug"`
-	// Action is created, updated, unchanged or deleted.
-	Action string `json:"action"`
-	// Changed names the fields an update changed.
-	Changed []string `json:"changed,omitempty"`
-}
-
-// ServiceEntryError is what was wrong with one entry of a refused
-// manifest.
-type ServiceEntryError struct {
-	// Index is the entry's position in the services array, from 0.
-	Index   int    `json:"index"`
-	Slug    string `json:"slug,omitempty"`
-	Field   string `json:"field,omitempty"`
-	Message string `json:"message"`
-}
-
-func (e ServiceEntryError) String() string {
-	s := fmt.Sprintf("services[%d]", e.Index)
-	if e.Slug != "" {
-		s += " (" + e.Slug + ")"
-	}
-	if e.Field != "" {
-		s += ": " + e.Field
-	}
-	return s + ": " + e.Message
-}
-
-// ManifestErrorDetail is the "error" object of a refused import: an
-// ErrorDetail with one entry per invalid service.
-type ManifestErrorDetail struct {
-	ErrorDetail
-	Entries []ServiceEntryError `json:"entries"`
-}
 
 // ManifestError is returned by ImportServices when the daemon refused the
 // manifest because of invalid entries; nothing was applied. It unwraps to
@@ -231,9 +126,7 @@ func (c *Client) importServices(ctx context.Context, body any, opts ImportServic
 	res, err := doJSON[ServiceImportResult](ctx, c, http.MethodPost, apiPath("services", "import"), q, body)
 	var ae *APIError
 	if errors.As(err, &ae) && ae.Code == CodeInvalid {
-		var eb struct {
-			Error ManifestErrorDetail `json:"error"`
-		}
+		var eb apitype.ManifestErrorBody
 		if json.Unmarshal(ae.body, &eb) == nil && len(eb.Error.Entries) > 0 {
 			return nil, &ManifestError{Err: ae, Entries: eb.Error.Entries}
 		}

@@ -12,8 +12,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/appstore-dev/appstore/apitype"
+	"github.com/appstore-dev/appstore/catalog/giturl"
 	"github.com/appstore-dev/appstore/catalog/store"
-	"github.com/appstore-dev/appstore/client"
 	"github.com/appstore-dev/appstore/daemon/api"
 	"github.com/appstore-dev/appstore/daemon/events"
 	"github.com/appstore-dev/appstore/daemon/localpg"
@@ -35,19 +36,21 @@ type Daemon struct {
 	// to the event log, or to a build's new log lines.
 	Events *events.Hub
 
-	pg  *localpg.Cluster
+	pg *localpg.Cluster
+	// api is the HTTP surface: the route table and its handlers. Each
+	// wire step fills in the handlers of its area.
 	api *api.Server
+	// gitPolicy is the one Git URL policy of registration, clones, sync
+	// and builds (Config.GitPolicy).
+	gitPolicy giturl.Policy
 	// queue delivers jobs; wireQueue creates it, later wire steps register
 	// their handlers, and it starts after every step ran.
-	queue queue.Queue
-	// hostRouters see every request before the API; the first that returns
-	// a handler serves it (the preview proxy routes <slug>.localhost here).
-	hostRouters []func(r *http.Request) http.Handler
-	handler     http.Handler
-	server      *http.Server
-	listener    net.Listener
-	checks      []readyCheck
-	metrics     *metrics.Metrics
+	queue    queue.Queue
+	handler  http.Handler
+	server   *http.Server
+	listener net.Listener
+	checks   []readyCheck
+	metrics  *metrics.Metrics
 
 	// queueBack run when Redis answers again after an outage (onQueueBack).
 	queueBack []func(ctx context.Context)
@@ -105,6 +108,7 @@ func Start(ctx context.Context, cfg Config) (_ *Daemon, err error) {
 	if err := d.openStore(ctx); err != nil {
 		return nil, err
 	}
+	d.gitPolicy = cfg.GitPolicy()
 	d.api = &api.Server{
 		Store:  d.Store,
 		Logger: d.logger.With("component", "api"),
@@ -112,10 +116,15 @@ func Start(ctx context.Context, cfg Config) (_ *Daemon, err error) {
 			Loopback:     cfg.Loopback(),
 			AllowedHosts: cfg.AllowedHosts,
 			Token:        cfg.Token,
-			TokenExempt:  []string{"/api/v1/webhooks/", "/api/v1/services"},
+			ServiceToken: cfg.ServiceToken,
 		},
-		Version: client.VersionInfo{Version: cfg.Version, Commit: cfg.Commit, API: 1},
-		Ready:   d.ready,
+		// Every process listens: the API role serves the API, the others
+		// only their health, so that supervisors can watch workers and
+		// runners too.
+		HealthOnly: !cfg.HasRole(RoleAPI),
+		Roles:      strings.Join(cfg.Roles, ","),
+		Version:    apitype.VersionInfo{Version: cfg.Version, Commit: cfg.Commit, API: 1},
+		Ready:      d.ready,
 	}
 	d.addCheck("database", false, d.Store.Ping)
 
@@ -145,9 +154,6 @@ func Start(ctx context.Context, cfg Config) (_ *Daemon, err error) {
 		d.watchQueue()
 	}
 
-	// Every process listens: the API role serves the API, the others only
-	// their health (healthHandler), so that supervisors can watch workers
-	// and runners too.
 	if err := d.serve(); err != nil {
 		return nil, err
 	}
@@ -197,26 +203,9 @@ func (d *Daemon) serve() error {
 	}
 	d.listener = ln
 	d.URL = "http://" + ln.Addr().String()
-	if d.handler == nil && !d.cfg.HasRole(RoleAPI) {
-		d.handler = d.healthHandler()
-	}
 	if d.handler == nil {
-		apiHandler := d.api.Handler()
-		routers := d.hostRouters
-		d.handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			for _, route := range routers {
-				if h := route(r); h != nil {
-					if rec, ok := w.(*api.StatusRecorder); ok {
-						rec.Route = "preview"
-					}
-					h.ServeHTTP(w, r)
-					return
-				}
-			}
-			apiHandler.ServeHTTP(w, r)
-		})
+		d.handler = d.api.Handler()
 	}
-	d.handler = d.observeRequests(d.handler)
 	d.server = &http.Server{
 		Handler:           d.handler,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -235,40 +224,6 @@ func (d *Daemon) serve() error {
 		}
 	}()
 	return nil
-}
-
-// healthHandler is what a process without the api role serves: /healthz,
-// /readyz (its own dependencies: database, queue, Docker engine…) and the
-// version, behind the same Host guard as the API. Anything else is refused
-// with a pointer to the processes that do serve the API.
-func (d *Daemon) healthHandler() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		api.WriteJSON(w, http.StatusOK, client.Health{Status: "ok"})
-	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
-		defer cancel()
-		h := d.ready(ctx)
-		status := http.StatusOK
-		if h.Status == "down" {
-			status = http.StatusServiceUnavailable
-		}
-		api.WriteJSON(w, status, h)
-	})
-	mux.HandleFunc("GET /api/v1/version", func(w http.ResponseWriter, r *http.Request) {
-		api.WriteJSON(w, http.StatusOK, d.api.Version)
-	})
-	if d.metrics != nil {
-		mux.Handle("GET /metrics", d.metrics.Handler())
-	}
-	roles := strings.Join(d.cfg.Roles, ",")
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		api.WriteError(w, r, api.HTTPError(http.StatusNotFound, "not_found",
-			"this appstored runs --roles %s, without api: it serves only /healthz, /readyz, /metrics and /api/v1/version; send %s %s to a process with the api role",
-			roles, r.Method, r.URL.Path))
-	})
-	return d.api.Guard.Wrap(mux)
 }
 
 // streamGrace is how long Shutdown lets requests in flight finish before
@@ -343,8 +298,8 @@ func (d *Daemon) addCheck(name string, optional bool, check func(ctx context.Con
 
 // ready runs every check concurrently: "ok" when all pass, "degraded" when
 // only optional ones fail, "down" otherwise.
-func (d *Daemon) ready(ctx context.Context) client.Health {
-	h := client.Health{Status: "ok", Checks: make(map[string]client.HealthCheck, len(d.checks))}
+func (d *Daemon) ready(ctx context.Context) apitype.Health {
+	h := apitype.Health{Status: apitype.HealthOK, Checks: make(map[string]apitype.HealthCheck, len(d.checks))}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for _, c := range d.checks {
@@ -352,7 +307,7 @@ func (d *Daemon) ready(ctx context.Context) client.Health {
 		go func() {
 			defer wg.Done()
 			err := c.check(ctx)
-			hc := client.HealthCheck{OK: err == nil, Optional: c.optional}
+			hc := apitype.HealthCheck{OK: err == nil, Optional: c.optional}
 			if err != nil {
 				hc.Message = err.Error()
 			}
@@ -361,9 +316,9 @@ func (d *Daemon) ready(ctx context.Context) client.Health {
 			h.Checks[c.name] = hc
 			switch {
 			case err != nil && !c.optional:
-				h.Status = "down"
-			case err != nil && h.Status == "ok":
-				h.Status = "degraded"
+				h.Status = apitype.HealthDown
+			case err != nil && h.Status == apitype.HealthOK:
+				h.Status = apitype.HealthDegraded
 			}
 		}()
 	}

@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/appstore-dev/appstore/catalog/giturl"
 	"github.com/appstore-dev/appstore/daemon/api"
 	"github.com/appstore-dev/appstore/daemon/builder"
 	"github.com/appstore-dev/appstore/daemon/ingest"
@@ -55,7 +54,7 @@ func (d *Daemon) wireBuild(ctx context.Context) error {
 			Engine:        engine,
 			Queue:         d.queue,
 			SourceDir:     filepath.Join(cfg.DataDir, "build-sources"),
-			GitPolicy:     d.buildGitPolicy(),
+			GitPolicy:     d.gitPolicy,
 			CloneTimeout:  cfg.CloneTimeout,
 			MaxCloneBytes: cfg.MaxCloneBytes,
 			LocalCheckout: local,
@@ -80,25 +79,16 @@ func (d *Daemon) wireBuild(ctx context.Context) error {
 		})
 	}
 
-	if cfg.HasRole(RoleAPI) {
-		routes := &api.BuildRoutes{Store: d.Store, Logger: logger}
-		if d.queue != nil {
-			routes.Queue = d.queue
-		}
-		if d.Events != nil {
-			routes.Notifier = d.Events
-		}
-		if worker != nil {
-			routes.CancelRunning = worker.Cancel
-		}
-		d.api.Extra = append(d.api.Extra, routes.Register)
+	builds := &api.Builds{Store: d.Store, Logger: logger}
+	if d.queue != nil {
+		builds.Queue = d.queue
 	}
+	if d.Events != nil {
+		builds.Notifier = d.Events
+	}
+	if worker != nil {
+		builds.CancelRunning = worker.Cancel
+	}
+	d.api.Builds = builds
 	return nil
-}
-
-// buildGitPolicy is the URL policy of the build worker's clones, the one
-// ingestion applies: local paths and private addresses only while bound
-// to loopback, or with --git-allow-private.
-func (d *Daemon) buildGitPolicy() giturl.Policy {
-	return giturl.Policy{AllowLocal: d.cfg.Loopback(), AllowPrivate: d.cfg.Loopback() || d.cfg.GitAllowPrivate}
 }

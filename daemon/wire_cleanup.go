@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/appstore-dev/appstore/catalog/store"
-	"github.com/appstore-dev/appstore/daemon/events"
 	"github.com/appstore-dev/appstore/daemon/queue"
 )
 
@@ -31,7 +30,6 @@ func (d *Daemon) wireCleanup(context.Context) error {
 	}
 	c := &cleaner{
 		store:             d.Store,
-		events:            d.Events,
 		eventRetention:    d.cfg.EventRetention,
 		timelineRetention: d.cfg.TimelineRetention,
 		logger:            d.logger.With("component", "cleanup"),
@@ -66,7 +64,6 @@ func cleanupPeriod(t time.Time, interval time.Duration) string {
 
 type cleaner struct {
 	store             *store.Store
-	events            *events.Hub
 	eventRetention    time.Duration
 	timelineRetention time.Duration
 	logger            *slog.Logger
@@ -96,7 +93,7 @@ func (c *cleaner) tick(ctx context.Context, q queue.Enqueuer, interval time.Dura
 // Both run even if one fails; a failure is retried by the queue.
 func (c *cleaner) handle(ctx context.Context, job queue.Job) error {
 	var errs []error
-	if n, err := c.events.Prune(ctx, c.eventRetention); err != nil {
+	if n, err := c.store.PruneEvents(ctx, c.eventRetention); err != nil {
 		errs = append(errs, fmt.Errorf("event log: %w", err))
 	} else if n > 0 {
 		c.logger.Info("pruned events older than --event-retention", "deleted", n, "retention", c.eventRetention, "period", job.Period)

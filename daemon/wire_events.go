@@ -26,11 +26,11 @@ func (d *Daemon) wireEvents(ctx context.Context) error {
 	// Pruning past --event-retention is a cleanup job (wire_cleanup.go).
 
 	if d.cfg.HasRole(RoleAPI) {
-		routes := &events.Routes{Hub: hub, Guard: d.api.Guard, Logger: logger}
-		d.api.Extra = append(d.api.Extra, routes.Register)
+		stream := &events.Stream{Hub: hub, OriginAllowed: d.api.Guard.OriginAllowed, AllowedHosts: d.api.Guard.AllowedHosts, Logger: logger}
+		d.api.Events = stream
 		// Runs before hub.Close (closers run in reverse): the WebSockets
 		// end when Shutdown cancels their request contexts.
-		d.onClose(routes.Wait)
+		d.onClose(stream.Wait)
 	}
 	return nil
 }

@@ -42,25 +42,22 @@ func (p registrationPolicy) Check(ctx context.Context, u *giturl.URL) error {
 	return err
 }
 
-// wireIngest serves refresh, the timeline and webhooks on the API role, and
+// wireIngest gives the API its repository and webhook handlers (served on
+// the api role), and
 // runs the ingest worker, its reconciler and the periodic sync on the worker
 // role. Several worker processes share the work: the store's claims and
 // leases decide who ingests a repository, and the sync scheduler claims due
 // repositories with SKIP LOCKED.
 func (d *Daemon) wireIngest(ctx context.Context) error {
 	logger := d.logger.With("component", "ingest")
-	policy := d.cfg.GitPolicy()
+	policy := d.gitPolicy
 
 	var ingester api.Ingester
 	if d.queue != nil {
 		ingester = ingest.Ingester{Queue: d.queue}
 	}
-	if d.cfg.HasRole(RoleAPI) {
-		d.api.GitPolicy = registrationPolicy{policy}
-		d.api.Ingest = ingester
-		routes := &api.IngestRoutes{Store: d.Store, Logger: logger, Ingest: ingester, WebhookSecret: d.cfg.WebhookSecret}
-		d.api.Extra = append(d.api.Extra, routes.Register)
-	}
+	d.api.Repositories = &api.Repositories{Store: d.Store, Logger: logger, GitPolicy: registrationPolicy{policy}, Ingest: ingester}
+	d.api.Webhooks = &api.Webhooks{Store: d.Store, Logger: logger, Ingest: ingester, Secret: d.cfg.WebhookSecret}
 	if !d.cfg.HasRole(RoleWorker) {
 		return nil
 	}

@@ -16,9 +16,7 @@ import (
 // their ports on this host's loopback only.
 func (d *Daemon) wireRunner(ctx context.Context) error {
 	launches := &api.Launches{Store: d.Store}
-	if d.cfg.HasRole(RoleAPI) {
-		d.api.Extra = append(d.api.Extra, launches.Register)
-	}
+	d.api.Launches = launches
 	if !d.cfg.HasRole(RoleRunner) {
 		return nil
 	}
@@ -54,7 +52,7 @@ func (d *Daemon) wireRunner(ctx context.Context) error {
 	d.onClose(r.Close)
 	launches.Runner = r
 	if d.cfg.HasRole(RoleAPI) {
-		d.hostRouters = append(d.hostRouters, r.Route)
+		d.api.Previews = r.Preview
 	}
 	return nil
 }

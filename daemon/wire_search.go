@@ -6,14 +6,10 @@ import (
 	"github.com/appstore-dev/appstore/daemon/api"
 )
 
-// wireSearch adds the search and autocomplete routes to the API role. They
+// wireSearch gives the API its search and autocomplete handlers. They
 // only read the catalog; the facet counters they use are kept by triggers
 // in the database, so there is nothing to run in the background.
 func (d *Daemon) wireSearch(ctx context.Context) error {
-	if !d.cfg.HasRole(RoleAPI) {
-		return nil
-	}
-	routes := &api.Search{Store: d.Store}
-	d.api.Extra = append(d.api.Extra, routes.Register)
+	d.api.Search = &api.Search{Store: d.Store}
 	return nil
 }

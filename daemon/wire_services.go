@@ -31,11 +31,11 @@ func (d *Daemon) wireServices(ctx context.Context) error {
 		}
 	}
 	if d.cfg.HasRole(RoleAPI) {
-		routes := &api.ServiceRoutes{Store: d.Store, Logger: logger, Token: d.cfg.ServiceToken}
+		services := &api.Services{Store: d.Store, Logger: logger}
 		if poller != nil {
-			routes.Changed = poller.Wake
+			services.Changed = poller.Wake
 		}
-		d.api.Extra = append(d.api.Extra, routes.Register)
+		d.api.Services = services
 		if d.cfg.ServiceToken == "" {
 			logger.Debug("service registration disabled: set --service-token to allow it")
 		}

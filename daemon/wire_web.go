@@ -7,9 +7,9 @@ import (
 	"github.com/appstore-dev/appstore/daemon/web"
 )
 
-// wireWeb serves the web view on the API role: the page at /, /app/<slug>
-// and /add and its embedded assets under /static/, on the API mux so that
-// the API's Host/Origin guard covers them too.
+// wireWeb gives the API role the web view: the page at /, /app/<slug> and
+// /add and its embedded assets under /static/, in the route table so that
+// the API's Host guard covers them too.
 func (d *Daemon) wireWeb(ctx context.Context) error {
 	if !d.cfg.HasRole(RoleAPI) {
 		return nil
@@ -18,6 +18,6 @@ func (d *Daemon) wireWeb(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("web view: %w", err)
 	}
-	d.api.Extra = append(d.api.Extra, h.Register)
+	d.api.Web = h
 	return nil
 }

@@ -66,14 +66,6 @@ func (s *Styles) launchBadge(l *client.Launch) string {
 	return ""
 }
 
-// shortSHA is the first 12 characters of a commit, as git shows them.
-func shortSHA(sha string) string {
-	if len(sha) > 12 {
-		return sha[:12]
-	}
-	return sha
-}
-
 func formatMS(ms *int64) string {
 	if ms == nil {
 		return ""

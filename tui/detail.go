@@ -15,6 +15,7 @@ import (
 
 	"github.com/appstore-dev/appstore/catalog"
 	"github.com/appstore-dev/appstore/client"
+	"github.com/appstore-dev/appstore/internal/textutil"
 )
 
 // detailTimeline and detailBuilds are how many ingestion steps and builds
@@ -235,7 +236,7 @@ func (d *Detail) content() string {
 		branch = r.DefaultBranch
 	}
 	field("branch", branch)
-	field("commit", shortSHA(r.LastCommitSHA))
+	field("commit", textutil.ShortSHA(r.LastCommitSHA))
 	if r.LastIngestedAt != nil {
 		field("ingested", d.fmtTime(*r.LastIngestedAt))
 	}
@@ -307,7 +308,7 @@ func (d *Detail) content() string {
 		line("  %s", s.Subtle.Render("none yet"))
 	}
 	for _, bd := range d.builds {
-		extra := joinNonEmpty("  ", shortSHA(bd.CommitSHA), d.fmtTime(bd.CreatedAt), formatMS(bd.DurationMS))
+		extra := joinNonEmpty("  ", textutil.ShortSHA(bd.CommitSHA), d.fmtTime(bd.CreatedAt), formatMS(bd.DurationMS))
 		if bd.Cached {
 			extra += s.Subtle.Render("  cached")
 		}

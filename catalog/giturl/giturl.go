@@ -10,6 +10,8 @@ import (
 	"path"
 	"strings"
 	"unicode"
+
+	"github.com/appstore-dev/appstore/internal/textutil"
 )
 
 // MaxLen bounds the length of a Git URL.
@@ -43,11 +45,11 @@ func Parse(raw string) (*URL, error) {
 		return nil, fmt.Errorf("git URL is longer than %d characters", MaxLen)
 	}
 	if strings.HasPrefix(s, "-") {
-		return nil, fmt.Errorf("git URL %q starts with '-': that would be read as an option, give a URL", short(s))
+		return nil, fmt.Errorf("git URL %q starts with '-': that would be read as an option, give a URL", textutil.Truncate(s, 120))
 	}
 	for _, r := range s {
 		if unicode.IsControl(r) || unicode.IsSpace(r) {
-			return nil, fmt.Errorf("git URL %q contains a space or control character", short(s))
+			return nil, fmt.Errorf("git URL %q contains a space or control character", textutil.Truncate(s, 120))
 		}
 	}
 	u, err := parseForm(s)
@@ -76,13 +78,13 @@ func parseForm(s string) (*URL, error) {
 	if u, ok := parseSCP(s); ok {
 		return u, nil
 	}
-	return nil, fmt.Errorf("git URL %q is not a URL: give https://host/owner/repo.git, ssh://…, git://…, git@host:owner/repo.git, or an absolute path", short(s))
+	return nil, fmt.Errorf("git URL %q is not a URL: give https://host/owner/repo.git, ssh://…, git://…, git@host:owner/repo.git, or an absolute path", textutil.Truncate(s, 120))
 }
 
 func parseStandard(s string) (*URL, error) {
 	pu, err := url.Parse(s)
 	if err != nil {
-		return nil, fmt.Errorf("git URL %q: %w", short(s), err)
+		return nil, fmt.Errorf("git URL %q: %w", textutil.Truncate(s, 120), err)
 	}
 	scheme := strings.ToLower(pu.Scheme)
 	switch scheme {
@@ -90,10 +92,10 @@ func parseStandard(s string) (*URL, error) {
 	case "git+ssh", "ssh+git":
 		scheme = "ssh"
 	default:
-		return nil, fmt.Errorf("git URL %q: scheme %q is not supported; use https, ssh or git", short(s), pu.Scheme)
+		return nil, fmt.Errorf("git URL %q: scheme %q is not supported; use https, ssh or git", textutil.Truncate(s, 120), pu.Scheme)
 	}
 	if pu.Opaque != "" {
-		return nil, fmt.Errorf("git URL %q: want %s://host/path", short(s), scheme)
+		return nil, fmt.Errorf("git URL %q: want %s://host/path", textutil.Truncate(s, 120), scheme)
 	}
 	u := &URL{Scheme: scheme, Host: strings.ToLower(pu.Hostname()), Port: pu.Port()}
 	if pu.User != nil {
@@ -109,20 +111,20 @@ func parseStandard(s string) (*URL, error) {
 		return nil, err
 	}
 	if pu.RawQuery != "" || pu.Fragment != "" {
-		return nil, fmt.Errorf("git URL %q has a query or fragment; remove it", short(s))
+		return nil, fmt.Errorf("git URL %q has a query or fragment; remove it", textutil.Truncate(s, 120))
 	}
 	p := strings.Trim(path.Clean("/"+pu.Path), "/")
 	if p == "" || p == "." {
-		return nil, fmt.Errorf("git URL %q has no repository path", short(s))
+		return nil, fmt.Errorf("git URL %q has no repository path", textutil.Truncate(s, 120))
 	}
 	if strings.HasPrefix(p, "-") {
-		return nil, fmt.Errorf("git URL %q: path starts with '-'", short(s))
+		return nil, fmt.Errorf("git URL %q: path starts with '-'", textutil.Truncate(s, 120))
 	}
 	// Percent-encoding must not smuggle in what Parse refuses in plain
 	// text: the decoded path is what git sees, and CloneURL writes it
 	// unescaped.
 	if strings.IndexFunc(p, func(r rune) bool { return unicode.IsControl(r) || unicode.IsSpace(r) }) >= 0 {
-		return nil, fmt.Errorf("git URL %q: path contains an encoded space or control character", short(s))
+		return nil, fmt.Errorf("git URL %q: path contains an encoded space or control character", textutil.Truncate(s, 120))
 	}
 	u.Path = p
 	return u, nil
@@ -157,28 +159,28 @@ func parseSCP(s string) (*URL, bool) {
 func parseFile(s string) (*URL, error) {
 	p := s[len("file://"):]
 	if !strings.HasPrefix(p, "/") {
-		return nil, fmt.Errorf("git URL %q: file URLs need an absolute path (file:///path/to/repo)", short(s))
+		return nil, fmt.Errorf("git URL %q: file URLs need an absolute path (file:///path/to/repo)", textutil.Truncate(s, 120))
 	}
 	p = path.Clean(p)
 	if p == "/" {
-		return nil, fmt.Errorf("git URL %q: no repository path", short(s))
+		return nil, fmt.Errorf("git URL %q: no repository path", textutil.Truncate(s, 120))
 	}
 	return &URL{Scheme: "file", Path: p}, nil
 }
 
 func checkHost(host, raw string) error {
 	if host == "" {
-		return fmt.Errorf("git URL %q has no host: give one, e.g. https://github.com/owner/repo.git or git@github.com:owner/repo.git", short(raw))
+		return fmt.Errorf("git URL %q has no host: give one, e.g. https://github.com/owner/repo.git or git@github.com:owner/repo.git", textutil.Truncate(raw, 120))
 	}
 	if strings.HasPrefix(host, "-") {
-		return fmt.Errorf("git URL %q: host starts with '-'", short(raw))
+		return fmt.Errorf("git URL %q: host starts with '-'", textutil.Truncate(raw, 120))
 	}
 	if net.ParseIP(host) != nil {
 		return nil
 	}
 	for _, r := range host {
 		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '.' || r == '_') {
-			return fmt.Errorf("git URL %q: host %q contains %q", short(raw), host, r)
+			return fmt.Errorf("git URL %q: host %q contains %q", textutil.Truncate(raw, 120), host, r)
 		}
 	}
 	return nil
@@ -269,15 +271,8 @@ func Normalize(raw string) (string, error) {
 	return u.Key(), nil
 }
 
-func short(s string) string {
-	if len(s) > 120 {
-		return s[:120] + "…"
-	}
-	return s
-}
-
 func redact(pu *url.URL) string {
 	c := *pu
 	c.User = url.User("REDACTED")
-	return short(c.String())
+	return textutil.Truncate(c.String(), 120)
 }

@@ -113,11 +113,79 @@ func (s *Store) LastEventID(ctx context.Context) (int64, error) {
 	return id, nil
 }
 
-// PruneEvents deletes events older than the retention, returning how many.
+// eventPruneBatch is how many events one pruning transaction deletes, to
+// keep transactions short on a large log.
+const eventPruneBatch = 10000
+
+// PruneEvents deletes the events older than retention and returns how many
+// it deleted. It deletes a prefix of the log, every id up to the newest
+// event that is older than retention (ids follow commit order, creation
+// times follow transaction starts, so a few events just younger than
+// retention may go too), and raises events_pruned.through in the same
+// transactions, so that a subscriber resuming below it gets a
+// stream.truncated message rather than a silent gap. Several processes may
+// prune at once.
 func (s *Store) PruneEvents(ctx context.Context, retention time.Duration) (int64, error) {
-	tag, err := s.pool.Exec(ctx, `DELETE FROM events WHERE created_at < now() - make_interval(secs => $1)`, retention.Seconds())
-	if err != nil {
-		return 0, fmt.Errorf("prune events: %w", mapError(err))
+	if retention <= 0 {
+		return 0, fmt.Errorf("prune events: retention %s: want a positive duration", retention)
 	}
-	return tag.RowsAffected(), nil
+	var bound int64
+	err := s.pool.QueryRow(ctx,
+		`SELECT coalesce(max(id), 0) FROM events WHERE created_at < now() - make_interval(secs => $1)`,
+		retention.Seconds()).Scan(&bound)
+	if err != nil {
+		return 0, fmt.Errorf("prune events: find the newest expired event: %w", mapError(err))
+	}
+	var total int64
+	for bound > 0 {
+		var n int64
+		err := s.pool.QueryRow(ctx, `
+			WITH gone AS (
+				DELETE FROM events
+				WHERE id IN (SELECT id FROM events WHERE id <= $1 ORDER BY id LIMIT $2)
+				RETURNING id
+			), mark AS (
+				UPDATE events_pruned SET through = greatest(through, (SELECT coalesce(max(id), 0) FROM gone))
+			)
+			SELECT count(*) FROM gone`, bound, eventPruneBatch).Scan(&n)
+		if err != nil {
+			return total, fmt.Errorf("prune events: %w", mapError(err))
+		}
+		total += n
+		if n < eventPruneBatch {
+			break
+		}
+	}
+	return total, nil
+}
+
+// EventLogBounds are the ends of the event log.
+type EventLogBounds struct {
+	// PrunedThrough: events up to this id were pruned.
+	PrunedThrough int64
+	// Newest is the highest id handed out, committed or not.
+	Newest int64
+}
+
+// EventLogBounds reads the ends of the event log: how far it was pruned
+// and the newest id handed out.
+func (s *Store) EventLogBounds(ctx context.Context) (EventLogBounds, error) {
+	var b EventLogBounds
+	err := s.pool.QueryRow(ctx, `
+		SELECT (SELECT through FROM events_pruned),
+		       (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM events_id_seq)`).
+		Scan(&b.PrunedThrough, &b.Newest)
+	if err != nil {
+		return b, fmt.Errorf("read event log bounds: %w", mapError(err))
+	}
+	return b, nil
+}
+
+// ListenConfig is the configuration of a connection of its own, outside
+// the pool, with the pool's settings: the event hub LISTENs on it.
+// applicationName tells it apart in pg_stat_activity.
+func (s *Store) ListenConfig(applicationName string) *pgx.ConnConfig {
+	cfg := s.pool.Config().ConnConfig.Copy()
+	cfg.RuntimeParams["application_name"] = applicationName
+	return cfg
 }

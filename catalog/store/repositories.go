@@ -334,8 +334,10 @@ func (s *Store) UpdateRepository(ctx context.Context, slug string, u RepositoryU
 			return nil, err
 		}
 	}
-	if u.Description != nil && len([]rune(*u.Description)) > catalog.MaxDescriptionLen {
-		return nil, catalog.Invalid("description", "is longer than %d characters", catalog.MaxDescriptionLen)
+	if u.Description != nil {
+		if err := catalog.ValidateDescription(*u.Description); err != nil {
+			return nil, err
+		}
 	}
 	if u.Dockerfile != nil {
 		if err := catalog.ValidateRelPath("dockerfile", *u.Dockerfile); err != nil {

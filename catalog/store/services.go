@@ -1,16 +1,13 @@
 package store
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/url"
 	"slices"
 	"strings"
 	"time"
-	"unicode"
 
 	"github.com/appstore-dev/appstore/catalog"
 	"github.com/jackc/pgx/v5"
@@ -24,268 +21,9 @@ const (
 	ServiceSourceManifest = "manifest"
 )
 
-// Limits of service declarations.
-const (
-	MaxServiceKindLen        = 64
-	MaxServiceCapabilities   = 64
-	MaxCapabilityLen         = 64
-	MaxServiceMetadataBytes  = 16 << 10
-	MaxManifestServices      = 1000
-	MinServiceHealthInterval = time.Second
-	MaxServiceHealthInterval = 24 * time.Hour
-)
-
-// ServiceSpec is what is declared about a service, by POST /services or an
-// entry of a manifest. The health state is not part of it: the poller owns
-// that.
-type ServiceSpec struct {
-	Slug      string
-	Name      string // default: the slug
-	Kind      string // optional label, [a-z0-9._-]
-	BaseURL   string
-	HealthURL string // default: BaseURL + "/healthz"
-	// Capabilities are lower-cased labels ("chat", "embeddings").
-	Capabilities []string
-	// Metadata is a JSON object (nil means {}).
-	Metadata json.RawMessage
-	// HealthInterval overrides the daemon's --health-interval; 0 keeps it.
-	HealthInterval time.Duration
-}
-
-// DefaultHealthURL is the health URL of a service that declares none.
-func DefaultHealthURL(baseURL string) string {
-	return strings.TrimRight(baseURL, "/") + "/healthz"
-}
-
-// Normalize checks spec and returns it with defaults filled in and values
-// in their stored form. Errors are *catalog.InvalidError naming the field.
-func (sp ServiceSpec) Normalize() (ServiceSpec, error) {
-	sp.Slug = strings.TrimSpace(sp.Slug)
-	if sp.Slug == "" {
-		return sp, catalog.Invalid("slug", "is required: give the service a slug such as \"llm-gateway\"")
-	}
-	if !catalog.ValidSlug(sp.Slug) {
-		return sp, catalog.Invalid("slug", "%q is not a slug: use at most %d lower-case letters, digits and inner dashes, e.g. \"llm-gateway\"", truncateText(sp.Slug, 80), catalog.MaxSlugLen)
-	}
-	if sp.Name == "" {
-		sp.Name = sp.Slug
-	}
-	if err := catalog.ValidateName(sp.Name); err != nil {
-		return sp, err
-	}
-	sp.Kind = strings.ToLower(strings.TrimSpace(sp.Kind))
-	if len(sp.Kind) > MaxServiceKindLen || !labelOK(sp.Kind, "._-") {
-		return sp, catalog.Invalid("kind", "%q: use at most %d lower-case letters, digits, dots, dashes and underscores, e.g. \"llm\"", truncateText(sp.Kind, 80), MaxServiceKindLen)
-	}
-	if strings.TrimSpace(sp.BaseURL) == "" {
-		return sp, catalog.Invalid("base_url", "is required: give the service's root URL, e.g. http://10.0.0.5:8080")
-	}
-	base, err := checkServiceURL("base_url", sp.BaseURL)
-	if err != nil {
-		return sp, err
-	}
-	if base.RawQuery != "" || base.ForceQuery {
-		return sp, catalog.Invalid("base_url", "%q has a query; give the root URL without one (put a query in health_url if the check needs it)", truncateText(sp.BaseURL, 200))
-	}
-	sp.BaseURL = strings.TrimRight(base.String(), "/")
-	if strings.TrimSpace(sp.HealthURL) == "" {
-		sp.HealthURL = DefaultHealthURL(sp.BaseURL)
-	} else {
-		h, err := checkServiceURL("health_url", sp.HealthURL)
-		if err != nil {
-			return sp, err
-		}
-		sp.HealthURL = h.String()
-	}
-	if len(sp.Capabilities) > MaxServiceCapabilities {
-		return sp, catalog.Invalid("capabilities", "has %d entries, at most %d are allowed", len(sp.Capabilities), MaxServiceCapabilities)
-	}
-	caps := make([]string, 0, len(sp.Capabilities))
-	for _, c := range sp.Capabilities {
-		c = strings.ToLower(strings.TrimSpace(c))
-		if c == "" || len(c) > MaxCapabilityLen || !labelOK(c, "._:/-") {
-			return sp, catalog.Invalid("capabilities", "%q: a capability is 1 to %d lower-case letters, digits and . _ : / -, e.g. \"chat\"", truncateText(c, 80), MaxCapabilityLen)
-		}
-		if slices.Contains(caps, c) {
-			return sp, catalog.Invalid("capabilities", "%q is listed twice", c)
-		}
-		caps = append(caps, c)
-	}
-	sp.Capabilities = caps
-	meta, err := normalizeMetadata(sp.Metadata)
-	if err != nil {
-		return sp, err
-	}
-	sp.Metadata = meta
-	if sp.HealthInterval != 0 && (sp.HealthInterval < MinServiceHealthInterval || sp.HealthInterval > MaxServiceHealthInterval) {
-		return sp, catalog.Invalid("health_interval", "%s is out of range: give a duration from %s to %s, or leave it out to use the daemon's --health-interval", sp.HealthInterval, MinServiceHealthInterval, MaxServiceHealthInterval)
-	}
-	if sp.HealthInterval%time.Millisecond != 0 {
-		return sp, catalog.Invalid("health_interval", "%s is finer than a millisecond", sp.HealthInterval)
-	}
-	return sp, nil
-}
-
-// checkServiceURL accepts absolute http(s) URLs without credentials: the
-// registry is readable without a token, so a password in a URL would be
-// published.
-func checkServiceURL(field, raw string) (*url.URL, error) {
-	raw = strings.TrimSpace(raw)
-	if len(raw) > catalog.MaxURLLen {
-		return nil, catalog.Invalid(field, "is longer than %d characters", catalog.MaxURLLen)
-	}
-	if strings.IndexFunc(raw, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0 {
-		return nil, catalog.Invalid(field, "%q contains a space or a control character", truncateText(raw, 200))
-	}
-	u, err := url.Parse(raw)
-	if err != nil {
-		return nil, catalog.Invalid(field, "%q is not a URL: %v", truncateText(raw, 200), unwrapURLErr(err))
-	}
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return nil, catalog.Invalid(field, "%q: only http:// and https:// URLs are accepted", truncateText(raw, 200))
-	}
-	if u.Host == "" || u.Hostname() == "" {
-		return nil, catalog.Invalid(field, "%q has no host, want e.g. http://10.0.0.5:8080", truncateText(raw, 200))
-	}
-	if u.User != nil {
-		return nil, catalog.Invalid(field, "carries credentials; the registry is readable by anyone who can reach appstored, so leave them out")
-	}
-	if u.Fragment != "" {
-		return nil, catalog.Invalid(field, "%q has a #fragment, which is never sent to the server; remove it", truncateText(raw, 200))
-	}
-	return u, nil
-}
-
-func unwrapURLErr(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		return ue.Err
-	}
-	return err
-}
-
-// normalizeMetadata accepts a JSON object (or nothing) and returns it
-// compacted.
-func normalizeMetadata(raw json.RawMessage) (json.RawMessage, error) {
-	trimmed := bytes.TrimSpace(raw)
-	if len(trimmed) == 0 || string(trimmed) == "null" {
-		return json.RawMessage("{}"), nil
-	}
-	if trimmed[0] != '{' {
-		return nil, catalog.Invalid("metadata", "must be a JSON object, e.g. {\"owner\":\"ml-team\"}")
-	}
-	var buf bytes.Buffer
-	if err := json.Compact(&buf, trimmed); err != nil {
-		return nil, catalog.Invalid("metadata", "is not valid JSON: %v", err)
-	}
-	if buf.Len() > MaxServiceMetadataBytes {
-		return nil, catalog.Invalid("metadata", "is %d bytes, at most %d are allowed", buf.Len(), MaxServiceMetadataBytes)
-	}
-	return buf.Bytes(), nil
-}
-
-func labelOK(s, extra string) bool {
-	for _, r := range s {
-		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || strings.ContainsRune(extra, r)) {
-			return false
-		}
-	}
-	return true
-}
-
-func truncateText(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
-}
-
-// ManifestEntryError is what was wrong with one entry of a manifest.
-type ManifestEntryError struct {
-	Index   int    // position in the manifest's services array, from 0
-	Slug    string // as given, when there was one
-	Field   string
-	Message string
-}
-
-// ManifestError lists every invalid entry of a manifest. Nothing of the
-// manifest was applied.
-type ManifestError struct {
-	Entries []ManifestEntryError
-}
-
-func (e *ManifestError) Error() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "manifest has %d invalid %s; nothing was applied", len(e.Entries), pluralWord(len(e.Entries), "entry", "entries"))
-	for i, en := range e.Entries {
-		if i == 3 {
-			fmt.Fprintf(&b, "; and %d more", len(e.Entries)-3)
-			break
-		}
-		fmt.Fprintf(&b, "; %s", en.String())
-	}
-	return b.String()
-}
-
-// String reads "services[2] (llm): base_url: …".
-func (en ManifestEntryError) String() string {
-	s := fmt.Sprintf("services[%d]", en.Index)
-	if en.Slug != "" {
-		s += fmt.Sprintf(" (%s)", truncateText(en.Slug, 64))
-	}
-	if en.Field != "" {
-		s += ": " + en.Field
-	}
-	return s + ": " + en.Message
-}
-
-// Is makes a ManifestError a catalog.ErrInvalid.
-func (e *ManifestError) Is(target error) bool { return target == catalog.ErrInvalid }
-
-func pluralWord(n int, one, many string) string {
-	if n == 1 {
-		return one
-	}
-	return many
-}
-
-// ValidateManifest normalises every entry of a manifest and reports each
-// invalid one, including slugs declared twice. Nil entries were already
-// found invalid by the caller (they could not be decoded) and are skipped,
-// so indices stay those of the manifest. The normalised specs are returned
-// in manifest order, without the nil ones.
-func ValidateManifest(entries []*ServiceSpec) ([]ServiceSpec, []ManifestEntryError) {
-	var errs []ManifestEntryError
-	out := make([]ServiceSpec, 0, len(entries))
-	firstAt := map[string]int{}
-	if len(entries) > MaxManifestServices {
-		return nil, []ManifestEntryError{{Index: MaxManifestServices, Field: "services",
-			Message: fmt.Sprintf("a manifest declares at most %d services; split it into several imports without --prune", MaxManifestServices)}}
-	}
-	for i, e := range entries {
-		if e == nil {
-			continue
-		}
-		sp, err := e.Normalize()
-		if err != nil {
-			en := ManifestEntryError{Index: i, Slug: e.Slug, Message: err.Error()}
-			var inv *catalog.InvalidError
-			if errors.As(err, &inv) {
-				en.Field, en.Message = inv.Field, inv.Message
-			}
-			errs = append(errs, en)
-			continue
-		}
-		if j, dup := firstAt[sp.Slug]; dup {
-			errs = append(errs, ManifestEntryError{Index: i, Slug: sp.Slug, Field: "slug",
-				Message: fmt.Sprintf("%q is already declared by services[%d]; a slug may appear once", sp.Slug, j)})
-			continue
-		}
-		firstAt[sp.Slug] = i
-		out = append(out, sp)
-	}
-	return out, errs
-}
+// ServiceSpec is a service's declaration; the rules that check it are
+// catalog.ServiceSpec.Normalize and catalog.ValidateManifest.
+type ServiceSpec = catalog.ServiceSpec
 
 // serviceColumns are what scanService reads, in order.
 const serviceColumns = `id, slug, name, kind, base_url, health_url, capabilities, metadata, health_interval_ms,
@@ -320,7 +58,7 @@ func (r *serviceRow) spec() ServiceSpec {
 	sp := ServiceSpec{Slug: r.Slug, Name: r.Name, Kind: r.Kind, BaseURL: r.BaseURL, HealthURL: r.HealthURL,
 		Capabilities: slices.Clone(r.Capabilities), Metadata: r.Metadata}
 	if r.HealthIntervalMS != nil {
-		sp.HealthInterval = time.Duration(*r.HealthIntervalMS) * time.Millisecond
+		sp.HealthInterval = (time.Duration(*r.HealthIntervalMS) * time.Millisecond).String()
 	}
 	return sp
 }
@@ -444,7 +182,7 @@ func writeSpec(ctx context.Context, tx pgx.Tx, id int64, sp ServiceSpec, source 
 		next_check_at = CASE WHEN $10 THEN NULL ELSE next_check_at END
 		WHERE id = $1`,
 		id, sp.Name, sp.Kind, sp.BaseURL, sp.HealthURL, sp.Capabilities, string(sp.Metadata),
-		intervalMS(sp.HealthInterval), source, resetHealth)
+		intervalMS(sp.Interval()), source, resetHealth)
 	if err != nil {
 		return fmt.Errorf("update service %q: %w", sp.Slug, mapError(err))
 	}
@@ -456,7 +194,7 @@ func insertService(ctx context.Context, tx pgx.Tx, sp ServiceSpec, source string
 		(slug, name, kind, base_url, health_url, capabilities, metadata, health_interval_ms, source)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING `+serviceColumns,
 		sp.Slug, sp.Name, sp.Kind, sp.BaseURL, sp.HealthURL, sp.Capabilities, string(sp.Metadata),
-		intervalMS(sp.HealthInterval), source))
+		intervalMS(sp.Interval()), source))
 	if err != nil {
 		err = mapError(err)
 		if errors.Is(err, catalog.ErrConflict) {
@@ -542,8 +280,8 @@ type ServicePatch struct {
 	Capabilities *[]string
 	// Metadata replaces the whole object; nil leaves it alone.
 	Metadata json.RawMessage
-	// HealthInterval: 0 goes back to the daemon's --health-interval.
-	HealthInterval *time.Duration
+	// HealthInterval: "" goes back to the daemon's --health-interval.
+	HealthInterval *string
 }
 
 // UpdateService applies p. When nothing changes it writes nothing and
@@ -565,7 +303,7 @@ func (s *Store) UpdateService(ctx context.Context, slug string, p ServicePatch) 
 			sp.Kind = *p.Kind
 		}
 		if p.BaseURL != nil {
-			if p.HealthURL == nil && have.HealthURL == DefaultHealthURL(have.BaseURL) {
+			if p.HealthURL == nil && have.HealthURL == catalog.DefaultHealthURL(have.BaseURL) {
 				sp.HealthURL = ""
 			}
 			sp.BaseURL = *p.BaseURL
@@ -665,7 +403,7 @@ const manifestImportLock = 7072
 
 // ImportServices upserts every service of a manifest in one transaction.
 // The manifest is validated as a whole first: an invalid entry is reported
-// in a *ManifestError with every other invalid entry, and nothing is
+// in a *catalog.ManifestError with every other invalid entry, and nothing is
 // applied. Declared services take source manifest (a service registered
 // through the API that a manifest declares becomes the manifest's).
 // Services whose declaration is unchanged are not written and get no
@@ -675,9 +413,9 @@ func (s *Store) ImportServices(ctx context.Context, specs []ServiceSpec, opts Im
 	for i := range specs {
 		ptrs[i] = &specs[i]
 	}
-	valid, errs := ValidateManifest(ptrs)
+	valid, errs := catalog.ValidateManifest(ptrs)
 	if len(errs) > 0 {
-		return nil, &ManifestError{Entries: errs}
+		return nil, &catalog.ManifestError{Entries: errs}
 	}
 	var res *ImportResult
 	err := s.inTx(ctx, func(tx pgx.Tx) error {

@@ -49,65 +49,13 @@ func decodeEvent(t *testing.T, e catalog.Event) eventData {
 	return d
 }
 
-func TestServiceSpecNormalize(t *testing.T) {
-	good := store.ServiceSpec{Slug: "llm", BaseURL: "http://10.0.0.5:8080/api/", Capabilities: []string{"Chat", " embeddings "},
-		Metadata: json.RawMessage(` { "owner" : "ml" } `), Kind: "LLM"}
-	sp, err := good.Normalize()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if sp.Name != "llm" || sp.BaseURL != "http://10.0.0.5:8080/api" || sp.HealthURL != "http://10.0.0.5:8080/api/healthz" ||
-		!slices.Equal(sp.Capabilities, []string{"chat", "embeddings"}) || string(sp.Metadata) != `{"owner":"ml"}` || sp.Kind != "llm" {
-		t.Errorf("normalised %+v", sp)
-	}
-	if sp, _ := (store.ServiceSpec{Slug: "x", BaseURL: "https://x.example"}).Normalize(); string(sp.Metadata) != "{}" || sp.Capabilities == nil {
-		t.Errorf("defaults: %+v", sp)
-	}
-
-	bad := []struct {
-		spec  store.ServiceSpec
-		field string
-		want  string
-	}{
-		{store.ServiceSpec{BaseURL: "http://x"}, "slug", "required"},
-		{store.ServiceSpec{Slug: "Bad_Slug", BaseURL: "http://x"}, "slug", "lower-case"},
-		{store.ServiceSpec{Slug: "-x", BaseURL: "http://x"}, "slug", "not a slug"},
-		{store.ServiceSpec{Slug: "x"}, "base_url", "required"},
-		{store.ServiceSpec{Slug: "x", BaseURL: "ftp://x"}, "base_url", "only http"},
-		{store.ServiceSpec{Slug: "x", BaseURL: "file:///etc/passwd"}, "base_url", "only http"},
-		{store.ServiceSpec{Slug: "x", BaseURL: "http://"}, "base_url", "no host"},
-		{store.ServiceSpec{Slug: "x", BaseURL: "http://u:p@x"}, "base_url", "credentials"},
-		{store.ServiceSpec{Slug: "x", BaseURL: "http://x?a=1"}, "base_url", "query"},
-		{store.ServiceSpec{Slug: "x", BaseURL: "http://x y"}, "base_url", "space"},
-		{store.ServiceSpec{Slug: "x", BaseURL: "http://x", HealthURL: "gopher://x"}, "health_url", "only http"},
-		{store.ServiceSpec{Slug: "x", BaseURL: "http://x", HealthURL: "http://x/#frag"}, "health_url", "fragment"},
-		{store.ServiceSpec{Slug: "x", BaseURL: "http://x", Kind: "a b"}, "kind", "lower-case"},
-		{store.ServiceSpec{Slug: "x", BaseURL: "http://x", Capabilities: []string{"chat", "CHAT"}}, "capabilities", "twice"},
-		{store.ServiceSpec{Slug: "x", BaseURL: "http://x", Capabilities: []string{""}}, "capabilities", "1 to"},
-		{store.ServiceSpec{Slug: "x", BaseURL: "http://x", Capabilities: make([]string, store.MaxServiceCapabilities+1)}, "capabilities", "at most"},
-		{store.ServiceSpec{Slug: "x", BaseURL: "http://x", Metadata: json.RawMessage(`[1]`)}, "metadata", "object"},
-		{store.ServiceSpec{Slug: "x", BaseURL: "http://x", Metadata: json.RawMessage(`{"a":`)}, "metadata", "not valid JSON"},
-		{store.ServiceSpec{Slug: "x", BaseURL: "http://x", Metadata: json.RawMessage(`{"a":"` + strings.Repeat("x", store.MaxServiceMetadataBytes) + `"}`)}, "metadata", "at most"},
-		{store.ServiceSpec{Slug: "x", BaseURL: "http://x", HealthInterval: 10 * time.Millisecond}, "health_interval", "out of range"},
-		{store.ServiceSpec{Slug: "x", BaseURL: "http://x", HealthInterval: 48 * time.Hour}, "health_interval", "out of range"},
-		{store.ServiceSpec{Slug: "x", BaseURL: "http://x", Name: "a\x00b"}, "name", "control"},
-	}
-	for _, c := range bad {
-		_, err := c.spec.Normalize()
-		var inv *catalog.InvalidError
-		if !errors.As(err, &inv) || inv.Field != c.field || !strings.Contains(err.Error(), c.want) {
-			t.Errorf("%+v: err %v, want field %s with %q", c.spec, err, c.field, c.want)
-		}
-	}
-}
-
 func TestServiceCreateUpdateDelete(t *testing.T) {
 	st := storetest.New(t)
 	ctx := context.Background()
 	since := lastEventID(t, st)
 
 	svc, created, err := st.CreateService(ctx, store.ServiceSpec{Slug: "llm", Name: "LLM gateway", BaseURL: "http://10.0.0.5:8080",
-		Capabilities: []string{"chat"}, Metadata: json.RawMessage(`{"owner":"ml","n":1}`), HealthInterval: 10 * time.Second})
+		Capabilities: []string{"chat"}, Metadata: json.RawMessage(`{"owner":"ml","n":1}`), HealthInterval: "10s"})
 	if err != nil || !created {
 		t.Fatalf("create: %v %v", created, err)
 	}
@@ -119,7 +67,7 @@ func TestServiceCreateUpdateDelete(t *testing.T) {
 	// The same declaration again (metadata in another key order and number
 	// spelling): no change, no event. A different one: a conflict.
 	again, created, err := st.CreateService(ctx, store.ServiceSpec{Slug: "llm", Name: "LLM gateway", BaseURL: "http://10.0.0.5:8080/",
-		Capabilities: []string{"chat"}, Metadata: json.RawMessage(`{"n":1.0e0,"owner":"ml"}`), HealthInterval: 10 * time.Second})
+		Capabilities: []string{"chat"}, Metadata: json.RawMessage(`{"n":1.0e0,"owner":"ml"}`), HealthInterval: "10s"})
 	if err != nil || created || again.ID != svc.ID {
 		t.Errorf("re-register: %+v %v %v", again, created, err)
 	}
@@ -141,8 +89,8 @@ func TestServiceCreateUpdateDelete(t *testing.T) {
 	if err != nil || !slices.Equal(changed, []string{"base_url", "health_url"}) || upd.HealthURL != base+"/healthz" {
 		t.Errorf("patch base: %+v %v %v", upd, changed, err)
 	}
-	zero := time.Duration(0)
-	upd, changed, err = st.UpdateService(ctx, "llm", store.ServicePatch{HealthInterval: &zero, Metadata: json.RawMessage(`{}`)})
+	none := ""
+	upd, changed, err = st.UpdateService(ctx, "llm", store.ServicePatch{HealthInterval: &none, Metadata: json.RawMessage(`{}`)})
 	if err != nil || !slices.Equal(changed, []string{"metadata", "health_interval"}) || upd.HealthIntervalMS != nil || upd.Metadata != nil {
 		t.Errorf("patch interval: %+v %v %v", upd, changed, err)
 	}
@@ -202,7 +150,7 @@ func TestImportServices(t *testing.T) {
 	manifest := []store.ServiceSpec{
 		{Slug: "llm", BaseURL: "http://llm:8080", Capabilities: []string{"chat"}, Metadata: json.RawMessage(`{"b":2,"a":1}`)},
 		{Slug: "search", BaseURL: "http://search:9200", Kind: "search"},
-		{Slug: "vectors", BaseURL: "http://vectors", HealthURL: "http://vectors/ready", HealthInterval: time.Minute},
+		{Slug: "vectors", BaseURL: "http://vectors", HealthURL: "http://vectors/ready", HealthInterval: "1m"},
 	}
 	since := lastEventID(t, st)
 	res, err := st.ImportServices(ctx, manifest, store.ImportOptions{})
@@ -242,7 +190,7 @@ func TestImportServices(t *testing.T) {
 		store.ServiceSpec{Slug: "new", BaseURL: "http://new"},
 	)
 	_, err = st.ImportServices(ctx, broken, store.ImportOptions{Prune: true})
-	var me *store.ManifestError
+	var me *catalog.ManifestError
 	if !errors.As(err, &me) || !errors.Is(err, catalog.ErrInvalid) || len(me.Entries) != 2 {
 		t.Fatalf("broken manifest: %v", err)
 	}

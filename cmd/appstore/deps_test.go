@@ -51,6 +51,12 @@ func TestForbiddenDepsDetects(t *testing.T) {
 
 func goListDeps(t *testing.T, pkg string) []string {
 	t.Helper()
+	return strings.Fields(string(goList(t, "-deps", pkg)))
+}
+
+// goList runs go list with args and returns its output.
+func goList(t *testing.T, args ...string) []byte {
+	t.Helper()
 	goBin, err := exec.LookPath("go")
 	if err != nil {
 		if os.Getenv("CI") == "true" {
@@ -58,16 +64,15 @@ func goListDeps(t *testing.T, pkg string) []string {
 		}
 		t.Skipf("go command not found: %v", err)
 	}
-	cmd := exec.Command(goBin, "list", "-deps", pkg)
-	out, err := cmd.Output()
+	out, err := exec.Command(goBin, append([]string{"list"}, args...)...).Output()
 	if err != nil {
 		var stderr string
 		if ee, ok := err.(*exec.ExitError); ok {
 			stderr = string(ee.Stderr)
 		}
-		t.Fatalf("go list -deps %s: %v\n%s", pkg, err, stderr)
+		t.Fatalf("go list %s: %v\n%s", strings.Join(args, " "), err, stderr)
 	}
-	return strings.Fields(string(out))
+	return out
 }
 
 func forbiddenDeps(deps []string) []string {

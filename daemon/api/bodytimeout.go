@@ -6,6 +6,9 @@ import (
 	"net/http"
 	"os"
 	"time"
+
+	"github.com/appstore-dev/appstore/apitype"
+	"github.com/appstore-dev/appstore/daemon/api/respond"
 )
 
 // DefaultBodyTimeout is how long a request body may take to arrive.
@@ -46,7 +49,7 @@ func (b *deadlineBody) Read(p []byte) (int, error) {
 		b.done = true
 		_ = b.rc.SetReadDeadline(time.Time{})
 	case errors.Is(err, os.ErrDeadlineExceeded):
-		err = errorf(http.StatusRequestTimeout, "invalid",
+		err = respond.Errorf(http.StatusRequestTimeout, apitype.CodeInvalid,
 			"the request body did not arrive within %v: send it at once", b.timeout)
 	}
 	return n, err

@@ -10,9 +10,10 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/appstore-dev/appstore/apitype"
 	"github.com/appstore-dev/appstore/catalog"
 	"github.com/appstore-dev/appstore/catalog/store"
-	"github.com/appstore-dev/appstore/client"
+	"github.com/appstore-dev/appstore/daemon/api/respond"
 	"github.com/appstore-dev/appstore/daemon/queue"
 )
 
@@ -22,14 +23,8 @@ type BuildLogNotifier interface {
 	SubscribeBuildLog(buildID int64) (notify <-chan struct{}, cancel func())
 }
 
-// BuildRoutes serves the builds API:
-//
-//	POST /api/v1/repositories/{slug}/builds   queue a build of the ingested commit
-//	GET  /api/v1/repositories/{slug}/builds   a repository's builds, newest first
-//	GET  /api/v1/builds/{id}                  one build
-//	GET  /api/v1/builds/{id}/logs             its log as JSON lines (?follow=1, ?since=)
-//	POST /api/v1/builds/{id}/cancel           cancel it
-type BuildRoutes struct {
+// Builds serves the builds of repositories and their logs.
+type Builds struct {
 	Store  *store.Store
 	Logger *slog.Logger
 	// Queue receives the job of a new build; nil leaves it queued for the
@@ -51,10 +46,12 @@ type BuildRoutes struct {
 	MaxBodyBytes int64
 }
 
-// Register adds the routes to mux.
-func (rt *BuildRoutes) Register(mux *http.ServeMux) {
+func (rt *Builds) defaults(s *Server) {
+	if rt.Store == nil {
+		rt.Store = s.Store
+	}
 	if rt.Logger == nil {
-		rt.Logger = slog.New(slog.DiscardHandler)
+		rt.Logger = s.Logger
 	}
 	if rt.PollInterval <= 0 {
 		rt.PollInterval = 200 * time.Millisecond
@@ -65,32 +62,27 @@ func (rt *BuildRoutes) Register(mux *http.ServeMux) {
 	if rt.MaxBodyBytes <= 0 {
 		rt.MaxBodyBytes = 64 << 10
 	}
-	mux.HandleFunc("POST /api/v1/repositories/{slug}/builds", rt.create)
-	mux.HandleFunc("GET /api/v1/repositories/{slug}/builds", rt.list)
-	mux.HandleFunc("GET /api/v1/builds/{id}", rt.get)
-	mux.HandleFunc("GET /api/v1/builds/{id}/logs", rt.logs)
-	mux.HandleFunc("POST /api/v1/builds/{id}/cancel", rt.cancel)
 }
 
-func (rt *BuildRoutes) create(w http.ResponseWriter, r *http.Request) {
-	var req client.CreateBuildRequest
+func (rt *Builds) create(w http.ResponseWriter, r *http.Request) {
+	var req apitype.CreateBuildRequest
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, rt.MaxBodyBytes))
 	if err != nil {
-		writeError(w, r, err)
+		respond.WriteError(w, r, err)
 		return
 	}
 	// An empty body is a build with the defaults.
 	if len(bytes.TrimSpace(body)) > 0 {
 		r.Body = io.NopCloser(bytes.NewReader(body))
-		if err := decodeJSON(w, r, rt.MaxBodyBytes, &req); err != nil {
-			writeError(w, r, err)
+		if err := respond.DecodeJSON(w, r, rt.MaxBodyBytes, &req); err != nil {
+			respond.WriteError(w, r, err)
 			return
 		}
 	}
 	slug := r.PathValue("slug")
 	b, created, err := rt.Store.CreateBuild(r.Context(), slug, req.NoCache)
 	if err != nil {
-		writeError(w, r, err)
+		respond.WriteError(w, r, err)
 		return
 	}
 	if created && rt.Queue != nil {
@@ -105,28 +97,28 @@ func (rt *BuildRoutes) create(w http.ResponseWriter, r *http.Request) {
 		// An equal build is already queued or running: this is it.
 		status = http.StatusOK
 	}
-	writeJSON(w, status, b)
+	respond.JSON(w, status, b)
 }
 
-func (rt *BuildRoutes) list(w http.ResponseWriter, r *http.Request) {
+func (rt *Builds) list(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	opts := store.BuildListOptions{Cursor: q.Get("cursor")}
 	limit, err := intParam(q.Get("limit"), "limit", 1, 500)
 	if err != nil {
-		writeError(w, r, err)
+		respond.WriteError(w, r, err)
 		return
 	}
 	opts.Limit = limit
 	builds, next, err := rt.Store.ListBuilds(r.Context(), r.PathValue("slug"), opts)
 	if err != nil {
-		writeError(w, r, err)
+		respond.WriteError(w, r, err)
 		return
 	}
-	out := client.BuildList{Builds: make([]client.Build, len(builds)), NextCursor: next}
+	out := apitype.BuildList{Builds: make([]apitype.Build, len(builds)), NextCursor: next}
 	for i, b := range builds {
 		out.Builds[i] = *b
 	}
-	writeJSON(w, http.StatusOK, out)
+	respond.JSON(w, http.StatusOK, out)
 }
 
 // buildID parses the {id} path value.
@@ -134,34 +126,34 @@ func buildID(r *http.Request) (int64, error) {
 	raw := r.PathValue("id")
 	id, err := strconv.ParseInt(raw, 10, 64)
 	if err != nil || id <= 0 {
-		return 0, errorf(http.StatusBadRequest, "invalid", "build id %q: want a positive number, as printed by `appstore builds <slug>`", raw)
+		return 0, respond.Errorf(http.StatusBadRequest, apitype.CodeInvalid, "build id %q: want a positive number, as printed by `appstore builds <slug>`", raw)
 	}
 	return id, nil
 }
 
-func (rt *BuildRoutes) get(w http.ResponseWriter, r *http.Request) {
+func (rt *Builds) get(w http.ResponseWriter, r *http.Request) {
 	id, err := buildID(r)
 	if err != nil {
-		writeError(w, r, err)
+		respond.WriteError(w, r, err)
 		return
 	}
 	b, err := rt.Store.Build(r.Context(), id)
 	if err != nil {
-		writeError(w, r, err)
+		respond.WriteError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, b)
+	respond.JSON(w, http.StatusOK, b)
 }
 
-func (rt *BuildRoutes) cancel(w http.ResponseWriter, r *http.Request) {
+func (rt *Builds) cancel(w http.ResponseWriter, r *http.Request) {
 	id, err := buildID(r)
 	if err != nil {
-		writeError(w, r, err)
+		respond.WriteError(w, r, err)
 		return
 	}
 	b, err := rt.Store.RequestBuildCancel(r.Context(), id)
 	if err != nil {
-		writeError(w, r, err)
+		respond.WriteError(w, r, err)
 		return
 	}
 	if b.Status == catalog.BuildRunning && rt.CancelRunning != nil {
@@ -172,33 +164,33 @@ func (rt *BuildRoutes) cancel(w http.ResponseWriter, r *http.Request) {
 		// The worker stops it within a second; follow the build to see.
 		status = http.StatusAccepted
 	}
-	writeJSON(w, status, b)
+	respond.JSON(w, status, b)
 }
 
 // logBatch is how many lines one read of the log returns.
 const logBatch = 1000
 
-// logs writes a build's log as JSON lines (client.LogLine). With
+// logs writes a build's log as JSON lines (apitype.LogLine). With
 // follow=1 it keeps the answer open, sending each new batch as it is
 // stored, and ends once the build ended and every line was sent.
-func (rt *BuildRoutes) logs(w http.ResponseWriter, r *http.Request) {
+func (rt *Builds) logs(w http.ResponseWriter, r *http.Request) {
 	id, err := buildID(r)
 	if err != nil {
-		writeError(w, r, err)
+		respond.WriteError(w, r, err)
 		return
 	}
 	q := r.URL.Query()
 	var since int64
 	if s := q.Get("since"); s != "" {
 		if since, err = strconv.ParseInt(s, 10, 64); err != nil || since < 0 {
-			writeError(w, r, invalidField("since", "%q: want the id of the last line received, or 0", s))
+			respond.WriteError(w, r, respond.InvalidField("since", "%q: want the id of the last line received, or 0", s))
 			return
 		}
 	}
 	follow := false
 	if f := q.Get("follow"); f != "" {
 		if follow, err = strconv.ParseBool(f); err != nil {
-			writeError(w, r, invalidField("follow", "%q: want 1 or 0", f))
+			respond.WriteError(w, r, respond.InvalidField("follow", "%q: want 1 or 0", f))
 			return
 		}
 	}
@@ -215,7 +207,7 @@ func (rt *BuildRoutes) logs(w http.ResponseWriter, r *http.Request) {
 	}
 	status, err := rt.Store.BuildStatus(ctx, id)
 	if err != nil {
-		writeError(w, r, err)
+		respond.WriteError(w, r, err)
 		return
 	}
 	w.Header().Set("Content-Type", "application/x-ndjson")
@@ -261,7 +253,7 @@ func (rt *BuildRoutes) logs(w http.ResponseWriter, r *http.Request) {
 }
 
 // sendLines writes every stored line after *since and advances it.
-func (rt *BuildRoutes) sendLines(ctx context.Context, enc *json.Encoder, id int64, since *int64) (int, error) {
+func (rt *Builds) sendLines(ctx context.Context, enc *json.Encoder, id int64, since *int64) (int, error) {
 	sent := 0
 	for {
 		lines, err := rt.Store.BuildLogs(ctx, id, *since, logBatch)
@@ -285,7 +277,7 @@ func (rt *BuildRoutes) sendLines(ctx context.Context, enc *json.Encoder, id int6
 // interval passed), sending keep-alive lines meanwhile. It reports false
 // when the follower went away. When the notifier shuts down, *notify is
 // cleared and *poll falls back to the plain polling interval.
-func (rt *BuildRoutes) wait(ctx context.Context, notify *<-chan struct{}, poll *time.Duration, keepAlive <-chan time.Time, w http.ResponseWriter, rc *http.ResponseController) bool {
+func (rt *Builds) wait(ctx context.Context, notify *<-chan struct{}, poll *time.Duration, keepAlive <-chan time.Time, w http.ResponseWriter, rc *http.ResponseController) bool {
 	t := time.NewTimer(*poll)
 	defer t.Stop()
 	for {

@@ -9,7 +9,6 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,43 +18,25 @@ import (
 	"github.com/appstore-dev/appstore/client"
 	"github.com/appstore-dev/appstore/daemon/api"
 	"github.com/appstore-dev/appstore/daemon/events"
-	"github.com/appstore-dev/appstore/daemon/queue"
+	"github.com/appstore-dev/appstore/daemon/queue/queuetest"
 )
-
-type jobRecorder struct {
-	mu   sync.Mutex
-	jobs []queue.Job
-}
-
-func (q *jobRecorder) Enqueue(_ context.Context, j queue.Job) error {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	q.jobs = append(q.jobs, j)
-	return nil
-}
-
-func (q *jobRecorder) count() int {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	return len(q.jobs)
-}
 
 type buildsAPI struct {
 	*apiTest
 	st     *store.Store
-	jobs   *jobRecorder
+	jobs   *queuetest.Recorder
 	client *client.Client
 }
 
-func newBuildsAPI(t *testing.T, configure func(*api.BuildRoutes)) *buildsAPI {
+func newBuildsAPI(t *testing.T, configure func(*api.Builds)) *buildsAPI {
 	t.Helper()
 	st := storetest.New(t)
-	jobs := &jobRecorder{}
-	routes := &api.BuildRoutes{Store: st, Queue: jobs, PollInterval: 50 * time.Millisecond}
+	jobs := &queuetest.Recorder{}
+	builds := &api.Builds{Store: st, Queue: jobs, PollInterval: 50 * time.Millisecond}
 	if configure != nil {
-		configure(routes)
+		configure(builds)
 	}
-	s := &api.Server{Store: st, Guard: &api.Guard{Loopback: true}, Extra: []func(*http.ServeMux){routes.Register}}
+	s := &api.Server{Store: st, Guard: &api.Guard{Loopback: true}, Builds: builds}
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(srv.Close)
 	return &buildsAPI{apiTest: &apiTest{t: t, srv: srv}, st: st, jobs: jobs, client: &client.Client{BaseURL: srv.URL}}
@@ -101,14 +82,14 @@ func TestBuildsAPI(t *testing.T) {
 	if b.Status != catalog.BuildQueued || b.CommitSHA != commit || b.Repository != slug || b.DockerfilePath != "Dockerfile" || b.NoCache {
 		t.Errorf("created build %+v", b)
 	}
-	if a.jobs.count() != 1 {
-		t.Errorf("%d jobs enqueued, want 1", a.jobs.count())
+	if a.jobs.Len() != 1 {
+		t.Errorf("%d jobs enqueued, want 1", a.jobs.Len())
 	}
 	// The same build again while it is queued: that one is the answer.
 	code, body = a.do("POST", "/api/v1/repositories/"+slug+"/builds", "{}")
 	var again client.Build
-	if err := json.Unmarshal(body, &again); err != nil || code != http.StatusOK || again.ID != b.ID || a.jobs.count() != 1 {
-		t.Errorf("second create: %d %s (jobs %d)", code, body, a.jobs.count())
+	if err := json.Unmarshal(body, &again); err != nil || code != http.StatusOK || again.ID != b.ID || a.jobs.Len() != 1 {
+		t.Errorf("second create: %d %s (jobs %d)", code, body, a.jobs.Len())
 	}
 	nc, err := a.client.CreateBuild(ctx, slug, client.CreateBuildRequest{NoCache: true})
 	if err != nil || nc.ID == b.ID || !nc.NoCache {
@@ -196,7 +177,7 @@ func TestFollowLogStreamsLinesBeforeTheBuildEnds(t *testing.T) {
 	for _, mode := range []string{"poll", "hub"} {
 		t.Run(mode, func(t *testing.T) {
 			var a *buildsAPI
-			a = newBuildsAPI(t, func(rt *api.BuildRoutes) {
+			a = newBuildsAPI(t, func(rt *api.Builds) {
 				if mode == "hub" {
 					// A slow safety-net poll: lines arriving quickly can
 					// only come from the hub's wake-up.
@@ -216,8 +197,7 @@ func TestFollowLogStreamsLinesBeforeTheBuildEnds(t *testing.T) {
 					t.Fatal(err)
 				}
 				t.Cleanup(hub.Close)
-				routes := &api.BuildRoutes{Store: a.st, Notifier: hub, PollInterval: 10 * time.Second}
-				s := &api.Server{Store: a.st, Guard: &api.Guard{Loopback: true}, Extra: []func(*http.ServeMux){routes.Register}}
+				s := &api.Server{Store: a.st, Guard: &api.Guard{Loopback: true}, Builds: &api.Builds{Notifier: hub, PollInterval: 10 * time.Second}}
 				srv := httptest.NewServer(s.Handler())
 				t.Cleanup(srv.Close)
 				a.client = &client.Client{BaseURL: srv.URL}
@@ -304,7 +284,7 @@ func TestFollowLogStreamsLinesBeforeTheBuildEnds(t *testing.T) {
 }
 
 func TestFollowSendsKeepAlives(t *testing.T) {
-	a := newBuildsAPI(t, func(rt *api.BuildRoutes) { rt.KeepAlive = 50 * time.Millisecond; rt.PollInterval = time.Second })
+	a := newBuildsAPI(t, func(rt *api.Builds) { rt.KeepAlive = 50 * time.Millisecond; rt.PollInterval = time.Second })
 	slug, _ := a.ingestedRepo("quiet")
 	b, _, err := a.st.CreateBuild(context.Background(), slug, false)
 	if err != nil {

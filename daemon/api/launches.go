@@ -9,9 +9,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/appstore-dev/appstore/apitype"
 	"github.com/appstore-dev/appstore/catalog"
 	"github.com/appstore-dev/appstore/catalog/store"
-	"github.com/appstore-dev/appstore/client"
+	"github.com/appstore-dev/appstore/daemon/api/respond"
 	"github.com/appstore-dev/appstore/daemon/runner"
 )
 
@@ -25,7 +26,7 @@ type Launcher interface {
 	Decorate(l *catalog.Launch) *catalog.Launch
 }
 
-// Launches serves /api/v1/launches and POST …/repositories/{slug}/launches.
+// Launches serves the launches of apps; the runner (Runner) does the work.
 type Launches struct {
 	Store  *store.Store
 	Runner Launcher
@@ -33,28 +34,25 @@ type Launches struct {
 	MaxWait time.Duration
 }
 
-// Register adds the launch routes to mux.
-func (h *Launches) Register(mux *http.ServeMux) {
-	mux.HandleFunc("POST /api/v1/repositories/{slug}/launches", h.create)
-	mux.HandleFunc("GET /api/v1/launches", h.list)
-	mux.HandleFunc("GET /api/v1/launches/{id}", h.get)
-	mux.HandleFunc("DELETE /api/v1/launches/{id}", h.stop)
-	mux.HandleFunc("GET /api/v1/launches/{id}/logs", h.logs)
+func (h *Launches) defaults(s *Server) {
+	if h.Store == nil {
+		h.Store = s.Store
+	}
 }
 
 // launchError maps the runner's errors: unavailable ones (no engine,
 // another runner's launch) are 503.
 func launchError(w http.ResponseWriter, r *http.Request, err error) {
 	if runner.IsUnavailable(err) {
-		writeError(w, r, errorf(http.StatusServiceUnavailable, "unavailable", "%s", err.Error()))
+		respond.WriteError(w, r, respond.Errorf(http.StatusServiceUnavailable, apitype.CodeUnavailable, "%s", err.Error()))
 		return
 	}
-	writeError(w, r, err)
+	respond.WriteError(w, r, err)
 }
 
 func (h *Launches) runner(w http.ResponseWriter, r *http.Request) (Launcher, bool) {
 	if h.Runner == nil {
-		writeError(w, r, errorf(http.StatusServiceUnavailable, "unavailable",
+		respond.WriteError(w, r, respond.Errorf(http.StatusServiceUnavailable, apitype.CodeUnavailable,
 			"this appstored has no runner role: launches are made by a process started with --roles including runner (and api, for previews)"))
 		return nil, false
 	}
@@ -66,10 +64,10 @@ func (h *Launches) create(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	var req client.LaunchRequest
+	var req apitype.LaunchRequest
 	if r.ContentLength != 0 {
-		if err := decodeJSON(w, r, 64<<10, &req); err != nil {
-			writeError(w, r, err)
+		if err := respond.DecodeJSON(w, r, 64<<10, &req); err != nil {
+			respond.WriteError(w, r, err)
 			return
 		}
 	}
@@ -77,7 +75,7 @@ func (h *Launches) create(w http.ResponseWriter, r *http.Request) {
 	if req.TTL != "" {
 		d, err := time.ParseDuration(strings.TrimSpace(req.TTL))
 		if err != nil {
-			writeError(w, r, invalidField("ttl", "%q is not a duration: give e.g. 30m or 2h", req.TTL))
+			respond.WriteError(w, r, respond.InvalidField("ttl", "%q is not a duration: give e.g. 30m or 2h", req.TTL))
 			return
 		}
 		opts.TTL = d
@@ -96,7 +94,7 @@ func (h *Launches) create(w http.ResponseWriter, r *http.Request) {
 		status = http.StatusOK
 	}
 	w.Header().Set("Location", "/api/v1/launches/"+strconv.FormatInt(l.ID, 10))
-	writeJSON(w, status, l)
+	respond.JSON(w, status, l)
 }
 
 func (h *Launches) decorate(l *catalog.Launch) *catalog.Launch {
@@ -109,7 +107,7 @@ func (h *Launches) decorate(l *catalog.Launch) *catalog.Launch {
 func launchID(w http.ResponseWriter, r *http.Request) (int64, bool) {
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	if err != nil || id <= 0 {
-		writeError(w, r, errorf(http.StatusNotFound, "not_found", "launch %q not found: launch ids are positive integers (see `appstore ps`)", r.PathValue("id")))
+		respond.WriteError(w, r, respond.Errorf(http.StatusNotFound, apitype.CodeNotFound, "launch %q not found: launch ids are positive integers (see `appstore ps`)", r.PathValue("id")))
 		return 0, false
 	}
 	return id, true
@@ -123,7 +121,7 @@ func (h *Launches) get(w http.ResponseWriter, r *http.Request) {
 	if ws := r.URL.Query().Get("wait"); ws != "" {
 		d, err := time.ParseDuration(ws)
 		if err != nil || d < 0 {
-			writeError(w, r, invalidField("wait", "%q is not a duration: give e.g. 30s", ws))
+			respond.WriteError(w, r, respond.InvalidField("wait", "%q is not a duration: give e.g. 30s", ws))
 			return
 		}
 		max := h.MaxWait
@@ -137,7 +135,7 @@ func (h *Launches) get(w http.ResponseWriter, r *http.Request) {
 				launchError(w, r, err)
 				return
 			}
-			writeJSON(w, http.StatusOK, l)
+			respond.JSON(w, http.StatusOK, l)
 			return
 		}
 		// Without a runner here, look until the launch leaves starting.
@@ -145,11 +143,11 @@ func (h *Launches) get(w http.ResponseWriter, r *http.Request) {
 		for {
 			l, err := h.Store.Launch(r.Context(), id)
 			if err != nil {
-				writeError(w, r, err)
+				respond.WriteError(w, r, err)
 				return
 			}
 			if l.Status != catalog.LaunchStarting || time.Now().After(deadline) || r.Context().Err() != nil {
-				writeJSON(w, http.StatusOK, l)
+				respond.JSON(w, http.StatusOK, l)
 				return
 			}
 			select {
@@ -160,10 +158,10 @@ func (h *Launches) get(w http.ResponseWriter, r *http.Request) {
 	}
 	l, err := h.Store.Launch(r.Context(), id)
 	if err != nil {
-		writeError(w, r, err)
+		respond.WriteError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, h.decorate(l))
+	respond.JSON(w, http.StatusOK, h.decorate(l))
 }
 
 func (h *Launches) list(w http.ResponseWriter, r *http.Request) {
@@ -176,7 +174,7 @@ func (h *Launches) list(w http.ResponseWriter, r *http.Request) {
 			case catalog.LaunchStarting, catalog.LaunchRunning, catalog.LaunchStopping, catalog.LaunchStopped, catalog.LaunchFailed, catalog.LaunchExpired:
 				f.Statuses = append(f.Statuses, st)
 			default:
-				writeError(w, r, invalidField("status", "%q is not a launch status: want starting, running, stopping, stopped, failed or expired", one))
+				respond.WriteError(w, r, respond.InvalidField("status", "%q is not a launch status: want starting, running, stopping, stopped, failed or expired", one))
 				return
 			}
 		}
@@ -184,14 +182,14 @@ func (h *Launches) list(w http.ResponseWriter, r *http.Request) {
 	if a := q.Get("active"); a != "" {
 		v, err := strconv.ParseBool(a)
 		if err != nil {
-			writeError(w, r, invalidField("active", "%q: want true or false", a))
+			respond.WriteError(w, r, respond.InvalidField("active", "%q: want true or false", a))
 			return
 		}
 		f.Active = v
 	}
 	limit, err := intParam(q.Get("limit"), "limit", 1, 1000)
 	if err != nil {
-		writeError(w, r, err)
+		respond.WriteError(w, r, err)
 		return
 	}
 	f.Limit = limit
@@ -201,30 +199,30 @@ func (h *Launches) list(w http.ResponseWriter, r *http.Request) {
 	if c := q.Get("cursor"); c != "" {
 		n, err := strconv.ParseInt(c, 10, 64)
 		if err != nil || n <= 0 {
-			writeError(w, r, invalidField("cursor", "%q is not a cursor of this API: pass next_cursor of the previous page", c))
+			respond.WriteError(w, r, respond.InvalidField("cursor", "%q is not a cursor of this API: pass next_cursor of the previous page", c))
 			return
 		}
 		f.Before = n
 	}
 	if f.Repository != "" {
 		if _, err := h.Store.RepositoryIDBySlug(r.Context(), f.Repository); err != nil {
-			writeError(w, r, err)
+			respond.WriteError(w, r, err)
 			return
 		}
 	}
 	ls, err := h.Store.ListLaunches(r.Context(), f)
 	if err != nil {
-		writeError(w, r, err)
+		respond.WriteError(w, r, err)
 		return
 	}
-	out := client.LaunchList{Launches: ls}
+	out := apitype.LaunchList{Launches: ls}
 	for i := range out.Launches {
 		h.decorate(&out.Launches[i])
 	}
 	if len(ls) == f.Limit {
 		out.NextCursor = strconv.FormatInt(ls[len(ls)-1].ID, 10)
 	}
-	writeJSON(w, http.StatusOK, out)
+	respond.JSON(w, http.StatusOK, out)
 }
 
 func (h *Launches) stop(w http.ResponseWriter, r *http.Request) {
@@ -235,7 +233,7 @@ func (h *Launches) stop(w http.ResponseWriter, r *http.Request) {
 	if h.Runner == nil {
 		// A launch that already ended can be answered without a runner.
 		if l, err := h.Store.Launch(r.Context(), id); err == nil && l.Status.Terminal() {
-			writeJSON(w, http.StatusOK, l)
+			respond.JSON(w, http.StatusOK, l)
 			return
 		}
 	}
@@ -248,11 +246,11 @@ func (h *Launches) stop(w http.ResponseWriter, r *http.Request) {
 		launchError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, l)
+	respond.JSON(w, http.StatusOK, l)
 }
 
 // logs streams the container's output as JSON lines (application/x-ndjson),
-// one client.LaunchLogLine each, flushed as they come.
+// one apitype.LaunchLogLine each, flushed as they come.
 func (h *Launches) logs(w http.ResponseWriter, r *http.Request) {
 	id, ok := launchID(w, r)
 	if !ok {
@@ -268,7 +266,7 @@ func (h *Launches) logs(w http.ResponseWriter, r *http.Request) {
 	if t := q.Get("tail"); t != "" {
 		n, err := strconv.Atoi(t)
 		if err != nil || n < 0 {
-			writeError(w, r, invalidField("tail", "%q: want a number of lines", t))
+			respond.WriteError(w, r, respond.InvalidField("tail", "%q: want a number of lines", t))
 			return
 		}
 		tail = n
@@ -284,7 +282,7 @@ func (h *Launches) logs(w http.ResponseWriter, r *http.Request) {
 			w.WriteHeader(http.StatusOK)
 			started = true
 		}
-		if err := enc.Encode(client.LaunchLogLine{Stream: l.Stream, Line: l.Line, Time: l.Time}); err != nil {
+		if err := enc.Encode(apitype.LaunchLogLine{Stream: l.Stream, Line: l.Line, Time: l.Time}); err != nil {
 			return err
 		}
 		if follow {

@@ -1,57 +1,115 @@
 package api
 
 import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
-	"unicode"
 
+	"github.com/appstore-dev/appstore/apitype"
 	"github.com/appstore-dev/appstore/catalog"
 	"github.com/appstore-dev/appstore/catalog/giturl"
 	"github.com/appstore-dev/appstore/catalog/store"
-	"github.com/appstore-dev/appstore/client"
+	"github.com/appstore-dev/appstore/daemon/api/respond"
 )
 
-func (s *Server) createRepository(w http.ResponseWriter, r *http.Request) {
-	var req client.AddRepositoryRequest
-	if err := decodeJSON(w, r, s.MaxBodyBytes, &req); err != nil {
-		writeError(w, r, err)
-		return
-	}
-	in, err := s.newRepository(r, req)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	repo, err := s.Store.CreateRepository(r.Context(), *in)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	if s.Ingest != nil {
-		if err := s.Ingest.EnqueueIngest(r.Context(), repo.ID); err != nil {
-			// Stored as queued: the reconciler will put it back.
-			s.Logger.Warn("enqueue ingestion failed; the reconciler will retry", "slug", repo.Slug, "err", err)
-		}
-	}
-	w.Header().Set("Location", "/api/v1/repositories/"+repo.Slug)
-	writeJSON(w, http.StatusCreated, repo)
+// Ingester is told about repositories that need (re-)ingestion. The store
+// already records them as queued, so a failed call only delays the work
+// until the reconciler puts it back.
+type Ingester interface {
+	EnqueueIngest(ctx context.Context, repositoryID int64) error
 }
 
-// newRepository validates an add request field by field.
-func (s *Server) newRepository(r *http.Request, req client.AddRepositoryRequest) (*store.NewRepository, error) {
+// GitPolicy checks a parsed Git URL before it is registered.
+type GitPolicy interface {
+	Check(ctx context.Context, u *giturl.URL) error
+}
+
+// RepositoryStore is what the repository handlers need of the catalog
+// (*store.Store).
+type RepositoryStore interface {
+	CreateRepository(ctx context.Context, in store.NewRepository) (*catalog.Repository, error)
+	ListRepositories(ctx context.Context, o store.ListOptions) ([]*catalog.Repository, string, error)
+	Repository(ctx context.Context, slug string) (*catalog.Repository, error)
+	UpdateRepository(ctx context.Context, slug string, u store.RepositoryUpdate) (*catalog.Repository, error)
+	DeleteRepository(ctx context.Context, slug string) error
+	RequestIngest(ctx context.Context, slug, reason string) (*catalog.Repository, bool, error)
+	IngestionTimeline(ctx context.Context, slug string, o store.TimelineOptions) ([]catalog.IngestionEvent, error)
+	ListTags(ctx context.Context, o store.TagListOptions) ([]catalog.Tag, error)
+}
+
+// Repositories serves the repositories, their re-ingestion and timeline,
+// and their tags.
+type Repositories struct {
+	Store  RepositoryStore
+	Logger *slog.Logger
+	// GitPolicy decides which Git URLs may be registered (giturl.Policy);
+	// nil accepts any well-formed URL, and local paths only on Loopback.
+	GitPolicy GitPolicy
+	// Loopback is set when the daemon listens on loopback only.
+	Loopback bool
+	// Ingest is told about new and refreshed repositories; nil leaves
+	// them queued for the reconciler.
+	Ingest Ingester
+	// MaxBodyBytes bounds request bodies (default: the server's).
+	MaxBodyBytes int64
+}
+
+func (h *Repositories) defaults(s *Server) {
+	if h.Store == nil {
+		h.Store = s.Store
+	}
+	if h.Logger == nil {
+		h.Logger = s.Logger
+	}
+	if h.MaxBodyBytes <= 0 {
+		h.MaxBodyBytes = s.MaxBodyBytes
+	}
+	if h.GitPolicy == nil && !h.Loopback {
+		h.Loopback = s.Guard.Loopback
+	}
+}
+
+func (h *Repositories) create(w http.ResponseWriter, r *http.Request) {
+	var req apitype.AddRepositoryRequest
+	if err := respond.DecodeJSON(w, r, h.MaxBodyBytes, &req); err != nil {
+		respond.WriteError(w, r, err)
+		return
+	}
+	in, err := h.newRepository(r.Context(), req)
+	if err != nil {
+		respond.WriteError(w, r, err)
+		return
+	}
+	repo, err := h.Store.CreateRepository(r.Context(), *in)
+	if err != nil {
+		respond.WriteError(w, r, err)
+		return
+	}
+	h.enqueue(r, repo.ID, repo.Slug)
+	w.Header().Set("Location", "/api/v1/repositories/"+repo.Slug)
+	respond.JSON(w, http.StatusCreated, repo)
+}
+
+// newRepository checks an add request field by field with the catalog's
+// rules and the Git URL policy.
+func (h *Repositories) newRepository(ctx context.Context, req apitype.AddRepositoryRequest) (*store.NewRepository, error) {
 	if strings.TrimSpace(req.GitURL) == "" {
-		return nil, invalidField("git_url", "is required: give the repository's clone URL")
+		return nil, catalog.Invalid("git_url", "is required: give the repository's clone URL")
 	}
 	u, err := giturl.Parse(req.GitURL)
 	if err != nil {
-		return nil, invalidField("git_url", "%v", err)
+		return nil, catalog.Invalid("git_url", "%v", err)
 	}
-	if s.GitPolicy != nil {
-		if err := s.GitPolicy.Check(r.Context(), u); err != nil {
-			return nil, invalidField("git_url", "%v", err)
+	if h.GitPolicy != nil {
+		if err := h.GitPolicy.Check(ctx, u); err != nil {
+			return nil, catalog.Invalid("git_url", "%v", err)
 		}
-	} else if u.IsLocal() && !s.Guard.Loopback {
-		return nil, invalidField("git_url", "file:// URLs and local paths are accepted only while appstored listens on loopback")
+	} else if u.IsLocal() && !h.Loopback {
+		return nil, catalog.Invalid("git_url", "file:// URLs and local paths are accepted only while appstored listens on loopback")
 	}
 	in := &store.NewRepository{GitURL: u.CloneURL(), GitURLKey: u.Key(), Name: req.Name, Owner: u.Owner()}
 	if req.Name != "" {
@@ -62,143 +120,178 @@ func (s *Server) newRepository(r *http.Request, req client.AddRepositoryRequest)
 	} else {
 		in.Name = u.Name()
 	}
-	if err := validateBranch(req.Branch); err != nil {
+	if err := catalog.ValidateBranch(req.Branch); err != nil {
 		return nil, err
 	}
 	in.Branch = req.Branch
-	if err := catalog.ValidateRelPath("dockerfile", req.Dockerfile); err != nil {
+	if in.RequestedDockerfile, err = catalog.CleanDockerfilePath(req.Dockerfile); err != nil {
 		return nil, err
 	}
-	in.RequestedDockerfile = strings.TrimPrefix(req.Dockerfile, "./")
-	tags, err := parseTags("tags", req.Tags)
-	if err != nil {
+	if in.Tags, err = catalog.ParseTags("tags", req.Tags); err != nil {
 		return nil, err
 	}
-	in.Tags = tags
 	return in, nil
 }
 
-// validateBranch follows git check-ref-format loosely, and refuses what
-// could be read as an option.
-func validateBranch(b string) error {
-	if b == "" {
-		return nil
-	}
-	if len(b) > 255 {
-		return invalidField("branch", "is longer than 255 characters")
-	}
-	if strings.HasPrefix(b, "-") || strings.HasPrefix(b, "/") || strings.HasSuffix(b, "/") ||
-		strings.HasSuffix(b, ".lock") || strings.Contains(b, "..") || strings.Contains(b, "@{") || strings.Contains(b, "//") {
-		return invalidField("branch", "%q is not a valid branch name", b)
-	}
-	for _, c := range b {
-		if unicode.IsSpace(c) || unicode.IsControl(c) || strings.ContainsRune("~^:?*[\\", c) {
-			return invalidField("branch", "%q contains %q, not allowed in a branch name", b, c)
-		}
-	}
-	return nil
-}
-
-func parseTags(field string, raw []string) ([]catalog.Tag, error) {
-	if len(raw) > catalog.MaxTagsPerRepo {
-		return nil, invalidField(field, "more than %d tags", catalog.MaxTagsPerRepo)
-	}
-	tags := make([]catalog.Tag, 0, len(raw))
-	for _, t := range raw {
-		tag, err := catalog.ParseTag(t)
-		if err != nil {
-			return nil, invalidField(field, "%v", err)
-		}
-		tags = append(tags, tag)
-	}
-	return tags, nil
-}
-
-func (s *Server) listRepositories(w http.ResponseWriter, r *http.Request) {
+func (h *Repositories) list(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	opts := store.ListOptions{Status: catalog.IngestStatus(q.Get("status")), Cursor: q.Get("cursor")}
-	tags, err := parseTags("tag", q["tag"])
+	tags, err := catalog.ParseTags("tag", q["tag"])
 	if err != nil {
-		writeError(w, r, err)
+		respond.WriteError(w, r, err)
 		return
 	}
 	opts.Tags = tags
 	if opts.Limit, err = intParam(q.Get("limit"), "limit", 1, 500); err != nil {
-		writeError(w, r, err)
+		respond.WriteError(w, r, err)
 		return
 	}
-	repos, next, err := s.Store.ListRepositories(r.Context(), opts)
+	repos, next, err := h.Store.ListRepositories(r.Context(), opts)
 	if err != nil {
-		writeError(w, r, err)
+		respond.WriteError(w, r, err)
 		return
 	}
-	out := client.RepositoryList{Repositories: make([]client.Repository, len(repos)), NextCursor: next}
+	out := apitype.RepositoryList{Repositories: make([]apitype.Repository, len(repos)), NextCursor: next}
 	for i, repo := range repos {
 		out.Repositories[i] = *repo
 	}
-	writeJSON(w, http.StatusOK, out)
+	respond.JSON(w, http.StatusOK, out)
 }
 
-func (s *Server) getRepository(w http.ResponseWriter, r *http.Request) {
-	repo, err := s.Store.Repository(r.Context(), r.PathValue("slug"))
+func (h *Repositories) get(w http.ResponseWriter, r *http.Request) {
+	repo, err := h.Store.Repository(r.Context(), r.PathValue("slug"))
 	if err != nil {
-		writeError(w, r, err)
+		respond.WriteError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, repo)
+	respond.JSON(w, http.StatusOK, repo)
 }
 
-func (s *Server) updateRepository(w http.ResponseWriter, r *http.Request) {
-	var req client.UpdateRepositoryRequest
-	if err := decodeJSON(w, r, s.MaxBodyBytes, &req); err != nil {
-		writeError(w, r, err)
+func (h *Repositories) update(w http.ResponseWriter, r *http.Request) {
+	var req apitype.UpdateRepositoryRequest
+	if err := respond.DecodeJSON(w, r, h.MaxBodyBytes, &req); err != nil {
+		respond.WriteError(w, r, err)
 		return
 	}
 	u := store.RepositoryUpdate{Name: req.Name, Description: req.Description, Homepage: req.Homepage, Branch: req.Branch, Dockerfile: req.Dockerfile}
 	if req.Branch != nil {
-		if err := validateBranch(*req.Branch); err != nil {
-			writeError(w, r, err)
+		if err := catalog.ValidateBranch(*req.Branch); err != nil {
+			respond.WriteError(w, r, err)
 			return
 		}
 	}
 	var err error
-	if u.AddTags, err = parseTags("add_tags", req.AddTags); err != nil {
-		writeError(w, r, err)
+	if u.AddTags, err = catalog.ParseTags("add_tags", req.AddTags); err != nil {
+		respond.WriteError(w, r, err)
 		return
 	}
-	if u.RemoveTags, err = parseTags("remove_tags", req.RemoveTags); err != nil {
-		writeError(w, r, err)
+	if u.RemoveTags, err = catalog.ParseTags("remove_tags", req.RemoveTags); err != nil {
+		respond.WriteError(w, r, err)
 		return
 	}
-	repo, err := s.Store.UpdateRepository(r.Context(), r.PathValue("slug"), u)
+	repo, err := h.Store.UpdateRepository(r.Context(), r.PathValue("slug"), u)
 	if err != nil {
-		writeError(w, r, err)
+		respond.WriteError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, repo)
+	respond.JSON(w, http.StatusOK, repo)
 }
 
-func (s *Server) deleteRepository(w http.ResponseWriter, r *http.Request) {
-	if err := s.Store.DeleteRepository(r.Context(), r.PathValue("slug")); err != nil {
-		writeError(w, r, err)
+func (h *Repositories) delete(w http.ResponseWriter, r *http.Request) {
+	if err := h.Store.DeleteRepository(r.Context(), r.PathValue("slug")); err != nil {
+		respond.WriteError(w, r, err)
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
 }
 
-func (s *Server) listTags(w http.ResponseWriter, r *http.Request) {
+// refresh ingests the repository again now: 202 and the repository,
+// queued.
+func (h *Repositories) refresh(w http.ResponseWriter, r *http.Request) {
+	// No options yet; refuse a body with fields rather than ignore them.
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 64<<10))
+	if err != nil {
+		respond.WriteError(w, r, err)
+		return
+	}
+	if len(bytes.TrimSpace(body)) > 0 {
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		var none struct{}
+		if err := respond.DecodeJSON(w, r, 64<<10, &none); err != nil {
+			respond.WriteError(w, r, err)
+			return
+		}
+	}
+	repo, _, err := h.Store.RequestIngest(r.Context(), r.PathValue("slug"), "refresh requested")
+	if err != nil {
+		respond.WriteError(w, r, err)
+		return
+	}
+	h.enqueue(r, repo.ID, repo.Slug)
+	respond.JSON(w, http.StatusAccepted, repo)
+}
+
+// enqueue hands a queued repository to the queue; a failure only delays
+// it until the reconciler's next pass.
+func (h *Repositories) enqueue(r *http.Request, id int64, slug string) {
+	enqueueIngest(r, h.Ingest, h.Logger, id, slug)
+}
+
+func enqueueIngest(r *http.Request, ingest Ingester, logger *slog.Logger, id int64, slug string) {
+	if ingest == nil {
+		return
+	}
+	if err := ingest.EnqueueIngest(r.Context(), id); err != nil {
+		logger.Warn("enqueue ingestion failed; the reconciler will retry", "slug", slug, "err", err)
+	}
+}
+
+// timeline answers the steps of the repository's ingestions
+// (?after=, ?limit=).
+func (h *Repositories) timeline(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	opts := store.TagListOptions{Prefix: q.Get("prefix"), Key: q.Get("key")}
+	var opts store.TimelineOptions
+	if s := q.Get("after"); s != "" {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || n < 0 {
+			respond.WriteError(w, r, respond.InvalidField("after", "%q: want the id of a step (a number)", s))
+			return
+		}
+		opts.After = n
+	}
 	limit, err := intParam(q.Get("limit"), "limit", 1, 1000)
 	if err != nil {
-		writeError(w, r, err)
+		respond.WriteError(w, r, err)
 		return
 	}
 	opts.Limit = limit
-	tags, err := s.Store.ListTags(r.Context(), opts)
+	evs, err := h.Store.IngestionTimeline(r.Context(), r.PathValue("slug"), opts)
 	if err != nil {
-		writeError(w, r, err)
+		respond.WriteError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, client.TagList{Tags: tags})
+	respond.JSON(w, http.StatusOK, apitype.Timeline{Events: evs})
+}
+
+// intParam parses an optional integer query parameter in [lo, hi]; "" is 0.
+func intParam(s, name string, lo, hi int) (int, error) {
+	if s == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < lo || n > hi {
+		return 0, respond.InvalidField(name, "%q: want a number from %d to %d", s, lo, hi)
+	}
+	return n, nil
+}
+
+func boolParam(s, name string) (bool, error) {
+	if s == "" {
+		return false, nil
+	}
+	b, err := strconv.ParseBool(s)
+	if err != nil {
+		return false, respond.InvalidField(name, "%q: want 1 or 0 (true or false)", s)
+	}
+	return b, nil
 }

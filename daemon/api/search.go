@@ -1,30 +1,34 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"net/http"
-	"strconv"
 
+	"github.com/appstore-dev/appstore/apitype"
+	"github.com/appstore-dev/appstore/catalog"
 	"github.com/appstore-dev/appstore/catalog/query"
 	"github.com/appstore-dev/appstore/catalog/store"
-	"github.com/appstore-dev/appstore/client"
+	"github.com/appstore-dev/appstore/daemon/api/respond"
 )
 
-// Search serves the search and autocomplete routes:
-//
-//	GET /api/v1/search?q=…&limit=&cursor=&exact_total=1
-//	GET /api/v1/autocomplete?q=…&pos=&limit=
-//
-// A query that does not parse is a 400 whose error names the field q and
-// the byte position.
-type Search struct {
-	Store *store.Store
+// SearchStore is what search needs of the catalog (*store.Store).
+type SearchStore interface {
+	Search(ctx context.Context, o store.SearchOptions) (*catalog.SearchPage, error)
+	Suggest(ctx context.Context, o store.SuggestOptions) (*catalog.Suggestions, error)
 }
 
-// Register adds the routes to mux (Server.Extra).
-func (s *Search) Register(mux *http.ServeMux) {
-	mux.HandleFunc("GET /api/v1/search", s.search)
-	mux.HandleFunc("GET /api/v1/autocomplete", s.autocomplete)
+// Search serves search (?q=&limit=&cursor=&exact_total=1) and autocomplete
+// (?q=&pos=&limit=). A query that does not parse is a 400 whose error
+// names the field q and the byte position.
+type Search struct {
+	Store SearchStore
+}
+
+func (s *Search) defaults(srv *Server) {
+	if s.Store == nil {
+		s.Store = srv.Store
+	}
 }
 
 func (s *Search) search(w http.ResponseWriter, r *http.Request) {
@@ -32,11 +36,11 @@ func (s *Search) search(w http.ResponseWriter, r *http.Request) {
 	opts := store.SearchOptions{Query: q.Get("q"), Cursor: q.Get("cursor")}
 	var err error
 	if opts.Limit, err = intParam(q.Get("limit"), "limit", 1, store.MaxSearchLimit); err != nil {
-		writeError(w, r, err)
+		respond.WriteError(w, r, err)
 		return
 	}
 	if opts.ExactTotal, err = boolParam(q.Get("exact_total"), "exact_total"); err != nil {
-		writeError(w, r, err)
+		respond.WriteError(w, r, err)
 		return
 	}
 	page, err := s.Store.Search(r.Context(), opts)
@@ -44,7 +48,7 @@ func (s *Search) search(w http.ResponseWriter, r *http.Request) {
 		writeSearchError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, page)
+	respond.JSON(w, http.StatusOK, page)
 }
 
 func (s *Search) autocomplete(w http.ResponseWriter, r *http.Request) {
@@ -53,12 +57,12 @@ func (s *Search) autocomplete(w http.ResponseWriter, r *http.Request) {
 	var err error
 	if p := q.Get("pos"); p != "" {
 		if opts.Pos, err = intParam(p, "pos", 0, len(opts.Query)); err != nil {
-			writeError(w, r, err)
+			respond.WriteError(w, r, err)
 			return
 		}
 	}
 	if opts.Limit, err = intParam(q.Get("limit"), "limit", 1, store.MaxSuggestLimit); err != nil {
-		writeError(w, r, err)
+		respond.WriteError(w, r, err)
 		return
 	}
 	sg, err := s.Store.Suggest(r.Context(), opts)
@@ -66,7 +70,7 @@ func (s *Search) autocomplete(w http.ResponseWriter, r *http.Request) {
 		writeSearchError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, sg)
+	respond.JSON(w, http.StatusOK, sg)
 }
 
 // writeSearchError gives a query that does not parse its position; other
@@ -75,32 +79,9 @@ func writeSearchError(w http.ResponseWriter, r *http.Request, err error) {
 	var se *query.SyntaxError
 	if errors.As(err, &se) {
 		pos := se.Pos
-		writeJSON(w, http.StatusBadRequest, client.ErrorBody{Error: client.ErrorDetail{
-			Code: client.CodeInvalid, Field: "q", Message: se.Error(), Position: &pos}})
+		respond.JSON(w, http.StatusBadRequest, apitype.ErrorBody{Error: apitype.ErrorDetail{
+			Code: apitype.CodeInvalid, Field: "q", Message: se.Error(), Position: &pos}})
 		return
 	}
-	writeError(w, r, err)
-}
-
-// intParam parses an optional integer query parameter in [lo, hi]; "" is 0.
-func intParam(s, name string, lo, hi int) (int, error) {
-	if s == "" {
-		return 0, nil
-	}
-	n, err := strconv.Atoi(s)
-	if err != nil || n < lo || n > hi {
-		return 0, invalidField(name, "%q: want a number from %d to %d", s, lo, hi)
-	}
-	return n, nil
-}
-
-func boolParam(s, name string) (bool, error) {
-	if s == "" {
-		return false, nil
-	}
-	b, err := strconv.ParseBool(s)
-	if err != nil {
-		return false, invalidField(name, "%q: want 1 or 0 (true or false)", s)
-	}
-	return b, nil
+	respond.WriteError(w, r, err)
 }

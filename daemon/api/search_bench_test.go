@@ -127,9 +127,7 @@ func BenchmarkSearch(b *testing.B) {
 			stats.Repositories, stats.TagLinks, stats.Tags, stats.Builds, stats.Duration.Round(time.Second))
 	}
 
-	routes := &api.Search{Store: st}
-	srv := httptest.NewServer((&api.Server{Store: st, Logger: logger, Guard: &api.Guard{Loopback: true},
-		Extra: []func(*http.ServeMux){routes.Register}}).Handler())
+	srv := httptest.NewServer((&api.Server{Store: st, Logger: logger, Guard: &api.Guard{Loopback: true}}).Handler())
 	defer srv.Close()
 	c := &client.Client{BaseURL: srv.URL}
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4}}

@@ -16,8 +16,7 @@ import (
 
 func newSearchAPI(t *testing.T) (*apiTest, *store.Store) {
 	st := storetest.New(t)
-	routes := &api.Search{Store: st}
-	s := &api.Server{Store: st, Guard: &api.Guard{Loopback: true}, Extra: []func(*http.ServeMux){routes.Register}}
+	s := &api.Server{Store: st, Guard: &api.Guard{Loopback: true}}
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(srv.Close)
 	return &apiTest{t: t, srv: srv}, st

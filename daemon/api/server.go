@@ -1,6 +1,15 @@
-// Package api serves appstored's HTTP API under /api/v1, plus /healthz and
-// /readyz. Handlers decode and encode the wire types of package client, so
-// the Go client and the server share one definition. One file per area.
+// Package api is appstored's HTTP surface. routes.go is the route table:
+// every route the daemon serves — the API under /api/v1, /healthz, /readyz,
+// /metrics, the web view and the preview hosts — with its method, path,
+// guard and handler, in one function that reads top to bottom. The
+// handlers are grouped by resource, one file each (repositories.go,
+// builds.go, launches.go, …); other packages provide handlers that the
+// table mounts (the event stream, the web view, the preview proxy, the
+// metrics) and never register routes themselves.
+//
+// Handlers decode and encode the wire types of package apitype, check
+// input with the rules of package catalog, and answer errors through
+// package respond, which maps domain errors to HTTP statuses.
 package api
 
 import (
@@ -9,43 +18,53 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/appstore-dev/appstore/catalog/giturl"
+	"github.com/appstore-dev/appstore/apitype"
 	"github.com/appstore-dev/appstore/catalog/store"
-	"github.com/appstore-dev/appstore/client"
 )
 
-// Ingester is told about repositories that need (re-)ingestion. The store
-// already records them as queued, so a failed call only delays the work
-// until the reconciler puts it back.
-type Ingester interface {
-	EnqueueIngest(ctx context.Context, repositoryID int64) error
-}
-
-// GitPolicy checks a parsed Git URL before it is registered.
-type GitPolicy interface {
-	Check(ctx context.Context, u *giturl.URL) error
-}
-
-// Server holds what the handlers need. Zero-valued optional fields disable
-// their features.
+// Server holds the handlers of the route table and what they share.
+// Zero-valued optional fields disable their features: a nil handler group
+// is served with defaults on Store, a nil provided handler (Events, Web,
+// Metrics, Previews) answers as if its feature were absent.
 type Server struct {
+	// Store is the catalog. Each handler group whose own Store is nil
+	// uses it.
 	Store  *store.Store
 	Logger *slog.Logger
 
-	// Guard decides which requests are allowed (Host, Origin, token).
+	// Guard decides which requests are allowed (Host, Origin, tokens).
 	Guard *Guard
 
-	// GitPolicy decides which Git URLs may be registered (giturl.Policy);
-	// nil accepts any well-formed URL, and local paths only on loopback.
-	GitPolicy GitPolicy
+	// HealthOnly is set in a process without the api role: it serves its
+	// health, readiness, version and metrics (healthRoutes), and refuses
+	// the rest with a pointer to the processes that serve the API.
+	HealthOnly bool
+	// Roles are the process's roles, named in that refusal.
+	Roles string
 
-	// Ingest is told about new repositories; nil leaves them queued.
-	Ingest Ingester
+	// Ready reports the dependencies for /readyz; nil checks the
+	// database only.
+	Ready func(ctx context.Context) apitype.Health
 
-	// Ready reports the dependencies for /readyz.
-	Ready func(ctx context.Context) client.Health
+	Version apitype.VersionInfo
 
-	Version client.VersionInfo
+	// Handler groups, one per resource.
+	Repositories *Repositories
+	Webhooks     *Webhooks
+	Builds       *Builds
+	Launches     *Launches
+	Search       *Search
+	Services     *Services
+
+	// Handlers provided by other packages.
+	Events   EventStream                        // daemon/events: the event stream
+	Web      WebView                            // daemon/web: the web view
+	Metrics  http.Handler                       // daemon/metrics: /metrics
+	Previews func(r *http.Request) http.Handler // daemon/runner: the preview proxy of a request's host, or nil
+
+	// ObserveRequest, when set, is told about every request served: the
+	// route pattern (or "preview"), the status and the time taken.
+	ObserveRequest func(route string, status int, took time.Duration)
 
 	// MaxBodyBytes bounds request bodies (default 1 MiB).
 	MaxBodyBytes int64
@@ -54,16 +73,30 @@ type Server struct {
 	// (default 30 s), so a client that announces a body and then stalls
 	// cannot hold a connection forever.
 	BodyTimeout time.Duration
-
-	// Extra lets other components (events, runner, web view) register
-	// their routes on the same mux.
-	Extra []func(mux *http.ServeMux)
 }
 
-// Handler returns the HTTP handler of the API.
-func (s *Server) Handler() http.Handler {
+// EventStream serves the event stream (events.Stream).
+type EventStream interface {
+	// ServeEvents is GET /api/v1/events: a WebSocket, or JSON lines.
+	ServeEvents(w http.ResponseWriter, r *http.Request)
+	// ServeLast is GET /api/v1/events/last.
+	ServeLast(w http.ResponseWriter, r *http.Request)
+}
+
+// WebView serves the web view's pages and assets (web.Handler).
+type WebView interface {
+	ServePage(w http.ResponseWriter, r *http.Request)    // / and /add
+	ServeAppPage(w http.ResponseWriter, r *http.Request) // /app/{slug}
+	ServeStatic(w http.ResponseWriter, r *http.Request)  // /static/…
+}
+
+// defaults fills in what was left zero.
+func (s *Server) defaults() {
 	if s.MaxBodyBytes <= 0 {
 		s.MaxBodyBytes = 1 << 20
+	}
+	if s.BodyTimeout <= 0 {
+		s.BodyTimeout = DefaultBodyTimeout
 	}
 	if s.Logger == nil {
 		s.Logger = slog.New(slog.DiscardHandler)
@@ -71,34 +104,78 @@ func (s *Server) Handler() http.Handler {
 	if s.Guard == nil {
 		s.Guard = &Guard{}
 	}
+	// A group left nil is served with its defaults (on Store).
+	orNew(&s.Repositories).defaults(s)
+	orNew(&s.Webhooks).defaults(s)
+	orNew(&s.Builds).defaults(s)
+	orNew(&s.Launches).defaults(s)
+	orNew(&s.Search).defaults(s)
+	orNew(&s.Services).defaults(s)
+}
+
+// orNew sets *p to a new T when it is nil and returns it.
+func orNew[T any](p **T) *T {
+	if *p == nil {
+		*p = new(T)
+	}
+	return *p
+}
+
+// Handler returns the HTTP handler of the daemon: the route table behind
+// the layers described in routes.go.
+func (s *Server) Handler() http.Handler {
+	s.defaults()
+	routes := s.routes()
+	if s.HealthOnly {
+		routes = s.healthRoutes()
+	}
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", s.healthz)
-	mux.HandleFunc("GET /readyz", s.readyz)
-	mux.HandleFunc("GET /api/v1/version", s.version)
-
-	mux.HandleFunc("POST /api/v1/repositories", s.createRepository)
-	mux.HandleFunc("GET /api/v1/repositories", s.listRepositories)
-	mux.HandleFunc("GET /api/v1/repositories/{slug}", s.getRepository)
-	mux.HandleFunc("PATCH /api/v1/repositories/{slug}", s.updateRepository)
-	mux.HandleFunc("DELETE /api/v1/repositories/{slug}", s.deleteRepository)
-	mux.HandleFunc("GET /api/v1/tags", s.listTags)
-
-	for _, register := range s.Extra {
-		register(mux)
+	for _, rt := range routes {
+		pattern := rt.path
+		if rt.method != "" {
+			pattern = rt.method + " " + rt.path
+		}
+		mux.HandleFunc(pattern, s.Guard.guard(rt.guard, rt.handler))
 	}
-	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, r, errorf(http.StatusNotFound, "not_found", "no API route %s %s; see docs/api.md", r.Method, r.URL.Path))
+	guarded := withBodyDeadline(s.BodyTimeout, s.Guard.Hosts(s.logRequests(mux)))
+	return s.observe(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.Previews != nil {
+			if h := s.Previews(r); h != nil {
+				if rec, ok := w.(*statusRecorder); ok {
+					rec.Route = "preview"
+				}
+				h.ServeHTTP(w, r)
+				return
+			}
+		}
+		guarded.ServeHTTP(w, r)
+	}))
+}
+
+// observe tells ObserveRequest about every request, by the route pattern
+// that served it: the mux sets r.Pattern on the request it is given, which
+// is this one (the layers in between pass it on as is). Previews count as
+// "preview" (Handler's dispatch sets the recorder's route).
+func (s *Server) observe(next http.Handler) http.Handler {
+	if s.ObserveRequest == nil {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := newStatusRecorder(w)
+		next.ServeHTTP(rec, r)
+		route := rec.Route
+		if route == "" {
+			route = r.Pattern
+		}
+		s.ObserveRequest(route, rec.Status, time.Since(start))
 	})
-	if s.BodyTimeout <= 0 {
-		s.BodyTimeout = DefaultBodyTimeout
-	}
-	return withBodyDeadline(s.BodyTimeout, s.Guard.Wrap(s.logRequests(mux)))
 }
 
 func (s *Server) logRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		rec := NewStatusRecorder(w)
+		rec := newStatusRecorder(w)
 		next.ServeHTTP(rec, r)
 		level := slog.LevelDebug
 		if rec.Status >= 500 {
@@ -109,9 +186,9 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 	})
 }
 
-// StatusRecorder remembers the status a handler sent, for the request log
+// statusRecorder remembers the status a handler sent, for the request log
 // and the metrics.
-type StatusRecorder struct {
+type statusRecorder struct {
 	http.ResponseWriter
 	Status int
 	// Route, when set by a handler, names what served the request where
@@ -120,12 +197,12 @@ type StatusRecorder struct {
 	wrote bool
 }
 
-// NewStatusRecorder records w's status, 200 until a handler says otherwise.
-func NewStatusRecorder(w http.ResponseWriter) *StatusRecorder {
-	return &StatusRecorder{ResponseWriter: w, Status: http.StatusOK}
+// newStatusRecorder records w's status, 200 until a handler says otherwise.
+func newStatusRecorder(w http.ResponseWriter) *statusRecorder {
+	return &statusRecorder{ResponseWriter: w, Status: http.StatusOK}
 }
 
-func (r *StatusRecorder) WriteHeader(code int) {
+func (r *statusRecorder) WriteHeader(code int) {
 	if !r.wrote {
 		r.Status, r.wrote = code, true
 	}
@@ -134,41 +211,11 @@ func (r *StatusRecorder) WriteHeader(code int) {
 
 // Write marks the status as sent (200 unless WriteHeader said otherwise),
 // so that a later superfluous WriteHeader does not change what is recorded.
-func (r *StatusRecorder) Write(b []byte) (int, error) {
+func (r *statusRecorder) Write(b []byte) (int, error) {
 	r.wrote = true
 	return r.ResponseWriter.Write(b)
 }
 
 // Unwrap lets http.ResponseController reach Flush and Hijack (streams,
 // WebSockets, the preview proxy) through the recorder.
-func (r *StatusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
-
-func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, client.Health{Status: "ok"})
-}
-
-func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
-	defer cancel()
-	var h client.Health
-	if s.Ready != nil {
-		h = s.Ready(ctx)
-	} else {
-		h = client.Health{Status: "ok", Checks: map[string]client.HealthCheck{}}
-		if err := s.Store.Ping(ctx); err != nil {
-			h.Status = "down"
-			h.Checks["database"] = client.HealthCheck{OK: false, Message: err.Error()}
-		} else {
-			h.Checks["database"] = client.HealthCheck{OK: true}
-		}
-	}
-	status := http.StatusOK
-	if h.Status == "down" {
-		status = http.StatusServiceUnavailable
-	}
-	writeJSON(w, status, h)
-}
-
-func (s *Server) version(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, s.Version)
-}
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }

@@ -30,9 +30,8 @@ type serviceAPI struct {
 func newServiceAPI(t *testing.T, svcToken, daemonToken string) *serviceAPI {
 	st := storetest.New(t)
 	woken := &atomic.Int32{}
-	routes := &api.ServiceRoutes{Store: st, Token: svcToken, Changed: func() { woken.Add(1) }}
-	s := &api.Server{Store: st, Guard: &api.Guard{Loopback: true, Token: daemonToken, TokenExempt: []string{"/api/v1/services"}},
-		Extra: []func(*http.ServeMux){routes.Register}}
+	s := &api.Server{Store: st, Guard: &api.Guard{Loopback: true, Token: daemonToken, ServiceToken: svcToken},
+		Services: &api.Services{Changed: func() { woken.Add(1) }}}
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(srv.Close)
 	return &serviceAPI{apiTest: &apiTest{t: t, srv: srv}, st: st, woken: woken}

@@ -32,6 +32,7 @@ import (
 	"github.com/appstore-dev/appstore/catalog/giturl"
 	"github.com/appstore-dev/appstore/catalog/store"
 	"github.com/appstore-dev/appstore/daemon/queue"
+	"github.com/appstore-dev/appstore/internal/textutil"
 )
 
 // Defaults of Options.
@@ -272,7 +273,7 @@ func (w *Worker) Handle(ctx context.Context, job queue.Job) error {
 		w.logger.Debug("build not claimed", "build", job.BuildID, "status", work.Status)
 		return nil
 	}
-	log := w.logger.With("build", work.ID, "repository", work.Repository, "commit", shortSHA(work.CommitSHA), "attempt", work.Attempts)
+	log := w.logger.With("build", work.ID, "repository", work.Repository, "commit", textutil.ShortSHA(work.CommitSHA), "attempt", work.Attempts)
 	if engineErr != nil {
 		_, err := w.finish(ctx, work, nil, store.BuildOutcome{Status: catalog.BuildFailed, Error: engineErr.Error()}, log)
 		return err
@@ -407,7 +408,7 @@ func (w *Worker) finish(ctx context.Context, work *store.BuildWork, logs *logSin
 		if o.Cached {
 			logs.addf("Build succeeded from the cache: %s", o.ImageTag)
 		} else {
-			logs.addf("Build succeeded: %s (%s)", o.ImageTag, shortID(o.ImageID))
+			logs.addf("Build succeeded: %s (%s)", o.ImageTag, textutil.ShortSHA(o.ImageID))
 		}
 	case catalog.BuildCancelled:
 		logs.addf("Build cancelled: %s", o.Error)
@@ -496,7 +497,7 @@ func CacheKey(repositoryID int64, commit, dockerfile, contextPath string) string
 
 // ImageTag is the tag of a build's image: appstore/<slug>:<short commit>.
 func ImageTag(slug, commit string) string {
-	return "appstore/" + slug + ":" + shortSHA(commit)
+	return "appstore/" + slug + ":" + textutil.ShortSHA(commit)
 }
 
 // build does the work and returns the outcome. An error is a failure to
@@ -510,7 +511,7 @@ func (w *Worker) build(ctx context.Context, work *store.BuildWork, logs *logSink
 			return o, nil
 		}
 	}
-	logs.addf("Building %s at %s (Dockerfile %s, context %s)%s", work.Repository, shortSHA(work.CommitSHA),
+	logs.addf("Building %s at %s (Dockerfile %s, context %s)%s", work.Repository, textutil.ShortSHA(work.CommitSHA),
 		work.DockerfilePath, displayPath(work.ContextPath), map[bool]string{true: " without the engine's layer cache", false: ""}[work.NoCache])
 
 	dir, release, err := w.sources.checkout(ctx, work, logs.addf)
@@ -594,7 +595,7 @@ func (w *Worker) build(ctx context.Context, work *store.BuildWork, logs *logSink
 		return store.BuildOutcome{}, engineError(w.engine, fmt.Errorf("the engine reported success but %s cannot be inspected: %w", tag, err))
 	}
 	if p.imageID != "" && p.imageID != inspect.ID {
-		return store.BuildOutcome{}, fmt.Errorf("the engine built %s but %s names %s: another build replaced the tag meanwhile", shortID(p.imageID), tag, shortID(inspect.ID))
+		return store.BuildOutcome{}, fmt.Errorf("the engine built %s but %s names %s: another build replaced the tag meanwhile", textutil.ShortSHA(p.imageID), tag, textutil.ShortSHA(inspect.ID))
 	}
 	return store.BuildOutcome{Status: catalog.BuildSucceeded, ImageID: inspect.ID, ImageTag: tag, CacheKey: key}, nil
 }
@@ -612,7 +613,7 @@ func (w *Worker) fromCache(ctx context.Context, work *store.BuildWork, key, tag 
 	img, err := w.engine.ImageInspect(ctx, prev.ImageID)
 	if err != nil {
 		if isNotFound(err) {
-			logs.addf("Build #%d made this image before, but %s is gone from the engine: building again", prev.ID, shortID(prev.ImageID))
+			logs.addf("Build #%d made this image before, but %s is gone from the engine: building again", prev.ID, textutil.ShortSHA(prev.ImageID))
 		} else {
 			logs.addf("Build #%d made this image before, but the engine cannot say if it still has it (%v): building again", prev.ID, firstLine(err.Error()))
 		}
@@ -625,7 +626,7 @@ func (w *Worker) fromCache(ctx context.Context, work *store.BuildWork, key, tag 
 		}
 	}
 	logs.addf("Commit %s, Dockerfile %s and context %s were built by build #%d: reusing its image %s as %s (build with --no-cache to rebuild)",
-		shortSHA(work.CommitSHA), work.DockerfilePath, displayPath(work.ContextPath), prev.ID, shortID(img.ID), tag)
+		textutil.ShortSHA(work.CommitSHA), work.DockerfilePath, displayPath(work.ContextPath), prev.ID, textutil.ShortSHA(img.ID), tag)
 	return store.BuildOutcome{Status: catalog.BuildSucceeded, ImageID: img.ID, ImageTag: tag, CacheKey: key, Cached: true}, true
 }
 

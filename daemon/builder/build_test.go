@@ -507,7 +507,7 @@ func TestReconcilerRequeuesAndFailsBuildsOfDeadWorkers(t *testing.T) {
 		}
 		return e.get(id).Status == catalog.BuildQueued
 	})
-	if jobs := e.queue.enqueued(); !slices.Contains(jobs, queue.Job{Kind: queue.KindBuild, BuildID: id}) {
+	if jobs := e.queue.Jobs(); !slices.Contains(jobs, queue.Job{Kind: queue.KindBuild, BuildID: id}) {
 		t.Errorf("the requeued build was not enqueued: %v", jobs)
 	}
 	if got := e.events(id); !slices.Equal(got, []string{"build.queued", "build.started", "build.requeued"}) {

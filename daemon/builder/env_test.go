@@ -23,6 +23,7 @@ import (
 	"github.com/appstore-dev/appstore/catalog/store/storetest"
 	"github.com/appstore-dev/appstore/daemon/builder"
 	"github.com/appstore-dev/appstore/daemon/queue"
+	"github.com/appstore-dev/appstore/daemon/queue/queuetest"
 	"github.com/appstore-dev/appstore/internal/gitserver"
 	"github.com/appstore-dev/appstore/internal/testenv"
 )
@@ -92,25 +93,6 @@ func (c *countingEngine) buildCalls() []dockerbuild.ImageBuildOptions {
 	return append([]dockerbuild.ImageBuildOptions(nil), c.builds...)
 }
 
-// recordingQueue records the jobs the reconciler enqueues.
-type recordingQueue struct {
-	mu   sync.Mutex
-	jobs []queue.Job
-}
-
-func (q *recordingQueue) Enqueue(_ context.Context, j queue.Job) error {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	q.jobs = append(q.jobs, j)
-	return nil
-}
-
-func (q *recordingQueue) enqueued() []queue.Job {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	return append([]queue.Job(nil), q.jobs...)
-}
-
 // env is a worker on a fresh catalog and the real Docker engine.
 type env struct {
 	t      testing.TB
@@ -118,7 +100,7 @@ type env struct {
 	st     *store.Store
 	docker *dockerclient.Client
 	engine *countingEngine
-	queue  *recordingQueue
+	queue  *queuetest.Recorder
 	w      *builder.Worker
 	app    []byte // the static test program
 
@@ -137,7 +119,7 @@ func newEnv(t testing.TB, opts builder.Options) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { docker.Close() })
-	e := &env{t: t, ctx: ctx, st: st, docker: docker, engine: &countingEngine{Engine: docker}, queue: &recordingQueue{}}
+	e := &env{t: t, ctx: ctx, st: st, docker: docker, engine: &countingEngine{Engine: docker}, queue: &queuetest.Recorder{}}
 	app, err := os.ReadFile(testenv.StaticBinary(t, appSource))
 	if err != nil {
 		t.Fatal(err)

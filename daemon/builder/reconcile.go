@@ -12,6 +12,7 @@ import (
 	"github.com/docker/docker/api/types/image"
 
 	"github.com/appstore-dev/appstore/daemon/queue"
+	"github.com/appstore-dev/appstore/internal/textutil"
 )
 
 // queuedGrace is how old a queued build must be before the reconciler
@@ -122,12 +123,12 @@ func (w *Worker) Prune(ctx context.Context) error {
 		switch {
 		case err == nil:
 			removed++
-			w.logger.Info("pruned a superseded image", "image", shortID(img.ID), "tags", img.RepoTags,
+			w.logger.Info("pruned a superseded image", "image", textutil.ShortSHA(img.ID), "tags", img.RepoTags,
 				"repository", img.Labels[LabelRepository], "build", img.Labels[LabelBuild])
 		case isNotFound(err):
 		default:
 			// Most often a container (a stopped launch) still uses it.
-			w.logger.Debug("image not pruned", "image", shortID(img.ID), "err", err)
+			w.logger.Debug("image not pruned", "image", textutil.ShortSHA(img.ID), "err", err)
 		}
 	}
 	if ids, err := w.store.RepositoryIDs(ctx); err == nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/appstore-dev/appstore/catalog/giturl"
 	"github.com/appstore-dev/appstore/catalog/store"
 	"github.com/appstore-dev/appstore/daemon/ingest/gitclone"
+	"github.com/appstore-dev/appstore/internal/textutil"
 )
 
 // sources keeps one checkout per repository under dir/<repository id>/
@@ -109,7 +110,7 @@ func (s *sources) checkout(ctx context.Context, w *store.BuildWork, say func(str
 	repoDir := filepath.Join(s.dir, strconv.FormatInt(w.RepositoryID, 10))
 	dir := filepath.Join(repoDir, w.CommitSHA)
 	if fi, err := os.Stat(dir); err == nil && fi.IsDir() {
-		say("Using the cached checkout of %s", shortSHA(w.CommitSHA))
+		say("Using the cached checkout of %s", textutil.ShortSHA(w.CommitSHA))
 		return dir, s.acquire(dir), nil
 	}
 	if err := os.MkdirAll(repoDir, 0o700); err != nil {
@@ -120,11 +121,11 @@ func (s *sources) checkout(ctx context.Context, w *store.BuildWork, say func(str
 			// Adopt ingestion's clone into the cache, so that a
 			// rebuild of this commit finds it too.
 			if err := os.Rename(local, dir); err != nil {
-				say("Using the checkout of %s that ingestion kept", shortSHA(w.CommitSHA))
+				say("Using the checkout of %s that ingestion kept", textutil.ShortSHA(w.CommitSHA))
 				return local, releaseLocal, nil
 			}
 			releaseLocal()
-			say("Using the checkout of %s that ingestion kept", shortSHA(w.CommitSHA))
+			say("Using the checkout of %s that ingestion kept", textutil.ShortSHA(w.CommitSHA))
 			release := s.acquire(dir)
 			s.removeOthers(repoDir, dir)
 			return dir, release, nil
@@ -152,13 +153,13 @@ func (s *sources) checkout(ctx context.Context, w *store.BuildWork, say func(str
 		}
 		return "", nil, &sourceError{permanent: true, msg: fmt.Sprintf(
 			"commit %s is no longer the tip of %s in %s (it is now %s: a newer push, or a rewritten history): builds clone the tip that ingestion recorded, so refresh %s to ingest and build %s",
-			shortSHA(w.CommitSHA), where, w.GitURL, shortSHA(res.CommitSHA), w.Repository, shortSHA(res.CommitSHA))}
+			textutil.ShortSHA(w.CommitSHA), where, w.GitURL, textutil.ShortSHA(res.CommitSHA), w.Repository, textutil.ShortSHA(res.CommitSHA))}
 	}
 	if err := os.Rename(tmp, dir); err != nil {
 		_ = os.RemoveAll(tmp)
 		return "", nil, &sourceError{msg: fmt.Sprintf("move the checkout into the source cache: %v", err), err: err}
 	}
-	say("Cloned %s in %s (%s)", shortSHA(res.CommitSHA), res.Duration.Round(time.Millisecond), formatBytes(res.TreeBytes))
+	say("Cloned %s in %s (%s)", textutil.ShortSHA(res.CommitSHA), res.Duration.Round(time.Millisecond), formatBytes(res.TreeBytes))
 	release := s.acquire(dir)
 	s.removeOthers(repoDir, dir)
 	return dir, release, nil
@@ -217,12 +218,4 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
-}
-
-// shortSHA is the 12-character form of a commit used in tags and messages.
-func shortSHA(sha string) string {
-	if len(sha) > 12 {
-		return sha[:12]
-	}
-	return sha
 }

@@ -228,15 +228,6 @@ func trimBlank(lines []string) []string {
 	return lines
 }
 
-// shortID is the 12 hex digits the engine prints for an image id.
-func shortID(id string) string {
-	id = strings.TrimPrefix(id, "sha256:")
-	if len(id) > 12 {
-		return id[:12]
-	}
-	return id
-}
-
 // firstLine returns the first line of s, for messages that quote an
 // engine error.
 func firstLine(s string) string {

@@ -13,9 +13,10 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/appstore-dev/appstore/apitype"
 	"github.com/appstore-dev/appstore/catalog"
-	"github.com/appstore-dev/appstore/client"
-	"github.com/appstore-dev/appstore/daemon/api"
+	"github.com/appstore-dev/appstore/daemon/api/respond"
+	"github.com/appstore-dev/appstore/internal/textutil"
 )
 
 // Heartbeat bounds: a client may ask for its own interval within them.
@@ -25,19 +26,25 @@ const (
 	maxHeartbeat     = 5 * time.Minute
 )
 
-// Routes serve the event stream:
+// Stream serves the event stream; the route table (daemon/api/routes.go)
+// mounts its handlers:
 //
-//	GET /api/v1/events        WebSocket (replay, then live), or JSON lines of
-//	                          the stored events without an Upgrade
-//	GET /api/v1/events/last   {"last_id": N}
-type Routes struct {
+//	GET /api/v1/events        ServeEvents: a WebSocket (replay, then live),
+//	                          or JSON lines of the stored events without an
+//	                          Upgrade
+//	GET /api/v1/events/last   ServeLast: {"last_id": N}
+type Stream struct {
 	Hub *Hub
-	// Guard is the API's guard. It already refuses WebSocket upgrades from
-	// foreign Origins; the handler asks it again (in case the routes are
-	// mounted elsewhere) and gives coder/websocket the same allowed hosts,
-	// so that neither check undoes the other.
-	Guard  *api.Guard
-	Logger *slog.Logger
+	// OriginAllowed is the API guard's Origin check. The route's guard
+	// already refuses WebSocket upgrades from foreign Origins; the handler
+	// asks again (in case it is mounted elsewhere). Nil allows any Origin
+	// that coder/websocket accepts (the request's own host).
+	OriginAllowed func(r *http.Request) bool
+	// AllowedHosts are the guard's extra host names, given to
+	// coder/websocket as origin patterns so that neither check undoes the
+	// other.
+	AllowedHosts []string
+	Logger       *slog.Logger
 	// Heartbeat is the default heartbeat interval (DefaultHeartbeat).
 	Heartbeat time.Duration
 	// WriteTimeout bounds a write to a client (default 10s): a client that
@@ -46,29 +53,29 @@ type Routes struct {
 	// after between half of WriteTimeout and all of it.
 	WriteTimeout time.Duration
 
-	mu     sync.Mutex
-	closed bool
-	conns  sync.WaitGroup
+	defaultsOnce sync.Once
+	mu           sync.Mutex
+	closed       bool
+	conns        sync.WaitGroup
 }
 
-// Register adds the routes to mux.
-func (rt *Routes) Register(mux *http.ServeMux) {
-	if rt.Logger == nil {
-		rt.Logger = slog.New(slog.DiscardHandler)
-	}
-	if rt.Heartbeat <= 0 {
-		rt.Heartbeat = DefaultHeartbeat
-	}
-	if rt.WriteTimeout <= 0 {
-		rt.WriteTimeout = 10 * time.Second
-	}
-	mux.HandleFunc("GET /api/v1/events", rt.events)
-	mux.HandleFunc("GET /api/v1/events/last", rt.last)
+func (rt *Stream) defaults() {
+	rt.defaultsOnce.Do(func() {
+		if rt.Logger == nil {
+			rt.Logger = slog.New(slog.DiscardHandler)
+		}
+		if rt.Heartbeat <= 0 {
+			rt.Heartbeat = DefaultHeartbeat
+		}
+		if rt.WriteTimeout <= 0 {
+			rt.WriteTimeout = 10 * time.Second
+		}
+	})
 }
 
 // Wait waits until every WebSocket served has ended (they end when the hub
 // shuts down or their request context is cancelled), or ctx is done.
-func (rt *Routes) Wait(ctx context.Context) error {
+func (rt *Stream) Wait(ctx context.Context) error {
 	rt.mu.Lock()
 	rt.closed = true
 	rt.mu.Unlock()
@@ -82,13 +89,14 @@ func (rt *Routes) Wait(ctx context.Context) error {
 	}
 }
 
-func (rt *Routes) last(w http.ResponseWriter, r *http.Request) {
+// ServeLast answers GET /api/v1/events/last: the id of the newest event.
+func (rt *Stream) ServeLast(w http.ResponseWriter, r *http.Request) {
 	id, err := rt.Hub.store.LastEventID(r.Context())
 	if err != nil {
-		api.WriteError(w, r, err)
+		respond.WriteError(w, r, err)
 		return
 	}
-	api.WriteJSON(w, http.StatusOK, client.EventCursor{LastID: id})
+	respond.JSON(w, http.StatusOK, apitype.EventCursor{LastID: id})
 }
 
 // streamQuery is the parsed query of GET /api/v1/events.
@@ -98,7 +106,7 @@ type streamQuery struct {
 	heartbeat time.Duration
 }
 
-func (rt *Routes) parseQuery(r *http.Request) (streamQuery, error) {
+func (rt *Stream) parseQuery(r *http.Request) (streamQuery, error) {
 	q := r.URL.Query()
 	sq := streamQuery{heartbeat: rt.Heartbeat}
 	sq.filter.Since = SinceNow
@@ -133,25 +141,29 @@ func isWebSocket(r *http.Request) bool {
 	return strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
 }
 
-func (rt *Routes) events(w http.ResponseWriter, r *http.Request) {
+// ServeEvents answers GET /api/v1/events: with an Upgrade, the WebSocket
+// stream (replay after ?since=, then live); without, the stored events
+// after ?since= as JSON lines.
+func (rt *Stream) ServeEvents(w http.ResponseWriter, r *http.Request) {
+	rt.defaults()
 	sq, err := rt.parseQuery(r)
 	if err != nil {
-		api.WriteError(w, r, err)
+		respond.WriteError(w, r, err)
 		return
 	}
 	if !isWebSocket(r) {
 		rt.stored(w, r, sq)
 		return
 	}
-	if rt.Guard != nil && !rt.Guard.OriginAllowed(r) {
-		api.WriteError(w, r, api.HTTPError(http.StatusForbidden, "forbidden",
+	if rt.OriginAllowed != nil && !rt.OriginAllowed(r) {
+		respond.WriteError(w, r, respond.Errorf(http.StatusForbidden, apitype.CodeForbidden,
 			"cross-origin WebSocket from %q refused: only pages served by this daemon may open the event stream", r.Header.Get("Origin")))
 		return
 	}
 	rt.mu.Lock()
 	if rt.closed {
 		rt.mu.Unlock()
-		api.WriteError(w, r, api.HTTPError(http.StatusServiceUnavailable, "unavailable", "appstored is shutting down; reconnect in a moment"))
+		respond.WriteError(w, r, respond.Errorf(http.StatusServiceUnavailable, apitype.CodeUnavailable, "appstored is shutting down; reconnect in a moment"))
 		return
 	}
 	rt.conns.Add(1)
@@ -165,16 +177,16 @@ func (rt *Routes) events(w http.ResponseWriter, r *http.Request) {
 	sub, err := rt.Hub.Subscribe(ctx, sq.filter)
 	if err != nil {
 		if errors.Is(err, ErrClosed) {
-			err = api.HTTPError(http.StatusServiceUnavailable, "unavailable", "appstored is shutting down; reconnect in a moment")
+			err = respond.Errorf(http.StatusServiceUnavailable, apitype.CodeUnavailable, "appstored is shutting down; reconnect in a moment")
 		}
-		api.WriteError(w, r, err)
+		respond.WriteError(w, r, err)
 		return
 	}
 	defer sub.Close()
 
-	w.Header().Set(client.HeartbeatHeader, sq.heartbeat.String())
+	w.Header().Set(apitype.HeartbeatHeader, sq.heartbeat.String())
 	hj := &hijacker{ResponseWriter: w, writeTimeout: rt.WriteTimeout}
-	conn, err := websocket.Accept(hj, r, &websocket.AcceptOptions{OriginPatterns: originPatterns(rt.Guard)})
+	conn, err := websocket.Accept(hj, r, &websocket.AcceptOptions{OriginPatterns: originPatterns(rt.AllowedHosts)})
 	if err != nil {
 		return // Accept has answered the client
 	}
@@ -184,12 +196,9 @@ func (rt *Routes) events(w http.ResponseWriter, r *http.Request) {
 // originPatterns gives coder/websocket the hosts the guard allows in an
 // Origin, with any port (the guard compares host names; coder/websocket
 // matches host:port).
-func originPatterns(g *api.Guard) []string {
-	if g == nil {
-		return nil
-	}
+func originPatterns(allowed []string) []string {
 	var out []string
-	for _, h := range g.AllowedHosts {
+	for _, h := range allowed {
 		out = append(out, h, h+":*")
 	}
 	return out
@@ -203,7 +212,7 @@ func originPatterns(g *api.Guard) []string {
 // subscription ended), signalled by callbacks. A ticker in the same
 // select would cost a lock of its timer every time the loop blocks and
 // wakes, that is for every message.
-func (rt *Routes) serve(conn *websocket.Conn, bc *batchConn, sub *Subscription, heartbeat time.Duration) {
+func (rt *Stream) serve(conn *websocket.Conn, bc *batchConn, sub *Subscription, heartbeat time.Duration) {
 	wake := make(chan struct{}, 1)
 	signal := func() {
 		select {
@@ -267,7 +276,7 @@ func (rt *Routes) serve(conn *websocket.Conn, bc *batchConn, sub *Subscription, 
 // send writes m and the messages already waiting behind it (up to
 // maxBatch bytes) with one system call; it reports whether conn is still
 // good.
-func (rt *Routes) send(conn *websocket.Conn, bc *batchConn, sub *Subscription, m *Message) bool {
+func (rt *Stream) send(conn *websocket.Conn, bc *batchConn, sub *Subscription, m *Message) bool {
 	var err error
 	if waiting := len(sub.C()); waiting == 0 {
 		err = bc.writeFrame(m.frame)
@@ -290,13 +299,13 @@ func (rt *Routes) send(conn *websocket.Conn, bc *batchConn, sub *Subscription, m
 	return true
 }
 
-func (rt *Routes) writeFailed(conn *websocket.Conn, err error) {
+func (rt *Stream) writeFailed(conn *websocket.Conn, err error) {
 	rt.Logger.Debug("event stream: write failed", "err", err)
 	_ = conn.CloseNow()
 }
 
 // closeFor closes conn with the status and reason of a subscription's end.
-func (rt *Routes) closeFor(conn *websocket.Conn, err error) {
+func (rt *Stream) closeFor(conn *websocket.Conn, err error) {
 	var slow *SlowConsumerError
 	switch {
 	case errors.As(err, &slow):
@@ -306,50 +315,40 @@ func (rt *Routes) closeFor(conn *websocket.Conn, err error) {
 		_ = conn.Close(websocket.StatusGoingAway, ErrClosed.Error())
 	default:
 		rt.Logger.Warn("event stream: subscription failed", "err", err)
-		_ = conn.Close(websocket.StatusTryAgainLater, truncateReason(err.Error()))
+		_ = conn.Close(websocket.StatusTryAgainLater, textutil.Truncate(err.Error(), maxCloseReason))
 	}
 }
 
-// truncateReason fits a close reason into the 123 bytes a close frame allows.
-func truncateReason(s string) string {
-	if len(s) <= 120 {
-		return s
-	}
-	s = s[:117]
-	for len(s) > 0 && !utf8RuneStart(s[len(s)-1]) {
-		s = s[:len(s)-1]
-	}
-	return s + "…"
-}
-
-func utf8RuneStart(b byte) bool { return b&0xC0 != 0x80 }
+// maxCloseReason is what a close frame has room for (123 bytes) less the
+// ellipsis of a shortened reason.
+const maxCloseReason = 123 - len(textutil.Ellipsis)
 
 func heartbeatMessage() []byte {
-	return []byte(`{"type":"` + client.EventHeartbeat + `","time":"` + time.Now().UTC().Format(time.RFC3339Nano) + `"}`)
+	return []byte(`{"type":"` + apitype.EventHeartbeat + `","time":"` + time.Now().UTC().Format(time.RFC3339Nano) + `"}`)
 }
 
 // stored answers a plain GET with the stored events after since, one JSON
 // object per line, up to the newest event at the time of the request.
-func (rt *Routes) stored(w http.ResponseWriter, r *http.Request, sq streamQuery) {
+func (rt *Stream) stored(w http.ResponseWriter, r *http.Request, sq streamQuery) {
 	ctx := r.Context()
 	if !sq.hasSince {
-		api.WriteError(w, r, catalog.Invalid("since", "required without a WebSocket: ?since=0 lists every retained event; to follow live, connect with a WebSocket (appstore events)"))
+		respond.WriteError(w, r, catalog.Invalid("since", "required without a WebSocket: ?since=0 lists every retained event; to follow live, connect with a WebSocket (appstore events)"))
 		return
 	}
 	if sq.filter.Since > 0 {
-		b, err := rt.Hub.bounds(ctx)
+		b, err := rt.Hub.store.EventLogBounds(ctx)
 		if err != nil {
-			api.WriteError(w, r, err)
+			respond.WriteError(w, r, err)
 			return
 		}
-		if sq.filter.Since > b.newest {
-			api.WriteError(w, r, catalog.Invalid("since", "no event %d yet (the newest is %d): was the database reset? use since=0 to read every retained event", sq.filter.Since, b.newest))
+		if sq.filter.Since > b.Newest {
+			respond.WriteError(w, r, catalog.Invalid("since", "no event %d yet (the newest is %d): was the database reset? use since=0 to read every retained event", sq.filter.Since, b.Newest))
 			return
 		}
 	}
 	until, err := rt.Hub.store.LastEventID(ctx)
 	if err != nil {
-		api.WriteError(w, r, err)
+		respond.WriteError(w, r, err)
 		return
 	}
 	w.Header().Set("Content-Type", "application/x-ndjson")

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/appstore-dev/appstore/catalog"
 	"github.com/appstore-dev/appstore/catalog/store"
+	"github.com/appstore-dev/appstore/internal/backoff"
 )
 
 // Channels the hub LISTENs on.
@@ -47,8 +47,8 @@ func (e *SlowConsumerError) Error() string {
 
 // Options configure a Hub. Zero values mean the documented defaults.
 type Options struct {
-	// Store is the catalog; the hub reads the events table through its
-	// pool and opens its LISTEN connection with the pool's settings.
+	// Store is the catalog; the hub reads the event log through it and
+	// opens its LISTEN connection with the pool's settings.
 	Store *store.Store
 	// Logger receives the hub's log lines; nil discards them.
 	Logger *slog.Logger
@@ -130,9 +130,8 @@ func NewHub(opts Options) (*Hub, error) {
 	if opts.ReconnectMax < opts.ReconnectMin {
 		opts.ReconnectMax = max(2*time.Second, opts.ReconnectMin)
 	}
-	cfg := opts.Store.Pool().Config().ConnConfig.Copy()
 	// Named so that operators (and tests) can tell it in pg_stat_activity.
-	cfg.RuntimeParams["application_name"] = "appstored-events"
+	cfg := opts.Store.ListenConfig("appstored-events")
 	return &Hub{
 		opts:    opts,
 		store:   opts.Store,
@@ -262,7 +261,7 @@ func (h *Hub) poke() {
 // listen keeps one LISTEN connection up, reconnecting with backoff.
 func (h *Hub) listen(ctx context.Context) {
 	defer h.wg.Done()
-	backoff := h.opts.ReconnectMin
+	delay := h.opts.ReconnectMin
 	for {
 		start := time.Now()
 		err := h.listenOnce(ctx)
@@ -271,14 +270,14 @@ func (h *Hub) listen(ctx context.Context) {
 			return
 		}
 		if time.Since(start) > time.Minute {
-			backoff = h.opts.ReconnectMin // it had been healthy: retry promptly
+			delay = h.opts.ReconnectMin // it had been healthy: retry promptly
 		}
-		wait := jitter(backoff)
+		wait := backoff.Jitter(delay)
 		h.logger.Warn("event stream: LISTEN connection lost, reconnecting", "err", err, "retry_in", wait)
-		if !sleep(ctx, wait) {
+		if !backoff.Sleep(ctx, wait) {
 			return
 		}
-		backoff = min(backoff*2, h.opts.ReconnectMax)
+		delay = min(delay*2, h.opts.ReconnectMax)
 	}
 }
 
@@ -362,7 +361,7 @@ func (h *Hub) notified(n *pgconn.Notification) {
 func (h *Hub) dispatch(ctx context.Context) {
 	defer h.wg.Done()
 	defer h.shutdown()
-	backoff := h.opts.ReconnectMin
+	delay := h.opts.ReconnectMin
 	for {
 		select {
 		case <-ctx.Done():
@@ -373,16 +372,16 @@ func (h *Hub) dispatch(ctx context.Context) {
 			if ctx.Err() != nil {
 				return
 			}
-			wait := jitter(backoff)
+			wait := backoff.Jitter(delay)
 			h.logger.Warn("event stream: read new events", "err", err, "retry_in", wait)
-			if !sleep(ctx, wait) {
+			if !backoff.Sleep(ctx, wait) {
 				return
 			}
-			backoff = min(backoff*2, h.opts.ReconnectMax)
+			delay = min(delay*2, h.opts.ReconnectMax)
 			h.poke()
 			continue
 		}
-		backoff = h.opts.ReconnectMin
+		delay = h.opts.ReconnectMin
 	}
 }
 
@@ -558,26 +557,5 @@ func (h *Hub) wakeAllBuildLogs() {
 			default:
 			}
 		}
-	}
-}
-
-// jitter spreads d over [d/2, d) so that many processes that lost the
-// database together do not reconnect in lockstep.
-func jitter(d time.Duration) time.Duration {
-	if d <= 1 {
-		return d
-	}
-	return d/2 + rand.N(d/2)
-}
-
-// sleep waits for d or until ctx is done; it reports whether d elapsed.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
 	}
 }

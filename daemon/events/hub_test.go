@@ -595,17 +595,17 @@ func TestPruneAndTruncation(t *testing.T) {
 		t.Fatal(err)
 	}
 	h := startHub(t, st, events.Options{})
-	if _, err := h.Prune(ctx, 0); err == nil {
+	if _, err := st.PruneEvents(ctx, 0); err == nil {
 		t.Error("Prune with retention 0 did not fail")
 	}
-	n, err := h.Prune(ctx, 7*24*time.Hour)
+	n, err := st.PruneEvents(ctx, 7*24*time.Hour)
 	if err != nil || n != 4 {
 		t.Fatalf("pruned %d, %v; want 4", n, err)
 	}
 	if left := storedIDs(t, st, 0); !slices.Equal(left, all[4:]) {
 		t.Fatalf("left %v, want %v", left, all[4:])
 	}
-	if n, err := h.Prune(ctx, 7*24*time.Hour); err != nil || n != 0 {
+	if n, err := st.PruneEvents(ctx, 7*24*time.Hour); err != nil || n != 0 {
 		t.Errorf("second prune: %d, %v", n, err)
 	}
 

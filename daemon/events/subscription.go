@@ -11,9 +11,9 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/appstore-dev/appstore/apitype"
 	"github.com/appstore-dev/appstore/catalog"
 	"github.com/appstore-dev/appstore/catalog/store"
-	"github.com/appstore-dev/appstore/client"
 )
 
 // SinceNow as Filter.Since starts a subscription with the events that the
@@ -105,12 +105,12 @@ func (h *Hub) Subscribe(ctx context.Context, f Filter) (*Subscription, error) {
 	}
 	f.Topics = slices.Clone(f.Topics)
 	if f.Since > 0 {
-		b, err := h.bounds(ctx)
+		b, err := h.store.EventLogBounds(ctx)
 		if err != nil {
 			return nil, err
 		}
-		if f.Since > b.newest {
-			return nil, catalog.Invalid("since", "no event %d yet (the newest is %d): was the database reset? start again from 0 to read every retained event", f.Since, b.newest)
+		if f.Since > b.Newest {
+			return nil, catalog.Invalid("since", "no event %d yet (the newest is %d): was the database reset? start again from 0 to read every retained event", f.Since, b.Newest)
 		}
 	}
 	subCtx, cancel := context.WithCancel(ctx)
@@ -305,15 +305,15 @@ func (h *Hub) replay(ctx context.Context, f *Filter, cursor *int64, until int64,
 			// Read after the page, so that a prune that overtook this
 			// replay is seen (a prune raises the mark in the transaction
 			// that deletes).
-			b, err := h.bounds(ctx)
+			b, err := h.store.EventLogBounds(ctx)
 			if err != nil {
 				return err
 			}
-			if b.prunedThrough > before {
-				if err := fn(truncatedMessage(before, b.prunedThrough)); err != nil {
+			if b.PrunedThrough > before {
+				if err := fn(truncatedMessage(before, b.PrunedThrough)); err != nil {
 					return err
 				}
-				*cursor = b.prunedThrough
+				*cursor = b.PrunedThrough
 				continue
 			}
 		}
@@ -337,28 +337,10 @@ func (h *Hub) replay(ctx context.Context, f *Filter, cursor *int64, until int64,
 }
 
 // TruncatedData is the data of a stream.truncated message.
-type TruncatedData = client.StreamTruncated
+type TruncatedData = apitype.StreamTruncated
 
 func truncatedMessage(since, through int64) *Message {
 	data, _ := json.Marshal(TruncatedData{Since: since, PrunedThrough: through})
-	m, _ := newMessage(catalog.Event{Type: client.EventStreamTruncated, Data: data, Time: time.Now().UTC()})
+	m, _ := newMessage(catalog.Event{Type: apitype.EventStreamTruncated, Data: data, Time: time.Now().UTC()})
 	return m
-}
-
-// logBounds are the ends of the event log.
-type logBounds struct {
-	prunedThrough int64 // events up to this id were pruned
-	newest        int64 // the highest id handed out (committed or not)
-}
-
-func (h *Hub) bounds(ctx context.Context) (logBounds, error) {
-	var b logBounds
-	err := h.store.Pool().QueryRow(ctx, `
-		SELECT (SELECT through FROM events_pruned),
-		       (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM events_id_seq)`).
-		Scan(&b.prunedThrough, &b.newest)
-	if err != nil {
-		return b, fmt.Errorf("read event log bounds: %w", err)
-	}
-	return b, nil
 }

@@ -337,10 +337,7 @@ func TestShutdownClosesStreamsWithAReason(t *testing.T) {
 func TestSlowWebSocketIsClosedWithAReason(t *testing.T) {
 	st := storetest.New(t)
 	h := startHub(t, st, events.Options{Buffer: 2})
-	routes := &events.Routes{Hub: h, Guard: &api.Guard{Loopback: true}}
-	mux := http.NewServeMux()
-	routes.Register(mux)
-	srv := httptest.NewServer(mux)
+	srv := httptest.NewServer((&api.Server{Guard: &api.Guard{Loopback: true}, Events: &events.Stream{Hub: h}}).Handler())
 	t.Cleanup(srv.Close)
 
 	conn, _, err := dial(t, wsURL(srv.URL, ""), nil)
@@ -400,8 +397,10 @@ func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 func TestRoutesCheckTheOriginThemselves(t *testing.T) {
 	st := storetest.New(t)
 	h := startHub(t, st, events.Options{})
+	g := &api.Guard{Loopback: true, AllowedHosts: []string{"*.apps.example.com"}}
+	stream := &events.Stream{Hub: h, OriginAllowed: g.OriginAllowed, AllowedHosts: g.AllowedHosts}
 	mux := http.NewServeMux()
-	(&events.Routes{Hub: h, Guard: &api.Guard{Loopback: true, AllowedHosts: []string{"*.apps.example.com"}}}).Register(mux)
+	mux.HandleFunc("GET /api/v1/events", stream.ServeEvents)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 

@@ -10,6 +10,7 @@ import (
 	"github.com/appstore-dev/appstore/daemon/ingest/gitclone"
 	"github.com/appstore-dev/appstore/daemon/ingest/metadata"
 	"github.com/appstore-dev/appstore/daemon/queue"
+	"github.com/appstore-dev/appstore/internal/textutil"
 )
 
 // syncBatch bounds how many repositories one scheduling pass claims; the
@@ -88,7 +89,7 @@ func (w *Worker) HandleSync(ctx context.Context, job queue.Job) error {
 		log.Info("sync could not read the remote head", "err", err)
 		return nil
 	}
-	reason := fmt.Sprintf("sync: %s moved from %s to %s", branchName(branch), shortSHA(t.SeenCommit), shortSHA(sha))
+	reason := fmt.Sprintf("sync: %s moved from %s to %s", branchName(branch), textutil.ShortSHA(t.SeenCommit), textutil.ShortSHA(sha))
 	if sha == t.SeenCommit {
 		if t.CardVersion >= metadata.CardVersion {
 			return nil
@@ -96,7 +97,7 @@ func (w *Worker) HandleSync(ctx context.Context, job queue.Job) error {
 		// Same commit, but its card was derived by older rules: read it
 		// again so that cards of repositories registered before the
 		// rules changed are refreshed too.
-		reason = fmt.Sprintf("sync: app cards are now read differently; reading %s again", shortSHA(sha))
+		reason = fmt.Sprintf("sync: app cards are now read differently; reading %s again", textutil.ShortSHA(sha))
 	}
 	changed, err := w.st.RequestIngestByID(ctx, t.RepositoryID, reason)
 	if err != nil {

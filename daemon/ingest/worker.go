@@ -27,6 +27,7 @@ import (
 	"github.com/appstore-dev/appstore/daemon/ingest/gitclone"
 	"github.com/appstore-dev/appstore/daemon/ingest/metadata"
 	"github.com/appstore-dev/appstore/daemon/queue"
+	"github.com/appstore-dev/appstore/internal/textutil"
 )
 
 // Config configures a Worker. Store, Queue and DataDir are required.
@@ -515,7 +516,7 @@ func (o *outcome) success(a store.IngestAttempt) store.IngestSuccess {
 // summary is the timeline's line for a successful attempt.
 func summary(c *gitclone.Result, m *metadata.Result) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "ingested %s", shortSHA(c.CommitSHA))
+	fmt.Fprintf(&b, "ingested %s", textutil.ShortSHA(c.CommitSHA))
 	if c.Branch != "" {
 		fmt.Fprintf(&b, " of %s", c.Branch)
 	}
@@ -540,7 +541,7 @@ func summary(c *gitclone.Result, m *metadata.Result) string {
 		shown := m.Warnings[:min(n, timelineWarnings)]
 		parts := make([]string, len(shown))
 		for i, w := range shown {
-			parts[i] = truncate(w, 200)
+			parts[i] = textutil.Truncate(w, 200)
 		}
 		fmt.Fprintf(&b, ": %s", strings.Join(parts, "; "))
 		if n > len(shown) {
@@ -552,21 +553,6 @@ func summary(c *gitclone.Result, m *metadata.Result) string {
 
 // timelineWarnings is how many warnings a timeline step spells out.
 const timelineWarnings = 3
-
-func shortSHA(s string) string {
-	if len(s) > 12 {
-		return s[:12]
-	}
-	return s
-}
-
-func truncate(s string, n int) string {
-	r := []rune(s)
-	if len(r) <= n {
-		return s
-	}
-	return string(r[:n]) + "…"
-}
 
 // Ingester enqueues ingest jobs for the API (api.Ingester). The store
 // already records the repository as queued, so a failed enqueue only delays

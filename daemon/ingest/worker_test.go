@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,43 +22,14 @@ import (
 	"github.com/appstore-dev/appstore/catalog/store/storetest"
 	"github.com/appstore-dev/appstore/daemon/ingest"
 	"github.com/appstore-dev/appstore/daemon/queue"
+	"github.com/appstore-dev/appstore/daemon/queue/queuetest"
 	"github.com/appstore-dev/appstore/internal/gitserver"
 )
-
-// recorder is the queue seen by the worker: it records what it is given.
-// The handlers are called directly by the tests.
-type recorder struct {
-	mu   sync.Mutex
-	jobs []queue.Job
-}
-
-func (r *recorder) Enqueue(_ context.Context, j queue.Job) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.jobs = append(r.jobs, j)
-	return nil
-}
-
-// take returns and forgets the jobs of kind.
-func (r *recorder) take(kind queue.Kind) []queue.Job {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var out, rest []queue.Job
-	for _, j := range r.jobs {
-		if j.Kind == kind {
-			out = append(out, j)
-		} else {
-			rest = append(rest, j)
-		}
-	}
-	r.jobs = rest
-	return out
-}
 
 type env struct {
 	t       *testing.T
 	st      *store.Store
-	q       *recorder
+	q       *queuetest.Recorder // the queue seen by the worker; the tests call the handlers
 	w       *ingest.Worker
 	dataDir string
 	git     *gitserver.Server
@@ -68,7 +38,7 @@ type env struct {
 func newEnv(t *testing.T, mod ...func(*ingest.Config)) *env {
 	t.Helper()
 	gitserver.RequireGit(t)
-	e := &env{t: t, st: storetest.New(t), q: &recorder{}, dataDir: t.TempDir()}
+	e := &env{t: t, st: storetest.New(t), q: &queuetest.Recorder{}, dataDir: t.TempDir()}
 	cfg := ingest.Config{
 		Store: e.st, Queue: e.q, DataDir: e.dataDir,
 		Policy:       giturl.Policy{AllowLocal: true, AllowPrivate: true},
@@ -358,7 +328,7 @@ func TestIngestsShapedRepositories(t *testing.T) {
 			if ready.CommitSHA != got.LastCommitSHA || ready.DurationMS == nil || ready.Attempt != 1 || !strings.Contains(ready.Message, tc.dockerfile) {
 				t.Errorf("ready step %+v", ready)
 			}
-			builds := e.q.take(queue.KindBuild)
+			builds := e.q.Take(queue.KindBuild)
 			if got.LatestBuild == nil || len(builds) != 1 || builds[0].BuildID != got.LatestBuild.ID || got.LatestBuild.CommitSHA != got.LastCommitSHA {
 				t.Errorf("build %+v, enqueued %+v", got.LatestBuild, builds)
 			}
@@ -415,7 +385,7 @@ func TestRefusesBrokenRepositories(t *testing.T) {
 			if f := tl[2]; f.Message != got.IngestError || f.CommitSHA != repo.Head(t) || f.DurationMS == nil {
 				t.Errorf("failed step %+v", f)
 			}
-			if got.LatestBuild != nil || got.LastCommitSHA != "" || len(e.q.take(queue.KindBuild)) != 0 {
+			if got.LatestBuild != nil || got.LastCommitSHA != "" || len(e.q.Take(queue.KindBuild)) != 0 {
 				t.Errorf("a failed ingestion left a build or a commit: %+v %q", got.LatestBuild, got.LastCommitSHA)
 			}
 			if entries, _ := os.ReadDir(filepath.Join(e.dataDir, "ingest")); len(entries) != 0 {
@@ -571,7 +541,7 @@ func TestReconcilerRecoversAnExpiredLease(t *testing.T) {
 		t.Fatal(err)
 	}
 	res, err = e.w.Reconcile(ctx, false)
-	jobs := e.q.take(queue.KindIngest)
+	jobs := e.q.Take(queue.KindIngest)
 	if err != nil || res.Ingestions != 1 || len(jobs) != 1 || jobs[0].RepositoryID != r.ID {
 		t.Fatalf("reconcile: %+v %v, jobs %+v", res, err, jobs)
 	}
@@ -599,7 +569,7 @@ func TestStartupReconcileEnqueuesEveryQueuedRepository(t *testing.T) {
 		t.Errorf("periodic pass: %+v %v", res, err)
 	}
 	res, err := e.w.Reconcile(ctx, true)
-	jobs := e.q.take(queue.KindIngest)
+	jobs := e.q.Take(queue.KindIngest)
 	if err != nil || res.Ingestions != 1 || len(jobs) != 1 || jobs[0].RepositoryID != fresh.ID {
 		t.Errorf("startup pass: %+v %v %+v", res, err, jobs)
 	}
@@ -632,12 +602,12 @@ func TestSyncPicksUpANewCommit(t *testing.T) {
 	if _, err := e.ingest(r, 1); err != nil {
 		t.Fatal(err)
 	}
-	e.q.take(queue.KindBuild)
+	e.q.Take(queue.KindBuild)
 
 	sync := func() {
 		t.Helper()
 		n, err := e.w.ScheduleSync(ctx)
-		jobs := e.q.take(queue.KindSync)
+		jobs := e.q.Take(queue.KindSync)
 		if err != nil || n != 1 || len(jobs) != 1 {
 			t.Fatalf("schedule: %d %v %+v", n, err, jobs)
 		}
@@ -648,13 +618,13 @@ func TestSyncPicksUpANewCommit(t *testing.T) {
 	// Nothing new: nothing queued.
 	time.Sleep(2 * time.Millisecond) // the interval is 1 ms: let it pass
 	sync()
-	if jobs := e.q.take(queue.KindIngest); len(jobs) != 0 {
+	if jobs := e.q.Take(queue.KindIngest); len(jobs) != 0 {
 		t.Fatalf("unchanged remote re-ingested: %+v", jobs)
 	}
 	next := repo.Commit(t, map[string]string{"README.md": "# new\n"}, "docs")
 	time.Sleep(2 * time.Millisecond)
 	sync()
-	jobs := e.q.take(queue.KindIngest)
+	jobs := e.q.Take(queue.KindIngest)
 	got, _ := e.st.Repository(ctx, r.Slug)
 	if len(jobs) != 1 || got.IngestStatus != catalog.IngestQueued {
 		t.Fatalf("new commit: jobs %+v status %s", jobs, got.IngestStatus)
@@ -760,7 +730,7 @@ func TestRepositoryWithoutDockerfileGetsACard(t *testing.T) {
 		t.Errorf("card: name %q description %q", got.Name, got.Description)
 	}
 	wantTags(t, got, map[string]catalog.TagSource{"lang:javascript": catalog.SourceAuto, "license:isc": catalog.SourceAuthor})
-	if got.DockerfilePath != "" || got.LatestBuild != nil || len(e.q.take(queue.KindBuild)) != 0 {
+	if got.DockerfilePath != "" || got.LatestBuild != nil || len(e.q.Take(queue.KindBuild)) != 0 {
 		t.Errorf("a repository without a Dockerfile got a build: %q %+v", got.DockerfilePath, got.LatestBuild)
 	}
 }
@@ -846,7 +816,7 @@ func TestSyncRefreshesCardsOfOlderRules(t *testing.T) {
 	if _, err := e.ingest(r, 1); err != nil {
 		t.Fatal(err)
 	}
-	e.q.take(queue.KindBuild)
+	e.q.Take(queue.KindBuild)
 	// As an older appstore left it: the repository's name, no
 	// description, no port source, card_version 0.
 	if _, err := e.st.Pool().Exec(ctx, `UPDATE repositories SET name = 'hackrx-repo', description = '', port_source = '', card_version = 0 WHERE id = $1`, r.ID); err != nil {
@@ -859,14 +829,14 @@ func TestSyncRefreshesCardsOfOlderRules(t *testing.T) {
 		t.Helper()
 		time.Sleep(2 * time.Millisecond) // the interval is 1 ms: let it pass
 		n, err := e.w.ScheduleSync(ctx)
-		jobs := e.q.take(queue.KindSync)
+		jobs := e.q.Take(queue.KindSync)
 		if err != nil || n != 1 || len(jobs) != 1 {
 			t.Fatalf("schedule: %d %v %+v", n, err, jobs)
 		}
 		if err := e.w.HandleSync(ctx, jobs[0]); err != nil {
 			t.Fatal(err)
 		}
-		return e.q.take(queue.KindIngest)
+		return e.q.Take(queue.KindIngest)
 	}
 	if jobs := sync(); len(jobs) != 1 {
 		t.Fatalf("card of older rules: %d ingest jobs, want 1", len(jobs))

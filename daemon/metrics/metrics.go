@@ -19,8 +19,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/appstore-dev/appstore/apitype"
 	"github.com/appstore-dev/appstore/catalog/store"
-	"github.com/appstore-dev/appstore/client"
 	"github.com/appstore-dev/appstore/daemon/events"
 )
 
@@ -32,7 +32,7 @@ type Options struct {
 	// Events reads the event hub's counters (events.Hub.Stats).
 	Events func() events.Stats
 	// Ready reports the dependencies, as /readyz does.
-	Ready func(ctx context.Context) client.Health
+	Ready func(ctx context.Context) apitype.Health
 	// Roles are this process's roles, exposed as appstore_info labels.
 	Roles   string
 	Version string

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/appstore-dev/appstore/apitype"
 	"github.com/appstore-dev/appstore/catalog/store"
-	"github.com/appstore-dev/appstore/client"
 	"github.com/appstore-dev/appstore/daemon/events"
 	"github.com/appstore-dev/appstore/daemon/metrics"
 )
@@ -38,8 +38,8 @@ func TestScrapeReadsTheSourcesEachTime(t *testing.T) {
 			return &store.Counts{Repositories: map[string]int64{"ready": repos}, Builds: map[string]int64{"failed": 1}, LastEventID: 42}, nil
 		},
 		Events: func() events.Stats { return events.Stats{Subscribers: 7, SlowConsumers: 2} },
-		Ready: func(context.Context) client.Health {
-			return client.Health{Status: "degraded", Checks: map[string]client.HealthCheck{
+		Ready: func(context.Context) apitype.Health {
+			return apitype.Health{Status: "degraded", Checks: map[string]apitype.HealthCheck{
 				"database": {OK: true}, "docker": {OK: false, Optional: true},
 			}}
 		},

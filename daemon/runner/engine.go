@@ -21,6 +21,8 @@ import (
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/client"
 	"github.com/docker/go-connections/nat"
+
+	"github.com/appstore-dev/appstore/internal/textutil"
 )
 
 // Labels on every container the runner creates. appstore.runner scopes the
@@ -272,11 +274,11 @@ func hostPort(ins container.InspectResponse, appPort int) (int, error) {
 func (e *engine) remove(ctx context.Context, id string, grace time.Duration) error {
 	secs := int(grace.Round(time.Second) / time.Second)
 	if err := e.cli.ContainerStop(ctx, id, container.StopOptions{Timeout: &secs}); err != nil && !errdefs.IsNotFound(err) {
-		e.logger.Debug("stop container", "container", short(id), "err", err)
+		e.logger.Debug("stop container", "container", textutil.ShortSHA(id), "err", err)
 	}
 	err := e.cli.ContainerRemove(ctx, id, container.RemoveOptions{Force: true})
 	if err != nil && !errdefs.IsNotFound(err) && !isRemovalInProgress(err) {
-		return fmt.Errorf("remove container %s: %w", short(id), err)
+		return fmt.Errorf("remove container %s: %w", textutil.ShortSHA(id), err)
 	}
 	return nil
 }
@@ -324,7 +326,7 @@ func (e *engine) tail(ctx context.Context, id string, n int) string {
 		return nil
 	})
 	if err != nil {
-		e.logger.Debug("read container output", "container", short(id), "err", err)
+		e.logger.Debug("read container output", "container", textutil.ShortSHA(id), "err", err)
 	}
 	out := strings.TrimRight(buf.String(), "\n")
 	if len(out) > maxTail {
@@ -392,13 +394,4 @@ func (e *engine) logs(ctx context.Context, id string, follow bool, tail int) (io
 		t = strconv.Itoa(tail)
 	}
 	return e.cli.ContainerLogs(ctx, id, container.LogsOptions{ShowStdout: true, ShowStderr: true, Follow: follow, Timestamps: true, Tail: t})
-}
-
-// short is a container id as docker ps prints it.
-func short(id string) string {
-	id = strings.TrimPrefix(id, "sha256:")
-	if len(id) > 12 {
-		return id[:12]
-	}
-	return id
 }

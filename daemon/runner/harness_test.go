@@ -66,14 +66,7 @@ func newHarness(t *testing.T, cfg runner.Config) *harness {
 	runnertest.CleanupContainers(t, cli, r.ID())
 
 	launches := &api.Launches{Store: st, Runner: r}
-	apiSrv := (&api.Server{Store: st, Logger: cfg.Logger, Guard: &api.Guard{Loopback: true}, Extra: []func(*http.ServeMux){launches.Register}}).Handler()
-	h.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		if ph := r.Route(req); ph != nil {
-			ph.ServeHTTP(w, req)
-			return
-		}
-		apiSrv.ServeHTTP(w, req)
-	}))
+	h.srv = httptest.NewServer((&api.Server{Store: st, Logger: cfg.Logger, Guard: &api.Guard{Loopback: true}, Launches: launches, Previews: r.Preview}).Handler())
 	_, h.port, _ = net.SplitHostPort(h.srv.Listener.Addr().String())
 	addr := h.srv.Listener.Addr().String()
 	h.web = &http.Client{

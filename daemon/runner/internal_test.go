@@ -111,7 +111,7 @@ func TestRouteMatchesPreviewHostsAndPaths(t *testing.T) {
 		host, path, _ := strings.Cut(in, "/")
 		req := httptest.NewRequest(http.MethodGet, "http://x/"+path, nil)
 		req.Host = host
-		h := r.Route(req)
+		h := r.Preview(req)
 		got := ""
 		if ph, ok := h.(*previewHandler); ok {
 			got = ph.slug

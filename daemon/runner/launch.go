@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/appstore-dev/appstore/catalog"
 	"github.com/appstore-dev/appstore/catalog/store"
+	"github.com/appstore-dev/appstore/internal/textutil"
 )
 
 // DefaultAppPort is the port of an app whose repository names none.
@@ -119,7 +121,7 @@ func (r *Runner) imageAndPort(ctx context.Context, t *store.LaunchTarget) (strin
 	}
 	img, err := r.eng.image(ctx, ref)
 	if errdefs.IsNotFound(err) {
-		return "", 0, &catalog.ConflictError{Slug: t.Slug, Message: fmt.Sprintf("the image of build #%d of %s (%s) is not on this runner's Docker engine (removed?): rebuild with `appstore build %s`", t.Build.ID, t.Slug, firstNonEmpty(t.Build.ImageTag, ref), t.Slug)}
+		return "", 0, &catalog.ConflictError{Slug: t.Slug, Message: fmt.Sprintf("the image of build #%d of %s (%s) is not on this runner's Docker engine (removed?): rebuild with `appstore build %s`", t.Build.ID, t.Slug, cmp.Or(t.Build.ImageTag, ref), t.Slug)}
 	}
 	if err != nil {
 		return "", 0, &unavailableError{fmt.Sprintf("inspect image %s: %v", ref, err)}
@@ -133,15 +135,6 @@ func (r *Runner) imageAndPort(ctx context.Context, t *store.LaunchTarget) (strin
 		port = DefaultAppPort
 	}
 	return ref, port, nil
-}
-
-func firstNonEmpty(s ...string) string {
-	for _, v := range s {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }
 
 // spawn starts the launch's container in the background.
@@ -333,7 +326,7 @@ func (r *Runner) failLaunch(id int64, cid, msg string, exitCode *int) {
 	}
 	r.routes.remove(id)
 	if changed {
-		r.logger.Warn("launch failed", "launch", id, "slug", l.Repository, "container", short(cid), "reason", firstLine(msg))
+		r.logger.Warn("launch failed", "launch", id, "slug", l.Repository, "container", textutil.ShortSHA(cid), "reason", firstLine(msg))
 		if l.Warm && l.BuildID != nil {
 			r.mu.Lock()
 			r.warmFailures[*l.BuildID] = time.Now()

@@ -147,10 +147,11 @@ type target struct {
 	scheme string // the preview domain's scheme, when configured
 }
 
-// Route returns the handler of a preview request, or nil when req is not
-// one. The daemon asks it before the API (and before the API's Host guard,
-// since preview host names are not the daemon's own names).
-func (r *Runner) Route(req *http.Request) http.Handler {
+// Preview returns the handler of a preview request, or nil when req is not
+// one. The route table (daemon/api/routes.go) asks it before the API (and
+// before the API's Host guard, since preview host names are not the
+// daemon's own names).
+func (r *Runner) Preview(req *http.Request) http.Handler {
 	host := strings.ToLower(req.Host)
 	if h, _, err := net.SplitHostPort(host); err == nil {
 		host = h

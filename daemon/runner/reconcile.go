@@ -11,6 +11,7 @@ import (
 
 	"github.com/appstore-dev/appstore/catalog"
 	"github.com/appstore-dev/appstore/catalog/store"
+	"github.com/appstore-dev/appstore/internal/textutil"
 )
 
 // watchEvents follows the engine's die events of this runner's containers
@@ -156,16 +157,16 @@ func (r *Runner) reconcile(ctx context.Context) error {
 			continue
 		}
 		for _, c := range cs {
-			r.logger.Info("removing a container of no active launch", "container", short(c.ID), "launch", id, "state", c.State)
+			r.logger.Info("removing a container of no active launch", "container", textutil.ShortSHA(c.ID), "launch", id, "state", c.State)
 			if err := r.eng.remove(ctx, c.ID, r.cfg.StopGrace); err != nil {
-				r.logger.Warn("remove orphan container", "container", short(c.ID), "err", err)
+				r.logger.Warn("remove orphan container", "container", textutil.ShortSHA(c.ID), "err", err)
 			}
 		}
 	}
 	for _, c := range unlabelled {
-		r.logger.Info("removing a managed container without a launch label", "container", short(c.ID))
+		r.logger.Info("removing a managed container without a launch label", "container", textutil.ShortSHA(c.ID))
 		if err := r.eng.remove(ctx, c.ID, r.cfg.StopGrace); err != nil {
-			r.logger.Warn("remove orphan container", "container", short(c.ID), "err", err)
+			r.logger.Warn("remove orphan container", "container", textutil.ShortSHA(c.ID), "err", err)
 		}
 	}
 	r.routes.retain(live)
@@ -222,7 +223,7 @@ func (r *Runner) settle(ctx context.Context, l *catalog.Launch, cs []container.S
 	case l.ContainerID == "" && l.Status == catalog.LaunchStarting:
 		r.failLaunch(l.ID, "", "appstored stopped before the container was created; launch again", nil)
 	default:
-		r.failLaunch(l.ID, l.ContainerID, fmt.Sprintf("the container %s disappeared while appstored was not watching (removed outside appstore, or the engine restarted)", short(l.ContainerID)), nil)
+		r.failLaunch(l.ID, l.ContainerID, fmt.Sprintf("the container %s disappeared while appstored was not watching (removed outside appstore, or the engine restarted)", textutil.ShortSHA(l.ContainerID)), nil)
 	}
 }
 
@@ -247,7 +248,7 @@ func (r *Runner) adopt(ctx context.Context, l *catalog.Launch, cid string) {
 		if !l.Warm {
 			r.addRoute(l)
 		}
-		r.logger.Info("adopted running container", "launch", l.ID, "slug", l.Repository, "container", short(cid))
+		r.logger.Info("adopted running container", "launch", l.ID, "slug", l.Repository, "container", textutil.ShortSHA(cid))
 		return
 	}
 	// Starting when appstored stopped: record the container if it was not,
@@ -261,7 +262,7 @@ func (r *Runner) adopt(ctx context.Context, l *catalog.Launch, cid string) {
 			return
 		}
 	}
-	r.logger.Info("adopted starting container; waiting for it again", "launch", l.ID, "slug", l.Repository, "container", short(cid))
+	r.logger.Info("adopted starting container; waiting for it again", "launch", l.ID, "slug", l.Repository, "container", textutil.ShortSHA(cid))
 	id, appPort, slug := l.ID, l.AppPort, l.Repository
 	r.goStart(id, func(opCtx context.Context) {
 		cleanup := func() {

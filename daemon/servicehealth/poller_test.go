@@ -381,7 +381,7 @@ func TestPollerIntervalsAndBackoff(t *testing.T) {
 	failing.mode.Store(modeFailing)
 	for _, s := range []store.ServiceSpec{
 		{Slug: "fast", BaseURL: fast.URL},
-		{Slug: "slow", BaseURL: slow.URL, HealthInterval: 10 * time.Minute},
+		{Slug: "slow", BaseURL: slow.URL, HealthInterval: "10m"},
 		{Slug: "failing", BaseURL: failing.URL},
 	} {
 		if _, _, err := st.CreateService(ctx, s); err != nil {

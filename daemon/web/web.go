@@ -125,26 +125,18 @@ func etagOf(b []byte) string {
 	return `"` + hex.EncodeToString(s[:8]) + `"`
 }
 
-// Register adds the web view's routes to mux (api.Server.Extra). The
-// patterns are exact ({$}, /app/{slug}) rather than "GET /", which would
-// conflict with the API's catch-all for /api/.
-func (h *Handler) Register(mux *http.ServeMux) {
-	mux.HandleFunc("GET /{$}", h.page)
-	mux.HandleFunc("GET /add", h.page)
-	mux.HandleFunc("GET /app/{slug}", h.appPage)
-	mux.HandleFunc("GET /static/", h.static)
-}
-
-func (h *Handler) appPage(w http.ResponseWriter, r *http.Request) {
+// ServeAppPage serves GET /app/{slug}: the page, for a valid slug.
+func (h *Handler) ServeAppPage(w http.ResponseWriter, r *http.Request) {
 	if !catalog.ValidSlug(r.PathValue("slug")) {
 		h.notFound(w, r, "no app page "+r.URL.Path+": app slugs are lower-case letters, digits and dashes")
 		return
 	}
-	h.page(w, r)
+	h.ServePage(w, r)
 }
 
-// page serves index.html: the script reads location and shows the view.
-func (h *Handler) page(w http.ResponseWriter, r *http.Request) {
+// ServePage serves index.html (GET / and /add): the script reads location
+// and shows the view.
+func (h *Handler) ServePage(w http.ResponseWriter, r *http.Request) {
 	h.securityHeaders(w, r)
 	// Revalidate every time (a 304 costs nothing on a local daemon), so an
 	// upgraded daemon's page, and with it the new asset URLs, is seen at once.
@@ -152,7 +144,9 @@ func (h *Handler) page(w http.ResponseWriter, r *http.Request) {
 	h.serve(w, r, h.index)
 }
 
-func (h *Handler) static(w http.ResponseWriter, r *http.Request) {
+// ServeStatic serves GET /static/…: the embedded assets, immutable under
+// /static/<version>/.
+func (h *Handler) ServeStatic(w http.ResponseWriter, r *http.Request) {
 	name := strings.TrimPrefix(r.URL.Path, "/static/")
 	immutable := false
 	if v, rest, ok := strings.Cut(name, "/"); ok && versionRE.MatchString(v) {

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/appstore-dev/appstore/catalog"
+	"github.com/appstore-dev/appstore/internal/textutil"
 )
 
 // Which Dockerfile builds the app, when a repository has several, and with
@@ -302,7 +303,7 @@ func (x *extraction) chooseDockerfile(declared, declaredBy, declaredSource, ctxD
 	}
 	for _, m := range ch.cand.missing {
 		x.warn("%s: %s %s: not found in the build context %s; the build will fail unless the file is added (or the context changed)",
-			fmt.Sprintf("%s:%d", ch.Dockerfile, m.Line), m.Instr, truncate(m.Path, 80), displayDir(ch.Context))
+			fmt.Sprintf("%s:%d", ch.Dockerfile, m.Line), m.Instr, textutil.Truncate(m.Path, 80), displayDir(ch.Context))
 		break
 	}
 	ch.Others = x.otherDockerfiles(all, ch)
@@ -641,10 +642,10 @@ func (x *extraction) otherDockerfiles(all []string, ch *buildChoice) []catalog.O
 		case c.err != nil && errors.Is(c.err, fs.ErrNotExist):
 			o.Why = "a broken symbolic link"
 		case c.err != nil:
-			o.Why = "cannot be read: " + truncate(c.err.Error(), 160)
+			o.Why = "cannot be read: " + textutil.Truncate(c.err.Error(), 160)
 		case len(c.missing) > 0:
 			m := c.missing[0]
-			o.Why = fmt.Sprintf("a leftover template: %s %s is not in the repository", m.Instr, truncate(m.Path, 60))
+			o.Why = fmt.Sprintf("a leftover template: %s %s is not in the repository", m.Instr, textutil.Truncate(m.Path, 60))
 		case role != "":
 			o.Why = roleWhy
 		case inSampleDir(p) != "":

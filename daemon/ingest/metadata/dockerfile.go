@@ -10,11 +10,12 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/moby/buildkit/frontend/dockerfile/command"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 	"github.com/moby/buildkit/frontend/dockerfile/shell"
+
+	"github.com/appstore-dev/appstore/internal/textutil"
 )
 
 // DockerfileInfo is what the Dockerfile says about the image it builds. The
@@ -175,7 +176,7 @@ func analyzeDockerfile(file string, data []byte) (*dockerfileFacts, []string, er
 	for _, n := range res.AST.Children {
 		cmd := strings.ToLower(n.Value)
 		if _, ok := command.Commands[cmd]; !ok {
-			return nil, warnings, fileError(file, n.StartLine, "unknown instruction %q; a Dockerfile uses FROM, RUN, COPY, ADD, CMD, ENTRYPOINT, ENV, ARG, EXPOSE, USER, WORKDIR, HEALTHCHECK, LABEL, VOLUME, SHELL, STOPSIGNAL, ONBUILD", truncate(n.Value, 40))
+			return nil, warnings, fileError(file, n.StartLine, "unknown instruction %q; a Dockerfile uses FROM, RUN, COPY, ADD, CMD, ENTRYPOINT, ENV, ARG, EXPOSE, USER, WORKDIR, HEALTHCHECK, LABEL, VOLUME, SHELL, STOPSIGNAL, ONBUILD", textutil.Truncate(n.Value, 40))
 		}
 		args := nodeWords(n)
 		if cmd == command.From {
@@ -227,7 +228,7 @@ func analyzeDockerfile(file string, data []byte) (*dockerfileFacts, []string, er
 			for _, a := range args {
 				p, err := exposedPort(expand(lex, a, st.env))
 				if err != nil {
-					warnings = append(warnings, fileError(file, n.StartLine, "EXPOSE %s: %v; ignored", truncate(a, 40), err).Error())
+					warnings = append(warnings, fileError(file, n.StartLine, "EXPOSE %s: %v; ignored", textutil.Truncate(a, 40), err).Error())
 					continue
 				}
 				st.expose = append(st.expose, p)
@@ -314,7 +315,7 @@ func fromStage(file string, n *parser.Node, args []string, stages []*stage, byNa
 	case len(args) == 3 && strings.EqualFold(args[1], "as"):
 		st.name = strings.ToLower(args[2])
 	case len(args) != 1:
-		return nil, fileError(file, n.StartLine, "FROM takes an image and an optional \"AS name\"; found %q", truncate(strings.Join(args, " "), 80))
+		return nil, fileError(file, n.StartLine, "FROM takes an image and an optional \"AS name\"; found %q", textutil.Truncate(strings.Join(args, " "), 80))
 	}
 	st.image = expand(lex, args[0], globalArgs)
 	// FROM <earlier stage> derives from that stage, not from an image.
@@ -497,15 +498,4 @@ func runtimeOf(image string) string {
 	}
 	ref, _, _ = strings.Cut(ref, ":")
 	return ref
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	cut := n
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "…"
 }

@@ -1,6 +1,7 @@
 package metadata
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/appstore-dev/appstore/catalog"
+	"github.com/appstore-dev/appstore/internal/textutil"
 )
 
 // Options steer Extract.
@@ -271,12 +273,12 @@ func (x *extraction) run(ctx context.Context, opts Options) error {
 	})
 
 	// 5. The card: the first source that says wins.
-	res.Name = firstNonEmpty(cleanText(tf.Name, catalog.MaxNameLen), cleanText(readme.Title, catalog.MaxNameLen),
+	res.Name = cmp.Or(cleanText(tf.Name, catalog.MaxNameLen), cleanText(readme.Title, catalog.MaxNameLen),
 		cleanText(card.Title, catalog.MaxNameLen))
-	res.Description = firstNonEmpty(cleanText(tf.Description, catalog.MaxDescriptionLen), cleanText(readme.ShortDescription, catalog.MaxDescriptionLen))
+	res.Description = cmp.Or(cleanText(tf.Description, catalog.MaxDescriptionLen), cleanText(readme.ShortDescription, catalog.MaxDescriptionLen))
 	res.Homepage = cleanURL(tf.Homepage)
 	if tf.Homepage != "" && res.Homepage == "" {
-		x.warn("%s: homepage %q is not an http(s) URL; ignored", TagsFileName, truncate(tf.Homepage, 80))
+		x.warn("%s: homepage %q is not an http(s) URL; ignored", TagsFileName, textutil.Truncate(tf.Homepage, 80))
 	}
 	for _, m := range named {
 		if res.Name == "" {
@@ -292,7 +294,7 @@ func (x *extraction) run(ctx context.Context, opts Options) error {
 	if res.Description == "" {
 		res.Description = cleanText(card.Description, catalog.MaxDescriptionLen)
 	}
-	res.Emoji = firstNonEmpty(tf.Emoji, readme.HF.Emoji)
+	res.Emoji = cmp.Or(tf.Emoji, readme.HF.Emoji)
 	if !readme.HF.IsZero() {
 		hf := readme.HF
 		res.HF = &hf
@@ -498,7 +500,7 @@ func (x *extraction) appDirs(ch *buildChoice) []string {
 // tag adds a tag and warns, naming where it came from, when it is unusable.
 func (x *extraction) tag(src catalog.TagSource, key, value, from string) {
 	if reason := x.tags.add(src, key, value); reason != "" && from != "" {
-		x.warn("%s: tag %q ignored: %s", from, truncate(key+":"+value, 80), reason)
+		x.warn("%s: tag %q ignored: %s", from, textutil.Truncate(key+":"+value, 80), reason)
 	}
 }
 
@@ -511,7 +513,7 @@ func (x *extraction) applyTagsFile(tf *tagsFile) {
 		if v := strings.ToLower(tf.Resources); isProfileName(v) {
 			x.res.Resources = v
 		} else {
-			x.warn("%s: resources %q is not a profile name (a word such as small); ignored", TagsFileName, truncate(tf.Resources, 40))
+			x.warn("%s: resources %q is not a profile name (a word such as small); ignored", TagsFileName, textutil.Truncate(tf.Resources, 40))
 		}
 	}
 }
@@ -682,13 +684,4 @@ func isProfileName(s string) bool {
 		}
 	}
 	return true
-}
-
-func firstNonEmpty(ss ...string) string {
-	for _, s := range ss {
-		if s != "" {
-			return s
-		}
-	}
-	return ""
 }

@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/appstore-dev/appstore/internal/textutil"
 )
 
 // manifest is what a package manifest (package.json, Cargo.toml,
@@ -260,11 +262,11 @@ func parseGoMod(file string, data []byte) (manifest, []string) {
 		switch f[0] {
 		case "module":
 			if len(f) >= 2 {
-				m.Facts["go.module"] = truncate(unquote(f[1]), 256)
+				m.Facts["go.module"] = textutil.Truncate(unquote(f[1]), 256)
 			}
 		case "go":
 			if len(f) >= 2 {
-				m.Facts["go.version"] = truncate(f[1], 32)
+				m.Facts["go.version"] = textutil.Truncate(f[1], 32)
 			}
 		case "require", "replace", "exclude", "retract", "tool", "ignore", "godebug":
 			if len(f) >= 2 && f[1] == "(" {

@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/appstore-dev/appstore/catalog"
+	"github.com/appstore-dev/appstore/internal/textutil"
 )
 
 // readmeNames are looked for at the root, in order, case-insensitively.
@@ -105,14 +106,14 @@ func parseReadme(file string, data []byte) (readmeMeta, []string) {
 				m.ShortDescription = s
 			case "sdk":
 				m.SDK = strings.ToLower(s)
-				m.HF.SDK = truncate(m.SDK, 32)
+				m.HF.SDK = textutil.Truncate(m.SDK, 32)
 			case "license":
 				m.License = s
 			case "emoji":
 				if e := cleanEmoji(s); e != "" {
 					m.HF.Emoji = e
 				} else if s != "" {
-					warn(v.Line, "emoji %q is not an emoji; ignored", truncate(s, 20))
+					warn(v.Line, "emoji %q is not an emoji; ignored", textutil.Truncate(s, 20))
 				}
 			case "colorfrom":
 				m.HF.ColorFrom = cleanColor(s)

@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	yaml "go.yaml.in/yaml/v3"
+
+	"github.com/appstore-dev/appstore/internal/textutil"
 )
 
 // TagsFileName is the file in which a repository declares its metadata.
@@ -83,7 +85,7 @@ func parseTagsFile(file string, data []byte) (*tagsFile, []string, error) {
 			var e string
 			if e, err = str(k, v); err == nil {
 				if out.Emoji = cleanEmoji(e); out.Emoji == "" && e != "" {
-					warn(v.Line, "emoji %q is not an emoji (one symbol such as 📊); ignored", truncate(e, 20))
+					warn(v.Line, "emoji %q is not an emoji (one symbol such as 📊); ignored", textutil.Truncate(e, 20))
 				}
 			}
 		case "dockerfile":
@@ -103,7 +105,7 @@ func parseTagsFile(file string, data []byte) (*tagsFile, []string, error) {
 			out.Tags, w, err = declaredTags(file, v)
 			warnings = append(warnings, w...)
 		default:
-			warn(k.Line, "unknown field %q ignored (known fields: %s)", truncate(k.Value, 40), tagsFileFields)
+			warn(k.Line, "unknown field %q ignored (known fields: %s)", textutil.Truncate(k.Value, 40), tagsFileFields)
 		}
 		if err != nil {
 			return nil, warnings, err
@@ -129,7 +131,7 @@ func declaredTags(file string, v *yaml.Node) ([]declaredTag, []string, error) {
 			}
 			vals, bad := stringList(val, maxListItems)
 			for _, l := range bad {
-				warnings = append(warnings, fileError(file, l, "tag %q: a value must be a word or a list of words; ignored", truncate(key, 40)).Error())
+				warnings = append(warnings, fileError(file, l, "tag %q: a value must be a word or a list of words; ignored", textutil.Truncate(key, 40)).Error())
 			}
 			for _, s := range vals {
 				out = append(out, declaredTag{Key: key, Value: s, Line: val.Line})

@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	yaml "go.yaml.in/yaml/v3"
+
+	"github.com/appstore-dev/appstore/internal/textutil"
 )
 
 // yamlLine finds the "line N" that go-yaml puts in its messages.
@@ -83,7 +85,7 @@ func kindName(n *yaml.Node) string {
 		if n.Tag == "!!null" {
 			return "nothing"
 		}
-		return fmt.Sprintf("%q", truncate(n.Value, 40))
+		return fmt.Sprintf("%q", textutil.Truncate(n.Value, 40))
 	default:
 		return "something else"
 	}

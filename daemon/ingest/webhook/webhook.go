@@ -8,6 +8,7 @@
 package webhook
 
 import (
+	"cmp"
 	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -21,6 +22,7 @@ import (
 	"strings"
 
 	"github.com/appstore-dev/appstore/catalog/giturl"
+	"github.com/appstore-dev/appstore/internal/textutil"
 )
 
 // Provider is the forge that sent a webhook.
@@ -279,7 +281,7 @@ func Parse(contentType string, body []byte) (*Push, error) {
 		return nil, fmt.Errorf("webhook body is not a JSON push payload: %w", err)
 	}
 	if pl.ObjectKind != "" && pl.ObjectKind != "push" && pl.ObjectKind != "tag_push" {
-		return nil, fmt.Errorf("%w: object_kind %q", ErrNotPush, truncate(pl.ObjectKind, 40))
+		return nil, fmt.Errorf("%w: object_kind %q", ErrNotPush, textutil.Truncate(pl.ObjectKind, 40))
 	}
 	if pl.Ref == "" {
 		return nil, fmt.Errorf(`%w: no "ref"`, ErrNotPush)
@@ -305,27 +307,11 @@ func Parse(contentType string, body []byte) (*Push, error) {
 			push.DefaultBranch = r.DefaultBranch
 		}
 		if push.Repository == "" {
-			push.Repository = truncate(firstNonEmpty(r.FullName, r.PathWithNamespace), 200)
+			push.Repository = textutil.Truncate(cmp.Or(r.FullName, r.PathWithNamespace), 200)
 		}
 	}
 	if len(push.URLs) == 0 {
 		return nil, errors.New(`webhook push payload names no repository URL (want repository.clone_url, or project.git_http_url for GitLab)`)
 	}
 	return push, nil
-}
-
-func firstNonEmpty(ss ...string) string {
-	for _, s := range ss {
-		if s != "" {
-			return s
-		}
-	}
-	return ""
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }
