@@ -34,15 +34,23 @@ type Repository struct {
 	Branch        string `json:"branch,omitempty"`
 	DefaultBranch string `json:"default_branch,omitempty"`
 	Description   string `json:"description"`
-	Homepage      string `json:"homepage,omitempty"`
-	Owner         string `json:"owner,omitempty"`
+	// Emoji is the app's emoji (tags.yaml, or the Hugging Face front
+	// matter), shown beside its name; "" when it has none.
+	Emoji    string `json:"emoji,omitempty"`
+	Homepage string `json:"homepage,omitempty"`
+	Owner    string `json:"owner,omitempty"`
 	// RequestedDockerfile is the Dockerfile path the user declared, if any.
 	RequestedDockerfile string `json:"requested_dockerfile,omitempty"`
 	// DockerfilePath and ContextPath are what ingestion resolved and builds use.
-	DockerfilePath string          `json:"dockerfile_path,omitempty"`
-	ContextPath    string          `json:"context_path,omitempty"`
-	AppPort        int             `json:"app_port,omitempty"`
-	PortSource     string          `json:"port_source,omitempty"`
+	DockerfilePath string `json:"dockerfile_path,omitempty"`
+	ContextPath    string `json:"context_path,omitempty"`
+	AppPort        int    `json:"app_port,omitempty"`
+	// PortSource says where AppPort came from: one of the PortFrom
+	// constants (tags.yaml, readme, expose, compose, cmd, env, framework,
+	// hf-default).
+	PortSource string `json:"port_source,omitempty"`
+	// Metadata is what ingestion read besides the fields above; its
+	// card keys are described by RepositoryMetadata.
 	Metadata       json.RawMessage `json:"metadata,omitempty"`
 	IngestStatus   IngestStatus    `json:"ingest_status"`
 	IngestError    string          `json:"ingest_error,omitempty"`

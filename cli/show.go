@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/appstore-dev/appstore/catalog"
 	"github.com/appstore-dev/appstore/client"
 	"github.com/appstore-dev/appstore/internal/textutil"
 )
@@ -171,6 +173,7 @@ func printRepository(ios *IOStreams, r *client.Repository, now time.Time) error 
 	d := newDetails(ios, now, "2006-01-02 15:04")
 	d.add("slug", r.Slug, ios.Bold)
 	d.add("name", r.Name, nil)
+	d.add("emoji", r.Emoji, nil)
 	d.add("description", r.Description, nil)
 	d.add("git url", r.GitURL, nil)
 	branch := r.Branch
@@ -195,10 +198,23 @@ func printRepository(ios *IOStreams, r *client.Repository, now time.Time) error 
 	}
 	d.add("dockerfile", dockerfile, nil)
 	d.add("context", r.ContextPath, nil)
+	// The card's metadata says why this Dockerfile; an older or unknown
+	// shape shows nothing.
+	var meta catalog.RepositoryMetadata
+	if len(r.Metadata) > 0 {
+		_ = json.Unmarshal(r.Metadata, &meta)
+	}
+	if b := meta.Build; b != nil && r.DockerfilePath != "" {
+		d.add("chosen because", b.Reason, nil)
+	}
 	if r.AppPort > 0 {
 		port := strconv.Itoa(r.AppPort)
 		if r.PortSource != "" {
-			port += " (from " + r.PortSource + ")"
+			port += " (from " + r.PortSource
+			if d.tty {
+				port += ": " + catalog.PortSourceText(r.PortSource)
+			}
+			port += ")"
 		}
 		d.add("port", port, nil)
 	}
@@ -223,6 +239,23 @@ func printRepository(ios *IOStreams, r *client.Repository, now time.Time) error 
 
 	var b strings.Builder
 	b.WriteString(d.String())
+	// The other Dockerfiles, each with why it is not the one built.
+	if m := meta.Build; m != nil && len(m.Others) > 0 && r.DockerfilePath != "" {
+		if !d.tty {
+			for _, o := range m.Others {
+				fmt.Fprintf(&b, "other dockerfile:\t%s\t%s\n", plainText(o.Path), plainText(o.Why))
+			}
+		} else {
+			b.WriteString("other dockerfiles:\n")
+			w := 0
+			for _, o := range m.Others {
+				w = max(w, len(o.Path))
+			}
+			for _, o := range m.Others {
+				fmt.Fprintf(&b, "  %-*s  %s\n", w, plainText(o.Path), ios.Gray(plainText(o.Why)))
+			}
+		}
+	}
 	// Tags come last, one per line with their source, since a repository
 	// may have dozens.
 	if !d.tty {

@@ -155,7 +155,7 @@ func (d *Detail) header() string {
 		latest = r.LatestBuild
 	}
 	badges := joinNonEmpty(" ", s.launchBadge(d.launches[r.Slug]), s.ingestBadge(r.IngestStatus), s.buildBadge(latest))
-	left := s.Title.Render(r.Name)
+	left := s.Title.Render(withEmoji(r.Emoji, r.Name))
 	if r.Name != r.Slug {
 		left += s.Subtle.Render(" (" + r.Slug + ")")
 	}

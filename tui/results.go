@@ -206,6 +206,7 @@ func (l *ResultList) PatchRepository(r *client.Repository) bool {
 		return false
 	}
 	it.Name, it.Description, it.IngestStatus, it.LaunchCount = r.Name, r.Description, r.IngestStatus, r.LaunchCount
+	it.Emoji = r.Emoji
 	it.Tags = dedupTags(r.Tags)
 	if r.LatestBuild != nil && (it.LatestBuild == nil || r.LatestBuild.ID >= it.LatestBuild.ID) {
 		b := *r.LatestBuild
@@ -286,14 +287,23 @@ func (l *ResultList) header() string {
 	return l.styles.Subtle.Render(ansi.Truncate(h, l.width, "…"))
 }
 
+// withEmoji puts an app's emoji (if any) before its name, as its card
+// shows it.
+func withEmoji(emoji, name string) string {
+	if emoji == "" {
+		return name
+	}
+	return emoji + " " + name
+}
+
 func (l *ResultList) row(it *catalog.SearchResult, selected bool) string {
 	s := l.styles
 	badges := joinNonEmpty(" ", s.launchBadge(l.launches[it.Slug]), s.ingestBadge(it.IngestStatus), s.buildBadge(it.LatestBuild))
 	// The selection shows only while the list has the keyboard: with the
 	// search line focused, Enter searches rather than opening a row.
-	marker, name := "  ", s.Name.Render(it.Name)
+	marker, name := "  ", s.Name.Render(withEmoji(it.Emoji, it.Name))
 	if selected && l.focused {
-		marker, name = "› ", s.Selected.Render(it.Name)
+		marker, name = "› ", s.Selected.Render(withEmoji(it.Emoji, it.Name))
 	}
 	leftW := max(10, l.width-lipgloss.Width(badges)-2)
 	left := marker + name

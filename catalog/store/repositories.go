@@ -29,7 +29,7 @@ type NewRepository struct {
 
 // repoColumns are the columns scanRepository reads, in order, from a query
 // over "repositories r" with the latest build lateral-joined as "b".
-const repoColumns = `r.id, r.slug, r.name, r.git_url, r.branch, r.default_branch, r.description,
+const repoColumns = `r.id, r.slug, r.name, r.git_url, r.branch, r.default_branch, r.description, r.emoji,
 	r.homepage, r.owner, r.requested_dockerfile, r.dockerfile_path, r.context_path, r.app_port,
 	r.port_source, r.metadata, r.ingest_status, r.ingest_error, r.ingest_attempts,
 	r.last_ingested_at, r.last_commit_sha, r.launch_count, r.created_at, r.updated_at,
@@ -49,7 +49,7 @@ func scanRepository(row pgx.Row) (*catalog.Repository, error) {
 	var bStatus, bSHA, bImage, bBuilder *string
 	var bCached *bool
 	var bDone *time.Time
-	err := row.Scan(&r.ID, &r.Slug, &r.Name, &r.GitURL, &r.Branch, &r.DefaultBranch, &r.Description,
+	err := row.Scan(&r.ID, &r.Slug, &r.Name, &r.GitURL, &r.Branch, &r.DefaultBranch, &r.Description, &r.Emoji,
 		&r.Homepage, &r.Owner, &r.RequestedDockerfile, &r.DockerfilePath, &r.ContextPath, &port,
 		&r.PortSource, &meta, &r.IngestStatus, &r.IngestError, &r.IngestAttempts,
 		&r.LastIngestedAt, &r.LastCommitSHA, &r.LaunchCount, &r.CreatedAt, &r.UpdatedAt,

@@ -461,6 +461,7 @@ func TestWebViewWithToken(t *testing.T) {
 	repo := gitserver.NewRepoFiles(t, "token-app", []gitserver.File{
 		{Name: "Dockerfile", Content: "FROM scratch\nCOPY app /app\nCMD [\"/app\"]\n"},
 		{Name: "app", Content: "placeholder\n", Mode: 0o755},
+		{Name: "tags.yaml", Content: "emoji: 🔑\n"},
 	})
 	// No Dockerfile: its ingestion fails, and nothing is built.
 	plain := gitserver.NewRepoFiles(t, "plain-app", []gitserver.File{{Name: "README.md", Content: "# plain\n"}})
@@ -526,6 +527,13 @@ func TestWebViewWithToken(t *testing.T) {
 		const why = document.querySelector('.launch [data-role="launch-blocked"]');
 		return btn && btn.disabled && why && why.textContent.startsWith('Nothing to launch yet')
 			&& btn.getAttribute('aria-describedby') === why.id; })()`, short)
+	// The app's emoji shows beside its name, on its page and its card.
+	b.step("reopen its page", short, chromedp.Navigate(d.URL+"/app/token-app"))
+	b.wait("the emoji beside the name", `(() => { const h = document.querySelector('article.app h1'); return h && h.textContent === '🔑 token-app'; })()`, short)
+	b.step("search it by name", short, chromedp.Navigate(d.URL+"/?q=token"))
+	b.wait("its card shows the emoji", `(() => { const h = document.querySelector('.card[data-slug="token-app"] h3');
+		return h && h.querySelector('.emoji').textContent === '🔑 ' && h.textContent === '🔑 token-app'; })()`, short)
+	b.screenshot("emoji-on-the-card")
 
 	// An app whose ingestion failed: its card and page say there is
 	// nothing to launch and why, and no build will start.

@@ -168,7 +168,7 @@ export class AppView {
 
   showRepo(r) {
     this.repo = r;
-    this.heading.textContent = r.name || r.slug;
+    this.heading.textContent = r.emoji ? `${r.emoji} ${r.name || r.slug}` : r.name || r.slug;
     document.title = `${r.name || r.slug} — appstore`;
     replace(this.meta, h('code', {}, r.slug), ' · ', h('span', {class: 'giturl'}, r.git_url),
       r.homepage ? [' · ', h('a', {href: r.homepage, rel: 'noopener noreferrer'}, 'homepage')] : null,

@@ -21,7 +21,9 @@ export class Card {
       h('button', {type: 'button', class: 'chip', 'data-tag': tagText(t),
         'aria-label': `Add ${tagText(t)} to the search`, on: {click: () => addTag(tagText(t))}}, tagText(t))));
     this.el = h('article', {class: 'card', 'aria-labelledby': titleId, dataset: {slug: r.slug}},
-      h('h3', {id: titleId}, h('a', {href: `/app/${enc(r.slug)}`, 'data-nav': true}, r.name || r.slug)),
+      h('h3', {id: titleId},
+        r.emoji ? h('span', {class: 'emoji', 'aria-hidden': 'true'}, `${r.emoji} `) : null,
+        h('a', {href: `/app/${enc(r.slug)}`, 'data-nav': true}, r.name || r.slug)),
       h('p', {class: r.description ? 'desc' : 'desc none'}, r.description || 'No description yet.'),
       chips.length ? h('ul', {class: 'chips', 'aria-label': `Tags of ${r.name || r.slug}`}, chips) : null,
       this.statusEl,
