@@ -29,6 +29,20 @@ type UpdateRepositoryRequest struct {
 	Dockerfile  *string  `json:"dockerfile,omitempty"`
 	AddTags     []string `json:"add_tags,omitempty"`    // manual tags to add
 	RemoveTags  []string `json:"remove_tags,omitempty"` // manual tags to remove
+	// Redeploy turns on or off the replacement of the app's running launch
+	// when a newer build succeeds.
+	Redeploy *bool `json:"redeploy,omitempty"`
+}
+
+// Readme is the answer of GET /api/v1/repositories/{slug}/readme.
+type Readme struct {
+	Slug string `json:"slug"`
+	// Markdown is the README as ingestion read it, front matter removed.
+	Markdown string `json:"markdown"`
+	// HTML is Markdown rendered, safe to show: raw HTML in the README is
+	// left out, links of other schemes than http(s), mailto and relative
+	// ones lose their target, and every link has rel="noopener noreferrer".
+	HTML string `json:"html"`
 }
 
 // RepositoryList is the answer of GET /api/v1/repositories.

@@ -9,6 +9,8 @@ type SearchResult struct {
 	Slug        string `json:"slug"`
 	Name        string `json:"name"`
 	Description string `json:"description"`
+	// Emoji is the app's emoji, "" when it has none.
+	Emoji string `json:"emoji,omitempty"`
 	// Tags are the repository's key:value tags of every source, once each,
 	// sorted (Source is not set).
 	Tags         []Tag        `json:"tags"`

@@ -34,15 +34,23 @@ type Repository struct {
 	Branch        string `json:"branch,omitempty"`
 	DefaultBranch string `json:"default_branch,omitempty"`
 	Description   string `json:"description"`
-	Homepage      string `json:"homepage,omitempty"`
-	Owner         string `json:"owner,omitempty"`
+	// Emoji is the app's emoji (tags.yaml, or the Hugging Face front
+	// matter), shown beside its name; "" when it has none.
+	Emoji    string `json:"emoji,omitempty"`
+	Homepage string `json:"homepage,omitempty"`
+	Owner    string `json:"owner,omitempty"`
 	// RequestedDockerfile is the Dockerfile path the user declared, if any.
 	RequestedDockerfile string `json:"requested_dockerfile,omitempty"`
 	// DockerfilePath and ContextPath are what ingestion resolved and builds use.
-	DockerfilePath string          `json:"dockerfile_path,omitempty"`
-	ContextPath    string          `json:"context_path,omitempty"`
-	AppPort        int             `json:"app_port,omitempty"`
-	PortSource     string          `json:"port_source,omitempty"`
+	DockerfilePath string `json:"dockerfile_path,omitempty"`
+	ContextPath    string `json:"context_path,omitempty"`
+	AppPort        int    `json:"app_port,omitempty"`
+	// PortSource says where AppPort came from: one of the PortFrom
+	// constants (tags.yaml, readme, expose, compose, cmd, env, framework,
+	// hf-default).
+	PortSource string `json:"port_source,omitempty"`
+	// Metadata is what ingestion read besides the fields above; its
+	// card keys are described by RepositoryMetadata.
 	Metadata       json.RawMessage `json:"metadata,omitempty"`
 	IngestStatus   IngestStatus    `json:"ingest_status"`
 	IngestError    string          `json:"ingest_error,omitempty"`
@@ -50,7 +58,10 @@ type Repository struct {
 	LastIngestedAt *time.Time      `json:"last_ingested_at,omitempty"`
 	LastCommitSHA  string          `json:"last_commit_sha,omitempty"`
 	LaunchCount    int64           `json:"launch_count"`
-	Tags           []Tag           `json:"tags"`
+	// Redeploy says whether a newer succeeded build replaces the app's
+	// running launch by itself (true unless turned off).
+	Redeploy bool  `json:"redeploy"`
+	Tags     []Tag `json:"tags"`
 	// LatestBuild is the newest build, when the query asked for it.
 	LatestBuild *BuildSummary `json:"latest_build,omitempty"`
 	CreatedAt   time.Time     `json:"created_at"`
@@ -174,6 +185,21 @@ type Launch struct {
 	StoppedAt       *time.Time   `json:"stopped_at,omitempty"`
 	ExpiresAt       *time.Time   `json:"expires_at,omitempty"`
 	LastRequestAt   *time.Time   `json:"last_request_at,omitempty"`
+	// StopReason says why an ended launch stopped: user (on request),
+	// idle (asleep: the next preview request wakes it), ttl, replaced,
+	// shutdown, removed (its app was removed), warm-pool; empty otherwise.
+	StopReason string `json:"stop_reason,omitempty"`
+	// LatestBuildID is the app's newest succeeded build; Outdated says the
+	// launch runs an older one.
+	LatestBuildID *int64 `json:"latest_build_id,omitempty"`
+	Outdated      bool   `json:"outdated,omitempty"`
+	// Origin says how a launch request was answered: created (a new
+	// container), reused (the launch already running), attached (a
+	// warm-pool container). Replaces names the launch that this one
+	// replaces once it runs (another build or profile of the app). Both
+	// are set only in the answer to a launch request.
+	Origin   string `json:"origin,omitempty"`
+	Replaces *int64 `json:"replaces,omitempty"`
 }
 
 // ServiceStatus is the health of an auxiliary service.

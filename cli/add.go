@@ -138,6 +138,12 @@ func runAdd(ctx context.Context, opts *AddOptions) error {
 		repo, err := addOne(ctx, c, opts, in, tags)
 		if err != nil {
 			if !batch {
+				if opts.Output.Machine() {
+					// --json always prints JSON: nothing was added.
+					if werr := writeJSON(ctx, opts.IO, opts.Output, []client.Repository{}); werr != nil {
+						return werr
+					}
+				}
 				return err
 			}
 			if errors.Is(err, context.Canceled) || client.IsUnreachable(err) {
@@ -153,6 +159,9 @@ func runAdd(ctx context.Context, opts *AddOptions) error {
 		added = append(added, *repo)
 		if !opts.Output.Machine() {
 			fmt.Fprintln(opts.IO.Out, repo.Slug)
+		}
+		if note := renamedNote(in, opts.Name, repo); note != "" && !opts.Output.Quiet {
+			fmt.Fprintln(opts.IO.ErrOut, note)
 		}
 	}
 	var waitErr error
@@ -187,6 +196,37 @@ func addOne(ctx context.Context, c *client.Client, opts *AddOptions, input strin
 	return c.AddRepository(ctx, client.AddRepositoryRequest{
 		GitURL: gitURL, Name: opts.Name, Branch: opts.Branch, Dockerfile: opts.Dockerfile, Tags: tags,
 	})
+}
+
+// renamedNote says when the slug the daemon gave is not the name the user
+// gave (--name, or the repository's name in the URL), and why: "2048"
+// becomes "app-2048" since slugs start with a letter; a taken slug gets
+// "-2". "" when the slug is what was asked for.
+func renamedNote(input, name string, repo *client.Repository) string {
+	asked := name
+	if asked == "" {
+		u := strings.TrimRight(filepath.ToSlash(input), "/")
+		if i := strings.LastIndexAny(u, "/:"); i >= 0 {
+			u = u[i+1:]
+		}
+		asked = strings.TrimSuffix(u, ".git")
+	}
+	if asked == "" || asked == repo.Slug {
+		return ""
+	}
+	base := catalog.Slugify(asked)
+	switch {
+	case base == repo.Slug:
+		// "My App" → my-app is the slug as expected; "2048" → app-2048
+		// is not.
+		if !strings.HasPrefix(base, "app-") || strings.HasPrefix(strings.ToLower(asked), "app") {
+			return ""
+		}
+		return fmt.Sprintf("note: %q is registered as %s: a slug cannot be only digits", asked, repo.Slug)
+	case strings.HasPrefix(repo.Slug, base+"-"):
+		return fmt.Sprintf("note: %q is registered as %s: the slug %s is taken by another app", asked, repo.Slug, base)
+	}
+	return fmt.Sprintf("note: %q is registered as %s", asked, repo.Slug)
 }
 
 // addInputs yields the arguments in order, with "-" replaced by the lines
@@ -230,6 +270,11 @@ func resolveGitURL(input string) (string, error) {
 	looksLikePath := input == "." || input == ".." || strings.HasPrefix(input, "/") ||
 		strings.HasPrefix(input, "./") || strings.HasPrefix(input, "../") || strings.HasPrefix(input, "~")
 	fi, err := os.Stat(input)
+	if err == nil && fi.IsDir() && filepath.Base(filepath.Clean(input)) == ".git" {
+		// The .git directory of a work tree: the repository is the work
+		// tree (its URL would end in "/.git", which names nothing).
+		input = filepath.Dir(filepath.Clean(input))
+	}
 	switch {
 	case err == nil && fi.IsDir():
 		abs, err := filepath.Abs(input)

@@ -86,7 +86,7 @@ func runBuilds(ctx context.Context, opts *BuildsOptions) error {
 	}
 	if len(builds) == 0 {
 		if opts.IO.IsStdoutTTY() {
-			fmt.Fprintf(opts.IO.ErrOut, "No builds of %s yet: start one with `appstore build %s`.\n", opts.Slug, opts.Slug)
+			fmt.Fprintf(opts.IO.ErrOut, "%s.\n", noBuildAdvice(ctx, c, opts.Slug))
 		}
 		return nil
 	}

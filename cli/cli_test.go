@@ -8,12 +8,16 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/appstore-dev/appstore/catalog"
 	"github.com/appstore-dev/appstore/client"
 	"github.com/appstore-dev/appstore/client/clienttest"
+	"github.com/appstore-dev/appstore/daemon"
+	"github.com/appstore-dev/appstore/daemon/daemontest"
 	"github.com/appstore-dev/appstore/internal/testenv"
 )
 
@@ -145,6 +149,12 @@ func TestAddLocalPath(t *testing.T) {
 	r = appstore(t, srv, "add", filepath.Join(dir, "apps", "..", "apps", "hello"))
 	if r.code != ExitConflict || !strings.Contains(r.stderr, `"hello"`) {
 		t.Errorf("absolute path of the same directory: %v", r)
+	}
+
+	// The .git directory of a work tree means the work tree.
+	r = appstore(t, srv, "add", "./apps/hello/.git")
+	if r.code != ExitConflict || !strings.Contains(r.stderr, `"hello"`) || strings.Contains(r.stderr, "is empty") {
+		t.Errorf("add ./apps/hello/.git (already added as hello): %v", r)
 	}
 
 	// A bare repository is a repository too.
@@ -449,7 +459,7 @@ func TestShow(t *testing.T) {
 	}
 
 	r = appstore(t, srv, "show", "nope")
-	if r.code != ExitNotFound || r.stderr != "error: repository \"nope\" not found\n" || r.stdout != "" {
+	if r.code != ExitNotFound || r.stderr != "error: repository \"nope\" not found; `appstore list` shows the apps\n" || r.stdout != "" {
 		t.Errorf("show missing: %v", r)
 	}
 }
@@ -669,8 +679,131 @@ func TestInterrupted(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	r := invocation{srv: srv, ctx: ctx}.run(t, "list")
-	if r.code != ExitInterrupted || r.stderr != "error: interrupted\n" {
-		t.Errorf("cancelled list: %v", r)
+	if r.code != ExitInterrupted || r.stderr != "" {
+		t.Errorf("cancelled list: %v (want 130 without an error line)", r)
+	}
+	// events follows until interrupted: the same convention.
+	ctx, cancel = context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	d := daemontest.Start(t, daemon.Config{Roles: []string{daemon.RoleAPI}})
+	r = invocation{ctx: ctx, env: map[string]string{EnvURL: d.URL}}.run(t, "events")
+	if r.code != ExitInterrupted || strings.Contains(r.stderr, "error") {
+		t.Errorf("interrupted events: %v", r)
+	}
+}
+
+// TestMessagesSayWhatHappened: an unknown slug gets "did you mean", add
+// says when the slug is not the name given, --json prints JSON whatever
+// happens, and flags that do not parse get a sentence.
+func TestMessagesSayWhatHappened(t *testing.T) {
+	srv := clienttest.NewServer(t)
+	mustAdd(t, srv, "https://github.com/acme/hello", "https://github.com/acme/notes")
+
+	r := appstore(t, srv, "show", "helo")
+	if r.code != ExitNotFound || !strings.Contains(r.stderr, "did you mean hello?") {
+		t.Errorf("show helo: %v", r)
+	}
+	r = appstore(t, srv, "show", "zzzzzz")
+	if r.code != ExitNotFound || strings.Contains(r.stderr, "did you mean") || !strings.Contains(r.stderr, "appstore list") {
+		t.Errorf("show zzzzzz: %v", r)
+	}
+
+	r = appstore(t, srv, "add", "https://github.com/acme/2048.git")
+	if r.code != 0 || r.stdout != "app-2048\n" || !strings.Contains(r.stderr, `"2048" is registered as app-2048`) {
+		t.Errorf("add 2048: %v", r)
+	}
+	r = appstore(t, srv, "add", "https://gitlab.com/other/hello.git")
+	if r.code != 0 || !strings.Contains(r.stderr, "the slug hello is taken") {
+		t.Errorf("add of a second hello: %v", r)
+	}
+	if r = appstore(t, srv, "add", "https://github.com/acme/plain.git"); r.stderr != "" {
+		t.Errorf("add with the slug asked for says: %q", r.stderr)
+	}
+
+	// --json prints JSON also when nothing was done.
+	r = appstore(t, srv, "add", "https://github.com/acme/hello", "--json")
+	if r.code != ExitConflict || strings.TrimSpace(r.stdout) != "[]" {
+		t.Errorf("add --json of a duplicate: %v", r)
+	}
+	r = appstore(t, srv, "rm", "notes", "--json")
+	if got := decodeJSON[[]client.Repository](t, r.stdout); r.code != 0 || len(got) != 1 || got[0].Slug != "notes" {
+		t.Errorf("rm --json: %v", r)
+	}
+	r = appstore(t, srv, "rm", "nope", "--json")
+	if r.code != ExitNotFound || strings.TrimSpace(r.stdout) != "[]" {
+		t.Errorf("rm --json of a missing app: %v", r)
+	}
+	r = appstore(t, srv, "list", "--tag", "no:such", "--json")
+	if r.code != 0 || strings.TrimSpace(r.stdout) != "[]" {
+		t.Errorf("empty list --json: %v", r)
+	}
+
+	// Numbers, durations and URLs that do not parse.
+	for _, tc := range []struct {
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{[]string{"events", "--since", "abc"}, nil, `--since "abc" is not a whole number`},
+		{[]string{"list", "--limit", "x"}, nil, `--limit "x" is not a whole number`},
+		{[]string{"launch", "hello", "--ttl", "10"}, nil, `--ttl "10" is not a duration`},
+		{[]string{"list"}, map[string]string{EnvURL: "http://[::1"}, "is not a valid URL"},
+		{[]string{"list"}, map[string]string{EnvURL: "http://127.0.0.1:99999"}, "is not a port number"},
+	} {
+		env := map[string]string{EnvURL: srv.URL}
+		for k, v := range tc.env {
+			env[k] = v
+		}
+		r := invocation{env: env}.run(t, tc.args...)
+		if r.code != ExitUsage || !strings.Contains(r.stderr, tc.want) || strings.Contains(r.stderr, "strconv") || strings.Contains(r.stderr, "time: ") {
+			t.Errorf("%v: %v, want exit 2 saying %q", tc.args, r, tc.want)
+		}
+	}
+
+	// An https:// URL for a daemon that speaks plain HTTP.
+	r = invocation{env: map[string]string{EnvURL: strings.Replace(srv.URL, "http://", "https://", 1)}}.run(t, "list")
+	if r.code != ExitUnreachable || !strings.Contains(r.stderr, "answers plain HTTP, not HTTPS: use "+srv.URL) || strings.Contains(r.stderr, "start it") {
+		t.Errorf("https:// to plain HTTP: %v", r)
+	}
+}
+
+func TestTagLsAndRmOfAMissingTag(t *testing.T) {
+	srv := clienttest.NewServer(t)
+	seedList(t, srv)
+	r := appstore(t, srv, "tag", "ls", "dash")
+	if r.code != 0 || r.stdout != "framework:gin\tauthor\nlang:go\tauto\n" {
+		t.Errorf("tag ls: %v", r)
+	}
+	if got := decodeJSON[[]client.Tag](t, appstore(t, srv, "tag", "ls", "dash", "--json").stdout); len(got) != 2 {
+		t.Errorf("tag ls --json: %v", got)
+	}
+	appstore(t, srv, "tag", "add", "dash", "team:infra")
+	r = appstore(t, srv, "tag", "rm", "dash", "team:infra", "team:ops")
+	if r.code != ExitNotFound || !strings.Contains(r.stderr, "dash has no tag team:ops: nothing was changed (its manual tags are team:infra") {
+		t.Errorf("tag rm of a missing tag: %v", r)
+	}
+	if repo := srv.Repositories(); !slices.ContainsFunc(repo[0].Tags, func(x client.Tag) bool { return x.String() == "team:infra" }) &&
+		!slices.ContainsFunc(repo[len(repo)-1].Tags, func(x client.Tag) bool { return x.String() == "team:infra" }) {
+		t.Errorf("a refused tag rm removed team:infra")
+	}
+}
+
+func TestEditRedeploy(t *testing.T) {
+	srv := clienttest.NewServer(t)
+	mustAdd(t, srv, "https://github.com/acme/dash")
+	r := appstore(t, srv, "edit", "dash", "--redeploy=false")
+	if r.code != 0 || r.stdout != "redeploy\tfalse\n" {
+		t.Errorf("edit --redeploy=false: %v", r)
+	}
+	if r = appstore(t, srv, "show", "dash"); !strings.Contains(r.stdout, "redeploy:\toff\n") {
+		t.Errorf("show after --redeploy=false: %v", r)
+	}
+	if r = appstore(t, srv, "edit", "dash"); r.code != ExitUsage || !strings.Contains(r.stderr, "--redeploy=false") {
+		t.Errorf("edit without a setting: %v", r)
+	}
+	r = invocation{srv: srv, tty: true, env: map[string]string{EnvNoColor: "1"}}.run(t, "edit", "dash", "--redeploy")
+	if r.code != 0 || !strings.Contains(r.stdout, "dash: redeploy on") {
+		t.Errorf("edit --redeploy: %v", r)
 	}
 }
 

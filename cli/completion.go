@@ -135,6 +135,9 @@ func completeQuery(f *Factory) cobra.CompletionFunc {
 			if !strings.HasPrefix(s.Text, toComplete) {
 				continue // a pair found by its value ("fra" → topic:fractal): the shell would drop it
 			}
+			if repeatsValue(s.Text) {
+				continue // "topic:go,g" → "topic:go,go" adds nothing
+			}
 			count := strconv.FormatInt(s.Count, 10)
 			if sg.Approximate {
 				count = "~" + count
@@ -151,5 +154,50 @@ func completeQuery(f *Factory) cobra.CompletionFunc {
 			directive |= cobra.ShellCompDirectiveNoSpace
 		}
 		return out, directive
+	}
+}
+
+// repeatsValue reports whether a completed term lists a value twice
+// ("topic:go,go").
+func repeatsValue(term string) bool {
+	_, vals, ok := strings.Cut(term, ":")
+	if !ok || !strings.Contains(vals, ",") {
+		return false
+	}
+	seen := map[string]bool{}
+	for _, v := range strings.Split(vals, ",") {
+		if v != "" && seen[strings.ToLower(v)] {
+			return true
+		}
+		seen[strings.ToLower(v)] = true
+	}
+	return false
+}
+
+// completeRunning completes the arguments of stop: the slugs of the apps
+// that run (their active launches), not every registered app.
+func completeRunning(f *Factory) cobra.CompletionFunc {
+	return func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+		c, err := f.Client()
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		ctx, cancel := context.WithTimeout(cmd.Context(), 3*time.Second)
+		defer cancel()
+		page, err := c.Launches(ctx, client.ListLaunchesOptions{Active: true, Limit: 1000})
+		if err != nil {
+			cobra.CompDebugln(fmt.Sprintf("list launches: %v", err), true)
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		var out []string
+		seen := map[string]bool{}
+		for _, l := range page.Launches {
+			if l.Warm || seen[l.Repository] || slices.Contains(args, l.Repository) || !strings.HasPrefix(l.Repository, toComplete) {
+				continue
+			}
+			seen[l.Repository] = true
+			out = append(out, fmt.Sprintf("%s\tlaunch %d, %s", l.Repository, l.ID, l.Status))
+		}
+		return out, cobra.ShellCompDirectiveNoFileComp
 	}
 }

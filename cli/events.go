@@ -40,7 +40,7 @@ func NewCmdEvents(f *Factory) *cobra.Command {
 		Short: "Follow the event stream: one JSON object per line, until interrupted",
 		Long: `Print appstored's events as they happen, one JSON object per line
 ({"id","type","subject","data","time"}), and keep following until
-interrupted (Ctrl-C exits 0). Without --since only new events are printed;
+interrupted (Ctrl-C exits 130). Without --since only new events are printed;
 --since ID first prints the stored events after ID (0: every event still
 retained), then follows. Events are printed once each and in id order, even
 across a restart of appstored: the stream reconnects and resumes after the
@@ -122,7 +122,7 @@ func runEvents(ctx context.Context, opts *EventsOptions) error {
 	for e, err := range stream {
 		if err != nil {
 			if ctx.Err() != nil {
-				return nil // interrupted: following ends here, which is success
+				return ctx.Err() // interrupted: exit 130, like every command that follows
 			}
 			// The daemon names its query parameter; the user typed a flag.
 			var ae *client.APIError

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"os/exec"
 	"strconv"
@@ -110,8 +111,8 @@ func TestEventsPrintsJSONLinesAndFollowsUntilInterrupted(t *testing.T) {
 	// Live: this one happens while the command follows.
 	addRepo(t, c, "chat")
 	lines := f.waitLines(t, 3)
-	if code := f.interrupt(t); code != cli.ExitOK {
-		t.Errorf("interrupted: exit %d, want 0 (stderr %q)", code, f.errOut)
+	if code := f.interrupt(t); code != cli.ExitInterrupted || strings.Contains(f.errOut.String(), "error") {
+		t.Errorf("interrupted: exit %d, want 130 without an error line (stderr %q)", code, f.errOut)
 	}
 	var last int64
 	for i, want := range []string{"dash", "notes", "chat"} {
@@ -148,8 +149,8 @@ func TestEventsStartsNowByDefaultAndFilters(t *testing.T) {
 	addRepo(t, c, "a")
 	addRepo(t, c, "b")
 	lines := f.waitLines(t, 1)
-	if code := f.interrupt(t); code != 0 {
-		t.Errorf("exit %d", code)
+	if code := f.interrupt(t); code != cli.ExitInterrupted {
+		t.Errorf("exit %d, want 130", code)
 	}
 	last, err := c.LastEventID(context.Background())
 	if err != nil {
@@ -261,8 +262,9 @@ func TestEventsBinaryExitsZeroOnSIGINT(t *testing.T) {
 	go func() { waitErr <- p.Wait() }()
 	select {
 	case err := <-waitErr:
-		if err != nil {
-			t.Errorf("after SIGINT: %v (stderr %q), want exit 0", err, stderr.String())
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != cli.ExitInterrupted || strings.Contains(stderr.String(), "error") {
+			t.Errorf("after SIGINT: %v (stderr %q), want exit 130 without an error line", err, stderr.String())
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("still running 10s after SIGINT")

@@ -42,9 +42,12 @@ func NewCmdLaunch(f *Factory) *cobra.Command {
 print its preview URL, http://<slug>.localhost:<port>/, once the app answers.
 
 On a terminal it shows progress, then opens the URL in the browser (unless
---no-open); in a pipe it prints only the URL. An app already running the
-same build is reused (its time to live is extended), and an app kept warm
-by the daemon's warm pool starts at once.
+--no-open); in a pipe it prints only the URL (what was done goes to
+standard error). An app already running the same build and profile is
+reused, and says so: --ttl then sets its expiry (sooner or later), without
+--ttl its expiry is extended to the default. Another --profile (or a newer
+build) starts a new launch that replaces the running one once it answers,
+and says which. An app kept warm by the daemon's warm pool starts at once.
 
 The launch ends when its time to live runs out (--ttl, default the
 daemon's --launch-ttl, 1h), when it serves no request for the daemon's
@@ -123,6 +126,11 @@ func runLaunch(ctx context.Context, opts *LaunchOptions) error {
 	case !opts.IO.IsStdoutTTY():
 		if l.Status == catalog.LaunchRunning || l.Status == catalog.LaunchStarting {
 			fmt.Fprintln(opts.IO.Out, l.PreviewURL)
+			// Standard output carries only the URL; what was done goes
+			// to standard error.
+			if note := launchNote(l, time.Now()); note != "" {
+				fmt.Fprintf(opts.IO.ErrOut, "%s: %s\n", l.Repository, note)
+			}
 		}
 	default:
 		printLaunched(opts.IO, c, l)
@@ -234,19 +242,50 @@ func printLaunched(ios *IOStreams, c *client.Client, l *client.Launch) {
 		return // the error says it
 	}
 	state := "is running"
-	if l.Status == catalog.LaunchStarting {
+	switch {
+	case l.Status == catalog.LaunchStarting:
 		state = "is starting"
+	case l.Origin == "reused":
+		state = "is already running"
 	}
+	now := time.Now()
 	fmt.Fprintf(ios.Out, "%s %s %s at %s\n", ios.SuccessIcon(), ios.Bold(l.Repository), state, ios.Bold(l.PreviewURL))
 	details := []string{fmt.Sprintf("launch %d", l.ID), "profile " + l.ResourceProfile}
-	if l.ExpiresAt != nil {
-		details = append(details, "ends in "+until(time.Now(), *l.ExpiresAt))
+	if l.BuildID != nil {
+		details = append(details, fmt.Sprintf("build #%d", *l.BuildID))
+	}
+	if l.ExpiresAt != nil && l.Origin != "reused" {
+		details = append(details, "ends in "+until(now, *l.ExpiresAt))
 	}
 	fmt.Fprintf(ios.Out, "  %s\n", ios.Gray(strings.Join(details, ", ")))
+	if note := launchNote(l, now); note != "" {
+		fmt.Fprintf(ios.Out, "  %s\n", note)
+	}
 	if base := c.URL(); base != "" {
 		fmt.Fprintf(ios.Out, "  %s %s/apps/%s/\n", ios.Gray("also at"), base, l.Repository)
 	}
 	fmt.Fprintf(ios.Out, "  %s appstore logs %s --app -f   %s appstore stop %s\n", ios.Gray("output:"), l.Repository, ios.Gray("stop:"), l.Repository)
+}
+
+// launchNote says what a launch request did besides starting the app: it
+// joined the launch already running (with its new expiry), or replaced
+// another launch of the app (another profile or build). "" for a plain
+// start.
+func launchNote(l *client.Launch, now time.Time) string {
+	switch {
+	case l.Origin == "reused":
+		note := fmt.Sprintf("reused launch %d", l.ID)
+		if l.StartedAt != nil {
+			note = fmt.Sprintf("already running since %s (%s); reused launch %d", l.StartedAt.Local().Format("15:04"), ago(now, *l.StartedAt), l.ID)
+		}
+		if l.ExpiresAt != nil {
+			note += fmt.Sprintf("; expiry now %s (in %s)", l.ExpiresAt.Local().Format("15:04"), until(now, *l.ExpiresAt))
+		}
+		return note
+	case l.Replaces != nil:
+		return fmt.Sprintf("replaced launch %d (it stops once this one answers)", *l.Replaces)
+	}
+	return ""
 }
 
 // runAppLogs prints the output of an app's container: "appstore logs

@@ -86,8 +86,9 @@ func TestLaunchPsStopLogsAgainstAppstored(t *testing.T) {
 		t.Fatal(err)
 	}
 	r = appstoreTTY(t, map[string]string{cli.EnvURL: d.URL, cli.EnvNoColor: "1", "BROWSER": browser}, "launch", "dash")
-	if r.code != 0 || !strings.Contains(r.stdout, "dash is running at http://dash.localhost:"+port+"/") || !strings.Contains(r.stdout, "/apps/dash/") {
-		t.Errorf("launch on a terminal: %+v", r)
+	if r.code != 0 || !strings.Contains(r.stdout, "dash is already running at http://dash.localhost:"+port+"/") || !strings.Contains(r.stdout, "/apps/dash/") ||
+		!strings.Contains(r.stdout, "reused launch") || !strings.Contains(r.stdout, "expiry now") {
+		t.Errorf("launch on a terminal of a running app: %+v", r)
 	}
 	waitForFile(t, opened, "http://dash.localhost:"+port+"/")
 	r = appstoreTTY(t, map[string]string{cli.EnvURL: d.URL, cli.EnvNoColor: "1", "BROWSER": "/nonexistent/browser"}, "launch", "dash", "--no-open")
@@ -103,11 +104,20 @@ func TestLaunchPsStopLogsAgainstAppstored(t *testing.T) {
 
 	r = appstoreIn(t, d.URL, "", "ps")
 	fields := strings.Split(strings.TrimSuffix(r.stdout, "\n"), "\t")
-	if r.code != 0 || strings.Count(r.stdout, "\n") != 1 || len(fields) != 7 || fields[1] != "dash" || fields[2] != "running" || fields[4] != l.PreviewURL {
+	if r.code != 0 || strings.Count(r.stdout, "\n") != 1 || len(fields) != 9 || fields[1] != "dash" || fields[2] != "running" || fields[4] != l.PreviewURL {
 		t.Errorf("ps: %+v", r)
 	}
 	if r = appstoreIn(t, d.URL, "", "ps", "-q"); r.stdout != strings.TrimSpace(fields[0])+"\n" {
 		t.Errorf("ps -q: %+v", r)
+	}
+
+	// stop completes the apps that run, not every app.
+	if r = appstoreIn(t, d.URL, "", "__complete", "stop", ""); !strings.Contains(r.stdout, "dash\tlaunch ") || strings.Contains(r.stdout, "broken") {
+		t.Errorf("stop completion: %+v", r)
+	}
+	// ps names the build.
+	if fields[7] != strconv.FormatInt(*l.BuildID, 10) || fields[8] != "" {
+		t.Errorf("ps build fields: %q", fields)
 	}
 
 	// The app's output, stdout and stderr apart.
@@ -130,7 +140,7 @@ func TestLaunchPsStopLogsAgainstAppstored(t *testing.T) {
 		t.Fatal(err)
 	}
 	r = appstoreIn(t, d.URL, "", "launch", "unbuilt")
-	if r.code != cli.ExitConflict || !strings.Contains(r.stderr, "no succeeded build of unbuilt yet: run `appstore build unbuilt`") {
+	if r.code != cli.ExitConflict || !strings.Contains(r.stderr, "no build of unbuilt yet: it is still being ingested") {
 		t.Errorf("launch of an unbuilt app: %+v", r)
 	}
 	if r = appstoreIn(t, d.URL, "", "launch", "nope"); r.code != cli.ExitNotFound {
@@ -165,6 +175,23 @@ func TestLaunchPsStopLogsAgainstAppstored(t *testing.T) {
 	r = appstoreIn(t, d.URL, "", "ps", "--all", "--app", "dash")
 	if r.code != 0 || !strings.Contains(r.stdout, "\tstopped\t") || !strings.Contains(r.stdout, "stopped on request") {
 		t.Errorf("ps --all: %+v", r)
+	}
+
+	// rm stops what runs before it answers, and the prompt says so.
+	if r = appstoreIn(t, d.URL, "", "launch", "dash", "-q"); r.code != 0 {
+		t.Fatalf("launch dash before rm: %+v", r)
+	}
+	ios, out, _ := cli.TestStreams("y\n")
+	ios.SetTTY(true, true, true)
+	code := cli.Main(context.Background(), cli.NewFactory(ios, func(k string) string {
+		return map[string]string{cli.EnvURL: d.URL, cli.EnvNoColor: "1"}[k]
+	}), []string{"rm", "dash"})
+	if code != 0 || !strings.Contains(out.String(), "dash is running (launch ") || !strings.Contains(out.String(), "rm stops it") ||
+		!strings.Contains(out.String(), "✓ Removed dash (stopped launch ") {
+		t.Errorf("rm of a running app: exit %d\n%s", code, out)
+	}
+	if cs := runnertest.Containers(t, cli_, strings.TrimSpace(string(runnerID))); len(cs) != 0 {
+		t.Errorf("%d containers of the removed app right after rm", len(cs))
 	}
 }
 

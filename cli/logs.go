@@ -121,7 +121,7 @@ func resolveBuild(ctx context.Context, c *client.Client, target string) (int64, 
 		return 0, err
 	}
 	if len(page.Builds) == 0 {
-		return 0, notFoundf("%s has no builds yet: start one with `appstore build %s`", target, target)
+		return 0, notFoundf("%s", noBuildAdvice(ctx, c, target))
 	}
 	return page.Builds[0].ID, nil
 }

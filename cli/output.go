@@ -108,6 +108,9 @@ func writeJSON(ctx context.Context, ios *IOStreams, o OutputOptions, v any) erro
 func writeList[T any](ctx context.Context, ios *IOStreams, o OutputOptions, items []T, id func(T) string) (bool, error) {
 	switch {
 	case o.Machine():
+		if items == nil {
+			items = []T{} // "[]", never "null": --json always prints JSON a script can iterate
+		}
 		return true, writeJSON(ctx, ios, o, items)
 	case o.Quiet:
 		for _, it := range items {

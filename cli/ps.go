@@ -36,7 +36,9 @@ first; with --all also the ones that ended (stopped, failed, expired, with
 why) and the warm pool's containers.
 
 On a terminal: a table. In a pipe: tab-separated id, app, status, profile,
-preview URL, started (RFC 3339), expires (RFC 3339), reason. -q prints the
+preview URL, started (RFC 3339), expires (RFC 3339), build id, "outdated"
+when a newer build of the app succeeded (else empty), and with --all the
+reason. BUILD marks a launch that runs an older build than the newest. -q prints the
 launch ids, --json the launch objects.`,
 		Example: `  appstore ps
   appstore ps --all --app dash
@@ -90,7 +92,10 @@ func runPs(ctx context.Context, opts *PsOptions) error {
 		}
 		return nil
 	}
-	header := []string{"ID", "APP", "STATUS", "PROFILE", "URL", "STARTED", "ENDS"}
+	header := []string{"ID", "APP", "STATUS", "PROFILE", "URL", "STARTED", "ENDS", "BUILD"}
+	if !tty {
+		header = append(header, "OUTDATED")
+	}
 	if opts.All {
 		header = append(header, "REASON")
 	}
@@ -127,6 +132,23 @@ func runPs(ctx context.Context, opts *PsOptions) error {
 			cell(strconv.FormatInt(l.ID, 10)), {text: l.Repository, color: opts.IO.Bold},
 			{text: status, color: statusColor(opts.IO, string(l.Status))}, cell(l.ResourceProfile),
 			cell(url), cell(started), cell(ends),
+		}
+		build, outdated := "", ""
+		if l.BuildID != nil {
+			build = strconv.FormatInt(*l.BuildID, 10)
+			if tty {
+				build = "#" + build
+			}
+		}
+		if l.Outdated && l.LatestBuildID != nil {
+			outdated = "outdated"
+			if tty {
+				build += fmt.Sprintf(" (outdated: #%d is newer)", *l.LatestBuildID)
+			}
+		}
+		row = append(row, field{text: build, color: map[bool]func(string) string{true: opts.IO.Yellow}[l.Outdated]})
+		if !tty {
+			row = append(row, cell(outdated))
 		}
 		if opts.All {
 			row = append(row, field{text: firstLineOf(l.ErrorMessage), max: 60})

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -31,6 +32,8 @@ func NewCmdRm(f *Factory) *cobra.Command {
 		Aliases: []string{"remove", "delete"},
 		Short:   "Remove repositories from the store",
 		Long: `Remove repositories from the store, with their tags, builds and history.
+Their launches are stopped and their containers removed first; the prompt
+says what runs.
 
 On a terminal, rm asks for confirmation unless --yes is given. When standard
 input or output is not a terminal (a script, a pipe) it does not ask: the
@@ -56,7 +59,26 @@ func runRm(ctx context.Context, opts *RmOptions) error {
 	if err != nil {
 		return err
 	}
+	// What runs is stopped by the removal: say so before asking, and
+	// after.
+	running := map[string][]int64{}
+	for _, slug := range opts.Slugs {
+		if page, err := c.Launches(ctx, client.ListLaunchesOptions{Repository: slug, Active: true, Limit: 100}); err == nil {
+			for _, l := range page.Launches {
+				if !l.Warm {
+					running[slug] = append(running[slug], l.ID)
+				}
+			}
+		} else if errors.Is(err, context.Canceled) || client.IsUnreachable(err) {
+			return err
+		}
+	}
 	if !opts.Yes && opts.IO.CanPrompt() {
+		for _, slug := range opts.Slugs {
+			if ids := running[slug]; len(ids) > 0 {
+				fmt.Fprintf(opts.IO.Out, "%s is running (%s); rm stops it.\n", slug, launchIDs(ids))
+			}
+		}
 		ok, err := confirm(opts.IO, fmt.Sprintf("Remove %s from the store? [y/N] ", strings.Join(opts.Slugs, ", ")))
 		if err != nil {
 			return err
@@ -67,29 +89,66 @@ func runRm(ctx context.Context, opts *RmOptions) error {
 	}
 	batch := len(opts.Slugs) > 1
 	var codes []int
+	removed := []client.Repository{}
+	var fatal error
 	for _, slug := range opts.Slugs {
-		err := c.DeleteRepository(ctx, slug)
+		// The repository as it was, for --json (removal answers nothing).
+		repo, err := c.Repository(ctx, slug)
+		if err == nil {
+			err = c.DeleteRepository(ctx, slug)
+		}
 		if err != nil {
 			if !batch {
-				return err
+				fatal = err
+				break
 			}
 			if errors.Is(err, context.Canceled) || client.IsUnreachable(err) {
-				return err
+				fatal = err
+				break
 			}
 			fmt.Fprintf(opts.IO.ErrOut, "error: %s: %s\n", slug, ErrorMessage(err))
 			codes = append(codes, ExitCode(err))
 			continue
 		}
-		// Deleting answers nothing, so there is nothing to print as JSON;
-		// a person at a terminal gets a confirmation.
-		if opts.IO.IsStdoutTTY() && !opts.Output.Quiet && !opts.Output.Machine() {
-			fmt.Fprintf(opts.IO.Out, "%s Removed %s\n", opts.IO.SuccessIcon(), slug)
+		removed = append(removed, *repo)
+		switch {
+		case opts.Output.Machine(), opts.Output.Quiet:
+			if opts.Output.Quiet {
+				fmt.Fprintln(opts.IO.Out, slug)
+			}
+		case opts.IO.IsStdoutTTY():
+			msg := fmt.Sprintf("%s Removed %s", opts.IO.SuccessIcon(), slug)
+			if ids := running[slug]; len(ids) > 0 {
+				msg += fmt.Sprintf(" (stopped %s)", launchIDs(ids))
+			}
+			fmt.Fprintln(opts.IO.Out, msg)
 		}
+	}
+	if opts.Output.Machine() {
+		// The removed repositories as they were: [] when none was.
+		if err := writeJSON(ctx, opts.IO, opts.Output, removed); err != nil {
+			return err
+		}
+	}
+	if fatal != nil {
+		return fatal
 	}
 	if len(codes) > 0 {
 		return &reportedError{code: batchExitCode(codes)}
 	}
 	return nil
+}
+
+// launchIDs is "launch 7" or "launches 7, 9".
+func launchIDs(ids []int64) string {
+	if len(ids) == 1 {
+		return fmt.Sprintf("launch %d", ids[0])
+	}
+	parts := make([]string, len(ids))
+	for i, id := range ids {
+		parts[i] = strconv.FormatInt(id, 10)
+	}
+	return "launches " + strings.Join(parts, ", ")
 }
 
 // confirm asks a yes/no question on the terminal; only y or yes is yes.

@@ -112,7 +112,7 @@ Exit codes: 0 ok, 1 failure, 2 usage, 3 not found, 4 daemon unreachable,
 	}
 	root.SetVersionTemplate("appstore {{.Version}}\n")
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
-		return &UsageError{Err: err}
+		return &UsageError{Err: flagError(err)}
 	})
 	root.CompletionOptions.HiddenDefaultCmd = true
 
@@ -129,7 +129,7 @@ Exit codes: 0 ok, 1 failure, 2 usage, 3 not found, 4 daemon unreachable,
 	root.AddCommand(
 		NewCmdAdd(f),
 		NewCmdList(f),
-		NewCmdShow(f), NewCmdRefresh(f),
+		NewCmdShow(f), NewCmdRefresh(f), NewCmdEdit(f),
 		NewCmdRm(f),
 		NewCmdTag(f),
 		NewCmdSearch(f), NewCmdTags(f),
@@ -213,9 +213,21 @@ func Main(ctx context.Context, f *Factory, args []string) int {
 		return ExitOK
 	}
 	code := ExitCode(err)
+	if ctx.Err() != nil {
+		code = ExitInterrupted // whatever the interrupted request said
+	}
+	if code == ExitInterrupted {
+		// Ctrl-C is the user's choice, not a failure: the status says
+		// it (130, as shells report SIGINT), without an "error:" line.
+		return code
+	}
 	var rep *reportedError
 	if !errors.As(err, &rep) {
-		fmt.Fprintf(f.IO.ErrOut, "error: %s\n", ErrorMessage(err))
+		msg := ErrorMessage(err)
+		if hint := slugHint(ctx, f, err); hint != "" {
+			msg += hint
+		}
+		fmt.Fprintf(f.IO.ErrOut, "error: %s\n", msg)
 		var usage *UsageError
 		if errors.As(err, &usage) && cmd != nil {
 			fmt.Fprintf(f.IO.ErrOut, "Run '%s --help' for usage.\n", cmd.CommandPath())

@@ -191,6 +191,8 @@ func TestSearchCompletion(t *testing.T) {
 		{[]string{"search", "fra"}, []string{"framework:\t3 repositories"}, noSpaceNoFile},
 		{[]string{"search", "lang:go", "framework:"}, []string{"framework:fiber\t1 repository", "framework:gin\t1 repository"}, noFile},
 		{[]string{"search", "lang:go,p"}, []string{"lang:go,python\t1 repository"}, noFile},
+		{[]string{"search", "lang:python,g"}, []string{"lang:python,go\t2 repositories"}, noFile},
+		{[]string{"search", "lang:go,g"}, nil, noFile}, // not lang:go,go
 		{[]string{"search", "--", "-lic"}, []string{"-license:\t2 repositories"}, noSpaceNoFile},
 		{[]string{"search", "lang:cobol", "fr"}, nil, noFile},
 		{[]string{"tags", "stat"}, []string{"status:\t3 repositories"}, noSpaceNoFile},

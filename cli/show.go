@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/appstore-dev/appstore/catalog"
 	"github.com/appstore-dev/appstore/client"
 	"github.com/appstore-dev/appstore/internal/textutil"
 )
@@ -63,6 +65,12 @@ func runShow(ctx context.Context, opts *ShowOptions) error {
 	if err := printRepository(opts.IO, r, now()); err != nil {
 		return err
 	}
+	// What runs, and whether it is the newest build: extra too.
+	var active []client.Launch
+	if page, err := c.Launches(ctx, client.ListLaunchesOptions{Repository: r.Slug, Active: true, Limit: 20}); err == nil {
+		active = page.Launches
+	}
+	printLaunchLines(opts.IO, r, active)
 	// The timeline is extra: a daemon that cannot give it still shows
 	// the repository.
 	steps, err := c.Timeline(ctx, r.Slug, client.TimelineOptions{Limit: showTimelineSteps})
@@ -70,6 +78,53 @@ func runShow(ctx context.Context, opts *ShowOptions) error {
 		return nil
 	}
 	return printTimeline(opts.IO, steps, now())
+}
+
+// printLaunchLines prints the app's active launches, each with the build it
+// runs, marked outdated when a newer build succeeded, and whether a new
+// build replaces it by itself: on a terminal "launch: 7 running, build #2
+// (outdated: #16 is newer; redeploy off), <url>"; in a pipe
+// "launch:\t<id>\t<status>\t<build id>\t<outdated or empty>\t<preview URL>".
+func printLaunchLines(ios *IOStreams, r *client.Repository, ls []client.Launch) {
+	if !r.Redeploy {
+		if ios.IsStdoutTTY() {
+			fmt.Fprintf(ios.Out, "%-14s %s\n", "redeploy:", "off: a new build does not replace the running launch (`appstore edit "+r.Slug+" --redeploy=true`)")
+		} else {
+			fmt.Fprintf(ios.Out, "redeploy:\toff\n")
+		}
+	}
+	for _, l := range ls {
+		if l.Warm {
+			continue
+		}
+		build := ""
+		if l.BuildID != nil {
+			build = strconv.FormatInt(*l.BuildID, 10)
+		}
+		if !ios.IsStdoutTTY() {
+			outdated := ""
+			if l.Outdated {
+				outdated = "outdated"
+			}
+			fmt.Fprintf(ios.Out, "launch:\t%d\t%s\t%s\t%s\t%s\n", l.ID, l.Status, build, outdated, l.PreviewURL)
+			continue
+		}
+		line := fmt.Sprintf("%d %s", l.ID, l.Status)
+		if build != "" {
+			line += ", build #" + build
+		}
+		if l.Outdated && l.LatestBuildID != nil {
+			note := fmt.Sprintf(" (outdated: #%d is newer", *l.LatestBuildID)
+			if !r.Redeploy {
+				note += fmt.Sprintf("; redeploy is off: `appstore launch %s` switches", r.Slug)
+			}
+			line += ios.Yellow(note + ")")
+		}
+		if l.PreviewURL != "" {
+			line += ", " + l.PreviewURL
+		}
+		fmt.Fprintf(ios.Out, "%-14s %s\n", "launch:", line)
+	}
 }
 
 // showTimelineSteps is how many of the newest ingestion steps show prints.
@@ -118,6 +173,7 @@ func printRepository(ios *IOStreams, r *client.Repository, now time.Time) error 
 	d := newDetails(ios, now, "2006-01-02 15:04")
 	d.add("slug", r.Slug, ios.Bold)
 	d.add("name", r.Name, nil)
+	d.add("emoji", r.Emoji, nil)
 	d.add("description", r.Description, nil)
 	d.add("git url", r.GitURL, nil)
 	branch := r.Branch
@@ -142,10 +198,23 @@ func printRepository(ios *IOStreams, r *client.Repository, now time.Time) error 
 	}
 	d.add("dockerfile", dockerfile, nil)
 	d.add("context", r.ContextPath, nil)
+	// The card's metadata says why this Dockerfile; an older or unknown
+	// shape shows nothing.
+	var meta catalog.RepositoryMetadata
+	if len(r.Metadata) > 0 {
+		_ = json.Unmarshal(r.Metadata, &meta)
+	}
+	if b := meta.Build; b != nil && r.DockerfilePath != "" {
+		d.add("chosen because", b.Reason, nil)
+	}
 	if r.AppPort > 0 {
 		port := strconv.Itoa(r.AppPort)
 		if r.PortSource != "" {
-			port += " (from " + r.PortSource + ")"
+			port += " (from " + r.PortSource
+			if d.tty {
+				port += ": " + catalog.PortSourceText(r.PortSource)
+			}
+			port += ")"
 		}
 		d.add("port", port, nil)
 	}
@@ -170,6 +239,23 @@ func printRepository(ios *IOStreams, r *client.Repository, now time.Time) error 
 
 	var b strings.Builder
 	b.WriteString(d.String())
+	// The other Dockerfiles, each with why it is not the one built.
+	if m := meta.Build; m != nil && len(m.Others) > 0 && r.DockerfilePath != "" {
+		if !d.tty {
+			for _, o := range m.Others {
+				fmt.Fprintf(&b, "other dockerfile:\t%s\t%s\n", plainText(o.Path), plainText(o.Why))
+			}
+		} else {
+			b.WriteString("other dockerfiles:\n")
+			w := 0
+			for _, o := range m.Others {
+				w = max(w, len(o.Path))
+			}
+			for _, o := range m.Others {
+				fmt.Fprintf(&b, "  %-*s  %s\n", w, plainText(o.Path), ios.Gray(plainText(o.Why)))
+			}
+		}
+	}
 	// Tags come last, one per line with their source, since a repository
 	// may have dozens.
 	if !d.tty {

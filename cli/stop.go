@@ -39,7 +39,7 @@ targets, a failure is reported and the others are still stopped.`,
   appstore stop 12 13
   appstore ps -q | xargs appstore stop`,
 		Args:              usageArgs(cobra.MinimumNArgs(1)),
-		ValidArgsFunction: completeSlugs(f, -1),
+		ValidArgsFunction: completeRunning(f),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.IO, opts.Client, opts.Output = f.IO, f.Client, f.Output()
 			opts.Targets = args

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -29,8 +30,45 @@ func NewCmdTag(f *Factory) *cobra.Command {
 	cmd.Long = `Manual tags are set by people and survive re-ingestion; author tags (from
 the repository's metadata) and auto tags (derived by ingestion) are replaced
 each time the repository is ingested, so they cannot be removed here.`
-	cmd.AddCommand(newCmdTagChange(f, "add", true), newCmdTagChange(f, "rm", false))
+	cmd.AddCommand(newCmdTagChange(f, "add", true), newCmdTagChange(f, "rm", false), newCmdTagList(f))
 	return cmd
+}
+
+// newCmdTagList builds "appstore tag ls <slug>": the repository's tags with
+// their sources.
+func newCmdTagList(f *Factory) *cobra.Command {
+	opts := &TagOptions{}
+	return &cobra.Command{
+		Use:     "ls <slug>",
+		Aliases: []string{"list"},
+		Short:   "List a repository's tags and where each came from",
+		Long: `List a repository's tags with their source: manual (set with tag add),
+author (from the repository's metadata) or auto (found by ingestion).
+"key:value<TAB>source" in a pipe; --json prints the tags.`,
+		Example:           "  appstore tag ls dash\n  appstore tag ls dash --jq '.[] | select(.source == \"manual\") | .key'",
+		Args:              usageArgs(cobra.ExactArgs(1)),
+		ValidArgsFunction: completeSlugs(f, 1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.IO, opts.Client, opts.Output = f.IO, f.Client, f.Output()
+			opts.Slug = args[0]
+			return runTagList(cmd.Context(), opts)
+		},
+	}
+}
+
+func runTagList(ctx context.Context, opts *TagOptions) error {
+	c, err := opts.Client()
+	if err != nil {
+		return err
+	}
+	r, err := c.Repository(ctx, opts.Slug)
+	if err != nil {
+		return err
+	}
+	if done, err := writeList(ctx, opts.IO, opts.Output, r.Tags, func(t client.Tag) string { return t.String() }); done {
+		return err
+	}
+	return printTags(opts.IO, r)
 }
 
 func newCmdTagChange(f *Factory, verb string, adding bool) *cobra.Command {
@@ -78,6 +116,34 @@ func runTag(ctx context.Context, opts *TagOptions) error {
 	if err != nil {
 		return err
 	}
+	if len(remove) > 0 {
+		// Removing a tag the app does not have is a mistake (a typo, the
+		// wrong app): say so, and change nothing.
+		cur, err := c.Repository(ctx, opts.Slug)
+		if err != nil {
+			return err
+		}
+		var missing []string
+		for _, t := range remove {
+			if !slices.ContainsFunc(cur.Tags, func(x client.Tag) bool { return x.String() == t }) {
+				missing = append(missing, t)
+			}
+		}
+		if len(missing) > 0 {
+			var manual []string
+			for _, x := range cur.Tags {
+				if x.Source == catalog.SourceManual {
+					manual = append(manual, x.String())
+				}
+			}
+			have := "it has no manual tags"
+			if len(manual) > 0 {
+				have = "its manual tags are " + strings.Join(manual, ", ")
+			}
+			return notFoundf("%s has no tag %s: nothing was changed (%s; `appstore tag ls %s` lists all)",
+				opts.Slug, strings.Join(missing, ", "), have, opts.Slug)
+		}
+	}
 	r, err := c.UpdateRepository(ctx, opts.Slug, client.UpdateRepositoryRequest{AddTags: add, RemoveTags: remove})
 	if err != nil {
 		return err
@@ -92,15 +158,21 @@ func runTag(ctx context.Context, opts *TagOptions) error {
 	if done, err := writeObject(ctx, opts.IO, opts.Output, r, r.Slug); done {
 		return err
 	}
+	return printTags(opts.IO, r)
+}
+
+// printTags prints a repository's tags: "TAG SOURCE" on a terminal,
+// "key:value<TAB>source" in a pipe.
+func printTags(ios *IOStreams, r *client.Repository) error {
 	if len(r.Tags) == 0 {
-		if opts.IO.IsStdoutTTY() {
-			fmt.Fprintf(opts.IO.ErrOut, "%s has no tags now.\n", r.Slug)
+		if ios.IsStdoutTTY() {
+			fmt.Fprintf(ios.ErrOut, "%s has no tags now.\n", r.Slug)
 		}
 		return nil
 	}
-	t := newTable(opts.IO, "TAG", "SOURCE")
+	t := newTable(ios, "TAG", "SOURCE")
 	for _, tag := range r.Tags {
-		color := opts.IO.Gray
+		color := ios.Gray
 		if tag.Source == catalog.SourceManual {
 			color = nil
 		}

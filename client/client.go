@@ -23,6 +23,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -96,7 +97,19 @@ func ParseBaseURL(raw string) (*url.URL, error) {
 	}
 	u, err := url.Parse(raw)
 	if err != nil {
-		return nil, fmt.Errorf("server URL %q: %w", raw, err)
+		// url.Parse's own words ("missing ']' in host") name the part;
+		// the sentence says what is wanted.
+		var ue *url.Error
+		why := err
+		if errors.As(err, &ue) {
+			why = ue.Err
+		}
+		return nil, fmt.Errorf("server URL %q is not a valid URL (%v): want e.g. %s or https://apps.example.com", raw, why, DefaultURL)
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return nil, fmt.Errorf("server URL %q: port %q is not a port number (1-65535)", raw, p)
+		}
 	}
 	if u.Scheme != "http" && u.Scheme != "https" {
 		return nil, fmt.Errorf("server URL %q: scheme %q is not supported, use http:// or https://", raw, u.Scheme)
@@ -166,7 +179,12 @@ func (c *Client) Do(req *http.Request) (*http.Response, error) {
 			// daemon's fault, so do not blame its reachability.
 			return nil, fmt.Errorf("%s %s: %w", req.Method, req.URL.Path, ctxErr)
 		}
-		return nil, &UnreachableError{URL: c.URL(), Err: unwrapURLError(err)}
+		ue := &UnreachableError{URL: c.URL(), Err: unwrapURLError(err)}
+		if strings.Contains(err.Error(), "server gave HTTP response to HTTPS client") {
+			plain := strings.Replace(c.URL(), "https://", "http://", 1)
+			ue.Hint = fmt.Sprintf("appstored at %s answers plain HTTP, not HTTPS: use %s (APPSTORE_URL / --server), or put a TLS proxy in front of it", c.URL(), plain)
+		}
+		return nil, ue
 	}
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		return resp, nil

@@ -108,6 +108,9 @@ func newAPIError(status int, body []byte) *APIError {
 	if e.Code == "" {
 		e.Code = codeForStatus(status)
 	}
+	if e.Message == "" && strings.Contains(string(body), "Client sent an HTTP request to an HTTPS server") {
+		e.Message = "the daemon answers HTTPS on this address, not plain HTTP: use an https:// URL in APPSTORE_URL / --server"
+	}
 	if e.Message == "" {
 		if line := firstLine(body); line != "" {
 			e.Message = fmt.Sprintf("appstored answered %d %s: %s", status, http.StatusText(status), line)
@@ -130,9 +133,15 @@ func firstLine(body []byte) string {
 type UnreachableError struct {
 	URL string
 	Err error
+	// Hint replaces the advice to start the daemon when something did
+	// answer, but not as the URL said (plain HTTP for https://).
+	Hint string
 }
 
 func (e *UnreachableError) Error() string {
+	if e.Hint != "" {
+		return e.Hint
+	}
 	msg := fmt.Sprintf("appstored is not reachable at %s: start it with `appstored` (or `make demo`), or set APPSTORE_URL / --server", e.URL)
 	if e.Err != nil {
 		msg += " (" + e.Err.Error() + ")"

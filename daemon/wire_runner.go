@@ -51,6 +51,11 @@ func (d *Daemon) wireRunner(ctx context.Context) error {
 	d.goLoop("runner", r.Run)
 	d.onClose(r.Close)
 	launches.Runner = r
+	// Removing an app stops its launches first.
+	if d.api.Repositories == nil {
+		d.api.Repositories = &api.Repositories{}
+	}
+	d.api.Repositories.StopLaunches = r.StopRepository
 	if d.cfg.HasRole(RoleAPI) {
 		d.api.Previews = r.Preview
 	}

@@ -21,11 +21,9 @@ import (
 func (m *Model) action(k tea.KeyMsg, slug string) (tea.Cmd, bool) {
 	a := m.results.actions
 	if key.Matches(k, a.Add) {
-		m.back = m.screen
-		m.screen = screenAdd
-		return m.add.Reset(), true
+		return m.openAdd(), true
 	}
-	if !key.Matches(k, a.Logs, a.Launch, a.Stop, a.Build, a.BuildNoCache, a.Refresh) {
+	if !key.Matches(k, a.Logs, a.Launch, a.Stop, a.Build, a.BuildNoCache, a.Refresh, a.Cancel) {
 		return nil, false
 	}
 	if slug == "" {
@@ -69,6 +67,22 @@ func (m *Model) action(k tea.KeyMsg, slug string) (tea.Cmd, bool) {
 			b, err := src.CreateBuild(ctx, slug, noCache)
 			return buildMsg{slug: slug, build: b, err: err}
 		}, true
+	case key.Matches(k, a.Cancel):
+		var b *client.Build
+		if m.detail.Slug() == slug && len(m.detail.Builds()) > 0 {
+			bb := m.detail.Builds()[0]
+			b = &bb
+		}
+		if b == nil || b.Status.Terminal() {
+			m.setStatus(statusErr, "no build of "+slug+" is queued or running: nothing to cancel (b builds)")
+			return nil, true
+		}
+		id := b.ID
+		m.setStatus(statusInfo, fmt.Sprintf("cancelling build #%d of %s…", id, slug))
+		return func() tea.Msg {
+			b, err := src.CancelBuild(ctx, id)
+			return cancelMsg{slug: slug, id: id, build: b, err: err}
+		}, true
 	case key.Matches(k, a.Refresh):
 		m.setStatus(statusInfo, "refreshing "+slug+"…")
 		return func() tea.Msg {
@@ -91,11 +105,24 @@ func (m *Model) openLogs(slug string) tea.Cmd {
 		b = &client.Build{ID: id, Repository: slug, Status: it.LatestBuild.Status}
 	}
 	if id == 0 {
-		m.setStatus(statusErr, "no build of "+slug+" yet: press b to build it")
+		// Only advice that can work: a build needs a successful ingestion.
+		msg := "no build of " + slug + " yet: press b to build it"
+		if r := m.detail.Repo(); m.detail.Slug() == slug && r != nil {
+			switch r.IngestStatus {
+			case catalog.IngestFailed:
+				msg = "no build of " + slug + ": its ingestion failed, so nothing can be built — fix the repository, then press r"
+			case catalog.IngestQueued, catalog.IngestProcessing:
+				msg = "no build of " + slug + " yet: it is still being ingested; its build starts after that"
+			}
+		} else if it := m.results.find(slug); it != nil && it.IngestStatus == catalog.IngestFailed {
+			msg = "no build of " + slug + ": its ingestion failed, so nothing can be built — open it (Enter) and press r once fixed"
+		}
+		m.setStatus(statusErr, msg)
 		return nil
 	}
 	if m.screen != screenLogs {
 		m.back = m.screen
+		m.leaveView()
 	}
 	m.screen = screenLogs
 	return m.logs.Open(m.ctx, m.src, slug, id, b)
@@ -112,9 +139,9 @@ func (m *Model) readLogBuild(id int64) tea.Cmd {
 // openDetail shows slug and reads it.
 func (m *Model) openDetail(slug string) tea.Cmd {
 	m.bar.Blur()
-	// An error about another app would read as this one's.
-	if m.statusKind == statusErr && !strings.Contains(m.status, slug) {
-		m.setStatus(statusInfo, "")
+	// What the status said was about the view left, or another app.
+	if m.screen != screenDetail || !strings.Contains(m.status, slug) {
+		m.leaveView()
 	}
 	m.screen = screenDetail
 	m.detail.Open(slug)
@@ -195,8 +222,33 @@ func (m *Model) onAdded(msg addedMsg) tea.Cmd {
 		return nil
 	}
 	slug := msg.repo.Slug
+	open := m.openDetail(slug)
 	m.setStatus(statusOK, "added "+slug+": following its ingestion and build")
-	return tea.Batch(m.openDetail(slug), m.runSearch(m.results.Query(), true))
+	return tea.Batch(open, m.runSearch(m.results.Query(), true))
+}
+
+// openAdd shows the add form; Esc returns to the view it was opened from.
+func (m *Model) openAdd() tea.Cmd {
+	m.back = m.screen
+	m.leaveView()
+	m.screen = screenAdd
+	return m.add.Reset()
+}
+
+// onCancel applies the answer to a cancel request.
+func (m *Model) onCancel(msg cancelMsg) tea.Cmd {
+	if msg.err != nil {
+		return m.failed(msg.err, fmt.Sprintf("cancel build #%d of %s", msg.id, msg.slug))
+	}
+	st := msg.build.Status
+	text := fmt.Sprintf("build #%d of %s is being cancelled — b builds again", msg.id, msg.slug)
+	if st == catalog.BuildCancelled {
+		text = fmt.Sprintf("cancelled build #%d of %s — b builds again", msg.id, msg.slug)
+	}
+	m.setStatus(statusOK, text)
+	m.statusBuild = msg.id
+	m.results.PatchBuild(msg.slug, catalog.BuildSummary{ID: msg.id, Status: st})
+	return m.reloadDetail(msg.slug)
 }
 
 // runSearch asks for the first page of q; keep says to keep the
@@ -288,7 +340,8 @@ func (m *Model) onLaunch(msg launchMsg) tea.Cmd {
 	if msg.action == "stop" {
 		delete(m.launches, msg.slug)
 		m.detail.Refresh()
-		m.setStatus(statusOK, "stopped "+msg.slug)
+		// Said with what undoes it.
+		m.setStatus(statusOK, fmt.Sprintf("stopped %s (launch %d) — o launches it again", msg.slug, l.ID))
 		return nil
 	}
 	if l.Status != catalog.LaunchStarting {
@@ -329,7 +382,14 @@ func (m *Model) onLaunch(msg launchMsg) tea.Cmd {
 		if url == "" {
 			url = l.InstanceURL
 		}
-		m.setStatus(statusOK, msg.slug+" is running at "+url)
+		did := "launched " + msg.slug
+		if l.Origin == "reused" {
+			did = msg.slug + " was already running"
+		}
+		if l.Replaces != nil {
+			did += fmt.Sprintf(", replacing launch %d", *l.Replaces)
+		}
+		m.setStatus(statusOK, fmt.Sprintf("%s (launch %d): running at %s — s stops it", did, l.ID, url))
 		if url == "" || m.opened[l.ID] && msg.action != "launch" {
 			return nil
 		}

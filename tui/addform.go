@@ -2,6 +2,8 @@ package tui
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/charmbracelet/bubbles/key"
@@ -24,6 +26,25 @@ type AddForm struct {
 	focus int // 0 url, 1 tags
 	err   string
 	busy  bool
+	// home expands a leading ~ (os.UserHomeDir when nil), as a shell
+	// would have done on the command line.
+	home func() (string, error)
+}
+
+// expandHome turns "~" and "~/x" into paths under the home directory;
+// anything else ("~user", URLs) is left as typed.
+func expandHome(p string, home func() (string, error)) string {
+	if p != "~" && !strings.HasPrefix(p, "~/") {
+		return p
+	}
+	if home == nil {
+		home = os.UserHomeDir
+	}
+	h, err := home()
+	if err != nil || h == "" {
+		return p
+	}
+	return filepath.Join(h, p[1:])
 }
 
 func newAddForm(styles *Styles) AddForm {
@@ -68,6 +89,7 @@ func (f *AddForm) Request() (client.AddRepositoryRequest, error) {
 	if u == "" {
 		return client.AddRepositoryRequest{}, fmt.Errorf("enter the Git URL of a repository with a Dockerfile (https://, ssh://, git@host:path, or a local path)")
 	}
+	u = expandHome(u, f.home)
 	var tags []string
 	for _, t := range strings.FieldsFunc(f.tags.Value(), func(r rune) bool { return r == ' ' || r == ',' }) {
 		tag, err := catalog.ParseTag(t)

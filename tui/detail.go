@@ -155,7 +155,7 @@ func (d *Detail) header() string {
 		latest = r.LatestBuild
 	}
 	badges := joinNonEmpty(" ", s.launchBadge(d.launches[r.Slug]), s.ingestBadge(r.IngestStatus), s.buildBadge(latest))
-	left := s.Title.Render(r.Name)
+	left := s.Title.Render(withEmoji(r.Emoji, r.Name))
 	if r.Name != r.Slug {
 		left += s.Subtle.Render(" (" + r.Slug + ")")
 	}
@@ -423,7 +423,7 @@ func wrap(s string, width int) string {
 
 // ShortHelp and FullHelp are the view's keys.
 func (d *Detail) ShortHelp() []key.Binding {
-	return []key.Binding{d.keys.Back, d.actions.Launch, d.actions.Stop, d.actions.Logs, d.actions.Build, d.actions.Refresh, d.keys.Help, d.keys.Quit}
+	return []key.Binding{d.keys.Back, d.actions.Launch, d.actions.Stop, d.actions.Logs, d.actions.Build, d.actions.Cancel, d.actions.Refresh, d.keys.Help, d.keys.Quit}
 }
 
 func (d *Detail) FullHelp() [][]key.Binding {
@@ -431,6 +431,6 @@ func (d *Detail) FullHelp() [][]key.Binding {
 		{d.keys.Up, d.keys.Down, d.keys.PageUp, d.keys.PageDown, d.keys.Top, d.keys.Bottom},
 		{d.keys.Back, d.keys.Search, d.actions.Add, d.keys.Help, d.keys.Quit},
 		{d.actions.Launch, d.actions.Stop, d.actions.Logs},
-		{d.actions.Build, d.actions.BuildNoCache, d.actions.Refresh},
+		{d.actions.Build, d.actions.BuildNoCache, d.actions.Cancel, d.actions.Refresh},
 	}
 }

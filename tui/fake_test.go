@@ -3,6 +3,7 @@ package tui
 import (
 	"context"
 	"errors"
+	"fmt"
 	"iter"
 	"slices"
 	"sort"
@@ -445,6 +446,28 @@ func (f *fakeSource) CreateBuild(ctx context.Context, slug string, noCache bool)
 	return &b, nil
 }
 
+func (f *fakeSource) CancelBuild(ctx context.Context, id int64) (*client.Build, error) {
+	if err := f.called("CancelBuild"); err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for slug, bs := range f.builds {
+		for i := range bs {
+			if bs[i].ID == id {
+				if bs[i].Status.Terminal() {
+					return nil, &client.APIError{StatusCode: 409, Code: client.CodeConflict, Message: fmt.Sprintf("build %d already %s: there is nothing to cancel", id, bs[i].Status)}
+				}
+				bs[i].Status = catalog.BuildCancelled
+				f.builds[slug] = bs
+				cp := bs[i]
+				return &cp, nil
+			}
+		}
+	}
+	return nil, &client.APIError{StatusCode: 404, Code: client.CodeNotFound, Message: "no such build"}
+}
+
 func (f *fakeSource) StartLaunch(ctx context.Context, slug string) (*client.Launch, error) {
 	if err := f.called("StartLaunch"); err != nil {
 		return nil, err
@@ -455,7 +478,7 @@ func (f *fakeSource) StartLaunch(ctx context.Context, slug string) (*client.Laun
 		return nil, f.launchErr
 	}
 	f.nextID++
-	l := &client.Launch{ID: f.nextID, Repository: slug, Status: catalog.LaunchStarting, CreatedAt: fakeEpoch}
+	l := &client.Launch{ID: f.nextID, Repository: slug, Status: catalog.LaunchStarting, CreatedAt: fakeEpoch, Origin: "created"}
 	f.launches = append(f.launches, l)
 	cp := *l
 	// Like the daemon, the app comes up after the answer, and the event

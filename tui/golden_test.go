@@ -67,7 +67,7 @@ func TestGoldenResults(t *testing.T) {
 	tm.Type("lang:go")
 	tm.Send(keyMsg("enter"))
 	waitScreen(t, tm, "2 apps · “lang:go”")
-	tm.Send(keyMsg("j"))
+	tm.Send(keyMsg("down"))
 	waitScreen(t, tm, "› chat")
 	golden.RequireEqual(t, finalScreen(t, tm))
 }
@@ -89,6 +89,7 @@ func TestGoldenBuildLog(t *testing.T) {
 	ch <- client.LogLine{ID: 1, BuildID: 7, Line: "Step 1/2 : FROM scratch"}
 	ch <- client.LogLine{ID: 2, BuildID: 7, Line: "Step 2/2 : COPY app /app"}
 	tm.Send(keyMsg("down"))
+	tm.Send(keyMsg("enter"))
 	tm.Send(keyMsg("l"))
 	waitScreen(t, tm, "Step 2/2", "following")
 	golden.RequireEqual(t, finalScreen(t, tm))

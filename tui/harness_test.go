@@ -178,7 +178,7 @@ var keyTypes = map[string]tea.KeyType{
 	"enter": tea.KeyEnter, "tab": tea.KeyTab, "esc": tea.KeyEsc, "up": tea.KeyUp, "down": tea.KeyDown,
 	"left": tea.KeyLeft, "right": tea.KeyRight, "backspace": tea.KeyBackspace, "ctrl+p": tea.KeyCtrlP,
 	"ctrl+n": tea.KeyCtrlN, "ctrl+c": tea.KeyCtrlC, "ctrl+u": tea.KeyCtrlU, "shift+tab": tea.KeyShiftTab,
-	"end": tea.KeyEnd, "home": tea.KeyHome, "pgdown": tea.KeyPgDown,
+	"end": tea.KeyEnd, "home": tea.KeyHome, "pgdown": tea.KeyPgDown, "ctrl+a": tea.KeyCtrlA,
 }
 
 func keyMsg(k string) tea.KeyMsg {

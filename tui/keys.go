@@ -40,6 +40,7 @@ type ActionKeys struct {
 	BuildNoCache key.Binding
 	Refresh      key.Binding
 	Add          key.Binding
+	Cancel       key.Binding
 }
 
 func newActionKeys() ActionKeys {
@@ -51,10 +52,13 @@ func newActionKeys() ActionKeys {
 		BuildNoCache: bind([]string{"B"}, "B", "rebuild, no cache"),
 		Refresh:      bind([]string{"r"}, "r", "refresh"),
 		Add:          bind([]string{"a"}, "a", "add app"),
+		Cancel:       bind([]string{"c"}, "c", "cancel build"),
 	}
 }
 
-// ListKeys move in the results.
+// ListKeys move in the results. Printable characters are not among them:
+// as in fzf, they go back to the query (the app actions are in the detail
+// view).
 type ListKeys struct {
 	Up, Down         key.Binding
 	PageUp, PageDown key.Binding
@@ -67,16 +71,16 @@ type ListKeys struct {
 
 func newListKeys() ListKeys {
 	return ListKeys{
-		Up:       bind([]string{"up", "k", "ctrl+p"}, "↑/k", "up"),
-		Down:     bind([]string{"down", "j", "ctrl+n"}, "↓/j", "down"),
+		Up:       bind([]string{"up", "ctrl+p"}, "↑", "up"),
+		Down:     bind([]string{"down", "ctrl+n"}, "↓", "down"),
 		PageUp:   bind([]string{"pgup", "ctrl+u"}, "pgup", "page up"),
-		PageDown: bind([]string{"pgdown", "ctrl+d", " "}, "pgdn", "page down"),
-		Top:      bind([]string{"home", "g"}, "g", "top"),
-		Bottom:   bind([]string{"end", "G"}, "G", "bottom"),
-		Open:     bind([]string{"enter"}, "enter", "details"),
-		Search:   bind([]string{"/"}, "/", "search"),
-		Help:     bind([]string{"?"}, "?", "more keys"),
-		Quit:     bind([]string{"q", "ctrl+c"}, "q", "quit"),
+		PageDown: bind([]string{"pgdown", "ctrl+d"}, "pgdn", "page down"),
+		Top:      bind([]string{"home"}, "home", "top"),
+		Bottom:   bind([]string{"end"}, "end", "bottom"),
+		Open:     bind([]string{"enter"}, "enter", "details & actions"),
+		Search:   bind([]string{"esc"}, "type/esc", "edit the query"),
+		Help:     bind([]string{"f1"}, "f1", "more keys"),
+		Quit:     bind([]string{"ctrl+c"}, "ctrl+c", "quit"),
 	}
 }
 

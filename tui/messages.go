@@ -96,6 +96,14 @@ type buildMsg struct {
 	err   error
 }
 
+// cancelMsg is the answer to a cancel request of build id.
+type cancelMsg struct {
+	slug  string
+	id    int64
+	build *client.Build
+	err   error
+}
+
 // refreshMsg is the answer to a refresh request.
 type refreshMsg struct {
 	slug string

@@ -206,7 +206,10 @@ func (m *Model) handle(msg tea.Msg) tea.Cmd {
 	case suggestTickMsg:
 		return m.bar.Update(msg)
 	case suggestionsMsg:
-		if msg.seq == m.bar.seq && msg.err != nil && !errors.Is(msg.err, context.Canceled) {
+		// A query the daemon refuses as invalid is reported by Enter, with
+		// the search's own words and the cursor at the mistake; the
+		// autocomplete's refusal of the same text would hide it.
+		if msg.seq == m.bar.seq && msg.err != nil && !errors.Is(msg.err, context.Canceled) && !client.IsInvalid(msg.err) {
 			if cmd := m.failed(msg.err, "suggestions"); cmd != nil {
 				return cmd
 			}
@@ -257,6 +260,9 @@ func (m *Model) handle(msg tea.Msg) tea.Cmd {
 	case openedMsg:
 		if msg.err != nil {
 			m.setStatus(statusErr, fmt.Sprintf("open %s in your browser (could not start one: %v)", msg.url, msg.err))
+		} else if strings.Contains(m.status, msg.url) {
+			// Keep what the launch did and how to undo it.
+			m.setStatus(m.statusKind, m.status+" (opened in the browser)")
 		} else {
 			m.setStatus(statusOK, "opened "+msg.url+" in the browser")
 		}
@@ -270,6 +276,8 @@ func (m *Model) handle(msg tea.Msg) tea.Cmd {
 		m.results.PatchBuild(msg.slug, catalog.BuildSummary{ID: b.ID, Status: b.Status, CommitSHA: b.CommitSHA, Cached: b.Cached, ImageTag: b.ImageTag})
 		m.setBuildStatus(msg.slug, b.ID, b.Status)
 		return m.reloadDetail(msg.slug)
+	case cancelMsg:
+		return m.onCancel(msg)
 	case refreshMsg:
 		if msg.err != nil {
 			return m.failed(msg.err, "refresh "+msg.slug)
@@ -370,7 +378,7 @@ func (m *Model) searchKey(k tea.KeyMsg) tea.Cmd {
 			// line with the cursor at the mistake, instead of the results
 			// of the last query under a message with a byte offset.
 			m.bar.SetCursorByte(se.Pos)
-			m.setStatus(statusErr, queryErrPrefix+se.Msg+" (the cursor is at the mistake)")
+			m.setStatus(statusErr, fmt.Sprintf("%s%s (at character %d, where the cursor is)", queryErrPrefix, se.Msg, se.Char))
 			return nil
 		}
 		if m.statusKind == statusErr && strings.HasPrefix(m.status, queryErrPrefix) {
@@ -387,23 +395,42 @@ func (m *Model) searchKey(k tea.KeyMsg) tea.Cmd {
 }
 
 func (m *Model) focusResults() {
+	if m.screen != screenSearch {
+		m.leaveView()
+	}
 	m.bar.Blur()
 	m.results.Focus()
 	m.screen = screenSearch
 }
 
 func (m *Model) focusSearch() tea.Cmd {
+	if m.screen != screenSearch {
+		m.leaveView()
+	}
 	m.results.Blur()
 	m.screen = screenSearch
 	m.logs.Close()
 	return m.bar.Focus()
 }
 
+// leaveView clears the status line when the view changes: what it said was
+// about the view left (an error there, a build asked for), and would read
+// as news about the next one.
+func (m *Model) leaveView() {
+	if m.status != "" {
+		m.setStatus(statusInfo, "")
+	}
+}
+
+// addFromList opens the add form from the results, where the letters type
+// into the query.
+var addFromList = bind([]string{"ctrl+a"}, "ctrl+a", "add app")
+
 func (m *Model) resultsKey(k tea.KeyMsg) tea.Cmd {
 	switch {
 	case key.Matches(k, m.list.Quit):
 		return m.quit()
-	case key.Matches(k, m.list.Search), k.Type == tea.KeyEsc:
+	case key.Matches(k, m.list.Search):
 		return m.focusSearch()
 	case key.Matches(k, m.list.Help):
 		m.toggleHelp()
@@ -413,9 +440,13 @@ func (m *Model) resultsKey(k tea.KeyMsg) tea.Cmd {
 			return m.openDetail(it.Slug)
 		}
 		return nil
-	}
-	if cmd, ok := m.action(k, m.selectedSlug()); ok {
-		return cmd
+	case key.Matches(k, addFromList):
+		return m.openAdd()
+	case k.Type == tea.KeyRunes, k.Type == tea.KeySpace, k.Type == tea.KeyBackspace:
+		// As in fzf: typing goes on in the query, never runs an action
+		// on the selected app (those are in the detail view).
+		cmd := m.focusSearch()
+		return tea.Batch(cmd, m.bar.Update(k))
 	}
 	m.results.Update(k)
 	if m.results.WantsMore() {
@@ -457,6 +488,7 @@ func (m *Model) logsKey(k tea.KeyMsg) tea.Cmd {
 	case key.Matches(k, m.logs.keys.Back):
 		m.logs.Close()
 		m.screen = m.back
+		m.leaveView()
 		if m.screen == screenSearch {
 			m.focusResults()
 		}
@@ -474,6 +506,7 @@ func (m *Model) addKey(k tea.KeyMsg) tea.Cmd {
 	switch {
 	case key.Matches(k, m.add.keys.Cancel):
 		m.screen = m.back
+		m.leaveView()
 		if m.screen == screenSearch {
 			m.focusResults()
 		}
@@ -508,7 +541,7 @@ func (m *Model) toggleHelp() {
 		label = "fewer keys"
 	}
 	for _, b := range []*key.Binding{&m.list.Help, &m.results.keys.Help, &m.detail.keys.Help, &m.logs.keys.Help} {
-		b.SetHelp("?", label)
+		b.SetHelp(b.Help().Key, label)
 	}
 	m.layout()
 }

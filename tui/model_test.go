@@ -227,15 +227,16 @@ func TestEscClosesTheListAndArrowsMoveBetweenLineAndResults(t *testing.T) {
 	if h.m.bar.Focused() || !h.m.results.focused {
 		t.Fatal("↓ with the list closed did not move to the results")
 	}
-	h.press("j")
+	h.press("down")
 	if sel := h.m.results.Selected(); sel == nil || sel.Slug != "notes" {
-		t.Fatalf("j selected %+v, want notes", sel)
+		t.Fatalf("↓ selected %+v, want notes", sel)
 	}
-	h.press("/")
+	h.press("esc")
 	if !h.m.bar.Focused() || h.m.bar.Value() != "cat" {
-		t.Fatalf("/ did not return to the search line with its text (%q)", h.m.bar.Value())
+		t.Fatalf("Esc did not return to the search line with its text (%q)", h.m.bar.Value())
 	}
-	h.typeText("e")
+	h.press("down")
+	h.typeText("e") // typed in the results: goes on in the query
 	h.waitFor("the list to reopen", func() bool { return h.m.bar.ListOpen() })
 }
 
@@ -308,7 +309,7 @@ func TestLogsFollowTheBuild(t *testing.T) {
 	f := catalogSource()
 	h := newHarness(t, f)
 	h.online()
-	h.press("down", "l")
+	h.press("down", "enter", "l")
 	h.waitView("build #7 of dash", "Waiting for the build's first lines")
 	ch := f.logChannel(7)
 	for i := 1; i <= 3; i++ {
@@ -321,11 +322,11 @@ func TestLogsFollowTheBuild(t *testing.T) {
 	close(ch)
 	h.waitView("log complete", "✓ built")
 	h.press("esc")
-	if h.m.screen != screenSearch {
+	if h.m.screen != screenDetail {
 		t.Fatalf("Esc from the log went to screen %d", h.m.screen)
 	}
 	// A build that does not exist yet.
-	h.press("j", "j", "j", "l") // blog: no build
+	h.press("esc", "down", "down", "down", "enter", "l") // blog: no build
 	if h.m.screen == screenLogs || !strings.Contains(h.m.status, "no build of blog yet") {
 		t.Errorf("l on an app without builds: screen %d, status %q", h.m.screen, h.m.status)
 	}
@@ -335,7 +336,7 @@ func TestLaunchOpensThePreviewAndStopStopsIt(t *testing.T) {
 	f := catalogSource()
 	h := newHarness(t, f)
 	h.online()
-	h.press("down", "j", "j", "o") // chat
+	h.press("down", "down", "down", "enter", "o") // chat
 	var opened string
 	h.waitFor("the browser to open", func() bool {
 		select {
@@ -348,9 +349,9 @@ func TestLaunchOpensThePreviewAndStopStopsIt(t *testing.T) {
 	if opened != "http://chat.localhost:7070/" {
 		t.Fatalf("opened %q", opened)
 	}
-	h.waitView("▶ running", "opened http://chat.localhost:7070/ in the browser")
+	h.waitView("▶ running", "running at http://chat.localhost:7070/ — s stops it (opened in the")
 	h.press("s")
-	h.waitView("stopped chat")
+	h.waitView("stopped chat (launch 101) — o launches it again")
 	if strings.Contains(h.m.View(), "▶ running") {
 		t.Error("still shown running after stop")
 	}
@@ -369,7 +370,7 @@ func TestAddFormRegistersAndFollows(t *testing.T) {
 	f := catalogSource()
 	h := newHarness(t, f)
 	h.online()
-	h.press("down", "a")
+	h.press("down", "ctrl+a")
 	if h.m.screen != screenAdd {
 		t.Fatal("a did not open the add form")
 	}
@@ -397,7 +398,7 @@ func TestAddFormRegistersAndFollows(t *testing.T) {
 	h.waitView("◐ ingesting")
 
 	// The same URL again: the app that is already there opens.
-	h.press("esc", "a", "enter")
+	h.press("esc", "ctrl+a", "enter")
 	h.typeText("https://git.example.com/acme/notes.git")
 	h.press("enter")
 	h.waitView("already registered as notes: here it is")
@@ -410,7 +411,7 @@ func TestBuildAndRefreshKeys(t *testing.T) {
 	f := catalogSource()
 	h := newHarness(t, f)
 	h.online()
-	h.press("down", "j", "b")
+	h.press("down", "down", "enter", "b")
 	h.waitView("build #101 of notes queued", "○ build queued")
 	h.press("B")
 	h.waitView("build #102 of notes queued")
@@ -441,7 +442,7 @@ func TestGoingOfflineLaterAndBack(t *testing.T) {
 	h := newHarness(t, f)
 	h.online()
 	f.setOffline(true)
-	h.press("down", "b")
+	h.press("down", "enter", "b")
 	h.waitView("appstored is not reachable")
 	f.setOffline(false)
 	h.waitFor("back online", func() bool { return h.m.online })
@@ -459,7 +460,7 @@ func TestInvalidQueryIsReported(t *testing.T) {
 	h.typeText(`lang:go é "open`)
 	h.press("enter")
 	h.waitFor("the error", func() bool { return h.m.statusKind == statusErr })
-	if !strings.Contains(h.m.status, "unterminated quote") || !strings.Contains(h.m.status, "the cursor is at the mistake") || strings.Contains(h.m.status, "byte") {
+	if !strings.Contains(h.m.status, "unterminated quote") || !strings.Contains(h.m.status, "(at character 11, where the cursor is)") || strings.Contains(h.m.status, "byte") {
 		t.Errorf("status %q", h.m.status)
 	}
 	if !h.m.bar.Focused() || h.m.bar.input.Position() != len([]rune(`lang:go é `)) {
@@ -514,9 +515,9 @@ func TestResultsLoadMorePagesAtTheEnd(t *testing.T) {
 	if n := len(h.m.results.Items()); n != 20 {
 		t.Fatalf("first page: %d results", n)
 	}
-	h.press("down", "G")
+	h.press("down", "end")
 	h.waitFor("the second page", func() bool { return len(h.m.results.Items()) == 40 })
-	h.press("G")
+	h.press("end")
 	h.waitFor("the last page", func() bool { return len(h.m.results.Items()) == 45 && h.m.results.NextCursor() == "" })
 	if sel := h.m.results.Selected(); sel == nil || sel.Slug != "app39" {
 		t.Errorf("selected %+v, want app39 (the end of what was loaded when G was pressed)", sel)
@@ -554,7 +555,7 @@ func TestLongMessagesWrapInsteadOfBeingCut(t *testing.T) {
 			}
 		}
 	}
-	h.press("down", "G", "enter") // broken is the last result
+	h.press("down", "end", "enter") // broken is the last result
 	h.waitView("Its Dockerfile copies", "dockerfile setting", "does-not-exist: file", "advice in tags.yaml",
 		"nothing to launch: no build succeeded — press l for the log of #8, b to build")
 	checkSize("detail")
@@ -578,7 +579,7 @@ func TestBuildStatusFollowsTheBuild(t *testing.T) {
 	f := catalogSource()
 	h := newHarness(t, f)
 	h.online()
-	h.press("down", "j", "b") // notes
+	h.press("down", "down", "enter", "b") // notes
 	h.waitView("build #101 of notes queued — press l to follow its log")
 	f.events <- event("build.succeeded", "dash", map[string]any{"build_id": 7, "status": "succeeded"}) // another build
 	f.events <- event("build.running", "notes", map[string]any{"build_id": 101, "status": "running"})
@@ -607,9 +608,9 @@ func TestOfflineScreenKeysAndNarrowHelp(t *testing.T) {
 	h := newHarness(t, f)
 	h.send(tea.WindowSizeMsg{Width: 60, Height: 20})
 	h.online()
-	h.press("down")
+	h.press("down", "enter")
 	help := strings.Split(h.m.View(), "\n")[19]
-	if !strings.HasSuffix(help, "? more keys • q quit") || !strings.HasPrefix(help, "enter details") || lipgloss.Width(help) > 60 {
+	if !strings.HasSuffix(help, "? more keys • q quit") || !strings.HasPrefix(help, "esc back") || lipgloss.Width(help) > 60 {
 		t.Errorf("help bar at 60 columns: %q", help)
 	}
 	// ? opens the full list, and says that it closes it too.
@@ -642,13 +643,13 @@ func TestOpeningAnotherAppClearsAnErrorAboutThisOne(t *testing.T) {
 	f.launchErr = &client.APIError{StatusCode: 409, Code: "conflict", Message: "no succeeded build of dash yet"}
 	h := newHarness(t, f)
 	h.online()
-	h.press("down", "o") // dash
+	h.press("down", "enter", "o") // dash
 	h.waitFor("the launch error", func() bool { return h.m.statusKind == statusErr })
 	h.press("enter") // dash's own detail: the error is about it
 	if !strings.Contains(h.m.status, "dash") {
 		t.Errorf("dash's error left when opening dash: %q", h.m.status)
 	}
-	h.press("esc", "j", "enter") // notes
+	h.press("esc", "down", "enter") // notes
 	if h.m.status != "" {
 		t.Errorf("opening notes kept dash's error: %q", h.m.status)
 	}
@@ -663,6 +664,6 @@ func TestDetailSaysItScrolls(t *testing.T) {
 	h.online()
 	h.press("down", "enter")
 	h.waitView("↓ more · 0%")
-	h.press("G")
+	h.press("end")
 	h.waitView("end · 100%")
 }

@@ -206,6 +206,7 @@ func (l *ResultList) PatchRepository(r *client.Repository) bool {
 		return false
 	}
 	it.Name, it.Description, it.IngestStatus, it.LaunchCount = r.Name, r.Description, r.IngestStatus, r.LaunchCount
+	it.Emoji = r.Emoji
 	it.Tags = dedupTags(r.Tags)
 	if r.LatestBuild != nil && (it.LatestBuild == nil || r.LatestBuild.ID >= it.LatestBuild.ID) {
 		b := *r.LatestBuild
@@ -251,7 +252,7 @@ func (l *ResultList) View() string {
 		switch {
 		case !l.searched:
 		case l.query == "":
-			b.WriteString("\n\n" + l.styles.Subtle.Render("  The catalog is empty: press a to add an app (a Git URL with a Dockerfile)."))
+			b.WriteString("\n\n" + l.styles.Subtle.Render("  The catalog is empty: press ctrl+a to add an app (a Git URL with a Dockerfile)."))
 		default:
 			b.WriteString("\n\n" + l.styles.Subtle.Render("  No app matches. Try fewer terms, or a prefix: Tab completes keys and values."))
 		}
@@ -286,14 +287,23 @@ func (l *ResultList) header() string {
 	return l.styles.Subtle.Render(ansi.Truncate(h, l.width, "…"))
 }
 
+// withEmoji puts an app's emoji (if any) before its name, as its card
+// shows it.
+func withEmoji(emoji, name string) string {
+	if emoji == "" {
+		return name
+	}
+	return emoji + " " + name
+}
+
 func (l *ResultList) row(it *catalog.SearchResult, selected bool) string {
 	s := l.styles
 	badges := joinNonEmpty(" ", s.launchBadge(l.launches[it.Slug]), s.ingestBadge(it.IngestStatus), s.buildBadge(it.LatestBuild))
 	// The selection shows only while the list has the keyboard: with the
 	// search line focused, Enter searches rather than opening a row.
-	marker, name := "  ", s.Name.Render(it.Name)
+	marker, name := "  ", s.Name.Render(withEmoji(it.Emoji, it.Name))
 	if selected && l.focused {
-		marker, name = "› ", s.Selected.Render(it.Name)
+		marker, name = "› ", s.Selected.Render(withEmoji(it.Emoji, it.Name))
 	}
 	leftW := max(10, l.width-lipgloss.Width(badges)-2)
 	left := marker + name
@@ -327,14 +337,12 @@ func firstLine(s string) string {
 
 // ShortHelp and FullHelp are the list's keys.
 func (l *ResultList) ShortHelp() []key.Binding {
-	return []key.Binding{l.keys.Open, l.keys.Search, l.actions.Launch, l.actions.Build, l.actions.Logs, l.actions.Add, l.keys.Help, l.keys.Quit}
+	return []key.Binding{l.keys.Open, l.keys.Up, l.keys.Down, l.keys.Search, addFromList, l.keys.Help, l.keys.Quit}
 }
 
 func (l *ResultList) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
 		{l.keys.Up, l.keys.Down, l.keys.PageUp, l.keys.PageDown, l.keys.Top, l.keys.Bottom},
-		{l.keys.Open, l.keys.Search, l.actions.Add, l.keys.Help, l.keys.Quit},
-		{l.actions.Launch, l.actions.Stop, l.actions.Logs},
-		{l.actions.Build, l.actions.BuildNoCache, l.actions.Refresh},
+		{l.keys.Open, l.keys.Search, addFromList, l.keys.Help, l.keys.Quit},
 	}
 }

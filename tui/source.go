@@ -36,6 +36,7 @@ type Source interface {
 	AddRepository(ctx context.Context, req client.AddRepositoryRequest) (*client.Repository, error)
 	Refresh(ctx context.Context, slug string) (*client.Repository, error)
 	CreateBuild(ctx context.Context, slug string, noCache bool) (*client.Build, error)
+	CancelBuild(ctx context.Context, id int64) (*client.Build, error)
 
 	StartLaunch(ctx context.Context, slug string) (*client.Launch, error)
 	// Launch returns a launch as it is now.
@@ -121,6 +122,10 @@ func (s ClientSource) Refresh(ctx context.Context, slug string) (*client.Reposit
 
 func (s ClientSource) CreateBuild(ctx context.Context, slug string, noCache bool) (*client.Build, error) {
 	return s.C.CreateBuild(ctx, slug, client.CreateBuildRequest{NoCache: noCache})
+}
+
+func (s ClientSource) CancelBuild(ctx context.Context, id int64) (*client.Build, error) {
+	return s.C.CancelBuild(ctx, id)
 }
 
 func (s ClientSource) StartLaunch(ctx context.Context, slug string) (*client.Launch, error) {

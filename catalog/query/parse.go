@@ -56,6 +56,16 @@ func scan(s string) []span {
 // Parse parses a search query. See the package documentation for the
 // grammar. Errors are *SyntaxError.
 func Parse(s string) (*Query, error) {
+	q, err := parse(s)
+	if se, ok := err.(*SyntaxError); ok {
+		// Every client says where the mistake is in characters, from 1
+		// (the byte offset Pos is for programs).
+		se.Char = utf8.RuneCountInString(s[:min(se.Pos, len(s))]) + 1
+	}
+	return q, err
+}
+
+func parse(s string) (*Query, error) {
 	if len(s) > MaxBytes {
 		return nil, syntaxErr(MaxBytes, "the query is longer than %d bytes: shorten it", MaxBytes)
 	}

@@ -174,9 +174,14 @@ type SyntaxError struct {
 	Pos int
 	// Msg says what was wrong and what was expected.
 	Msg string
+	// Char is where the problem is as people count: characters from 1.
+	Char int
 }
 
 func (e *SyntaxError) Error() string {
+	if e.Char > 0 {
+		return fmt.Sprintf("search query: %s (at character %d)", e.Msg, e.Char)
+	}
 	return fmt.Sprintf("search query: %s (at byte %d)", e.Msg, e.Pos)
 }
 

@@ -160,6 +160,10 @@ type IngestAttempt struct {
 	Attempt      int    // IngestClaim.Attempt, for the timeline
 	CommitSHA    string // "" when the clone did not get that far
 	Duration     time.Duration
+	// CardVersion is the version of the rules that read the checkout
+	// (metadata.CardVersion), recorded as the repository's card_version;
+	// 0 when the attempt did not get that far.
+	CardVersion int
 }
 
 // Outcome returns the IngestAttempt of this claim, for the caller to fill in.
@@ -190,7 +194,27 @@ func lockClaim(ctx context.Context, tx pgx.Tx, a IngestAttempt) (slug string, ma
 // ingestion.failed say so. It returns ErrClaimLost when the claim no longer
 // holds (nothing is written then).
 func (s *Store) FailIngest(ctx context.Context, a IngestAttempt, message string) error {
-	if err := s.endAttempt(ctx, a, catalog.IngestFailed, "ingestion.failed", message, nil); err != nil {
+	return s.FailIngestWithCard(ctx, a, message, nil)
+}
+
+// IngestCard is what a failed attempt could still read about the app (a
+// repository without a Dockerfile has a name, a description and tags):
+// FailIngestWithCard writes it as CompleteIngest writes a success's, the
+// fields the user set (manual_fields) and manual tags untouched.
+type IngestCard struct {
+	Name, Description, Homepage, Emoji string
+	Readme                             string
+	Metadata                           json.RawMessage
+	AuthorTags, AutoTags               []catalog.Tag
+}
+
+// FailIngestWithCard is FailIngest that also records the card the attempt
+// read; a nil card records none.
+func (s *Store) FailIngestWithCard(ctx context.Context, a IngestAttempt, message string, card *IngestCard) error {
+	if card != nil && len(card.Metadata) > 0 && !json.Valid(card.Metadata) {
+		return fmt.Errorf("record failed ingestion of repository %d: metadata is not valid JSON", a.RepositoryID)
+	}
+	if err := s.endAttempt(ctx, a, catalog.IngestFailed, "ingestion.failed", message, nil, card); err != nil {
 		return fmt.Errorf("record failed ingestion of repository %d: %w", a.RepositoryID, err)
 	}
 	return nil
@@ -202,7 +226,7 @@ func (s *Store) FailIngest(ctx context.Context, a IngestAttempt, message string)
 // backoff). The timeline step is "queued" with the message and the
 // attempt's duration; the event is ingestion.retrying.
 func (s *Store) RetryIngest(ctx context.Context, a IngestAttempt, message string, retryWithin time.Duration) error {
-	if err := s.endAttempt(ctx, a, catalog.IngestQueued, "ingestion.retrying", message, &retryWithin); err != nil {
+	if err := s.endAttempt(ctx, a, catalog.IngestQueued, "ingestion.retrying", message, &retryWithin, nil); err != nil {
 		return fmt.Errorf("record retried ingestion of repository %d: %w", a.RepositoryID, err)
 	}
 	return nil
@@ -212,14 +236,14 @@ func (s *Store) RetryIngest(ctx context.Context, a IngestAttempt, message string
 // claim: the repository's status and ingest_error, the timeline step with
 // the attempt's duration, and the event eventType. The reconciler leaves
 // the repository alone for leaseFor; nil leaves no lease.
-func (s *Store) endAttempt(ctx context.Context, a IngestAttempt, status catalog.IngestStatus, eventType, message string, leaseFor *time.Duration) error {
+func (s *Store) endAttempt(ctx context.Context, a IngestAttempt, status catalog.IngestStatus, eventType, message string, leaseFor *time.Duration, card *IngestCard) error {
 	var leaseSecs *float64
 	if leaseFor != nil {
 		secs := leaseFor.Seconds()
 		leaseSecs = &secs
 	}
 	return s.inTx(ctx, func(tx pgx.Tx) error {
-		slug, _, err := lockClaim(ctx, tx, a)
+		slug, manual, err := lockClaim(ctx, tx, a)
 		if err != nil {
 			return err
 		}
@@ -227,10 +251,16 @@ func (s *Store) endAttempt(ctx context.Context, a IngestAttempt, status catalog.
 		// ingest_lease_until NULL.
 		_, err = tx.Exec(ctx, `
 			UPDATE repositories SET ingest_status = $2, ingest_error = $3,
-			       ingest_lease_until = now() + make_interval(secs => $4), updated_at = now()
-			WHERE id = $1`, a.RepositoryID, string(status), message, leaseSecs)
+			       ingest_lease_until = now() + make_interval(secs => $4),
+			       card_version = CASE WHEN $5 > 0 THEN $5 ELSE card_version END, updated_at = now()
+			WHERE id = $1`, a.RepositoryID, string(status), message, leaseSecs, a.CardVersion)
 		if err != nil {
 			return mapError(err)
+		}
+		if card != nil {
+			if err := writeCard(ctx, tx, a.RepositoryID, manual, card); err != nil {
+				return err
+			}
 		}
 		ms := a.Duration.Milliseconds()
 		if err := insertIngestionEvent(ctx, tx, a.RepositoryID, status, message, a.Attempt, a.CommitSHA, &ms); err != nil {
@@ -255,6 +285,8 @@ type IngestSuccess struct {
 	Name        string
 	Description string
 	Homepage    string
+	// Emoji is the app's emoji ("" for none).
+	Emoji string
 
 	DockerfilePath string
 	ContextPath    string
@@ -293,14 +325,6 @@ func (s *Store) CompleteIngest(ctx context.Context, in IngestSuccess) (*IngestCo
 	if !json.Valid(meta) {
 		return nil, fmt.Errorf("record ingestion of repository %d: metadata is not valid JSON", in.RepositoryID)
 	}
-	// What a repository declares passes the sanitisers of every write
-	// path (metadata.Extract applied them already; they are idempotent).
-	in.Description = catalog.CleanText(in.Description, catalog.MaxDescriptionLen)
-	if h, err := catalog.CleanHomepage(in.Homepage); err == nil {
-		in.Homepage = h
-	} else {
-		in.Homepage = ""
-	}
 	var out IngestCompletion
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		slug, manual, err := lockClaim(ctx, tx, in.IngestAttempt)
@@ -308,7 +332,6 @@ func (s *Store) CompleteIngest(ctx context.Context, in IngestSuccess) (*IngestCo
 			return err
 		}
 		out.Slug = slug
-		keep := func(field string) bool { return slices.Contains(manual, field) }
 		var port *int32
 		if in.AppPort > 0 {
 			p := int32(in.AppPort)
@@ -316,24 +339,21 @@ func (s *Store) CompleteIngest(ctx context.Context, in IngestSuccess) (*IngestCo
 		}
 		_, err = tx.Exec(ctx, `
 			UPDATE repositories SET
-				name = CASE WHEN $2 OR $3 = '' THEN name ELSE $3 END,
-				description = CASE WHEN $4 THEN description ELSE $5 END,
-				homepage = CASE WHEN $6 THEN homepage ELSE $7 END,
-				default_branch = CASE WHEN branch = '' AND $8 <> '' THEN $8 ELSE default_branch END,
-				dockerfile_path = $9, context_path = $10, app_port = $11, port_source = $12,
-				readme = $13, metadata = $14, last_commit_sha = $15, last_ingested_at = now(),
+				default_branch = CASE WHEN branch = '' AND $2 <> '' THEN $2 ELSE default_branch END,
+				dockerfile_path = $3, context_path = $4, app_port = $5, port_source = $6,
+				last_commit_sha = $7, last_ingested_at = now(),
+				card_version = CASE WHEN $8 > 0 THEN $8 ELSE card_version END,
 				ingest_status = 'ready', ingest_error = '', ingest_lease_until = NULL, updated_at = now()
 			WHERE id = $1`,
-			in.RepositoryID, keep("name"), in.Name, keep("description"), in.Description,
-			keep("homepage"), in.Homepage, in.Branch, in.DockerfilePath, in.ContextPath, port, in.PortSource,
-			in.Readme, meta, in.CommitSHA)
+			in.RepositoryID, in.Branch, in.DockerfilePath, in.ContextPath, port, in.PortSource,
+			in.CommitSHA, in.CardVersion)
 		if err != nil {
 			return mapError(err)
 		}
-		if err := ReplaceTags(ctx, tx, in.RepositoryID, catalog.SourceAuthor, in.AuthorTags); err != nil {
-			return err
-		}
-		if err := ReplaceTags(ctx, tx, in.RepositoryID, catalog.SourceAuto, in.AutoTags); err != nil {
+		if err := writeCard(ctx, tx, in.RepositoryID, manual, &IngestCard{
+			Name: in.Name, Description: in.Description, Homepage: in.Homepage, Emoji: in.Emoji,
+			Readme: in.Readme, Metadata: meta, AuthorTags: in.AuthorTags, AutoTags: in.AutoTags,
+		}); err != nil {
 			return err
 		}
 		ms := in.Duration.Milliseconds()
@@ -371,6 +391,41 @@ func (s *Store) CompleteIngest(ctx context.Context, in IngestSuccess) (*IngestCo
 		return nil, fmt.Errorf("record ingestion of repository %d: %w", in.RepositoryID, err)
 	}
 	return &out, nil
+}
+
+// writeCard writes what ingestion read about the app: name, description
+// and homepage unless the user set them (manual_fields; an empty name
+// keeps the current one), emoji, README text, metadata, and the author and
+// auto tags (manual tags untouched).
+func writeCard(ctx context.Context, tx pgx.Tx, id int64, manual []string, c *IngestCard) error {
+	keep := func(field string) bool { return slices.Contains(manual, field) }
+	// What a repository declares passes the sanitisers of every write
+	// path (metadata.Extract applied them already; they are idempotent).
+	name, description := catalog.CleanText(c.Name, catalog.MaxNameLen), catalog.CleanText(c.Description, catalog.MaxDescriptionLen)
+	homepage, err := catalog.CleanHomepage(c.Homepage)
+	if err != nil {
+		homepage = ""
+	}
+	meta := c.Metadata
+	if len(meta) == 0 {
+		meta = json.RawMessage("{}")
+	}
+	_, err = tx.Exec(ctx, `
+		UPDATE repositories SET
+			name = CASE WHEN $2 OR $3 = '' THEN name ELSE $3 END,
+			description = CASE WHEN $4 THEN description ELSE $5 END,
+			homepage = CASE WHEN $6 THEN homepage ELSE $7 END,
+			emoji = $8, readme = $9, metadata = $10
+		WHERE id = $1`,
+		id, keep("name"), name, keep("description"), description, keep("homepage"), homepage,
+		c.Emoji, c.Readme, meta)
+	if err != nil {
+		return mapError(err)
+	}
+	if err := ReplaceTags(ctx, tx, id, catalog.SourceAuthor, c.AuthorTags); err != nil {
+		return err
+	}
+	return ReplaceTags(ctx, tx, id, catalog.SourceAuto, c.AutoTags)
 }
 
 func insertIngestionEvent(ctx context.Context, tx pgx.Tx, repoID int64, status catalog.IngestStatus, msg string, attempt int, commit string, durationMS *int64) error {
@@ -546,6 +601,9 @@ type SyncTarget struct {
 	// timeline step that recorded one ("" when no attempt got as far as a
 	// commit: such failures need a refresh, not a new commit).
 	SeenCommit string
+	// CardVersion is the version of the rules that derived the card (0
+	// for a repository no ingestion read yet, or read before versions).
+	CardVersion int
 }
 
 // SyncTargetByID returns what the sync of a repository compares.
@@ -556,9 +614,10 @@ func (s *Store) SyncTargetByID(ctx context.Context, id int64) (*SyncTarget, erro
 		       CASE WHEN r.ingest_status = 'ready' THEN r.last_commit_sha
 		            ELSE coalesce((SELECT commit_sha FROM ingestion_events
 		                           WHERE repository_id = r.id AND commit_sha <> ''
-		                           ORDER BY id DESC LIMIT 1), '') END
+		                           ORDER BY id DESC LIMIT 1), '') END,
+		       r.card_version
 		FROM repositories r WHERE r.id = $1`, id).
-		Scan(&t.RepositoryID, &t.Slug, &t.GitURL, &t.Branch, &t.Status, &t.SeenCommit)
+		Scan(&t.RepositoryID, &t.Slug, &t.GitURL, &t.Branch, &t.Status, &t.SeenCommit, &t.CardVersion)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, &catalog.NotFoundError{Kind: "repository", Key: strconv.FormatInt(id, 10)}
 	}

@@ -458,3 +458,56 @@ func TestClaimSyncDueSplitsAndSpaces(t *testing.T) {
 		t.Errorf("by URL keys: %v %v", repos, err)
 	}
 }
+
+// TestFailedIngestionKeepsTheCard: a repository without a Dockerfile fails,
+// but its card (name, description, emoji, tags) is recorded, the fields
+// the user set untouched; the emoji reaches search results.
+func TestFailedIngestionKeepsTheCard(t *testing.T) {
+	st := storetest.New(t)
+	ctx := context.Background()
+	repo, err := st.CreateRepository(ctx, newRepo(t, "https://github.com/acme/md-toc.git"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.UpdateRepository(ctx, repo.Slug, store.RepositoryUpdate{Description: ptr("Mine")}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := st.ClaimIngest(ctx, repo.ID, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := c.Outcome()
+	a.CommitSHA, a.CardVersion = "cccc3333", 7
+	card := &store.IngestCard{
+		Name: "md toc", Description: "Tables of contents", Emoji: "📑", Readme: "# md toc",
+		Metadata:   json.RawMessage(`{"hf":{"emoji":"📑"}}`),
+		AuthorTags: storetest.Tags(t, "license:isc"), AutoTags: storetest.Tags(t, "lang:javascript"),
+	}
+	if err := st.FailIngestWithCard(ctx, a, "no Dockerfile found", card); err != nil {
+		t.Fatal(err)
+	}
+	got, err := st.Repository(ctx, repo.Slug)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.IngestStatus != catalog.IngestFailed || got.Name != "md toc" || got.Description != "Mine" || got.Emoji != "📑" || got.LatestBuild != nil {
+		t.Errorf("failed with card: %s name %q description %q emoji %q build %+v", got.IngestStatus, got.Name, got.Description, got.Emoji, got.LatestBuild)
+	}
+	if !slices.ContainsFunc(got.Tags, func(tg catalog.Tag) bool { return tg.String() == "lang:javascript" }) {
+		t.Errorf("tags %v", got.Tags)
+	}
+	var cv int
+	if err := st.Pool().QueryRow(ctx, `SELECT card_version FROM repositories WHERE id = $1`, repo.ID).Scan(&cv); err != nil || cv != 7 {
+		t.Errorf("card_version %d (%v), want 7", cv, err)
+	}
+	page, err := st.Search(ctx, store.SearchOptions{Query: "md"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(page.Results) != 1 || page.Results[0].Emoji != "📑" {
+		t.Errorf("search results %+v, want the emoji", page.Results)
+	}
+	if err := st.FailIngestWithCard(ctx, a, "late", &store.IngestCard{Metadata: json.RawMessage("{")}); err == nil {
+		t.Error("invalid metadata accepted")
+	}
+}

@@ -23,7 +23,8 @@ import (
 const launchColumns = `l.id, l.repository_id, r.slug, l.build_id, l.container_id, l.container_name,
 	l.host_port, l.app_port, l.instance_url, l.status, l.resource_profile, l.warm, l.runner,
 	l.error_message, l.exit_code, l.created_at, l.started_at, l.stopped_at, l.expires_at,
-	l.last_request_at`
+	l.last_request_at, l.stop_reason,
+	(SELECT max(sb.id) FROM builds sb WHERE sb.repository_id = l.repository_id AND sb.status = 'succeeded')`
 
 const launchFrom = `launches l JOIN repositories r ON r.id = l.repository_id`
 
@@ -33,10 +34,11 @@ func scanLaunch(row pgx.Row) (*catalog.Launch, error) {
 	err := row.Scan(&l.ID, &l.RepositoryID, &l.Repository, &l.BuildID, &l.ContainerID, &l.ContainerName,
 		&hostPort, &appPort, &l.InstanceURL, &l.Status, &l.ResourceProfile, &l.Warm, &l.Runner,
 		&l.ErrorMessage, &exitCode, &l.CreatedAt, &l.StartedAt, &l.StoppedAt, &l.ExpiresAt,
-		&l.LastRequestAt)
+		&l.LastRequestAt, &l.StopReason, &l.LatestBuildID)
 	if err != nil {
 		return nil, err
 	}
+	l.Outdated = l.BuildID != nil && l.LatestBuildID != nil && *l.LatestBuildID > *l.BuildID
 	if hostPort != nil {
 		l.HostPort = int(*hostPort)
 	}
@@ -108,6 +110,8 @@ type LaunchTarget struct {
 	Profile string
 	// Tags are the repository's "key:value" tags.
 	Tags []string
+	// IngestStatus is the repository's, to say why there is no build.
+	IngestStatus catalog.IngestStatus
 	// Build is the latest succeeded build; nil when there is none.
 	Build *LaunchBuild
 	// LatestBuild is the newest build of any status, to explain why there
@@ -124,7 +128,7 @@ type LaunchBuild struct {
 }
 
 const launchTargetQuery = `
-	SELECT r.id, r.slug, r.app_port, r.port_source, coalesce(r.metadata->>'resources', ''), r.tags,
+	SELECT r.id, r.slug, r.app_port, r.port_source, coalesce(r.metadata->>'resources', ''), r.tags, r.ingest_status,
 	       s.id, s.commit_sha, s.image_tag, s.image_id,
 	       b.id, b.status, b.commit_sha, b.image_tag
 	FROM repositories r
@@ -142,7 +146,7 @@ func scanLaunchTarget(row pgx.Row) (*LaunchTarget, error) {
 	var port *int32
 	var sID, bID *int64
 	var sSHA, sTag, sImage, bStatus, bSHA, bTag *string
-	err := row.Scan(&t.RepositoryID, &t.Slug, &port, &t.PortSource, &t.Profile, &t.Tags,
+	err := row.Scan(&t.RepositoryID, &t.Slug, &port, &t.PortSource, &t.Profile, &t.Tags, &t.IngestStatus,
 		&sID, &sSHA, &sTag, &sImage, &bID, &bStatus, &bSHA, &bTag)
 	if err != nil {
 		return nil, err
@@ -209,9 +213,17 @@ type NewLaunch struct {
 	Runner string
 	// TTL is how long the launch may live from now; ignored for warm ones.
 	TTL time.Duration
+	// ExactTTL makes a reused launch end TTL from now, sooner or later
+	// than before (the user asked for that TTL); otherwise reuse only
+	// extends the expiry.
+	ExactTTL bool
 	// Warm asks for a warm-pool container: it has no TTL, does not count as
 	// a launch of the repository, and is attached to a later launch.
 	Warm bool
+	// Redeploys, when not 0, is the running launch this one replaces with
+	// a newer build (the runner's redeploy, not a request): its
+	// launch.starting says so (redeploy_of).
+	Redeploys int64
 }
 
 // LaunchOrigin says how BeginLaunch satisfied a request.
@@ -256,14 +268,15 @@ func (s *Store) BeginLaunch(ctx context.Context, n NewLaunch) (*catalog.Launch, 
 		}
 		if !n.Warm {
 			l, err := scanLaunch(tx.QueryRow(ctx, `
-				UPDATE launches l SET expires_at = greatest(l.expires_at, now() + make_interval(secs => $5))
+				UPDATE launches l SET expires_at = CASE WHEN $6 THEN now() + make_interval(secs => $5)
+					ELSE greatest(l.expires_at, now() + make_interval(secs => $5)) END
 				FROM repositories r
 				WHERE r.id = l.repository_id AND l.id = (
 					SELECT id FROM launches
 					WHERE repository_id = $1 AND build_id = $2 AND resource_profile = $3 AND runner = $4
 					  AND NOT warm AND status IN ('starting', 'running')
 					ORDER BY id DESC LIMIT 1)
-				RETURNING `+launchColumns, n.RepositoryID, n.BuildID, n.Profile, n.Runner, ttl))
+				RETURNING `+launchColumns, n.RepositoryID, n.BuildID, n.Profile, n.Runner, ttl, n.ExactTTL))
 			if err == nil {
 				out, origin = l, LaunchReused
 				return nil
@@ -315,7 +328,11 @@ func (s *Store) BeginLaunch(ctx context.Context, n NewLaunch) (*catalog.Launch, 
 			return mapError(err)
 		}
 		out, origin = l, LaunchCreated
-		_, err = insertEvent(ctx, tx, launchEvent(l, nil))
+		var extra map[string]any
+		if n.Redeploys != 0 {
+			extra = map[string]any{"redeploy_of": n.Redeploys}
+		}
+		_, err = insertEvent(ctx, tx, launchEvent(l, extra))
 		return err
 	})
 	if err != nil {
@@ -352,6 +369,9 @@ type LaunchChange struct {
 	ExitCode *int
 	// Event carries extra fields for the event's data ("reason": "idle").
 	Event map[string]any
+	// StopReason, when not empty, is recorded as the launch's stop_reason
+	// (user, idle, ttl, replaced, shutdown, removed, warm-pool).
+	StopReason string
 }
 
 // TransitionLaunch moves launch id to ch.To if it is in one of ch.From, and
@@ -376,10 +396,11 @@ func (s *Store) TransitionLaunch(ctx context.Context, id int64, ch LaunchChange)
 				error_message = coalesce($3, l.error_message),
 				exit_code = coalesce($4, l.exit_code),
 				started_at = CASE WHEN $2 = 'running' THEN coalesce(l.started_at, now()) ELSE l.started_at END,
-				stopped_at = CASE WHEN $2 IN ('stopped', 'failed', 'expired') THEN now() ELSE l.stopped_at END
+				stopped_at = CASE WHEN $2 IN ('stopped', 'failed', 'expired') THEN now() ELSE l.stopped_at END,
+				stop_reason = CASE WHEN $6 <> '' THEN $6 ELSE l.stop_reason END
 			FROM repositories r
 			WHERE r.id = l.repository_id AND l.id = $1 AND l.status = ANY($5)
-			RETURNING `+launchColumns, id, ch.To, ch.Message, ch.ExitCode, from))
+			RETURNING `+launchColumns, id, ch.To, ch.Message, ch.ExitCode, from, ch.StopReason))
 		if errors.Is(err, pgx.ErrNoRows) {
 			l, err = scanLaunch(tx.QueryRow(ctx, `SELECT `+launchColumns+` FROM `+launchFrom+` WHERE l.id = $1`, id))
 			if errors.Is(err, pgx.ErrNoRows) {
@@ -512,4 +533,25 @@ func (s *Store) TouchLaunches(ctx context.Context, last map[int64]time.Time) err
 		return fmt.Errorf("record last requests: %w", mapError(err))
 	}
 	return nil
+}
+
+// OutdatedLaunches returns the running launches of runner that run an
+// older build than their app's newest succeeded one, of apps that redeploy
+// (repositories.redeploy) and have no newer launch starting or running:
+// the launches a redeploy replaces.
+func (s *Store) OutdatedLaunches(ctx context.Context, runner string) ([]catalog.Launch, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+launchColumns+` FROM `+launchFrom+`
+		WHERE l.runner = $1 AND l.status = 'running' AND NOT l.warm AND r.redeploy
+		  AND EXISTS (SELECT 1 FROM builds b WHERE b.repository_id = l.repository_id AND b.status = 'succeeded' AND b.id > l.build_id)
+		  AND NOT EXISTS (SELECT 1 FROM launches n WHERE n.repository_id = l.repository_id AND n.id > l.id
+		                  AND NOT n.warm AND n.status IN ('starting', 'running'))
+		ORDER BY l.id`, runner)
+	if err != nil {
+		return nil, fmt.Errorf("outdated launches: %w", mapError(err))
+	}
+	ls, err := collectLaunches(rows)
+	if err != nil {
+		return nil, fmt.Errorf("outdated launches: %w", mapError(err))
+	}
+	return ls, nil
 }

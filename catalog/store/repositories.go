@@ -29,11 +29,11 @@ type NewRepository struct {
 
 // repoColumns are the columns scanRepository reads, in order, from a query
 // over "repositories r" with the latest build lateral-joined as "b".
-const repoColumns = `r.id, r.slug, r.name, r.git_url, r.branch, r.default_branch, r.description,
+const repoColumns = `r.id, r.slug, r.name, r.git_url, r.branch, r.default_branch, r.description, r.emoji,
 	r.homepage, r.owner, r.requested_dockerfile, r.dockerfile_path, r.context_path, r.app_port,
 	r.port_source, r.metadata, r.ingest_status, r.ingest_error, r.ingest_attempts,
 	r.last_ingested_at, r.last_commit_sha, r.launch_count, r.created_at, r.updated_at,
-	b.id, b.status, b.commit_sha, b.image_tag, b.cached, b.completed_at, b.builder`
+	b.id, b.status, b.commit_sha, b.image_tag, b.cached, b.completed_at, b.builder, r.redeploy`
 
 const repoFrom = `repositories r
 	LEFT JOIN LATERAL (
@@ -49,11 +49,11 @@ func scanRepository(row pgx.Row) (*catalog.Repository, error) {
 	var bStatus, bSHA, bImage, bBuilder *string
 	var bCached *bool
 	var bDone *time.Time
-	err := row.Scan(&r.ID, &r.Slug, &r.Name, &r.GitURL, &r.Branch, &r.DefaultBranch, &r.Description,
+	err := row.Scan(&r.ID, &r.Slug, &r.Name, &r.GitURL, &r.Branch, &r.DefaultBranch, &r.Description, &r.Emoji,
 		&r.Homepage, &r.Owner, &r.RequestedDockerfile, &r.DockerfilePath, &r.ContextPath, &port,
 		&r.PortSource, &meta, &r.IngestStatus, &r.IngestError, &r.IngestAttempts,
 		&r.LastIngestedAt, &r.LastCommitSHA, &r.LaunchCount, &r.CreatedAt, &r.UpdatedAt,
-		&bID, &bStatus, &bSHA, &bImage, &bCached, &bDone, &bBuilder)
+		&bID, &bStatus, &bSHA, &bImage, &bCached, &bDone, &bBuilder, &r.Redeploy)
 	if err != nil {
 		return nil, err
 	}
@@ -325,6 +325,9 @@ type RepositoryUpdate struct {
 	Dockerfile  *string
 	AddTags     []catalog.Tag // manual
 	RemoveTags  []catalog.Tag // manual
+	// Redeploy turns the automatic replacement of a running launch by a
+	// newer build on or off.
+	Redeploy *bool
 }
 
 // UpdateRepository applies u and writes repository.updated.
@@ -382,6 +385,12 @@ func (s *Store) UpdateRepository(ctx context.Context, slug string, u RepositoryU
 			if err := set(f.col, f.v); err != nil {
 				return err
 			}
+		}
+		if u.Redeploy != nil {
+			if _, err := tx.Exec(ctx, `UPDATE repositories SET redeploy = $2 WHERE id = $1`, id, *u.Redeploy); err != nil {
+				return mapError(err)
+			}
+			changed = append(changed, "redeploy")
 		}
 		if len(u.AddTags) > 0 {
 			if err := addTags(ctx, tx, id, catalog.SourceManual, u.AddTags); err != nil {
@@ -447,4 +456,18 @@ func (s *Store) RepositoryIDBySlug(ctx context.Context, slug string) (int64, err
 		return 0, fmt.Errorf("resolve %q: %w", slug, mapError(err))
 	}
 	return id, nil
+}
+
+// Readme returns the README that ingestion read for the repository slug (""
+// when it had none).
+func (s *Store) Readme(ctx context.Context, slug string) (string, error) {
+	var readme string
+	err := s.pool.QueryRow(ctx, `SELECT readme FROM repositories WHERE slug = $1`, slug).Scan(&readme)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", &catalog.NotFoundError{Kind: "repository", Key: slug}
+	}
+	if err != nil {
+		return "", fmt.Errorf("readme of %q: %w", slug, mapError(err))
+	}
+	return readme, nil
 }

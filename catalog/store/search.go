@@ -205,11 +205,11 @@ func (s *Store) rankedPage(ctx context.Context, sel *selection, q *query.Query, 
 		keyset = fmt.Sprintf("\n\tWHERE (m.relevance, m.launch_count, m.id) < (%s::int, %s::bigint, %s::bigint)",
 			b.arg(int32(after.tier)), b.arg(after.launches), b.arg(after.id))
 	}
-	sql := `SELECT p.id, p.slug, p.name, p.description, p.tags, p.ingest_status, p.launch_count, p.created_at, p.relevance,
+	sql := `SELECT p.id, p.slug, p.name, p.description, p.emoji, p.tags, p.ingest_status, p.launch_count, p.created_at, p.relevance,
 	b.id, b.status, b.commit_sha, b.image_tag, b.cached, b.completed_at, p.total
 FROM (
 	SELECT * FROM (
-		SELECT r.id, r.slug, r.name, r.description, r.tags, r.ingest_status, r.launch_count, r.created_at,
+		SELECT r.id, r.slug, r.name, r.description, r.emoji, r.tags, r.ingest_status, r.launch_count, r.created_at,
 			` + relevance + ` AS relevance, count(*) OVER () AS total` + sel.from() + `
 	) m` + keyset + `
 	ORDER BY m.relevance DESC, m.launch_count DESC, m.id DESC LIMIT ` + b.arg(int64(limit+1)) + `
@@ -282,11 +282,11 @@ func (s *Store) tierPage(ctx context.Context, sel *selection, t tier, after *sea
 	if after != nil && after.tier == t.tier {
 		where = append(where, fmt.Sprintf("(r.launch_count, r.id) < (%s::bigint, %s::bigint)", b.arg(after.launches), b.arg(after.id)))
 	}
-	sql := `SELECT p.id, p.slug, p.name, p.description, p.tags, p.ingest_status, p.launch_count, p.created_at, ` +
+	sql := `SELECT p.id, p.slug, p.name, p.description, p.emoji, p.tags, p.ingest_status, p.launch_count, p.created_at, ` +
 		strconv.Itoa(t.tier) + `,
 	b.id, b.status, b.commit_sha, b.image_tag, b.cached, b.completed_at
 FROM (
-	SELECT r.id, r.slug, r.name, r.description, r.tags, r.ingest_status, r.launch_count, r.created_at
+	SELECT r.id, r.slug, r.name, r.description, r.emoji, r.tags, r.ingest_status, r.launch_count, r.created_at
 	FROM repositories r` + whereClause(where) + `
 	ORDER BY r.launch_count DESC, r.id DESC LIMIT ` + b.arg(int64(n)) + `
 ) p
@@ -314,7 +314,7 @@ func scanResults(rows pgx.Rows, total *int64) ([]catalog.SearchResult, error) {
 		var bStatus, bSHA, bImage *string
 		var bCached *bool
 		var bDone *time.Time
-		dest := []any{&r.ID, &r.Slug, &r.Name, &r.Description, &tags, &r.IngestStatus, &r.LaunchCount,
+		dest := []any{&r.ID, &r.Slug, &r.Name, &r.Description, &r.Emoji, &tags, &r.IngestStatus, &r.LaunchCount,
 			&r.CreatedAt, &r.Relevance, &bID, &bStatus, &bSHA, &bImage, &bCached, &bDone}
 		if total != nil {
 			dest = append(dest, total)

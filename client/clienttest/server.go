@@ -240,7 +240,7 @@ func (s *Server) add(w http.ResponseWriter, r *http.Request) {
 	repo := &client.Repository{
 		ID: s.nextID, Slug: slug, Name: name, GitURL: u.CloneURL(), Branch: req.Branch,
 		Owner: u.Owner(), RequestedDockerfile: req.Dockerfile, IngestStatus: catalog.IngestQueued,
-		Tags: tags, CreatedAt: now, UpdatedAt: now,
+		Tags: tags, CreatedAt: now, UpdatedAt: now, Redeploy: true,
 	}
 	if repo.Tags == nil {
 		repo.Tags = []client.Tag{}
@@ -358,6 +358,9 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request) {
 	}
 	if req.Description != nil {
 		repo.Description = *req.Description
+	}
+	if req.Redeploy != nil {
+		repo.Redeploy = *req.Redeploy
 	}
 	repo.Tags = slices.DeleteFunc(repo.Tags, func(t client.Tag) bool {
 		return t.Source == catalog.SourceManual && slices.ContainsFunc(remove, func(x client.Tag) bool { return x.String() == t.String() })

@@ -39,6 +39,8 @@ type RepositoryStore interface {
 	RequestIngest(ctx context.Context, slug, reason string) (*catalog.Repository, bool, error)
 	IngestionTimeline(ctx context.Context, slug string, o store.TimelineOptions) ([]catalog.IngestionEvent, error)
 	ListTags(ctx context.Context, o store.TagListOptions) ([]catalog.Tag, error)
+	RepositoryIDBySlug(ctx context.Context, slug string) (int64, error)
+	Readme(ctx context.Context, slug string) (string, error)
 }
 
 // Repositories serves the repositories, their re-ingestion and timeline,
@@ -57,6 +59,9 @@ type Repositories struct {
 	Ingest Ingester
 	// MaxBodyBytes bounds request bodies (default: the server's).
 	MaxBodyBytes int64
+	// StopLaunches stops the active launches of an app before it is
+	// removed (the runner of this process); nil where there is none.
+	StopLaunches func(ctx context.Context, slug string) ([]catalog.Launch, error)
 }
 
 func (h *Repositories) defaults(s *Server) {
@@ -174,7 +179,7 @@ func (h *Repositories) update(w http.ResponseWriter, r *http.Request) {
 		respond.WriteError(w, r, err)
 		return
 	}
-	u := store.RepositoryUpdate{Name: req.Name, Description: req.Description, Homepage: req.Homepage, Branch: req.Branch, Dockerfile: req.Dockerfile}
+	u := store.RepositoryUpdate{Name: req.Name, Description: req.Description, Homepage: req.Homepage, Branch: req.Branch, Dockerfile: req.Dockerfile, Redeploy: req.Redeploy}
 	// The sanitisers of every write path (catalog/sanitize.go); the store
 	// applies them too.
 	if req.Name != nil {
@@ -222,8 +227,22 @@ func (h *Repositories) update(w http.ResponseWriter, r *http.Request) {
 	respond.JSON(w, http.StatusOK, repo)
 }
 
+// delete stops the app's launches (their containers removed) before it
+// removes the app, so that nothing of it still runs once the answer comes.
 func (h *Repositories) delete(w http.ResponseWriter, r *http.Request) {
-	if err := h.Store.DeleteRepository(r.Context(), r.PathValue("slug")); err != nil {
+	slug := r.PathValue("slug")
+	if h.StopLaunches != nil {
+		if _, err := h.Store.RepositoryIDBySlug(r.Context(), slug); err != nil {
+			respond.WriteError(w, r, err)
+			return
+		}
+		if _, err := h.StopLaunches(r.Context(), slug); err != nil {
+			respond.WriteError(w, r, respond.Errorf(http.StatusServiceUnavailable, "unavailable",
+				"%s was not removed: its launches could not be stopped (%v); try again, or stop them with `appstore stop %s`", slug, err, slug))
+			return
+		}
+	}
+	if err := h.Store.DeleteRepository(r.Context(), slug); err != nil {
 		respond.WriteError(w, r, err)
 		return
 	}

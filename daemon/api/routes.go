@@ -52,6 +52,7 @@ func (s *Server) routes() []route {
 		{DELETE, "/api/v1/repositories/{slug}", mutating, repos.delete},
 		{POST, "/api/v1/repositories/{slug}/refresh", mutating, repos.refresh},
 		{GET, "/api/v1/repositories/{slug}/events", read, repos.timeline},
+		{GET, "/api/v1/repositories/{slug}/readme", read, repos.readme},
 		{GET, "/api/v1/tags", read, repos.listTags},
 
 		// Push webhooks of GitHub, GitLab and Gitea, authenticated by

@@ -8,6 +8,7 @@ import (
 
 	"github.com/appstore-dev/appstore/catalog"
 	"github.com/appstore-dev/appstore/daemon/ingest/gitclone"
+	"github.com/appstore-dev/appstore/daemon/ingest/metadata"
 	"github.com/appstore-dev/appstore/daemon/queue"
 	"github.com/appstore-dev/appstore/internal/textutil"
 )
@@ -60,7 +61,9 @@ func (w *Worker) RunSync(ctx context.Context) {
 
 // HandleSync is the queue handler of KindSync jobs: it asks the remote for
 // its head (no objects are fetched) and queues a re-ingestion when the
-// head moved past the commit the last ingestion read. Failed repositories
+// head moved past the commit the last ingestion read, or when the card of
+// that commit was derived by older rules (card_version below
+// metadata.CardVersion). Failed repositories
 // are retried this way once a new commit appears (the author fixed the
 // Dockerfile); a failure before any commit was read (unreachable, too
 // large) waits for a refresh instead of failing every interval.
@@ -86,10 +89,16 @@ func (w *Worker) HandleSync(ctx context.Context, job queue.Job) error {
 		log.Info("sync could not read the remote head", "err", err)
 		return nil
 	}
-	if sha == t.SeenCommit {
-		return nil
-	}
 	reason := fmt.Sprintf("sync: %s moved from %s to %s", branchName(branch), textutil.ShortSHA(t.SeenCommit), textutil.ShortSHA(sha))
+	if sha == t.SeenCommit {
+		if t.CardVersion >= metadata.CardVersion {
+			return nil
+		}
+		// Same commit, but its card was derived by older rules: read it
+		// again so that cards of repositories registered before the
+		// rules changed are refreshed too.
+		reason = fmt.Sprintf("sync: app cards are now read differently; reading %s again", textutil.ShortSHA(sha))
+	}
 	changed, err := w.st.RequestIngestByID(ctx, t.RepositoryID, reason)
 	if err != nil {
 		if errors.Is(err, catalog.ErrNotFound) {
@@ -98,7 +107,7 @@ func (w *Worker) HandleSync(ctx context.Context, job queue.Job) error {
 		return err
 	}
 	if changed {
-		log.Info("remote has a new commit; re-ingesting", "commit", sha, "previous", t.SeenCommit)
+		log.Info("re-ingesting", "reason", reason, "commit", sha, "previous", t.SeenCommit)
 	}
 	if err := w.q.Enqueue(ctx, queue.Job{Kind: queue.KindIngest, RepositoryID: t.RepositoryID}); err != nil {
 		log.Warn("enqueue re-ingestion failed; the reconciler delivers it", "err", err)

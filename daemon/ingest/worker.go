@@ -275,7 +275,8 @@ func (w *Worker) attempt(ctx context.Context, job queue.Job) error {
 			}
 			return err
 		case isPermanent(err):
-			return w.fail(ctx, log, a, msg, err)
+			// A repository without a Dockerfile still has a card.
+			return w.failWithCard(ctx, log, a, msg, err, out.card())
 		case final:
 			return w.fail(ctx, log, a, fmt.Sprintf("%s (gave up after %d attempts)", msg, claim.Attempt), err)
 		}
@@ -359,9 +360,18 @@ func (w *Worker) renewLease(ctx context.Context, claim *store.IngestClaim, cance
 
 // fail records a final failure and tells the queue not to retry.
 func (w *Worker) fail(ctx context.Context, log *slog.Logger, a store.IngestAttempt, msg string, cause error) error {
+	return w.failWithCard(ctx, log, a, msg, cause, nil)
+}
+
+// failWithCard is fail that also records the card the attempt read (nil
+// for none).
+func (w *Worker) failWithCard(ctx context.Context, log *slog.Logger, a store.IngestAttempt, msg string, cause error, card *store.IngestCard) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
 	defer cancel()
-	if err := store.WhileUnavailable(ctx, func() error { return w.st.FailIngest(ctx, a, msg) }); err != nil {
+	// Retrying this commit cannot help: its card counts as read by the
+	// current rules, so the sync does not come back to it until it moves.
+	a.CardVersion = metadata.CardVersion
+	if err := store.WhileUnavailable(ctx, func() error { return w.st.FailIngestWithCard(ctx, a, msg, card) }); err != nil {
 		if errors.Is(err, store.ErrClaimLost) {
 			return errSuperseded
 		}
@@ -409,30 +419,37 @@ func (w *Worker) ingest(ctx context.Context, claim *store.IngestClaim, log *slog
 		return out, err
 	}
 	out.meta, err = metadata.Extract(ctx, dir, metadata.Options{Dockerfile: claim.RequestedDockerfile, Limits: w.cfg.Limits, Logger: log})
-	if err != nil {
-		return out, err
-	}
-	// Without a declared name the repository is called after its URL, as
-	// at registration; a name that is not acceptable is ignored.
-	out.name = out.meta.Name
-	if out.name == "" {
-		if u, err := giturl.Parse(claim.GitURL); err == nil {
-			out.name = u.Name()
+	if out.meta != nil {
+		// Without a declared name the repository is called after its
+		// URL, as at registration; a name that is not acceptable is
+		// ignored.
+		out.name = out.meta.Name
+		if out.name == "" {
+			if u, err := giturl.Parse(claim.GitURL); err == nil {
+				out.name = u.Name()
+			}
+		}
+		if catalog.ValidateName(out.name) != nil {
+			out.name = ""
 		}
 	}
-	if catalog.ValidateName(out.name) != nil {
-		out.name = ""
+	if err != nil {
+		// A repository without a Dockerfile comes back with its card.
+		return out, err
 	}
 	return out, nil
 }
 
-// storedMetadata is the repository's metadata column.
+// storedMetadata is the repository's metadata column; hf and build are
+// catalog.RepositoryMetadata's keys.
 type storedMetadata struct {
-	Dockerfile metadata.DockerfileInfo `json:"dockerfile"`
-	Resources  string                  `json:"resources,omitempty"`
-	Facts      map[string]string       `json:"facts,omitempty"`
-	Warnings   []string                `json:"warnings,omitempty"`
-	Clone      cloneStats              `json:"clone"`
+	Dockerfile *metadata.DockerfileInfo `json:"dockerfile,omitempty"`
+	Build      *catalog.BuildChoice     `json:"build,omitempty"`
+	HF         *catalog.HFMetadata      `json:"hf,omitempty"`
+	Resources  string                   `json:"resources,omitempty"`
+	Facts      map[string]string        `json:"facts,omitempty"`
+	Warnings   []string                 `json:"warnings,omitempty"`
+	Clone      cloneStats               `json:"clone"`
 }
 
 type cloneStats struct {
@@ -443,25 +460,55 @@ type cloneStats struct {
 	DurationMS int64  `json:"duration_ms"`
 }
 
-func (o *outcome) success(a store.IngestAttempt) store.IngestSuccess {
-	m, c := o.meta, o.clone
-	meta, _ := json.Marshal(storedMetadata{
-		Dockerfile: m.Dockerfile, Resources: m.Resources, Facts: m.Facts, Warnings: m.Warnings,
-		Clone: cloneStats{Branch: c.Branch, Bytes: c.Bytes, TreeBytes: c.TreeBytes, Files: c.Files, DurationMS: c.Duration.Milliseconds()},
-	})
-	s := store.IngestSuccess{
-		IngestAttempt: a, Branch: c.Branch,
-		Name: o.name, Description: m.Description, Homepage: m.Homepage,
-		DockerfilePath: m.DockerfilePath, ContextPath: m.ContextPath,
-		AppPort: m.Port, PortSource: m.PortSource, Readme: m.Readme, Metadata: meta,
+// card is what the attempt read about the app, for the record of a
+// failure; nil when the checkout was not read.
+func (o *outcome) card() *store.IngestCard {
+	if o == nil || o.meta == nil || o.clone == nil {
+		return nil
 	}
-	for _, t := range m.Tags {
+	m := o.meta
+	card := &store.IngestCard{
+		Name: o.name, Description: m.Description, Homepage: m.Homepage, Emoji: m.Emoji,
+		Readme: m.Readme, Metadata: o.storedMetadata(),
+	}
+	card.AuthorTags, card.AutoTags = splitTags(m.Tags)
+	return card
+}
+
+func (o *outcome) storedMetadata() json.RawMessage {
+	m, c := o.meta, o.clone
+	sm := storedMetadata{
+		Build: m.Build, HF: m.HF, Resources: m.Resources, Facts: m.Facts, Warnings: m.Warnings,
+		Clone: cloneStats{Branch: c.Branch, Bytes: c.Bytes, TreeBytes: c.TreeBytes, Files: c.Files, DurationMS: c.Duration.Milliseconds()},
+	}
+	if m.DockerfilePath != "" {
+		sm.Dockerfile = &m.Dockerfile
+	}
+	meta, _ := json.Marshal(sm)
+	return meta
+}
+
+func splitTags(tags []catalog.Tag) (author, auto []catalog.Tag) {
+	for _, t := range tags {
 		if t.Source == catalog.SourceAuthor {
-			s.AuthorTags = append(s.AuthorTags, t)
+			author = append(author, t)
 		} else {
-			s.AutoTags = append(s.AutoTags, t)
+			auto = append(auto, t)
 		}
 	}
+	return author, auto
+}
+
+func (o *outcome) success(a store.IngestAttempt) store.IngestSuccess {
+	m, c := o.meta, o.clone
+	a.CardVersion = metadata.CardVersion
+	s := store.IngestSuccess{
+		IngestAttempt: a, Branch: c.Branch,
+		Name: o.name, Description: m.Description, Homepage: m.Homepage, Emoji: m.Emoji,
+		DockerfilePath: m.DockerfilePath, ContextPath: m.ContextPath,
+		AppPort: m.Port, PortSource: m.PortSource, Readme: m.Readme, Metadata: o.storedMetadata(),
+	}
+	s.AuthorTags, s.AutoTags = splitTags(m.Tags)
 	s.Message = summary(c, m)
 	return s
 }
@@ -489,10 +536,23 @@ func summary(c *gitclone.Result, m *metadata.Result) string {
 		if n > 1 {
 			b.WriteString("s")
 		}
-		fmt.Fprintf(&b, " (%s)", textutil.Truncate(m.Warnings[0], 200))
+		// The timeline is where a person learns that a manifest could not
+		// be read: the first few warnings are spelled out.
+		shown := m.Warnings[:min(n, timelineWarnings)]
+		parts := make([]string, len(shown))
+		for i, w := range shown {
+			parts[i] = textutil.Truncate(w, 200)
+		}
+		fmt.Fprintf(&b, ": %s", strings.Join(parts, "; "))
+		if n > len(shown) {
+			fmt.Fprintf(&b, "; %d more in the metadata", n-len(shown))
+		}
 	}
 	return b.String()
 }
+
+// timelineWarnings is how many warnings a timeline step spells out.
+const timelineWarnings = 3
 
 // Ingester enqueues ingest jobs for the API (api.Ingester). The store
 // already records the repository as queued, so a failed enqueue only delays

@@ -277,8 +277,10 @@ func TestIngestsShapedRepositories(t *testing.T) {
 				"deploy/web/Dockerfile": "FROM nginx:1.27\nCOPY . /usr/share/nginx/html\n",
 				"index.html":            "<h1>hi</h1>\n",
 			},
-			tags:       map[string]catalog.TagSource{"runtime:nginx": catalog.SourceAuto},
-			dockerfile: "deploy/web/Dockerfile", context: "deploy/web",
+			tags: map[string]catalog.TagSource{"runtime:nginx": catalog.SourceAuto},
+			// The folder holds only the Dockerfile: COPY . copies the
+			// repository, which nginx serves on its port.
+			dockerfile: "deploy/web/Dockerfile", context: ".", port: 80, portSource: "framework",
 		},
 		{
 			name: "tags-yaml",
@@ -406,8 +408,30 @@ func TestMalformedManifestIsAWarning(t *testing.T) {
 	if !strings.Contains(string(got.Metadata), "package.json") {
 		t.Errorf("metadata %s does not carry the package.json warning", got.Metadata)
 	}
-	if tl := e.timeline(got.Slug); !strings.Contains(tl[len(tl)-1].Message, "1 warning") {
-		t.Errorf("ready step %q does not mention the warning", tl[len(tl)-1].Message)
+	if tl := e.timeline(got.Slug); !strings.Contains(tl[len(tl)-1].Message, "1 warning: package.json:1: malformed JSON") {
+		t.Errorf("ready step %q does not spell out the warning", tl[len(tl)-1].Message)
+	}
+}
+
+// TestUnreadableManifestIsInTheTimeline: a requirements.txt that is not
+// text is skipped, and the timeline says which and what to do.
+func TestUnreadableManifestIsInTheTimeline(t *testing.T) {
+	e := newEnv(t)
+	repo := gitserver.NewNamedRepo(t, "binreq", map[string]string{
+		"requirements.txt":     "\x00\x01\x02Flask\x00",
+		"web/requirements.txt": "\xfe\xff\x00",
+		"Dockerfile":           "FROM python:3.12\n",
+	})
+	got, err := e.ingest(e.register(repo), 1)
+	if err != nil || got.IngestStatus != catalog.IngestReady {
+		t.Fatalf("%v %s %q", err, got.IngestStatus, got.IngestError)
+	}
+	tl := e.timeline(got.Slug)
+	msg := tl[len(tl)-1].Message
+	for _, want := range []string{"2 warnings: ", "requirements.txt: cannot be read: not UTF-8 or UTF-16 text; its frameworks are not tagged (save it as UTF-8)", "web/requirements.txt: cannot be read"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("ready step %q lacks %q", msg, want)
+		}
 	}
 }
 
@@ -686,5 +710,149 @@ func TestKeptCheckoutIsTakenByABuild(t *testing.T) {
 	}
 	if _, err := os.Stat(ingest.CheckoutPath(e.dataDir, r.ID, fourth)); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("pruned checkout still there: %v", err)
+	}
+}
+
+// TestRepositoryWithoutDockerfileGetsACard: the ingestion fails (nothing to
+// build), but the catalog shows what the app is.
+func TestRepositoryWithoutDockerfileGetsACard(t *testing.T) {
+	e := newEnv(t)
+	repo := gitserver.NewNamedRepo(t, "md-toc", map[string]string{
+		"README.md":    "# md-toc\n\n[![npm](https://img.shields.io/npm/v/md-toc.svg)](https://npm.example)\n\nKeeps a table of contents up to date.\n",
+		"package.json": `{"name": "md-toc", "license": "ISC"}`,
+		"bin/toc.js":   "console.log(1)\n",
+	})
+	got, err := e.ingest(e.register(repo), 1)
+	if err == nil || !queue.IsPermanent(err) || got.IngestStatus != catalog.IngestFailed || !strings.Contains(got.IngestError, "no Dockerfile found") {
+		t.Fatalf("handler %v, status %s %q", err, got.IngestStatus, got.IngestError)
+	}
+	if got.Name != "md-toc" || got.Description != "Keeps a table of contents up to date." {
+		t.Errorf("card: name %q description %q", got.Name, got.Description)
+	}
+	wantTags(t, got, map[string]catalog.TagSource{"lang:javascript": catalog.SourceAuto, "license:isc": catalog.SourceAuthor})
+	if got.DockerfilePath != "" || got.LatestBuild != nil || len(e.q.Take(queue.KindBuild)) != 0 {
+		t.Errorf("a repository without a Dockerfile got a build: %q %+v", got.DockerfilePath, got.LatestBuild)
+	}
+}
+
+// TestCardOfAComposeMonorepo runs the issue's Flask project through the
+// worker: the build record carries the service's Dockerfile and context,
+// the metadata says why and lists the proxy's Dockerfile.
+func TestCardOfAComposeMonorepo(t *testing.T) {
+	e := newEnv(t)
+	repo := gitserver.NewNamedRepo(t, "flask-on-docker", map[string]string{
+		"README.md":                     "title: Notes\nemoji: 📝\nsdk: docker\n\n# Notes\n\nNotes with Flask, Postgres and Nginx.\n",
+		"docker-compose.yml":            "services:\n  web:\n    build: ./services/web\n    expose: [5000]\n  nginx:\n    build: ./services/nginx\n    ports: ['1337:80']\n    depends_on: [web]\n  db:\n    image: postgres:15\n",
+		"services/web/Dockerfile":       "FROM python:3.11-slim\nCOPY requirements.txt .\nCOPY . .\nCMD gunicorn --bind 0.0.0.0:5000 manage:app\n",
+		"services/web/requirements.txt": "Flask==2.3.2\ngunicorn\n",
+		"services/web/manage.py":        "from flask import Flask\napp = Flask(__name__)\n",
+		"services/nginx/Dockerfile":     "FROM nginx:1.25\nCOPY nginx.conf /etc/nginx/conf.d\n",
+		"services/nginx/nginx.conf":     "server {}\n",
+	})
+	got, err := e.ingest(e.register(repo), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Name != "Notes" || got.Emoji != "📝" || got.DockerfilePath != "services/web/Dockerfile" || got.ContextPath != "services/web" ||
+		got.AppPort != 5000 || got.PortSource != catalog.PortFromCompose {
+		t.Errorf("card %q %q %q %q %d %q", got.Name, got.Emoji, got.DockerfilePath, got.ContextPath, got.AppPort, got.PortSource)
+	}
+	wantTags(t, got, map[string]catalog.TagSource{"framework:flask": catalog.SourceAuto, "sdk:docker": catalog.SourceAuthor})
+	var meta catalog.RepositoryMetadata
+	if err := json.Unmarshal(got.Metadata, &meta); err != nil || meta.Build == nil || meta.HF == nil {
+		t.Fatalf("metadata %s: %v", got.Metadata, err)
+	}
+	if meta.Build.Source != catalog.ChoiceCompose || meta.Build.ComposeService != "web" || meta.HF.Emoji != "📝" ||
+		len(meta.Build.Others) != 1 || meta.Build.Others[0].Path != "services/nginx/Dockerfile" || !strings.Contains(meta.Build.Others[0].Why, "proxy") {
+		t.Errorf("build choice %+v hf %+v", meta.Build, meta.HF)
+	}
+	b, err := e.st.Build(context.Background(), got.LatestBuild.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.DockerfilePath != "services/web/Dockerfile" || b.ContextPath != "services/web" {
+		t.Errorf("build %d builds %q in %q", b.ID, b.DockerfilePath, b.ContextPath)
+	}
+}
+
+// TestRootContextReachesTheBuild: deploy/Dockerfile whose sources are at
+// the root builds with the root as context, and the queued build says so.
+func TestRootContextReachesTheBuild(t *testing.T) {
+	e := newEnv(t)
+	repo := gitserver.NewNamedRepo(t, "deploy-root", map[string]string{
+		"deploy/Dockerfile": "FROM golang:1.22\nCOPY go.mod main.go ./\nRUN go build -o /app .\nCMD [\"/app\", \"-port=9090\"]\n",
+		"go.mod":            "module x\n\ngo 1.22\n",
+		"main.go":           "package main\n\nfunc main() {}\n",
+	})
+	got, err := e.ingest(e.register(repo), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := e.st.Build(context.Background(), got.LatestBuild.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.ContextPath != "." || b.DockerfilePath != "deploy/Dockerfile" || b.ContextPath != "." || got.AppPort != 9090 || got.PortSource != catalog.PortFromCmd {
+		t.Errorf("repository context %q port %d (%s); build %q in %q", got.ContextPath, got.AppPort, got.PortSource, b.DockerfilePath, b.ContextPath)
+	}
+	tl := e.timeline(got.Slug)
+	if msg := tl[len(tl)-1].Message; !strings.Contains(msg, "deploy/Dockerfile") || !strings.Contains(msg, "port 9090 from cmd") {
+		t.Errorf("ready step %q", msg)
+	}
+}
+
+// TestSyncRefreshesCardsOfOlderRules: a repository whose card was derived
+// before the rules changed (card_version below metadata.CardVersion) is
+// read again by the sync although its commit did not move; the user's
+// fields still win, and a second sync leaves it alone.
+func TestSyncRefreshesCardsOfOlderRules(t *testing.T) {
+	e := newEnv(t, func(c *ingest.Config) { c.SyncInterval = time.Millisecond })
+	ctx := context.Background()
+	repo := gitserver.NewNamedRepo(t, "hackrx-repo", map[string]string{
+		"README.md":  "title: HackRx Policy QA\nsdk: docker\napp_port: 7860\n\n# HackRx\n\nAnswers questions about policies.\n",
+		"Dockerfile": "FROM python:3.11\nCMD uvicorn main:app --port 7860\n",
+	})
+	r := e.register(repo)
+	if _, err := e.ingest(r, 1); err != nil {
+		t.Fatal(err)
+	}
+	e.q.Take(queue.KindBuild)
+	// As an older appstore left it: the repository's name, no
+	// description, no port source, card_version 0.
+	if _, err := e.st.Pool().Exec(ctx, `UPDATE repositories SET name = 'hackrx-repo', description = '', port_source = '', card_version = 0 WHERE id = $1`, r.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.st.UpdateRepository(ctx, r.Slug, store.RepositoryUpdate{Homepage: ptr("https://mine.example")}); err != nil {
+		t.Fatal(err)
+	}
+	sync := func() []queue.Job {
+		t.Helper()
+		time.Sleep(2 * time.Millisecond) // the interval is 1 ms: let it pass
+		n, err := e.w.ScheduleSync(ctx)
+		jobs := e.q.Take(queue.KindSync)
+		if err != nil || n != 1 || len(jobs) != 1 {
+			t.Fatalf("schedule: %d %v %+v", n, err, jobs)
+		}
+		if err := e.w.HandleSync(ctx, jobs[0]); err != nil {
+			t.Fatal(err)
+		}
+		return e.q.Take(queue.KindIngest)
+	}
+	if jobs := sync(); len(jobs) != 1 {
+		t.Fatalf("card of older rules: %d ingest jobs, want 1", len(jobs))
+	}
+	tl := e.timeline(r.Slug)
+	if last := tl[len(tl)-1]; !strings.Contains(last.Message, "app cards are now read differently") {
+		t.Errorf("sync step %q", last.Message)
+	}
+	got, err := e.ingest(r, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Name != "HackRx Policy QA" || got.Description != "Answers questions about policies." || got.PortSource != catalog.PortFromReadme || got.Homepage != "https://mine.example" {
+		t.Errorf("refreshed card: %q %q %q %q", got.Name, got.Description, got.PortSource, got.Homepage)
+	}
+	if jobs := sync(); len(jobs) != 0 {
+		t.Errorf("card of the current rules re-read: %+v", jobs)
 	}
 }

@@ -17,9 +17,11 @@ import (
 	"time"
 )
 
-// externalRoot holds the clusters of data directories the postgres user cannot
-// reach (root only). It must be searchable by everyone; each cluster home in it
-// is owned by postgres with mode 0700.
+// externalRoot holds the clusters that older versions made, as root, for data
+// directories the postgres user cannot reach (now such a cluster lives in its
+// data directory, reached through an open directory: see serverPath). They
+// are still found through the data directory's symlink, and pruned once
+// their temporary data directory is gone.
 const externalRoot = "/var/lib/appstore/pg"
 
 // maxSocketPath bounds the length of the socket file's path. sun_path holds 108
@@ -28,10 +30,15 @@ const maxSocketPath = 103
 
 // layout is where the files of the cluster of one data directory live.
 type layout struct {
-	dataDir   string // absolute, symlinks resolved
-	link      string // dataDir/postgres: the home itself, or a symlink to it
-	home      string // the cluster home
-	external  bool   // home lives under externalRoot
+	dataDir  string // absolute, symlinks resolved
+	link     string // dataDir/postgres: the home itself, or a symlink to it
+	home     string // the cluster home
+	external bool   // home lives under externalRoot (made by older versions)
+	// viaFD: the server's user cannot reach home by its path (a directory
+	// above the data directory is not searchable by it, e.g. ~root). The
+	// server programs then get home as an open directory, file descriptor
+	// 3, and reach everything in it as /proc/self/fd/3/… (see serverPath).
+	viaFD     bool
 	pgdata    string // home/data
 	socketDir string // home/run, or a short directory in the temp dir
 	logFile   string // home/postgres.log
@@ -66,17 +73,14 @@ func locate(dataDir string, acct *account) (layout, error) {
 		l.home, l.external = target, true
 	case err == nil && fi.IsDir():
 		l.home = l.link
-		if acct != nil && !canTraverse(dataDir, acct) {
-			return l, fmt.Errorf("%s holds a PostgreSQL cluster that the %s user cannot reach (a directory above it is not searchable by that user): run appstored as the user that created it, make the path searchable (chmod o+x), or move %s away to start afresh", l.link, acct.name, l.link)
-		}
+		l.viaFD = acct != nil && !canTraverse(dataDir, acct)
 	case err == nil:
 		return l, fmt.Errorf("%s exists but is neither a directory nor a symlink; move it away so that the embedded PostgreSQL cluster can live there", l.link)
 	case errors.Is(err, fs.ErrNotExist):
-		if acct != nil && !canTraverse(dataDir, acct) {
-			l.home, l.external = filepath.Join(externalRoot, hashOf(dataDir)), true
-		} else {
-			l.home = l.link
-		}
+		// Inside the data directory, always: removing the directory
+		// removes the cluster.
+		l.home = l.link
+		l.viaFD = acct != nil && !canTraverse(dataDir, acct)
 	default:
 		return l, err
 	}
@@ -91,6 +95,33 @@ func locate(dataDir string, acct *account) (layout, error) {
 		}
 	}
 	return l, nil
+}
+
+// serverFD is the file descriptor of home in the server programs when
+// viaFD.
+const serverFD = 3
+
+// serverPath is how the server's programs reach p, a path under home: by
+// its path, or through the open home directory when they cannot.
+func (l *layout) serverPath(p string) string {
+	if !l.viaFD {
+		return p
+	}
+	rel, err := filepath.Rel(l.home, p)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
+		return p
+	}
+	return filepath.Join("/proc/self/fd", strconv.Itoa(serverFD), rel)
+}
+
+// hostPath is the inverse of serverPath: where a path the server reported
+// (postmaster.pid) is for this process.
+func (l *layout) hostPath(p string) string {
+	prefix := filepath.Join("/proc/self/fd", strconv.Itoa(serverFD))
+	if !l.viaFD || (p != prefix && !strings.HasPrefix(p, prefix+"/")) {
+		return p
+	}
+	return filepath.Join(l.home, strings.TrimPrefix(p, prefix))
 }
 
 // create makes the directories of the layout, owned by acct.

@@ -30,19 +30,20 @@
 // # Root
 //
 // PostgreSQL refuses to run as root, so when this process is root the server
-// runs as the "postgres" system user. That user often cannot reach D: ~root is
-// 0700, and so are private temporary directories. In that case the cluster home
-// is /var/lib/appstore/pg/<hash>, where <hash> is derived from D's absolute,
-// symlink-free path, and D/postgres is a symlink to it (H/datadir names D for
-// whoever looks at /var/lib/appstore/pg). The symlink is the pointer that is
-// followed afterwards, so the cluster is found again even if D is later made
-// searchable or moved; if the symlink is lost, the hash finds the same home. When
-// postgres can reach D, H is D/postgres itself, as for non-root users. Deleting D
-// does not delete an external home: Remove does, or delete the directory the
-// symlink names. The one exception keeps test machines clean: when D was in the
-// temporary directory and is gone, the next Start that uses an external home
-// removes D's home (and kills a server still running there), since nothing can
-// reach that cluster any more.
+// runs as the "postgres" system user, and the cluster home D/postgres is
+// owned by it. That user often cannot reach D by its path: ~root is 0700, and
+// so are private temporary directories. Its programs (initdb, pg_ctl, the
+// server) then get the home as an open directory, file descriptor 3, opened
+// here where it can be reached, and are given paths through it
+// (/proc/self/fd/3/data): the kernel follows such a link to the directory
+// without checking the directories above it, and the server, which changes
+// into its data directory at start and then uses relative paths, never needs
+// another way in. The socket is bound the same way; clients (this process)
+// reach it by its real path. The cluster so always lives inside D: removing
+// D removes it. Homes that older versions made under /var/lib/appstore/pg
+// (D/postgres then is a symlink to one) are still found and used; Remove
+// deletes them, and Start removes those whose temporary data directory is
+// gone.
 //
 // # Restarts and crashes
 //
@@ -171,7 +172,9 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	if c.bins, err = findBinaries(ctx, opts.BinDir, major); err != nil {
 		return nil, err
 	}
-	if l.external {
+	if acct != nil {
+		// Homes older versions made under /var/lib/appstore/pg for
+		// temporary data directories that are gone.
 		pruneExternal(log) // not c.log: its pgdata is this cluster, not the one removed
 	}
 	if err := c.create(acct); err != nil {
@@ -337,7 +340,7 @@ func (c *Cluster) stopServer(ctx context.Context) error {
 		return nil
 	}
 	c.log.Info("stopping PostgreSQL", "pid", pf.pid)
-	out, err := c.run(ctx, "pg_ctl", "stop", "-D", c.pgdata, "-m", "fast", "-w", "-t", timeoutSecs(ctx, defaultStopTimeout), "-s")
+	out, err := c.run(ctx, "pg_ctl", "stop", "-D", c.serverPath(c.pgdata), "-m", "fast", "-w", "-t", timeoutSecs(ctx, defaultStopTimeout), "-s")
 	if err == nil {
 		// pg_ctl returns once postmaster.pid is gone, moments before the
 		// process exits: callers may rely on the server being gone.
@@ -351,7 +354,7 @@ func (c *Cluster) stopServer(ctx context.Context) error {
 	c.log.Warn("fast shutdown failed, trying immediate shutdown", "err", err, "output", out)
 	ictx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	if out2, err2 := c.run(ictx, "pg_ctl", "stop", "-D", c.pgdata, "-m", "immediate", "-w", "-t", "30", "-s"); err2 != nil {
+	if out2, err2 := c.run(ictx, "pg_ctl", "stop", "-D", c.serverPath(c.pgdata), "-m", "immediate", "-w", "-t", "30", "-s"); err2 != nil {
 		if _, ok := running(); ok {
 			return fmt.Errorf("stop PostgreSQL (pid %d): %w: %s; immediate shutdown: %v: %s", pf.pid, err, out, err2, out2)
 		}
@@ -429,7 +432,18 @@ func (c *Cluster) run(ctx context.Context, name string, args ...string) (string,
 	cmd.Env = []string{
 		"PATH=" + c.bins.dir + ":/usr/local/bin:/usr/bin:/bin",
 		"LC_ALL=C", // messages in English: they end up in our errors and logs
-		"HOME=" + c.home,
+		"HOME=" + c.serverPath(c.home),
+	}
+	if c.viaFD {
+		// The home, opened here where it can be reached, is file
+		// descriptor 3 of the program (and of the server pg_ctl starts,
+		// which inherits it): paths go through /proc/self/fd/3.
+		home, err := os.Open(c.home)
+		if err != nil {
+			return "", fmt.Errorf("open %s for the PostgreSQL programs: %w", c.home, err)
+		}
+		defer home.Close()
+		cmd.ExtraFiles = []*os.File{home}
 	}
 	if tz, ok := os.LookupEnv("TZ"); ok {
 		cmd.Env = append(cmd.Env, "TZ="+tz)
@@ -455,7 +469,7 @@ func (c *Cluster) initdb(ctx context.Context, noSync bool) error {
 	if err := os.RemoveAll(tmp); err != nil {
 		return fmt.Errorf("remove the unfinished cluster %s: %w", tmp, err)
 	}
-	base := []string{"-D", tmp, "-U", superuser, "--auth-local=trust", "--auth-host=reject", "-E", "UTF8"}
+	base := []string{"-D", c.serverPath(tmp), "-U", superuser, "--auth-local=trust", "--auth-host=reject", "-E", "UTF8"}
 	if noSync {
 		base = append(base, "--no-sync")
 	}
@@ -507,7 +521,7 @@ func (c *Cluster) writeConf(opts Options) error {
 	settings := map[string]string{
 		"listen_addresses":               "",
 		"port":                           strconv.Itoa(defaultPort),
-		"unix_socket_directories":        c.socketDir,
+		"unix_socket_directories":        c.serverPath(c.socketDir),
 		"unix_socket_permissions":        "0700",
 		"max_connections":                "200",
 		"superuser_reserved_connections": "3",
@@ -555,6 +569,7 @@ func (c *Cluster) writeConf(opts Options) error {
 func (c *Cluster) startOrAdopt(ctx context.Context) error {
 	for attempt := 1; ; attempt++ {
 		pf, err := readPidFile(c.pgdata)
+		pf.socketDir = c.hostPath(pf.socketDir)
 		switch {
 		case err == nil && isPostmasterOf(pf.pid, c.pgdata):
 			if pf.status == "stopping" {
@@ -599,7 +614,7 @@ func (c *Cluster) startOrAdopt(ctx context.Context) error {
 
 		c.rotateLog()
 		c.log.Info("starting PostgreSQL", "version", c.bins.version, "socket_dir", c.socketDir)
-		out, err := c.run(ctx, "pg_ctl", "start", "-D", c.pgdata, "-l", c.logFile, "-w", "-t", timeoutSecs(ctx, defaultStartTimeout), "-s")
+		out, err := c.run(ctx, "pg_ctl", "start", "-D", c.serverPath(c.pgdata), "-l", c.serverPath(c.logFile), "-w", "-t", timeoutSecs(ctx, defaultStartTimeout), "-s")
 		if pf, perr := readPidFile(c.pgdata); perr == nil && isPostmasterOf(pf.pid, c.pgdata) {
 			// Started, or still recovering when pg_ctl gave up waiting.
 			return c.awaitReady(ctx, pf.pid)
@@ -627,6 +642,7 @@ func (c *Cluster) awaitReady(ctx context.Context, pid int) error {
 		}
 		// The pid file gains its socket line once the sockets exist.
 		pf, err := readPidFile(c.pgdata)
+		pf.socketDir = c.hostPath(pf.socketDir)
 		if err == nil && pf.pid == pid && pf.socketDir != "" {
 			dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 			conn, err := dialWire(dctx, pf.socketDir, pf.port, "postgres")
@@ -637,7 +653,7 @@ func (c *Cluster) awaitReady(ctx context.Context, pid int) error {
 				if qerr != nil {
 					return fmt.Errorf("ask PostgreSQL for its data directory: %w", qerr)
 				}
-				if len(rows) != 1 || len(rows[0]) != 1 || rows[0][0] == nil || !sameDir(*rows[0][0], c.pgdata) {
+				if len(rows) != 1 || len(rows[0]) != 1 || rows[0][0] == nil || !(*rows[0][0] == c.serverPath(c.pgdata) || !c.viaFD && sameDir(*rows[0][0], c.pgdata)) {
 					return fmt.Errorf("the server on %s does not serve %s", pf.socketDir, c.pgdata)
 				}
 				c.pid, c.port, c.runSocket = pid, pf.port, pf.socketDir

@@ -420,33 +420,34 @@ func TestConcurrentStart(t *testing.T) {
 }
 
 // TestRootPrivateDataDir: as root, a data directory inside a 0700 directory
-// (the postgres user cannot reach it) gets an external cluster home.
+// (the postgres user cannot reach it by its path) keeps its cluster inside,
+// owned by postgres, reached by the server through an open directory; nothing
+// is made elsewhere, so removing the data directory leaves nothing behind.
 func TestRootPrivateDataDir(t *testing.T) {
 	requirePostgres(t)
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: checks where root's clusters live (non-root runs use the data directory itself)")
 	}
 	t.Parallel()
+	before := externalHomes(t)
 	private := t.TempDir()
 	if err := os.Chmod(private, 0o700); err != nil {
 		t.Fatal(err)
 	}
 	dir := newDataDir(t, filepath.Join(private, "data"))
 	c := start(t, Options{DataDir: dir, NoSync: true})
-	link := filepath.Join(dir, "postgres")
-	target, err := os.Readlink(link)
-	if err != nil {
-		t.Fatalf("%s is not a symlink: %v", link, err)
+	home := filepath.Join(dir, "postgres")
+	if fi, err := os.Lstat(home); err != nil || !fi.IsDir() || c.PGData() != filepath.Join(home, "data") {
+		t.Fatalf("cluster home %s (%v), PGDATA %s; want a directory %s", home, err, c.PGData(), home)
 	}
-	if !strings.HasPrefix(target, externalRoot+"/") || !strings.HasPrefix(c.PGData(), target) {
-		t.Errorf("cluster home %s, PGDATA %s; want under %s", target, c.PGData(), externalRoot)
+	if !strings.HasPrefix(c.SocketDir(), home) {
+		t.Errorf("socket in %s, want inside %s", c.SocketDir(), home)
 	}
-	uid, err := owner(c.PGData())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if acct, _ := serverAccount(); uid != acct.uid {
-		t.Errorf("PGDATA owned by uid %d, want postgres (%d)", uid, acct.uid)
+	acct, _ := serverAccount()
+	for _, p := range []string{home, c.PGData()} {
+		if uid, err := owner(p); err != nil || uid != acct.uid {
+			t.Errorf("%s owned by uid %d (%v), want postgres (%d)", p, uid, err, acct.uid)
+		}
 	}
 	if err := c.CreateDatabase(context.Background(), "appstore"); err != nil {
 		t.Fatal(err)
@@ -459,57 +460,63 @@ func TestRootPrivateDataDir(t *testing.T) {
 	conn := connect(t, c2.URL("appstore"))
 	queryString(t, conn, "SELECT current_database()")
 	conn.Close(context.Background())
+	pid := c2.PID()
 	stop(t, c2)
+	waitDead(t, pid)
 
-	if err := Remove(context.Background(), Options{DataDir: dir}); err != nil {
+	// Removing the data directory removes everything.
+	if err := os.RemoveAll(private); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Stat(target); !errors.Is(err, fs.ErrNotExist) {
-		t.Errorf("Remove left %s: %v", target, err)
+	if after := externalHomes(t); len(after) != len(before) {
+		t.Errorf("homes under %s: %v before, %v after", externalRoot, before, after)
+	}
+	if pids := serverProcesses(c.PGData()); len(pids) > 0 {
+		t.Errorf("server processes left: %v", pids)
 	}
 }
 
-// TestPruneDeletedTempDataDir: a test that ends without Stop or Remove leaves
-// an external home (and maybe a running server) behind once its temporary data
-// directory is deleted; the next Start with an external home cleans it up.
-// Not parallel: it resets the once-per-process pruning.
+// externalHomes lists the cluster homes under externalRoot.
+func externalHomes(t *testing.T) []string {
+	t.Helper()
+	ents, err := os.ReadDir(externalRoot)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range ents {
+		out = append(out, e.Name())
+	}
+	return out
+}
+
+// TestPruneDeletedTempDataDir: the homes that older versions made under
+// externalRoot for temporary data directories are removed by the next Start
+// once their data directory is gone; others are left alone. Not parallel: it
+// resets the once-per-process pruning.
 func TestPruneDeletedTempDataDir(t *testing.T) {
 	requirePostgres(t)
 	if os.Geteuid() != 0 {
-		t.Skip("needs root: external homes exist only for root")
+		t.Skip("needs root: external homes were made only for root")
 	}
-	tmp, err := os.MkdirTemp("", "localpg-prune-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := start(t, Options{DataDir: filepath.Join(tmp, "data"), NoSync: true})
-	home := filepath.Dir(c.PGData())
-	if !strings.HasPrefix(home, externalRoot) {
-		t.Fatalf("home %s is not external", home)
-	}
-	c.useLock.Close() // as if the process that started it had died
-	c.useLock = nil
-	if err := os.RemoveAll(tmp); err != nil {
-		t.Fatal(err)
-	}
-
-	// A data directory that is missing but was not temporary is left alone.
+	gone := filepath.Join(os.TempDir(), "localpg-prune-gone", "data")
+	old := filepath.Join(externalRoot, hashOf(gone))
 	keep := filepath.Join(externalRoot, "0000000000000000")
-	if err := os.MkdirAll(keep, 0o700); err != nil {
-		t.Fatal(err)
+	for home, dataDir := range map[string]string{old: gone, keep: "/srv/unmounted/appstore"} {
+		if err := os.MkdirAll(filepath.Join(home, "data"), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		defer os.RemoveAll(home)
+		if err := os.WriteFile(filepath.Join(home, "datadir"), []byte(dataDir+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
-	defer os.RemoveAll(keep)
-	if err := os.WriteFile(filepath.Join(keep, "datadir"), []byte("/srv/unmounted/appstore\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-
 	pruneOnce = sync.Once{}
-	c2 := start(t, Options{DataDir: newDataDir(t, ""), NoSync: true})
-	stop(t, c2)
-	if _, err := os.Stat(home); !errors.Is(err, fs.ErrNotExist) {
+	c := start(t, Options{DataDir: newDataDir(t, ""), NoSync: true})
+	stop(t, c)
+	if _, err := os.Stat(old); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("the home of the deleted data directory is still there: %v", err)
 	}
-	waitDead(t, c.PID())
 	if _, err := os.Stat(keep); err != nil {
 		t.Errorf("the home of a missing non-temporary data directory was removed: %v", err)
 	}

@@ -66,7 +66,8 @@ func newHarness(t *testing.T, cfg runner.Config) *harness {
 	runnertest.CleanupContainers(t, cli, r.ID())
 
 	launches := &api.Launches{Store: st, Runner: r}
-	h.srv = httptest.NewServer((&api.Server{Store: st, Logger: cfg.Logger, Guard: &api.Guard{Loopback: true}, Launches: launches, Previews: r.Preview}).Handler())
+	h.srv = httptest.NewServer((&api.Server{Store: st, Logger: cfg.Logger, Guard: &api.Guard{Loopback: true}, Launches: launches, Previews: r.Preview,
+		Repositories: &api.Repositories{StopLaunches: r.StopRepository}}).Handler())
 	_, h.port, _ = net.SplitHostPort(h.srv.Listener.Addr().String())
 	addr := h.srv.Listener.Addr().String()
 	h.web = &http.Client{

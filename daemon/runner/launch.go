@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/containerd/errdefs"
@@ -45,7 +46,7 @@ func (r *Runner) launch(ctx context.Context, slug string, opts LaunchOptions) (*
 	if err := r.available(ctx); err != nil {
 		return nil, 0, err
 	}
-	ttl := opts.TTL
+	ttl, exact := opts.TTL, opts.TTL != 0
 	switch {
 	case ttl == 0:
 		ttl = r.cfg.DefaultTTL
@@ -69,12 +70,33 @@ func (r *Runner) launch(ctx context.Context, slug string, opts LaunchOptions) (*
 	if err != nil {
 		return nil, 0, err
 	}
+	return r.begin(ctx, t, ref, port, prof, ttl, exact, 0)
+}
+
+// begin records the launch of target's latest succeeded build (BeginLaunch)
+// and starts its container, or routes the launch it reused or attached.
+func (r *Runner) begin(ctx context.Context, t *store.LaunchTarget, ref string, port int, prof Profile, ttl time.Duration, exact bool, redeploys int64) (*catalog.Launch, store.LaunchOrigin, error) {
+	slug := t.Slug
 	l, origin, err := r.st.BeginLaunch(ctx, store.NewLaunch{
 		RepositoryID: t.RepositoryID, BuildID: t.Build.ID, AppPort: port, Profile: prof.Name,
-		Runner: r.id, TTL: ttl,
+		Runner: r.id, TTL: ttl, ExactTTL: exact, Redeploys: redeploys,
 	})
 	if err != nil {
 		return nil, 0, err
+	}
+	l.Origin = origin.String()
+	if origin != store.LaunchReused {
+		// The launch of the app that this one replaces once it runs.
+		warm := false
+		if older, err := r.st.ListLaunches(ctx, store.LaunchFilter{Repository: slug, Runner: r.id, Active: true, Warm: &warm, Limit: 10}); err == nil {
+			for _, o := range older {
+				if o.ID < l.ID && o.Status != catalog.LaunchStopping {
+					id := o.ID
+					l.Replaces = &id
+					break
+				}
+			}
+		}
 	}
 	switch origin {
 	case store.LaunchCreated:
@@ -97,6 +119,14 @@ func (r *Runner) launch(ctx context.Context, slug string, opts LaunchOptions) (*
 // noBuildError explains why a repository cannot be launched yet.
 func noBuildError(t *store.LaunchTarget) error {
 	msg := fmt.Sprintf("no succeeded build of %s yet: run `appstore build %s`", t.Slug, t.Slug)
+	switch t.IngestStatus {
+	case catalog.IngestFailed:
+		// A build needs what ingestion found (the Dockerfile): building
+		// cannot work before a refresh succeeds.
+		msg = fmt.Sprintf("no build of %s: its ingestion failed (see `appstore show %s`); fix the repository, then `appstore refresh %s`", t.Slug, t.Slug, t.Slug)
+	case catalog.IngestQueued, catalog.IngestProcessing:
+		msg = fmt.Sprintf("no build of %s yet: it is still being ingested, and its build starts after that (`appstore show %s`)", t.Slug, t.Slug)
+	}
 	if b := t.LatestBuild; b != nil {
 		switch b.Status {
 		case catalog.BuildQueued, catalog.BuildRunning:
@@ -453,7 +483,7 @@ func (r *Runner) Stop(ctx context.Context, id int64) (*catalog.Launch, error) {
 	if l.Runner != r.id {
 		return nil, &unavailableError{fmt.Sprintf("launch %d runs on runner %s, not on this appstored (%s): stop it through that one", id, l.Runner, r.id)}
 	}
-	l, err = r.stop(ctx, id, catalog.LaunchStopped, "stopped on request", "user")
+	l, err = r.stop(ctx, id, catalog.LaunchStopped, "stopped on request: it stays stopped until launched again", "user")
 	return r.Decorate(l), err
 }
 
@@ -469,7 +499,7 @@ func (r *Runner) stop(ctx context.Context, id int64, final catalog.LaunchStatus,
 	ev := map[string]any{"reason": reason}
 	l, changed, err := r.st.TransitionLaunch(ctx, id, store.LaunchChange{
 		To: catalog.LaunchStopping, From: []catalog.LaunchStatus{catalog.LaunchStarting, catalog.LaunchRunning},
-		Message: &message, Event: ev,
+		Message: &message, Event: ev, StopReason: reason,
 	})
 	if err != nil {
 		return nil, err
@@ -482,7 +512,12 @@ func (r *Runner) stop(ctx context.Context, id int64, final catalog.LaunchStatus,
 		}
 		return l, nil // ended meanwhile
 	}
-	r.routes.remove(id)
+	rt := r.routes.remove(id)
+	if rt != nil && reason == "replaced" {
+		// The preview already serves the new launch: let the requests
+		// still on their way to this one finish first.
+		rt.drain(ctx, drainMax)
+	}
 	r.mu.Lock()
 	op := r.starts[id]
 	r.mu.Unlock()
@@ -596,4 +631,111 @@ func (r *Runner) Wait(ctx context.Context, id int64, max time.Duration) (*catalo
 			// Another process may run the launch: look again.
 		}
 	}
+}
+
+// StopRepository stops every active launch of the app slug on this runner,
+// warm-pool containers included, before the app is removed: no container of
+// a removed app outlives the removal. Launches of other runners are left to
+// them (their reconciler removes containers whose launch is gone).
+func (r *Runner) StopRepository(ctx context.Context, slug string) ([]catalog.Launch, error) {
+	ls, err := r.st.ListLaunches(ctx, store.LaunchFilter{Repository: slug, Runner: r.id, Active: true, Limit: 1000})
+	if err != nil {
+		return nil, err
+	}
+	var (
+		mu      sync.Mutex
+		wg      sync.WaitGroup
+		stopped []catalog.Launch
+		errs    []error
+	)
+	for _, l := range ls {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s, err := r.stop(ctx, l.ID, catalog.LaunchStopped, "its app was removed", "removed")
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				errs = append(errs, fmt.Errorf("stop launch %d: %w", l.ID, err))
+				return
+			}
+			if s != nil && !l.Warm {
+				stopped = append(stopped, *r.Decorate(s))
+			}
+		}()
+	}
+	wg.Wait()
+	slices.SortFunc(stopped, func(a, b catalog.Launch) int { return cmp.Compare(b.ID, a.ID) })
+	return stopped, errors.Join(errs...)
+}
+
+// redeployFailed remembers the builds whose redeploy failed, so that a
+// broken build does not replace, and is not retried every sweep.
+func (r *Runner) redeployFailed(build int64) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	_, ok := r.redeployFailures[build]
+	return ok
+}
+
+// redeploy replaces running launches of an older build by launches of their
+// app's newest succeeded build (apps whose redeploy setting is on): the new
+// launch starts next to the old one, takes the preview route once it
+// answers, and the old one is stopped after the requests it still serves
+// (replaceOlder, drain). The new launch keeps the old one's profile and what
+// was left of its time to live.
+func (r *Runner) redeploy(ctx context.Context) {
+	ls, err := r.st.OutdatedLaunches(ctx, r.id)
+	if err != nil {
+		r.logger.Warn("find outdated launches", "err", err)
+		return
+	}
+	for _, old := range ls {
+		if r.isBusy(old.ID) || old.LatestBuildID == nil || r.redeployFailed(*old.LatestBuildID) {
+			continue
+		}
+		t, err := r.st.LaunchTarget(ctx, old.Repository)
+		if err != nil || t.Build == nil || t.Build.ID != *old.LatestBuildID {
+			continue
+		}
+		prof, err := r.cfg.Limits.resolveProfile(old.ResourceProfile, t.Profile)
+		if err != nil {
+			continue
+		}
+		ttl := r.cfg.DefaultTTL
+		if old.ExpiresAt != nil {
+			ttl = max(time.Until(*old.ExpiresAt), time.Minute)
+		}
+		ref, port, err := r.imageAndPort(ctx, t)
+		if err != nil {
+			r.logger.Warn("redeploy: cannot use the new build", "slug", t.Slug, "build", t.Build.ID, "err", err)
+			r.markRedeployFailed(t.Build.ID)
+			continue
+		}
+		l, _, err := r.begin(ctx, t, ref, port, prof, ttl, true, old.ID)
+		if err != nil {
+			r.logger.Warn("redeploy", "slug", t.Slug, "err", err)
+			continue
+		}
+		r.logger.Info("redeploying", "slug", t.Slug, "launch", l.ID, "replaces", old.ID, "build", t.Build.ID)
+		r.watchRedeploy(l.ID, t.Build.ID)
+	}
+}
+
+func (r *Runner) markRedeployFailed(build int64) {
+	r.mu.Lock()
+	r.redeployFailures[build] = time.Now()
+	r.mu.Unlock()
+}
+
+// watchRedeploy remembers the build when its redeploy launch fails: the old
+// launch then keeps serving.
+func (r *Runner) watchRedeploy(id, build int64) {
+	r.goWork(func(ctx context.Context) {
+		l, err := r.Wait(ctx, id, r.cfg.StartupTimeout+time.Minute)
+		if err == nil && l.Status == catalog.LaunchFailed {
+			r.logger.Warn("redeploy failed; the previous launch keeps serving", "launch", id, "build", build, "err", firstLine(l.ErrorMessage))
+			r.markRedeployFailed(build)
+		}
+	})
 }

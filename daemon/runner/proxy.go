@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/appstore-dev/appstore/catalog"
+	"github.com/appstore-dev/appstore/catalog/store"
 )
 
 // The preview proxy. Requests for http://<slug>.<preview-domain>/ (any port)
@@ -38,11 +39,42 @@ type route struct {
 	last    atomic.Int64
 	active  atomic.Int64
 	written atomic.Int64 // last value written to the database
+	// retired is set once the route left the table (a newer launch took
+	// the app, or the launch stops): a request that found it then goes to
+	// the current route instead (see previewHandler.ServeHTTP and drain).
+	retired atomic.Bool
+}
+
+// drainMax bounds how long the stop of a replaced launch waits for the
+// requests it is still serving.
+const drainMax = 10 * time.Second
+
+// acquire counts a request on the route, unless it is retired.
+func (rt *route) acquire() bool {
+	rt.active.Add(1)
+	if rt.retired.Load() {
+		rt.active.Add(-1)
+		return false
+	}
+	return true
+}
+
+// drain waits (at most max) until the retired route serves no request.
+// A request counts itself before it checks retired, and drain runs after
+// retired is set, so no request reaches the container once drain returned.
+func (rt *route) drain(ctx context.Context, max time.Duration) {
+	deadline := time.Now().Add(max)
+	for rt.active.Load() > 0 && time.Now().Before(deadline) && ctx.Err() == nil {
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 type routeTable struct {
 	mu     sync.RWMutex
 	bySlug map[string]*route
+	// retired are routes a newer launch replaced, until their launch is
+	// stopped (remove), so that the stop can drain them.
+	retired map[int64]*route
 }
 
 func (t *routeTable) get(slug string) *route {
@@ -56,20 +88,40 @@ func (t *routeTable) get(slug string) *route {
 func (t *routeTable) set(rt *route) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if old := t.bySlug[rt.slug]; old != nil && old.launchID >= rt.launchID {
+	old := t.bySlug[rt.slug]
+	if old != nil && old.launchID >= rt.launchID {
 		return
 	}
 	t.bySlug[rt.slug] = rt
+	if old != nil {
+		old.retired.Store(true)
+		if t.retired == nil {
+			t.retired = map[int64]*route{}
+		}
+		t.retired[old.launchID] = old
+	}
 }
 
-func (t *routeTable) remove(launchID int64) {
+// remove takes the launch's route out of the table and returns it (also
+// when a newer launch had already replaced it), retired, or nil.
+func (t *routeTable) remove(launchID int64) *route {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	var out *route
 	for slug, rt := range t.bySlug {
 		if rt.launchID == launchID {
 			delete(t.bySlug, slug)
+			out = rt
 		}
 	}
+	if rt, ok := t.retired[launchID]; ok {
+		delete(t.retired, launchID)
+		out = rt
+	}
+	if out != nil {
+		out.retired.Store(true)
+	}
+	return out
 }
 
 // retain drops the routes of launches not in live.
@@ -78,7 +130,13 @@ func (t *routeTable) retain(live map[int64]bool) {
 	defer t.mu.Unlock()
 	for slug, rt := range t.bySlug {
 		if !live[rt.launchID] {
+			rt.retired.Store(true)
 			delete(t.bySlug, slug)
+		}
+	}
+	for id := range t.retired {
+		if !live[id] {
+			delete(t.retired, id)
 		}
 	}
 }
@@ -201,13 +259,24 @@ func (h *previewHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		http.Redirect(w, req, u.RequestURI(), http.StatusPermanentRedirect)
 		return
 	}
-	rt := r.routes.get(h.slug)
-	if rt == nil {
-		if rt = r.wake(w, req, h.slug); rt == nil {
-			return
+	var rt *route
+	for range 3 {
+		if rt = r.routes.get(h.slug); rt == nil {
+			if rt = r.wake(w, req, h.slug); rt == nil {
+				return
+			}
 		}
+		if rt.acquire() {
+			break
+		}
+		// Replaced (a redeploy) between the look-up and now: the newer
+		// launch serves it.
+		rt = nil
 	}
-	rt.active.Add(1)
+	if rt == nil {
+		writePage(w, req, http.StatusServiceUnavailable, h.slug+" is being replaced", "The app is switching to a new launch; retry in a moment.")
+		return
+	}
 	defer func() {
 		rt.last.Store(time.Now().UnixNano())
 		rt.active.Add(-1)
@@ -360,6 +429,9 @@ func (r *Runner) wake(w http.ResponseWriter, req *http.Request, slug string) *ro
 		return nil
 	}
 	ctx := req.Context()
+	if !r.mayWake(w, req, slug) {
+		return nil
+	}
 	l, _, err := r.launch(ctx, slug, LaunchOptions{})
 	if err != nil {
 		var conflict *catalog.ConflictError
@@ -415,6 +487,76 @@ func (r *Runner) wake(w http.ResponseWriter, req *http.Request, slug string) *ro
 		writePage(w, req, http.StatusServiceUnavailable, slug+" stopped", fmt.Sprintf("The app %s (launch %d) was %s while starting: %s", slug, l.ID, l.Status, l.ErrorMessage))
 	}
 	return nil
+}
+
+// wakeReasons are the ends of a launch after which a preview request
+// starts the app again: it was put to sleep (idle), or the daemon stopped
+// it when it shut down. A launch stopped on request, expired, failed or
+// never made stays stopped: requests (an open tab, a crawler) get a page
+// that says so and how to launch it.
+var wakeReasons = map[string]bool{"idle": true, "shutdown": true}
+
+// mayWake decides whether a request for an app that has no route starts
+// it, and answers the request itself when not.
+func (r *Runner) mayWake(w http.ResponseWriter, req *http.Request, slug string) bool {
+	warm := false
+	ls, err := r.st.ListLaunches(req.Context(), store.LaunchFilter{Repository: slug, Warm: &warm, Limit: 1})
+	if err != nil {
+		r.logger.Error("preview: read the app's last launch", "slug", slug, "err", err)
+		writePage(w, req, http.StatusServiceUnavailable, slug+" cannot start", err.Error())
+		return false
+	}
+	if len(ls) == 0 {
+		if _, err := r.st.RepositoryIDBySlug(req.Context(), slug); errors.Is(err, catalog.ErrNotFound) {
+			writePage(w, req, http.StatusNotFound, "no app "+slug, fmt.Sprintf("There is no app %q in this store. `appstore list` shows the apps.", slug))
+			return false
+		}
+		r.writeStopped(w, req, slug, "is not running: it has not been launched yet")
+		return false
+	}
+	l := ls[0]
+	if !l.Status.Terminal() || wakeReasons[l.StopReason] {
+		return true
+	}
+	var why string
+	switch {
+	case l.Status == catalog.LaunchFailed:
+		why = fmt.Sprintf("is not running: its last launch (%d) failed: %s", l.ID, l.ErrorMessage)
+	case l.Status == catalog.LaunchExpired:
+		why = fmt.Sprintf("is stopped: the time to live of its last launch (%d) ran out", l.ID)
+	case l.StopReason == "user":
+		why = fmt.Sprintf("is stopped: its launch %d was stopped on request", l.ID)
+	default:
+		why = fmt.Sprintf("is stopped (launch %d: %s)", l.ID, firstLine(l.ErrorMessage))
+	}
+	r.writeStopped(w, req, slug, why)
+	return false
+}
+
+// writeStopped answers for an app that is not running and is not started
+// by requests: what happened, and how to launch it (the CLI command and the
+// web view's Launch button).
+func (r *Runner) writeStopped(w http.ResponseWriter, req *http.Request, slug, why string) {
+	page := strings.TrimSuffix(r.PathURL(slug), "/apps/"+slug+"/") + "/app/" + slug
+	w.Header().Set("Cache-Control", "no-store")
+	if !isBrowser(req) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		fmt.Fprintf(w, "%s %s.\nStart it with `appstore launch %s`, or with the Launch button at %s\n", slug, why, slug, page)
+		return
+	}
+	e := html.EscapeString
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(http.StatusServiceUnavailable)
+	fmt.Fprintf(w, `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>%s is stopped</title>
+<style>body{font:16px/1.5 system-ui,sans-serif;max-width:40em;margin:10vh auto;padding:0 1em;color:#222}code{background:#f4f4f4;padding:.1em .3em}</style></head>
+<body><main><h1>%s is not running</h1>
+<p>%s %s.</p>
+<p>Start it with <code>appstore launch %s</code>, or with the <a href="%s">Launch button on its page</a>.</p></main></body></html>
+`, e(slug), e(slug), e(slug), e(why), e(slug), e(page))
 }
 
 func (r *Runner) recentWakeFailure(slug string) (wakeFailure, bool) {

@@ -191,6 +191,8 @@ type Runner struct {
 	// warmFailures remember builds whose warm container failed, so that
 	// the pool does not restart a broken app every round.
 	warmFailures map[int64]time.Time
+	// redeployFailures are the builds whose redeploy failed (see redeploy).
+	redeployFailures map[int64]time.Time
 }
 
 type startOp struct {
@@ -246,6 +248,8 @@ func New(cfg Config) (*Runner, error) {
 		routes:       routeTable{bySlug: map[string]*route{}},
 		warmKick:     make(chan struct{}, 1),
 		warmFailures: map[int64]time.Time{},
+
+		redeployFailures: map[int64]time.Time{},
 	}
 	r.ctx, r.cancel = context.WithCancel(context.Background())
 	return r, nil

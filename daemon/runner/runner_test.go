@@ -199,19 +199,17 @@ func TestCrashAtStartFailsWithExitCodeAndOutput(t *testing.T) {
 	if got, want := h.eventTypes("broken"), []string{"launch.starting", "launch.failed"}; !slices.Equal(got, want) {
 		t.Errorf("events %v, want %v", got, want)
 	}
-	// A request to the preview of a crashing app tells why, and does not
-	// start it again for every request.
-	resp, body := h.get(h.previewURL("broken", "/"))
-	if resp.StatusCode != http.StatusBadGateway || !strings.Contains(body, "DATABASE_URL") {
-		t.Errorf("wake of a crashing app: %d %q", resp.StatusCode, body)
-	}
-	resp, body = h.get(h.previewURL("broken", "/"))
-	if resp.StatusCode != http.StatusBadGateway || !strings.Contains(body, "is not started again") {
-		t.Errorf("second request: %d %q", resp.StatusCode, body)
+	// A request to the preview of a crashed app tells why, and does not
+	// start it again.
+	for i := 0; i < 2; i++ {
+		resp, body := h.get(h.previewURL("broken", "/"))
+		if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(body, "DATABASE_URL") || !strings.Contains(body, "appstore launch broken") {
+			t.Errorf("request %d to a crashed app: %d %q", i, resp.StatusCode, body)
+		}
 	}
 	all, _ := h.st.ListLaunches(context.Background(), storeFilter("broken"))
-	if len(all) != 2 {
-		t.Errorf("%d launches, want 2 (the explicit one and one wake)", len(all))
+	if len(all) != 1 {
+		t.Errorf("%d launches, want 1 (requests do not start a failed app)", len(all))
 	}
 }
 
@@ -463,7 +461,7 @@ func TestLaunchRequestsAreChecked(t *testing.T) {
 		msg  string
 	}{
 		{"nope", appclient.LaunchRequest{}, catalog.ErrNotFound, `repository "nope" not found`},
-		{"unbuilt", appclient.LaunchRequest{}, catalog.ErrConflict, "no succeeded build of unbuilt yet: run `appstore build unbuilt`"},
+		{"unbuilt", appclient.LaunchRequest{}, catalog.ErrConflict, "no build of unbuilt yet: it is still being ingested"},
 		{"dash", appclient.LaunchRequest{Profile: "huge"}, catalog.ErrInvalid, `unknown profile "huge": want one of small, medium, large`},
 		{"dash", appclient.LaunchRequest{Profile: "large"}, catalog.ErrInvalid, "memory 1 GiB > --max-memory 512 MiB on this daemon; choose one of small, medium"},
 		{"dash", appclient.LaunchRequest{TTL: "soon"}, catalog.ErrInvalid, `"soon" is not a duration`},

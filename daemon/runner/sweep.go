@@ -30,6 +30,7 @@ func (r *Runner) sweepLoop(ctx context.Context) {
 
 func (r *Runner) sweep(ctx context.Context) {
 	r.flushRequests(ctx)
+	r.redeploy(ctx)
 	expired, err := r.st.ExpiredLaunches(ctx, r.id)
 	if err != nil {
 		r.logger.Warn("find expired launches", "err", err)

@@ -160,8 +160,12 @@ func TestWebView(t *testing.T) {
 	clock := appRepo(t, "gopher-clock", bin, map[string]string{
 		"main.go": appSource, "go.mod": goMod, "Dockerfile": dockerfile("gopher-clock", true),
 		"tags.yaml": "name: Gopher clock\ndescription: Tells the time, built before your eyes\n",
+		"README.md": readmeMD,
 	})
-	git := gitserver.HTTP(t, hello, notes, clock)
+	broken := appRepo(t, "broken-build", bin, map[string]string{
+		"Dockerfile": "FROM scratch\nCOPY app /app\nRUN [\"/nonexistent\"]\nCMD [\"/app\"]\n",
+	})
+	git := gitserver.HTTP(t, hello, notes, clock, broken)
 
 	d := startDaemon(t, dir, daemon.Config{})
 	c := &client.Client{BaseURL: d.URL}
@@ -358,6 +362,92 @@ func TestWebView(t *testing.T) {
 		t.Errorf("the app page is wider than a 360px window: %d", eval[int](b, `document.documentElement.scrollWidth`))
 	}
 	b.screenshot("narrow-app-page")
+	b.step("wide window", short, chromedp.EmulateViewport(1280, 900))
+	appPage(t, b, c, d.URL, git.URL(broken))
+}
+
+// readmeMD is the README of the gopher-clock repository: Markdown with
+// front matter, and HTML, script links and an image handler that must not
+// make it to the page.
+const readmeMD = "---\ntitle: Gopher clock\n---\n\n# Gopher clock\n\nRead [the docs](https://example.com/docs) **first**.\n\n" +
+	"<script>window.__pwned = 1</script>\n\n<img src=x onerror=\"window.__pwned = 2\">\n\n" +
+	"[click me](javascript:window.__pwned=3)\n\n| a | b |\n|---|---|\n| 1 | 2 |\n"
+
+// appPage drives what the app page does beyond builds: the README, manual
+// tags, a launch with a profile and a time to live whose output follows, the
+// same Launch rule as the cards, and removing an app that runs.
+func appPage(t *testing.T, b *browser, c *client.Client, base, brokenURL string) {
+	ctx := context.Background()
+	const short = 20 * time.Second
+	b.step("open the app page", short, chromedp.Navigate(base+"/app/gopher-clock"))
+	b.wait("the README, rendered", `document.querySelector('.readme h1')?.textContent === 'Gopher clock'`, short)
+	if !eval[bool](b, `(() => { const r = document.querySelector('.readme');
+		const a = r.querySelector('a[href="https://example.com/docs"]');
+		return a && a.rel.includes('noopener') && a.textContent === 'the docs' && !!r.querySelector('strong') && !!r.querySelector('table td') &&
+		  !r.querySelector('script, img, [onerror]') && !r.querySelector('a[href^="javascript"]') &&
+		  !r.textContent.includes('title: Gopher') && window.__pwned === undefined; })()`) {
+		t.Errorf("README: %s", eval[string](b, `document.querySelector('.readme').outerHTML`))
+	}
+	b.screenshot("readme")
+
+	// Manual tags: add one, remove another.
+	b.step("add a tag", short, chromedp.SendKeys(chromedp.ID("new-tag"), "team:ops"), chromedp.Click(chromedp.CSS(`[data-action="add-tag"]`)))
+	b.wait("the tag added", `[...document.querySelectorAll('.tag-group[data-source="manual"] a.chip')].map(a => a.textContent).join(' ') === 'team:ops team:web'`, short)
+	b.step("remove a tag", short, chromedp.Click(chromedp.CSS(`[data-action="remove-tag"][data-tag="team:web"]`)))
+	b.wait("the tag removed", `[...document.querySelectorAll('.tag-group[data-source="manual"] a.chip')].map(a => a.textContent).join(' ') === 'team:ops'`, short)
+	if r, err := c.Repository(ctx, "gopher-clock"); err != nil || !strings.Contains(fmt.Sprint(r.Tags), "team:ops") || strings.Contains(fmt.Sprint(r.Tags), "team:web") {
+		t.Errorf("tags after the page's edits: %v %v", r, err)
+	}
+	b.screenshot("tags-edited")
+
+	// Launch with a profile and a time to live; the app's output follows.
+	b.step("choose and launch", short,
+		chromedp.SetValue(chromedp.CSS(`.launch select[data-role="profile"]`), "medium"),
+		chromedp.SetValue(chromedp.CSS(`.launch select[data-role="ttl"]`), "30m"),
+		chromedp.Click(chromedp.CSS(`.launch [data-action="launch"]`)))
+	b.wait("running, its output shown", `!!document.querySelector('.launch[data-status="running"]') &&
+		document.querySelector('.log.out').textContent.includes('listening on 8080')`, time.Minute)
+	list, err := c.Launches(ctx, client.ListLaunchesOptions{Repository: "gopher-clock", Active: true})
+	if err != nil || len(list.Launches) != 1 || list.Launches[0].ResourceProfile != "medium" ||
+		time.Until(*list.Launches[0].ExpiresAt) > 31*time.Minute || time.Until(*list.Launches[0].ExpiresAt) < 25*time.Minute {
+		t.Fatalf("launch from the page with medium, 30m: %+v %v", list, err)
+	}
+	running := list.Launches[0]
+	b.screenshot("launched-with-choices-output")
+
+	// The same Launch rule on a card and on its app's page: a failed build
+	// and nothing older leaves nothing to launch, on both.
+	if _, err := c.AddRepository(ctx, client.AddRepositoryRequest{GitURL: brokenURL}); err != nil {
+		t.Fatal(err)
+	}
+	b.step("open the broken app", short, chromedp.Navigate(base+"/app/broken-build"))
+	b.wait("its build failed, Launch disabled", `document.querySelector('#app-status [data-kind="build"]')?.dataset.status === 'failed' &&
+		document.querySelector('.launch [data-action="launch"]').disabled`, 2*time.Minute)
+	pageWhy := eval[string](b, `document.querySelector('[data-role="launch-blocked"]').textContent`)
+	b.step("search it", short, chromedp.Navigate(base+"/?q=broken"))
+	b.wait("its card, Launch disabled", `(() => { const c = document.querySelector('.card[data-slug="broken-build"]');
+		return c && c.querySelector('[data-action="launch"]').disabled && !!c.querySelector('[data-role="launch-blocked"]'); })()`, short)
+	if cardWhy := eval[string](b, `document.querySelector('.card[data-slug="broken-build"] [data-role="launch-blocked"]').textContent`); cardWhy != pageWhy || pageWhy == "" {
+		t.Errorf("Launch on the card: %q, on the page: %q", cardWhy, pageWhy)
+	}
+	b.screenshot("same-launch-rule")
+
+	// Remove an app that runs: the page asks, saying so, then removes it
+	// and its launch.
+	b.step("open the running app", short, chromedp.Navigate(base+"/app/gopher-clock"))
+	b.wait("running", `!!document.querySelector('.launch[data-status="running"]')`, short)
+	b.step("remove", short, chromedp.Click(chromedp.CSS(`[data-action="remove"]`)))
+	b.wait("asked, saying what runs", fmt.Sprintf(`document.querySelector('[data-role="remove-question"]')?.textContent.includes('It is running (launch %d); removing it stops it.')`, running.ID), short)
+	b.screenshot("remove-asks")
+	b.step("confirm", short, chromedp.Click(chromedp.CSS(`[data-action="confirm-remove"]`)))
+	b.wait("back on the search page, the app gone", `location.pathname === '/' && !document.querySelector('.card[data-slug="gopher-clock"]') && document.querySelectorAll('.card').length > 0`, short)
+	if _, err := c.Repository(ctx, "gopher-clock"); !client.IsNotFound(err) {
+		t.Errorf("after Remove: %v", err)
+	}
+	if l, err := c.Launch(ctx, running.ID); err == nil && !l.Status.Terminal() {
+		t.Errorf("the removed app's launch is %s", l.Status)
+	}
+	b.screenshot("removed")
 }
 
 // TestWebViewWithToken checks the token box: with appstored's --token, a
@@ -371,6 +461,7 @@ func TestWebViewWithToken(t *testing.T) {
 	repo := gitserver.NewRepoFiles(t, "token-app", []gitserver.File{
 		{Name: "Dockerfile", Content: "FROM scratch\nCOPY app /app\nCMD [\"/app\"]\n"},
 		{Name: "app", Content: "placeholder\n", Mode: 0o755},
+		{Name: "tags.yaml", Content: "emoji: 🔑\n"},
 	})
 	// No Dockerfile: its ingestion fails, and nothing is built.
 	plain := gitserver.NewRepoFiles(t, "plain-app", []gitserver.File{{Name: "README.md", Content: "# plain\n"}})
@@ -405,7 +496,7 @@ func TestWebViewWithToken(t *testing.T) {
 		const panels = document.querySelectorAll('article.app > .panel, article.app > .two');
 		const h1 = document.querySelector('article.app h1');
 		return h1 && h1.textContent === 'No app “nope”' && a && !a.hidden
-			&& a.textContent.includes('not registered') && panels.length === 4
+			&& a.textContent.includes('not registered') && panels.length === 6
 			&& [...panels].every((p) => p.hidden && p.offsetParent === null); })()`, short)
 	b.screenshot("unknown-app")
 	b.step("open the add form", short, chromedp.Navigate(d.URL+"/add"))
@@ -436,6 +527,13 @@ func TestWebViewWithToken(t *testing.T) {
 		const why = document.querySelector('.launch [data-role="launch-blocked"]');
 		return btn && btn.disabled && why && why.textContent.startsWith('Nothing to launch yet')
 			&& btn.getAttribute('aria-describedby') === why.id; })()`, short)
+	// The app's emoji shows beside its name, on its page and its card.
+	b.step("reopen its page", short, chromedp.Navigate(d.URL+"/app/token-app"))
+	b.wait("the emoji beside the name", `(() => { const h = document.querySelector('article.app h1'); return h && h.textContent === '🔑 token-app'; })()`, short)
+	b.step("search it by name", short, chromedp.Navigate(d.URL+"/?q=token"))
+	b.wait("its card shows the emoji", `(() => { const h = document.querySelector('.card[data-slug="token-app"] h3');
+		return h && h.querySelector('.emoji').textContent === '🔑 ' && h.textContent === '🔑 token-app'; })()`, short)
+	b.screenshot("emoji-on-the-card")
 
 	// An app whose ingestion failed: its card and page say there is
 	// nothing to launch and why, and no build will start.

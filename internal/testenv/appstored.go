@@ -2,14 +2,18 @@ package testenv
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"net"
 	"net/http"
 	"os/exec"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/appstore-dev/appstore/daemon/localpg"
 )
 
 // LockedBuffer is a buffer that a running process or goroutine writes while
@@ -86,6 +90,7 @@ func StartAppstored(t testing.TB, bin string, args ...string) *Appstored {
 		return nil
 	}
 	go func() { _ = d.cmd.Wait(); close(d.done) }()
+	dataDir := flagValue(args, "--data-dir")
 	t.Cleanup(func() {
 		_ = d.cmd.Process.Signal(syscall.SIGTERM)
 		select {
@@ -96,6 +101,15 @@ func StartAppstored(t testing.TB, bin string, args ...string) *Appstored {
 		}
 		if t.Failed() {
 			t.Logf("appstored output:\n%s", d.logs)
+		}
+		if dataDir != "" && flagValue(args, "--database-url") == "" {
+			// The embedded cluster it made (still running after a Kill)
+			// goes with the test: nothing is left behind.
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			if err := localpg.Remove(ctx, localpg.Options{DataDir: dataDir}); err != nil {
+				t.Errorf("remove the embedded PostgreSQL of %s: %v", dataDir, err)
+			}
 		}
 	})
 
@@ -119,6 +133,19 @@ func StartAppstored(t testing.TB, bin string, args ...string) *Appstored {
 	}
 }
 
+// flagValue is the value of --name in args ("--name v" or "--name=v"), or "".
+func flagValue(args []string, name string) string {
+	for i, a := range args {
+		if a == name && i+1 < len(args) {
+			return args[i+1]
+		}
+		if v, ok := strings.CutPrefix(a, name+"="); ok {
+			return v
+		}
+	}
+	return ""
+}
+
 func (d *Appstored) ready() error {
 	c := &http.Client{Timeout: 2 * time.Second}
 	resp, err := c.Get(d.URL + "/readyz")
@@ -136,7 +163,8 @@ func (d *Appstored) ready() error {
 func (d *Appstored) Logs() string { return d.logs.String() }
 
 // Kill kills the daemon with SIGKILL, as a crash would, and waits until it
-// has exited. What it started (an embedded PostgreSQL, containers) stays.
+// has exited. What it started (an embedded PostgreSQL, containers) stays
+// until the test ends (the embedded PostgreSQL is then removed).
 func (d *Appstored) Kill() {
 	d.t.Helper()
 	_ = d.cmd.Process.Signal(syscall.SIGKILL)

@@ -1,12 +1,21 @@
 package testenv
 
 import (
+	"errors"
+	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // fakeAppstored stands in for appstored: it serves /readyz on --addr once
@@ -112,5 +121,50 @@ func TestFreeAddr(t *testing.T) {
 	ln.Close()
 	if !strings.HasPrefix(addr, "127.0.0.1:") {
 		t.Errorf("FreeAddr %s is not on loopback", addr)
+	}
+}
+
+// TestEmbeddedClusterIsRemoved: an appstored with its embedded PostgreSQL,
+// killed (so its server keeps running), leaves nothing once its test ends:
+// no server process, no cluster files, in its data directory or elsewhere.
+func TestEmbeddedClusterIsRemoved(t *testing.T) {
+	RequirePostgresBinaries(t)
+	bin := Binary(t, "./cmd/appstored")
+	dataDir := filepath.Join(t.TempDir(), "data")
+	var pgdata string
+	var pid int
+	t.Run("daemon", func(t *testing.T) {
+		d := StartAppstored(t, bin, "--data-dir", dataDir, "--roles", "api")
+		m := regexp.MustCompile(`PostgreSQL ready.* pid=(\d+)`).FindStringSubmatch(d.Logs())
+		if m == nil {
+			t.Fatalf("no PostgreSQL pid in the log:\n%s", d.Logs())
+		}
+		pid, _ = strconv.Atoi(m[1])
+		pgdata = filepath.Join(dataDir, "postgres", "data")
+		if _, err := os.Stat(pgdata); err != nil {
+			t.Fatalf("the cluster is not in the data directory: %v", err)
+		}
+		d.Kill() // the cluster outlives its daemon, until the test ends
+		if syscall.Kill(pid, 0) != nil {
+			t.Fatalf("PostgreSQL %d died with its daemon: nothing left to check", pid)
+		}
+	})
+	for deadline := time.Now().Add(10 * time.Second); syscall.Kill(pid, 0) == nil; time.Sleep(20 * time.Millisecond) {
+		if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil && strings.Contains(string(b), ") Z ") {
+			break // a zombie: dead, waiting for its parent
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("PostgreSQL %d of the finished test still runs", pid)
+		}
+	}
+	if _, err := os.Stat(filepath.Dir(pgdata)); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the cluster of the finished test is still there: %v", err)
+	}
+	if ents, _ := os.ReadDir("/var/lib/appstore/pg"); len(ents) > 0 {
+		for _, e := range ents {
+			if b, err := os.ReadFile(filepath.Join("/var/lib/appstore/pg", e.Name(), "datadir")); err == nil && strings.TrimSpace(string(b)) == dataDir {
+				t.Errorf("a cluster home for %s under /var/lib/appstore/pg", dataDir)
+			}
+		}
 	}
 }

@@ -39,61 +39,6 @@ type DockerfileInfo struct {
 // dockerfileNames are looked for at the root, in order.
 var dockerfileNames = []string{"Dockerfile", "dockerfile", "Containerfile", "containerfile"}
 
-// findDockerfile returns the path of the Dockerfile as declared or found (for
-// the default context), and its real path after symlinks (for the build).
-func (r *repo) findDockerfile(declared, declaredBy string, w walkResult, lim Limits) (found, real string, err error) {
-	if declared != "" {
-		what := "the Dockerfile declared by " + declaredBy
-		p, err := cleanRel(what, declared)
-		if err != nil {
-			return "", "", err
-		}
-		if p == "." {
-			return "", "", &Error{Msg: what + " is empty or \".\"; give the path of the file, e.g. docker/Dockerfile"}
-		}
-		real, fi, err := r.stat(p)
-		switch {
-		case errors.Is(err, fs.ErrNotExist):
-			return "", "", fileError(p, 0, "%s does not exist in the repository; fix the path or remove the declaration", what)
-		case err != nil:
-			return "", "", err
-		case fi.IsDir():
-			return "", "", fileError(p, 0, "%s is a directory; declare the file itself, e.g. %s", what, path.Join(p, "Dockerfile"))
-		case !fi.Mode().IsRegular():
-			return "", "", fileError(p, 0, "%s is not a regular file", what)
-		}
-		return p, real, nil
-	}
-	candidates := []string{}
-	if n := r.findRoot(dockerfileNames[:2]...); n != "" {
-		candidates = append(candidates, n)
-	}
-	if n := r.findRoot(dockerfileNames[2:]...); n != "" {
-		candidates = append(candidates, n)
-	}
-	if n := w.shallowestDockerfile(); n != "" {
-		candidates = append(candidates, n)
-	}
-	for _, c := range candidates {
-		real, fi, err := r.stat(c)
-		switch {
-		case errors.Is(err, fs.ErrNotExist):
-			// A dangling symlink named Dockerfile: not a Dockerfile, keep looking.
-			continue
-		case err != nil:
-			return "", "", err
-		case !fi.Mode().IsRegular():
-			continue
-		}
-		return c, real, nil
-	}
-	how := fmt.Sprintf("looked for Dockerfile and Containerfile at the repository root and for a Dockerfile in sub-folders up to %d levels deep", lim.WalkDepth)
-	if w.truncated {
-		how += fmt.Sprintf(" (the search stopped after %d entries)", lim.WalkEntries)
-	}
-	return "", "", &Error{Msg: "no Dockerfile found: " + how + "; add a Dockerfile, or declare its path with \"dockerfile:\" in tags.yaml or the repository's dockerfile setting"}
-}
-
 // resolveContext checks a declared build context, or derives it from the
 // Dockerfile's directory. "." is the repository root.
 func (r *repo) resolveContext(declared, declaredBy, dockerfile string) (string, error) {
@@ -133,26 +78,87 @@ type stage struct {
 	user        string
 	userSet     bool
 	healthcheck *bool
+	cmd, entry  *imageCommand
+	cmdReset    bool
+	// runtime holds the variables ENV sets: the container's environment
+	// (env also has ARG values, which only the build sees).
+	runtime map[string]string
 }
+
+// command is a CMD or ENTRYPOINT: the words of the exec form, or the one
+// string of the shell form.
+type imageCommand struct {
+	Words []string
+	Shell bool
+	Line  int
+}
+
+// sourceRef is a path a Dockerfile reads from its build context: a COPY or
+// ADD source, or the source of a RUN --mount=type=bind.
+type sourceRef struct {
+	Path string
+	// Dest is where a COPY or ADD puts it in the image.
+	Dest string
+	Line int
+	// Instr is the instruction, for messages: "COPY", "ADD", "RUN --mount".
+	Instr string
+}
+
+// dockerfileFacts is what ingestion reads from a Dockerfile besides
+// DockerfileInfo: the image's command and environment (for the port) and
+// the paths it reads from its context (to tell which context it builds
+// with, and a leftover template from the app's Dockerfile).
+type dockerfileFacts struct {
+	Info DockerfileInfo
+	// Cmd and Entrypoint are the image's, inherited from the stages it
+	// derives from; nil when the Dockerfile sets none (the base image's
+	// apply).
+	Cmd, Entrypoint *imageCommand
+	// Env is the image's environment as the Dockerfile sets it.
+	Env map[string]string
+	// Sources are the context paths every stage reads, at most
+	// maxSources.
+	Sources []sourceRef
+	// BaseImages are the images stages start from (not other stages).
+	BaseImages []string
+	// CopiesFromStage says a COPY --from brings files from another
+	// stage or image (a build's output, as a static site's nginx stage
+	// does).
+	CopiesFromStage bool
+}
+
+// maxSources bounds the context paths kept from one Dockerfile.
+const maxSources = 64
 
 // parseDockerfile reads a Dockerfile with BuildKit's parser and checks what
 // the parser leaves to the builder (unknown instructions, instructions
 // before FROM), so that such a Dockerfile fails ingestion with its line
 // instead of failing the build later.
 func parseDockerfile(file string, data []byte) (DockerfileInfo, []string, error) {
+	f, w, err := analyzeDockerfile(file, data)
+	if f == nil {
+		return DockerfileInfo{}, w, err
+	}
+	return f.Info, w, err
+}
+
+// analyzeDockerfile is parseDockerfile with the facts ingestion needs
+// besides DockerfileInfo.
+func analyzeDockerfile(file string, data []byte) (*dockerfileFacts, []string, error) {
 	var info DockerfileInfo
+	facts := &dockerfileFacts{}
 	res, err := parser.Parse(bytes.NewReader(data))
 	if err != nil {
 		msg := err.Error()
 		line := errorLine(err)
 		switch {
 		case msg == "file with no instructions":
-			return info, nil, &Error{File: file, Msg: "has no instructions; a Dockerfile starts with FROM <image>", Err: err}
+			return nil, nil, &Error{File: file, Msg: "has no instructions; a Dockerfile starts with FROM <image>", Err: err}
 		case strings.Contains(msg, "parser directive") || strings.Contains(msg, "escape token"):
 			// Directive errors carry a 0-based line, the others 1-based.
 			line++
 		}
-		return info, nil, &Error{File: file, Line: line, Msg: "cannot parse the Dockerfile: " + msg, Err: err}
+		return nil, nil, &Error{File: file, Line: line, Msg: "cannot parse the Dockerfile: " + msg, Err: err}
 	}
 	var warnings []string
 	for _, w := range res.Warnings {
@@ -170,16 +176,16 @@ func parseDockerfile(file string, data []byte) (DockerfileInfo, []string, error)
 	for _, n := range res.AST.Children {
 		cmd := strings.ToLower(n.Value)
 		if _, ok := command.Commands[cmd]; !ok {
-			return info, warnings, fileError(file, n.StartLine, "unknown instruction %q; a Dockerfile uses FROM, RUN, COPY, ADD, CMD, ENTRYPOINT, ENV, ARG, EXPOSE, USER, WORKDIR, HEALTHCHECK, LABEL, VOLUME, SHELL, STOPSIGNAL, ONBUILD", textutil.Truncate(n.Value, 40))
+			return nil, warnings, fileError(file, n.StartLine, "unknown instruction %q; a Dockerfile uses FROM, RUN, COPY, ADD, CMD, ENTRYPOINT, ENV, ARG, EXPOSE, USER, WORKDIR, HEALTHCHECK, LABEL, VOLUME, SHELL, STOPSIGNAL, ONBUILD", textutil.Truncate(n.Value, 40))
 		}
 		args := nodeWords(n)
 		if cmd == command.From {
 			if len(stages) >= maxStages {
-				return info, warnings, fileError(file, n.StartLine, "has more than %d build stages; split the build", maxStages)
+				return nil, warnings, fileError(file, n.StartLine, "has more than %d build stages; split the build", maxStages)
 			}
 			st, err := fromStage(file, n, args, stages, byName, globalArgs, lex)
 			if err != nil {
-				return info, warnings, err
+				return nil, warnings, err
 			}
 			if st.name != "" {
 				byName[st.name] = len(stages)
@@ -189,7 +195,7 @@ func parseDockerfile(file string, data []byte) (DockerfileInfo, []string, error)
 		}
 		if len(stages) == 0 {
 			if cmd != command.Arg {
-				return info, warnings, fileError(file, n.StartLine, "%s comes before the first FROM; a Dockerfile starts with FROM (only ARG may come before it)", strings.ToUpper(cmd))
+				return nil, warnings, fileError(file, n.StartLine, "%s comes before the first FROM; a Dockerfile starts with FROM (only ARG may come before it)", strings.ToUpper(cmd))
 			}
 			for _, a := range args {
 				k, v, _ := strings.Cut(a, "=")
@@ -212,6 +218,7 @@ func parseDockerfile(file string, data []byte) (DockerfileInfo, []string, error)
 			// ENV's node list is key, value, separator, key, value, ...
 			for k := n.Next; k != nil && k.Next != nil; {
 				st.env[k.Value] = expand(lex, k.Next.Value, st.env)
+				st.runtime[k.Value] = st.env[k.Value]
 				k = k.Next.Next
 				if k != nil {
 					k = k.Next
@@ -234,10 +241,25 @@ func parseDockerfile(file string, data []byte) (DockerfileInfo, []string, error)
 		case command.Healthcheck:
 			on := len(args) == 0 || !strings.EqualFold(args[0], "none")
 			st.healthcheck = &on
+		case command.Cmd, command.Entrypoint:
+			c := &imageCommand{Line: n.StartLine, Shell: !n.Attributes["json"]}
+			c.Words = args
+			if cmd == command.Cmd {
+				st.cmd = c
+			} else {
+				st.entry = c
+				// ENTRYPOINT resets the CMD of the stages before.
+				st.cmd = nil
+				st.cmdReset = true
+			}
+		case command.Copy, command.Add:
+			facts.addCopySources(strings.ToUpper(cmd), n, args, st.env, lex)
+		case command.Run:
+			facts.addMountSources(n, st.env, lex)
 		}
 	}
 	if len(stages) == 0 {
-		return info, warnings, fileError(file, 0, "has no FROM instruction; a Dockerfile starts with FROM <image>")
+		return nil, warnings, fileError(file, 0, "has no FROM instruction; a Dockerfile starts with FROM <image>")
 	}
 	info.Stages = len(stages)
 	// The image's history: the final stage and the stages it derives from,
@@ -248,8 +270,25 @@ func parseDockerfile(file string, data []byte) (DockerfileInfo, []string, error)
 	}
 	slices.Reverse(chain)
 	info.BaseImage = chain[0].image
+	for _, st := range stages {
+		if st.parent < 0 && !slices.Contains(facts.BaseImages, st.image) {
+			facts.BaseImages = append(facts.BaseImages, st.image)
+		}
+	}
+	facts.Env = map[string]string{}
 	seen := map[int]bool{}
 	for _, st := range chain {
+		for k, v := range st.runtime {
+			facts.Env[k] = v
+		}
+		if st.entry != nil {
+			facts.Entrypoint = st.entry
+		}
+		if st.cmd != nil {
+			facts.Cmd = st.cmd
+		} else if st.cmdReset {
+			facts.Cmd = nil
+		}
 		for _, p := range st.expose {
 			if !seen[p] && len(info.Expose) < maxExpose {
 				seen[p] = true
@@ -263,14 +302,15 @@ func parseDockerfile(file string, data []byte) (DockerfileInfo, []string, error)
 			info.Healthcheck = *st.healthcheck
 		}
 	}
-	return info, warnings, nil
+	facts.Info = info
+	return facts, warnings, nil
 }
 
 func fromStage(file string, n *parser.Node, args []string, stages []*stage, byName map[string]int, globalArgs map[string]string, lex *shell.Lex) (*stage, error) {
 	if len(args) == 0 {
 		return nil, fileError(file, n.StartLine, "FROM without an image; write FROM <image>, e.g. FROM alpine:3.20")
 	}
-	st := &stage{parent: -1, env: map[string]string{}}
+	st := &stage{parent: -1, env: map[string]string{}, runtime: map[string]string{}}
 	switch {
 	case len(args) == 3 && strings.EqualFold(args[1], "as"):
 		st.name = strings.ToLower(args[2])
@@ -284,8 +324,85 @@ func fromStage(file string, n *parser.Node, args []string, stages []*stage, byNa
 		for k, v := range stages[i].env {
 			st.env[k] = v
 		}
+		for k, v := range stages[i].runtime {
+			st.runtime[k] = v
+		}
 	}
 	return st, nil
+}
+
+// addCopySources records the context paths of a COPY or ADD: none for
+// --from (another stage or image), heredocs, URLs and Git sources, and
+// paths whose variables cannot be expanded.
+func (f *dockerfileFacts) addCopySources(instr string, n *parser.Node, args []string, env map[string]string, lex *shell.Lex) {
+	for _, fl := range n.Flags {
+		if strings.HasPrefix(fl, "--from") {
+			f.CopiesFromStage = true
+			return
+		}
+	}
+	if len(args) < 2 {
+		return
+	}
+	dest := expand(lex, args[len(args)-1], env)
+	for _, a := range args[:len(args)-1] {
+		if strings.HasPrefix(a, "<<") {
+			continue
+		}
+		if strings.Contains(a, "://") || strings.HasPrefix(a, "git@") {
+			continue
+		}
+		f.addSource(instr, a, dest, n.StartLine, env, lex)
+	}
+}
+
+// addMountSources records the sources of RUN --mount=type=bind mounts of
+// the context (docker init's Dockerfiles read go.mod, package.json and
+// requirements.txt this way).
+func (f *dockerfileFacts) addMountSources(n *parser.Node, env map[string]string, lex *shell.Lex) {
+	for _, fl := range n.Flags {
+		spec, ok := strings.CutPrefix(fl, "--mount=")
+		if !ok {
+			continue
+		}
+		typ, src, from := "bind", "", ""
+		for _, kv := range strings.Split(spec, ",") {
+			k, v, _ := strings.Cut(kv, "=")
+			switch strings.ToLower(strings.TrimSpace(k)) {
+			case "type":
+				typ = v
+			case "source", "src":
+				src = v
+			case "from":
+				from = v
+			}
+		}
+		if typ != "bind" || from != "" || src == "" {
+			continue
+		}
+		f.addSource("RUN --mount", src, "", n.StartLine, env, lex)
+	}
+}
+
+func (f *dockerfileFacts) addSource(instr, word, dest string, line int, env map[string]string, lex *shell.Lex) {
+	if len(f.Sources) >= maxSources {
+		return
+	}
+	p := word
+	if strings.ContainsRune(word, '$') {
+		// A path whose variables are not all known cannot be checked.
+		tr := &trackEnv{env: env}
+		out, _, err := lex.ProcessWord(word, tr)
+		if err != nil || tr.missing || out == "" {
+			return
+		}
+		p = out
+	}
+	p = strings.TrimPrefix(path.Clean("/"+p), "/")
+	if p == "" {
+		p = "."
+	}
+	f.Sources = append(f.Sources, sourceRef{Path: p, Dest: dest, Line: line, Instr: instr})
 }
 
 // nodeWords returns the arguments of an instruction.
@@ -322,6 +439,23 @@ func (m mapEnv) Keys() []string {
 	sort.Strings(keys)
 	return keys
 }
+
+// trackEnv serves variables like mapEnv and notes a lookup of an unknown
+// one.
+type trackEnv struct {
+	env     map[string]string
+	missing bool
+}
+
+func (t *trackEnv) Get(k string) (string, bool) {
+	v, ok := t.env[k]
+	if !ok {
+		t.missing = true
+	}
+	return v, ok
+}
+
+func (t *trackEnv) Keys() []string { return mapEnv(t.env).Keys() }
 
 // exposedPort reads one EXPOSE argument: "8080", "8080/tcp", "3000-3005/udp"
 // (the first of a range).

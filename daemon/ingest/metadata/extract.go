@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"path"
+	"slices"
 	"strings"
 
 	"github.com/appstore-dev/appstore/catalog"
@@ -29,13 +30,15 @@ type Options struct {
 
 // Result is everything Extract learned about a repository.
 type Result struct {
-	// Name, Description and Homepage are what the repository declares
-	// (tags.yaml, README front matter, package manifests, in that order);
-	// "" when it declares nothing. Callers use them only where the user
-	// gave none.
+	// Name, Description and Homepage are what the repository declares or
+	// shows: tags.yaml, the README's front matter, its first heading and
+	// first paragraph, the package manifests (see Extract); "" when
+	// nothing says. Callers use them only where the user gave none.
 	Name        string `json:"name,omitempty"`
 	Description string `json:"description,omitempty"`
 	Homepage    string `json:"homepage,omitempty"`
+	// Emoji is the app's emoji (tags.yaml, or the Spaces front matter).
+	Emoji string `json:"emoji,omitempty"`
 	// Tags are deduplicated, sorted by key and value, at most
 	// catalog.MaxTagsPerRepo; each has Source author or auto.
 	Tags []catalog.Tag `json:"tags"`
@@ -44,12 +47,18 @@ type Result struct {
 	// slash-separated and relative to the repository root.
 	DockerfilePath string `json:"dockerfile_path"`
 	ContextPath    string `json:"context_path"`
+	// Build says why this Dockerfile and context were chosen and lists
+	// the other Dockerfiles found; nil without a Dockerfile.
+	Build *catalog.BuildChoice `json:"build,omitempty"`
 	// Port is the port the app serves, 0 when nothing says (the caller
-	// applies its default); PortSource says which source gave it:
-	// "tags.yaml", "readme" or "expose".
+	// applies its default); PortSource says which source gave it (one
+	// of the PortFrom constants).
 	Port       int            `json:"port,omitempty"`
 	PortSource string         `json:"port_source,omitempty"`
 	Dockerfile DockerfileInfo `json:"dockerfile"`
+	// HF holds the Hugging Face Spaces fields of the README's front
+	// matter (emoji, colours, pinned, models, datasets); nil without.
+	HF *catalog.HFMetadata `json:"hf,omitempty"`
 	// Readme is the README's text without front matter, capped, for
 	// full-text search.
 	Readme string `json:"-"`
@@ -58,16 +67,16 @@ type Result struct {
 	// Facts are other things worth showing: "go.module", "go.version".
 	Facts map[string]string `json:"facts,omitempty"`
 	// Warnings are problems that did not stop the ingestion (an unknown
-	// field, a malformed package.json), each naming its file.
+	// field, a malformed package.json, a manifest that cannot be read),
+	// each naming its file.
 	Warnings []string `json:"warnings,omitempty"`
 }
 
-// Port sources.
-const (
-	PortFromTagsFile = "tags.yaml"
-	PortFromReadme   = "readme"
-	PortFromExpose   = "expose"
-)
+// CardVersion is the version of the rules that derive an app's card (name,
+// description, port, Dockerfile, tags). It goes up whenever they change so
+// that the sync reads repositories whose card older rules derived again,
+// even when their commit did not move.
+const CardVersion = 1
 
 // maxWarnings bounds Result.Warnings.
 const maxWarnings = 100
@@ -81,6 +90,24 @@ const maxTopicsPerSource = 32
 // repository, a malformed or over-large tags.yaml. Other files are optional:
 // their problems become Result.Warnings. Errors that are not *Error come
 // from the machine (I/O) or ctx and may be retried.
+//
+// A repository without any Dockerfile still has a card: Extract then
+// returns the Result (name, description, tags; no Dockerfile, context or
+// Dockerfile-derived port) together with the *Error, so that the catalog
+// can show what the app is and why it cannot be built.
+//
+// The card's fields come from the first source that gives them:
+//
+//   - name: tags.yaml name, the Spaces title, the README's first
+//     level-one heading, a manifest's display name or name (package.json,
+//     pyproject.toml, Cargo.toml, composer.json; not a generic one such
+//     as "frontend"); the caller falls back to the repository's name.
+//   - description: tags.yaml description, the Spaces short_description,
+//     a manifest's description, the README's first paragraph of prose.
+//   - port: tags.yaml port, the Spaces app_port, EXPOSE of the final
+//     stage, the compose service's ports, the CMD/ENTRYPOINT's flags and
+//     addresses, ENV PORT, the default port of the server the command
+//     runs (or of the base image), the Spaces default of the SDK.
 func Extract(ctx context.Context, root string, opts Options) (*Result, error) {
 	log := opts.Logger
 	if log == nil {
@@ -93,9 +120,12 @@ func Extract(ctx context.Context, root string, opts Options) (*Result, error) {
 	}
 	defer r.Close()
 
-	x := &extraction{repo: r, lim: lim, res: &Result{Facts: map[string]string{}}, tags: newTagSet()}
-	if err := x.run(ctx, opts); err != nil {
-		return nil, err
+	x := &extraction{repo: r, lim: lim, res: &Result{Facts: map[string]string{}}, tags: newTagSet(),
+		cands: map[string]*dfCandidate{}, composeRoles: map[string]string{}}
+	runErr := x.run(ctx, opts)
+	var noDockerfile *noDockerfileError
+	if runErr != nil && !errors.As(runErr, &noDockerfile) {
+		return nil, runErr
 	}
 	res := x.res
 	var dropped int
@@ -117,8 +147,18 @@ func Extract(ctx context.Context, root string, opts Options) (*Result, error) {
 	log.Debug("repository metadata extracted", "root", root, "dockerfile", res.DockerfilePath,
 		"context", res.ContextPath, "port", res.Port, "port_source", res.PortSource,
 		"tags", len(res.Tags), "warnings", len(res.Warnings))
+	if noDockerfile != nil {
+		return res, noDockerfile.err
+	}
 	return res, nil
 }
+
+// noDockerfileError carries the *Error of a repository without a
+// Dockerfile through run, whose card is still read.
+type noDockerfileError struct{ err *Error }
+
+func (e *noDockerfileError) Error() string { return e.err.Error() }
+func (e *noDockerfileError) Unwrap() error { return e.err }
 
 type extraction struct {
 	repo     *repo
@@ -126,6 +166,10 @@ type extraction struct {
 	res      *Result
 	tags     *tagSet
 	warnings []string
+	// cands are the Dockerfiles read, by path; composeRoles say why a
+	// compose service's Dockerfile is not the app's.
+	cands        map[string]*dfCandidate
+	composeRoles map[string]string
 }
 
 func (x *extraction) warn(format string, args ...any) {
@@ -178,87 +222,125 @@ func (x *extraction) run(ctx context.Context, opts Options) error {
 	}
 
 	// 3. The Dockerfile and the build context.
-	declared, declaredBy := tf.Dockerfile, TagsFileName
+	declared, declaredBy, declaredSource := tf.Dockerfile, TagsFileName, catalog.ChoiceTagsFile
 	if opts.Dockerfile != "" {
 		if tf.Dockerfile != "" && tf.Dockerfile != opts.Dockerfile {
 			x.warn("%s declares dockerfile %q; the repository's dockerfile setting %q wins", TagsFileName, tf.Dockerfile, opts.Dockerfile)
 		}
-		declared, declaredBy = opts.Dockerfile, "the repository's dockerfile setting"
+		declared, declaredBy, declaredSource = opts.Dockerfile, "the repository's dockerfile setting", catalog.ChoiceRegistration
 	}
-	found, real, err := x.repo.findDockerfile(declared, declaredBy, walk, x.lim)
-	if err != nil {
-		return err
-	}
-	res.DockerfilePath = real
 	ctxDeclared, ctxBy := tf.Context, TagsFileName
 	if opts.Context != "" {
 		ctxDeclared, ctxBy = opts.Context, "the repository's context setting"
 	}
-	if res.ContextPath, err = x.repo.resolveContext(ctxDeclared, ctxBy, found); err != nil {
-		return err
-	}
-	data, _, err := x.repo.readFile(real, x.lim.Dockerfile)
+	ch, err := x.chooseDockerfile(declared, declaredBy, declaredSource, ctxDeclared, ctxBy, walk)
 	if err != nil {
 		return err
 	}
-	info, w, err := parseDockerfile(real, data)
-	x.warnings = append(x.warnings, w...)
-	if err != nil {
-		return err
+	var facts *dockerfileFacts
+	if ch != nil {
+		facts = ch.cand.facts
+		res.DockerfilePath, res.ContextPath = ch.Dockerfile, ch.Context
+		res.Build = &ch.BuildChoice
+		res.Dockerfile = facts.Info
+		x.warnings = append(x.warnings, ch.cand.warnings...)
 	}
-	res.Dockerfile = info
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 
 	// 4. Author declarations, strongest first: tags.yaml, README, manifests.
 	x.applyTagsFile(tf)
-	readme, err := x.readme()
+	readme, card, err := x.readme()
 	if err != nil {
 		return err
 	}
-	manifests, err := x.manifests()
+	dirs := x.appDirs(ch)
+	manifests, err := x.manifests(dirs)
 	if err != nil {
 		return err
 	}
+	// Names and descriptions come from the manifests at the root and in
+	// the build context, root first: they describe the repository.
+	var named []manifest
+	for _, m := range manifests {
+		if d := path.Dir(m.File); d == "." || d == res.ContextPath {
+			named = append(named, m)
+		}
+	}
+	slices.SortStableFunc(named, func(a, b manifest) int {
+		return cmpBool(path.Dir(a.File) != ".", path.Dir(b.File) != ".")
+	})
 
-	// 5. Names: the first source that declares one wins.
-	res.Name = cmp.Or(catalog.CleanText(tf.Name, catalog.MaxNameLen), catalog.CleanText(readme.Title, catalog.MaxNameLen))
+	// 5. The card: the first source that says wins.
+	res.Name = cmp.Or(catalog.CleanText(tf.Name, catalog.MaxNameLen), catalog.CleanText(readme.Title, catalog.MaxNameLen),
+		catalog.CleanText(card.Title, catalog.MaxNameLen))
 	res.Description = cmp.Or(catalog.CleanText(tf.Description, catalog.MaxDescriptionLen), catalog.CleanText(readme.ShortDescription, catalog.MaxDescriptionLen))
 	res.Homepage = cleanURL(tf.Homepage)
 	if tf.Homepage != "" && res.Homepage == "" {
 		x.warn("%s: homepage %q is not an http(s) URL; ignored", TagsFileName, textutil.Truncate(tf.Homepage, 80))
 	}
-	for _, m := range manifests {
+	for _, m := range named {
 		if res.Name == "" {
-			res.Name = catalog.CleanText(m.Name, catalog.MaxNameLen)
+			res.Name = catalog.CleanText(manifestName(m), catalog.MaxNameLen)
 		}
-		if res.Description == "" {
+		if res.Description == "" && !isPlaceholderDescription(m.Description) {
 			res.Description = catalog.CleanText(m.Description, catalog.MaxDescriptionLen)
 		}
 		if res.Homepage == "" {
 			res.Homepage = cleanURL(m.Homepage)
 		}
 	}
+	if res.Description == "" {
+		res.Description = catalog.CleanText(card.Description, catalog.MaxDescriptionLen)
+	}
+	res.Emoji = cmp.Or(tf.Emoji, readme.HF.Emoji)
+	if !readme.HF.IsZero() {
+		hf := readme.HF
+		res.HF = &hf
+	}
 
-	// 6. The port: declared, then the README, then EXPOSE.
+	// 6. The port: the first source that says wins.
 	switch {
 	case tf.Port != 0:
 		res.Port, res.PortSource = tf.Port, PortFromTagsFile
 	case readme.AppPort != 0:
 		res.Port, res.PortSource = readme.AppPort, PortFromReadme
-	case len(info.Expose) > 0:
-		res.Port, res.PortSource = info.Expose[0], PortFromExpose
+	case facts != nil && len(facts.Info.Expose) > 0:
+		res.Port, res.PortSource = facts.Info.Expose[0], PortFromExpose
+	case ch != nil && len(ch.composePorts) > 0:
+		res.Port, res.PortSource = ch.composePorts[0], PortFromCompose
+	}
+	if res.Port == 0 && facts != nil {
+		f := commandPort(facts.Entrypoint, facts.Cmd, x.portContext(ch, manifests))
+		if f.port == 0 && facts.Entrypoint == nil && facts.Cmd == nil {
+			if p := baseImagePort(facts.Info.BaseImage); p > 0 {
+				f = portFind{port: p, source: PortFromFramework}
+			}
+		}
+		res.Port, res.PortSource = f.port, f.source
+	}
+	if res.Port == 0 {
+		if p := hfDefaultPort(readme.SDK); p > 0 {
+			res.Port, res.PortSource = p, PortFromHFDefault
+		}
 	}
 
 	// 7. Derived tags.
-	if rt := runtimeOf(info.BaseImage); rt != "" {
-		x.tag(catalog.SourceAuto, "runtime", rt, real)
+	if facts != nil {
+		if rt := runtimeOf(facts.Info.BaseImage); rt != "" {
+			x.tag(catalog.SourceAuto, "runtime", rt, res.DockerfilePath)
+		}
 	}
 	for _, m := range manifests {
 		for _, f := range m.Frameworks {
 			x.tag(catalog.SourceAuto, "framework", f, "")
 		}
+	}
+	// A Gradio or Streamlit Space gets its framework from the SDK, not
+	// from requirements.txt.
+	if readme.SDK == "gradio" || readme.SDK == "streamlit" {
+		x.tag(catalog.SourceAuto, "framework", readme.SDK, "")
 	}
 	for _, l := range walk.languages() {
 		x.tag(catalog.SourceAuto, "lang", l, "")
@@ -266,7 +348,153 @@ func (x *extraction) run(ctx context.Context, opts Options) error {
 	if err := x.licenses(); err != nil {
 		return err
 	}
+	if ch == nil {
+		how := fmt.Sprintf("looked for Dockerfile and Containerfile at the repository root, in compose files, and in sub-folders up to %d levels deep", x.lim.WalkDepth)
+		if walk.truncated {
+			how += fmt.Sprintf(" (the search stopped after %d entries)", x.lim.WalkEntries)
+		}
+		return &noDockerfileError{err: &Error{Msg: "no Dockerfile found: " + how + "; add a Dockerfile, or declare its path with \"dockerfile:\" in tags.yaml or the repository's dockerfile setting"}}
+	}
 	return nil
+}
+
+func cmpBool(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case !a:
+		return -1
+	}
+	return 1
+}
+
+// genericNames are package names that name a part or a template, not the
+// app: a card is better off with the repository's name.
+var genericNames = map[string]bool{
+	"app": true, "web": true, "webapp": true, "frontend": true, "backend": true, "client": true, "server": true,
+	"api": true, "ui": true, "site": true, "website": true, "www": true, "my-app": true, "myapp": true,
+	"vite-project": true, "react-app": true, "vue-project": true, "svelte-app": true, "nextjs": true,
+	"next-app": true, "my-next-app": true, "nuxt-app": true, "demo": true, "example": true, "project": true,
+	"hello": true, "hello-world": true, "test": true, "main": true, "src": true, "service": true, "worker": true,
+	"root": true, "monorepo": true, "workspace": true, "laravel": true, "skeleton": true, "starter": true,
+	"template": true, "default": true, "untitled": true, "package": true, "my-project": true,
+}
+
+// manifestName is the name a manifest gives the app: its display name,
+// else its package name without an npm scope, unless that is generic or
+// just the name of its folder.
+func manifestName(m manifest) string {
+	if m.DisplayName != "" {
+		return m.DisplayName
+	}
+	n := strings.TrimSpace(m.Name)
+	if strings.HasPrefix(n, "@") {
+		if _, rest, ok := strings.Cut(n, "/"); ok {
+			n = rest
+		}
+	}
+	l := strings.ToLower(n)
+	if genericNames[l] {
+		return ""
+	}
+	if d := path.Dir(m.File); d != "." && strings.EqualFold(path.Base(d), n) {
+		return ""
+	}
+	return n
+}
+
+// placeholderDescriptions are descriptions generators write.
+var placeholderDescriptions = map[string]bool{
+	"add your description here":                           true,
+	"the skeleton application for the laravel framework.": true,
+	"the laravel framework.":                              true,
+	"a short description":                                 true,
+	"description":                                         true,
+	"todo":                                                true,
+	"demo project for spring boot":                        true,
+	"a new flutter project.":                              true,
+}
+
+func isPlaceholderDescription(s string) bool {
+	return placeholderDescriptions[strings.ToLower(strings.TrimSpace(s))]
+}
+
+// portContext gives commandPort the package.json scripts of the build
+// context (npm start) and the shell scripts the image copies.
+func (x *extraction) portContext(ch *buildChoice, manifests []manifest) portContext {
+	pc := portContext{env: ch.cand.facts.Env}
+	var scripts map[string]string
+	for _, m := range manifests {
+		if m.Scripts != nil && (path.Dir(m.File) == ch.Context || scripts == nil && path.Dir(m.File) == ".") {
+			scripts = m.Scripts
+		}
+	}
+	pc.script = func(name string) string { return scripts[name] }
+	pc.file = func(name string) []byte {
+		base := path.Base(name)
+		var tries []string
+		for _, s := range ch.cand.facts.Sources {
+			if path.Base(s.Path) == base {
+				tries = append(tries, path.Join(ch.Context, s.Path))
+			}
+		}
+		tries = append(tries, path.Join(ch.Context, strings.TrimPrefix(path.Clean("/"+name), "/")), path.Join(ch.Context, base))
+		for _, t := range tries {
+			data, err := x.optional(t, 64<<10)
+			if err == nil && data != nil {
+				if text, err := decodeText(data); err == nil {
+					return text
+				}
+			}
+		}
+		return nil
+	}
+	return pc
+}
+
+// conventionalAppDirs are folders where monorepos keep their apps.
+var conventionalAppDirs = []string{"frontend", "backend", "web", "app", "server", "client", "api", "ui"}
+
+// maxManifestDirs bounds the folders whose manifests are read.
+const maxManifestDirs = 16
+
+// appDirs are the folders whose manifests give tags: the build context,
+// the root, the conventional app folders, every services/*/ folder and
+// the contexts of compose application services.
+func (x *extraction) appDirs(ch *buildChoice) []string {
+	var dirs []string
+	add := func(d string) {
+		if len(dirs) < maxManifestDirs && !slices.Contains(dirs, d) && (d == "." || x.repo.isDir(d)) {
+			dirs = append(dirs, d)
+		}
+	}
+	if ch != nil {
+		add(ch.Context)
+		if d := path.Dir(ch.cand.path); d != ch.Context {
+			add(d)
+		}
+	}
+	add(".")
+	if ch != nil {
+		for _, d := range ch.appDirs {
+			add(d)
+		}
+	}
+	for _, d := range conventionalAppDirs {
+		for _, n := range x.repo.rootNames {
+			if strings.EqualFold(n, d) {
+				add(n)
+			}
+		}
+	}
+	for _, n := range x.repo.rootNames {
+		if strings.EqualFold(n, "services") || strings.EqualFold(n, "apps") {
+			for _, sub := range x.repo.listDir(n, 64) {
+				add(path.Join(n, sub))
+			}
+		}
+	}
+	return dirs
 }
 
 // tag adds a tag and warns, naming where it came from, when it is unusable.
@@ -290,15 +518,20 @@ func (x *extraction) applyTagsFile(tf *tagsFile) {
 	}
 }
 
-// readme reads the README's front matter and text.
-func (x *extraction) readme() (readmeMeta, error) {
+// readme reads the README's front matter, its title and first paragraph,
+// and its text.
+func (x *extraction) readme() (readmeMeta, readmeCard, error) {
 	name := x.repo.findRoot(readmeNames...)
 	if name == "" {
-		return readmeMeta{}, nil
+		return readmeMeta{}, readmeCard{}, nil
 	}
 	data, err := x.optional(name, x.lim.Readme)
 	if err != nil || data == nil {
-		return readmeMeta{}, err
+		return readmeMeta{}, readmeCard{}, err
+	}
+	if data, err = decodeText(data); err != nil {
+		x.warn("%s: cannot be read: %v; skipped", name, err)
+		return readmeMeta{}, readmeCard{}, nil
 	}
 	m, w := parseReadme(name, data)
 	x.warnings = append(x.warnings, w...)
@@ -315,57 +548,107 @@ func (x *extraction) readme() (readmeMeta, error) {
 	for _, l := range licenseIDs(m.License) {
 		x.tag(catalog.SourceAuthor, "license", l, name)
 	}
-	return m, nil
+	var card readmeCard
+	if l := strings.ToLower(name); strings.HasSuffix(l, ".md") || strings.HasSuffix(l, ".markdown") || l == "readme" || strings.HasSuffix(l, ".txt") {
+		card = parseReadmeCard([]byte(m.Body))
+	}
+	return m, card, nil
 }
 
-// manifests reads the package manifests of the build context and, when
-// the context is a sub-folder, of the root too (a monorepo's app lives in
-// its folder, its license and README at the top). They come back in the
-// order their names and descriptions are preferred.
-func (x *extraction) manifests() ([]manifest, error) {
+// manifestReader reads one kind of manifest.
+type manifestReader struct {
+	// match says a file name is this manifest.
+	match func(name string) bool
+	parse func(file string, data []byte) (manifest, []string)
+}
+
+func named(n string) func(string) bool { return func(s string) bool { return s == n } }
+
+// manifestReaders, in the order names and descriptions are preferred.
+var manifestReaders = []manifestReader{
+	{named("package.json"), parsePackageJSON},
+	{named("pyproject.toml"), func(f string, d []byte) (manifest, []string) { m := parsePyproject(d); m.File = f; return m, nil }},
+	{named("Cargo.toml"), func(f string, d []byte) (manifest, []string) { m := parseCargo(d); m.File = f; return m, nil }},
+	{named("composer.json"), parseComposer},
+	{named("go.mod"), func(f string, d []byte) (manifest, []string) { m, w := parseGoMod(f, d); m.File = f; return m, w }},
+	{isRequirementsFile, func(f string, d []byte) (manifest, []string) { m := parseRequirements(d); m.File = f; return m, nil }},
+	{named("Pipfile"), func(f string, d []byte) (manifest, []string) { m := parsePipfile(d); m.File = f; return m, nil }},
+	{named("Gemfile"), func(f string, d []byte) (manifest, []string) { m := parseGemfile(d); m.File = f; return m, nil }},
+	{named("pom.xml"), func(f string, d []byte) (manifest, []string) { m := parsePom(d); m.File = f; return m, nil }},
+	{func(s string) bool { return s == "build.gradle" || s == "build.gradle.kts" }, func(f string, d []byte) (manifest, []string) {
+		m := parseGradle(d)
+		m.File = f
+		return m, nil
+	}},
+}
+
+// isRequirementsFile matches requirements.txt, requirements-prod.txt,
+// requirements_dev.txt.
+func isRequirementsFile(name string) bool {
+	l := strings.ToLower(name)
+	return strings.HasPrefix(l, "requirements") && strings.HasSuffix(l, ".txt")
+}
+
+// maxManifestsPerDir bounds the manifests read from one folder.
+const maxManifestsPerDir = 16
+
+// manifests reads the package manifests of dirs (and the *.txt files of
+// a requirements/ folder in them). A manifest in UTF-16 is decoded; one
+// that cannot be read as text is skipped with a warning.
+func (x *extraction) manifests(dirs []string) ([]manifest, error) {
 	var out []manifest
-	type reader struct {
-		name  string
-		parse func(file string, data []byte) (manifest, []string)
-	}
-	readers := []reader{
-		{"package.json", parsePackageJSON},
-		{"Cargo.toml", func(_ string, d []byte) (manifest, []string) { return parseCargo(d), nil }},
-		{"pyproject.toml", func(_ string, d []byte) (manifest, []string) { return parsePyproject(d), nil }},
-		{"go.mod", parseGoMod},
-		{"requirements.txt", func(_ string, d []byte) (manifest, []string) { return parseRequirements(d), nil }},
-	}
-	dirs := []string{"."}
-	if x.res.ContextPath != "." {
-		dirs = []string{x.res.ContextPath, "."}
-	}
 	for _, dir := range dirs {
-		for _, rd := range readers {
-			name := path.Join(dir, rd.name)
-			data, err := x.optional(name, x.lim.Manifest)
-			if err != nil {
-				return nil, err
-			}
-			if data == nil {
-				continue
-			}
-			m, w := rd.parse(name, data)
-			x.warnings = append(x.warnings, w...)
-			for i, t := range m.Topics {
-				if i >= maxTopicsPerSource {
-					break
-				}
-				x.tag(catalog.SourceAuthor, "topic", t, name)
-			}
-			for _, l := range m.Licenses {
-				x.tag(catalog.SourceAuthor, "license", l, name)
-			}
-			for k, v := range m.Facts {
-				if _, ok := x.res.Facts[k]; !ok {
-					x.res.Facts[k] = v
+		names := x.repo.listDir(dir, 2000)
+		if slices.Contains(names, "requirements") {
+			for _, n := range x.repo.listDir(path.Join(dir, "requirements"), 64) {
+				if strings.HasSuffix(strings.ToLower(n), ".txt") {
+					names = append(names, "requirements/"+n)
 				}
 			}
-			out = append(out, m)
+		}
+		n := 0
+		for _, rd := range manifestReaders {
+			for _, fn := range names {
+				base := path.Base(fn)
+				if strings.HasPrefix(fn, "requirements/") {
+					base = "requirements.txt"
+				}
+				if !rd.match(base) || n >= maxManifestsPerDir {
+					continue
+				}
+				n++
+				name := path.Join(dir, fn)
+				data, err := x.optional(name, x.lim.Manifest)
+				if err != nil {
+					return nil, err
+				}
+				if data == nil {
+					continue
+				}
+				text, err := decodeText(data)
+				if err != nil {
+					x.warn("%s: cannot be read: %v; its frameworks are not tagged (save it as UTF-8)", name, err)
+					continue
+				}
+				m, w := rd.parse(name, text)
+				x.warnings = append(x.warnings, w...)
+				m.File = name
+				for i, t := range m.Topics {
+					if i >= maxTopicsPerSource {
+						break
+					}
+					x.tag(catalog.SourceAuthor, "topic", t, name)
+				}
+				for _, l := range m.Licenses {
+					x.tag(catalog.SourceAuthor, "license", l, name)
+				}
+				for k, v := range m.Facts {
+					if _, ok := x.res.Facts[k]; !ok {
+						x.res.Facts[k] = v
+					}
+				}
+				out = append(out, m)
+			}
 		}
 	}
 	return out, nil

@@ -168,6 +168,7 @@ CMD ["npm", "start"]
 	}
 	wantTags(t, res, map[string]catalog.TagSource{
 		"framework:next":  catalog.SourceAuto,
+		"framework:react": catalog.SourceAuto, // used together: both findable
 		"runtime:node":    catalog.SourceAuto,
 		"lang:typescript": catalog.SourceAuto,
 		"topic:dashboard": catalog.SourceAuthor,
@@ -175,8 +176,8 @@ CMD ["npm", "start"]
 		// Declared in package.json and detected from LICENSE: the author wins.
 		"license:mit": catalog.SourceAuthor,
 	})
-	// next implies react; node_modules is not the app's code.
-	noTags(t, res, "framework:react", "lang:javascript")
+	// node_modules is not the app's code.
+	noTags(t, res, "lang:javascript")
 	if len(res.Warnings) != 0 {
 		t.Errorf("warnings: %q", res.Warnings)
 	}
@@ -324,9 +325,10 @@ Upload a PDF and ask away.
 		"topic:llm":          catalog.SourceAuthor,
 		"license:apache-2.0": catalog.SourceAuthor,
 		"framework:gradio":   catalog.SourceAuto,
-		"runtime:python":     catalog.SourceAuto,
+		// Gradio mounted in FastAPI: both are declared, both are tagged.
+		"framework:fastapi": catalog.SourceAuto,
+		"runtime:python":    catalog.SourceAuto,
 	})
-	noTags(t, res, "framework:fastapi")
 	if strings.Contains(res.Readme, "sdk:") || !strings.HasPrefix(res.Readme, "# Chat with docs") || !strings.Contains(res.Readme, "Upload a PDF") {
 		t.Errorf("readme text %q: want the body without front matter", res.Readme)
 	}
@@ -335,11 +337,20 @@ Upload a PDF and ask away.
 func TestHuggingFaceSpaceDefaultPort(t *testing.T) {
 	root := writeRepo(t, map[string]string{
 		"README.md":  "---\ntitle: Echo\nsdk: docker\n---\nEcho server.\n",
-		"Dockerfile": "FROM alpine:3.20\nEXPOSE 80\n",
+		"Dockerfile": "FROM alpine:3.20\nCMD [\"/echo\"]\n",
 	})
 	res := extract(t, root, metadata.Options{})
-	if res.Port != 7860 || res.PortSource != metadata.PortFromReadme {
-		t.Errorf("port %d from %q, want the Spaces default 7860 from readme", res.Port, res.PortSource)
+	if res.Port != 7860 || res.PortSource != metadata.PortFromHFDefault {
+		t.Errorf("port %d from %q, want the Spaces default 7860 from hf-default", res.Port, res.PortSource)
+	}
+	// The Dockerfile's own word comes first: the default is the last resort.
+	root = writeRepo(t, map[string]string{
+		"README.md":  "---\ntitle: Echo\nsdk: docker\n---\nEcho server.\n",
+		"Dockerfile": "FROM alpine:3.20\nEXPOSE 80\n",
+	})
+	res = extract(t, root, metadata.Options{})
+	if res.Port != 80 || res.PortSource != metadata.PortFromExpose {
+		t.Errorf("port %d from %q, want 80 from expose", res.Port, res.PortSource)
 	}
 }
 
@@ -418,9 +429,10 @@ func TestDockerfileInSubfolder(t *testing.T) {
 		"web/Dockerfile":           "FROM node:20\nEXPOSE 5173\n",
 		"app/Dockerfile":           "FROM ghcr.io/acme/runtimes/deno:1.44@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n",
 		"app/main.ts":              "console.log(1)\n",
+		"app/deno.json":            "{}\n",
 	})
 	res := extract(t, root, metadata.Options{})
-	// The shallowest, then the lexically first; dot-folders and
+	// The shallowest beside an application manifest; dot-folders and
 	// node_modules are not the app.
 	if res.DockerfilePath != "app/Dockerfile" || res.ContextPath != "app" {
 		t.Errorf("dockerfile %q context %q, want app/Dockerfile and app", res.DockerfilePath, res.ContextPath)
@@ -796,4 +808,134 @@ func readLicense(t *testing.T, name string) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+func TestNoDockerfileStillHasACard(t *testing.T) {
+	root := writeRepo(t, map[string]string{
+		"README.md":    "# Lint Kit\n\nLints Markdown in CI.\n",
+		"package.json": `{"name": "lint-kit", "license": "MIT", "dependencies": {"express": "4"}}`,
+		"index.js":     "module.exports = 1\n",
+	})
+	res, err := metadata.Extract(context.Background(), root, metadata.Options{})
+	if err == nil || !metadata.IsPermanent(err) || !strings.Contains(err.Error(), "no Dockerfile found") {
+		t.Fatalf("error %v, want the permanent no-Dockerfile error", err)
+	}
+	if res == nil || res.Name != "Lint Kit" || res.Description != "Lints Markdown in CI." || res.DockerfilePath != "" || res.Build != nil {
+		t.Fatalf("card %+v", res)
+	}
+	wantTags(t, res, map[string]catalog.TagSource{"lang:javascript": catalog.SourceAuto, "framework:express": catalog.SourceAuto, "license:mit": catalog.SourceAuthor})
+}
+
+func TestDockerfileChoiceIsExplained(t *testing.T) {
+	root := writeRepo(t, map[string]string{
+		"compose.yaml":             "services:\n  web:\n    build: ./web\n    expose: [5000]\n  nginx:\n    build: ./nginx\n    ports: ['80:80']\n  db:\n    image: postgres:16\n",
+		"web/Dockerfile":           "FROM python:3.12\nCOPY requirements.txt .\nCMD [\"gunicorn\", \"app:app\"]\n",
+		"web/requirements.txt":     "flask\n",
+		"nginx/Dockerfile":         "FROM nginx:1.27\nCOPY default.conf /etc/nginx/conf.d/\n",
+		"nginx/default.conf":       "server {}\n",
+		"Dockerfile":               "FROM node:20\nCOPY package.json .\n",
+		"examples/demo/Dockerfile": "FROM alpine\n",
+		"Dockerfile.dev":           "FROM python:3.12\n",
+	})
+	res := extract(t, root, metadata.Options{})
+	b := res.Build
+	if b == nil || res.DockerfilePath != "web/Dockerfile" || res.ContextPath != "web" || b.Source != catalog.ChoiceCompose ||
+		b.ComposeFile != "compose.yaml" || b.ComposeService != "web" {
+		t.Fatalf("choice %+v (dockerfile %q, context %q)", b, res.DockerfilePath, res.ContextPath)
+	}
+	if !strings.Contains(b.Reason, "service web of compose.yaml") || !strings.Contains(b.Reason, "nginx is a proxy (nginx)") || !strings.Contains(b.Reason, "db is a datastore (postgres)") {
+		t.Errorf("reason %q", b.Reason)
+	}
+	if res.Port != 5000 || res.PortSource != metadata.PortFromCompose {
+		t.Errorf("port %d from %q, want 5000 from compose", res.Port, res.PortSource)
+	}
+	why := map[string]string{}
+	for _, o := range b.Others {
+		why[o.Path] = o.Why
+	}
+	for p, want := range map[string]string{
+		"nginx/Dockerfile":         "a proxy (nginx)",
+		"Dockerfile":               "a leftover template: COPY package.json is not in the repository",
+		"examples/demo/Dockerfile": "an example rather than the app",
+		"Dockerfile.dev":           "a variant (Dockerfile.dev)",
+	} {
+		if !strings.Contains(why[p], want) {
+			t.Errorf("%s: why %q, want it to say %q", p, why[p], want)
+		}
+	}
+}
+
+func TestSubfolderDockerfileBuildsFromTheRoot(t *testing.T) {
+	files := map[string]string{
+		"deploy/Dockerfile": "FROM golang\nCOPY go.mod go.sum ./\nCOPY . .\nEXPOSE 8080\n",
+		"go.mod":            "module x\n",
+		"go.sum":            "",
+		"main.go":           "package main\n",
+	}
+	for _, opts := range []metadata.Options{{}, {Dockerfile: "deploy/Dockerfile"}} {
+		res := extract(t, writeRepo(t, files), opts)
+		if res.DockerfilePath != "deploy/Dockerfile" || res.ContextPath != "." || !strings.Contains(res.Build.Reason, "builds with the root as context") {
+			t.Errorf("opts %+v: dockerfile %q context %q reason %q", opts, res.DockerfilePath, res.ContextPath, res.Build.Reason)
+		}
+	}
+	// A declared context wins over the guess.
+	res := extract(t, writeRepo(t, files), metadata.Options{Dockerfile: "deploy/Dockerfile", Context: "deploy"})
+	if res.ContextPath != "deploy" || !strings.Contains(strings.Join(res.Warnings, "\n"), "COPY go.mod: not found in the build context deploy/") {
+		t.Errorf("declared context: %q, warnings %q", res.ContextPath, res.Warnings)
+	}
+}
+
+func TestLeftoverTemplateAlone(t *testing.T) {
+	// The only Dockerfile copies files the repository lacks: it is still
+	// the one built, with a warning saying the build will fail.
+	root := writeRepo(t, map[string]string{"Dockerfile": "FROM node\nCOPY package*.json ./\nRUN npm ci\n", "app.py": "print(1)\n"})
+	res := extract(t, root, metadata.Options{})
+	if res.DockerfilePath != "Dockerfile" || !strings.Contains(strings.Join(res.Warnings, "\n"), "Dockerfile:2: COPY package*.json: not found in the build context (the repository root)") {
+		t.Errorf("dockerfile %q warnings %q", res.DockerfilePath, res.Warnings)
+	}
+	// A glob that matches counts as present.
+	root = writeRepo(t, map[string]string{"Dockerfile": "FROM node\nCOPY package*.json src/*/index.js ./\n", "package-lock.json": "{}", "src/a/index.js": ""})
+	if res := extract(t, root, metadata.Options{}); len(res.Warnings) != 0 {
+		t.Errorf("globs: warnings %q", res.Warnings)
+	}
+}
+
+func TestManifestsWhereTheAppIs(t *testing.T) {
+	root := writeRepo(t, map[string]string{
+		"Dockerfile":                         "FROM python\nCOPY . .\n",
+		"services/web/requirements-prod.txt": "Flask\n",
+		"frontend/package.json":              `{"dependencies": {"react": "18", "vite": "5"}}`,
+		"backend/Gemfile":                    "source 'https://rubygems.org'\ngem \"sinatra\"\n",
+		"api/composer.json":                  `{"require": {"laravel/framework": "^11"}}`,
+		"server/pom.xml":                     "<project><parent><groupId>org.springframework.boot</groupId></parent></project>",
+		"app/build.gradle":                   "plugins { id 'io.quarkus' }\n",
+		"web/Pipfile":                        "[packages]\nfastapi = \"*\"\nstreamlit = \"*\"\n",
+		"client/requirements/base.txt":       "django\n",
+		"tools/package.json":                 `{"dependencies": {"nuxt": "3"}}`,
+		"broken/package.json":                "{",
+	})
+	res := extract(t, root, metadata.Options{})
+	wantTags(t, res, map[string]catalog.TagSource{
+		"framework:flask": catalog.SourceAuto, "framework:react": catalog.SourceAuto, "framework:vite": catalog.SourceAuto,
+		"framework:sinatra": catalog.SourceAuto, "framework:laravel": catalog.SourceAuto, "framework:spring-boot": catalog.SourceAuto,
+		"framework:quarkus": catalog.SourceAuto, "framework:fastapi": catalog.SourceAuto, "framework:streamlit": catalog.SourceAuto,
+		"framework:django": catalog.SourceAuto,
+	})
+	// tools/ is not an app folder.
+	noTags(t, res, "framework:nuxt")
+}
+
+func TestUnreadableManifestWarns(t *testing.T) {
+	root := writeRepo(t, map[string]string{
+		"Dockerfile":       "FROM python\n",
+		"requirements.txt": "\x00\x01binary\x00",
+		"package.json":     "\xff\xfe{",
+	})
+	res := extract(t, root, metadata.Options{})
+	all := strings.Join(res.Warnings, "\n")
+	for _, want := range []string{"requirements.txt: cannot be read: not UTF-8 or UTF-16 text", "package.json: cannot be read"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("warnings %q lack %q", res.Warnings, want)
+		}
+	}
 }

@@ -80,8 +80,13 @@ func FuzzReadme(f *testing.F) {
 	f.Add([]byte("---\n"))
 	f.Add([]byte("---\r\n...\r\n"))
 	f.Add([]byte("# plain\n"))
+	f.Add([]byte("title: x\nsdk: docker\n---\n<h1>T</h1>\n\n[![b](c)](d) Text & more.\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		m, _ := parseReadme("README.md", data)
+		c := parseReadmeCard([]byte(m.Body))
+		if len([]rune(c.Description)) > descriptionTarget+descriptionTarget/10+1 {
+			t.Fatalf("description of %d characters", len([]rune(c.Description)))
+		}
 		if m.AppPort < 0 || m.AppPort > 65535 {
 			t.Fatalf("app_port %d", m.AppPort)
 		}
@@ -178,11 +183,21 @@ func FuzzDockerfile(f *testing.F) {
 	f.Add([]byte("# escape=`\nFROM a\nRUN x `\n  y\n"))
 	f.Add([]byte("FROM a\nRUN <<EOF\nx\nEOF\n"))
 	f.Add([]byte("RUN x\n"))
+	f.Add([]byte("FROM a\nENV PORT=1\nCMD uvicorn x --port ${PORT:-2} && sh -c 'gunicorn -b :3'\n"))
+	f.Add([]byte("FROM a\nENTRYPOINT [\"npm\", \"start\", \"--\", \"-p\", \"9\"]\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		info, _, err := parseDockerfile("Dockerfile", data)
+		facts, _, err := analyzeDockerfile("Dockerfile", data)
 		if err != nil {
 			wantFileError(t, err, "Dockerfile")
 			return
+		}
+		info := facts.Info
+		pc := portContext{env: facts.Env, script: func(string) string { return "npm start" }, file: func(string) []byte { return data }}
+		if p := commandPort(facts.Entrypoint, facts.Cmd, pc); p.port < 0 || p.port > 65535 {
+			t.Fatalf("command port %d", p.port)
+		}
+		if len(facts.Sources) > maxSources {
+			t.Fatalf("%d sources", len(facts.Sources))
 		}
 		if info.Stages < 1 {
 			t.Fatalf("parsed without a stage: %+v", info)

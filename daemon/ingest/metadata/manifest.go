@@ -5,58 +5,57 @@ import (
 	"encoding/json"
 	"errors"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/appstore-dev/appstore/internal/textutil"
 )
 
 // manifest is what a package manifest (package.json, Cargo.toml,
-// pyproject.toml, go.mod, requirements.txt) says about the app.
+// pyproject.toml, go.mod, requirements.txt, Pipfile, Gemfile,
+// composer.json, pom.xml, build.gradle) says about the app.
 type manifest struct {
-	Name, Description, Homepage string
-	Topics                      []string // keywords, author tags
-	Licenses                    []string // declared license ids, author tags
-	Frameworks                  []string // from dependencies, auto tags
-	Facts                       map[string]string
+	// File is the manifest's path.
+	File string
+	// DisplayName is a name meant for people (package.json displayName);
+	// Name is the package's name.
+	DisplayName, Name, Description, Homepage string
+	Topics                                   []string // keywords, author tags
+	Licenses                                 []string // declared license ids, author tags
+	Frameworks                               []string // from dependencies, auto tags
+	Facts                                    map[string]string
+	// Scripts are package.json's scripts (for "npm start" in a CMD).
+	Scripts map[string]string
 }
 
-// framework maps a dependency to the framework: value it reveals. Tables are
-// in priority order; implies lists frameworks that this one builds on and
-// that are therefore not tagged separately (next.js apps depend on react).
+// framework maps a dependency to the framework: value it reveals. Every
+// framework a manifest depends on directly is tagged: frameworks used
+// together (Gradio mounted in FastAPI, Next.js with React) are all
+// findable by each.
 type framework struct {
 	dep, name string
-	implies   []string
 }
 
-// detectFrameworks returns the frameworks among deps, in table order.
+// detectFrameworks returns the frameworks among deps, in table order,
+// each once.
 func detectFrameworks(deps map[string]bool, table []framework) []string {
-	found := map[string]bool{}
-	suppressed := map[string]bool{}
-	for _, f := range table {
-		if deps[f.dep] {
-			found[f.name] = true
-			for _, s := range f.implies {
-				suppressed[s] = true
-			}
-		}
-	}
 	var out []string
 	for _, f := range table {
-		if found[f.name] && !suppressed[f.name] {
+		if deps[f.dep] && !slices.Contains(out, f.name) {
 			out = append(out, f.name)
-			found[f.name] = false // once, even if two deps map to it
 		}
 	}
 	return out
 }
 
-// npmFrameworks: meta-frameworks first, then UI libraries, then servers.
+// npmFrameworks: meta-frameworks first, then UI libraries, build tools and
+// servers.
 var npmFrameworks = []framework{
-	{dep: "next", name: "next", implies: []string{"react"}},
-	{dep: "nuxt", name: "nuxt", implies: []string{"vue"}},
-	{dep: "@remix-run/react", name: "remix", implies: []string{"react"}},
-	{dep: "@sveltejs/kit", name: "sveltekit", implies: []string{"svelte"}},
-	{dep: "gatsby", name: "gatsby", implies: []string{"react"}},
+	{dep: "next", name: "next"},
+	{dep: "nuxt", name: "nuxt"},
+	{dep: "@remix-run/react", name: "remix"},
+	{dep: "@sveltejs/kit", name: "sveltekit"},
+	{dep: "gatsby", name: "gatsby"},
 	{dep: "astro", name: "astro"},
 	{dep: "@angular/core", name: "angular"},
 	{dep: "react", name: "react"},
@@ -64,7 +63,8 @@ var npmFrameworks = []framework{
 	{dep: "svelte", name: "svelte"},
 	{dep: "solid-js", name: "solid"},
 	{dep: "preact", name: "preact"},
-	{dep: "@nestjs/core", name: "nestjs", implies: []string{"express", "fastify"}},
+	{dep: "vite", name: "vite"},
+	{dep: "@nestjs/core", name: "nestjs"},
 	{dep: "express", name: "express"},
 	{dep: "fastify", name: "fastify"},
 	{dep: "koa", name: "koa"},
@@ -100,6 +100,8 @@ func parsePackageJSON(file string, data []byte) (manifest, []string) {
 		}
 		return s
 	}
+	m.File = file
+	m.DisplayName = str("displayName")
 	m.Name = str("name")
 	m.Description = str("description")
 	m.Homepage = str("homepage")
@@ -126,6 +128,18 @@ func parsePackageJSON(file string, data []byte) (manifest, []string) {
 		}
 	}
 	m.Licenses = npmLicenses(raw)
+	if v, ok := raw["scripts"]; ok {
+		var scripts map[string]json.RawMessage
+		if json.Unmarshal(v, &scripts) == nil {
+			m.Scripts = map[string]string{}
+			for k, sv := range scripts {
+				var s string
+				if json.Unmarshal(sv, &s) == nil && len(m.Scripts) < 256 {
+					m.Scripts[k] = s
+				}
+			}
+		}
+	}
 	deps := map[string]bool{}
 	for _, field := range []string{"dependencies", "devDependencies", "peerDependencies"} {
 		v, ok := raw[field]

@@ -9,14 +9,14 @@ import (
 // frameworks; those built on another imply it.
 var pythonFrameworks = []framework{
 	{dep: "django", name: "django"},
-	{dep: "fastapi", name: "fastapi", implies: []string{"starlette"}},
+	{dep: "fastapi", name: "fastapi"},
 	{dep: "flask", name: "flask"},
-	{dep: "dash", name: "dash", implies: []string{"flask"}},
+	{dep: "dash", name: "dash"},
 	{dep: "streamlit", name: "streamlit"},
-	{dep: "gradio", name: "gradio", implies: []string{"fastapi", "starlette"}},
-	{dep: "chainlit", name: "chainlit", implies: []string{"fastapi", "starlette"}},
-	{dep: "nicegui", name: "nicegui", implies: []string{"fastapi", "starlette"}},
-	{dep: "reflex", name: "reflex", implies: []string{"fastapi", "starlette"}},
+	{dep: "gradio", name: "gradio"},
+	{dep: "chainlit", name: "chainlit"},
+	{dep: "nicegui", name: "nicegui"},
+	{dep: "reflex", name: "reflex"},
 	{dep: "panel", name: "panel"},
 	{dep: "litestar", name: "litestar"},
 	{dep: "quart", name: "quart"},
@@ -104,7 +104,7 @@ func parsePyproject(data []byte) manifest {
 
 // cargoFrameworks maps crate names to frameworks.
 var cargoFrameworks = []framework{
-	{dep: "leptos", name: "leptos", implies: []string{"axum", "actix-web"}},
+	{dep: "leptos", name: "leptos"},
 	{dep: "dioxus", name: "dioxus"},
 	{dep: "yew", name: "yew"},
 	{dep: "actix-web", name: "actix-web"},

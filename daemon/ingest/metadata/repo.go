@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"slices"
 	"strings"
 
 	"github.com/appstore-dev/appstore/catalog"
@@ -285,4 +286,98 @@ func tooLarge(name string, size, limit int64) *Error {
 		Msg:  fmt.Sprintf("file is %s, larger than the %s limit; make it smaller", humanSize(size), humanSize(limit)),
 		Err:  errTooLarge,
 	}
+}
+
+// isDir reports whether p is a directory of the repository.
+func (r *repo) isDir(p string) bool {
+	_, fi, err := r.stat(p)
+	return err == nil && fi.IsDir()
+}
+
+// maxGlobEntries bounds the directory entries one glob looks at.
+const maxGlobEntries = 4096
+
+// globExists reports whether a path, possibly with the wildcards of COPY
+// (*, ?, [...] in any component), names something in the repository.
+func (r *repo) globExists(p string) bool {
+	p = path.Clean(p)
+	if p == "." {
+		return true
+	}
+	if p == ".." || strings.HasPrefix(p, "../") {
+		return false
+	}
+	if !strings.ContainsAny(p, "*?[") {
+		_, _, err := r.stat(p)
+		return err == nil
+	}
+	budget := maxGlobEntries
+	return r.globFrom(".", strings.Split(p, "/"), &budget)
+}
+
+func (r *repo) globFrom(dir string, parts []string, budget *int) bool {
+	if len(parts) == 0 {
+		return true
+	}
+	part := parts[0]
+	if !strings.ContainsAny(part, "*?[") {
+		next := path.Join(dir, part)
+		if len(parts) == 1 {
+			_, _, err := r.stat(next)
+			return err == nil
+		}
+		if !r.isDir(next) {
+			return false
+		}
+		return r.globFrom(next, parts[1:], budget)
+	}
+	if *budget <= 0 {
+		return false
+	}
+	real, err := r.resolve(dir)
+	if err != nil {
+		return false
+	}
+	f, err := r.root.Open(real)
+	if err != nil {
+		return false
+	}
+	entries, _ := f.ReadDir(*budget)
+	f.Close()
+	*budget -= len(entries)
+	for _, e := range entries {
+		if ok, _ := path.Match(part, e.Name()); !ok {
+			continue
+		}
+		if r.globFrom(path.Join(dir, e.Name()), parts[1:], budget) {
+			return true
+		}
+		if *budget <= 0 {
+			return false
+		}
+	}
+	return false
+}
+
+// listDir returns up to max names of the entries of a directory of the
+// repository, sorted; nil when it cannot be listed.
+func (r *repo) listDir(dir string, max int) []string {
+	if dir == "." {
+		if len(r.rootNames) > max {
+			return slices.Sorted(slices.Values(r.rootNames[:max]))
+		}
+		return slices.Sorted(slices.Values(r.rootNames))
+	}
+	real, err := r.resolve(dir)
+	if err != nil {
+		return nil
+	}
+	f, err := r.root.Open(real)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	names, _ := f.Readdirnames(max)
+	slices.Sort(names)
+	return names
 }

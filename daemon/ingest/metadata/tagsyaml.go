@@ -18,6 +18,7 @@ const maxListItems = 64
 // tagsFile is the content of tags.yaml:
 //
 //	name: Dash
+//	emoji: 📊
 //	description: A dashboard for the team
 //	homepage: https://dash.example.org
 //	tags:
@@ -31,6 +32,7 @@ const maxListItems = 64
 // tags may also be a list of "key:value" strings.
 type tagsFile struct {
 	Name, Description, Homepage string
+	Emoji                       string
 	Tags                        []declaredTag
 	Port                        int
 	Dockerfile, Context         string
@@ -43,7 +45,7 @@ type declaredTag struct {
 	Line       int
 }
 
-var tagsFileFields = "name, description, homepage, tags, port, dockerfile, context, resources"
+var tagsFileFields = "name, emoji, description, homepage, tags, port, dockerfile, context, resources"
 
 // parseTagsFile reads tags.yaml. Malformed YAML and fields of the wrong type
 // that steer the build (port, dockerfile, context) are errors; unknown fields
@@ -79,6 +81,13 @@ func parseTagsFile(file string, data []byte) (*tagsFile, []string, error) {
 			out.Description, err = str(k, v)
 		case "homepage":
 			out.Homepage, err = str(k, v)
+		case "emoji":
+			var e string
+			if e, err = str(k, v); err == nil {
+				if out.Emoji = cleanEmoji(e); out.Emoji == "" && e != "" {
+					warn(v.Line, "emoji %q is not an emoji (one symbol such as 📊); ignored", textutil.Truncate(e, 20))
+				}
+			}
 		case "dockerfile":
 			out.Dockerfile, err = str(k, v)
 		case "context":

@@ -11,10 +11,13 @@ import (
 
 // walkResult is what one bounded breadth-first walk of the checkout finds.
 type walkResult struct {
-	// dockerfiles are files named Dockerfile in sub-folders, in walk order
+	// dockerfiles are Dockerfiles in sub-folders (Dockerfile, dockerfile,
+	// Containerfile, Dockerfile.prod, web.Dockerfile…), in walk order
 	// (shallower first).
 	dockerfiles []string
-	dockerDepth map[string]int
+	// composeFiles are compose files in sub-folders up to
+	// maxComposeDepth deep.
+	composeFiles []string
 	// langBytes counts bytes of source files per language.
 	langBytes   map[string]int64
 	markupBytes map[string]int64
@@ -61,7 +64,6 @@ func (r *repo) walk(ctx context.Context, lim Limits) (walkResult, error) {
 	res := walkResult{
 		langBytes:   map[string]int64{},
 		markupBytes: map[string]int64{},
-		dockerDepth: map[string]int{},
 	}
 	queue := []walkDir{{path: ".", depth: 0}}
 	for len(queue) > 0 {
@@ -101,9 +103,11 @@ func (r *repo) walk(ctx context.Context, lim Limits) (walkResult, error) {
 					}
 					queue = append(queue, walkDir{path: rel, depth: d.depth + 1, noLang: d.noLang || noLangDir[name]})
 				case e.Type().IsRegular():
-					if d.depth > 0 && (name == "Dockerfile" || name == "dockerfile") {
+					if d.depth > 0 && isDockerfileName(name) && len(res.dockerfiles) < maxDockerfiles {
 						res.dockerfiles = append(res.dockerfiles, rel)
-						res.dockerDepth[rel] = d.depth
+					}
+					if d.depth > 0 && d.depth <= maxComposeDepth && isComposeFile(name) && len(res.composeFiles) < maxDockerfiles {
+						res.composeFiles = append(res.composeFiles, rel)
 					}
 					if d.noLang {
 						continue
@@ -136,17 +140,35 @@ func (r *repo) walk(ctx context.Context, lim Limits) (walkResult, error) {
 	return res, nil
 }
 
-// shallowestDockerfile returns the Dockerfile in a sub-folder with the
-// fewest path components, the lexically first among equals, or "".
-func (w walkResult) shallowestDockerfile() string {
-	best := ""
-	for _, p := range w.dockerfiles {
-		if best == "" || w.dockerDepth[p] < w.dockerDepth[best] ||
-			w.dockerDepth[p] == w.dockerDepth[best] && p < best {
-			best = p
-		}
+// maxDockerfiles bounds the Dockerfiles and compose files a walk records.
+const maxDockerfiles = 200
+
+// maxComposeDepth is how deep compose files are looked for.
+const maxComposeDepth = 2
+
+// isDockerfileName reports whether a file name is a Dockerfile's:
+// Dockerfile, dockerfile, Containerfile, containerfile, and the variants
+// Dockerfile.prod and api.Dockerfile (not Dockerfile.dockerignore).
+func isDockerfileName(name string) bool {
+	l := strings.ToLower(name)
+	switch {
+	case l == "dockerfile" || l == "containerfile":
+		return true
+	case strings.HasSuffix(l, ".dockerignore"):
+		return false
+	case strings.HasPrefix(l, "dockerfile.") || strings.HasPrefix(l, "containerfile."):
+		return true
+	case strings.HasSuffix(l, ".dockerfile") || strings.HasSuffix(l, ".containerfile"):
+		return true
 	}
-	return best
+	return false
+}
+
+// isDockerfileVariant reports whether a Dockerfile name is a variant
+// (Dockerfile.dev, web.Dockerfile) rather than the plain name.
+func isDockerfileVariant(name string) bool {
+	l := strings.ToLower(path.Base(name))
+	return l != "dockerfile" && l != "containerfile"
 }
 
 // Language selection: at most maxLangs languages, each with at least
@@ -183,11 +205,15 @@ func (w walkResult) languages() []string {
 	})
 	var out []string
 	for i, n := range names {
-		if i >= maxLangs {
+		if len(out) >= maxLangs {
 			break
 		}
 		if i > 0 && float64(counts[n])/float64(sum) < minLangShare {
 			break
+		}
+		if i > 0 && glueLangs[n] {
+			// Entrypoint and build scripts beside the app's code.
+			continue
 		}
 		out = append(out, n)
 	}
@@ -201,6 +227,10 @@ func total(m map[string]int64) int64 {
 	}
 	return t
 }
+
+// glueLangs are languages that count only when they are the largest: in
+// an app written in another one they are its entrypoint and build scripts.
+var glueLangs = map[string]bool{"shell": true}
 
 // languageByExt maps file extensions to lang: values. Values avoid '+' and
 // '#' (cpp, csharp) so that they type and URL-encode without surprises.

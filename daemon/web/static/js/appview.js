@@ -5,8 +5,9 @@
 
 import {api, jsonLines, isAbort, enc} from './api.js';
 import {h, replace, badge, timeEl, duration, shortSHA, announce} from './dom.js';
-import {LaunchControl, activeLaunches} from './launch.js';
+import {LaunchControl, activeLaunches, launchBlocked, BUILD_PAGE} from './launch.js';
 import {tagText} from './cards.js';
+import {safeHTML} from './safehtml.js';
 
 const SOURCES = [
   ['manual', 'Manual', 'added by people; kept across re-ingestion'],
@@ -15,8 +16,7 @@ const SOURCES = [
 ];
 const MAX_LOG_LINES = 5000;
 const TERMINAL = new Set(['succeeded', 'failed', 'cancelled']);
-// BUILD_PAGE is how many of the newest builds the page loads.
-const BUILD_PAGE = 10;
+const LIVE = new Set(['starting', 'running']);
 
 export class AppView {
   constructor(root, ctx, slug) {
@@ -42,13 +42,29 @@ export class AppView {
     this.alert = h('p', {class: 'error', role: 'alert', hidden: true});
     this.statusEl = h('p', {class: 'status', id: 'app-status'});
     this.ingestError = h('pre', {class: 'ingest-error', hidden: true});
-    this.launch = new LaunchControl(slug, null, (err) => this.fail(err));
+    this.launch = new LaunchControl(slug, null, (err) => this.fail(err), {choices: true});
+    this.launch.onChange = () => this.followOutput();
     this.noCache = h('input', {type: 'checkbox', id: 'no-cache'});
     this.actions = h('div', {class: 'actions'},
       h('button', {type: 'button', 'data-action': 'refresh', on: {click: () => this.refresh()}}, 'Ingest again'),
       h('button', {type: 'button', 'data-action': 'rebuild', on: {click: () => this.rebuild()}}, 'Rebuild'),
-      h('label', {class: 'check', for: 'no-cache'}, this.noCache, ' without cache'));
+      h('label', {class: 'check', for: 'no-cache'}, this.noCache, ' without cache'),
+      h('button', {type: 'button', class: 'danger', 'data-action': 'remove', on: {click: () => this.askRemove()}}, 'Remove app…'));
+    // Removal asks first, in the page, saying what runs.
+    this.confirmRemove = h('div', {class: 'confirm', role: 'group', 'aria-label': 'Confirm removal', hidden: true});
     this.tags = h('div', {class: 'tags-by-source'});
+    this.tagInput = h('input', {type: 'text', id: 'new-tag', autocomplete: 'off', spellcheck: 'false', placeholder: 'key:value'});
+    this.tagForm = h('form', {class: 'row tag-form', on: {submit: (e) => { e.preventDefault(); this.addTag(); }}},
+      h('label', {for: 'new-tag', class: 'visually-hidden'}, 'Add a tag'), this.tagInput,
+      h('button', {type: 'submit', 'data-action': 'add-tag'}, 'Add tag'));
+    // The README, rendered by the daemon and rebuilt here from an
+    // allow-list (safehtml.js).
+    this.readme = h('div', {class: 'readme', 'data-role': 'readme'});
+    // The app's own output while a launch runs.
+    this.outState = h('p', {class: 'log-state', id: 'out-state'}, 'The app is not running: its output shows here while it runs.');
+    this.out = h('pre', {class: 'log out', role: 'log', tabindex: '0', 'aria-labelledby': 'out-title', 'aria-describedby': 'out-state'});
+    this.outLaunch = 0;
+    this.outCtrl = null;
     this.timeline = h('ol', {class: 'timeline', 'aria-label': 'Ingestion steps, oldest first'});
     this.buildRows = h('tbody', {});
     this.logTitle = h('h2', {id: 'log-title'}, 'Build log');
@@ -59,8 +75,9 @@ export class AppView {
     // or one removed under the page), whose buttons could only fail.
     this.panels = [
       h('section', {class: 'panel', 'aria-labelledby': 'st-title'},
-        h('h2', {id: 'st-title'}, 'Status'), this.statusEl, this.ingestError, this.launch.el, this.actions),
-      h('section', {class: 'panel', 'aria-labelledby': 'tags-title'}, h('h2', {id: 'tags-title'}, 'Tags'), this.tags),
+        h('h2', {id: 'st-title'}, 'Status'), this.statusEl, this.ingestError, this.launch.el, this.actions, this.confirmRemove),
+      h('section', {class: 'panel', 'aria-labelledby': 'tags-title'}, h('h2', {id: 'tags-title'}, 'Tags'), this.tags, this.tagForm),
+
       h('div', {class: 'two'},
           h('section', {class: 'panel', 'aria-labelledby': 'tl-title'}, h('h2', {id: 'tl-title'}, 'Ingestion timeline'), this.timeline),
           h('section', {class: 'panel', 'aria-labelledby': 'builds-title'}, h('h2', {id: 'builds-title'}, 'Builds'),
@@ -69,6 +86,8 @@ export class AppView {
                 h('th', {scope: 'col'}, 'Commit'), h('th', {scope: 'col'}, 'Took'), h('th', {scope: 'col'}, 'Queued'))),
               this.buildRows)))),
       h('section', {class: 'panel', 'aria-labelledby': 'log-title'}, this.logTitle, this.logState, this.log),
+      h('section', {class: 'panel', 'aria-labelledby': 'out-title'}, h('h2', {id: 'out-title'}, 'App output'), this.outState, this.out),
+      h('section', {class: 'panel', 'aria-labelledby': 'readme-title'}, h('h2', {id: 'readme-title'}, 'README'), this.readme),
     ];
     replace(root,
       h('p', {class: 'crumbs'}, h('a', {href: '/', 'data-nav': true}, '← All apps')),
@@ -91,6 +110,7 @@ export class AppView {
   destroy() {
     this.unsubscribe();
     if (this.logCtrl) this.logCtrl.abort();
+    if (this.outCtrl) this.outCtrl.abort();
   }
 
   fail(err) {
@@ -127,6 +147,8 @@ export class AppView {
       this.renderStatus(); // also without builds: the table and Launch say so
       const l = launches.get(this.slug);
       if (l) this.launch.set(l);
+      this.followOutput();
+      this.loadReadme();
       if (this.logAuto) this.followNewest();
     } catch (err) {
       if (err.status === 404) {
@@ -146,7 +168,7 @@ export class AppView {
 
   showRepo(r) {
     this.repo = r;
-    this.heading.textContent = r.name || r.slug;
+    this.heading.textContent = r.emoji ? `${r.emoji} ${r.name || r.slug}` : r.name || r.slug;
     document.title = `${r.name || r.slug} — appstore`;
     replace(this.meta, h('code', {}, r.slug), ' · ', h('span', {class: 'giturl'}, r.git_url),
       r.homepage ? [' · ', h('a', {href: r.homepage, rel: 'noopener noreferrer'}, 'homepage')] : null,
@@ -160,7 +182,10 @@ export class AppView {
       return h('div', {class: 'tag-group', dataset: {source: src}},
         h('h3', {title: help}, label, h('span', {class: 'help'}, ` — ${help}`)),
         h('ul', {class: 'chips'}, tags.map((t) => h('li', {},
-          h('a', {class: 'chip', href: `/?q=${enc(tagText(t))}`, 'data-nav': true, title: `Search apps tagged ${tagText(t)}`}, tagText(t))))));
+          h('a', {class: 'chip', href: `/?q=${enc(tagText(t))}`, 'data-nav': true, title: `Search apps tagged ${tagText(t)}`}, tagText(t)),
+          // Manual tags are the ones people set, and can remove.
+          src === 'manual' ? h('button', {type: 'button', class: 'chip-remove', 'data-action': 'remove-tag', 'data-tag': tagText(t),
+            'aria-label': `Remove the tag ${tagText(t)}`, on: {click: () => this.removeTag(tagText(t))}}, '×') : null))));
     });
     replace(this.tags, groups.some(Boolean) ? groups : h('p', {class: 'none'}, 'No tags yet: they are read when ingestion finishes.'));
   }
@@ -194,15 +219,118 @@ export class AppView {
   // may be one. Only the newest builds are loaded: when none of them
   // succeeded but older ones exist, the daemon decides.
   launchBlocked() {
-    const all = [...this.builds.values()];
-    if (all.some((b) => b.status === 'succeeded') || all.length >= BUILD_PAGE) return '';
-    if (!all.length) {
-      return this.repo && this.repo.ingest_status === 'failed'
-        ? 'Nothing to launch: ingestion failed (see above).' : 'Nothing to launch yet: no build.';
+    return launchBlocked(this.repo && this.repo.ingest_status, [...this.builds.values()]);
+  }
+
+  async loadReadme() {
+    try {
+      const r = await api('GET', `/api/v1/repositories/${enc(this.slug)}/readme`);
+      if (!r.markdown.trim()) {
+        replace(this.readme, h('p', {class: 'none'}, 'No README: it is read from the repository when ingestion finishes.'));
+        return;
+      }
+      replace(this.readme, safeHTML(r.html));
+    } catch (err) {
+      if (!isAbort(err)) replace(this.readme, h('p', {class: 'error small'}, `The README could not be read: ${err.message}`));
     }
-    const b = this.newestBuild();
-    if (b.status === 'queued' || b.status === 'running') return `Nothing to launch yet: build #${b.id} is ${b.status}.`;
-    return `Nothing to launch: no build succeeded (build #${b.id} ${b.status}; see its log below).`;
+  }
+
+  // followOutput follows the output of the app's running launch, and says
+  // so when there is none.
+  followOutput() {
+    const l = this.launch.launch;
+    const id = l && LIVE.has(l.status) ? l.id : 0;
+    if (id === this.outLaunch) return;
+    if (this.outCtrl) this.outCtrl.abort();
+    this.outCtrl = null;
+    this.outLaunch = id;
+    if (!id) {
+      if (this.out.childNodes.length) this.outState.textContent = 'The app stopped; its last output is above.';
+      return;
+    }
+    this.out.replaceChildren();
+    this.out.dataset.launchId = String(id);
+    const ctrl = this.outCtrl = new AbortController();
+    this.streamOutput(id, ctrl);
+  }
+
+  async streamOutput(id, ctrl) {
+    for (let failures = 0; !ctrl.signal.aborted;) {
+      this.outState.textContent = `Following the output of launch ${id}…`;
+      try {
+        // The daemon keeps the answer open while the app runs.
+        await jsonLines(`/api/v1/launches/${id}/logs`, {follow: 1, tail: 200},
+          (line) => this.appendOutput(line), ctrl.signal);
+        if (!ctrl.signal.aborted) this.outState.textContent = `Launch ${id} ended; its last output is above.`;
+        return;
+      } catch (err) {
+        if (isAbort(err) || ctrl.signal.aborted) return;
+        const l = this.launch.launch;
+        if (!l || l.id !== id || !LIVE.has(l.status)) return;
+        failures++;
+        this.outState.textContent = `Output stream interrupted (${err.message}); resuming…`;
+        await new Promise((r) => setTimeout(r, Math.min(10000, 500 * 2 ** failures)));
+        this.out.replaceChildren();
+      }
+    }
+  }
+
+  appendOutput(line) {
+    const pre = this.out;
+    const atBottom = pre.scrollHeight - pre.scrollTop - pre.clientHeight < 40;
+    pre.append(line.stream === 'stderr' ? h('span', {class: 'stderr'}, `${line.line}\n`) : document.createTextNode(`${line.line}\n`));
+    if (pre.childNodes.length > MAX_LOG_LINES) pre.firstChild.remove();
+    if (atBottom) pre.scrollTop = pre.scrollHeight;
+  }
+
+  async addTag() {
+    const text = this.tagInput.value.trim();
+    if (!text) return;
+    this.alert.hidden = true;
+    try {
+      this.showRepo(await api('PATCH', `/api/v1/repositories/${enc(this.slug)}`, {body: {add_tags: text.split(/[\s,]+/).filter(Boolean)}}));
+      this.tagInput.value = '';
+      announce(`Tagged ${text}`);
+    } catch (err) {
+      this.fail(err);
+      this.tagInput.setAttribute('aria-invalid', 'true');
+      return;
+    }
+    this.tagInput.removeAttribute('aria-invalid');
+  }
+
+  async removeTag(tag) {
+    this.alert.hidden = true;
+    try {
+      this.showRepo(await api('PATCH', `/api/v1/repositories/${enc(this.slug)}`, {body: {remove_tags: [tag]}}));
+      announce(`Removed the tag ${tag}`);
+    } catch (err) {
+      this.fail(err);
+    }
+  }
+
+  // askRemove shows the confirmation, with what runs: removal stops it.
+  askRemove() {
+    const l = this.launch.launch;
+    const runs = l && LIVE.has(l.status) ? ` It is running (launch ${l.id}); removing it stops it.` : '';
+    replace(this.confirmRemove,
+      h('p', {'data-role': 'remove-question'}, `Remove ${this.slug} from the store, with its tags, builds and history?${runs}`),
+      h('button', {type: 'button', class: 'danger', 'data-action': 'confirm-remove', on: {click: () => this.remove()}}, `Remove ${this.slug}`),
+      ' ',
+      h('button', {type: 'button', 'data-action': 'keep', on: {click: () => { this.confirmRemove.hidden = true; }}}, 'Keep it'));
+    this.confirmRemove.hidden = false;
+    this.confirmRemove.querySelector('[data-action="keep"]').focus();
+  }
+
+  async remove() {
+    this.alert.hidden = true;
+    try {
+      await api('DELETE', `/api/v1/repositories/${enc(this.slug)}`);
+      announce(`Removed ${this.slug}`);
+      this.ctx.navigate('/', {removed: this.slug});
+    } catch (err) {
+      this.fail(err);
+    }
   }
 
   addSteps(steps) {
@@ -390,6 +518,7 @@ export class AppView {
         this.moreSteps();
         if (what === 'ready' || what === 'failed') {
           this.refreshRepo();
+          if (what === 'ready') this.loadReadme(); // it may have changed
           announce(`Ingestion ${what}`);
         }
         break;

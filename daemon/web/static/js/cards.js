@@ -1,9 +1,9 @@
 // App cards of the search results: name, description, tags as chips,
 // ingest and build status, Launch. Each card follows its app's events.
 
-import {enc} from './api.js';
+import {api, enc} from './api.js';
 import {h, replace, badge} from './dom.js';
-import {LaunchControl} from './launch.js';
+import {LaunchControl, launchBlocked, BUILD_PAGE} from './launch.js';
 
 export function tagText(t) { return `${t.key}:${t.value}`; }
 
@@ -21,7 +21,9 @@ export class Card {
       h('button', {type: 'button', class: 'chip', 'data-tag': tagText(t),
         'aria-label': `Add ${tagText(t)} to the search`, on: {click: () => addTag(tagText(t))}}, tagText(t))));
     this.el = h('article', {class: 'card', 'aria-labelledby': titleId, dataset: {slug: r.slug}},
-      h('h3', {id: titleId}, h('a', {href: `/app/${enc(r.slug)}`, 'data-nav': true}, r.name || r.slug)),
+      h('h3', {id: titleId},
+        r.emoji ? h('span', {class: 'emoji', 'aria-hidden': 'true'}, `${r.emoji} `) : null,
+        h('a', {href: `/app/${enc(r.slug)}`, 'data-nav': true}, r.name || r.slug)),
       h('p', {class: r.description ? 'desc' : 'desc none'}, r.description || 'No description yet.'),
       chips.length ? h('ul', {class: 'chips', 'aria-label': `Tags of ${r.name || r.slug}`}, chips) : null,
       this.statusEl,
@@ -34,11 +36,21 @@ export class Card {
     replace(this.statusEl,
       badge('ingest', this.ingest, 'ingest'),
       b ? badge('build', b.status, `build #${b.id}`) : badge('build', 'none', 'build'));
-    // Without any build there is no image to run. (With a failed newest
-    // build an older one may still run: the daemon decides.)
-    let why = '';
-    if (!b) why = this.ingest === 'failed' ? 'Nothing to launch: ingestion failed (open the app to see why).' : 'Nothing to launch yet: no build.';
-    this.launch.setBlocked(why);
+    // The app page's rule (launchBlocked). A result carries only the
+    // newest build: when that one did not succeed, the newest builds are
+    // read to see whether an older one did.
+    if (!b || b.status === 'succeeded') {
+      this.launch.setBlocked(launchBlocked(this.ingest, b ? [b] : []));
+      return;
+    }
+    this.launch.setBlocked(launchBlocked(this.ingest, [b]));
+    const seq = this.buildsSeq = (this.buildsSeq || 0) + 1;
+    api('GET', `/api/v1/repositories/${enc(this.slug)}/builds`, {query: {limit: BUILD_PAGE}}).then((page) => {
+      if (seq !== this.buildsSeq) return;
+      const builds = page.builds || [];
+      if (!builds.some((x) => x.id === b.id)) builds.push(b);
+      this.launch.setBlocked(launchBlocked(this.ingest, builds.map((x) => (x.id === b.id ? {...x, status: b.status} : x))));
+    }).catch(() => { /* keep the rule on what is known */ });
   }
 
   // handle applies an event whose subject is this card's app.

@@ -6,15 +6,50 @@ import {h, replace, badge, announce} from './dom.js';
 
 const ACTIVE = new Set(['starting', 'running', 'stopping']);
 
+// BUILD_PAGE is how many of an app's newest builds decide whether it can be
+// launched (see launchBlocked).
+export const BUILD_PAGE = 10;
+
+// launchBlocked says why an app has nothing to launch, or '' when it may
+// have: the one rule of the cards and the app page. builds are the app's
+// newest builds (up to BUILD_PAGE); when none of them succeeded but there
+// are that many, an older one may have, and the daemon decides.
+export function launchBlocked(ingestStatus, builds) {
+  const all = builds || [];
+  if (all.some((b) => b.status === 'succeeded') || all.length >= BUILD_PAGE) return '';
+  if (!all.length) {
+    return ingestStatus === 'failed'
+      ? 'Nothing to launch: ingestion failed (its error is on the app page).' : 'Nothing to launch yet: no build.';
+  }
+  let b = all[0];
+  for (const x of all) if (x.id > b.id) b = x;
+  if (b.status === 'queued' || b.status === 'running') return `Nothing to launch yet: build #${b.id} is ${b.status}.`;
+  return `Nothing to launch: no build succeeded (build #${b.id} ${b.status}).`;
+}
+
+// The choices of a launch (POST …/launches): '' leaves it to the daemon.
+const PROFILES = [['', 'profile: the app’s'], ['small', 'small (256 MiB)'], ['medium', 'medium (512 MiB)'], ['large', 'large (1 GiB)']];
+const TTLS = [['', 'ends: default'], ['15m', '15 minutes'], ['30m', '30 minutes'], ['1h', '1 hour'], ['2h', '2 hours'], ['8h', '8 hours'], ['24h', '24 hours']];
+
 export class LaunchControl {
   // slug: the app; launch: its newest active launch or null; onError(err)
-  // shows a failure where the caller wants it.
-  constructor(slug, launch, onError) {
+  // shows a failure where the caller wants it. choices adds the profile
+  // and time-to-live selects (the app page).
+  constructor(slug, launch, onError, {choices = false} = {}) {
     this.slug = slug;
     this.launch = launch || null;
     this.onError = onError || ((err) => console.error(err));
     this.busy = false;
     this.lastError = '';
+    // note says what the last Launch did (joined the running launch,
+    // replaced another one).
+    this.note = '';
+    this.choices = null;
+    if (choices) {
+      const sel = (role, label, opts) => h('select', {'data-role': role, 'aria-label': label},
+        opts.map(([v, t]) => h('option', {value: v}, t)));
+      this.choices = {profile: sel('profile', `Resource profile of ${slug}`, PROFILES), ttl: sel('ttl', `How long ${slug} runs`, TTLS)};
+    }
     // blocked says why there is nothing to launch (no build yet, or none
     // succeeded): the button is then disabled with the reason beside it,
     // instead of a click that can only fail.
@@ -33,6 +68,7 @@ export class LaunchControl {
       parts.push(h('button', {type: 'button', class: 'primary', 'data-action': 'launch', disabled: this.busy || !!why,
         'aria-label': `Launch ${this.slug}`, 'aria-describedby': why ? `launch-why-${this.slug}` : null,
         on: {click: () => this.start()}}, this.busy ? 'Launching…' : 'Launch'));
+      if (this.choices && !why) parts.push(this.choices.profile, this.choices.ttl);
       if (why) parts.push(h('span', {class: 'small none', id: `launch-why-${this.slug}`, 'data-role': 'launch-blocked'}, why));
       if (this.lastError) parts.push(h('span', {class: 'error small'}, this.lastError));
     } else {
@@ -46,9 +82,23 @@ export class LaunchControl {
       if (status !== 'stopping') {
         parts.push(h('button', {type: 'button', 'data-action': 'stop', disabled: this.busy,
           'aria-label': `Stop ${this.slug}`, on: {click: () => this.stop()}}, 'Stop'));
+        if (this.choices) parts.push(this.choices.profile, this.choices.ttl,
+          h('button', {type: 'button', 'data-action': 'relaunch', disabled: this.busy,
+            title: 'Launch again with the profile and time chosen (the same profile keeps the launch and sets its end)',
+            on: {click: () => this.start()}}, 'Apply'));
       }
     }
+    if (this.note) parts.push(h('span', {class: 'small', 'data-role': 'launch-note'}, this.note));
     replace(this.el, parts);
+  }
+
+  // body is what a Launch asks for: the choices made, if any.
+  body() {
+    if (!this.choices) return undefined;
+    const b = {};
+    if (this.choices.profile.value) b.profile = this.choices.profile.value;
+    if (this.choices.ttl.value) b.ttl = this.choices.ttl.value;
+    return b;
   }
 
   async start() {
@@ -57,7 +107,14 @@ export class LaunchControl {
     this.render();
     try {
       // 201: a container of its own; 200: the one already running.
-      this.set(await api('POST', `/api/v1/repositories/${enc(this.slug)}/launches`));
+      const l = await api('POST', `/api/v1/repositories/${enc(this.slug)}/launches`, {body: this.body()});
+      // Say what was done: the launch running was kept (its end set), or
+      // a new one replaces it once it answers.
+      const ends = l.expires_at ? ` ends ${new Date(l.expires_at).toLocaleTimeString()}` : '';
+      this.note = l.origin === 'reused' ? `Already running (launch ${l.id});${ends}.`
+        : l.replaces ? `Launch ${l.id} replaces launch ${l.replaces} once it answers.` : '';
+      if (this.note) announce(this.note);
+      this.set(l);
     } catch (err) {
       this.onError(err);
     } finally {
@@ -94,6 +151,7 @@ export class LaunchControl {
     this.launch = l;
     if (l.status === 'failed') this.lastError = `Last launch failed${l.error_message ? `: ${l.error_message}` : ''}`;
     this.render();
+    if (this.onChange) this.onChange(l);
   }
 
   // handle applies a launch.* event of this app.

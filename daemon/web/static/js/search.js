@@ -214,9 +214,9 @@ export class SearchView {
     let msg = err.message;
     if (err.field === 'q' && typeof err.position === 'number') {
       const at = charIndex(q, err.position);
-      // The daemon's message ends with the byte offset ("(at byte 8)");
-      // people count characters, so say that instead, once.
-      msg = `${err.message.replace(/ \(at byte \d+\)$/, '')} (at character ${at + 1})`;
+      // The daemon's message ends with the place, counted in characters
+      // from 1 ("(at character 9)"), as every client says it.
+      msg = `${err.message.replace(/ \(at (byte|character) \d+\)$/, '')} (at character ${at + 1})`;
     }
     this.error.textContent = msg;
     this.error.hidden = false;

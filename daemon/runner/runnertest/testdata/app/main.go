@@ -67,6 +67,13 @@ func main() {
 		w.Header().Set("X-App-Name", *name)
 		fmt.Fprintf(w, "hello from %s on port %s path %s\n", *name, p, r.URL.Path)
 	})
+	mux.HandleFunc("/slow", func(w http.ResponseWriter, r *http.Request) {
+		// A request that takes a while (?d=300ms): in flight when a
+		// launch is replaced.
+		d, _ := time.ParseDuration(r.URL.Query().Get("d"))
+		time.Sleep(d)
+		fmt.Fprintf(w, "hello from %s on port %s path %s\n", *name, p, r.URL.Path)
+	})
 	mux.HandleFunc("/headers", func(w http.ResponseWriter, r *http.Request) {
 		h := map[string]string{"Host": r.Host, "Path": r.URL.RequestURI()}
 		for k, v := range r.Header {
