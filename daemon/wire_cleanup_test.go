@@ -100,8 +100,9 @@ func TestCleanupJobPrunesTheDatabase(t *testing.T) {
 	if _, err := st.Pool().Exec(ctx, `UPDATE ingestion_events SET created_at = now() - interval '60 days' WHERE message = 'registered'`); err != nil {
 		t.Fatal(err)
 	}
-	// quiet: 25 builds that ended 40 days ago, with their logs, and a
-	// launch of its oldest build that stopped as long ago.
+	// quiet: 25 builds that ended 40 days ago, with their logs, a launch
+	// of its oldest build that stopped as long ago, and a newer launch
+	// (kept: a repository's newest launch says why the app is stopped).
 	if _, err := st.Pool().Exec(ctx, `
 		INSERT INTO builds (repository_id, status, created_at, completed_at)
 		SELECT $1, 'succeeded', now() - interval '41 days', now() - interval '40 days' FROM generate_series(1, 25)`, quiet); err != nil {
@@ -114,6 +115,11 @@ func TestCleanupJobPrunesTheDatabase(t *testing.T) {
 	if _, err := st.Pool().Exec(ctx, `
 		INSERT INTO launches (repository_id, build_id, status, created_at, stopped_at)
 		SELECT $1, min(id), 'stopped', now() - interval '41 days', now() - interval '40 days' FROM builds`, quiet); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Pool().Exec(ctx, `
+		INSERT INTO launches (repository_id, status, created_at, stopped_at)
+		VALUES ($1, 'stopped', now() - interval '40 days', now() - interval '39 days')`, quiet); err != nil {
 		t.Fatal(err)
 	}
 	recentEvents := count(t, st, `SELECT count(*) FROM events WHERE created_at > now() - interval '1 day'`)
@@ -156,8 +162,11 @@ func TestCleanupJobPrunesTheDatabase(t *testing.T) {
 	}
 	// Builds: quiet's newest BuildKeep with their logs; the old launch is
 	// gone, and with it what held its build.
-	if n := count(t, st, `SELECT count(*) FROM launches`); n != 0 {
-		t.Errorf("%d launches left, want the one stopped 40 days ago pruned", n)
+	if n := count(t, st, `SELECT count(*) FROM launches WHERE build_id IS NOT NULL`); n != 0 {
+		t.Errorf("%d launches of builds left, want the one stopped 40 days ago pruned", n)
+	}
+	if n := count(t, st, `SELECT count(*) FROM launches`); n != 1 {
+		t.Errorf("%d launches left, want quiet's newest", n)
 	}
 	if n := count(t, st, `SELECT count(*) FROM build_logs`); n != daemon.BuildKeep*5 {
 		t.Errorf("%d log lines left, want those of the %d kept builds", n, daemon.BuildKeep)

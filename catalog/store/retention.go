@@ -64,7 +64,9 @@ func (s *Store) PruneBuilds(ctx context.Context, retention time.Duration, keep i
 
 // PruneLaunches deletes finished launches (stopped, failed, expired) that
 // ended more than retention ago and returns how many it deleted. Active
-// launches (starting, running, stopping) are never touched, however old.
+// launches (starting, running, stopping) are never touched, however old,
+// nor each repository's newest launch (warm-pool containers aside): it
+// says why the app is not running, and whether a request may wake it.
 func (s *Store) PruneLaunches(ctx context.Context, retention time.Duration) (int64, error) {
 	if retention <= 0 {
 		return 0, fmt.Errorf("prune launches: retention %s: want a positive duration", retention)
@@ -74,10 +76,12 @@ func (s *Store) PruneLaunches(ctx context.Context, retention time.Duration) (int
 	for {
 		tag, err := s.pool.Exec(ctx, `
 			DELETE FROM launches WHERE id IN (
-				SELECT id FROM launches
-				WHERE status IN ('stopped', 'failed', 'expired')
-				  AND coalesce(stopped_at, created_at) < $1
-				ORDER BY id
+				SELECT l.id FROM launches l
+				WHERE l.status IN ('stopped', 'failed', 'expired')
+				  AND coalesce(l.stopped_at, l.created_at) < $1
+				  AND l.id < (SELECT max(n.id) FROM launches n
+				              WHERE n.repository_id = l.repository_id AND NOT n.warm)
+				ORDER BY l.id
 				LIMIT $2
 				FOR UPDATE SKIP LOCKED)`, cutoff, launchPruneBatch)
 		if err != nil {

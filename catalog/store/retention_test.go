@@ -102,6 +102,12 @@ func TestPruneKeepsTheTablesBoundedUnderChurn(t *testing.T) {
 	insertLaunch(t, st, ids[2], yesterday, "stopped", recent)
 	longAgo := insertBuilds(t, st, ids[3], "failed", old, 1, logLines)[0]
 	goneLaunch := insertLaunch(t, st, ids[3], longAgo, "failed", old)
+	// churn3's newest launch, as old, is kept: it says why the app does
+	// not run (and whether a request may wake it).
+	newestOld := insertLaunch(t, st, ids[3], longAgo, "stopped", old)
+	if _, err := st.Pool().Exec(ctx, `UPDATE launches SET build_id = NULL WHERE id = $1`, newestOld); err != nil {
+		t.Fatal(err)
+	}
 	keptExtra := []int64{queued, running, yesterday}
 
 	written := 4
@@ -153,8 +159,11 @@ func TestPruneKeepsTheTablesBoundedUnderChurn(t *testing.T) {
 	if n, want := countRows(t, st, `SELECT count(*) FROM build_logs`), (want-1)*logLines; n != want {
 		t.Errorf("%d log lines left, want %d (every kept finished build's)", n, want)
 	}
-	if n := countRows(t, st, `SELECT count(*) FROM launches`); n != 2 {
-		t.Errorf("%d launches left, want the running one and yesterday's", n)
+	if n := countRows(t, st, `SELECT count(*) FROM launches`); n != 3 {
+		t.Errorf("%d launches left, want the running one, yesterday's and churn3's newest", n)
+	}
+	if countRows(t, st, `SELECT count(*) FROM launches WHERE id = $1`, newestOld) != 1 {
+		t.Error("churn3's newest launch was pruned")
 	}
 	// Nothing left to prune: another process's run deletes nothing.
 	if n, err := st.PruneBuilds(ctx, retention, keep); err != nil || n != 0 {
