@@ -36,6 +36,7 @@ func (d *Daemon) wireRunner(ctx context.Context) error {
 		PreviewDomain:  d.cfg.PreviewDomain,
 		BaseURL:        func() string { return d.URL },
 		HostAllowed:    d.api.Guard.HostAllowed,
+		DaemonToken:    d.api.Guard.IsCredential,
 	})
 	if err != nil {
 		return fmt.Errorf("runner: %w", err)

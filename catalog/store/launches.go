@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/appstore-dev/appstore/catalog"
+	"github.com/appstore-dev/appstore/internal/textutil"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -382,6 +383,12 @@ type LaunchChange struct {
 func (s *Store) TransitionLaunch(ctx context.Context, id int64, ch LaunchChange) (*catalog.Launch, bool, error) {
 	if len(ch.From) == 0 {
 		return nil, false, fmt.Errorf("transition launch %d to %s: no source status given", id, ch.To)
+	}
+	if ch.Message != nil {
+		// A message may quote the app's output: whatever it printed (NUL,
+		// invalid UTF-8, escapes) must not make the transition fail.
+		m := textutil.CleanLines(*ch.Message)
+		ch.Message = &m
 	}
 	from := make([]string, len(ch.From))
 	for i, f := range ch.From {

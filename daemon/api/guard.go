@@ -253,6 +253,14 @@ func (g *Guard) TokenOK(r *http.Request) bool {
 	return got != "" && g.Token != "" && tokenEqual(got, g.Token)
 }
 
+// IsCredential reports whether token is the daemon token or the service
+// token: the preview proxy takes such credentials off requests before they
+// reach an app (runner.Config.DaemonToken).
+func (g *Guard) IsCredential(token string) bool {
+	token = strings.TrimSpace(token)
+	return token != "" && (g.Token != "" && tokenEqual(token, g.Token) || g.ServiceToken != "" && tokenEqual(token, g.ServiceToken))
+}
+
 // credentialResult is what checkCredential found.
 type credentialResult int
 

@@ -332,7 +332,9 @@ func (e *engine) tail(ctx context.Context, id string, n int) string {
 	if len(out) > maxTail {
 		out = "…" + out[len(out)-maxTail:]
 	}
-	return out
+	// The app's output goes into messages: no escapes or control
+	// characters, valid UTF-8 (the cut above may split a character).
+	return textutil.CleanLines(out)
 }
 
 // demux splits the engine's multiplexed log stream (8-byte frame headers:

@@ -342,8 +342,15 @@ func deathMessage(ins container.InspectResponse, output, when string) string {
 	return msg
 }
 
-// failLaunch records a failed launch (from starting or running).
+// failLaunch records a failed launch (from starting or running). The
+// route goes first: the container is gone or going, so requests must not
+// reach it even if recording the failure fails (the reconciler records it
+// later). The message quotes the app's output, cleaned of terminal escapes
+// and control characters as build logs are (textutil.CleanLines), so that
+// it stores and prints safely.
 func (r *Runner) failLaunch(id int64, cid, msg string, exitCode *int) {
+	r.routes.remove(id)
+	msg = textutil.CleanLines(msg)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	l, changed, err := r.st.TransitionLaunch(ctx, id, store.LaunchChange{
@@ -352,9 +359,9 @@ func (r *Runner) failLaunch(id int64, cid, msg string, exitCode *int) {
 	})
 	if err != nil {
 		r.logger.Error("record launch failure", "launch", id, "err", err)
+		r.notify()
 		return
 	}
-	r.routes.remove(id)
 	if changed {
 		r.logger.Warn("launch failed", "launch", id, "slug", l.Repository, "container", textutil.ShortSHA(cid), "reason", firstLine(msg))
 		if l.Warm && l.BuildID != nil {

@@ -10,6 +10,7 @@ import (
 	"github.com/containerd/errdefs"
 
 	"github.com/appstore-dev/appstore/catalog"
+	"github.com/appstore-dev/appstore/internal/textutil"
 )
 
 // LogLine is one line of an app's output.
@@ -60,7 +61,9 @@ func (r *Runner) Logs(ctx context.Context, id int64, follow bool, tail int, emit
 				ll.Time, line = t, line[i+1:]
 			}
 		}
-		ll.Line = string(line)
+		// As build logs are: a terminal that prints the app's output
+		// must not obey it (titles, clipboard writes, disguised links).
+		ll.Line = textutil.CleanLine(string(line))
 		return emit(ll)
 	})
 	if err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) {

@@ -251,6 +251,7 @@ type previewHandler struct {
 
 func (h *previewHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	r := h.r
+	setPreviewHeaders(w.Header())
 	if h.prefix != "" && req.URL.Path == h.prefix {
 		// Relative links of the app only work below a trailing slash.
 		u := *req.URL
@@ -288,6 +289,20 @@ func (h *previewHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	r.proxy().ServeHTTP(w, req.WithContext(context.WithValue(req.Context(), ctxKey{}, t)))
 }
 
+// Headers every preview response carries, the app's pages and the proxy's
+// own alike: no content-type sniffing (an app's upload served as text is
+// not run as a script), and no preview URL (with its slug and path) in the
+// Referer that other sites receive from the app's pages and links.
+const (
+	previewNoSniff        = "nosniff"
+	previewReferrerPolicy = "same-origin"
+)
+
+func setPreviewHeaders(h http.Header) {
+	h.Set("X-Content-Type-Options", previewNoSniff)
+	h.Set("Referrer-Policy", previewReferrerPolicy)
+}
+
 // proxyLogLevel is where the ReverseProxy's own messages go: they repeat
 // what proxyError reports.
 const proxyLogLevel = slog.LevelDebug
@@ -305,7 +320,7 @@ func (r *Runner) proxy() *httputil.ReverseProxy {
 			DisableCompression:    true, // pass the app's encoding through
 		}
 		r.rp = &httputil.ReverseProxy{
-			Rewrite:        rewrite,
+			Rewrite:        r.rewrite,
 			Transport:      tr,
 			ModifyResponse: modifyResponse,
 			ErrorHandler:   r.proxyError,
@@ -316,8 +331,9 @@ func (r *Runner) proxy() *httputil.ReverseProxy {
 	return r.rp
 }
 
-func rewrite(pr *httputil.ProxyRequest) {
+func (r *Runner) rewrite(pr *httputil.ProxyRequest) {
 	t := pr.In.Context().Value(ctxKey{}).(*target)
+	stripDaemonCredentials(pr.Out, t.prefix != "", r.cfg.DaemonToken)
 	if t.prefix != "" {
 		pr.Out.URL.Path = "/" + strings.TrimPrefix(strings.TrimPrefix(pr.Out.URL.Path, t.prefix), "/")
 		if pr.Out.URL.RawPath != "" {
@@ -335,25 +351,89 @@ func rewrite(pr *httputil.ProxyRequest) {
 	}
 }
 
+// DaemonCookiePrefix starts the names of appstored's own cookies: a
+// request's cookies of that name never reach an app.
+const DaemonCookiePrefix = "appstore"
+
+// stripDaemonCredentials takes the daemon's own credentials off a request
+// before it goes to an app, which is untrusted code: an Authorization
+// header with a daemon or service token (on the path fallback any
+// Authorization header, since that origin is the daemon's and so are the
+// credentials a browser holds for it), the daemon's cookies
+// (DaemonCookiePrefix), and an ?access_token= that is a daemon token. The
+// app's own headers, cookies and parameters pass untouched.
+func stripDaemonCredentials(out *http.Request, pathFallback bool, daemonToken func(string) bool) {
+	isDaemon := func(v string) bool { return daemonToken != nil && daemonToken(v) }
+	if a := out.Header.Get("Authorization"); a != "" {
+		tok, bearer := strings.CutPrefix(a, "Bearer ")
+		if pathFallback || bearer && isDaemon(tok) {
+			out.Header.Del("Authorization")
+		}
+	}
+	if cookies := out.Header.Values("Cookie"); len(cookies) > 0 {
+		var kept []string
+		for _, line := range cookies {
+			for _, c := range strings.Split(line, ";") {
+				name, _, _ := strings.Cut(strings.TrimSpace(c), "=")
+				if c = strings.TrimSpace(c); c != "" && !strings.HasPrefix(strings.ToLower(name), DaemonCookiePrefix) {
+					kept = append(kept, c)
+				}
+			}
+		}
+		out.Header.Del("Cookie")
+		if len(kept) > 0 {
+			out.Header.Set("Cookie", strings.Join(kept, "; "))
+		}
+	}
+	if strings.Contains(out.URL.RawQuery, "access_token") {
+		parts := strings.Split(out.URL.RawQuery, "&")
+		kept := parts[:0]
+		for _, p := range parts {
+			k, v, _ := strings.Cut(p, "=")
+			key, err1 := url.QueryUnescape(k)
+			val, err2 := url.QueryUnescape(v)
+			if err1 == nil && err2 == nil && key == "access_token" && isDaemon(val) {
+				continue
+			}
+			kept = append(kept, p)
+		}
+		out.URL.RawQuery = strings.Join(kept, "&")
+	}
+}
+
 // modifyResponse keeps the app's redirects and cookies inside the URL the
 // user sees: on the path fallback, "/login" becomes "/apps/<slug>/login";
-// a redirect to the container's own address becomes one to the preview.
+// a redirect to the container's own address becomes one to the preview. A
+// cookie whose Domain covers other hosts (sibling apps under the preview
+// domain, the daemon's names) is narrowed to the app's own host.
 func modifyResponse(resp *http.Response) error {
 	t, _ := resp.Request.Context().Value(ctxKey{}).(*target)
 	if t == nil {
 		return nil
 	}
+	// The handler set the preview's own (setPreviewHeaders); the app's
+	// would be added next to them.
+	resp.Header.Del("X-Content-Type-Options")
+	resp.Header.Del("Referrer-Policy")
 	if loc := resp.Header.Get("Location"); loc != "" {
 		resp.Header.Set("Location", rewriteLocation(loc, t, resp.Request))
 	}
-	if t.prefix == "" {
-		return nil
-	}
 	if cookies := resp.Header.Values("Set-Cookie"); len(cookies) > 0 {
+		host := resp.Request.Host
+		if h, _, err := net.SplitHostPort(host); err == nil {
+			host = h
+		}
 		resp.Header.Del("Set-Cookie")
 		for _, c := range cookies {
-			resp.Header.Add("Set-Cookie", rewriteCookiePath(c, t.prefix))
+			c = narrowCookieDomain(c, host, t.prefix != "")
+			if t.prefix != "" {
+				c = rewriteCookiePath(c, t.prefix)
+			}
+			resp.Header.Add("Set-Cookie", c)
 		}
+	}
+	if t.prefix == "" {
+		return nil
 	}
 	// The path fallback shares its origin with the daemon's API: a
 	// sandboxed document gets an opaque origin, so the app's scripts
@@ -382,6 +462,27 @@ func rewriteLocation(loc string, t *target, out *http.Request) string {
 		u.RawPath = ""
 	}
 	return u.String()
+}
+
+// narrowCookieDomain drops a cookie's Domain attribute unless it names the
+// app's own host exactly (on the path fallback, always): a Domain of the
+// preview domain or a parent of it would send the cookie to every app and
+// to the daemon's names under it; without the attribute the cookie is
+// host-only, on the app's host.
+func narrowCookieDomain(c, host string, pathFallback bool) string {
+	parts := strings.Split(c, ";")
+	kept := parts[:1]
+	for _, p := range parts[1:] {
+		k, v, _ := strings.Cut(p, "=")
+		if strings.EqualFold(strings.TrimSpace(k), "domain") {
+			d := strings.TrimPrefix(strings.TrimSpace(v), ".")
+			if pathFallback || !strings.EqualFold(strings.TrimSuffix(d, "."), strings.TrimSuffix(host, ".")) {
+				continue
+			}
+		}
+		kept = append(kept, p)
+	}
+	return strings.Join(kept, ";")
 }
 
 func rewriteCookiePath(c, prefix string) string {

@@ -93,6 +93,11 @@ type Config struct {
 	// HostAllowed decides which Host headers may use the /apps/<slug>/ path
 	// fallback (the API guard's check); nil allows loopback names only.
 	HostAllowed func(hostport string) bool
+	// DaemonToken reports whether a bearer token (or ?access_token=
+	// value) is one of the daemon's own (the API guard's IsCredential):
+	// such credentials are taken off a request before it reaches an app.
+	// Nil knows none.
+	DaemonToken func(token string) bool
 
 	// StopGrace is how long a container gets between SIGTERM and SIGKILL
 	// (default 5s).

@@ -34,8 +34,10 @@ import (
 )
 
 // AppSource is the test app: HTTP on $PORT with /headers, /env, /redirect,
-// /whoami, /exit?code=N, /alloc?mb=N and a WebSocket echo on /ws; flags
-// -mode crash|tcp, -delay, -port and -name change its behaviour.
+// /whoami, /exit?code=N, /alloc?mb=N, /print?b64= (bytes to stdout),
+// /cookie?domain= (a cookie for a wider domain) and a WebSocket echo on
+// /ws; flags -mode crash|hostile-crash|tcp, -delay, -port and -name change
+// its behaviour.
 //
 //go:embed testdata/app/main.go
 var AppSource string

@@ -22,7 +22,7 @@ import (
 
 var (
 	name  = flag.String("name", "app", "name in answers")
-	mode  = flag.String("mode", "serve", "serve, crash or tcp")
+	mode  = flag.String("mode", "serve", "serve, crash, hostile-crash or tcp")
 	port  = flag.String("port", "", "port to listen on instead of $PORT")
 	delay = flag.Duration("delay", 0, "wait this long before listening")
 )
@@ -35,6 +35,14 @@ func main() {
 	if *mode == "crash" {
 		fmt.Fprintln(os.Stderr, "loading configuration")
 		fmt.Fprintln(os.Stderr, "fatal: DATABASE_URL is not set")
+		os.Exit(3)
+	}
+	if *mode == "hostile-crash" {
+		// What a hostile app prints before it dies, for the launch's
+		// error message: a window title, a clipboard write (OSC 52), a
+		// disguised link, NUL and bytes that are not UTF-8.
+		os.Stderr.Write([]byte("\x1b]0;pwned title\x07fatal: \x1b[31mboom\x1b[0m\x00 \x1b]52;c;cm0gLXJmIH4=\x07\xff\xfe\n"))
+		os.Stderr.Write([]byte("\x1b]8;;https://evil.example/\x1b\\https://good.example/\x1b]8;;\x1b\\\n"))
 		os.Exit(3)
 	}
 	time.Sleep(*delay)
@@ -87,6 +95,24 @@ func main() {
 	mux.HandleFunc("/redirect", func(w http.ResponseWriter, r *http.Request) {
 		http.SetCookie(w, &http.Cookie{Name: "s", Value: "1", Path: "/"})
 		http.Redirect(w, r, "/target", http.StatusFound)
+	})
+	mux.HandleFunc("/print", func(w http.ResponseWriter, r *http.Request) {
+		// ?b64=: bytes to write to stdout as they are (escapes, NUL…).
+		b, err := base64.StdEncoding.DecodeString(r.URL.Query().Get("b64"))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		os.Stdout.Write(b)
+		fmt.Fprintln(w, "printed")
+	})
+	mux.HandleFunc("/cookie", func(w http.ResponseWriter, r *http.Request) {
+		// ?domain=: a cookie for a wider domain than the app's host.
+		w.Header().Add("Set-Cookie", "wide=1; Path=/; Domain="+r.URL.Query().Get("domain"))
+		w.Header().Add("Set-Cookie", "own=1; Path=/")
+		w.Header().Set("X-Content-Type-Options", "app-says")
+		w.Header().Set("Referrer-Policy", "unsafe-url")
+		fmt.Fprintln(w, "cookies set")
 	})
 	mux.HandleFunc("/whoami", func(w http.ResponseWriter, r *http.Request) {
 		b, _ := os.ReadFile("/proc/self/status")
