@@ -172,30 +172,24 @@ func (c Config) withDefaults() (Config, error) {
 	if c.CloneTimeout == 0 {
 		c.CloneTimeout = 5 * time.Minute
 	}
-	if c.EventRetention == 0 {
-		c.EventRetention = 7 * 24 * time.Hour
-	} else if c.EventRetention < 0 {
-		return c, fmt.Errorf("--event-retention %s: want a positive duration such as 168h", c.EventRetention)
-	}
-	if c.TimelineRetention == 0 {
-		c.TimelineRetention = 30 * 24 * time.Hour
-	} else if c.TimelineRetention < 0 {
-		return c, fmt.Errorf("--timeline-retention %s: want a positive duration such as 720h", c.TimelineRetention)
-	}
-	if c.HealthInterval == 0 {
-		c.HealthInterval = 30 * time.Second
-	} else if c.HealthInterval < 0 {
-		return c, fmt.Errorf("--health-interval %s: want a positive duration such as 30s", c.HealthInterval)
-	}
-	if c.BuildRetention == 0 {
-		c.BuildRetention = 30 * 24 * time.Hour
-	} else if c.BuildRetention < 0 {
-		return c, fmt.Errorf("--build-retention %s: want a positive duration such as 720h", c.BuildRetention)
-	}
-	if c.LaunchRetention == 0 {
-		c.LaunchRetention = 30 * 24 * time.Hour
-	} else if c.LaunchRetention < 0 {
-		return c, fmt.Errorf("--launch-retention %s: want a positive duration such as 720h", c.LaunchRetention)
+	// Durations where zero is the default and a negative value is refused.
+	for _, d := range []struct {
+		v        *time.Duration
+		def      time.Duration
+		flag, eg string
+	}{
+		{&c.EventRetention, 7 * 24 * time.Hour, "--event-retention", "168h"},
+		{&c.TimelineRetention, 30 * 24 * time.Hour, "--timeline-retention", "720h"},
+		{&c.BuildRetention, 30 * 24 * time.Hour, "--build-retention", "720h"},
+		{&c.LaunchRetention, 30 * 24 * time.Hour, "--launch-retention", "720h"},
+		{&c.HealthInterval, 30 * time.Second, "--health-interval", "30s"},
+	} {
+		if *d.v < 0 {
+			return c, fmt.Errorf("%s %s: want a positive duration such as %s", d.flag, *d.v, d.eg)
+		}
+		if *d.v == 0 {
+			*d.v = d.def
+		}
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

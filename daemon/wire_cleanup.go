@@ -106,30 +106,29 @@ func (c *cleaner) tick(ctx context.Context, q queue.Enqueuer, interval time.Dura
 // another fails; a failure is retried by the queue.
 func (c *cleaner) handle(ctx context.Context, job queue.Job) error {
 	var errs []error
-	if n, err := c.store.PruneEvents(ctx, c.eventRetention); err != nil {
-		errs = append(errs, fmt.Errorf("event log: %w", err))
-	} else if n > 0 {
-		c.logger.Info("pruned events older than --event-retention", "deleted", n, "retention", c.eventRetention, "period", job.Period)
-	}
-	if n, err := c.store.PruneIngestionTimeline(ctx, c.timelineRetention, TimelineKeep); err != nil {
-		errs = append(errs, fmt.Errorf("ingestion timeline: %w", err))
-	} else if n > 0 {
-		c.logger.Info("pruned ingestion timeline steps older than --timeline-retention", "deleted", n,
-			"retention", c.timelineRetention, "kept_per_repository", TimelineKeep, "period", job.Period)
-	}
-	if n, err := c.store.PruneLaunches(ctx, c.launchRetention); err != nil {
-		errs = append(errs, fmt.Errorf("launches: %w", err))
-	} else if n > 0 {
-		c.logger.Info("pruned launches that ended before --launch-retention", "deleted", n, "retention", c.launchRetention, "period", job.Period)
-	}
-	if n, err := c.store.PruneBuilds(ctx, c.buildRetention, BuildKeep); err != nil {
-		errs = append(errs, fmt.Errorf("builds: %w", err))
-	} else if n > 0 {
-		c.logger.Info("pruned builds and their logs older than --build-retention", "deleted", n,
-			"retention", c.buildRetention, "kept_per_repository", BuildKeep, "period", job.Period)
-	}
-	if _, err := c.store.PruneWebhookDeliveries(ctx, api.WebhookReplayWindow); err != nil {
-		errs = append(errs, fmt.Errorf("webhook deliveries: %w", err))
+	for _, step := range []struct {
+		what  string
+		prune func() (int64, error)
+		log   string // logged with the count, when something was pruned
+		attrs []any
+	}{
+		{"event log", func() (int64, error) { return c.store.PruneEvents(ctx, c.eventRetention) },
+			"pruned events older than --event-retention", []any{"retention", c.eventRetention}},
+		{"ingestion timeline", func() (int64, error) { return c.store.PruneIngestionTimeline(ctx, c.timelineRetention, TimelineKeep) },
+			"pruned ingestion timeline steps older than --timeline-retention", []any{"retention", c.timelineRetention, "kept_per_repository", TimelineKeep}},
+		{"launches", func() (int64, error) { return c.store.PruneLaunches(ctx, c.launchRetention) },
+			"pruned launches that ended before --launch-retention", []any{"retention", c.launchRetention}},
+		{"builds", func() (int64, error) { return c.store.PruneBuilds(ctx, c.buildRetention, BuildKeep) },
+			"pruned builds and their logs older than --build-retention", []any{"retention", c.buildRetention, "kept_per_repository", BuildKeep}},
+		{"webhook deliveries", func() (int64, error) { return c.store.PruneWebhookDeliveries(ctx, api.WebhookReplayWindow) }, "", nil},
+	} {
+		n, err := step.prune()
+		switch {
+		case err != nil:
+			errs = append(errs, fmt.Errorf("%s: %w", step.what, err))
+		case n > 0 && step.log != "":
+			c.logger.Info(step.log, append([]any{"deleted", n, "period", job.Period}, step.attrs...)...)
+		}
 	}
 	return errors.Join(errs...)
 }

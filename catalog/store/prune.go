@@ -26,29 +26,37 @@ func (s *Store) PruneIngestionTimeline(ctx context.Context, retention time.Durat
 		return 0, fmt.Errorf("prune ingestion timeline: keep %d: want at least the newest step of each repository", keep)
 	}
 	// One cutoff for every batch, so that the batches agree on what is old.
-	cutoff := time.Now().Add(-retention)
+	// The correlated subqueries walk ingestion_events_repo_idx
+	// (repository_id, id) backwards from each candidate's repository.
+	return s.deleteInBatches(ctx, "prune ingestion timeline", timelinePruneBatch, `
+		DELETE FROM ingestion_events
+		WHERE id IN (
+			SELECT e.id FROM ingestion_events e
+			WHERE e.created_at < $1
+			  AND e.id < (SELECT min(k.id) FROM (
+			                SELECT id FROM ingestion_events
+			                WHERE repository_id = e.repository_id
+			                ORDER BY id DESC LIMIT $2) k)
+			  AND e.id <> coalesce((SELECT max(c.id) FROM ingestion_events c
+			                        WHERE c.repository_id = e.repository_id AND c.commit_sha <> ''), 0)
+			LIMIT $3)`, time.Now().Add(-retention), keep)
+}
+
+// deleteInBatches runs a DELETE whose last parameter is the most rows it
+// may delete (batch, appended to args) until a run deletes fewer, and
+// returns how many it deleted in all: short transactions on large tables.
+// Every run gets the same arguments, so the batches agree on what goes.
+func (s *Store) deleteInBatches(ctx context.Context, what string, batch int, sql string, args ...any) (int64, error) {
+	args = append(args, batch)
 	var total int64
 	for {
-		// The correlated subqueries walk ingestion_events_repo_idx
-		// (repository_id, id) backwards from each candidate's repository.
-		tag, err := s.pool.Exec(ctx, `
-			DELETE FROM ingestion_events
-			WHERE id IN (
-				SELECT e.id FROM ingestion_events e
-				WHERE e.created_at < $1
-				  AND e.id < (SELECT min(k.id) FROM (
-				                SELECT id FROM ingestion_events
-				                WHERE repository_id = e.repository_id
-				                ORDER BY id DESC LIMIT $2) k)
-				  AND e.id <> coalesce((SELECT max(c.id) FROM ingestion_events c
-				                        WHERE c.repository_id = e.repository_id AND c.commit_sha <> ''), 0)
-				LIMIT $3)`, cutoff, keep, timelinePruneBatch)
+		tag, err := s.pool.Exec(ctx, sql, args...)
 		if err != nil {
-			return total, fmt.Errorf("prune ingestion timeline: %w", mapError(err))
+			return total, fmt.Errorf("%s: %w", what, mapError(err))
 		}
 		n := tag.RowsAffected()
 		total += n
-		if n < timelinePruneBatch {
+		if n < int64(batch) {
 			return total, nil
 		}
 	}

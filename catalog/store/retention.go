@@ -31,35 +31,23 @@ func (s *Store) PruneBuilds(ctx context.Context, retention time.Duration, keep i
 	if keep < 1 {
 		return 0, fmt.Errorf("prune builds: keep %d: want at least the newest build of each repository", keep)
 	}
-	cutoff := time.Now().Add(-retention)
-	var total int64
-	for {
-		// The candidates are picked with the newest builds of their
-		// repository in view (builds_repo_idx: repository_id, id DESC);
-		// the delete cascades to build_logs and sets launches.build_id
-		// to NULL (launches_build_idx), of which there are none here.
-		tag, err := s.pool.Exec(ctx, `
-			DELETE FROM builds WHERE id IN (
-				SELECT b.id FROM builds b
-				WHERE b.status IN ('succeeded', 'failed', 'cancelled')
-				  AND coalesce(b.completed_at, b.created_at) < $1
-				  AND b.id < (SELECT min(k.id) FROM (
-				                SELECT id FROM builds
-				                WHERE repository_id = b.repository_id
-				                ORDER BY id DESC LIMIT $2) k)
-				  AND NOT EXISTS (SELECT 1 FROM launches l WHERE l.build_id = b.id)
-				ORDER BY b.id
-				LIMIT $3
-				FOR UPDATE SKIP LOCKED)`, cutoff, keep, buildPruneBatch)
-		if err != nil {
-			return total, fmt.Errorf("prune builds: %w", mapError(err))
-		}
-		n := tag.RowsAffected()
-		total += n
-		if n < buildPruneBatch {
-			return total, nil
-		}
-	}
+	// The candidates are picked with the newest builds of their
+	// repository in view (builds_repo_idx: repository_id, id DESC); the
+	// delete cascades to build_logs and sets launches.build_id to NULL
+	// (launches_build_idx), of which there are none here.
+	return s.deleteInBatches(ctx, "prune builds", buildPruneBatch, `
+		DELETE FROM builds WHERE id IN (
+			SELECT b.id FROM builds b
+			WHERE b.status IN ('succeeded', 'failed', 'cancelled')
+			  AND coalesce(b.completed_at, b.created_at) < $1
+			  AND b.id < (SELECT min(k.id) FROM (
+			                SELECT id FROM builds
+			                WHERE repository_id = b.repository_id
+			                ORDER BY id DESC LIMIT $2) k)
+			  AND NOT EXISTS (SELECT 1 FROM launches l WHERE l.build_id = b.id)
+			ORDER BY b.id
+			LIMIT $3
+			FOR UPDATE SKIP LOCKED)`, time.Now().Add(-retention), keep)
 }
 
 // PruneLaunches deletes finished launches (stopped, failed, expired) that
@@ -71,28 +59,16 @@ func (s *Store) PruneLaunches(ctx context.Context, retention time.Duration) (int
 	if retention <= 0 {
 		return 0, fmt.Errorf("prune launches: retention %s: want a positive duration", retention)
 	}
-	cutoff := time.Now().Add(-retention)
-	var total int64
-	for {
-		tag, err := s.pool.Exec(ctx, `
-			DELETE FROM launches WHERE id IN (
-				SELECT l.id FROM launches l
-				WHERE l.status IN ('stopped', 'failed', 'expired')
-				  AND coalesce(l.stopped_at, l.created_at) < $1
-				  AND l.id < (SELECT max(n.id) FROM launches n
-				              WHERE n.repository_id = l.repository_id AND NOT n.warm)
-				ORDER BY l.id
-				LIMIT $2
-				FOR UPDATE SKIP LOCKED)`, cutoff, launchPruneBatch)
-		if err != nil {
-			return total, fmt.Errorf("prune launches: %w", mapError(err))
-		}
-		n := tag.RowsAffected()
-		total += n
-		if n < launchPruneBatch {
-			return total, nil
-		}
-	}
+	return s.deleteInBatches(ctx, "prune launches", launchPruneBatch, `
+		DELETE FROM launches WHERE id IN (
+			SELECT l.id FROM launches l
+			WHERE l.status IN ('stopped', 'failed', 'expired')
+			  AND coalesce(l.stopped_at, l.created_at) < $1
+			  AND l.id < (SELECT max(n.id) FROM launches n
+			              WHERE n.repository_id = l.repository_id AND NOT n.warm)
+			ORDER BY l.id
+			LIMIT $2
+			FOR UPDATE SKIP LOCKED)`, time.Now().Add(-retention))
 }
 
 // RecordWebhookDelivery records the keys of a webhook delivery (its
