@@ -263,7 +263,7 @@ func TestThumbnailOfALaunchedApp(t *testing.T) {
 	}
 
 	// A refresh of an app that is not running launches it and takes a new
-	// one (the same picture: captured again, no new event).
+	// one (the same picture, captured again).
 	if _, err := c.StopLaunch(ctx, l.ID); err != nil {
 		t.Fatal(err)
 	}

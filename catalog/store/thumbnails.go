@@ -18,8 +18,9 @@ const maxThumbnailBytes = 2 << 20
 
 // SaveThumbnail stores t as its repository's thumbnail, replacing the one
 // it had (of an older build: that one is pruned with it), and writes
-// repository.updated (changed: thumbnail) when the picture differs. It
-// returns the thumbnail as stored, without its images.
+// repository.updated (changed: thumbnail; same_picture when the new
+// capture looks exactly like the old one). It returns the thumbnail as
+// stored, without its images.
 func (s *Store) SaveThumbnail(ctx context.Context, t catalog.Thumbnail) (*catalog.Thumbnail, error) {
 	if len(t.Image) == 0 || len(t.Image2x) == 0 {
 		return nil, catalog.Invalid("thumbnail", "has no image")
@@ -52,12 +53,10 @@ func (s *Store) SaveThumbnail(ctx context.Context, t catalog.Thumbnail) (*catalo
 		if err != nil {
 			return mapError(err)
 		}
-		if old == t.ETag {
-			return nil // the same picture: nothing a reader would see changed
-		}
 		_, err = insertEvent(ctx, tx, EventSpec{Type: "repository.updated", Subject: t.Repository, Data: map[string]any{
 			"id": t.RepositoryID, "slug": t.Repository, "changed": []string{"thumbnail"},
 			"thumbnail_url": catalog.ThumbnailPath(t.Repository, t.ETag), "build_id": t.BuildID,
+			"same_picture": old == t.ETag,
 		}})
 		return err
 	})

@@ -85,12 +85,12 @@ func TestThumbnailSavedServedReplacedAndGoneWithTheRepository(t *testing.T) {
 		t.Fatalf("events = %v, want one repository.updated with the thumbnail_url", evs)
 	}
 
-	// The same picture again: nothing changed, no event.
+	// The same picture again (a refresh): said so.
 	if _, err := st.SaveThumbnail(ctx, thumb(repo.ID, b1, 1)); err != nil {
 		t.Fatal(err)
 	}
-	if evs := updatedEvents(t, st, "dash"); len(evs) != 1 {
-		t.Fatalf("events after the same picture = %v, want still one", evs)
+	if evs := updatedEvents(t, st, "dash"); len(evs) != 2 || evs[1]["same_picture"] != true || evs[0]["same_picture"] != false {
+		t.Fatalf("events after the same picture = %v, want a second one with same_picture", evs)
 	}
 
 	// A newer build's picture replaces it.
@@ -122,7 +122,7 @@ func TestThumbnailSavedServedReplacedAndGoneWithTheRepository(t *testing.T) {
 	if last.Status != catalog.TimelineWarning || !strings.Contains(last.Message, "did not finish loading") {
 		t.Errorf("last step = %+v, want the warning", last)
 	}
-	if evs := updatedEvents(t, st, "dash"); len(evs) != 3 || evs[2]["type"] != "ingestion.warning" || evs[2]["source"] != "thumbnail" {
+	if evs := updatedEvents(t, st, "dash"); len(evs) != 4 || evs[3]["type"] != "ingestion.warning" || evs[3]["source"] != "thumbnail" {
 		t.Errorf("events = %v, want an ingestion.warning from thumbnail last", evs)
 	}
 
