@@ -1,9 +1,9 @@
 package tui
 
 import (
-	"image"
 	"encoding/json"
 	"fmt"
+	"image"
 	"slices"
 	"strings"
 	"time"
