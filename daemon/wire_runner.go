@@ -36,10 +36,12 @@ func (d *Daemon) wireRunner(ctx context.Context) error {
 		PreviewDomain:  d.cfg.PreviewDomain,
 		BaseURL:        func() string { return d.URL },
 		HostAllowed:    d.api.Guard.HostAllowed,
+		OnRunning:      d.thumbnailHook(),
 	})
 	if err != nil {
 		return fmt.Errorf("runner: %w", err)
 	}
+	d.thumbRunner.r.Store(r)
 	// Adopt or remove the containers of a previous run before serving, so
 	// that a preview request does not start an app that already runs.
 	initCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
