@@ -17,8 +17,14 @@ type SearchResult struct {
 	IngestStatus IngestStatus `json:"ingest_status"`
 	// LatestBuild is the newest build, nil when there is none.
 	LatestBuild *BuildSummary `json:"latest_build,omitempty"`
-	LaunchCount int64         `json:"launch_count"`
-	CreatedAt   time.Time     `json:"created_at"`
+	// ThumbnailURL is the path of the app's screenshot, "" while it has
+	// none; ColorFrom and ColorTo are the colours its Hugging Face front
+	// matter gives its card (colorFrom, colorTo), for a card without one.
+	ThumbnailURL string    `json:"thumbnail_url,omitempty"`
+	ColorFrom    string    `json:"color_from,omitempty"`
+	ColorTo      string    `json:"color_to,omitempty"`
+	LaunchCount  int64     `json:"launch_count"`
+	CreatedAt    time.Time `json:"created_at"`
 	// Relevance is where the words of the query were found: 3 all in the
 	// name, 2 in the name and description, 1 somewhere including the
 	// README; 0 when the query has no words. Results are ordered by it,

@@ -64,8 +64,11 @@ type Repository struct {
 	Tags     []Tag `json:"tags"`
 	// LatestBuild is the newest build, when the query asked for it.
 	LatestBuild *BuildSummary `json:"latest_build,omitempty"`
-	CreatedAt   time.Time     `json:"created_at"`
-	UpdatedAt   time.Time     `json:"updated_at"`
+	// ThumbnailURL is the path of the app's screenshot
+	// (ThumbnailPath), "" while it has none.
+	ThumbnailURL string    `json:"thumbnail_url,omitempty"`
+	CreatedAt    time.Time `json:"created_at"`
+	UpdatedAt    time.Time `json:"updated_at"`
 }
 
 // IngestionEvent is one step of a repository's ingestion timeline.
@@ -79,6 +82,11 @@ type IngestionEvent struct {
 	DurationMS   *int64       `json:"duration_ms,omitempty"`
 	CreatedAt    time.Time    `json:"created_at"`
 }
+
+// TimelineWarning is the status of a timeline step that is not a state of
+// the repository but something that went wrong beside ingestion, for the
+// person who reads the timeline (a screenshot that could not be taken).
+const TimelineWarning IngestStatus = "warning"
 
 // BuildStatus is where a build stands.
 type BuildStatus string

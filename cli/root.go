@@ -30,6 +30,9 @@ type GlobalFlags struct {
 	JQ      string
 	Quiet   bool
 	NoColor bool
+	// NoImages turns off pictures in the terminal (show, thumbnail, the
+	// TUI).
+	NoImages bool
 }
 
 // Factory gives commands what they need from the outside world. Tests
@@ -123,13 +126,14 @@ Exit codes: 0 ok, 1 failure, 2 usage, 3 not found, 4 daemon unreachable,
 	pf.StringVar(&f.Flags.JQ, "jq", "", "filter the JSON output with a jq `expression` (implies --json)")
 	pf.BoolVarP(&f.Flags.Quiet, "quiet", "q", false, "print identifiers only, one per line")
 	pf.BoolVar(&f.Flags.NoColor, "no-color", false, "no colour in output (env "+EnvNoColor+")")
+	pf.BoolVar(&f.Flags.NoImages, "no-images", false, "draw no thumbnails in the terminal")
 
 	// One file per noun: later commands (build, logs, launch, search, …)
 	// are added here.
 	root.AddCommand(
 		NewCmdAdd(f),
 		NewCmdList(f),
-		NewCmdShow(f), NewCmdRefresh(f), NewCmdEdit(f),
+		NewCmdShow(f), NewCmdRefresh(f), NewCmdEdit(f), NewCmdThumbnail(f),
 		NewCmdRm(f),
 		NewCmdTag(f),
 		NewCmdSearch(f), NewCmdTags(f),

@@ -12,6 +12,7 @@ import (
 
 	"github.com/appstore-dev/appstore/catalog"
 	"github.com/appstore-dev/appstore/client"
+	"github.com/appstore-dev/appstore/internal/termimage"
 	"github.com/appstore-dev/appstore/internal/textutil"
 )
 
@@ -22,6 +23,8 @@ type ShowOptions struct {
 	Output OutputOptions
 	// Now is the time relative times are computed from (tests fix it).
 	Now func() time.Time
+	// Protocol draws the thumbnail (none: not drawn).
+	Protocol termimage.Protocol
 
 	Slug string
 }
@@ -38,7 +41,7 @@ func NewCmdShow(f *Factory) *cobra.Command {
 		Args:              usageArgs(cobra.ExactArgs(1)),
 		ValidArgsFunction: completeSlugs(f, 1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.IO, opts.Client, opts.Output, opts.Now = f.IO, f.Client, f.Output(), time.Now
+			opts.IO, opts.Client, opts.Output, opts.Now, opts.Protocol = f.IO, f.Client, f.Output(), time.Now, f.ImageProtocol()
 			opts.Slug = args[0]
 			return runShow(cmd.Context(), opts)
 		},
@@ -61,6 +64,13 @@ func runShow(ctx context.Context, opts *ShowOptions) error {
 	now := time.Now
 	if opts.Now != nil {
 		now = opts.Now
+	}
+	// The picture first, as a card shows it; a thumbnail that cannot be
+	// drawn is not worth failing the command for.
+	if r.ThumbnailURL != "" && opts.Protocol != termimage.None {
+		if err := drawThumbnail(ctx, opts.IO, c, r.Slug, opts.Protocol); err != nil {
+			fmt.Fprintf(opts.IO.ErrOut, "%s\n", opts.IO.Gray("(cannot draw the thumbnail: "+err.Error()+")"))
+		}
 	}
 	if err := printRepository(opts.IO, r, now()); err != nil {
 		return err

@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/appstore-dev/appstore/internal/termimage"
 	"github.com/appstore-dev/appstore/tui"
 )
 
@@ -65,7 +66,10 @@ func runTUI(ctx context.Context, f *Factory, query string) error {
 		ServerURL: c.URL(),
 		Query:     query,
 		Color:     f.IO.ColorEnabled(),
-		Open:      tui.BrowserOpener(f.Getenv),
+		// Thumbnails in half blocks: a terminal with an image protocol
+		// has true colour too, and the TUI redraws cells, not pictures.
+		Images: f.IO.ColorEnabled() && f.ImageProtocol() != termimage.None,
+		Open:   tui.BrowserOpener(f.Getenv),
 		// A local directory typed in the add form is this machine's.
 		ResolveGitURL: resolveGitURL,
 	}

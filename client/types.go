@@ -48,6 +48,9 @@ type (
 	LaunchLogLine       = apitype.LaunchLogLine
 	LaunchLogsOptions   = apitype.LaunchLogsOptions
 
+	// Thumbnails.
+	ThumbnailRefresh = apitype.ThumbnailRefresh
+
 	// Search and autocomplete.
 	SearchOptions       = apitype.SearchOptions
 	AutocompleteOptions = apitype.AutocompleteOptions

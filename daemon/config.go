@@ -102,6 +102,13 @@ type Config struct {
 	MaxCPUs        float64       // CPUs; larger resource profiles are refused (0: no limit)
 	MaxPids        int64         // processes; larger resource profiles are refused (0: no limit)
 
+	// Thumbnails (daemon/thumbnail, runner role): screenshots of the apps
+	// for their cards, taken by a headless Chromium. Off unless set
+	// (appstored turns them on by default).
+	Thumbnails           bool
+	Chromium             string        // the browser; "" looks for chromium on PATH
+	ThumbnailLoadTimeout time.Duration // how long a page may take to load (default 15s)
+
 	// Image builds (daemon/builder; zero values take its defaults).
 	BuildTimeout     time.Duration // time limit of one build (default 20m)
 	BuildConcurrency int           // builds this process runs at once (default 2)

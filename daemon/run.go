@@ -20,6 +20,7 @@ import (
 	"github.com/appstore-dev/appstore/daemon/localpg"
 	"github.com/appstore-dev/appstore/daemon/metrics"
 	"github.com/appstore-dev/appstore/daemon/queue"
+	"github.com/appstore-dev/appstore/daemon/thumbnail"
 )
 
 // Daemon is a started appstored. Tests start one in process with Start; the
@@ -40,6 +41,10 @@ type Daemon struct {
 	// api is the HTTP surface: the route table and its handlers. Each
 	// wire step fills in the handlers of its area.
 	api *api.Server
+	// thumbs takes the apps' thumbnails (nil when off), through
+	// thumbRunner once wireRunner made the runner.
+	thumbs      *thumbnail.Service
+	thumbRunner thumbnailRunner
 	// gitPolicy is the one Git URL policy of registration, clones, sync
 	// and builds (Config.GitPolicy).
 	gitPolicy giturl.Policy
@@ -139,6 +144,7 @@ func Start(ctx context.Context, cfg Config) (_ *Daemon, err error) {
 		d.wireCleanup,
 		d.wireIngest,
 		d.wireBuild,
+		d.wireThumbnails,
 		d.wireRunner,
 		d.wireServices,
 		d.wireWeb,

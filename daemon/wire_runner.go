@@ -37,10 +37,12 @@ func (d *Daemon) wireRunner(ctx context.Context) error {
 		BaseURL:        func() string { return d.URL },
 		HostAllowed:    d.api.Guard.HostAllowed,
 		DaemonToken:    d.api.Guard.IsCredential,
+		OnRunning:      d.thumbnailHook(),
 	})
 	if err != nil {
 		return fmt.Errorf("runner: %w", err)
 	}
+	d.thumbRunner.r.Store(r)
 	// Adopt or remove the containers of a previous run before serving, so
 	// that a preview request does not start an app that already runs.
 	initCtx, cancel := context.WithTimeout(ctx, 15*time.Second)

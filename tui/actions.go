@@ -161,11 +161,15 @@ func (m *Model) reloadDetail(slug string) tea.Cmd {
 	}
 	m.detailLoading = true
 	ctx, src := m.ctx, m.src
+	images, shown := m.opts.Images, m.detail.ThumbnailURL()
 	return func() tea.Msg {
 		msg := repoMsg{slug: slug}
 		msg.repo, msg.err = src.Repository(ctx, slug)
 		if msg.err != nil {
 			return msg
+		}
+		if images {
+			msg.thumbURL, msg.thumb = loadThumbnail(ctx, src, msg.repo, shown)
 		}
 		if msg.timeline, msg.err = src.Timeline(ctx, slug, detailTimeline); msg.err != nil {
 			return msg

@@ -3,6 +3,7 @@ package tui
 import (
 	"encoding/json"
 	"fmt"
+	"image"
 	"slices"
 	"strings"
 	"time"
@@ -44,6 +45,10 @@ type Detail struct {
 	builds   []client.Build
 	err      error
 	loading  bool
+	// thumbURL and thumb are the app's thumbnail, drawn above its
+	// description (none without Options.Images).
+	thumbURL string
+	thumb    image.Image
 
 	launches map[string]*client.Launch // shared with the root model
 }
@@ -78,6 +83,7 @@ func (d *Detail) SetSize(width, height int) {
 func (d *Detail) Open(slug string) {
 	if slug != d.slug {
 		d.repo, d.timeline, d.builds, d.err = nil, nil, nil, nil
+		d.thumbURL, d.thumb = "", nil
 		d.vp.GotoTop()
 	}
 	d.slug, d.loading = slug, true
@@ -102,6 +108,9 @@ func (d *Detail) Set(msg repoMsg) {
 	d.err = msg.err
 	if msg.err == nil {
 		d.repo, d.timeline, d.builds = msg.repo, msg.timeline, msg.builds
+		if msg.thumb != nil || msg.thumbURL != d.thumbURL {
+			d.thumbURL, d.thumb = msg.thumbURL, msg.thumb
+		}
 	}
 	d.render()
 }
@@ -225,6 +234,10 @@ func (d *Detail) content() string {
 	}
 	if d.err != nil {
 		line("%s", s.Error.Render("Could not refresh: "+d.err.Error()))
+	}
+	if pic := d.thumbnail(); pic != "" {
+		b.WriteString(pic)
+		line("")
 	}
 	if r.Description != "" {
 		line("%s", wrap(r.Description, d.width))

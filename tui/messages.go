@@ -1,6 +1,8 @@
 package tui
 
 import (
+	"image"
+
 	"time"
 
 	"github.com/appstore-dev/appstore/catalog"
@@ -57,6 +59,10 @@ type repoMsg struct {
 	builds   []client.Build
 	launches []client.Launch
 	err      error
+	// thumbURL is the thumbnail shown for it; thumb its picture, nil when
+	// the one shown already is that one.
+	thumbURL string
+	thumb    image.Image
 }
 
 // rowMsg is a repository re-read after an event, to patch its row.

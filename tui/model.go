@@ -47,6 +47,9 @@ type Options struct {
 	PageSize int
 	// Logger records what the screen cannot show (nil: discarded).
 	Logger *slog.Logger
+	// Images draws the app's thumbnail in the detail view, in true-colour
+	// half blocks (when the Source can give it: ThumbnailSource).
+	Images bool
 }
 
 type screen int

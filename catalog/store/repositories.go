@@ -33,7 +33,8 @@ const repoColumns = `r.id, r.slug, r.name, r.git_url, r.branch, r.default_branch
 	r.homepage, r.owner, r.requested_dockerfile, r.dockerfile_path, r.context_path, r.app_port,
 	r.port_source, r.metadata, r.ingest_status, r.ingest_error, r.ingest_attempts,
 	r.last_ingested_at, r.last_commit_sha, r.launch_count, r.created_at, r.updated_at,
-	b.id, b.status, b.commit_sha, b.image_tag, b.cached, b.completed_at, b.builder, r.redeploy`
+	b.id, b.status, b.commit_sha, b.image_tag, b.cached, b.completed_at, b.builder, r.redeploy,
+	(SELECT etag FROM thumbnails WHERE repository_id = r.id)`
 
 const repoFrom = `repositories r
 	LEFT JOIN LATERAL (
@@ -49,13 +50,17 @@ func scanRepository(row pgx.Row) (*catalog.Repository, error) {
 	var bStatus, bSHA, bImage, bBuilder *string
 	var bCached *bool
 	var bDone *time.Time
+	var thumb *string
 	err := row.Scan(&r.ID, &r.Slug, &r.Name, &r.GitURL, &r.Branch, &r.DefaultBranch, &r.Description, &r.Emoji,
 		&r.Homepage, &r.Owner, &r.RequestedDockerfile, &r.DockerfilePath, &r.ContextPath, &port,
 		&r.PortSource, &meta, &r.IngestStatus, &r.IngestError, &r.IngestAttempts,
 		&r.LastIngestedAt, &r.LastCommitSHA, &r.LaunchCount, &r.CreatedAt, &r.UpdatedAt,
-		&bID, &bStatus, &bSHA, &bImage, &bCached, &bDone, &bBuilder, &r.Redeploy)
+		&bID, &bStatus, &bSHA, &bImage, &bCached, &bDone, &bBuilder, &r.Redeploy, &thumb)
 	if err != nil {
 		return nil, err
+	}
+	if thumb != nil {
+		r.ThumbnailURL = catalog.ThumbnailPath(r.Slug, *thumb)
 	}
 	if port != nil {
 		r.AppPort = int(*port)

@@ -206,7 +206,7 @@ func (s *Store) rankedPage(ctx context.Context, sel *selection, q *query.Query, 
 			b.arg(int32(after.tier)), b.arg(after.launches), b.arg(after.id))
 	}
 	sql := `SELECT p.id, p.slug, p.name, p.description, p.emoji, p.tags, p.ingest_status, p.launch_count, p.created_at, p.relevance,
-	b.id, b.status, b.commit_sha, b.image_tag, b.cached, b.completed_at, p.total
+	b.id, b.status, b.commit_sha, b.image_tag, b.cached, b.completed_at, ` + cardColumns + `, p.total
 FROM (
 	SELECT * FROM (
 		SELECT r.id, r.slug, r.name, r.description, r.emoji, r.tags, r.ingest_status, r.launch_count, r.created_at,
@@ -284,7 +284,7 @@ func (s *Store) tierPage(ctx context.Context, sel *selection, t tier, after *sea
 	}
 	sql := `SELECT p.id, p.slug, p.name, p.description, p.emoji, p.tags, p.ingest_status, p.launch_count, p.created_at, ` +
 		strconv.Itoa(t.tier) + `,
-	b.id, b.status, b.commit_sha, b.image_tag, b.cached, b.completed_at
+	b.id, b.status, b.commit_sha, b.image_tag, b.cached, b.completed_at, ` + cardColumns + `
 FROM (
 	SELECT r.id, r.slug, r.name, r.description, r.emoji, r.tags, r.ingest_status, r.launch_count, r.created_at
 	FROM repositories r` + whereClause(where) + `
@@ -302,6 +302,20 @@ ORDER BY p.launch_count DESC, p.id DESC`
 	return scanResults(rows, nil)
 }
 
+// cardColumns are what a result's card shows besides the repository's
+// columns: its thumbnail's version and its Hugging Face colours, read for
+// the page's rows only (p is the page, by primary key).
+const cardColumns = `(SELECT etag FROM thumbnails WHERE repository_id = p.id),
+	(SELECT metadata #>> '{hf,color_from}' FROM repositories WHERE id = p.id),
+	(SELECT metadata #>> '{hf,color_to}' FROM repositories WHERE id = p.id)`
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
 // scanResults reads result rows: the repository, its relevance, its latest
 // build, and with total set a last column, the window count of matches.
 func scanResults(rows pgx.Rows, total *int64) ([]catalog.SearchResult, error) {
@@ -314,8 +328,9 @@ func scanResults(rows pgx.Rows, total *int64) ([]catalog.SearchResult, error) {
 		var bStatus, bSHA, bImage *string
 		var bCached *bool
 		var bDone *time.Time
+		var thumb, colorFrom, colorTo *string
 		dest := []any{&r.ID, &r.Slug, &r.Name, &r.Description, &r.Emoji, &tags, &r.IngestStatus, &r.LaunchCount,
-			&r.CreatedAt, &r.Relevance, &bID, &bStatus, &bSHA, &bImage, &bCached, &bDone}
+			&r.CreatedAt, &r.Relevance, &bID, &bStatus, &bSHA, &bImage, &bCached, &bDone, &thumb, &colorFrom, &colorTo}
 		if total != nil {
 			dest = append(dest, total)
 		}
@@ -323,6 +338,10 @@ func scanResults(rows pgx.Rows, total *int64) ([]catalog.SearchResult, error) {
 			return nil, err
 		}
 		r.Tags = splitTags(tags)
+		if thumb != nil {
+			r.ThumbnailURL = catalog.ThumbnailPath(r.Slug, *thumb)
+		}
+		r.ColorFrom, r.ColorTo = deref(colorFrom), deref(colorTo)
 		if bID != nil {
 			r.LatestBuild = &catalog.BuildSummary{ID: *bID, Status: catalog.BuildStatus(*bStatus), CommitSHA: *bSHA,
 				ImageTag: *bImage, Cached: *bCached, CompletedAt: bDone}

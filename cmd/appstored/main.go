@@ -19,6 +19,7 @@ import (
 	"github.com/appstore-dev/appstore/daemon"
 	"github.com/appstore-dev/appstore/daemon/builder"
 	"github.com/appstore-dev/appstore/daemon/runner"
+	"github.com/appstore-dev/appstore/daemon/thumbnail"
 )
 
 // Set by the linker (see Makefile).
@@ -103,6 +104,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	env.String(&maxMemory, "max-memory", "", "largest memory a launch may get (e.g. 512MiB); larger resource profiles are refused; empty: no limit")
 	env.String(&maxCPUs, "max-cpus", "", "most CPUs a launch may get (e.g. 1.5); larger resource profiles are refused; empty: no limit")
 	env.Int64(&cfg.MaxPids, "max-pids", 0, "most processes a launch may run; larger resource profiles are refused; 0: no limit")
+	env.Bool(&cfg.Thumbnails, "thumbnails", true, "take a screenshot of each new build's page for its card, in a headless Chromium, when a launch of it first answers")
+	env.String(&cfg.Chromium, "chromium", "", "the Chromium (or Chrome) that takes thumbnails; empty: chromium, chromium-browser or google-chrome on PATH")
+	env.Duration(&cfg.ThumbnailLoadTimeout, "thumbnail-load-timeout", thumbnail.DefaultLoadTimeout, "how long a page may take to load before its thumbnail is given up (with a warning in the app's timeline)")
 	var buildConcurrency, keepImages int64
 	var buildCacheSize string
 	env.Duration(&cfg.BuildTimeout, "build-timeout", builder.DefaultTimeout, "time limit of one image build")

@@ -34,6 +34,7 @@ const (
 //     serviceToken, signed, websocket, byMethod), then its handler.
 func (s *Server) routes() []route {
 	repos, hooks, builds, launches, search, services := s.Repositories, s.Webhooks, s.Builds, s.Launches, s.Search, s.Services
+	thumbs := s.Thumbnails
 	events, web := s.eventStream(), s.webView()
 	return []route{
 		// Health, readiness and metrics, for supervisors and scrapers.
@@ -72,6 +73,11 @@ func (s *Server) routes() []route {
 		{GET, "/api/v1/launches/{id}", read, launches.get},
 		{DELETE, "/api/v1/launches/{id}", mutating, launches.stop},
 		{GET, "/api/v1/launches/{id}/logs", read, launches.logs},
+
+		// Screenshots of the apps for their cards (thumbnails.go); the
+		// runner's browser takes them.
+		{GET, "/api/v1/repositories/{slug}/thumbnail", read, thumbs.get},
+		{POST, "/api/v1/repositories/{slug}/thumbnail", mutating, thumbs.refresh},
 
 		// Search and autocomplete (search.go).
 		{GET, "/api/v1/search", read, search.search},

@@ -55,6 +55,7 @@ type Server struct {
 	Launches     *Launches
 	Search       *Search
 	Services     *Services
+	Thumbnails   *Thumbnails
 
 	// Handlers provided by other packages.
 	Events   EventStream                        // daemon/events: the event stream
@@ -111,6 +112,7 @@ func (s *Server) defaults() {
 	orNew(&s.Launches).defaults(s)
 	orNew(&s.Search).defaults(s)
 	orNew(&s.Services).defaults(s)
+	orNew(&s.Thumbnails).defaults(s)
 }
 
 // orNew sets *p to a new T when it is nil and returns it.

@@ -289,6 +289,9 @@ func (r *Runner) awaitReady(ctx context.Context, id int64, cid string, port, app
 			r.replaceOlder(l)
 		}
 		r.notify()
+		if r.cfg.OnRunning != nil {
+			r.cfg.OnRunning(r.Decorate(l))
+		}
 	case readyExited:
 		r.exited(ctx, id, cid, ins, cleanup)
 	case readyTimeout:

@@ -117,6 +117,11 @@ type Config struct {
 	// BrowserWait is how long a browser's request waits for a sleeping app
 	// before it gets the "starting…" page (default 2s).
 	BrowserWait time.Duration
+
+	// OnRunning, when set, is told about every launch that starts to
+	// answer (warm ones too), after it is recorded running: the thumbnail
+	// service captures new builds then. It must not block.
+	OnRunning func(l *catalog.Launch)
 }
 
 func (c Config) withDefaults() Config {

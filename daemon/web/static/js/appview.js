@@ -8,6 +8,7 @@ import {h, replace, badge, timeEl, duration, shortSHA, announce} from './dom.js'
 import {LaunchControl, activeLaunches, launchBlocked, BUILD_PAGE} from './launch.js';
 import {tagText} from './cards.js';
 import {safeHTML} from './safehtml.js';
+import {Cover} from './cover.js';
 
 const SOURCES = [
   ['manual', 'Manual', 'added by people; kept across re-ingestion'],
@@ -38,6 +39,7 @@ export class AppView {
     this.heading = h('h1', {tabindex: '-1'}, slug);
     this.meta = h('p', {class: 'meta'});
     this.desc = h('p', {class: 'desc'});
+    this.cover = new Cover({slug}, {large: true});
     this.banner = h('p', {class: 'notice', hidden: true});
     this.alert = h('p', {class: 'error', role: 'alert', hidden: true});
     this.statusEl = h('p', {class: 'status', id: 'app-status'});
@@ -93,6 +95,7 @@ export class AppView {
       h('p', {class: 'crumbs'}, h('a', {href: '/', 'data-nav': true}, '← All apps')),
       h('article', {class: 'app', dataset: {slug}},
         h('header', {class: 'app-head'}, this.heading, this.meta, this.desc),
+        this.cover.el,
         this.banner,
         this.alert,
         ...this.panels));
@@ -120,6 +123,7 @@ export class AppView {
 
   setGone(gone) {
     this.gone = gone;
+    this.cover.el.hidden = gone;
     for (const p of this.panels) p.hidden = gone;
   }
 
@@ -168,6 +172,7 @@ export class AppView {
 
   showRepo(r) {
     this.repo = r;
+    this.cover.set(r);
     this.heading.textContent = r.emoji ? `${r.emoji} ${r.name || r.slug}` : r.name || r.slug;
     document.title = `${r.name || r.slug} — appstore`;
     replace(this.meta, h('code', {}, r.slug), ' · ', h('span', {class: 'giturl'}, r.git_url),

@@ -4,6 +4,7 @@
 import {api, enc} from './api.js';
 import {h, replace, badge} from './dom.js';
 import {LaunchControl, launchBlocked, BUILD_PAGE} from './launch.js';
+import {Cover} from './cover.js';
 
 export function tagText(t) { return `${t.key}:${t.value}`; }
 
@@ -20,7 +21,9 @@ export class Card {
     const chips = (r.tags || []).map((t) => h('li', {},
       h('button', {type: 'button', class: 'chip', 'data-tag': tagText(t),
         'aria-label': `Add ${tagText(t)} to the search`, on: {click: () => addTag(tagText(t))}}, tagText(t))));
+    this.cover = new Cover(r);
     this.el = h('article', {class: 'card', 'aria-labelledby': titleId, dataset: {slug: r.slug}},
+      h('a', {href: `/app/${enc(r.slug)}`, 'data-nav': true, tabindex: '-1', 'aria-hidden': 'true', class: 'cover-link'}, this.cover.el),
       h('h3', {id: titleId},
         r.emoji ? h('span', {class: 'emoji', 'aria-hidden': 'true'}, `${r.emoji} `) : null,
         h('a', {href: `/app/${enc(r.slug)}`, 'data-nav': true}, r.name || r.slug)),
@@ -66,6 +69,8 @@ export class Card {
       }
     } else if (ev.type.startsWith('launch.')) {
       this.launch.handle(ev);
+    } else if (ev.type === 'repository.updated' && d.thumbnail_url) {
+      this.cover.set({thumbnail_url: d.thumbnail_url});
     }
   }
 }

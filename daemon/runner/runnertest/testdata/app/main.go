@@ -25,6 +25,7 @@ var (
 	mode  = flag.String("mode", "serve", "serve, crash, hostile-crash or tcp")
 	port  = flag.String("port", "", "port to listen on instead of $PORT")
 	delay = flag.Duration("delay", 0, "wait this long before listening")
+	page  = flag.String("page", "", "serve an HTML page at /: #rrggbb (that background), nosy (tries to reach the daemon and other hosts, then paints #118877) or never (a load that never ends)")
 )
 
 var hold [][]byte // memory kept by /alloc
@@ -73,6 +74,10 @@ func main() {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("X-App-Name", *name)
+		if *page != "" && r.URL.Path == "/" {
+			servePage(w)
+			return
+		}
 		fmt.Fprintf(w, "hello from %s on port %s path %s\n", *name, p, r.URL.Path)
 	})
 	mux.HandleFunc("/slow", func(w http.ResponseWriter, r *http.Request) {
@@ -81,6 +86,9 @@ func main() {
 		d, _ := time.ParseDuration(r.URL.Query().Get("d"))
 		time.Sleep(d)
 		fmt.Fprintf(w, "hello from %s on port %s path %s\n", *name, p, r.URL.Path)
+	})
+	mux.HandleFunc("/never.png", func(w http.ResponseWriter, r *http.Request) {
+		<-r.Context().Done() // the page's load never ends
 	})
 	mux.HandleFunc("/headers", func(w http.ResponseWriter, r *http.Request) {
 		h := map[string]string{"Host": r.Host, "Path": r.URL.RequestURI()}
@@ -157,6 +165,35 @@ func main() {
 	})
 	mux.HandleFunc("/ws", echoWebSocket)
 	_ = http.Serve(ln, mux)
+}
+
+// servePage writes the HTML page of -page.
+func servePage(w http.ResponseWriter) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	switch *page {
+	case "never":
+		fmt.Fprint(w, `<!doctype html><title>never</title><body style="background:#118877"><img src="/never.png">`)
+	case "nosy":
+		// The daemon serves this page's origin (<slug>.localhost:PORT)
+		// too: it tries the daemon's API on the same port under its own
+		// names, another app's preview, and a WebSocket to the event
+		// stream, then paints its background.
+		fmt.Fprint(w, `<!doctype html><html><head><title>nosy</title>
+<style>html,body{margin:0;height:100%;background:#aa2222}</style></head><body><script>
+const port = location.port;
+const tries = [
+  fetch('http://127.0.0.1:' + port + '/api/v1/version?from=nosy'),
+  fetch('http://localhost:' + port + '/api/v1/search?q=nosy'),
+  fetch('http://other.localhost:' + port + '/'),
+  fetch('http://127.0.0.1:' + port + '/healthz', {mode: 'no-cors'}),
+  new Promise((ok) => { const ws = new WebSocket('ws://127.0.0.1:' + port + '/api/v1/events'); ws.onerror = ok; ws.onopen = ok; setTimeout(ok, 2000); }),
+];
+Promise.allSettled(tries).then(() => { document.body.style.background = '#118877'; });
+</script></body></html>`)
+	default:
+		fmt.Fprintf(w, `<!doctype html><html><head><title>%s</title><style>html,body{margin:0;height:100%%;background:%s}</style></head>
+<body><h1 style="margin:0;padding:40px;font:48px sans-serif;color:#fff">%s</h1></body></html>`, *name, *page, *name)
+	}
 }
 
 // echoWebSocket is a minimal RFC 6455 server: it accepts the upgrade and
