@@ -471,7 +471,7 @@ func TestWebViewWithToken(t *testing.T) {
 	// The query parameter is for WebSocket handshakes only: it does not
 	// authorise a change.
 	body := strings.NewReader(`{"git_url":"` + git.URL(repo) + `"}`)
-	resp, err := http.Post(d.URL+"/api/v1/repositories?access_token=s3cret", "application/json", body)
+	resp, err := http.Post(d.URL+"/api/v1/repositories?access_token=s3cret-web-token-0001", "application/json", body)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -513,7 +513,7 @@ func TestWebViewWithToken(t *testing.T) {
 		chromedp.SendKeys(chromedp.ID("token"), "s3cret-web-token-0001"),
 		chromedp.Click(chromedp.CSS(`#token-form button[type="submit"]`)))
 	b.wait("the event stream connects with the token", `document.getElementById('conn').dataset.state === 'live'`, short)
-	if !eval[bool](b, `sessionStorage.getItem('appstore.token') === 's3cret' && localStorage.length === 0 && !location.href.includes('s3cret')`) {
+	if !eval[bool](b, `sessionStorage.getItem('appstore.token') === 's3cret-web-token-0001' && localStorage.length === 0 && !location.href.includes('s3cret-web-token-0001')`) {
 		t.Errorf("the token is not kept in sessionStorage only")
 	}
 	b.step("submit with the token", short, chromedp.Click(chromedp.CSS(`form.add button[type="submit"]`)))
