@@ -138,6 +138,7 @@ func (w *Worker) Prune(ctx context.Context) error {
 			w.logger.Debug("image not pruned", "image", textutil.ShortSHA(img.ID), "err", err)
 		}
 	}
+	w.pruneRegistry(ctx)
 	if ids, err := w.store.RepositoryIDs(ctx); err == nil {
 		w.sources.prune(ids)
 	}
@@ -157,4 +158,31 @@ func (w *Worker) Prune(ctx context.Context) error {
 		w.logger.Info("image pruning done", "removed", removed)
 	}
 	return nil
+}
+
+// pruneRegistry deletes from the registry (--registry) the pushed images
+// that the same keep policy as the engine's no longer keeps, by digest
+// (which takes their tags along), and forgets their digests. The registry
+// frees their layers at its own garbage collection.
+func (w *Worker) pruneRegistry(ctx context.Context) {
+	reg := w.opts.Registry
+	if reg == nil {
+		return
+	}
+	list, err := w.store.RegistryImagesToPrune(ctx, w.opts.KeepImages)
+	if err != nil {
+		w.logger.Warn("registry pruning: list", "err", err)
+		return
+	}
+	for _, img := range list {
+		if err := reg.Delete(ctx, img.Slug, img.Digest); err != nil {
+			w.logger.Warn("registry pruning: delete", "repository", img.Slug, "digest", img.Digest, "err", err)
+			continue
+		}
+		if err := w.store.ForgetRegistryImage(ctx, img.Digest); err != nil {
+			w.logger.Warn("registry pruning: record", "digest", img.Digest, "err", err)
+			continue
+		}
+		w.logger.Info("pruned a superseded image from the registry", "repository", img.Slug, "digest", img.Digest, "registry", reg.String())
+	}
 }
