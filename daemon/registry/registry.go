@@ -113,7 +113,9 @@ func (r *Registry) LoadCredentials(file string, getenv func(string) string) erro
 }
 
 // SetCredentials sets the credentials directly (tests, embedding).
-func (r *Registry) SetCredentials(username, password string) { r.username, r.password = username, password }
+func (r *Registry) SetCredentials(username, password string) {
+	r.username, r.password = username, password
+}
 
 // HasCredentials reports whether requests carry credentials.
 func (r *Registry) HasCredentials() bool { return r != nil && r.username != "" }
