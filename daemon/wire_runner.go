@@ -24,20 +24,23 @@ func (d *Daemon) wireRunner(ctx context.Context) error {
 		return fmt.Errorf("--warm-pool, --max-memory, --max-cpus, --max-pids, --startup-timeout and --launch-ttl cannot be negative")
 	}
 	r, err := runner.New(runner.Config{
-		Store:          d.Store,
-		Logger:         d.logger.With("component", "runner"),
-		DataDir:        d.cfg.DataDir,
-		StartupTimeout: d.cfg.StartupTimeout,
-		IdleTimeout:    d.cfg.IdleTimeout,
-		DefaultTTL:     d.cfg.LaunchTTL,
-		WarmPool:       d.cfg.WarmPool,
-		Network:        d.cfg.AppNetwork,
-		Limits:         runner.Limits{Memory: d.cfg.MaxMemory, CPUs: d.cfg.MaxCPUs, Pids: d.cfg.MaxPids},
-		PreviewDomain:  d.cfg.PreviewDomain,
-		BaseURL:        func() string { return d.URL },
-		HostAllowed:    d.api.Guard.HostAllowed,
-		DaemonToken:    d.api.Guard.IsCredential,
-		OnRunning:      d.thumbnailHook(),
+		Store:            d.Store,
+		Logger:           d.logger.With("component", "runner"),
+		DataDir:          d.cfg.DataDir,
+		StartupTimeout:   d.cfg.StartupTimeout,
+		IdleTimeout:      d.cfg.IdleTimeout,
+		DefaultTTL:       d.cfg.LaunchTTL,
+		WarmPool:         d.cfg.WarmPool,
+		Network:          d.cfg.AppNetwork,
+		Limits:           runner.Limits{Memory: d.cfg.MaxMemory, CPUs: d.cfg.MaxCPUs, Pids: d.cfg.MaxPids},
+		Runtime:          d.cfg.Runtime,
+		Registry:         d.cfg.Registry,
+		SwarmConstraints: d.cfg.SwarmConstraints,
+		PreviewDomain:    d.cfg.PreviewDomain,
+		BaseURL:          func() string { return d.URL },
+		HostAllowed:      d.api.Guard.HostAllowed,
+		DaemonToken:      d.api.Guard.IsCredential,
+		OnRunning:        d.thumbnailHook(),
 	})
 	if err != nil {
 		return fmt.Errorf("runner: %w", err)

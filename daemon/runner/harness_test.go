@@ -42,6 +42,7 @@ type harness struct {
 	// browser resolving *.localhost to loopback does.
 	web  *http.Client
 	port string
+	cfg  runner.Config
 }
 
 func newHarness(t *testing.T, cfg runner.Config) *harness {
@@ -63,7 +64,12 @@ func newHarness(t *testing.T, cfg runner.Config) *harness {
 		t.Fatal(err)
 	}
 	h.r = r
+	h.cfg = cfg
 	runnertest.CleanupContainers(t, cli, r.ID())
+	if cfg.Runtime == runner.RuntimeSwarm {
+		// The caller made the swarm (runnertest.Swarm) for all its subtests.
+		runnertest.CleanupServices(t, cli, r.ID())
+	}
 
 	launches := &api.Launches{Store: st, Runner: r}
 	h.srv = httptest.NewServer((&api.Server{Store: st, Logger: cfg.Logger, Guard: &api.Guard{Loopback: true}, Launches: launches, Previews: r.Preview,
@@ -108,7 +114,12 @@ func (h *harness) app(slug string, port int, opts runnertest.ImageOptions) (repo
 		opts.Args = []string{"-name", slug}
 	}
 	tag, id := runnertest.Image(h.t, h.docker, opts)
-	return runnertest.App(h.t, h.st, slug, tag, id, port)
+	repoID, buildID = runnertest.App(h.t, h.st, slug, tag, id, port)
+	if h.cfg.Registry != nil {
+		// As the build worker does with --registry: Swarm runs it by digest.
+		runnertest.Push(h.t, h.docker, h.st, h.cfg.Registry, buildID, slug, tag)
+	}
+	return repoID, buildID
 }
 
 // previewURL is http://<slug>.localhost:<port><path>.

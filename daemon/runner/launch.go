@@ -142,24 +142,25 @@ func noBuildError(t *store.LaunchTarget) error {
 // app's port: the repository's (tags.yaml, README app_port, EXPOSE found by
 // ingestion), else the image's single exposed TCP port, else 8080.
 func (r *Runner) imageAndPort(ctx context.Context, t *store.LaunchTarget) (string, int, error) {
-	ref := t.Build.ImageID
-	if ref == "" {
-		ref = t.Build.ImageTag
-	}
-	if ref == "" {
+	if t.Build.ImageID == "" && t.Build.ImageTag == "" {
 		return "", 0, &catalog.ConflictError{Slug: t.Slug, Message: fmt.Sprintf("build #%d of %s recorded no image: rebuild with `appstore build %s`", t.Build.ID, t.Slug, t.Slug)}
 	}
-	img, err := r.eng.image(ctx, ref)
+	ref, ports, err := r.eng.imageRef(ctx, t.Build)
 	if errdefs.IsNotFound(err) {
 		return "", 0, &catalog.ConflictError{Slug: t.Slug, Message: fmt.Sprintf("the image of build #%d of %s (%s) is not on this runner's Docker engine (removed?): rebuild with `appstore build %s`", t.Build.ID, t.Slug, cmp.Or(t.Build.ImageTag, ref), t.Slug)}
+	}
+	var conflict *catalog.ConflictError
+	if errors.As(err, &conflict) {
+		conflict.Slug = t.Slug
+		return "", 0, conflict
 	}
 	if err != nil {
 		return "", 0, &unavailableError{fmt.Sprintf("inspect image %s: %v", ref, err)}
 	}
 	port := t.AppPort
-	if port == 0 && len(img.ExposedPorts) > 0 {
-		slices.Sort(img.ExposedPorts)
-		port = img.ExposedPorts[0]
+	if port == 0 && len(ports) > 0 {
+		slices.Sort(ports)
+		port = ports[0]
 	}
 	if port == 0 {
 		port = DefaultAppPort
@@ -233,14 +234,40 @@ func (r *Runner) start(ctx context.Context, l *catalog.Launch, spec containerSpe
 		return
 	}
 	ins, err := r.eng.inspect(ctx, cid)
+	// A Swarm task is scheduled, its image pulled and its container
+	// started after the service exists: wait for it (a container runs at
+	// once).
+	for poll := 20 * time.Millisecond; err == nil && stateOf(ins) != nil && ins.State.Restarting && ctx.Err() == nil; poll = min(poll*3/2, 250*time.Millisecond) {
+		if time.Since(began) > r.cfg.StartupTimeout {
+			msg := fmt.Sprintf("the app's task did not start within %v", r.cfg.StartupTimeout)
+			if ins.State.Error != "" {
+				msg += ": " + ins.State.Error
+			}
+			r.failLaunch(l.ID, cid, msg, nil)
+			cleanup()
+			return
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(poll):
+		}
+		ins, err = r.eng.inspect(ctx, cid)
+	}
+	if ctx.Err() != nil {
+		cleanup()
+		return
+	}
 	if err == nil && stateOf(ins) != nil && !ins.State.Running {
 		// Ended at once: a stopped container has no published port.
 		r.exited(ctx, l.ID, cid, r.finalState(ctx, cid, ins), cleanup)
 		return
 	}
-	var port int
+	var (
+		host string
+		port int
+	)
 	if err == nil {
-		port, err = hostPort(ins, spec.AppPort)
+		host, port, err = r.eng.endpoint(ctx, ins, spec.AppPort)
 	}
 	if err != nil {
 		if ctx.Err() == nil {
@@ -249,7 +276,7 @@ func (r *Runner) start(ctx context.Context, l *catalog.Launch, spec containerSpe
 		cleanup()
 		return
 	}
-	ok, err := r.st.RecordLaunchContainer(ctx, l.ID, cid, spec.Name, port, instanceURL(port))
+	ok, err := r.st.RecordLaunchContainer(ctx, l.ID, cid, spec.Name, port, instanceURL(host, port))
 	if err != nil || !ok {
 		if err != nil && ctx.Err() == nil {
 			r.failLaunch(l.ID, cid, err.Error(), nil)
@@ -257,13 +284,13 @@ func (r *Runner) start(ctx context.Context, l *catalog.Launch, spec containerSpe
 		cleanup()
 		return
 	}
-	r.awaitReady(ctx, l.ID, cid, port, spec.AppPort, spec.Slug, began.Add(r.cfg.StartupTimeout), cleanup)
+	r.awaitReady(ctx, l.ID, cid, host, port, spec.AppPort, spec.Slug, began.Add(r.cfg.StartupTimeout), cleanup)
 }
 
 // awaitReady probes the app until it answers, dies or the deadline passes,
 // and records the outcome.
-func (r *Runner) awaitReady(ctx context.Context, id int64, cid string, port, appPort int, slug string, deadline time.Time, cleanup func()) {
-	res, ins := r.waitReady(ctx, cid, port, slug, deadline)
+func (r *Runner) awaitReady(ctx context.Context, id int64, cid, host string, port, appPort int, slug string, deadline time.Time, cleanup func()) {
+	res, ins := r.waitReady(ctx, cid, host, port, slug, deadline)
 	switch res {
 	case readyCancelled:
 		cleanup()
@@ -319,7 +346,9 @@ func (r *Runner) exited(ctx context.Context, id int64, cid string, ins container
 	r.failLaunch(id, cid, msg, code)
 }
 
-func instanceURL(port int) string { return "http://127.0.0.1:" + strconv.Itoa(port) }
+func instanceURL(host string, port int) string {
+	return "http://" + net.JoinHostPort(host, strconv.Itoa(port))
+}
 
 // deathMessage describes why a container ended, with its last output.
 func deathMessage(ins container.InspectResponse, output, when string) string {
@@ -395,8 +424,8 @@ const (
 
 // waitReady polls the app's port, with short intervals at first so that a
 // fast app is seen at once, and checks that the container still runs.
-func (r *Runner) waitReady(ctx context.Context, cid string, port int, slug string, deadline time.Time) (readyResult, container.InspectResponse) {
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+func (r *Runner) waitReady(ctx context.Context, cid, hostAddr string, port int, slug string, deadline time.Time) (readyResult, container.InspectResponse) {
+	addr := net.JoinHostPort(hostAddr, strconv.Itoa(port))
 	host := slug + "." + r.preview.host
 	// Most apps answer within a few seconds: look every 10 ms meanwhile
 	// (a refused connection costs microseconds), then less often.
@@ -415,7 +444,7 @@ func (r *Runner) waitReady(ctx context.Context, cid string, port int, slug strin
 			lastInspect = time.Now()
 			ins, err := r.eng.inspect(ctx, cid)
 			switch {
-			case err == nil && stateOf(ins) != nil && !ins.State.Running:
+			case err == nil && stateOf(ins) != nil && !ins.State.Running && !ins.State.Restarting:
 				// Wait for the engine to finish the exit (exit code, OOM flag).
 				return readyExited, r.finalState(ctx, cid, ins)
 			case errdefs.IsNotFound(err):

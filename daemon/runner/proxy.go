@@ -189,6 +189,10 @@ func (r *Runner) addRoute(l *catalog.Launch) {
 		return
 	}
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(l.HostPort))
+	if u, err := url.Parse(l.InstanceURL); err == nil && u.Host != "" {
+		// A Swarm task's node address (the docker runtime's is loopback).
+		addr = u.Host
+	}
 	rt := &route{launchID: l.ID, slug: l.Repository, addr: addr, target: &url.URL{Scheme: "http", Host: addr}}
 	if l.LastRequestAt != nil {
 		rt.written.Store(l.LastRequestAt.UnixNano())

@@ -77,8 +77,8 @@ func (r *Runner) containerDied(ctx context.Context, id int64, cid string) {
 		}
 		return
 	}
-	if stateOf(ins) != nil && ins.State.Running {
-		return // restarted by someone; the reconciler looks again later
+	if stateOf(ins) != nil && (ins.State.Running || ins.State.Restarting) {
+		return // restarted (by someone, or Swarm's restart policy); the reconciler looks again later
 	}
 	ins = r.finalState(ctx, cid, ins)
 	output := r.eng.tail(ctx, cid, 20)
@@ -234,16 +234,25 @@ func (r *Runner) adopt(ctx context.Context, l *catalog.Launch, cid string) {
 		r.logger.Warn("inspect adopted container", "launch", l.ID, "err", err)
 		return
 	}
-	port, err := hostPort(ins, l.AppPort)
+	host, port, err := r.eng.endpoint(ctx, ins, l.AppPort)
 	if err != nil {
 		r.failLaunch(l.ID, cid, fmt.Sprintf("adopt container: %v", err), nil)
 		_ = r.eng.remove(ctx, cid, r.cfg.StopGrace)
 		return
 	}
 	if l.Status == catalog.LaunchRunning {
-		if l.HostPort != port || l.ContainerID != cid {
-			// Only possible if the row missed the container's record.
-			l.HostPort, l.ContainerID = port, cid
+		if l.HostPort != port || l.ContainerID != cid || l.InstanceURL != instanceURL(host, port) {
+			// The row missed the container's record, or Swarm moved the
+			// task to another node or port.
+			moved := l.ContainerID == cid
+			l.HostPort, l.ContainerID, l.InstanceURL = port, cid, instanceURL(host, port)
+			if moved {
+				if _, err := r.st.RecordLaunchAddress(ctx, l.ID, port, l.InstanceURL); err != nil {
+					r.logger.Warn("record the launch's new address", "launch", l.ID, "err", err)
+				}
+				r.logger.Info("the launch's task moved", "launch", l.ID, "slug", l.Repository, "address", l.InstanceURL)
+				r.routes.remove(l.ID)
+			}
 		}
 		if !l.Warm {
 			r.addRoute(l)
@@ -258,7 +267,7 @@ func (r *Runner) adopt(ctx context.Context, l *catalog.Launch, cid string) {
 		name = trimSlash(ins.Name)
 	}
 	if l.ContainerID == "" {
-		if ok, err := r.st.RecordLaunchContainer(ctx, l.ID, cid, name, port, instanceURL(port)); err != nil || !ok {
+		if ok, err := r.st.RecordLaunchContainer(ctx, l.ID, cid, name, port, instanceURL(host, port)); err != nil || !ok {
 			return
 		}
 	}
@@ -270,7 +279,7 @@ func (r *Runner) adopt(ctx context.Context, l *catalog.Launch, cid string) {
 			defer c()
 			_ = r.eng.remove(rmCtx, cid, r.cfg.StopGrace)
 		}
-		r.awaitReady(opCtx, id, cid, port, appPort, slug, time.Now().Add(r.cfg.StartupTimeout), cleanup)
+		r.awaitReady(opCtx, id, cid, host, port, appPort, slug, time.Now().Add(r.cfg.StartupTimeout), cleanup)
 	})
 }
 

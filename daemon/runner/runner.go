@@ -31,6 +31,7 @@ import (
 
 	"github.com/appstore-dev/appstore/catalog"
 	"github.com/appstore-dev/appstore/catalog/store"
+	"github.com/appstore-dev/appstore/daemon/registry"
 )
 
 // maxEngineBackoff caps the waits between attempts to reach the engine
@@ -81,6 +82,18 @@ type Config struct {
 	Network string
 	// Limits are the daemon-wide resource maxima.
 	Limits Limits
+
+	// Runtime is where launches run: RuntimeDocker (default), a container
+	// on this engine, or RuntimeSwarm, a one-replica service on the Swarm
+	// this engine manages (docs/architecture.md).
+	Runtime string
+	// Registry is where builds pushed their images: Swarm launches run
+	// them by digest from there, with its credentials. Nil: the build's
+	// local image (which only nodes that have it can run).
+	Registry *registry.Registry
+	// SwarmConstraints are the placement constraints of Swarm services
+	// (e.g. node.labels.appstore==apps).
+	SwarmConstraints []string
 
 	// PreviewDomain is the wildcard domain of preview URLs: <slug>.<domain>.
 	// "localhost" (the default) needs no DNS. It may carry a scheme and
@@ -149,6 +162,9 @@ func (c Config) withDefaults() Config {
 	if c.Network == "" {
 		c.Network = DefaultNetwork
 	}
+	if c.Runtime == "" {
+		c.Runtime = RuntimeDocker
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -160,7 +176,7 @@ func (c Config) withDefaults() Config {
 type Runner struct {
 	cfg    Config
 	st     *store.Store
-	eng    *engine
+	eng    runtime
 	logger *slog.Logger
 	id     string
 
@@ -242,10 +258,19 @@ func New(cfg Config) (*Runner, error) {
 			return nil, fmt.Errorf("Docker client: %w", err)
 		}
 	}
+	var rt runtime
+	switch cfg.Runtime {
+	case RuntimeDocker:
+		rt = &engine{cli: cli, logger: cfg.Logger, network: cfg.Network, ownClient: cfg.Docker == nil}
+	case RuntimeSwarm:
+		rt = newSwarmRuntime(cli, cfg, cfg.Docker == nil)
+	default:
+		return nil, fmt.Errorf("runner: runtime %q: want docker or swarm", cfg.Runtime)
+	}
 	r := &Runner{
 		cfg:          cfg,
 		st:           cfg.Store,
-		eng:          &engine{cli: cli, logger: cfg.Logger, network: cfg.Network},
+		eng:          rt,
 		logger:       cfg.Logger,
 		id:           id,
 		preview:      pd,
@@ -311,7 +336,7 @@ func (r *Runner) Init(ctx context.Context) error {
 		r.setEngineErr(err)
 		return err
 	}
-	if err := r.eng.ensureNetwork(ctx); err != nil {
+	if err := r.eng.prepare(ctx); err != nil {
 		r.setEngineErr(err)
 		return err
 	}
@@ -404,9 +429,7 @@ func (r *Runner) Close(ctx context.Context) error {
 	case <-ctx.Done():
 		errs = append(errs, fmt.Errorf("runner: work still running at shutdown: %w", ctx.Err()))
 	}
-	if r.cfg.Docker == nil {
-		_ = r.eng.cli.Close()
-	}
+	_ = r.eng.close()
 	return errors.Join(errs...)
 }
 
