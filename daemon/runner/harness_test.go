@@ -48,7 +48,10 @@ type harness struct {
 func newHarness(t *testing.T, cfg runner.Config) *harness {
 	t.Helper()
 	cli := runnertest.Docker(t)
-	st := storetest.New(t)
+	st := cfg.Store // another runner of the same catalog
+	if st == nil {
+		st = storetest.New(t)
+	}
 	h := &harness{t: t, st: st, docker: cli}
 	var b [4]byte
 	_, _ = rand.Read(b[:])

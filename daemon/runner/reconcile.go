@@ -77,8 +77,13 @@ func (r *Runner) containerDied(ctx context.Context, id int64, cid string) {
 		}
 		return
 	}
-	if stateOf(ins) != nil && (ins.State.Running || ins.State.Restarting) {
-		return // restarted (by someone, or Swarm's restart policy); the reconciler looks again later
+	if stateOf(ins) != nil && ins.State.Restarting {
+		// Swarm restarts the task or moves it to another node.
+		r.followTask(ctx, l, cid)
+		return
+	}
+	if stateOf(ins) != nil && ins.State.Running {
+		return // restarted by someone; the reconciler looks again later
 	}
 	ins = r.finalState(ctx, cid, ins)
 	output := r.eng.tail(ctx, cid, 20)

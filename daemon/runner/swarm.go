@@ -396,6 +396,9 @@ func (s *swarmRuntime) events(ctx context.Context, runner string) (<-chan events
 					continue
 				}
 				m.Actor.ID = svc
+				// Swarm learns of the death a moment after the engine:
+				// until then the service still reports the task running.
+				s.awaitTaskEnd(ctx, m.Actor.Attributes["com.docker.swarm.task.id"])
 				select {
 				case out <- m:
 				case <-ctx.Done():
@@ -405,6 +408,24 @@ func (s *swarmRuntime) events(ctx context.Context, runner string) (<-chan events
 		}
 	}()
 	return out, errs
+}
+
+// awaitTaskEnd waits (at most 5 s) until Swarm reports the task ended.
+func (s *swarmRuntime) awaitTaskEnd(ctx context.Context, taskID string) {
+	if taskID == "" {
+		return
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		t, _, err := s.cli.TaskInspectWithRaw(ctx, taskID)
+		if err != nil || t.Status.State != swarm.TaskStateRunning {
+			return
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 func (s *swarmRuntime) tail(ctx context.Context, id string, n int) string {

@@ -1,0 +1,133 @@
+package runner_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/swarm"
+
+	"github.com/appstore-dev/appstore/catalog"
+	appclient "github.com/appstore-dev/appstore/client"
+	"github.com/appstore-dev/appstore/daemon/registry"
+	"github.com/appstore-dev/appstore/daemon/runner"
+	"github.com/appstore-dev/appstore/daemon/runner/runnertest"
+	"github.com/appstore-dev/appstore/internal/registrytest"
+)
+
+// What only the Swarm runtime does: previews served by any runner, tasks
+// that Swarm restarts or cannot place.
+func TestSwarmAcrossRunners(t *testing.T) {
+	cli := runnertest.Docker(t)
+	runnertest.Swarm(t, cli)
+	srv := registrytest.Serve(t, registrytest.Options{})
+	reg, err := registry.Parse(srv.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	swarmCfg := func(c runner.Config) runner.Config {
+		c.Runtime, c.Registry = runner.RuntimeSwarm, reg
+		return c
+	}
+
+	t.Run("AnyRunnerServesThePreview", func(t *testing.T) {
+		a := newHarness(t, swarmCfg(runner.Config{}))
+		b := newHarness(t, swarmCfg(runner.Config{Store: a.st}))
+		a.app("shared", 0, runnertest.ImageOptions{})
+		l := a.launch("shared", appclient.LaunchRequest{})
+		if l.Status != catalog.LaunchRunning {
+			t.Fatalf("launch: %s %s", l.Status, l.ErrorMessage)
+		}
+		// Runner b finds the task through the Swarm API: no launch of
+		// its own, no sticky routing.
+		resp, body := b.get(b.previewURL("shared", "/"))
+		if resp.StatusCode != 200 || !strings.HasPrefix(body, "hello from shared") {
+			t.Fatalf("preview through the other runner: %d %q", resp.StatusCode, body)
+		}
+		ls, _ := a.st.ListLaunches(context.Background(), storeFilter("shared"))
+		if len(ls) != 1 || ls[0].Runner != a.r.ID() {
+			t.Errorf("launches after a request through the other runner: %+v, want only a's", ls)
+		}
+		// Its request time reaches the catalog, which keeps the app awake.
+		waitFor(t, 10*time.Second, "the request time written by the other runner", func() bool {
+			got, err := a.st.Launch(context.Background(), l.ID)
+			return err == nil && got.LastRequestAt != nil
+		})
+	})
+
+	t.Run("CrashWhileRunningIsRestartedAndFollowed", func(t *testing.T) {
+		h := newHarness(t, swarmCfg(runner.Config{}))
+		h.app("phoenix", 0, runnertest.ImageOptions{})
+		l := h.launch("phoenix", appclient.LaunchRequest{})
+		if l.Status != catalog.LaunchRunning {
+			t.Fatalf("launch: %s %s", l.Status, l.ErrorMessage)
+		}
+		if resp, _ := h.get(h.previewURL("phoenix", "/exit?code=5")); resp.StatusCode != 200 {
+			t.Fatalf("exit request: %d", resp.StatusCode)
+		}
+		// Swarm's restart policy starts a new task; the launch follows it
+		// to the port the new task published.
+		var port uint32
+		waitFor(t, 30*time.Second, "a second task, running", func() bool {
+			ts, err := h.docker.TaskList(context.Background(), swarm.TaskListOptions{Filters: filters.NewArgs(filters.Arg("service", l.ContainerID))})
+			if err != nil || len(ts) < 2 {
+				return false
+			}
+			for _, task := range ts {
+				if task.Status.State == swarm.TaskStateRunning && task.Status.ContainerStatus != nil && len(task.Status.PortStatus.Ports) > 0 &&
+					task.Status.PortStatus.Ports[0].PublishedPort > 0 && task.Meta.CreatedAt.After(l.CreatedAt) && task.ID != "" {
+					port = task.Status.PortStatus.Ports[0].PublishedPort
+				}
+			}
+			return port != 0 && len(ts) >= 2
+		})
+		waitFor(t, 30*time.Second, "the launch to follow the new task", func() bool {
+			got, err := h.st.Launch(context.Background(), l.ID)
+			return err == nil && got.HostPort == int(port)
+		})
+		resp, body := h.get(h.previewURL("phoenix", "/"))
+		if resp.StatusCode != 200 || !strings.HasPrefix(body, "hello from phoenix") {
+			t.Errorf("preview after the restart: %d %q", resp.StatusCode, body)
+		}
+		got, _ := h.st.Launch(context.Background(), l.ID)
+		if got.Status != catalog.LaunchRunning {
+			t.Errorf("launch after Swarm restarted its task: %s %s", got.Status, got.ErrorMessage)
+		}
+	})
+
+	t.Run("DrainedNodeFailsTheLaunchWithTheReason", func(t *testing.T) {
+		h := newHarness(t, swarmCfg(runner.Config{StartupTimeout: 10 * time.Second}))
+		h.app("drained", 0, runnertest.ImageOptions{})
+		l := h.launch("drained", appclient.LaunchRequest{})
+		if l.Status != catalog.LaunchRunning {
+			t.Fatalf("launch: %s %s", l.Status, l.ErrorMessage)
+		}
+		setAvailability(t, h, swarm.NodeAvailabilityDrain)
+		t.Cleanup(func() { setAvailability(t, h, swarm.NodeAvailabilityActive) })
+		// The only node is drained: Swarm cannot place the task anywhere.
+		got := h.waitStatus(l.ID, catalog.LaunchFailed, 45*time.Second)
+		if !strings.Contains(got.ErrorMessage, "Swarm") || !strings.Contains(got.ErrorMessage, "node") {
+			t.Errorf("failure of a launch whose node was drained: %q", got.ErrorMessage)
+		}
+		waitFor(t, 20*time.Second, "the service removed", func() bool { return h.instances() == 0 })
+	})
+}
+
+func setAvailability(t *testing.T, h *harness, a swarm.NodeAvailability) {
+	t.Helper()
+	ctx := context.Background()
+	info, err := h.docker.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	node, _, err := h.docker.NodeInspectWithRaw(ctx, info.Swarm.NodeID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	node.Spec.Availability = a
+	if err := h.docker.NodeUpdate(ctx, node.ID, node.Version, node.Spec); err != nil {
+		t.Fatal(err)
+	}
+}
