@@ -210,8 +210,25 @@ func conformIdleWake(t *testing.T, rt runtimeCase) {
 	if slept.StopReason != "idle" {
 		t.Errorf("stop reason %q, want idle", slept.StopReason)
 	}
+	if rt.name == "swarm" {
+		// Sleep is the service scaled to zero, not removed.
+		svcs := runnertest.Services(t, h.docker, h.r.ID())
+		if len(svcs) != 1 || svcs[0].ID != first.ContainerID || *svcs[0].Spec.Mode.Replicated.Replicas != 0 {
+			t.Errorf("services of the sleeping app: %+v, want its service at 0 replicas", svcs)
+		}
+		if n := len(runnertest.Containers(t, h.docker, h.r.ID())); n != 0 {
+			t.Errorf("%d containers of a sleeping app", n)
+		}
+	}
 	resp, body := h.get(h.previewURL("nap", "/"))
 	if resp.StatusCode != 200 || !strings.HasPrefix(body, "hello from nap") {
 		t.Fatalf("wake: %d %q", resp.StatusCode, body)
+	}
+	ls, _ := h.st.ListLaunches(context.Background(), storeFilter("nap"))
+	if len(ls) != 2 || ls[0].Status != catalog.LaunchRunning || ls[0].ID == first.ID {
+		t.Fatalf("launches after the wake: %+v", ls)
+	}
+	if rt.name == "swarm" && ls[0].ContainerID != first.ContainerID {
+		t.Errorf("the wake made service %s; want the sleeping one (%s) scaled back to one", ls[0].ContainerID, first.ContainerID)
 	}
 }

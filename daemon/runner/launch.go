@@ -564,7 +564,16 @@ func (r *Runner) stop(ctx context.Context, id int64, final catalog.LaunchStatus,
 		op.cancel()
 		<-op.done
 	}
-	if err := r.removeContainers(ctx, l); err != nil {
+	if sl, ok := r.eng.(sleeper); ok && reason == "idle" && l.ContainerID != "" && !l.Warm {
+		// Scale to zero: the service stays, and the next request wakes
+		// it by scaling it back to one.
+		if err := sl.sleep(ctx, l.ContainerID); err != nil {
+			r.logger.Warn("scale the idle launch's service to zero; removing it", "launch", id, "err", err)
+			if err := r.removeContainers(ctx, l); err != nil {
+				return l, err
+			}
+		}
+	} else if err := r.removeContainers(ctx, l); err != nil {
 		return l, err
 	}
 	l, _, err = r.st.TransitionLaunch(ctx, id, store.LaunchChange{

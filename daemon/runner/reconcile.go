@@ -156,12 +156,17 @@ func (r *Runner) reconcile(ctx context.Context) error {
 		r.settle(ctx, &l, mine)
 	}
 	// What is left belongs to no active launch: orphans of a crash, of a
-	// deleted repository, or of a launch that ended while we were down.
+	// deleted repository, or of a launch that ended while we were down;
+	// or a sleeping service, kept while its launch is its app's last and
+	// ended idle.
 	for id, cs := range byLaunch {
 		if r.isBusy(id) {
 			continue
 		}
 		for _, c := range cs {
+			if c.Labels[LabelSleeping] == "true" && r.keepSleeping(ctx, id, c.Labels[LabelRepository]) {
+				continue
+			}
 			r.logger.Info("removing a container of no active launch", "container", textutil.ShortSHA(c.ID), "launch", id, "state", c.State)
 			if err := r.eng.remove(ctx, c.ID, r.cfg.StopGrace); err != nil {
 				r.logger.Warn("remove orphan container", "container", textutil.ShortSHA(c.ID), "err", err)
@@ -293,4 +298,13 @@ func trimSlash(s string) string {
 		return s[1:]
 	}
 	return s
+}
+
+// keepSleeping reports whether the sleeping service of launch id is still
+// what a request to its app would wake: the launch is the app's newest and
+// ended idle.
+func (r *Runner) keepSleeping(ctx context.Context, id int64, slug string) bool {
+	warm := false
+	ls, err := r.st.ListLaunches(ctx, store.LaunchFilter{Repository: slug, Warm: &warm, Limit: 1})
+	return err == nil && len(ls) == 1 && ls[0].ID == id && ls[0].StopReason == "idle"
 }

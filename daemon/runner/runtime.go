@@ -46,3 +46,13 @@ type runtime interface {
 }
 
 var _ runtime = (*engine)(nil)
+
+// sleeper is a runtime whose idle launches sleep instead of being removed:
+// a Swarm service scaled to zero, which the next launch of the same build
+// and profile scales back to one.
+type sleeper interface {
+	sleep(ctx context.Context, id string) error
+}
+
+// LabelSleeping marks a service scaled to zero by an idle stop.
+const LabelSleeping = "appstore.sleeping"

@@ -128,6 +128,7 @@ func (s *swarmRuntime) serviceSpec(c containerSpec) swarm.ServiceSpec {
 		LabelLaunch:     strconv.FormatInt(c.LaunchID, 10),
 		LabelRepository: c.Slug,
 		LabelBuild:      strconv.FormatInt(c.BuildID, 10),
+		labelProfile:    c.Profile.Name,
 	}
 	one := uint64(1)
 	restarts := uint64(swarmMaxRestarts)
@@ -172,7 +173,14 @@ func (s *swarmRuntime) serviceSpec(c containerSpec) swarm.ServiceSpec {
 	}
 }
 
+// labelProfile is a service's resource profile: a sleeping service is
+// woken only for a launch of the same build and profile.
+const labelProfile = "appstore.profile"
+
 func (s *swarmRuntime) create(ctx context.Context, c containerSpec) (string, error) {
+	if id, ok := s.wake(ctx, c); ok {
+		return id, nil
+	}
 	resp, err := s.cli.ServiceCreate(ctx, s.serviceSpec(c), swarm.ServiceCreateOptions{EncodedRegistryAuth: s.reg.EngineAuth()})
 	if err != nil {
 		return "", fmt.Errorf("create Swarm service: %w", err)
@@ -180,27 +188,89 @@ func (s *swarmRuntime) create(ctx context.Context, c containerSpec) (string, err
 	return resp.ID, nil
 }
 
+// sleep scales the service to zero and marks it sleeping: the next launch
+// of its build and profile wakes it (create).
+func (s *swarmRuntime) sleep(ctx context.Context, id string) error {
+	err := s.update(ctx, id, func(spec *swarm.ServiceSpec) bool {
+		zero := uint64(0)
+		spec.Mode.Replicated = &swarm.ReplicatedService{Replicas: &zero}
+		spec.Labels[LabelSleeping] = "true"
+		return true
+	})
+	if err == nil {
+		s.awaitNoContainers(ctx, id, s.grace)
+	}
+	return err
+}
+
+// wake takes the runner's sleeping service of the launch's app, build and
+// profile, if there is one: it is relabelled for the new launch and scaled
+// back to one replica.
+func (s *swarmRuntime) wake(ctx context.Context, c containerSpec) (string, bool) {
+	svcs, err := s.cli.ServiceList(ctx, swarm.ServiceListOptions{Filters: filters.NewArgs(
+		filters.Arg("label", LabelRunner+"="+c.Runner), filters.Arg("label", LabelSleeping+"=true"),
+		filters.Arg("label", LabelRepository+"="+c.Slug))})
+	if err != nil {
+		return "", false
+	}
+	for _, svc := range svcs {
+		l := svc.Spec.Labels
+		if l[LabelBuild] != strconv.FormatInt(c.BuildID, 10) || l[labelProfile] != c.Profile.Name {
+			continue
+		}
+		want := s.serviceSpec(c)
+		err := s.update(ctx, svc.ID, func(spec *swarm.ServiceSpec) bool {
+			one := uint64(1)
+			spec.Labels = want.Labels
+			spec.TaskTemplate.ContainerSpec.Labels = want.TaskTemplate.ContainerSpec.Labels
+			spec.Mode.Replicated = &swarm.ReplicatedService{Replicas: &one}
+			return true
+		})
+		if err != nil {
+			s.logger.Warn("wake the sleeping service; creating a new one", "service", svc.ID, "err", err)
+			_ = s.cli.ServiceRemove(ctx, svc.ID)
+			continue
+		}
+		return svc.ID, true
+	}
+	return "", false
+}
+
 // start is done by create (one replica); for a service scaled to zero it
 // scales back to one.
 func (s *swarmRuntime) start(ctx context.Context, id string) error { return s.scale(ctx, id, 1) }
 
 func (s *swarmRuntime) scale(ctx context.Context, id string, n uint64) error {
+	return s.update(ctx, id, func(spec *swarm.ServiceSpec) bool {
+		if r := spec.Mode.Replicated; r != nil && r.Replicas != nil && *r.Replicas == n {
+			return false
+		}
+		spec.Mode.Replicated = &swarm.ReplicatedService{Replicas: &n}
+		return true
+	})
+}
+
+// update changes the service's spec with change (which reports whether it
+// changed anything), reading it again when another update came between.
+func (s *swarmRuntime) update(ctx context.Context, id string, change func(*swarm.ServiceSpec) bool) error {
 	for attempt := 0; ; attempt++ {
 		svc, _, err := s.cli.ServiceInspectWithRaw(ctx, id, swarm.ServiceInspectOptions{})
 		if err != nil {
-			return fmt.Errorf("scale Swarm service: %w", err)
+			return fmt.Errorf("update Swarm service: %w", err)
 		}
-		if r := svc.Spec.Mode.Replicated; r != nil && r.Replicas != nil && *r.Replicas == n {
+		spec := svc.Spec
+		if spec.Labels == nil {
+			spec.Labels = map[string]string{}
+		}
+		if !change(&spec) {
 			return nil
 		}
-		svc.Spec.Mode.Replicated = &swarm.ReplicatedService{Replicas: &n}
-		_, err = s.cli.ServiceUpdate(ctx, id, svc.Version, svc.Spec, swarm.ServiceUpdateOptions{EncodedRegistryAuth: s.reg.EngineAuth()})
+		_, err = s.cli.ServiceUpdate(ctx, id, svc.Version, spec, swarm.ServiceUpdateOptions{EncodedRegistryAuth: s.reg.EngineAuth()})
 		if err == nil {
 			return nil
 		}
-		// Another update (Swarm's own) came between: read it again.
 		if attempt >= 3 || !strings.Contains(err.Error(), "update out of sequence") {
-			return fmt.Errorf("scale Swarm service to %d: %w", n, err)
+			return fmt.Errorf("update Swarm service: %w", err)
 		}
 	}
 }
@@ -244,9 +314,17 @@ func (s *swarmRuntime) inspect(ctx context.Context, id string) (container.Inspec
 		st.Error = "the service is scaled to zero"
 		return ins, nil
 	}
-	ts, err := s.tasks(ctx, id)
+	all, err := s.tasks(ctx, id)
 	if err != nil {
 		return ins, err
+	}
+	// Only the tasks of the service's current launch: a woken service
+	// still lists those of the launch that slept.
+	var ts []swarm.Task
+	for _, t := range all {
+		if cs := t.Spec.ContainerSpec; cs != nil && cs.Labels[LabelLaunch] == svc.Spec.Labels[LabelLaunch] {
+			ts = append(ts, t)
+		}
 	}
 	if len(ts) == 0 {
 		st.Status, st.Restarting = container.StateRestarting, true
@@ -340,19 +418,25 @@ func (s *swarmRuntime) remove(ctx context.Context, id string, grace time.Duratio
 	if err := s.cli.ServiceRemove(ctx, id); err != nil && !errdefs.IsNotFound(err) {
 		return fmt.Errorf("remove Swarm service %s: %w", id, err)
 	}
+	s.awaitNoContainers(ctx, id, grace)
+	return nil
+}
+
+// awaitNoContainers waits (bounded) until the service has no container on
+// this node, running or not: stopped means nothing left behind.
+func (s *swarmRuntime) awaitNoContainers(ctx context.Context, id string, grace time.Duration) {
 	deadline := time.Now().Add(grace + 15*time.Second)
 	for time.Now().Before(deadline) {
 		cs, err := s.cli.ContainerList(ctx, container.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("label", swarmServiceIDLabel+"="+id))})
 		if err != nil || len(cs) == 0 {
-			return nil
+			return
 		}
 		select {
 		case <-ctx.Done():
-			return nil
+			return
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
-	return nil
 }
 
 // list returns the runner's services as containers, each in its current
