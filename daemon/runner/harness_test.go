@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -32,7 +33,7 @@ import (
 // appstored serves it: preview routes first, then the API with the launch
 // routes.
 type harness struct {
-	t      *testing.T
+	t      testing.TB
 	st     *store.Store
 	docker *client.Client
 	r      *runner.Runner
@@ -45,7 +46,7 @@ type harness struct {
 	cfg  runner.Config
 }
 
-func newHarness(t *testing.T, cfg runner.Config) *harness {
+func newHarness(t testing.TB, cfg runner.Config) *harness {
 	t.Helper()
 	cli := runnertest.Docker(t)
 	st := cfg.Store // another runner of the same catalog
@@ -164,7 +165,7 @@ func (h *harness) get(url string, header ...string) (*http.Response, string) {
 }
 
 // waitFor polls cond until it holds or d passes.
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for !cond() {
@@ -205,7 +206,7 @@ func (h *harness) eventTypes(slug string) []string {
 
 // testLogger writes the runner's log through t.Log, so that it shows with a
 // failure.
-func testLogger(t *testing.T) *slog.Logger {
+func testLogger(t testing.TB) *slog.Logger {
 	w := &testWriter{t: t}
 	t.Cleanup(func() { w.mu.Lock(); w.done = true; w.mu.Unlock() })
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -213,7 +214,7 @@ func testLogger(t *testing.T) *slog.Logger {
 
 type testWriter struct {
 	mu   sync.Mutex
-	t    *testing.T
+	t    testing.TB
 	done bool
 }
 
@@ -243,3 +244,9 @@ func newRepoInput(t *testing.T, slug string) store.NewRepository {
 	}
 	return store.NewRepository{GitURL: u.CloneURL(), GitURLKey: u.Key(), Name: slug}
 }
+
+func storeFilterWarmSlug(slug string, warm *bool) store.LaunchFilter {
+	return store.LaunchFilter{Repository: slug, Warm: warm, Limit: 1}
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
