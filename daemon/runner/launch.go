@@ -237,7 +237,7 @@ func (r *Runner) start(ctx context.Context, l *catalog.Launch, spec containerSpe
 	// A Swarm task is scheduled, its image pulled and its container
 	// started after the service exists: wait for it (a container runs at
 	// once).
-	for poll := 20 * time.Millisecond; err == nil && stateOf(ins) != nil && ins.State.Restarting && ctx.Err() == nil; poll = min(poll*3/2, 250*time.Millisecond) {
+	for err == nil && stateOf(ins) != nil && ins.State.Restarting && ctx.Err() == nil {
 		if time.Since(began) > r.cfg.StartupTimeout {
 			msg := fmt.Sprintf("the app's task did not start within %v", r.cfg.StartupTimeout)
 			if ins.State.Error != "" {
@@ -249,7 +249,7 @@ func (r *Runner) start(ctx context.Context, l *catalog.Launch, spec containerSpe
 		}
 		select {
 		case <-ctx.Done():
-		case <-time.After(poll):
+		case <-time.After(25 * time.Millisecond):
 		}
 		ins, err = r.eng.inspect(ctx, cid)
 	}
