@@ -319,6 +319,10 @@ func (x *extraction) run(ctx context.Context, opts Options) error {
 			}
 		}
 		res.Port, res.PortSource = f.port, f.source
+		if (f.port == 0 || f.source == PortFromFramework) && card.RunPort > 0 {
+			// The README's docker run says more than a server's default.
+			res.Port, res.PortSource = card.RunPort, PortFromDockerRun
+		}
 	}
 	if res.Port == 0 {
 		if p := hfDefaultPort(readme.SDK); p > 0 {
@@ -380,6 +384,33 @@ var genericNames = map[string]bool{
 	"template": true, "default": true, "untitled": true, "package": true, "my-project": true,
 }
 
+// genericWords are the words placeholder package names are made of
+// ("test-app", "my-react-app", "sample_project", "next-starter").
+var genericWords = map[string]bool{
+	"my": true, "new": true, "test": true, "testing": true, "sample": true, "example": true, "demo": true,
+	"hello": true, "world": true, "app": true, "application": true, "project": true, "starter": true,
+	"template": true, "boilerplate": true, "basic": true, "simple": true, "first": true, "web": true,
+	"webapp": true, "site": true, "website": true, "frontend": true, "backend": true, "client": true,
+	"server": true, "api": true, "ui": true, "react": true, "next": true, "nextjs": true, "vue": true,
+	"vite": true, "svelte": true, "sveltekit": true, "nuxt": true, "angular": true, "node": true,
+	"express": true, "ts": true, "js": true, "typescript": true, "javascript": true, "default": true,
+}
+
+// isGenericCompound says a package name is made only of placeholder words
+// joined by hyphens, underscores or dots.
+func isGenericCompound(l string) bool {
+	words := strings.FieldsFunc(l, func(r rune) bool { return r == '-' || r == '_' || r == '.' })
+	if len(words) < 2 {
+		return false
+	}
+	for _, w := range words {
+		if !genericWords[w] && !isDigits(w) {
+			return false
+		}
+	}
+	return true
+}
+
 // manifestName is the name a manifest gives the app: its display name,
 // else its package name without an npm scope, unless that is generic or
 // just the name of its folder.
@@ -394,7 +425,7 @@ func manifestName(m manifest) string {
 		}
 	}
 	l := strings.ToLower(n)
-	if genericNames[l] {
+	if genericNames[l] || isGenericCompound(l) {
 		return ""
 	}
 	if d := path.Dir(m.File); d != "." && strings.EqualFold(path.Base(d), n) {
