@@ -346,7 +346,7 @@ func (x *extraction) run(ctx context.Context, opts Options) error {
 	if readme.SDK == "gradio" || readme.SDK == "streamlit" {
 		x.tag(catalog.SourceAuto, "framework", readme.SDK, "")
 	}
-	for _, l := range walk.languages() {
+	for _, l := range appLanguages(walk, manifests, res.ContextPath) {
 		x.tag(catalog.SourceAuto, "lang", l, "")
 	}
 	if err := x.licenses(); err != nil {
@@ -481,6 +481,40 @@ func (x *extraction) portContext(ch *buildChoice, manifests []manifest) portCont
 		return nil
 	}
 	return pc
+}
+
+// manifestLanguages are the languages the manifests of an app's own
+// folder are written for. package.json, pom.xml and build.gradle are left
+// out: they serve JavaScript or TypeScript, Java or Kotlin alike.
+var manifestLanguages = map[string]string{
+	"Gemfile": "ruby", "requirements.txt": "python", "pyproject.toml": "python", "Pipfile": "python",
+	"go.mod": "go", "Cargo.toml": "rust", "composer.json": "php",
+}
+
+// appLanguages are the repository's languages by bytes, led by the
+// language of the build context's manifests (the root's without a
+// Dockerfile) when the repository holds code in it: a Sinatra app whose
+// public/ carries a large JavaScript library is still a Ruby app.
+func appLanguages(w walkResult, manifests []manifest, context string) []string {
+	langs := w.languages()
+	if context == "" {
+		context = "."
+	}
+	for _, m := range manifests {
+		base := path.Base(m.File)
+		if isRequirementsFile(base) {
+			base = "requirements.txt"
+		}
+		l := manifestLanguages[base]
+		if l == "" || path.Dir(m.File) != context || w.langBytes[l] == 0 || slices.Contains(langs, l) {
+			continue
+		}
+		langs = append([]string{l}, langs...)
+		if len(langs) > maxLangs {
+			langs = langs[:maxLangs]
+		}
+	}
+	return langs
 }
 
 // conventionalAppDirs are folders where monorepos keep their apps.
@@ -670,8 +704,13 @@ func (x *extraction) manifests(dirs []string) ([]manifest, error) {
 					}
 					x.tag(catalog.SourceAuthor, "topic", t, name)
 				}
-				for _, l := range m.Licenses {
-					x.tag(catalog.SourceAuthor, "license", l, name)
+				// A licence is the repository's when its root or the
+				// build context declares it: another part of a monorepo
+				// (an npm package left at "MIT") says nothing of the app's.
+				if dir == "." || dir == x.res.ContextPath {
+					for _, l := range m.Licenses {
+						x.tag(catalog.SourceAuthor, "license", l, name)
+					}
 				}
 				for k, v := range m.Facts {
 					if _, ok := x.res.Facts[k]; !ok {
