@@ -306,8 +306,22 @@ func (x *extraction) run(ctx context.Context, opts Options) error {
 		res.Port, res.PortSource = tf.Port, PortFromTagsFile
 	case readme.AppPort != 0:
 		res.Port, res.PortSource = readme.AppPort, PortFromReadme
+	case facts != nil && len(facts.Info.Expose) > 0 && ch != nil && len(ch.composePorts) > 0 && !slices.ContainsFunc(facts.Info.Expose, func(p int) bool { return slices.Contains(ch.composePorts, p) }):
+		// The compose service maps ports the Dockerfile does not expose:
+		// the EXPOSE is stale (the server moved to 8080 to run without
+		// root), the compose file is what the author runs.
+		res.Port, res.PortSource = ch.composePorts[0], PortFromCompose
 	case facts != nil && len(facts.Info.Expose) > 0:
 		res.Port, res.PortSource = facts.Info.Expose[0], PortFromExpose
+		if ch != nil {
+			// Of several exposed ports, the one compose publishes.
+			for _, p := range facts.Info.Expose {
+				if slices.Contains(ch.composePorts, p) {
+					res.Port = p
+					break
+				}
+			}
+		}
 	case ch != nil && len(ch.composePorts) > 0:
 		res.Port, res.PortSource = ch.composePorts[0], PortFromCompose
 	}
@@ -536,6 +550,9 @@ func (x *extraction) appDirs(ch *buildChoice) []string {
 	if ch != nil {
 		add(ch.Context)
 		if d := path.Dir(ch.cand.path); d != ch.Context {
+			add(d)
+		}
+		for _, d := range manifestSourceDirs(ch.cand, ch.Context) {
 			add(d)
 		}
 	}
