@@ -355,6 +355,12 @@ func (x *extraction) run(ctx context.Context, opts Options) error {
 			x.tag(catalog.SourceAuto, "framework", f, "")
 		}
 	}
+	if facts != nil {
+		// What the Dockerfile installs itself (RUN pip install flask).
+		for _, f := range installedFrameworks(facts.RunLines) {
+			x.tag(catalog.SourceAuto, "framework", f, "")
+		}
+	}
 	// A Gradio or Streamlit Space gets its framework from the SDK, not
 	// from requirements.txt.
 	if readme.SDK == "gradio" || readme.SDK == "streamlit" {

@@ -180,7 +180,10 @@ func soleAppPortEnv(env map[string]string) (int, bool) {
 		found++
 		port = p
 	}
-	return port, found == 1
+	if found != 1 {
+		return 0, false
+	}
+	return port, true
 }
 
 // portFlags take a port number.
