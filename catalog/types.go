@@ -47,7 +47,7 @@ type Repository struct {
 	AppPort        int    `json:"app_port,omitempty"`
 	// PortSource says where AppPort came from: one of the PortFrom
 	// constants (tags.yaml, readme, expose, compose, cmd, env, docker-run,
-	// framework, hf-default).
+	// code, framework, hf-default).
 	PortSource string `json:"port_source,omitempty"`
 	// Metadata is what ingestion read besides the fields above; its
 	// card keys are described by RepositoryMetadata.

@@ -82,6 +82,7 @@ func dockerRunLinePort(line string) int {
 // container port of the first -p, 0 if none, -1 when the image is a
 // database or a proxy.
 func publishedPort(args []string) int {
+	port := 0
 	for k := 0; k < len(args); k++ {
 		a := strings.Trim(args[k], `"'`)
 		if !strings.HasPrefix(a, "-") || a == "-" {
@@ -90,7 +91,7 @@ func publishedPort(args []string) int {
 			if rt := runtimeOf(a); datastoreImages[rt] || proxyImages[rt] {
 				return -1
 			}
-			return 0
+			return port
 		}
 		name, val, hasVal := strings.Cut(strings.TrimLeft(a, "-"), "=")
 		if !hasVal && !strings.HasPrefix(a, "--") && len(name) > 1 && name[0] == 'p' && name != "privileged" {
@@ -105,20 +106,16 @@ func publishedPort(args []string) int {
 		}
 		if !hasVal {
 			if k+1 >= len(args) {
-				return 0
+				return port
 			}
 			k++
 			val = strings.Trim(args[k], `"'`)
 		}
-		if p := containerSide(val); p > 0 {
-			// The image must still be read: a datastore's port is not the app's.
-			if publishedPort(args[k+1:]) < 0 {
-				return -1
-			}
-			return p
+		if port == 0 {
+			port = containerSide(val)
 		}
 	}
-	return 0
+	return port
 }
 
 // containerSide reads the container port of a publish spec: "8000:8000",

@@ -76,7 +76,7 @@ type Result struct {
 // description, port, Dockerfile, tags). It goes up whenever they change so
 // that the sync reads repositories whose card older rules derived again,
 // even when their commit did not move.
-const CardVersion = 1
+const CardVersion = 2
 
 // maxWarnings bounds Result.Warnings.
 const maxWarnings = 100
@@ -336,6 +336,10 @@ func (x *extraction) run(ctx context.Context, opts Options) error {
 		if (f.port == 0 || f.source == PortFromFramework) && card.RunPort > 0 {
 			// The README's docker run says more than a server's default.
 			res.Port, res.PortSource = card.RunPort, PortFromDockerRun
+		}
+		if res.Port == 0 {
+			f := x.codePort(ch, x.portContext(ch, manifests))
+			res.Port, res.PortSource = f.port, f.source
 		}
 	}
 	if res.Port == 0 {

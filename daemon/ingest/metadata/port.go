@@ -22,6 +22,7 @@ const (
 	PortFromCmd       = catalog.PortFromCmd
 	PortFromEnv       = catalog.PortFromEnv
 	PortFromDockerRun = catalog.PortFromDockerRun
+	PortFromCode      = catalog.PortFromCode
 	PortFromFramework = catalog.PortFromFramework
 	PortFromHFDefault = catalog.PortFromHFDefault
 )
