@@ -17,7 +17,7 @@ func TestPortInCode(t *testing.T) {
 		source string
 	}{
 		{"node script with a PORT default", map[string]string{
-			"Dockerfile": "FROM node:20\nWORKDIR /srv\nCOPY . .\nCMD node src/server.js\n",
+			"Dockerfile":    "FROM node:20\nWORKDIR /srv\nCOPY . .\nCMD node src/server.js\n",
 			"src/server.js": "const app = require('express')();\nconst port = process.env.PORT || 4100;\napp.listen(port);\n",
 		}, 4100, metadata.PortFromCode},
 		{"two ports in the code are ambiguous", map[string]string{
