@@ -43,6 +43,9 @@ func (r *Runner) Launch(ctx context.Context, slug string, opts LaunchOptions) (*
 }
 
 func (r *Runner) launch(ctx context.Context, slug string, opts LaunchOptions) (*catalog.Launch, store.LaunchOrigin, error) {
+	if r.cfg.PreviewOnly {
+		return nil, 0, &unavailableError{fmt.Sprintf("this appstored serves previews without the runner role: it does not start apps; start %s with `appstore launch %s` (or through an appstored with the runner role)", slug, slug)}
+	}
 	if err := r.available(ctx); err != nil {
 		return nil, 0, err
 	}

@@ -94,6 +94,12 @@ type Config struct {
 	// SwarmConstraints are the placement constraints of Swarm services
 	// (e.g. node.labels.appstore==apps).
 	SwarmConstraints []string
+	// PreviewOnly makes a runner that starts nothing: it serves the
+	// previews of other runners' running Swarm launches (finding their
+	// tasks through the Swarm API) and writes their request times. An
+	// appstored with the api role and not the runner role runs one with
+	// --runtime swarm.
+	PreviewOnly bool
 
 	// PreviewDomain is the wildcard domain of preview URLs: <slug>.<domain>.
 	// "localhost" (the default) needs no DNS. It may carry a scheme and
@@ -238,6 +244,9 @@ func New(cfg Config) (*Runner, error) {
 	if cfg.Store == nil {
 		return nil, errors.New("runner: no store")
 	}
+	if cfg.PreviewOnly && cfg.Runtime != RuntimeSwarm {
+		return nil, errors.New("runner: a preview-only runner needs the Swarm runtime (a container's port is on its own runner's loopback)")
+	}
 	pd, err := parsePreviewDomain(cfg.PreviewDomain)
 	if err != nil {
 		return nil, err
@@ -340,6 +349,11 @@ func (r *Runner) Init(ctx context.Context) error {
 		r.setEngineErr(err)
 		return err
 	}
+	if r.cfg.PreviewOnly {
+		r.setEngineErr(nil)
+		r.readyOnce.Do(func() { close(r.ready) })
+		return nil
+	}
 	if err := r.reconcile(ctx); err != nil {
 		r.setEngineErr(err)
 		return err
@@ -378,8 +392,12 @@ func (r *Runner) Run(ctx context.Context) {
 		}
 		break
 	}
+	loops := []func(context.Context){r.watchEvents, r.sweepLoop, r.reconcileLoop, r.warmLoop}
+	if r.cfg.PreviewOnly {
+		loops = []func(context.Context){r.sweepLoop} // request times only
+	}
 	var wg sync.WaitGroup
-	for _, loop := range []func(context.Context){r.watchEvents, r.sweepLoop, r.reconcileLoop, r.warmLoop} {
+	for _, loop := range loops {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

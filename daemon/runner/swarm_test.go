@@ -33,6 +33,7 @@ func TestSwarmAcrossRunners(t *testing.T) {
 	}
 
 	t.Run("AnyRunnerServesThePreview", func(t *testing.T) {
+		t.Parallel() // after the drain below, which runs alone
 		a := newHarness(t, swarmCfg(runner.Config{}))
 		b := newHarness(t, swarmCfg(runner.Config{Store: a.st}))
 		a.app("shared", 0, runnertest.ImageOptions{})
@@ -57,7 +58,32 @@ func TestSwarmAcrossRunners(t *testing.T) {
 		})
 	})
 
+	t.Run("AnAPIProcessWithoutRunnerServesPreviews", func(t *testing.T) {
+		t.Parallel() // after the drain below, which runs alone
+		a := newHarness(t, swarmCfg(runner.Config{}))
+		api := newHarness(t, swarmCfg(runner.Config{Store: a.st, PreviewOnly: true}))
+		a.app("viewed", 0, runnertest.ImageOptions{})
+		a.app("idle", 0, runnertest.ImageOptions{Args: []string{"-name", "idle"}})
+		if l := a.launch("viewed", appclient.LaunchRequest{}); l.Status != catalog.LaunchRunning {
+			t.Fatalf("launch: %s %s", l.Status, l.ErrorMessage)
+		}
+		resp, body := api.get(api.previewURL("viewed", "/"))
+		if resp.StatusCode != 200 || !strings.HasPrefix(body, "hello from viewed") {
+			t.Fatalf("preview through the api-only process: %d %q", resp.StatusCode, body)
+		}
+		// It starts nothing: an app that does not run is a 503 that says
+		// how to start it.
+		resp, body = api.get(api.previewURL("idle", "/"))
+		if resp.StatusCode != 503 || !strings.Contains(body, "appstore launch idle") {
+			t.Errorf("an app that is not running, through the api-only process: %d %q", resp.StatusCode, body)
+		}
+		if n := len(runnertest.Services(t, api.docker, api.r.ID())); n != 0 {
+			t.Errorf("the api-only process made %d services", n)
+		}
+	})
+
 	t.Run("CrashWhileRunningIsRestartedAndFollowed", func(t *testing.T) {
+		t.Parallel() // after the drain below, which runs alone
 		h := newHarness(t, swarmCfg(runner.Config{}))
 		h.app("phoenix", 0, runnertest.ImageOptions{})
 		l := h.launch("phoenix", appclient.LaunchRequest{})
