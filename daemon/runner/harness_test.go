@@ -56,7 +56,9 @@ func newHarness(t testing.TB, cfg runner.Config) *harness {
 	h := &harness{t: t, st: st, docker: cli}
 	var b [4]byte
 	_, _ = rand.Read(b[:])
-	cfg.ID = "test-" + hex.EncodeToString(b[:])
+	if cfg.ID == "" { // else: a runner restarted with its id
+		cfg.ID = "test-" + hex.EncodeToString(b[:])
+	}
 	cfg.Store = st
 	cfg.Logger = testLogger(t)
 	cfg.BaseURL = func() string { return h.srv.URL }

@@ -2,6 +2,8 @@ package runner_test
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +12,7 @@ import (
 	"github.com/docker/docker/api/types/swarm"
 
 	"github.com/appstore-dev/appstore/catalog"
+	"github.com/appstore-dev/appstore/catalog/store/storetest"
 	appclient "github.com/appstore-dev/appstore/client"
 	"github.com/appstore-dev/appstore/daemon/registry"
 	"github.com/appstore-dev/appstore/daemon/runner"
@@ -79,6 +82,73 @@ func TestSwarmAcrossRunners(t *testing.T) {
 		}
 		if n := len(runnertest.Services(t, api.docker, api.r.ID())); n != 0 {
 			t.Errorf("the api-only process made %d services", n)
+		}
+	})
+
+	t.Run("ARestartedRunnerAdoptsItsServices", func(t *testing.T) {
+		t.Parallel() // after the drain below, which runs alone
+		ctx := context.Background()
+		st := storetest.New(t)
+		var b [4]byte
+		_, _ = rand.Read(b[:])
+		id := "test-restart-" + hex.EncodeToString(b[:])
+		runnertest.CleanupServices(t, cli, id)
+		tag, imageID := runnertest.Image(t, cli, runnertest.ImageOptions{})
+		for _, slug := range []string{"keep", "vanish"} {
+			_, build := runnertest.App(t, st, slug, tag, imageID, 0)
+			runnertest.Push(t, cli, st, reg, build, slug, tag)
+		}
+		// The first runner launches both, then dies without stopping them.
+		r1, err := runner.New(swarmCfg(runner.Config{Store: st, ID: id, Logger: testLogger(t), Docker: cli}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := r1.Init(ctx); err != nil {
+			t.Fatal(err)
+		}
+		runCtx, stop := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { r1.Run(runCtx); close(done) }()
+		launched := map[string]*catalog.Launch{}
+		for _, slug := range []string{"keep", "vanish"} {
+			l, _, err := r1.Launch(ctx, slug, runner.LaunchOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if l, err = r1.Wait(ctx, l.ID, time.Minute); err != nil || l.Status != catalog.LaunchRunning {
+				t.Fatalf("launch %s: %v %+v", slug, err, l)
+			}
+			launched[slug] = l
+		}
+		stop()
+		<-done
+		// While no runner watches: a service is removed, a stray one with
+		// the runner's labels appears.
+		if err := cli.ServiceRemove(ctx, launched["vanish"].ContainerID); err != nil {
+			t.Fatal(err)
+		}
+		orphan, err := cli.ServiceCreate(ctx, swarm.ServiceSpec{
+			Annotations:  swarm.Annotations{Labels: map[string]string{runner.LabelManaged: "true", runner.LabelRunner: id, runner.LabelLaunch: "999999", runner.LabelRepository: "keep"}},
+			TaskTemplate: swarm.TaskSpec{ContainerSpec: &swarm.ContainerSpec{Image: tag}},
+		}, swarm.ServiceCreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The restarted runner (same id) adopts keep, fails vanish and
+		// removes the stray service.
+		h := newHarness(t, swarmCfg(runner.Config{Store: st, ID: id}))
+		if resp, body := h.get(h.previewURL("keep", "/")); resp.StatusCode != 200 || !strings.HasPrefix(body, "hello") {
+			t.Errorf("preview of the adopted app: %d %q", resp.StatusCode, body)
+		}
+		if ls, _ := st.ListLaunches(ctx, storeFilter("keep")); len(ls) != 1 || ls[0].Status != catalog.LaunchRunning {
+			t.Errorf("keep's launches after the restart: %+v, want the adopted one", ls)
+		}
+		if v, _ := st.Launch(ctx, launched["vanish"].ID); v.Status != catalog.LaunchFailed || !strings.Contains(v.ErrorMessage, "disappeared") {
+			t.Errorf("the launch whose service vanished: %s %q", v.Status, v.ErrorMessage)
+		}
+		svcs := runnertest.Services(t, cli, id)
+		if len(svcs) != 1 || svcs[0].ID != launched["keep"].ContainerID || svcs[0].ID == orphan.ID {
+			t.Errorf("services after the restart: %d, want keep's only", len(svcs))
 		}
 	})
 
