@@ -60,6 +60,7 @@ func TestLaunchConformance(t *testing.T) {
 		{"CrashAtStartFails", conformCrash},
 		{"StopAndTTLLeaveNothing", conformStopAndTTL},
 		{"IdleSleepsAndWakes", conformIdleWake},
+		{"WarmPoolAttaches", conformWarm},
 	}
 	for _, rt := range launchRuntimes(t) {
 		t.Run(rt.name, func(t *testing.T) {
@@ -230,5 +231,24 @@ func conformIdleWake(t *testing.T, rt runtimeCase) {
 	}
 	if rt.name == "swarm" && ls[0].ContainerID != first.ContainerID {
 		t.Errorf("the wake made service %s; want the sleeping one (%s) scaled back to one", ls[0].ContainerID, first.ContainerID)
+	}
+}
+
+func conformWarm(t *testing.T, rt runtimeCase) {
+	h := newHarness(t, rt.config(runner.Config{WarmPool: 1, WarmInterval: 200 * time.Millisecond}))
+	repoID, _ := h.app("hot", 0, runnertest.ImageOptions{})
+	warm := h.waitWarm(repoID)
+	l, err := h.api.StartLaunch(context.Background(), "hot", appclient.LaunchRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.ID != warm.ID || l.Status != catalog.LaunchRunning || l.Warm {
+		t.Fatalf("launch of a warm app: %+v, want warm launch %d attached and running", l, warm.ID)
+	}
+	if resp, body := h.get(h.previewURL("hot", "/")); resp.StatusCode != 200 || !strings.HasPrefix(body, "hello from hot") {
+		t.Errorf("attached app: %d %q", resp.StatusCode, body)
+	}
+	if next := h.waitWarm(repoID); next.ID == warm.ID {
+		t.Errorf("the pool did not start another warm instance")
 	}
 }
