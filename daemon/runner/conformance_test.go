@@ -52,6 +52,9 @@ func launchRuntimes(t *testing.T) []runtimeCase {
 }
 
 func TestLaunchConformance(t *testing.T) {
+	// Beside the package's other parallel tests, after the sequential
+	// ones (TestSwarmAcrossRunners drains the swarm's node).
+	t.Parallel()
 	cases := []struct {
 		name string
 		run  func(t *testing.T, rt runtimeCase)
@@ -64,6 +67,7 @@ func TestLaunchConformance(t *testing.T) {
 	}
 	for _, rt := range launchRuntimes(t) {
 		t.Run(rt.name, func(t *testing.T) {
+			t.Parallel()
 			for _, c := range cases {
 				t.Run(c.name, func(t *testing.T) {
 					t.Parallel()

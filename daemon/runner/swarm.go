@@ -348,6 +348,10 @@ func (s *swarmRuntime) inspect(ctx context.Context, id string) (container.Inspec
 				ins.NetworkSettings.Ports = nat.PortMap{port: {{HostIP: addr, HostPort: strconv.Itoa(int(p.PublishedPort))}}}
 			}
 		}
+		if len(ins.NetworkSettings.Ports) == 0 {
+			// Running, but its node has not reported the port yet.
+			st.Status, st.Running, st.Restarting = container.StateRestarting, false, true
+		}
 	case state == swarm.TaskStatePending && cur.Status.Err != "":
 		// No node can take it (drained, down, or none matches the
 		// constraints): the launch fails with Swarm's reason.
@@ -358,22 +362,26 @@ func (s *swarmRuntime) inspect(ctx context.Context, id string) (container.Inspec
 	case state == swarm.TaskStateRejected:
 		st.Status = container.StateExited
 		st.Error = "Swarm's node refused the task: " + cmp.Or(cur.Status.Err, cur.Status.Message)
-	default: // complete, failed, shutdown, orphaned, remove
+	case state == swarm.TaskStateComplete:
+		// Exited 0: the restart policy (on-failure) leaves it ended.
+		st.Status = container.StateExited
+	case state == swarm.TaskStateFailed:
 		failures := 0
 		for _, t := range ts {
 			if t.Status.State == swarm.TaskStateFailed {
 				failures++
 			}
 		}
-		if cur.DesiredState == swarm.TaskStateRunning || failures <= swarmMaxRestarts && state == swarm.TaskStateFailed {
-			// Swarm restarts it (or moves it): not over yet.
-			st.Status, st.Restarting = container.StateRestarting, true
+		if failures <= swarmMaxRestarts {
+			st.Status, st.Restarting = container.StateRestarting, true // Swarm restarts it
 			break
 		}
 		st.Status = container.StateExited
-		if state != swarm.TaskStateFailed && state != swarm.TaskStateComplete {
-			st.Error = fmt.Sprintf("the task was %s: %s", state, cmp.Or(cur.Status.Err, cur.Status.Message))
-		}
+	default: // shutdown, orphaned, remove: its node went away or was drained
+		// The service still wants its replica: Swarm makes another task
+		// (a pending one with an error when no node can take it).
+		st.Status, st.Restarting = container.StateRestarting, true
+		st.Error = fmt.Sprintf("the task was %s: %s", state, cmp.Or(cur.Status.Err, cur.Status.Message))
 	}
 	return ins, nil
 }
