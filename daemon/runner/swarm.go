@@ -223,6 +223,7 @@ func (s *swarmRuntime) wake(ctx context.Context, c containerSpec) (string, bool)
 			one := uint64(1)
 			spec.Labels = want.Labels
 			spec.TaskTemplate.ContainerSpec.Labels = want.TaskTemplate.ContainerSpec.Labels
+			spec.TaskTemplate.ContainerSpec.Env = want.TaskTemplate.ContainerSpec.Env // as the launch reads it now
 			spec.Mode.Replicated = &swarm.ReplicatedService{Replicas: &one}
 			return true
 		})
