@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -53,6 +54,12 @@ func TestSwarmAcrossRunners(t *testing.T) {
 		ls, _ := a.st.ListLaunches(context.Background(), storeFilter("shared"))
 		if len(ls) != 1 || ls[0].Runner != a.r.ID() {
 			t.Errorf("launches after a request through the other runner: %+v, want only a's", ls)
+		}
+		// And reads its output (the service's logs, through the manager).
+		var out []string
+		if err := b.r.Logs(context.Background(), l.ID, false, 0, func(ll runner.LogLine) error { out = append(out, ll.Line); return nil }); err != nil ||
+			!slices.ContainsFunc(out, func(s string) bool { return strings.Contains(s, "shared starting") }) {
+			t.Errorf("the other runner's view of the output: %v %q", err, out)
 		}
 		// Its request time reaches the catalog, which keeps the app awake.
 		waitFor(t, 10*time.Second, "the request time written by the other runner", func() bool {
