@@ -65,3 +65,17 @@ func (s *Store) ForgetRegistryImage(ctx context.Context, digest string) error {
 	}
 	return nil
 }
+
+// RepositorySlugs returns the slug of every registered repository, for
+// deleting the registry images of removed ones.
+func (s *Store) RepositorySlugs(ctx context.Context) (map[string]bool, error) {
+	slugs, err := column[string](ctx, s.pool, `SELECT slug FROM repositories`)
+	if err != nil {
+		return nil, fmt.Errorf("list repositories: %w", err)
+	}
+	out := make(map[string]bool, len(slugs))
+	for _, slug := range slugs {
+		out[slug] = true
+	}
+	return out, nil
+}

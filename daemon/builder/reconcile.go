@@ -13,6 +13,7 @@ import (
 	"github.com/docker/docker/api/types/image"
 
 	"github.com/appstore-dev/appstore/daemon/queue"
+	"github.com/appstore-dev/appstore/daemon/registry"
 	"github.com/appstore-dev/appstore/internal/textutil"
 )
 
@@ -184,5 +185,38 @@ func (w *Worker) pruneRegistry(ctx context.Context) {
 			continue
 		}
 		w.logger.Info("pruned a superseded image from the registry", "repository", img.Slug, "digest", img.Digest, "registry", reg.String())
+	}
+	// The images of removed apps: their builds went with them, so the
+	// registry's own catalog says what is left under the prefix.
+	known, err := w.store.RepositorySlugs(ctx)
+	if err != nil {
+		w.logger.Warn("registry pruning: repositories", "err", err)
+		return
+	}
+	apps, err := reg.Apps(ctx)
+	if err != nil {
+		w.logger.Debug("registry pruning: the registry's catalog", "err", err)
+		return
+	}
+	for _, slug := range apps {
+		if known[slug] {
+			continue
+		}
+		tags, err := reg.Tags(ctx, slug)
+		if err != nil {
+			w.logger.Warn("registry pruning: tags of a removed app", "repository", slug, "err", err)
+			continue
+		}
+		for _, tag := range tags {
+			digest, err := reg.Digest(ctx, slug, tag)
+			if err == nil {
+				err = reg.Delete(ctx, slug, digest)
+			}
+			if err != nil && !errors.Is(err, registry.ErrNotFound) {
+				w.logger.Warn("registry pruning: delete an image of a removed app", "repository", slug, "tag", tag, "err", err)
+				continue
+			}
+			w.logger.Info("pruned an image of a removed app from the registry", "repository", slug, "tag", tag, "registry", reg.String())
+		}
 	}
 }

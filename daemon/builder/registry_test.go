@@ -99,6 +99,17 @@ func TestBuildPushesToTheRegistryAndPruningDeletesThere(t *testing.T) {
 	if err != nil || b.ImageDigest != "" || b.Status != catalog.BuildSucceeded {
 		t.Errorf("the pruned build still names its digest: %+v %v", b, err)
 	}
+	// Removing the app takes its images out of the registry at the next
+	// pruning (its builds, and so their digests, went with it).
+	if err := e.st.DeleteRepository(e.ctx, slug); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.w.Prune(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := reg.Digest(e.ctx, slug, second.ImageDigest); !errors.Is(err, registry.ErrNotFound) {
+		t.Errorf("an image of a removed app is still in the registry: %v\n%s", err, daemonLog.String())
+	}
 	for what, text := range map[string]string{"build logs": log + e.logText(second.ID), "daemon log": daemonLog.String()} {
 		if strings.Contains(text, password) {
 			t.Errorf("the registry password is in the %s", what)

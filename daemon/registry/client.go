@@ -187,3 +187,63 @@ func (r *Registry) Delete(ctx context.Context, slug, digest string) error {
 		return fmt.Errorf("registry %s: delete %s@%s: %s", r.Host, r.path(slug), digest, resp.Status)
 	}
 }
+
+// Apps returns the slugs of the apps that have images in the registry
+// under its prefix (the registry's catalog, /v2/_catalog, page by page).
+func (r *Registry) Apps(ctx context.Context) ([]string, error) {
+	prefix := r.path("")
+	var out []string
+	last := ""
+	for {
+		// 100: the distribution registry's default page limit.
+		u := r.base() + "/v2/_catalog?n=100"
+		if last != "" {
+			u += "&last=" + url.QueryEscape(last)
+		}
+		var page struct {
+			Repositories []string `json:"repositories"`
+		}
+		if err := r.getJSON(ctx, u, "registry:catalog:*", &page); err != nil {
+			return nil, err
+		}
+		for _, name := range page.Repositories {
+			if slug, ok := strings.CutPrefix(name, prefix); ok && slug != "" && !strings.Contains(slug, "/") {
+				out = append(out, slug)
+			}
+		}
+		if len(page.Repositories) < 100 {
+			return out, nil
+		}
+		last = page.Repositories[len(page.Repositories)-1]
+	}
+}
+
+// Tags returns the tags of slug's repository.
+func (r *Registry) Tags(ctx context.Context, slug string) ([]string, error) {
+	var v struct {
+		Tags []string `json:"tags"`
+	}
+	err := r.getJSON(ctx, r.base()+"/v2/"+r.path(slug)+"/tags/list", "repository:"+r.path(slug)+":pull", &v)
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil
+	}
+	return v.Tags, err
+}
+
+func (r *Registry) getJSON(ctx context.Context, u, scope string, v any) error {
+	resp, err := r.do(ctx, http.MethodGet, u, "application/json", scope)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	switch {
+	case resp.StatusCode == http.StatusNotFound:
+		return ErrNotFound
+	case resp.StatusCode != http.StatusOK:
+		return fmt.Errorf("registry %s: GET %s: %s", r.Host, strings.TrimPrefix(u, r.base()), resp.Status)
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 8<<20)).Decode(v); err != nil {
+		return fmt.Errorf("registry %s: GET %s: %w", r.Host, strings.TrimPrefix(u, r.base()), err)
+	}
+	return nil
+}

@@ -55,6 +55,10 @@ func Serve(t testing.TB, opts Options) *Registry {
 		"inmemory": configuration.Parameters{},
 		"delete":   configuration.Parameters{"enabled": true},
 	}
+	// What a registry's YAML configuration defaults to (the struct's zero
+	// values allow no entries at all).
+	cfg.Catalog.MaxEntries = 1000
+	cfg.Tags.MaxTags = 1000
 	var secret [16]byte
 	_, _ = rand.Read(secret[:])
 	cfg.HTTP.Secret = hex.EncodeToString(secret[:])
