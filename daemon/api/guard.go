@@ -102,10 +102,13 @@ const (
 	owned
 	// adminOnly: mutating, for admins only (accounts).
 	adminOnly
+	// self: mutating, on one account (the path's {name}): its own user,
+	// whatever its role, or an admin.
+	self
 )
 
 func (k guardKind) String() string {
-	return [...]string{"read", "mutating", "service-token", "signed", "websocket", "by-method", "launching", "owned", "admin"}[k]
+	return [...]string{"read", "mutating", "service-token", "signed", "websocket", "by-method", "launching", "owned", "admin", "self"}[k]
 }
 
 // Hosts refuses a request whose Host is not a name of this daemon, then
@@ -128,7 +131,7 @@ func (g *Guard) guard(kind guardKind, h http.HandlerFunc) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
 			h(w, g.withLazyActor(r))
 		}
-	case mutating, launching, owned, adminOnly:
+	case mutating, launching, owned, adminOnly, self:
 		return func(w http.ResponseWriter, r *http.Request) {
 			if g.originRefused(w, r) {
 				return
