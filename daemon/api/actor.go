@@ -186,6 +186,9 @@ func (g *Guard) authorize(w http.ResponseWriter, r *http.Request, kind guardKind
 			"%s may replace only its own token, not %s's: ask an admin", actor.Name, r.PathValue("name")))
 		return r, false
 	}
+	if rec, ok := w.(*statusRecorder); ok {
+		rec.Actor = actor.Name
+	}
 	return r.WithContext(catalog.WithActor(r.Context(), actor)), true
 }
 

@@ -185,11 +185,19 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 		rec := newStatusRecorder(w)
 		next.ServeHTTP(rec, r)
 		level := slog.LevelDebug
+		attrs := []any{"method", r.Method, "path", r.URL.Path, "status", rec.Status, "duration", time.Since(start)}
+		if rec.Actor != "" {
+			// A change, and who asked for it: the audit trail of the
+			// request log (events carry the actor too).
+			attrs = append(attrs, "actor", rec.Actor)
+			if r.Method != http.MethodGet {
+				level = slog.LevelInfo
+			}
+		}
 		if rec.Status >= 500 {
 			level = slog.LevelError
 		}
-		s.Logger.Log(r.Context(), level, "http request", "method", r.Method, "path", r.URL.Path,
-			"status", rec.Status, "duration", time.Since(start))
+		s.Logger.Log(r.Context(), level, "http request", attrs...)
 	})
 }
 
@@ -201,6 +209,9 @@ type statusRecorder struct {
 	// Route, when set by a handler, names what served the request where
 	// the mux pattern cannot (the metrics count previews as "preview").
 	Route string
+	// Actor is the user a changing request was let through for (the
+	// guard's authorize), for the request log.
+	Actor string
 	wrote bool
 }
 

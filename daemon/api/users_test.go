@@ -152,6 +152,16 @@ func TestAccountsAndTokensAreNeverStored(t *testing.T) {
 			t.Errorf("the request log holds a token")
 		}
 	}
+	// Each change is logged with who asked for it.
+	logged := false
+	for line := range strings.Lines(logs.String()) {
+		if strings.Contains(line, "method=POST path=/api/v1/repositories status=201") {
+			logged = strings.Contains(line, "level=INFO") && strings.HasSuffix(strings.TrimSpace(line), "actor=mia")
+		}
+	}
+	if !logged {
+		t.Errorf("the request log does not name mia as the actor of her registration:\n%s", logs.String())
+	}
 
 	// Users are listed without their hashes; removing one ends its token
 	// and says how many apps it still owns; nobody removes themselves.
@@ -236,4 +246,29 @@ func tableNames(t *testing.T, st *store.Store) []string {
 		t.Fatalf("tables: %v, %v", names, err)
 	}
 	return names
+}
+
+// TestPersonalTokensAreCredentials: a personal token counts as a token
+// holder's on the service registry's reads (not a wrong token), and the
+// preview proxy takes anything shaped like one off requests to apps.
+func TestPersonalTokensAreCredentials(t *testing.T) {
+	st := storetest.New(t)
+	ctx := context.Background()
+	g := &api.Guard{Loopback: true, Exposed: true, Token: rolesDaemonToken}
+	srv := httptest.NewServer((&api.Server{Store: st, Guard: g}).Handler())
+	t.Cleanup(srv.Close)
+	token, hash := catalog.NewUserToken()
+	if _, err := st.CreateUser(ctx, store.NewUser{Name: "vic", Role: catalog.RoleViewer, TokenHash: hash}); err != nil {
+		t.Fatal(err)
+	}
+	c := &client.Client{BaseURL: srv.URL}
+	if _, err := c.WithToken(token).Services(ctx, client.ListServicesOptions{}); err != nil {
+		t.Errorf("the registry with a personal token: %v", err)
+	}
+	if _, err := c.WithToken(token+"0").Services(ctx, client.ListServicesOptions{}); !isStatus(err, http.StatusUnauthorized) {
+		t.Errorf("the registry with a wrong token: %v, want 401", err)
+	}
+	if !g.IsCredential(token) || !g.IsCredential(catalog.UserTokenPrefix+"anything") || g.IsCredential("an-app-token") {
+		t.Errorf("IsCredential: personal tokens must be taken off preview requests, others left")
+	}
 }
