@@ -176,8 +176,12 @@ func (g *Guard) authorize(w http.ResponseWriter, r *http.Request, kind guardKind
 			respond.WriteError(w, r, err)
 			return r, false
 		case !actor.MayChange(owner):
+			ask := "an admin"
+			if owner != "" && owner != catalog.LocalUser && owner != catalog.TokenUser {
+				ask = owner + " or an admin"
+			}
 			respond.WriteError(w, r, respond.Errorf(http.StatusForbidden, apitype.CodeForbidden,
-				"%s may change only the apps it owns, and %s: ask %s or an admin (an admin hands an app over with `appstore edit <slug> --owner <name>`)", actor.Name, what, ownerOrNobody(owner)))
+				"%s may change only the apps it owns, and %s: ask %s (an admin hands an app over with `appstore edit <slug> --owner <name>`)", actor.Name, what, ask))
 			return r, false
 		}
 	}
