@@ -264,14 +264,8 @@ func (k guardKind) needs() string {
 // withLazyActor returns r whose context resolves its actor on first use
 // (catalog.ActorFrom): reads do not pay for a token lookup they do not use.
 func (g *Guard) withLazyActor(r *http.Request) *http.Request {
-	var once sync.Once
-	var actor catalog.User
-	var err error
 	base := r
-	return r.WithContext(catalog.WithActorFunc(r.Context(), func() (catalog.User, error) {
-		once.Do(func() { actor, err = g.identify(base) })
-		return actor, err
-	}))
+	return r.WithContext(catalog.WithActorFunc(r.Context(), func() (catalog.User, error) { return g.identify(base) }))
 }
 
 // mayHandOver refuses a change of an app's owner by anyone but an admin.
