@@ -132,8 +132,10 @@ type dfCandidate struct {
 type buildChoice struct {
 	catalog.BuildChoice
 	cand *dfCandidate
-	// composePorts are the ports of the compose service chosen.
-	composePorts []int
+	// composePorts are the ports of the compose service chosen, and
+	// composeTarget the stage it builds ("" for the final one).
+	composePorts  []int
+	composeTarget string
 	// appDirs are the contexts of compose application services, where
 	// manifests are read for tags.
 	appDirs []string
@@ -700,7 +702,7 @@ func (x *extraction) pickComposeService(file string, services []composeService) 
 		return false
 	})
 	best := apps[0]
-	ch := &buildChoice{cand: best.cand, composePorts: best.ports}
+	ch := &buildChoice{cand: best.cand, composePorts: best.ports, composeTarget: best.svc.Target}
 	ch.Dockerfile, ch.Context, ch.Source = best.cand.real, best.svc.Context, catalog.ChoiceCompose
 	ch.ComposeFile, ch.ComposeService = file, best.svc.Name
 	ch.cand.missing = x.missingSources(ch.Context, best.cand.facts.Sources)

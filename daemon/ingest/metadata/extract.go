@@ -306,10 +306,12 @@ func (x *extraction) run(ctx context.Context, opts Options) error {
 		res.Port, res.PortSource = tf.Port, PortFromTagsFile
 	case readme.AppPort != 0:
 		res.Port, res.PortSource = readme.AppPort, PortFromReadme
-	case facts != nil && len(facts.Info.Expose) > 0 && ch != nil && len(ch.composePorts) > 0 && !slices.ContainsFunc(facts.Info.Expose, func(p int) bool { return slices.Contains(ch.composePorts, p) }):
+	case facts != nil && len(facts.Info.Expose) > 0 && ch != nil && len(ch.composePorts) > 0 && ch.composeTarget == "" &&
+		!slices.ContainsFunc(facts.Info.Expose, func(p int) bool { return slices.Contains(ch.composePorts, p) }):
 		// The compose service maps ports the Dockerfile does not expose:
 		// the EXPOSE is stale (the server moved to 8080 to run without
-		// root), the compose file is what the author runs.
+		// root), the compose file is what the author runs. A service that
+		// builds another stage (target: dev) runs something else.
 		res.Port, res.PortSource = ch.composePorts[0], PortFromCompose
 	case facts != nil && len(facts.Info.Expose) > 0:
 		res.Port, res.PortSource = facts.Info.Expose[0], PortFromExpose

@@ -54,3 +54,30 @@ func TestPortInCode(t *testing.T) {
 		})
 	}
 }
+
+// TestComposePortAndExpose: a compose port that the Dockerfile does not
+// expose wins over a stale EXPOSE, but not when the service builds
+// another stage than the image's final one.
+func TestComposePortAndExpose(t *testing.T) {
+	dockerfile := "FROM node:22 AS dev\nWORKDIR /app\nCOPY . .\nCMD [\"npx\", \"vite\", \"--host\"]\n\n" +
+		"FROM node:22 AS build\nWORKDIR /app\nCOPY . .\nRUN npx vite build\n\n" +
+		"FROM nginx:alpine\nCOPY --from=build /app/dist /usr/share/nginx/html\nEXPOSE 80\n"
+	for _, c := range []struct {
+		compose string
+		port    int
+		source  string
+	}{
+		{"services:\n  web:\n    build: .\n    ports: [\"8080:8080\"]\n", 8080, metadata.PortFromCompose},
+		{"services:\n  web:\n    build:\n      context: .\n      target: dev\n    ports: [\"5173:5173\"]\n", 80, metadata.PortFromExpose},
+		{"services:\n  web:\n    build: .\n    ports: [\"8000:80\"]\n", 80, metadata.PortFromExpose},
+	} {
+		root := writeRepo(t, map[string]string{"Dockerfile": dockerfile, "compose.yaml": c.compose, "package.json": `{"name": "spa"}`, "index.html": "<p>hi</p>"})
+		res, err := metadata.Extract(context.Background(), root, metadata.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Port != c.port || res.PortSource != c.source {
+			t.Errorf("%q: port %d (%s), want %d (%s)", c.compose, res.Port, res.PortSource, c.port, c.source)
+		}
+	}
+}
