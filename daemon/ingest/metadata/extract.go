@@ -335,8 +335,11 @@ func (x *extraction) run(ctx context.Context, opts Options) error {
 			}
 		}
 		res.Port, res.PortSource = f.port, f.source
-		if (f.port == 0 || f.source == PortFromFramework) && card.RunPort > 0 {
-			// The README's docker run says more than a server's default.
+		if f.port == 0 && card.RunPort > 0 {
+			// The command runs no server whose default is known (a
+			// compiled binary): the README's docker run shows the port. A
+			// known server's default is what it does, whatever a README
+			// says.
 			res.Port, res.PortSource = card.RunPort, PortFromDockerRun
 		}
 		if res.Port == 0 {

@@ -81,3 +81,26 @@ func TestComposePortAndExpose(t *testing.T) {
 		}
 	}
 }
+
+// TestDockerRunYieldsToAKnownServer: a README's docker run gives the port
+// of a binary, not of a server whose default is known.
+func TestDockerRunYieldsToAKnownServer(t *testing.T) {
+	readme := "# api\n\n```\ndocker run -p 80:80 api\n```\n"
+	for _, c := range []struct {
+		cmd    string
+		port   int
+		source string
+	}{
+		{`CMD ["uvicorn", "main:app", "--host", "0.0.0.0"]`, 8000, metadata.PortFromFramework},
+		{`CMD ["/usr/local/bin/api"]`, 80, metadata.PortFromDockerRun},
+	} {
+		root := writeRepo(t, map[string]string{"README.md": readme, "Dockerfile": "FROM python:3.12\nCOPY . .\n" + c.cmd + "\n"})
+		res, err := metadata.Extract(context.Background(), root, metadata.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Port != c.port || res.PortSource != c.source {
+			t.Errorf("%s: port %d (%s), want %d (%s)", c.cmd, res.Port, res.PortSource, c.port, c.source)
+		}
+	}
+}
