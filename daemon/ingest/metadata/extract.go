@@ -359,21 +359,26 @@ func (x *extraction) run(ctx context.Context, opts Options) error {
 			x.tag(catalog.SourceAuto, "runtime", rt, res.DockerfilePath)
 		}
 	}
+	var frameworks []string
 	for _, m := range manifests {
-		for _, f := range m.Frameworks {
-			x.tag(catalog.SourceAuto, "framework", f, "")
-		}
+		frameworks = appendNew(frameworks, m.Frameworks...)
 	}
 	if facts != nil {
 		// What the Dockerfile installs itself (RUN pip install flask).
-		for _, f := range installedFrameworks(facts.RunLines) {
-			x.tag(catalog.SourceAuto, "framework", f, "")
-		}
+		frameworks = appendNew(frameworks, installedFrameworks(facts.RunLines)...)
 	}
 	// A Gradio or Streamlit Space gets its framework from the SDK, not
 	// from requirements.txt.
 	if readme.SDK == "gradio" || readme.SDK == "streamlit" {
-		x.tag(catalog.SourceAuto, "framework", readme.SDK, "")
+		frameworks = appendNew(frameworks, readme.SDK)
+	}
+	for _, f := range frameworks {
+		if b := foundationOf[f]; b != "" && slices.Contains(frameworks, b) {
+			// Starlette in a FastAPI app is FastAPI's foundation, not a
+			// second framework.
+			continue
+		}
+		x.tag(catalog.SourceAuto, "framework", f, "")
 	}
 	for _, l := range appLanguages(walk, manifests, res.ContextPath) {
 		x.tag(catalog.SourceAuto, "lang", l, "")
@@ -412,6 +417,10 @@ var genericNames = map[string]bool{
 	"root": true, "monorepo": true, "workspace": true, "laravel": true, "skeleton": true, "starter": true,
 	"template": true, "default": true, "untitled": true, "package": true, "my-project": true,
 }
+
+// foundationOf names, for a framework another one is built on, that other
+// one: listed beside it, it is not tagged.
+var foundationOf = map[string]string{"starlette": "fastapi"}
 
 // genericWords are the words placeholder package names are made of
 // ("test-app", "my-react-app", "sample_project", "next-starter").
