@@ -137,3 +137,39 @@ func TestMergeComposeOverride(t *testing.T) {
 		t.Error("the base services were changed")
 	}
 }
+
+// FuzzHeldOutRules feeds hostile text to the readers the held-out rules
+// added: none may panic, ports stay ports, include paths stay inside the
+// repository, and the frameworks come from the known tables.
+func FuzzHeldOutRules(f *testing.F) {
+	f.Add("docker run -p 8000:8000 app")
+	f.Add("docker run -p")
+	f.Add("docker container run --publish=:/udp -p -p -p 1:2:3:4 x")
+	f.Add("pip install -r && npm i -g && go get @ && gem install && composer require :")
+	f.Add("include:\n  - path: [a, ../../b, {c: d}]\n  - ''\nservices: []\n")
+	f.Add("\\\n\\\n;;&&||")
+	f.Fuzz(func(t *testing.T, s string) {
+		if p := dockerRunLinePort(s); p < 0 || p > 65535 {
+			t.Fatalf("port %d", p)
+		}
+		known := map[string]bool{}
+		for _, table := range [][]framework{pythonFrameworks, npmFrameworks, goFrameworks, rubyFrameworks, phpFrameworks} {
+			for _, fw := range table {
+				known[fw.name] = true
+			}
+		}
+		for _, fw := range installedFrameworks([]string{s}) {
+			if !known[fw] {
+				t.Fatalf("framework %q is not a known one", fw)
+			}
+		}
+		for _, p := range composeIncludes("compose.yml", []byte(s)) {
+			if p == ".." || len(p) > 2 && p[:3] == "../" || len(p) > 0 && p[0] == '/' {
+				t.Fatalf("include %q leaves the repository", p)
+			}
+		}
+		if p, ok := soleAppPortEnv(map[string]string{s + "_PORT": s}); ok && (p < 1 || p > 65535) {
+			t.Fatalf("port %d", p)
+		}
+	})
+}
