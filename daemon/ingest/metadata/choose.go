@@ -528,9 +528,14 @@ func (x *extraction) composeChoice(w walkResult) *buildChoice {
 	// the sources mounted) is taken only when no compose file has a
 	// production one.
 	var dev *buildChoice
+	// merged are the override files already read with their base file.
+	merged := map[string]bool{}
 	for i, f := range files {
 		if i >= 8 {
 			break
+		}
+		if merged[f] {
+			continue
 		}
 		data, err := x.optional(f, x.lim.Manifest)
 		if err != nil || data == nil {
@@ -564,7 +569,7 @@ func (x *extraction) composeChoice(w walkResult) *buildChoice {
 					o, warns := parseCompose(over, text)
 					x.warnings = append(x.warnings, warns...)
 					services = mergeCompose(services, o)
-					files = slices.DeleteFunc(files, func(g string) bool { return g == over })
+					merged[over] = true
 				}
 			}
 		}
