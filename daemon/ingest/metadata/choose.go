@@ -720,22 +720,29 @@ func (x *extraction) pickComposeService(file string, services []composeService) 
 	}
 	for _, a := range apps {
 		ch.appDirs = append(ch.appDirs, a.svc.Context)
-		ch.appDirs = append(ch.appDirs, manifestSourceDirs(a.cand, a.svc.Context)...)
+		ch.appDirs = append(ch.appDirs, x.manifestSourceDirs(a.cand, a.svc.Context)...)
 	}
 	return ch
 }
 
 // manifestSourceDirs are the folders of its context from which a
-// Dockerfile copies a package manifest (COPY app/package*.json ./): where
-// the app's dependencies are declared when they are not at the context's
-// top.
-func manifestSourceDirs(c *dfCandidate, context string) []string {
+// Dockerfile copies a package manifest (COPY app/package*.json ./) or
+// that it copies whole when they hold one (COPY ./server/ /app/): where the
+// app's dependencies are declared when they are not at the context's top.
+func (x *extraction) manifestSourceDirs(c *dfCandidate, context string) []string {
 	if c == nil || c.facts == nil {
 		return nil
 	}
 	var out []string
 	for _, s := range c.facts.Sources {
-		dir, base := path.Split(path.Clean(s.Path))
+		p := path.Clean(s.Path)
+		if p != "." && !strings.HasPrefix(p, "..") && !strings.ContainsAny(p, "*?[$") && x.repo.isDir(path.Join(context, p)) {
+			if x.manifestIn(path.Join(context, p)) != "" {
+				out = appendNew(out, path.Join(context, p))
+			}
+			continue
+		}
+		dir, base := path.Split(p)
 		dir = path.Clean(dir)
 		if dir == "." || strings.HasPrefix(dir, "..") || strings.ContainsAny(dir, "*?[$") {
 			continue

@@ -576,7 +576,7 @@ func (x *extraction) appDirs(ch *buildChoice) []string {
 		if d := path.Dir(ch.cand.path); d != ch.Context {
 			add(d)
 		}
-		for _, d := range manifestSourceDirs(ch.cand, ch.Context) {
+		for _, d := range x.manifestSourceDirs(ch.cand, ch.Context) {
 			add(d)
 		}
 	}

@@ -2,6 +2,7 @@ package metadata_test
 
 import (
 	"context"
+	"slices"
 	"testing"
 
 	"github.com/appstore-dev/appstore/daemon/ingest/metadata"
@@ -102,5 +103,32 @@ func TestDockerRunYieldsToAKnownServer(t *testing.T) {
 		if res.Port != c.port || res.PortSource != c.source {
 			t.Errorf("%s: port %d (%s), want %d (%s)", c.cmd, res.Port, res.PortSource, c.port, c.source)
 		}
+	}
+}
+
+// TestFrameworksOfCopiedFolders: the manifests of folders the Dockerfile
+// copies from (a manifest by name, or a whole folder) give frameworks even
+// outside the conventional app folders.
+func TestFrameworksOfCopiedFolders(t *testing.T) {
+	root := writeRepo(t, map[string]string{
+		"Dockerfile": "FROM node:20 AS ui\nCOPY webclient/package*.json /ui/\nRUN cd /ui && npm ci\n" +
+			"FROM node:20\nWORKDIR /app\nCOPY ./svc-core/ /app/\nCOPY --from=ui /ui /ui\nEXPOSE 3000\nCMD [\"node\", \"index.js\"]\n",
+		"webclient/package.json": `{"name": "webclient", "dependencies": {"vue": "3"}}`,
+		"svc-core/package.json":  `{"name": "svc-core", "dependencies": {"koa": "2"}}`,
+		"svc-core/index.js":      "new (require('koa'))().listen(3000);\n",
+		"tools/package.json":     `{"name": "tools", "dependencies": {"express": "4"}}`,
+	})
+	res, err := metadata.Extract(context.Background(), root, metadata.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fw []string
+	for _, tg := range res.Tags {
+		if tg.Key == "framework" {
+			fw = append(fw, tg.Value)
+		}
+	}
+	if !slices.Equal(fw, []string{"koa", "vue"}) {
+		t.Errorf("frameworks %v, want koa and vue (not express of tools/, which no Dockerfile copies)", fw)
 	}
 }
