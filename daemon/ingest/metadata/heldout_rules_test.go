@@ -173,3 +173,34 @@ func FuzzHeldOutRules(f *testing.F) {
 		}
 	})
 }
+
+func TestLeadInParagraphs(t *testing.T) {
+	cases := map[string]string{
+		"An example of a JSON API in a container. Read the posts here:": "An example of a JSON API in a container.",
+		"Run the following commands:":                                   "",
+		"Install it, e.g. with pip:":                                    "",
+		"A tool for notes. It syncs them. See:":                         "A tool for notes. It syncs them.",
+	}
+	for in, want := range cases {
+		if got := proseOf(inline{text: in, plainLetters: letterCount(in)}); got != want {
+			t.Errorf("%q: %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestComposeV1(t *testing.T) {
+	v1 := []byte("web:\n  build: .\n  ports: [\"8080:80\"]\ndb:\n  image: postgres\n")
+	svcs, _ := parseCompose("docker-compose.yml", v1)
+	if len(svcs) != 2 || !svcs[0].Build || svcs[0].Ports[0] != 80 {
+		t.Errorf("first-format services %+v", svcs)
+	}
+	for _, notV1 := range []string{
+		"version: '2'\nweb:\n  build: .\n",
+		"settings:\n  debug: true\n",
+		"web:\n  build: .\nextra: 1\n",
+	} {
+		if svcs, _ := parseCompose("docker-compose.yml", []byte(notV1)); len(svcs) != 0 {
+			t.Errorf("%q read as services: %+v", notV1, svcs)
+		}
+	}
+}
