@@ -280,9 +280,9 @@ func (s *Store) ResealSecrets(ctx context.Context, reseal func(repositoryID int6
 			return mapError(err)
 		}
 		type row struct {
-			repo         int64
-			name, keyID  string
-			sealed       []byte
+			repo        int64
+			name, keyID string
+			sealed      []byte
 		}
 		all, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (row, error) {
 			var x row
