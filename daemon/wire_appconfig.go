@@ -31,3 +31,18 @@ func (d *Daemon) wireAppConfig(ctx context.Context) error {
 	d.api.AppConfig = &api.AppConfig{Store: d.Store, Service: d.appConfig}
 	return nil
 }
+
+// RotateSecretKey moves every app secret to a new key and replaces the key
+// file (`appstored secrets rotate-key`). See appconfig.RotateKey.
+func RotateSecretKey(ctx context.Context, cfg Config) (*appconfig.Rotation, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	d := &Daemon{cfg: cfg, logger: cfg.Logger}
+	defer d.runClosers(context.WithoutCancel(ctx)) //nolint:errcheck
+	if err := d.openStore(ctx); err != nil {
+		return nil, err
+	}
+	return appconfig.RotateKey(ctx, d.Store, cfg.secretKeyPath())
+}
