@@ -59,6 +59,9 @@ func TestEnvAndSecretCommandsAgainstAppstored(t *testing.T) {
 	if r.code != cli.ExitUsage || !strings.Contains(r.stderr, "appstore secret set rag OPENAI_API_KEY") {
 		t.Fatalf("launch without the required secret: %+v, want exit 2 with the command to run", r)
 	}
+	if r := sh("", "show", "rag"); r.code != 0 || !strings.Contains(r.stdout, "config:\tOPENAI_API_KEY\tmissing\trequired\tsecret\ttags.yaml\n") {
+		t.Errorf("show lists the declared secret as missing: %+v", r)
+	}
 	if r := sh("", "env", "set", "rag", "PORT=1"); r.code != cli.ExitUsage {
 		t.Errorf("env set PORT: %+v", r)
 	}
@@ -73,6 +76,10 @@ func TestEnvAndSecretCommandsAgainstAppstored(t *testing.T) {
 	}
 	if r := sh("", "secret", "ls", "rag"); r.code != 0 || !strings.HasPrefix(r.stdout, "OPENAI_API_KEY\t") {
 		t.Errorf("secret ls: %+v", r)
+	}
+	if r := sh("", "show", "rag"); r.code != 0 || !strings.Contains(r.stdout, "config:\tOPENAI_API_KEY\tsecret\trequired\tsecret\ttags.yaml\n") ||
+		!strings.Contains(r.stdout, "config:\tGREETING\tvariable\toptional\t\t\n") {
+		t.Errorf("show after the secret was set: %+v", r)
 	}
 	r = sh("", "launch", "rag", "--no-open")
 	if r.code != 0 {

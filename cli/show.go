@@ -81,6 +81,10 @@ func runShow(ctx context.Context, opts *ShowOptions) error {
 		active = page.Launches
 	}
 	printLaunchLines(opts.IO, r, active)
+	// The configuration it declares and what is set: extra too.
+	if cfg, err := c.AppConfig(ctx, r.Slug); err == nil {
+		printConfigLines(opts.IO, r.Slug, cfg)
+	}
 	// The timeline is extra: a daemon that cannot give it still shows
 	// the repository.
 	steps, err := c.Timeline(ctx, r.Slug, client.TimelineOptions{Limit: showTimelineSteps})
