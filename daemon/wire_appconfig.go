@@ -21,8 +21,12 @@ func (c Config) secretKeyPath() string {
 // wireAppConfig opens the key of the apps' secrets (creating it in the
 // data directory at the first start; a --secret-key-file must exist) and
 // serves the apps' variables and secrets. The runner and the builder,
-// wired after, get the service.
+// wired after, get the service. Only the api role (which seals secrets) and
+// the runner role (which opens them) need the key.
 func (d *Daemon) wireAppConfig(ctx context.Context) error {
+	if !d.cfg.HasRole(RoleAPI) && !d.cfg.HasRole(RoleRunner) {
+		return nil // a worker never reads a secret: it needs no key
+	}
 	keys, err := appconfig.OpenKeyring(d.cfg.secretKeyPath(), d.cfg.SecretKeyFile == "", d.logger.With("component", "secrets"))
 	if err != nil {
 		return fmt.Errorf("secrets: %w", err)
