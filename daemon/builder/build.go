@@ -34,6 +34,7 @@ import (
 	"github.com/appstore-dev/appstore/catalog"
 	"github.com/appstore-dev/appstore/catalog/giturl"
 	"github.com/appstore-dev/appstore/catalog/store"
+	"github.com/appstore-dev/appstore/daemon/appconfig"
 	"github.com/appstore-dev/appstore/daemon/queue"
 	"github.com/appstore-dev/appstore/daemon/registry"
 	"github.com/appstore-dev/appstore/internal/textutil"
@@ -82,6 +83,10 @@ type Options struct {
 	MaxCloneBytes int64
 	// LocalCheckout, when set, offers a checkout kept by ingestion.
 	LocalCheckout LocalCheckout
+	// AppConfig gives BuildKit builds the app's secrets (RUN
+	// --mount=type=secret,id=NAME) and redacts them from build logs and
+	// errors; nil: builds get no secrets.
+	AppConfig *appconfig.Service
 
 	// Timeout bounds one build (DefaultTimeout).
 	Timeout time.Duration
@@ -372,7 +377,21 @@ func (w *Worker) run(ctx context.Context, job queue.Job, work *store.BuildWork, 
 		w.heartbeat(bctx, work.ID, cancel, log)
 	}()
 
-	outcome, buildErr := w.build(bctx, work, logs)
+	var secrets map[string][]byte
+	var redact *appconfig.Redactor
+	var buildErr error
+	if w.opts.AppConfig != nil {
+		secrets, redact, buildErr = w.opts.AppConfig.Secrets(bctx, work.Repository)
+		// The build's log and its error never show a secret's value.
+		logs.setRedactor(redact)
+	}
+	var outcome store.BuildOutcome
+	if buildErr == nil {
+		outcome, buildErr = w.build(bctx, work, logs, secrets)
+	}
+	if buildErr != nil && !redact.Empty() {
+		buildErr = &redactedError{err: buildErr, msg: redact.String(buildErr.Error())}
+	}
 	cancel(nil)
 	<-heartbeatDone
 
@@ -538,8 +557,8 @@ func ImageTag(slug, commit string) string {
 // cancellation or timeout is decided by the caller from its cause. With a
 // registry, the image is pushed there before the build counts as
 // succeeded.
-func (w *Worker) build(ctx context.Context, work *store.BuildWork, logs *logSink) (store.BuildOutcome, error) {
-	o, err := w.buildImage(ctx, work, logs)
+func (w *Worker) build(ctx context.Context, work *store.BuildWork, logs *logSink, secrets map[string][]byte) (store.BuildOutcome, error) {
+	o, err := w.buildImage(ctx, work, logs, secrets)
 	if err != nil || o.Status != catalog.BuildSucceeded || w.opts.Registry == nil {
 		return o, err
 	}
@@ -547,7 +566,7 @@ func (w *Worker) build(ctx context.Context, work *store.BuildWork, logs *logSink
 }
 
 // buildImage makes the build's image on the engine (or finds it cached).
-func (w *Worker) buildImage(ctx context.Context, work *store.BuildWork, logs *logSink) (store.BuildOutcome, error) {
+func (w *Worker) buildImage(ctx context.Context, work *store.BuildWork, logs *logSink, secrets map[string][]byte) (store.BuildOutcome, error) {
 	key := CacheKey(work.RepositoryID, work.CommitSHA, work.DockerfilePath, work.ContextPath)
 	tag := ImageTag(work.Repository, work.CommitSHA)
 	if !work.NoCache {
@@ -577,7 +596,7 @@ func (w *Worker) buildImage(ctx context.Context, work *store.BuildWork, logs *lo
 	}
 	var o store.BuildOutcome
 	if choice.Kind == BuilderBuildKit {
-		o, err = w.buildKitBuild(ctx, bk, work, dir, tag, labels, logs)
+		o, err = w.buildKitBuild(ctx, bk, work, dir, tag, labels, logs, secrets)
 	} else {
 		o, err = w.classicBuild(ctx, work, dir, tag, labels, logs)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/appstore-dev/appstore/catalog"
 	appclient "github.com/appstore-dev/appstore/client"
+	"github.com/appstore-dev/appstore/daemon/appconfig"
 	"github.com/appstore-dev/appstore/daemon/registry"
 	"github.com/appstore-dev/appstore/daemon/runner"
 	"github.com/appstore-dev/appstore/daemon/runner/runnertest"
@@ -64,6 +66,7 @@ func TestLaunchConformance(t *testing.T) {
 		{"StopAndTTLLeaveNothing", conformStopAndTTL},
 		{"IdleSleepsAndWakes", conformIdleWake},
 		{"WarmPoolAttaches", conformWarm},
+		{"VariablesAndSecretsReachTheApp", conformConfig},
 	}
 	for _, rt := range launchRuntimes(t) {
 		t.Run(rt.name, func(t *testing.T) {
@@ -254,5 +257,28 @@ func conformWarm(t *testing.T, rt runtimeCase) {
 	}
 	if next := h.waitWarm(repoID); next.ID == warm.ID {
 		t.Errorf("the pool did not start another warm instance")
+	}
+}
+
+func conformConfig(t *testing.T, rt runtimeCase) {
+	keys, err := appconfig.OpenKeyring(filepath.Join(t.TempDir(), appconfig.KeyFileName), true, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newHarness(t, rt.config(runner.Config{AppConfig: &appconfig.Service{Keys: keys}}))
+	h.app("cfg", 0, runnertest.ImageOptions{})
+	ctx := context.Background()
+	if _, err := h.api.SetEnv(ctx, "cfg", map[string]string{"GREETING": "hello-from-env"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.api.SetSecret(ctx, "cfg", "API_KEY", "conformance-secret-value"); err != nil {
+		t.Fatal(err)
+	}
+	if l := h.launch("cfg", appclient.LaunchRequest{}); l.Status != catalog.LaunchRunning {
+		t.Fatalf("launch: %s %s", l.Status, l.ErrorMessage)
+	}
+	env := appEnv(t, h, "cfg")
+	if !hasEnv(env, "GREETING=hello-from-env") || !hasEnv(env, "API_KEY=conformance-secret-value") || !hasEnv(env, "PORT=8080") {
+		t.Errorf("the app's environment: %v", env)
 	}
 }

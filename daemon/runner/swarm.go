@@ -140,7 +140,10 @@ func (s *swarmRuntime) serviceSpec(c containerSpec) swarm.ServiceSpec {
 			ContainerSpec: &swarm.ContainerSpec{
 				Image:  c.Image,
 				Labels: labels,
-				Env:    []string{"PORT=" + strconv.Itoa(c.AppPort)},
+				// The app's variables and secrets after PORT, as for a
+				// container (they are in the service's spec, which only
+				// the swarm's managers hold).
+				Env: append([]string{"PORT=" + strconv.Itoa(c.AppPort)}, c.Env...),
 				// As the docker runtime: no capabilities, no privilege
 				// gain, no mounts of the host; a private /tmp.
 				CapabilityDrop:  []string{"ALL"},

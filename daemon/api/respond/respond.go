@@ -30,6 +30,8 @@ const StatusClientClosed = 499
 type Error struct {
 	Status int
 	Detail apitype.ErrorDetail
+	// Header is set on the answer (Retry-After, WWW-Authenticate).
+	Header http.Header
 }
 
 func (e *Error) Error() string { return e.Detail.Message }
@@ -60,6 +62,9 @@ func JSON(w http.ResponseWriter, status int, v any) {
 // 413, an unreachable database 503, anything else 500.
 func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	e := toError(r, err)
+	for k, v := range e.Header {
+		w.Header()[k] = v
+	}
 	JSON(w, e.Status, apitype.ErrorBody{Error: e.Detail})
 }
 
@@ -67,6 +72,7 @@ func toError(r *http.Request, err error) *Error {
 	var he *Error
 	var inv *catalog.InvalidError
 	var conflict *catalog.ConflictError
+	var missing *catalog.MissingConfigError
 	var maxBytes *http.MaxBytesError
 	detail := func(status int, code, msg string) *Error {
 		return &Error{Status: status, Detail: apitype.ErrorDetail{Code: code, Message: msg}}
@@ -79,6 +85,10 @@ func toError(r *http.Request, err error) *Error {
 	case errors.As(err, &inv):
 		e := detail(http.StatusBadRequest, apitype.CodeInvalid, inv.Error())
 		e.Detail.Field = inv.Field
+		return e
+	case errors.As(err, &missing):
+		e := detail(http.StatusConflict, apitype.CodeConfigMissing, missing.Error())
+		e.Detail.Slug = missing.Slug
 		return e
 	case errors.As(err, &conflict):
 		e := detail(http.StatusConflict, apitype.CodeConflict, conflict.Message)

@@ -132,11 +132,15 @@ type dfCandidate struct {
 type buildChoice struct {
 	catalog.BuildChoice
 	cand *dfCandidate
-	// composePorts are the ports of the compose service chosen.
-	composePorts []int
+	// composePorts are the ports of the compose service chosen, and
+	// composeTarget the stage it builds ("" for the final one).
+	composePorts  []int
+	composeTarget string
 	// appDirs are the contexts of compose application services, where
 	// manifests are read for tags.
 	appDirs []string
+	// composeEnv are the environment: keys of the compose service chosen.
+	composeEnv []string
 }
 
 // candidate reads and parses the Dockerfile at p once.
@@ -526,9 +530,14 @@ func (x *extraction) composeChoice(w walkResult) *buildChoice {
 	// the sources mounted) is taken only when no compose file has a
 	// production one.
 	var dev *buildChoice
+	// merged are the override files already read with their base file.
+	merged := map[string]bool{}
 	for i, f := range files {
 		if i >= 8 {
 			break
+		}
+		if merged[f] {
+			continue
 		}
 		data, err := x.optional(f, x.lim.Manifest)
 		if err != nil || data == nil {
@@ -562,7 +571,7 @@ func (x *extraction) composeChoice(w walkResult) *buildChoice {
 					o, warns := parseCompose(over, text)
 					x.warnings = append(x.warnings, warns...)
 					services = mergeCompose(services, o)
-					files = slices.DeleteFunc(files, func(g string) bool { return g == over })
+					merged[over] = true
 				}
 			}
 		}
@@ -700,7 +709,7 @@ func (x *extraction) pickComposeService(file string, services []composeService) 
 		return false
 	})
 	best := apps[0]
-	ch := &buildChoice{cand: best.cand, composePorts: best.ports}
+	ch := &buildChoice{cand: best.cand, composePorts: best.ports, composeTarget: best.svc.Target, composeEnv: best.svc.Environment}
 	ch.Dockerfile, ch.Context, ch.Source = best.cand.real, best.svc.Context, catalog.ChoiceCompose
 	ch.ComposeFile, ch.ComposeService = file, best.svc.Name
 	ch.cand.missing = x.missingSources(ch.Context, best.cand.facts.Sources)
@@ -713,22 +722,29 @@ func (x *extraction) pickComposeService(file string, services []composeService) 
 	}
 	for _, a := range apps {
 		ch.appDirs = append(ch.appDirs, a.svc.Context)
-		ch.appDirs = append(ch.appDirs, manifestSourceDirs(a.cand, a.svc.Context)...)
+		ch.appDirs = append(ch.appDirs, x.manifestSourceDirs(a.cand, a.svc.Context)...)
 	}
 	return ch
 }
 
 // manifestSourceDirs are the folders of its context from which a
-// Dockerfile copies a package manifest (COPY app/package*.json ./): where
-// the app's dependencies are declared when they are not at the context's
-// top.
-func manifestSourceDirs(c *dfCandidate, context string) []string {
+// Dockerfile copies a package manifest (COPY app/package*.json ./) or
+// that it copies whole when they hold one (COPY ./server/ /app/): where the
+// app's dependencies are declared when they are not at the context's top.
+func (x *extraction) manifestSourceDirs(c *dfCandidate, context string) []string {
 	if c == nil || c.facts == nil {
 		return nil
 	}
 	var out []string
 	for _, s := range c.facts.Sources {
-		dir, base := path.Split(path.Clean(s.Path))
+		p := path.Clean(s.Path)
+		if p != "." && !strings.HasPrefix(p, "..") && !strings.ContainsAny(p, "*?[$") && x.repo.isDir(path.Join(context, p)) {
+			if x.manifestIn(path.Join(context, p)) != "" {
+				out = appendNew(out, path.Join(context, p))
+			}
+			continue
+		}
+		dir, base := path.Split(p)
 		dir = path.Clean(dir)
 		if dir == "." || strings.HasPrefix(dir, "..") || strings.ContainsAny(dir, "*?[$") {
 			continue

@@ -37,8 +37,8 @@ var codePatterns = map[string][]*regexp.Regexp{
 	},
 }
 
-// flaskRunDefault matches a Flask app started by app.run() with no port:
-// Flask's own default, 5000.
+// flaskImport and bareRun find a Flask app started by app.run() with no
+// port: Flask's own default, 5000.
 var (
 	flaskImport = regexp.MustCompile(`(?m)^\s*(?:from\s+flask\s+import|import\s+flask)\b`)
 	bareRun     = regexp.MustCompile(`\.run\((?:[^)\n]*)\)`)

@@ -78,7 +78,9 @@ type composeService struct {
 	Ports     []int
 	Expose    []int
 	DependsOn []string
-	Line      int
+	// Environment are the keys of environment:.
+	Environment []string
+	Line        int
 }
 
 // maxComposeServices bounds the services read from one compose file.
@@ -102,6 +104,11 @@ func parseCompose(file string, data []byte) ([]composeService, []string) {
 		if top.Content[i].Value == "services" {
 			services = deref(top.Content[i+1])
 		}
+	}
+	if services == nil && isComposeV1(top) {
+		// The first Compose format (docker-compose 1.x, no version: or
+		// services:) lists the services at the top.
+		services = top
 	}
 	if services == nil || services.Kind != yaml.MappingNode {
 		return nil, nil
@@ -128,6 +135,8 @@ func parseCompose(file string, data []byte) ([]composeService, []string) {
 				s.Expose = composePorts(val)
 			case "depends_on":
 				s.DependsOn = composeDependsOn(val)
+			case "environment":
+				s.Environment = composeEnvironment(val)
 			}
 		}
 		out = append(out, s)

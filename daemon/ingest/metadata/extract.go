@@ -64,6 +64,9 @@ type Result struct {
 	Readme string `json:"-"`
 	// Resources is the resource profile tags.yaml asks for, "" if none.
 	Resources string `json:"resources,omitempty"`
+	// Env are the variables the app declares it reads: tags.yaml env:,
+	// .env.example and .env.sample, the compose service's environment:.
+	Env []catalog.DeclaredEnv `json:"env,omitempty"`
 	// Facts are other things worth showing: "go.module", "go.version".
 	Facts map[string]string `json:"facts,omitempty"`
 	// Warnings are problems that did not stop the ingestion (an unknown
@@ -76,7 +79,7 @@ type Result struct {
 // description, port, Dockerfile, tags). It goes up whenever they change so
 // that the sync reads repositories whose card older rules derived again,
 // even when their commit did not move.
-const CardVersion = 2
+const CardVersion = 3 // 3: the declared variables (Result.Env)
 
 // maxWarnings bounds Result.Warnings.
 const maxWarnings = 100
@@ -251,6 +254,9 @@ func (x *extraction) run(ctx context.Context, opts Options) error {
 
 	// 4. Author declarations, strongest first: tags.yaml, README, manifests.
 	x.applyTagsFile(tf)
+	if res.Env, err = x.declaredEnv(tf, ch); err != nil {
+		return err
+	}
 	readme, card, err := x.readme()
 	if err != nil {
 		return err
@@ -306,10 +312,12 @@ func (x *extraction) run(ctx context.Context, opts Options) error {
 		res.Port, res.PortSource = tf.Port, PortFromTagsFile
 	case readme.AppPort != 0:
 		res.Port, res.PortSource = readme.AppPort, PortFromReadme
-	case facts != nil && len(facts.Info.Expose) > 0 && ch != nil && len(ch.composePorts) > 0 && !slices.ContainsFunc(facts.Info.Expose, func(p int) bool { return slices.Contains(ch.composePorts, p) }):
+	case facts != nil && len(facts.Info.Expose) > 0 && ch != nil && len(ch.composePorts) > 0 && ch.composeTarget == "" &&
+		!slices.ContainsFunc(facts.Info.Expose, func(p int) bool { return slices.Contains(ch.composePorts, p) }):
 		// The compose service maps ports the Dockerfile does not expose:
 		// the EXPOSE is stale (the server moved to 8080 to run without
-		// root), the compose file is what the author runs.
+		// root), the compose file is what the author runs. A service that
+		// builds another stage (target: dev) runs something else.
 		res.Port, res.PortSource = ch.composePorts[0], PortFromCompose
 	case facts != nil && len(facts.Info.Expose) > 0:
 		res.Port, res.PortSource = facts.Info.Expose[0], PortFromExpose
@@ -333,8 +341,11 @@ func (x *extraction) run(ctx context.Context, opts Options) error {
 			}
 		}
 		res.Port, res.PortSource = f.port, f.source
-		if (f.port == 0 || f.source == PortFromFramework) && card.RunPort > 0 {
-			// The README's docker run says more than a server's default.
+		if f.port == 0 && card.RunPort > 0 {
+			// The command runs no server whose default is known (a
+			// compiled binary): the README's docker run shows the port. A
+			// known server's default is what it does, whatever a README
+			// says.
 			res.Port, res.PortSource = card.RunPort, PortFromDockerRun
 		}
 		if res.Port == 0 {
@@ -354,21 +365,26 @@ func (x *extraction) run(ctx context.Context, opts Options) error {
 			x.tag(catalog.SourceAuto, "runtime", rt, res.DockerfilePath)
 		}
 	}
+	var frameworks []string
 	for _, m := range manifests {
-		for _, f := range m.Frameworks {
-			x.tag(catalog.SourceAuto, "framework", f, "")
-		}
+		frameworks = appendNew(frameworks, m.Frameworks...)
 	}
 	if facts != nil {
 		// What the Dockerfile installs itself (RUN pip install flask).
-		for _, f := range installedFrameworks(facts.RunLines) {
-			x.tag(catalog.SourceAuto, "framework", f, "")
-		}
+		frameworks = appendNew(frameworks, installedFrameworks(facts.RunLines)...)
 	}
 	// A Gradio or Streamlit Space gets its framework from the SDK, not
 	// from requirements.txt.
 	if readme.SDK == "gradio" || readme.SDK == "streamlit" {
-		x.tag(catalog.SourceAuto, "framework", readme.SDK, "")
+		frameworks = appendNew(frameworks, readme.SDK)
+	}
+	for _, f := range frameworks {
+		if b := foundationOf[f]; b != "" && slices.Contains(frameworks, b) {
+			// Starlette in a FastAPI app is FastAPI's foundation, not a
+			// second framework.
+			continue
+		}
+		x.tag(catalog.SourceAuto, "framework", f, "")
 	}
 	for _, l := range appLanguages(walk, manifests, res.ContextPath) {
 		x.tag(catalog.SourceAuto, "lang", l, "")
@@ -407,6 +423,10 @@ var genericNames = map[string]bool{
 	"root": true, "monorepo": true, "workspace": true, "laravel": true, "skeleton": true, "starter": true,
 	"template": true, "default": true, "untitled": true, "package": true, "my-project": true,
 }
+
+// foundationOf names, for a framework another one is built on, that other
+// one: listed beside it, it is not tagged.
+var foundationOf = map[string]string{"starlette": "fastapi"}
 
 // genericWords are the words placeholder package names are made of
 // ("test-app", "my-react-app", "sample_project", "next-starter").
@@ -562,7 +582,7 @@ func (x *extraction) appDirs(ch *buildChoice) []string {
 		if d := path.Dir(ch.cand.path); d != ch.Context {
 			add(d)
 		}
-		for _, d := range manifestSourceDirs(ch.cand, ch.Context) {
+		for _, d := range x.manifestSourceDirs(ch.cand, ch.Context) {
 			add(d)
 		}
 	}

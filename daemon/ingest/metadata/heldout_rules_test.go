@@ -137,3 +137,70 @@ func TestMergeComposeOverride(t *testing.T) {
 		t.Error("the base services were changed")
 	}
 }
+
+// FuzzHeldOutRules feeds hostile text to the readers the held-out rules
+// added: none may panic, ports stay ports, include paths stay inside the
+// repository, and the frameworks come from the known tables.
+func FuzzHeldOutRules(f *testing.F) {
+	f.Add("docker run -p 8000:8000 app")
+	f.Add("docker run -p")
+	f.Add("docker container run --publish=:/udp -p -p -p 1:2:3:4 x")
+	f.Add("pip install -r && npm i -g && go get @ && gem install && composer require :")
+	f.Add("include:\n  - path: [a, ../../b, {c: d}]\n  - ''\nservices: []\n")
+	f.Add("\\\n\\\n;;&&||")
+	f.Fuzz(func(t *testing.T, s string) {
+		if p := dockerRunLinePort(s); p < 0 || p > 65535 {
+			t.Fatalf("port %d", p)
+		}
+		known := map[string]bool{}
+		for _, table := range [][]framework{pythonFrameworks, npmFrameworks, goFrameworks, rubyFrameworks, phpFrameworks} {
+			for _, fw := range table {
+				known[fw.name] = true
+			}
+		}
+		for _, fw := range installedFrameworks([]string{s}) {
+			if !known[fw] {
+				t.Fatalf("framework %q is not a known one", fw)
+			}
+		}
+		for _, p := range composeIncludes("compose.yml", []byte(s)) {
+			if p == ".." || len(p) > 2 && p[:3] == "../" || len(p) > 0 && p[0] == '/' {
+				t.Fatalf("include %q leaves the repository", p)
+			}
+		}
+		if p, ok := soleAppPortEnv(map[string]string{s + "_PORT": s}); ok && (p < 1 || p > 65535) {
+			t.Fatalf("port %d", p)
+		}
+	})
+}
+
+func TestLeadInParagraphs(t *testing.T) {
+	cases := map[string]string{
+		"An example of a JSON API in a container. Read the posts here:": "An example of a JSON API in a container.",
+		"Run the following commands:":                                   "",
+		"Install it, e.g. with pip:":                                    "",
+		"A tool for notes. It syncs them. See:":                         "A tool for notes. It syncs them.",
+	}
+	for in, want := range cases {
+		if got := proseOf(inline{text: in, plainLetters: letterCount(in)}); got != want {
+			t.Errorf("%q: %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestComposeV1(t *testing.T) {
+	v1 := []byte("web:\n  build: .\n  ports: [\"8080:80\"]\ndb:\n  image: postgres\n")
+	svcs, _ := parseCompose("docker-compose.yml", v1)
+	if len(svcs) != 2 || !svcs[0].Build || svcs[0].Ports[0] != 80 {
+		t.Errorf("first-format services %+v", svcs)
+	}
+	for _, notV1 := range []string{
+		"version: '2'\nweb:\n  build: .\n",
+		"settings:\n  debug: true\n",
+		"web:\n  build: .\nextra: 1\n",
+	} {
+		if svcs, _ := parseCompose("docker-compose.yml", []byte(notV1)); len(svcs) != 0 {
+			t.Errorf("%q read as services: %+v", notV1, svcs)
+		}
+	}
+}

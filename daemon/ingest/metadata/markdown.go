@@ -343,7 +343,12 @@ func proseOf(p inline) string {
 	if label, _, ok := strings.Cut(s, ": "); ok && p.links && p.plainLetters <= 20 && utf8.RuneCountInString(label) <= 20 {
 		return ""
 	}
-	if strings.HasSuffix(s, ":") || len(strings.Fields(s)) < 3 {
+	if strings.HasSuffix(s, ":") {
+		// A lead-in to a list or code; the sentences before it, if any,
+		// are prose ("An example of X. Read the articles here:").
+		s = strings.TrimSpace(dropLastSentence(s))
+	}
+	if s == "" || strings.HasSuffix(s, ":") || len(strings.Fields(s)) < 3 {
 		return ""
 	}
 	lower := strings.ToLower(s)
@@ -486,6 +491,18 @@ func cutSentence(s string, target int) string {
 		cut = target
 	}
 	return strings.TrimRight(strings.TrimSpace(string(runes[:cut])), ",;:-–—") + "…"
+}
+
+// dropLastSentence returns s up to the end of its second-to-last
+// sentence, "" when it has only one.
+func dropLastSentence(s string) string {
+	runes := []rune(s)
+	for i := len(runes) - 2; i >= 0; i-- {
+		if isSentenceEnd(runes, i) {
+			return string(runes[:i+1])
+		}
+	}
+	return ""
 }
 
 // isSentenceEnd says runes[i] ends a sentence: a full stop, question or

@@ -66,3 +66,32 @@ func composeIncludes(file string, data []byte) []string {
 	}
 	return out
 }
+
+// isComposeV1 says a compose file's top level is a map of services, as in
+// the first Compose format: no version, services, networks or volumes key,
+// and every value a mapping with build or image.
+func isComposeV1(top *yaml.Node) bool {
+	if top == nil || top.Kind != yaml.MappingNode || len(top.Content) == 0 {
+		return false
+	}
+	for i := 0; i+1 < len(top.Content); i += 2 {
+		switch top.Content[i].Value {
+		case "version", "services", "networks", "volumes", "include", "configs", "secrets", "name":
+			return false
+		}
+		v := deref(top.Content[i+1])
+		if v == nil || v.Kind != yaml.MappingNode {
+			return false
+		}
+		has := false
+		for j := 0; j+1 < len(v.Content); j += 2 {
+			if k := v.Content[j].Value; k == "build" || k == "image" {
+				has = true
+			}
+		}
+		if !has {
+			return false
+		}
+	}
+	return true
+}
