@@ -186,9 +186,12 @@ func (c Config) withDefaults() Config {
 // Runner runs launches on one Docker engine. Create it with New, call Run
 // in the background, and Close at shutdown.
 type Runner struct {
-	cfg    Config
-	st     *store.Store
-	eng    runtime
+	cfg Config
+	st  *store.Store
+	eng runtime
+	// docker is the runner's engine client, for what is the engine's
+	// whatever the runtime (data volumes, images).
+	docker *client.Client
 	logger *slog.Logger
 	id     string
 
@@ -286,6 +289,7 @@ func New(cfg Config) (*Runner, error) {
 		cfg:          cfg,
 		st:           cfg.Store,
 		eng:          rt,
+		docker:       cli,
 		logger:       cfg.Logger,
 		id:           id,
 		preview:      pd,
