@@ -184,6 +184,9 @@ export class AppView {
     document.title = `${r.name || r.slug} — appstore`;
     replace(this.meta, h('code', {}, r.slug), ' · ', h('span', {class: 'giturl'}, r.git_url),
       r.homepage ? [' · ', h('a', {href: r.homepage, rel: 'noopener noreferrer'}, 'homepage')] : null,
+      // The user who owns the app, linked to the search of its apps.
+      r.owned_by ? [' · owned by ', h('a', {class: 'owner', href: `/?q=${enc('owner:' + r.owned_by)}`, 'data-nav': true,
+        title: r.registered_by && r.registered_by !== r.owned_by ? `registered by ${r.registered_by}` : `Apps of ${r.owned_by}`}, r.owned_by)] : null,
       r.last_commit_sha ? [' · commit ', h('code', {}, shortSHA(r.last_commit_sha))] : null);
     this.desc.textContent = r.description || 'No description yet.';
     this.desc.className = r.description ? 'desc' : 'desc none';
