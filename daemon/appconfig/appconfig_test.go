@@ -106,8 +106,8 @@ func TestRedactorReplacesEveryValueLongestFirst(t *testing.T) {
 		t.Fatal(err)
 	}
 	for in, want := range map[string]string{
-		"…efgh and more":  "…[secret LONG] and more",
-		"defgh and more":  "[secret LONG] and more",
+		"…efgh and more":   "…[secret LONG] and more",
+		"defgh and more":   "[secret LONG] and more",
 		"the key is abcde": "the key is [secret LONG]",
 		"gh is too short":  "gh is too short",
 		"no secret here":   "no secret here",
