@@ -57,6 +57,7 @@ type Server struct {
 	Services     *Services
 	Thumbnails   *Thumbnails
 	Accounts     *Accounts
+	AppConfig    *AppConfig
 
 	// Handlers provided by other packages.
 	Events   EventStream                        // daemon/events: the event stream
@@ -118,6 +119,7 @@ func (s *Server) defaults() {
 	orNew(&s.Services).defaults(s)
 	orNew(&s.Thumbnails).defaults(s)
 	orNew(&s.Accounts).defaults(s)
+	orNew(&s.AppConfig).defaults(s)
 }
 
 // orNew sets *p to a new T when it is nil and returns it.
