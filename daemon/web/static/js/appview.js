@@ -234,7 +234,10 @@ export class AppView {
   // may be one. Only the newest builds are loaded: when none of them
   // succeeded but older ones exist, the daemon decides.
   launchBlocked() {
-    return launchBlocked(this.repo && this.repo.ingest_status, [...this.builds.values()]);
+    const why = launchBlocked(this.repo && this.repo.ingest_status, [...this.builds.values()]);
+    if (why || !this.configMissing || !this.configMissing.length) return why;
+    // The daemon refuses the launch until these are set: say so first.
+    return `Not launchable until ${this.configMissing.join(', ')} ${this.configMissing.length > 1 ? 'are' : 'is'} set (see Configuration).`;
   }
 
   async loadReadme() {
@@ -406,6 +409,8 @@ export class AppView {
         h('th', {scope: 'row'}, h('code', {}, s.name)), h('td', {}, 'secret'), h('td', {}, 'set'), h('td', {})));
     }
     this.configPanel.hidden = rows.length === 0;
+    this.configMissing = [...missing];
+    this.renderStatus();
     replace(this.config, h('div', {class: 'table-wrap'}, h('table', {class: 'builds'},
       h('thead', {}, h('tr', {}, h('th', {scope: 'col'}, 'Variable'), h('th', {scope: 'col'}, 'Needs'),
         h('th', {scope: 'col'}, 'Set'), h('th', {scope: 'col'}, 'About'))),
