@@ -144,11 +144,12 @@ func (s *Store) Search(ctx context.Context, o SearchOptions) (*catalog.SearchPag
 	// order, which a parallel plan does not.
 	want := o.Limit + 1
 	page := &catalog.SearchPage{Results: []catalog.SearchResult{}}
+	keys := map[int64]string{}
 	for _, t := range sel.tiers() {
 		if after != nil && t.tier > after.tier {
 			continue
 		}
-		rows, err := s.tierPage(ctx, sel, t, after, want-len(page.Results))
+		rows, err := s.tierPage(ctx, sel, t, after, want-len(page.Results), keys)
 		if err != nil {
 			return nil, fmt.Errorf("search %q: %w", o.Query, err)
 		}
@@ -160,7 +161,7 @@ func (s *Store) Search(ctx context.Context, o SearchOptions) (*catalog.SearchPag
 	if len(page.Results) > o.Limit {
 		page.Results = page.Results[:o.Limit]
 		last := page.Results[o.Limit-1]
-		page.NextCursor = encodeSearchCursor(searchCursor{tier: last.Relevance, launches: last.LaunchCount, id: last.ID}, q)
+		page.NextCursor = encodeSearchCursor(searchCursor{tier: last.Relevance, key: keys[last.ID], id: last.ID}, q)
 	}
 
 	switch {
@@ -197,41 +198,42 @@ func (sel *selection) from() string {
 func (s *Store) rankedPage(ctx context.Context, sel *selection, q *query.Query, after *searchCursor, limit int) (*catalog.SearchPage, error) {
 	b := sel.builder()
 	relevance := "0"
-	if tq := sel.text; tq != "" {
+	if tq := sel.text; tq != "" && sel.order.tiered {
 		relevance = "CASE WHEN r.search_name @@ " + tq + " THEN 3 WHEN r.search_head @@ " + tq + " THEN 2 ELSE 1 END"
 	}
 	keyset := ""
 	if after != nil {
-		keyset = fmt.Sprintf("\n\tWHERE (m.relevance, m.launch_count, m.id) < (%s::int, %s::bigint, %s::bigint)",
-			b.arg(int32(after.tier)), b.arg(after.launches), b.arg(after.id))
+		keyset = fmt.Sprintf("\n\tWHERE (m.relevance, m.sort_key, m.id) < (%s::int, %s::%s, %s::bigint)",
+			b.arg(int32(after.tier)), b.arg(after.key), sel.order.typ, b.arg(after.id))
 	}
-	sql := `SELECT p.id, p.slug, p.name, p.description, p.emoji, p.tags, p.ingest_status, p.launch_count, p.created_at, p.relevance,
-	b.id, b.status, b.commit_sha, b.image_tag, b.cached, b.completed_at, ` + cardColumns + `, p.total
+	sql := `SELECT p.id, p.slug, p.name, p.description, p.emoji, p.tags, p.ingest_status, p.launch_count, p.star_count, p.created_at, p.relevance,
+	b.id, b.status, b.commit_sha, b.image_tag, b.cached, b.completed_at, ` + cardColumns + `, p.sort_key::text, p.total
 FROM (
 	SELECT * FROM (
-		SELECT r.id, r.slug, r.name, r.description, r.emoji, r.tags, r.ingest_status, r.launch_count, r.created_at,
-			` + relevance + ` AS relevance, count(*) OVER () AS total` + sel.from() + `
+		SELECT r.id, r.slug, r.name, r.description, r.emoji, r.tags, r.ingest_status, r.launch_count, r.star_count, r.created_at,
+			` + relevance + ` AS relevance, ` + sel.order.column + ` AS sort_key, count(*) OVER () AS total` + sel.from() + `
 	) m` + keyset + `
-	ORDER BY m.relevance DESC, m.launch_count DESC, m.id DESC LIMIT ` + b.arg(int64(limit+1)) + `
+	ORDER BY m.relevance DESC, m.sort_key DESC, m.id DESC LIMIT ` + b.arg(int64(limit+1)) + `
 ) p
 LEFT JOIN LATERAL (
 	SELECT id, status, commit_sha, image_tag, cached, completed_at
 	FROM builds WHERE repository_id = p.id ORDER BY id DESC LIMIT 1
 ) b ON true
-ORDER BY p.relevance DESC, p.launch_count DESC, p.id DESC`
+ORDER BY p.relevance DESC, p.sort_key DESC, p.id DESC`
 	rows, err := s.searchQuery(ctx, sql, b.args...)
 	if err != nil {
 		return nil, mapError(err)
 	}
 	page := &catalog.SearchPage{TotalExact: true}
-	page.Results, err = scanResults(rows, &page.Total)
+	keys := map[int64]string{}
+	page.Results, err = scanResults(rows, keys, &page.Total)
 	if err != nil {
 		return nil, err
 	}
 	if len(page.Results) > limit {
 		page.Results = page.Results[:limit]
 		last := page.Results[limit-1]
-		page.NextCursor = encodeSearchCursor(searchCursor{tier: last.Relevance, launches: last.LaunchCount, id: last.ID}, q)
+		page.NextCursor = encodeSearchCursor(searchCursor{tier: last.Relevance, key: keys[last.ID], id: last.ID}, q)
 	}
 	if page.Total == 0 && after != nil {
 		// Past the last match the window saw no row: count on.
@@ -263,6 +265,9 @@ func (sel *selection) tiers() []tier {
 	if sel.text == "" {
 		return []tier{{tier: 0}}
 	}
+	if !sel.order.tiered {
+		return []tier{{0, "r.search @@ " + sel.text}}
+	}
 	tq := sel.text
 	return []tier{
 		{3, "r.search_name @@ " + tq},
@@ -273,33 +278,35 @@ func (sel *selection) tiers() []tier {
 
 // tierPage returns up to n results of one tier, after the cursor when it
 // is in this tier.
-func (s *Store) tierPage(ctx context.Context, sel *selection, t tier, after *searchCursor, n int) ([]catalog.SearchResult, error) {
+func (s *Store) tierPage(ctx context.Context, sel *selection, t tier, after *searchCursor, n int, keys map[int64]string) ([]catalog.SearchResult, error) {
 	b := sel.builder()
 	where := slices.Clone(sel.where)
 	if t.cond != "" {
 		where = append(where, t.cond)
 	}
+	col := sel.order.column
 	if after != nil && after.tier == t.tier {
-		where = append(where, fmt.Sprintf("(r.launch_count, r.id) < (%s::bigint, %s::bigint)", b.arg(after.launches), b.arg(after.id)))
+		where = append(where, fmt.Sprintf("(%s, r.id) < (%s::%s, %s::bigint)", col, b.arg(after.key), sel.order.typ, b.arg(after.id)))
 	}
-	sql := `SELECT p.id, p.slug, p.name, p.description, p.emoji, p.tags, p.ingest_status, p.launch_count, p.created_at, ` +
+	sql := `SELECT p.id, p.slug, p.name, p.description, p.emoji, p.tags, p.ingest_status, p.launch_count, p.star_count, p.created_at, ` +
 		strconv.Itoa(t.tier) + `,
-	b.id, b.status, b.commit_sha, b.image_tag, b.cached, b.completed_at, ` + cardColumns + `
+	b.id, b.status, b.commit_sha, b.image_tag, b.cached, b.completed_at, ` + cardColumns + `, p.sort_key::text
 FROM (
-	SELECT r.id, r.slug, r.name, r.description, r.emoji, r.tags, r.ingest_status, r.launch_count, r.created_at
+	SELECT r.id, r.slug, r.name, r.description, r.emoji, r.tags, r.ingest_status, r.launch_count, r.star_count, r.created_at,
+		` + col + ` AS sort_key
 	FROM repositories r` + whereClause(where) + `
-	ORDER BY r.launch_count DESC, r.id DESC LIMIT ` + b.arg(int64(n)) + `
+	ORDER BY ` + col + ` DESC, r.id DESC LIMIT ` + b.arg(int64(n)) + `
 ) p
 LEFT JOIN LATERAL (
 	SELECT id, status, commit_sha, image_tag, cached, completed_at
 	FROM builds WHERE repository_id = p.id ORDER BY id DESC LIMIT 1
 ) b ON true
-ORDER BY p.launch_count DESC, p.id DESC`
+ORDER BY p.sort_key DESC, p.id DESC`
 	rows, err := s.searchQuery(ctx, sql, b.args...)
 	if err != nil {
 		return nil, mapError(err)
 	}
-	return scanResults(rows, nil)
+	return scanResults(rows, keys, nil)
 }
 
 // cardColumns are what a result's card shows besides the repository's
@@ -317,8 +324,9 @@ func deref(s *string) string {
 }
 
 // scanResults reads result rows: the repository, its relevance, its latest
-// build, and with total set a last column, the window count of matches.
-func scanResults(rows pgx.Rows, total *int64) ([]catalog.SearchResult, error) {
+// build, its sort key as text (into keys, by id, for cursors), and with
+// total set a last column, the window count of matches.
+func scanResults(rows pgx.Rows, keys map[int64]string, total *int64) ([]catalog.SearchResult, error) {
 	defer rows.Close()
 	out := []catalog.SearchResult{}
 	for rows.Next() {
@@ -329,8 +337,9 @@ func scanResults(rows pgx.Rows, total *int64) ([]catalog.SearchResult, error) {
 		var bCached *bool
 		var bDone *time.Time
 		var thumb, colorFrom, colorTo *string
-		dest := []any{&r.ID, &r.Slug, &r.Name, &r.Description, &r.Emoji, &tags, &r.IngestStatus, &r.LaunchCount,
-			&r.CreatedAt, &r.Relevance, &bID, &bStatus, &bSHA, &bImage, &bCached, &bDone, &thumb, &colorFrom, &colorTo}
+		var key string
+		dest := []any{&r.ID, &r.Slug, &r.Name, &r.Description, &r.Emoji, &tags, &r.IngestStatus, &r.LaunchCount, &r.StarCount,
+			&r.CreatedAt, &r.Relevance, &bID, &bStatus, &bSHA, &bImage, &bCached, &bDone, &thumb, &colorFrom, &colorTo, &key}
 		if total != nil {
 			dest = append(dest, total)
 		}
@@ -338,6 +347,7 @@ func scanResults(rows pgx.Rows, total *int64) ([]catalog.SearchResult, error) {
 			return nil, err
 		}
 		r.Tags = splitTags(tags)
+		keys[r.ID] = key
 		if thumb != nil {
 			r.ThumbnailURL = catalog.ThumbnailPath(r.Slug, *thumb)
 		}
@@ -457,6 +467,25 @@ type selection struct {
 	// counts the counters hold (see cond): then conds are those.
 	counted bool
 	conds   []cond
+	// order is how results are ordered (sort:, or the default).
+	order order
+}
+
+// order is one order of search results: column DESC, then r.id DESC,
+// within the relevance tiers when tiered.
+type order struct {
+	name   string // catalog.Sort…
+	column string // an expression on "repositories r" with an index of (it, id)
+	typ    string // its SQL type, for the cursor's key
+	tiered bool   // words rank first by where they were found
+}
+
+var orders = map[string]order{
+	catalog.SortRelevance: {catalog.SortRelevance, "r.launch_count", "bigint", true},
+	catalog.SortLaunches:  {catalog.SortLaunches, "r.launch_count", "bigint", false},
+	catalog.SortTrending:  {catalog.SortTrending, "r.trend", "float8", false},
+	catalog.SortStars:     {catalog.SortStars, "r.star_count", "bigint", false},
+	catalog.SortNew:       {catalog.SortNew, "r.created_at", "timestamptz", false},
 }
 
 // cond is a condition whose matches are a disjoint union of facets, so
@@ -484,7 +513,31 @@ func (sel *selection) builder() *argList { return &argList{args: slices.Clone(se
 //   - -word, -"phrase" → NOT search @@ (… || …).
 func newSelection(q *query.Query, raw string) (*selection, error) {
 	b := &argList{}
-	sel := &selection{}
+	sel := &selection{order: orders[catalog.SortRelevance]}
+	if q.IsEmpty() {
+		// Nothing asked: what is used now comes first.
+		sel.order = orders[catalog.SortTrending]
+	}
+	sorts, q := q.Split(catalog.SortKey)
+	if len(sorts.Excludes) > 0 {
+		f := sorts.Excludes[0]
+		return nil, &query.SyntaxError{Pos: max(valuePos(raw, catalog.SortKey, f.Values[0])-len(catalog.SortKey)-2, 0),
+			Msg: fmt.Sprintf("-sort:%s: an order cannot be excluded: write sort:%s", f.Values[0], f.Values[0])}
+	}
+	switch len(sorts.Filters) {
+	case 0:
+	case 1:
+		f := sorts.Filters[0]
+		o, ok := orders[f.Values[0]]
+		if len(f.Values) != 1 || !ok {
+			return nil, &query.SyntaxError{Pos: valuePos(raw, catalog.SortKey, f.Values[0]), Msg: catalog.SortError(f.Values)}
+		}
+		sel.order = o
+	default:
+		f := sorts.Filters[1]
+		return nil, &query.SyntaxError{Pos: valuePos(raw, catalog.SortKey, f.Values[0]),
+			Msg: "give one sort: term; results have one order"}
+	}
 	status, rest := q.Split("status")
 	for _, f := range append(slices.Clone(status.Filters), status.Excludes...) {
 		for _, v := range f.Values {
@@ -614,17 +667,19 @@ func valuePos(raw, key, value string) int {
 	}
 }
 
-// searchCursor is the position after the last result of a page.
+// searchCursor is the position after the last result of a page: its
+// relevance tier, its sort key (as PostgreSQL prints it: a count, a
+// trending score, a time) and its id.
 type searchCursor struct {
-	tier     int
-	launches int64
-	id       int64
+	tier int
+	key  string
+	id   int64
 }
 
 // The cursor carries a checksum of the canonical query so that a cursor is
-// not silently applied to another query.
+// not silently applied to another query (nor to another sort: order).
 func encodeSearchCursor(c searchCursor, q *query.Query) string {
-	s := fmt.Sprintf("%d.%d.%d.%08x", c.tier, c.launches, c.id, crc32.ChecksumIEEE([]byte(q.String())))
+	s := fmt.Sprintf("%d;%s;%d;%08x", c.tier, c.key, c.id, crc32.ChecksumIEEE([]byte(q.String())))
 	return base64.RawURLEncoding.EncodeToString([]byte(s))
 }
 
@@ -634,18 +689,17 @@ func decodeSearchCursor(s string, q *query.Query) (searchCursor, error) {
 	if err != nil {
 		return searchCursor{}, bad
 	}
-	parts := strings.Split(string(b), ".")
-	if len(parts) != 4 {
+	parts := strings.Split(string(b), ";")
+	if len(parts) != 4 || parts[1] == "" || len(parts[1]) > 64 {
 		return searchCursor{}, bad
 	}
 	var c searchCursor
 	tier, err1 := strconv.Atoi(parts[0])
-	launches, err2 := strconv.ParseInt(parts[1], 10, 64)
-	id, err3 := strconv.ParseInt(parts[2], 10, 64)
-	if err := errors.Join(err1, err2, err3); err != nil || tier < 0 || tier > 3 {
+	id, err2 := strconv.ParseInt(parts[2], 10, 64)
+	if err := errors.Join(err1, err2); err != nil || tier < 0 || tier > 3 {
 		return searchCursor{}, bad
 	}
-	c.tier, c.launches, c.id = tier, launches, id
+	c.tier, c.key, c.id = tier, parts[1], id
 	if parts[3] != fmt.Sprintf("%08x", crc32.ChecksumIEEE([]byte(q.String()))) {
 		return searchCursor{}, catalog.Invalid("cursor", "belongs to another query: a cursor continues the query that returned it")
 	}
