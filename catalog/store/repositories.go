@@ -20,8 +20,11 @@ type NewRepository struct {
 	GitURLKey string // normalised identity (giturl.URL.Key)
 	Name      string
 	// NameManual is set when the user chose the name; ingestion keeps it.
-	NameManual          bool
-	Owner               string
+	NameManual bool
+	Owner      string
+	// OwnedBy is the user who registers the repository and owns it
+	// (catalog.ActorFrom of the request; "" for the daemon's own work).
+	OwnedBy             string
 	Branch              string
 	RequestedDockerfile string
 	Tags                []catalog.Tag // manual tags
@@ -34,7 +37,7 @@ const repoColumns = `r.id, r.slug, r.name, r.git_url, r.branch, r.default_branch
 	r.port_source, r.metadata, r.ingest_status, r.ingest_error, r.ingest_attempts,
 	r.last_ingested_at, r.last_commit_sha, r.launch_count, r.star_count, r.created_at, r.updated_at,
 	b.id, b.status, b.commit_sha, b.image_tag, b.cached, b.completed_at, b.builder, r.redeploy,
-	(SELECT etag FROM thumbnails WHERE repository_id = r.id)`
+	(SELECT etag FROM thumbnails WHERE repository_id = r.id), r.owned_by, r.registered_by`
 
 const repoFrom = `repositories r
 	LEFT JOIN LATERAL (
@@ -55,7 +58,7 @@ func scanRepository(row pgx.Row) (*catalog.Repository, error) {
 		&r.Homepage, &r.Owner, &r.RequestedDockerfile, &r.DockerfilePath, &r.ContextPath, &port,
 		&r.PortSource, &meta, &r.IngestStatus, &r.IngestError, &r.IngestAttempts,
 		&r.LastIngestedAt, &r.LastCommitSHA, &r.LaunchCount, &r.StarCount, &r.CreatedAt, &r.UpdatedAt,
-		&bID, &bStatus, &bSHA, &bImage, &bCached, &bDone, &bBuilder, &r.Redeploy, &thumb)
+		&bID, &bStatus, &bSHA, &bImage, &bCached, &bDone, &bBuilder, &r.Redeploy, &thumb, &r.OwnedBy, &r.RegisteredBy)
 	if err != nil {
 		return nil, err
 	}
@@ -129,9 +132,9 @@ func (s *Store) CreateRepository(ctx context.Context, in NewRepository) (*catalo
 				manual = append(manual, "name")
 			}
 			err = tx.QueryRow(ctx, `
-				INSERT INTO repositories (slug, name, git_url, git_url_key, owner, branch, requested_dockerfile, manual_fields)
-				VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
-				slug, in.Name, in.GitURL, in.GitURLKey, in.Owner, in.Branch, in.RequestedDockerfile, manual).Scan(&id)
+				INSERT INTO repositories (slug, name, git_url, git_url_key, owner, branch, requested_dockerfile, manual_fields, owned_by, registered_by)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) RETURNING id`,
+				slug, in.Name, in.GitURL, in.GitURLKey, in.Owner, in.Branch, in.RequestedDockerfile, manual, in.OwnedBy).Scan(&id)
 			if err != nil {
 				return mapError(err)
 			}
@@ -145,7 +148,7 @@ func (s *Store) CreateRepository(ctx context.Context, in NewRepository) (*catalo
 				return mapError(err)
 			}
 			_, err = insertEvent(ctx, tx, EventSpec{Type: "repository.created", Subject: slug, Data: map[string]any{
-				"id": id, "slug": slug, "name": in.Name, "git_url": in.GitURL, "ingest_status": catalog.IngestQueued,
+				"id": id, "slug": slug, "name": in.Name, "git_url": in.GitURL, "ingest_status": catalog.IngestQueued, "owned_by": in.OwnedBy,
 			}})
 			return err
 		})

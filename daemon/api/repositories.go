@@ -90,6 +90,12 @@ func (h *Repositories) create(w http.ResponseWriter, r *http.Request) {
 		respond.WriteError(w, r, err)
 		return
 	}
+	actor, err := catalog.ActorFrom(r.Context())
+	if err != nil {
+		respond.WriteError(w, r, err)
+		return
+	}
+	in.OwnedBy = actor.Name
 	repo, err := h.Store.CreateRepository(r.Context(), *in)
 	if err != nil {
 		respond.WriteError(w, r, err)

@@ -105,6 +105,9 @@ func (s *Server) defaults() {
 	if s.Guard == nil {
 		s.Guard = &Guard{}
 	}
+	if s.Guard.Users == nil && s.Store != nil {
+		s.Guard.Users = s.Store
+	}
 	// A group left nil is served with its defaults (on Store).
 	orNew(&s.Repositories).defaults(s)
 	orNew(&s.Webhooks).defaults(s)
