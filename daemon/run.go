@@ -21,6 +21,7 @@ import (
 	"github.com/appstore-dev/appstore/daemon/metrics"
 	"github.com/appstore-dev/appstore/daemon/queue"
 	"github.com/appstore-dev/appstore/daemon/thumbnail"
+	"github.com/appstore-dev/appstore/daemon/usage"
 )
 
 // Daemon is a started appstored. Tests start one in process with Start; the
@@ -45,6 +46,8 @@ type Daemon struct {
 	// thumbRunner once wireRunner made the runner.
 	thumbs      *thumbnail.Service
 	thumbRunner thumbnailRunner
+	// usage counts preview requests (nil without previews).
+	usage *usage.Counter
 	// gitPolicy is the one Git URL policy of registration, clones, sync
 	// and builds (Config.GitPolicy).
 	gitPolicy giturl.Policy

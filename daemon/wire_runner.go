@@ -38,6 +38,7 @@ func (d *Daemon) wireRunner(ctx context.Context) error {
 		HostAllowed:    d.api.Guard.HostAllowed,
 		DaemonToken:    d.api.Guard.IsCredential,
 		OnRunning:      d.thumbnailHook(),
+		OnPreview:      d.usageCounter(ctx),
 	})
 	if err != nil {
 		return fmt.Errorf("runner: %w", err)

@@ -45,3 +45,38 @@ ALTER TABLE repositories
     ADD COLUMN trend      double precision NOT NULL DEFAULT '-Infinity';
 CREATE INDEX repositories_trend_idx ON repositories (trend, id);
 CREATE INDEX repositories_stars_idx ON repositories (star_count, id);
+
+-- 4. Stars: one per user and app. star_count follows them in the same
+-- statement (a trigger, so that a user's removal, which cascades here,
+-- counts too).
+CREATE TABLE stars (
+    repository_id bigint      NOT NULL REFERENCES repositories (id) ON DELETE CASCADE,
+    user_id       bigint      NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    created_at    timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (repository_id, user_id)
+);
+-- is:starred: the user's stars, then the repositories.
+CREATE INDEX stars_user_idx ON stars (user_id, repository_id);
+
+CREATE FUNCTION appstore_count_stars() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        UPDATE repositories SET star_count = star_count + 1 WHERE id = NEW.repository_id;
+    ELSE
+        UPDATE repositories SET star_count = star_count - 1 WHERE id = OLD.repository_id;
+    END IF;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER stars_count AFTER INSERT OR DELETE ON stars
+    FOR EACH ROW EXECUTE FUNCTION appstore_count_stars();
+
+-- 5. Comments: plain text (catalog.CleanComment), by the user's name, which
+-- outlives the account as owned_by does.
+CREATE TABLE comments (
+    id            bigserial   PRIMARY KEY,
+    repository_id bigint      NOT NULL REFERENCES repositories (id) ON DELETE CASCADE,
+    author        text        NOT NULL,
+    body          text        NOT NULL CHECK (length(body) BETWEEN 1 AND 2000),
+    created_at    timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX comments_repository_idx ON comments (repository_id, id);

@@ -60,6 +60,9 @@ type SearchOptions struct {
 	Cursor string
 	// ExactTotal counts every match even when that is slow.
 	ExactTotal bool
+	// UserID is the asking user (users.id; 0 for no one), whose marks
+	// is:starred selects.
+	UserID int64
 }
 
 // Statement is one SQL statement run by Search or Suggest, with its
@@ -102,7 +105,7 @@ func (s *Store) Search(ctx context.Context, o SearchOptions) (*catalog.SearchPag
 	if err != nil {
 		return nil, err
 	}
-	sel, err := newSelection(q, o.Query)
+	sel, err := newSelection(q, o.Query, o.UserID)
 	if err != nil {
 		return nil, err
 	}
@@ -511,7 +514,7 @@ func (sel *selection) builder() *argList { return &argList{args: slices.Clone(se
 //     to_tsquery 'word':*; phrases → phraseto_tsquery; words without a
 //     letter or digit are ignored (they hold no lexeme);
 //   - -word, -"phrase" → NOT search @@ (… || …).
-func newSelection(q *query.Query, raw string) (*selection, error) {
+func newSelection(q *query.Query, raw string, userID int64) (*selection, error) {
 	b := &argList{}
 	sel := &selection{order: orders[catalog.SortRelevance]}
 	if q.IsEmpty() {
@@ -537,6 +540,24 @@ func newSelection(q *query.Query, raw string) (*selection, error) {
 		f := sorts.Filters[1]
 		return nil, &query.SyntaxError{Pos: valuePos(raw, catalog.SortKey, f.Values[0]),
 			Msg: "give one sort: term; results have one order"}
+	}
+	marks, q := q.Split(catalog.IsKey)
+	for i, f := range append(slices.Clone(marks.Filters), marks.Excludes...) {
+		for _, v := range f.Values {
+			if v != catalog.IsStarred {
+				return nil, &query.SyntaxError{Pos: valuePos(raw, catalog.IsKey, v),
+					Msg: fmt.Sprintf("is:%s: the only mark is is:starred (the apps you starred)", v)}
+			}
+		}
+		if userID == 0 {
+			return nil, &query.SyntaxError{Pos: valuePos(raw, catalog.IsKey, f.Values[0]),
+				Msg: "is:starred needs to know who is asking: send your personal token (--token, APPSTORE_TOKEN)"}
+		}
+		cond := "EXISTS (SELECT 1 FROM stars st WHERE st.repository_id = r.id AND st.user_id = " + b.arg(userID) + "::bigint)"
+		if i >= len(marks.Filters) {
+			cond = "NOT " + cond
+		}
+		sel.where = append(sel.where, cond)
 	}
 	status, rest := q.Split("status")
 	for _, f := range append(slices.Clone(status.Filters), status.Excludes...) {
@@ -604,7 +625,7 @@ func newSelection(q *query.Query, raw string) (*selection, error) {
 	sel.args = b.args
 
 	// Conjunctions of facets are counted by the counters.
-	if sel.text == "" && len(neg) == 0 && len(q.Excludes) == 0 {
+	if sel.text == "" && len(neg) == 0 && len(q.Excludes) == 0 && len(marks.Filters)+len(marks.Excludes) == 0 {
 		sel.counted = true
 		for _, f := range q.Filters {
 			var c cond
@@ -714,6 +735,8 @@ type SuggestOptions struct {
 	// Limit is the number of suggestions, 1..MaxSuggestLimit (default
 	// DefaultSuggestLimit).
 	Limit int
+	// UserID is the asking user, for is:starred in the rest of the query.
+	UserID int64
 }
 
 // Suggest completes the token under the cursor: a word gives the keys
@@ -750,7 +773,7 @@ func (s *Store) Suggest(ctx context.Context, o SuggestOptions) (*catalog.Suggest
 		}
 		return nil, err
 	}
-	sel, err := newSelection(rq, rest)
+	sel, err := newSelection(rq, rest, o.UserID)
 	if err != nil {
 		var se *query.SyntaxError
 		if errors.As(err, &se) && se.Pos >= tok.Start {

@@ -126,7 +126,9 @@ func countLaunch(ctx context.Context, tx pgx.Tx, repoID int64) error {
 const trendContributions = `
 	SELECT extract(epoch FROM u.day::timestamp) / $2 AS x,
 	       ($3 * u.launches + $4 * u.visitors)::float8 AS w
-	FROM usage_days u WHERE u.repository_id = r.id AND (u.launches > 0 OR u.visitors > 0)`
+	FROM usage_days u WHERE u.repository_id = r.id AND (u.launches > 0 OR u.visitors > 0)
+	UNION ALL
+	SELECT extract(epoch FROM s.created_at) / $2, $5::float8 FROM stars s WHERE s.repository_id = r.id`
 
 // updateTrends rewrites the trending score (repositories.trend) of the
 // repositories ids from their history: usage_days and stars. The sum is
@@ -144,7 +146,7 @@ func updateTrends(ctx context.Context, tx pgx.Tx, ids []int64) error {
 			WHERE c.w > 0
 			GROUP BY m.m), '-Infinity')
 		WHERE r.id = ANY($1::bigint[])`,
-		ids, catalog.TrendHalfLife.Seconds(), catalog.TrendLaunchWeight, catalog.TrendVisitorWeight)
+		ids, catalog.TrendHalfLife.Seconds(), catalog.TrendLaunchWeight, catalog.TrendVisitorWeight, catalog.TrendStarWeight)
 	if err != nil {
 		return fmt.Errorf("trending score: %w", mapError(err))
 	}
