@@ -93,6 +93,9 @@ type Config struct {
 	// StatsRetention is how long the daily usage of each app is kept
 	// (default 400 days).
 	StatsRetention time.Duration
+	// UsageFlushInterval is how often the preview counts of this process
+	// are written (default 10s).
+	UsageFlushInterval time.Duration
 
 	// Runner and previews (daemon/runner; zero values take its defaults).
 	PreviewDomain  string        // wildcard domain of preview URLs, <slug>.<domain> (default localhost)

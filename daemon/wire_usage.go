@@ -21,7 +21,8 @@ func (d *Daemon) usageCounter(ctx context.Context) func(slug string, r *http.Req
 	if !d.cfg.HasRole(RoleAPI) {
 		return nil
 	}
-	c := &usage.Counter{Store: d.Store, Logger: d.logger.With("component", "usage"), TrustForwarded: d.cfg.Exposed()}
+	c := &usage.Counter{Store: d.Store, Logger: d.logger.With("component", "usage"), TrustForwarded: d.cfg.Exposed(),
+		FlushInterval: d.cfg.UsageFlushInterval}
 	loadCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	if err := c.LoadKeys(loadCtx); err != nil {
 		d.logger.Warn("reading the visitor keys failed; visitors are counted once it works", "err", err)
