@@ -37,13 +37,14 @@ CREATE INDEX usage_visitors_day_idx ON usage_visitors (day);
 -- stars (store.trendSQL); every contribution halves each half-life, all at
 -- the same rate, so the order it gives stays true without recomputing it
 -- as time passes: only a repository whose history changes is rewritten.
--- '-Infinity' is no activity at all. Each sort reads its index backwards
--- with the id as the tiebreak, as repositories_popular_idx does for
+-- '-Infinity' is no activity at all; apps with equal scores (no recent
+-- use) go by launches of all time. Each sort reads its index backwards
+-- with the id as the last tiebreak, as repositories_popular_idx does for
 -- launches; sort:new uses repositories_created_idx.
 ALTER TABLE repositories
     ADD COLUMN star_count bigint           NOT NULL DEFAULT 0,
     ADD COLUMN trend      double precision NOT NULL DEFAULT '-Infinity';
-CREATE INDEX repositories_trend_idx ON repositories (trend, id);
+CREATE INDEX repositories_trend_idx ON repositories (trend, launch_count, id);
 CREATE INDEX repositories_stars_idx ON repositories (star_count, id);
 
 -- 4. Stars: one per user and app. star_count follows them in the same

@@ -58,6 +58,8 @@ type repoMsg struct {
 	timeline []client.IngestionEvent
 	builds   []client.Build
 	launches []client.Launch
+	star     *client.StarState
+	comments []client.Comment
 	err      error
 	// thumbURL is the thumbnail shown for it; thumb its picture, nil when
 	// the one shown already is that one.
@@ -143,3 +145,11 @@ type logBuildMsg struct {
 
 // clock is the time source; tests and the benchmark replace it.
 type clock func() time.Time
+
+// starMsg is the answer to the star key.
+type starMsg struct {
+	slug  string
+	on    bool
+	state *client.StarState
+	err   error
+}

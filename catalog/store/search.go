@@ -206,23 +206,27 @@ func (s *Store) rankedPage(ctx context.Context, sel *selection, q *query.Query, 
 	}
 	keyset := ""
 	if after != nil {
-		keyset = fmt.Sprintf("\n\tWHERE (m.relevance, m.sort_key, m.id) < (%s::int, %s::%s, %s::bigint)",
-			b.arg(int32(after.tier)), b.arg(after.key), sel.order.typ, b.arg(after.id))
+		keys, err := sel.order.keyArgs(b, after.key)
+		if err != nil {
+			return nil, err
+		}
+		keyset = fmt.Sprintf("\n\tWHERE (m.relevance, %s, m.id) < (%s::int, %s, %s::bigint)",
+			sel.order.names("m"), b.arg(int32(after.tier)), keys, b.arg(after.id))
 	}
 	sql := `SELECT p.id, p.slug, p.name, p.description, p.emoji, p.tags, p.ingest_status, p.launch_count, p.star_count, p.created_at, p.relevance,
-	b.id, b.status, b.commit_sha, b.image_tag, b.cached, b.completed_at, ` + cardColumns + `, p.sort_key::text, p.total
+	b.id, b.status, b.commit_sha, b.image_tag, b.cached, b.completed_at, ` + cardColumns + `, ` + sel.order.keyText("p") + `, p.total
 FROM (
 	SELECT * FROM (
 		SELECT r.id, r.slug, r.name, r.description, r.emoji, r.tags, r.ingest_status, r.launch_count, r.star_count, r.created_at,
-			` + relevance + ` AS relevance, ` + sel.order.column + ` AS sort_key, count(*) OVER () AS total` + sel.from() + `
+			` + relevance + ` AS relevance, ` + sel.order.selectList() + `, count(*) OVER () AS total` + sel.from() + `
 	) m` + keyset + `
-	ORDER BY m.relevance DESC, m.sort_key DESC, m.id DESC LIMIT ` + b.arg(int64(limit+1)) + `
+	ORDER BY m.relevance DESC, ` + sel.order.orderBy("m") + `, m.id DESC LIMIT ` + b.arg(int64(limit+1)) + `
 ) p
 LEFT JOIN LATERAL (
 	SELECT id, status, commit_sha, image_tag, cached, completed_at
 	FROM builds WHERE repository_id = p.id ORDER BY id DESC LIMIT 1
 ) b ON true
-ORDER BY p.relevance DESC, p.sort_key DESC, p.id DESC`
+ORDER BY p.relevance DESC, ` + sel.order.orderBy("p") + `, p.id DESC`
 	rows, err := s.searchQuery(ctx, sql, b.args...)
 	if err != nil {
 		return nil, mapError(err)
@@ -287,24 +291,27 @@ func (s *Store) tierPage(ctx context.Context, sel *selection, t tier, after *sea
 	if t.cond != "" {
 		where = append(where, t.cond)
 	}
-	col := sel.order.column
 	if after != nil && after.tier == t.tier {
-		where = append(where, fmt.Sprintf("(%s, r.id) < (%s::%s, %s::bigint)", col, b.arg(after.key), sel.order.typ, b.arg(after.id)))
+		keys, err := sel.order.keyArgs(b, after.key)
+		if err != nil {
+			return nil, err
+		}
+		where = append(where, fmt.Sprintf("(%s, r.id) < (%s, %s::bigint)", strings.Join(sel.order.columns, ", "), keys, b.arg(after.id)))
 	}
 	sql := `SELECT p.id, p.slug, p.name, p.description, p.emoji, p.tags, p.ingest_status, p.launch_count, p.star_count, p.created_at, ` +
 		strconv.Itoa(t.tier) + `,
-	b.id, b.status, b.commit_sha, b.image_tag, b.cached, b.completed_at, ` + cardColumns + `, p.sort_key::text
+	b.id, b.status, b.commit_sha, b.image_tag, b.cached, b.completed_at, ` + cardColumns + `, ` + sel.order.keyText("p") + `
 FROM (
 	SELECT r.id, r.slug, r.name, r.description, r.emoji, r.tags, r.ingest_status, r.launch_count, r.star_count, r.created_at,
-		` + col + ` AS sort_key
+		` + sel.order.selectList() + `
 	FROM repositories r` + whereClause(where) + `
-	ORDER BY ` + col + ` DESC, r.id DESC LIMIT ` + b.arg(int64(n)) + `
+	ORDER BY ` + sel.order.orderBy("r", sel.order.columns...) + `, r.id DESC LIMIT ` + b.arg(int64(n)) + `
 ) p
 LEFT JOIN LATERAL (
 	SELECT id, status, commit_sha, image_tag, cached, completed_at
 	FROM builds WHERE repository_id = p.id ORDER BY id DESC LIMIT 1
 ) b ON true
-ORDER BY p.sort_key DESC, p.id DESC`
+ORDER BY ` + sel.order.orderBy("p") + `, p.id DESC`
 	rows, err := s.searchQuery(ctx, sql, b.args...)
 	if err != nil {
 		return nil, mapError(err)
@@ -474,21 +481,78 @@ type selection struct {
 	order order
 }
 
-// order is one order of search results: column DESC, then r.id DESC,
-// within the relevance tiers when tiered.
+// order is one order of search results: its columns DESC, then r.id
+// DESC, within the relevance tiers when tiered. An index of (columns…,
+// id) reads it backwards.
 type order struct {
-	name   string // catalog.Sort…
-	column string // an expression on "repositories r" with an index of (it, id)
-	typ    string // its SQL type, for the cursor's key
-	tiered bool   // words rank first by where they were found
+	name    string   // catalog.Sort…
+	columns []string // expressions on "repositories r"
+	types   []string // their SQL types, for the cursor's keys
+	tiered  bool     // words rank first by where they were found
 }
 
 var orders = map[string]order{
-	catalog.SortRelevance: {catalog.SortRelevance, "r.launch_count", "bigint", true},
-	catalog.SortLaunches:  {catalog.SortLaunches, "r.launch_count", "bigint", false},
-	catalog.SortTrending:  {catalog.SortTrending, "r.trend", "float8", false},
-	catalog.SortStars:     {catalog.SortStars, "r.star_count", "bigint", false},
-	catalog.SortNew:       {catalog.SortNew, "r.created_at", "timestamptz", false},
+	catalog.SortRelevance: {catalog.SortRelevance, []string{"r.launch_count"}, []string{"bigint"}, true},
+	catalog.SortLaunches:  {catalog.SortLaunches, []string{"r.launch_count"}, []string{"bigint"}, false},
+	// Apps without recent use (the same -Infinity) by launches of all time.
+	catalog.SortTrending: {catalog.SortTrending, []string{"r.trend", "r.launch_count"}, []string{"float8", "bigint"}, false},
+	catalog.SortStars:    {catalog.SortStars, []string{"r.star_count"}, []string{"bigint"}, false},
+	catalog.SortNew:      {catalog.SortNew, []string{"r.created_at"}, []string{"timestamptz"}, false},
+}
+
+// selectList names the order's columns sk0, sk1…
+func (o order) selectList() string {
+	var out []string
+	for i, c := range o.columns {
+		out = append(out, fmt.Sprintf("%s AS sk%d", c, i))
+	}
+	return strings.Join(out, ", ")
+}
+
+// names are the order's columns of alias as selectList named them.
+func (o order) names(alias string) string {
+	var out []string
+	for i := range o.columns {
+		out = append(out, fmt.Sprintf("%s.sk%d", alias, i))
+	}
+	return strings.Join(out, ", ")
+}
+
+// orderBy is the ORDER BY of the order's columns of alias (the sk names,
+// or cols when given).
+func (o order) orderBy(alias string, cols ...string) string {
+	var out []string
+	for i := range o.columns {
+		c := fmt.Sprintf("%s.sk%d", alias, i)
+		if cols != nil {
+			c = cols[i]
+		}
+		out = append(out, c+" DESC")
+	}
+	return strings.Join(out, ", ")
+}
+
+// keyText is the cursor key of a row of alias: its columns as text,
+// joined with '|'.
+func (o order) keyText(alias string) string {
+	var out []string
+	for i := range o.columns {
+		out = append(out, fmt.Sprintf("%s.sk%d::text", alias, i))
+	}
+	return "concat_ws('|', " + strings.Join(out, ", ") + ")"
+}
+
+// keyArgs turns a cursor key back into typed arguments.
+func (o order) keyArgs(b *argList, key string) (string, error) {
+	parts := strings.Split(key, "|")
+	if len(parts) != len(o.columns) {
+		return "", catalog.Invalid("cursor", "is not a cursor of a previous page: pass the next_cursor of the last answer unchanged")
+	}
+	var out []string
+	for i, p := range parts {
+		out = append(out, b.arg(p)+"::"+o.types[i])
+	}
+	return strings.Join(out, ", "), nil
 }
 
 // cond is a condition whose matches are a disjoint union of facets, so
