@@ -32,6 +32,8 @@ type UpdateRepositoryRequest struct {
 	// Redeploy turns on or off the replacement of the app's running launch
 	// when a newer build succeeds.
 	Redeploy *bool `json:"redeploy,omitempty"`
+	// OwnedBy hands the app over to another user (admins only).
+	OwnedBy *string `json:"owned_by,omitempty"`
 }
 
 // Readme is the answer of GET /api/v1/repositories/{slug}/readme.

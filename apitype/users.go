@@ -37,3 +37,11 @@ type Whoami struct {
 	User User `json:"user"`
 	Auth bool `json:"auth"`
 }
+
+// UserRemoved is the answer of DELETE /api/v1/users/{name}. The apps the
+// user owned keep its name as owner until an admin hands them over
+// (OwnedApps counts them; search owner:<name> lists them).
+type UserRemoved struct {
+	Name      string `json:"name"`
+	OwnedApps int64  `json:"owned_apps"`
+}

@@ -22,12 +22,15 @@ type EditOptions struct {
 	// Redeploy turns on or off the replacement of the app's running launch
 	// when a newer build succeeds.
 	Redeploy *bool
+	// Owner hands the app over to another user (admins only).
+	Owner *string
 }
 
 // NewCmdEdit builds "appstore edit".
 func NewCmdEdit(f *Factory) *cobra.Command {
 	opts := &EditOptions{}
 	var redeploy bool
+	var owner string
 	cmd := &cobra.Command{
 		Use:   "edit <slug> [flags]",
 		Short: "Change a repository's settings",
@@ -38,10 +41,14 @@ new build when a newer build succeeds: the new container answers before the
 old one stops. --redeploy=false keeps the running launch; ps and show then
 mark it outdated, and ` + "`appstore launch <slug>`" + ` switches by hand.
 
+--owner hands the app over to another user, who may then edit and remove
+it (admins only; the user who registers an app owns it).
+
 On a terminal it says what the settings are now; in a pipe it prints
 "setting<TAB>value" lines; --json prints the repository.`,
 		Example: `  appstore edit dash --redeploy=false
-  appstore edit dash --redeploy`,
+  appstore edit dash --redeploy
+  appstore edit dash --owner alice`,
 		Args:              usageArgs(cobra.ExactArgs(1)),
 		ValidArgsFunction: completeSlugs(f, 1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -50,10 +57,14 @@ On a terminal it says what the settings are now; in a pipe it prints
 			if cmd.Flags().Changed("redeploy") {
 				opts.Redeploy = &redeploy
 			}
+			if cmd.Flags().Changed("owner") {
+				opts.Owner = &owner
+			}
 			return runEdit(cmd.Context(), opts)
 		},
 	}
 	cmd.Flags().BoolVar(&redeploy, "redeploy", true, "replace the running launch when a newer build succeeds (--redeploy=false: by hand)")
+	cmd.Flags().StringVar(&owner, "owner", "", "hand the app over to the user `name` (admins only)")
 	return cmd
 }
 
@@ -62,6 +73,9 @@ On a terminal it says what the settings are now; in a pipe it prints
 func editRequest(opts *EditOptions) (req client.UpdateRepositoryRequest, ok bool) {
 	if opts.Redeploy != nil {
 		req.Redeploy, ok = opts.Redeploy, true
+	}
+	if opts.Owner != nil {
+		req.OwnedBy, ok = opts.Owner, true
 	}
 	return req, ok
 }
@@ -88,8 +102,14 @@ func runEdit(ctx context.Context, opts *EditOptions) error {
 			state = "off: a newer build waits for `appstore launch " + r.Slug + "`"
 		}
 		fmt.Fprintf(opts.IO.Out, "%s %s: redeploy %s\n", opts.IO.SuccessIcon(), r.Slug, state)
+		if opts.Owner != nil {
+			fmt.Fprintf(opts.IO.Out, "%s %s: owned by %s\n", opts.IO.SuccessIcon(), r.Slug, r.OwnedBy)
+		}
 		return nil
 	}
 	fmt.Fprintf(opts.IO.Out, "redeploy\t%t\n", r.Redeploy)
+	if opts.Owner != nil {
+		fmt.Fprintf(opts.IO.Out, "owned by\t%s\n", r.OwnedBy)
+	}
 	return nil
 }

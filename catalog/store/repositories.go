@@ -336,6 +336,8 @@ type RepositoryUpdate struct {
 	// Redeploy turns the automatic replacement of a running launch by a
 	// newer build on or off.
 	Redeploy *bool
+	// OwnedBy hands the app over to another user (a users.name).
+	OwnedBy *string
 }
 
 // UpdateRepository applies u and writes repository.updated.
@@ -400,6 +402,12 @@ func (s *Store) UpdateRepository(ctx context.Context, slug string, u RepositoryU
 			}
 			changed = append(changed, "redeploy")
 		}
+		if u.OwnedBy != nil {
+			if err := setOwner(ctx, tx, id, *u.OwnedBy); err != nil {
+				return err
+			}
+			changed = append(changed, "owned_by")
+		}
 		if len(u.AddTags) > 0 {
 			if err := addTags(ctx, tx, id, catalog.SourceManual, u.AddTags); err != nil {
 				return err
@@ -421,9 +429,11 @@ func (s *Store) UpdateRepository(ctx context.Context, slug string, u RepositoryU
 		if _, err := tx.Exec(ctx, `UPDATE repositories SET updated_at = now() WHERE id = $1`, id); err != nil {
 			return mapError(err)
 		}
-		_, err = insertEvent(ctx, tx, EventSpec{Type: "repository.updated", Subject: slug, Data: map[string]any{
-			"id": id, "slug": slug, "changed": slices.Compact(changed),
-		}})
+		data := map[string]any{"id": id, "slug": slug, "changed": slices.Compact(changed)}
+		if u.OwnedBy != nil {
+			data["owned_by"] = *u.OwnedBy
+		}
+		_, err = insertEvent(ctx, tx, EventSpec{Type: "repository.updated", Subject: slug, Data: data})
 		return err
 	})
 	if err != nil {

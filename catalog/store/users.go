@@ -212,3 +212,17 @@ func (s *Store) BuildOwner(ctx context.Context, id int64) (string, error) {
 	}
 	return owner, nil
 }
+
+// setOwner makes the user name the owner of repository id; name must be a
+// user (an account or a built-in actor).
+func setOwner(ctx context.Context, tx pgx.Tx, id int64, name string) error {
+	var known bool
+	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM users WHERE name = $1)`, name).Scan(&known); err != nil {
+		return mapError(err)
+	}
+	if !known {
+		return catalog.Invalid("owned_by", "there is no user %q: `appstore users ls` lists them", name)
+	}
+	_, err := tx.Exec(ctx, `UPDATE repositories SET owned_by = $2 WHERE id = $1`, id, name)
+	return mapError(err)
+}

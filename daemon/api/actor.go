@@ -181,6 +181,14 @@ func (g *Guard) authorize(w http.ResponseWriter, r *http.Request, kind guardKind
 			return r, false
 		}
 	}
+	if kind == self && !actor.Can(catalog.RoleAdmin) && r.PathValue("name") != actor.Name {
+		respond.WriteError(w, r, respond.Errorf(http.StatusForbidden, apitype.CodeForbidden,
+			"%s may replace only its own token, not %s's: ask an admin", actor.Name, r.PathValue("name")))
+		return r, false
+	}
+	if rec, ok := w.(*statusRecorder); ok {
+		rec.Actor = actor.Name
+	}
 	return r.WithContext(catalog.WithActor(r.Context(), actor)), true
 }
 
@@ -230,7 +238,7 @@ func article(r catalog.Role) string {
 // minRole is the weakest role that may use a route of kind k.
 func (k guardKind) minRole() catalog.Role {
 	switch k {
-	case launching, websocket:
+	case launching, websocket, self:
 		return catalog.RoleViewer
 	case adminOnly:
 		return catalog.RoleAdmin
@@ -243,7 +251,7 @@ func (k guardKind) needs() string {
 	switch k {
 	case adminOnly:
 		return "only admins may do this"
-	case launching, websocket:
+	case launching, websocket, self:
 		return "this needs a viewer, member or admin"
 	}
 	return "changing the catalog needs a member or an admin"
@@ -260,4 +268,17 @@ func (g *Guard) withLazyActor(r *http.Request) *http.Request {
 		once.Do(func() { actor, err = g.identify(base) })
 		return actor, err
 	}))
+}
+
+// mayHandOver refuses a change of an app's owner by anyone but an admin.
+func mayHandOver(ctx context.Context) error {
+	actor, err := catalog.ActorFrom(ctx)
+	if err != nil {
+		return err
+	}
+	if !actor.Can(catalog.RoleAdmin) {
+		return respond.Errorf(http.StatusForbidden, apitype.CodeForbidden,
+			"only admins hand an app over to another owner, and %s is %s %s: ask an admin", actor.Name, article(actor.Role), actor.Role)
+	}
+	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"crypto/sha256"
 	"crypto/subtle"
+	"errors"
 	"net"
 	"net/http"
 	"net/netip"
@@ -102,10 +103,13 @@ const (
 	owned
 	// adminOnly: mutating, for admins only (accounts).
 	adminOnly
+	// self: mutating, on one account (the path's {name}): its own user,
+	// whatever its role, or an admin.
+	self
 )
 
 func (k guardKind) String() string {
-	return [...]string{"read", "mutating", "service-token", "signed", "websocket", "by-method", "launching", "owned", "admin"}[k]
+	return [...]string{"read", "mutating", "service-token", "signed", "websocket", "by-method", "launching", "owned", "admin", "self"}[k]
 }
 
 // Hosts refuses a request whose Host is not a name of this daemon, then
@@ -128,7 +132,7 @@ func (g *Guard) guard(kind guardKind, h http.HandlerFunc) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
 			h(w, g.withLazyActor(r))
 		}
-	case mutating, launching, owned, adminOnly:
+	case mutating, launching, owned, adminOnly, self:
 		return func(w http.ResponseWriter, r *http.Request) {
 			if g.originRefused(w, r) {
 				return
@@ -239,23 +243,44 @@ func (g *Guard) Authenticated(w http.ResponseWriter, r *http.Request) (ok, answe
 			want = append(want, t)
 		}
 	}
-	switch g.checkCredential(w, r, got, want...) {
-	case credentialOK:
-		return true, false
-	case credentialThrottled:
+	client := g.clientKey(r)
+	if wait := g.failures().wait(client); wait > 0 {
+		writeThrottled(w, r, wait)
 		return false, true
 	}
+	for _, t := range want {
+		if tokenEqual(got, t) {
+			return true, false
+		}
+	}
+	// A personal token: its holder is a user of the daemon.
+	if g.Users != nil {
+		_, err := g.Users.UserByTokenHash(r.Context(), catalog.HashUserToken(got))
+		if err == nil {
+			return true, false
+		}
+		if !errors.Is(err, catalog.ErrNotFound) {
+			respond.WriteError(w, r, err)
+			return false, true
+		}
+	}
+	g.failures().fail(client)
 	w.Header().Set("WWW-Authenticate", `Bearer realm="appstored", error="invalid_token"`)
 	respond.WriteError(w, r, respond.Errorf(http.StatusUnauthorized, apitype.CodeUnauthorized,
-		"the token is wrong: send the daemon token (--token) or the service token (--service-token), or no Authorization header to read what anyone may"))
+		"the token is wrong: send your personal token, the daemon token (--token) or the service token (--service-token), or no Authorization header to read what anyone may"))
 	return false, true
 }
 
-// IsCredential reports whether token is the daemon token or the service
-// token: the preview proxy takes such credentials off requests before they
-// reach an app (runner.Config.DaemonToken).
+// IsCredential reports whether token is the daemon token, the service
+// token, or shaped like a personal token (catalog.UserTokenPrefix: no
+// lookup, so a preview request costs no query): the preview proxy takes
+// such credentials off requests before they reach an app
+// (runner.Config.DaemonToken).
 func (g *Guard) IsCredential(token string) bool {
 	token = strings.TrimSpace(token)
+	if strings.HasPrefix(token, catalog.UserTokenPrefix) {
+		return true
+	}
 	return token != "" && (g.Token != "" && tokenEqual(token, g.Token) || g.ServiceToken != "" && tokenEqual(token, g.ServiceToken))
 }
 

@@ -186,6 +186,13 @@ func (h *Repositories) update(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	u := store.RepositoryUpdate{Name: req.Name, Description: req.Description, Homepage: req.Homepage, Branch: req.Branch, Dockerfile: req.Dockerfile, Redeploy: req.Redeploy}
+	if req.OwnedBy != nil {
+		if err := mayHandOver(r.Context()); err != nil {
+			respond.WriteError(w, r, err)
+			return
+		}
+		u.OwnedBy = req.OwnedBy
+	}
 	// The sanitisers of every write path (catalog/sanitize.go); the store
 	// applies them too.
 	if req.Name != nil {

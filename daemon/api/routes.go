@@ -36,7 +36,7 @@ const (
 //     carries the actor (catalog.ActorFrom).
 func (s *Server) routes() []route {
 	repos, hooks, builds, launches, search, services := s.Repositories, s.Webhooks, s.Builds, s.Launches, s.Search, s.Services
-	thumbs := s.Thumbnails
+	thumbs, accounts := s.Thumbnails, s.Accounts
 	events, web := s.eventStream(), s.webView()
 	return []route{
 		// Health, readiness and metrics, for supervisors and scrapers.
@@ -89,6 +89,14 @@ func (s *Server) routes() []route {
 		{GET, "/api/v1/repositories/{slug}/comments", read, s.Community.comments},
 		{POST, "/api/v1/repositories/{slug}/comments", mutating, s.Community.addComment},
 		{DELETE, "/api/v1/comments/{id}", mutating, s.Community.deleteComment},
+
+		// Accounts, personal tokens and who is asking (users.go; who may
+		// do what: actor.go).
+		{GET, "/api/v1/whoami", read, accounts.whoami},
+		{GET, "/api/v1/users", read, accounts.list},
+		{POST, "/api/v1/users", adminOnly, accounts.create},
+		{DELETE, "/api/v1/users/{name}", adminOnly, accounts.delete},
+		{POST, "/api/v1/users/{name}/token", self, accounts.token},
 
 		// Search and autocomplete (search.go).
 		{GET, "/api/v1/search", read, search.search},

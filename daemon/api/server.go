@@ -57,6 +57,7 @@ type Server struct {
 	Services     *Services
 	Thumbnails   *Thumbnails
 	Community    *Community
+	Accounts     *Accounts
 
 	// Handlers provided by other packages.
 	Events   EventStream                        // daemon/events: the event stream
@@ -118,6 +119,7 @@ func (s *Server) defaults() {
 	orNew(&s.Services).defaults(s)
 	orNew(&s.Thumbnails).defaults(s)
 	orNew(&s.Community).defaults(s)
+	orNew(&s.Accounts).defaults(s)
 }
 
 // orNew sets *p to a new T when it is nil and returns it.
@@ -185,11 +187,19 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 		rec := newStatusRecorder(w)
 		next.ServeHTTP(rec, r)
 		level := slog.LevelDebug
+		attrs := []any{"method", r.Method, "path", r.URL.Path, "status", rec.Status, "duration", time.Since(start)}
+		if rec.Actor != "" {
+			// A change, and who asked for it: the audit trail of the
+			// request log (events carry the actor too).
+			attrs = append(attrs, "actor", rec.Actor)
+			if r.Method != http.MethodGet {
+				level = slog.LevelInfo
+			}
+		}
 		if rec.Status >= 500 {
 			level = slog.LevelError
 		}
-		s.Logger.Log(r.Context(), level, "http request", "method", r.Method, "path", r.URL.Path,
-			"status", rec.Status, "duration", time.Since(start))
+		s.Logger.Log(r.Context(), level, "http request", attrs...)
 	})
 }
 
@@ -201,6 +211,9 @@ type statusRecorder struct {
 	// Route, when set by a handler, names what served the request where
 	// the mux pattern cannot (the metrics count previews as "preview").
 	Route string
+	// Actor is the user a changing request was let through for (the
+	// guard's authorize), for the request log.
+	Actor string
 	wrote bool
 }
 
