@@ -9,8 +9,8 @@ import (
 
 // UsageDay is how one app was used on one day (UTC).
 type UsageDay struct {
-	// Day is the date, "2006-01-02".
-	Day string `json:"day"`
+	// Day is the date, "2006-01-02" ("" in a total).
+	Day string `json:"day,omitempty"`
 	// Launches are the launches asked for that day (warm-pool starts
 	// excluded, a reused launch not counted again).
 	Launches int64 `json:"launches"`
