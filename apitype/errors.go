@@ -16,6 +16,10 @@ const (
 	// CodeTooManyRequests (429): the client presented too many wrong
 	// tokens or signatures; it waits the Retry-After header's seconds.
 	CodeTooManyRequests = "too_many_requests"
+	// CodeConfigMissing (409): a launch was refused because a required
+	// variable or secret of the app is not set; the message says what to
+	// run.
+	CodeConfigMissing = "config_missing"
 )
 
 // ErrorBody is the body of every error answer: {"error":{...}}.

@@ -67,6 +67,9 @@ type RepositoryMetadata struct {
 	// Build says which Dockerfile and context builds use and why, and
 	// which other Dockerfiles the repository has.
 	Build *BuildChoice `json:"build,omitempty"`
+	// Env are the variables the app declares it reads (tags.yaml env:,
+	// .env.example, .env.sample, the compose service's environment:).
+	Env []DeclaredEnv `json:"env,omitempty"`
 }
 
 // HFMetadata are the Hugging Face Spaces fields of a README's front

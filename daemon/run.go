@@ -16,6 +16,7 @@ import (
 	"github.com/appstore-dev/appstore/catalog/giturl"
 	"github.com/appstore-dev/appstore/catalog/store"
 	"github.com/appstore-dev/appstore/daemon/api"
+	"github.com/appstore-dev/appstore/daemon/appconfig"
 	"github.com/appstore-dev/appstore/daemon/events"
 	"github.com/appstore-dev/appstore/daemon/localpg"
 	"github.com/appstore-dev/appstore/daemon/metrics"
@@ -48,6 +49,8 @@ type Daemon struct {
 	thumbRunner thumbnailRunner
 	// usage counts preview requests (nil without previews).
 	usage *usage.Counter
+	// appConfig gives apps their variables and secrets (wireAppConfig).
+	appConfig *appconfig.Service
 	// gitPolicy is the one Git URL policy of registration, clones, sync
 	// and builds (Config.GitPolicy).
 	gitPolicy giturl.Policy
@@ -146,6 +149,7 @@ func Start(ctx context.Context, cfg Config) (_ *Daemon, err error) {
 		d.wireEvents,
 		d.wireCleanup,
 		d.wireIngest,
+		d.wireAppConfig,
 		d.wireBuild,
 		d.wireThumbnails,
 		d.wireRunner,

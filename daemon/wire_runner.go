@@ -39,6 +39,7 @@ func (d *Daemon) wireRunner(ctx context.Context) error {
 		DaemonToken:    d.api.Guard.IsCredential,
 		OnRunning:      d.thumbnailHook(),
 		OnPreview:      d.usageCounter(ctx),
+		AppConfig:      d.appConfig,
 	})
 	if err != nil {
 		return fmt.Errorf("runner: %w", err)

@@ -192,7 +192,10 @@ func (m *Model) reloadDetail(slug string) tea.Cmd {
 		if msg.star, msg.err = src.StarState(ctx, slug); msg.err != nil {
 			return msg
 		}
-		msg.comments, msg.err = src.Comments(ctx, slug, detailComments)
+		if msg.comments, msg.err = src.Comments(ctx, slug, detailComments); msg.err != nil {
+			return msg
+		}
+		msg.config, _ = src.AppConfig(ctx, slug)
 		return msg
 	}
 }

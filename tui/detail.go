@@ -43,6 +43,7 @@ type Detail struct {
 	slug     string
 	repo     *client.Repository
 	timeline []client.IngestionEvent
+	config   *client.AppConfig
 	builds   []client.Build
 	star     *client.StarState
 	comments []client.Comment
@@ -85,7 +86,7 @@ func (d *Detail) SetSize(width, height int) {
 // Open starts showing slug (its data follows in a repoMsg).
 func (d *Detail) Open(slug string) {
 	if slug != d.slug {
-		d.repo, d.timeline, d.builds, d.err = nil, nil, nil, nil
+		d.repo, d.timeline, d.builds, d.err, d.config = nil, nil, nil, nil, nil
 		d.thumbURL, d.thumb = "", nil
 		d.vp.GotoTop()
 	}
@@ -110,7 +111,7 @@ func (d *Detail) Set(msg repoMsg) {
 	d.loading = false
 	d.err = msg.err
 	if msg.err == nil {
-		d.repo, d.timeline, d.builds = msg.repo, msg.timeline, msg.builds
+		d.repo, d.timeline, d.builds, d.config = msg.repo, msg.timeline, msg.builds, msg.config
 		d.star, d.comments = msg.star, msg.comments
 		if msg.thumb != nil || msg.thumbURL != d.thumbURL {
 			d.thumbURL, d.thumb = msg.thumbURL, msg.thumb
@@ -330,8 +331,14 @@ func (d *Detail) content() string {
 			st += "  " + s.URL.Render(l.PreviewURL)
 		}
 		line("  #%d %s", l.ID, st)
+		if l.ConfigChanged {
+			line("  %s", renderLines(s.Subtle, hang("variables or secrets changed since it started: appstore launch "+r.Slug+" --restart applies them", 2, d.width)))
+		}
 	} else {
 		line("  %s", renderLines(s.Subtle, hang(d.launchHint(), 2, d.width)))
+	}
+	for _, l := range d.configLines(r.Slug) {
+		line("%s", l)
 	}
 
 	line("")

@@ -60,7 +60,10 @@ type repoMsg struct {
 	launches []client.Launch
 	star     *client.StarState
 	comments []client.Comment
-	err      error
+	// config is the app's configuration; nil when it could not be read
+	// (it is extra: the view shows the rest).
+	config *client.AppConfig
+	err    error
 	// thumbURL is the thumbnail shown for it; thumb its picture, nil when
 	// the one shown already is that one.
 	thumbURL string

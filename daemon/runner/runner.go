@@ -32,6 +32,7 @@ import (
 
 	"github.com/appstore-dev/appstore/catalog"
 	"github.com/appstore-dev/appstore/catalog/store"
+	"github.com/appstore-dev/appstore/daemon/appconfig"
 )
 
 // maxEngineBackoff caps the waits between attempts to reach the engine
@@ -118,6 +119,11 @@ type Config struct {
 	// BrowserWait is how long a browser's request waits for a sleeping app
 	// before it gets the "starting…" page (default 2s).
 	BrowserWait time.Duration
+
+	// AppConfig gives launches the apps' variables and secrets and
+	// redacts the secrets from launch output and errors; nil gives apps
+	// PORT only.
+	AppConfig *appconfig.Service
 
 	// OnRunning, when set, is told about every launch that starts to
 	// answer (warm ones too), after it is recorded running: the thumbnail

@@ -6,6 +6,7 @@ import (
 
 	yaml "go.yaml.in/yaml/v3"
 
+	"github.com/appstore-dev/appstore/catalog"
 	"github.com/appstore-dev/appstore/internal/textutil"
 )
 
@@ -28,6 +29,13 @@ const maxListItems = 64
 //	dockerfile: deploy/Dockerfile
 //	context: .
 //	resources: small
+//	env:
+//	  - name: OPENAI_API_KEY
+//	    description: key for the embeddings
+//	    required: true
+//	    secret: true
+//	  - name: GREETING
+//	    default: hello
 //
 // tags may also be a list of "key:value" strings.
 type tagsFile struct {
@@ -37,6 +45,8 @@ type tagsFile struct {
 	Port                        int
 	Dockerfile, Context         string
 	Resources                   string
+	// Env are the variables the app reads (envdecl.go).
+	Env []catalog.DeclaredEnv
 }
 
 // declaredTag is a tag as written in a file, with the line for warnings.
@@ -45,7 +55,7 @@ type declaredTag struct {
 	Line       int
 }
 
-var tagsFileFields = "name, emoji, description, homepage, tags, port, dockerfile, context, resources"
+var tagsFileFields = "name, emoji, description, homepage, tags, port, dockerfile, context, resources, env"
 
 // parseTagsFile reads tags.yaml. Malformed YAML and fields of the wrong type
 // that steer the build (port, dockerfile, context) are errors; unknown fields
@@ -100,6 +110,10 @@ func parseTagsFile(file string, data []byte) (*tagsFile, []string, error) {
 				return nil, warnings, fileError(file, v.Line, "port must be a TCP port number between 1 and 65535, found %s", kindName(v))
 			}
 			out.Port = p
+		case "env":
+			var w []string
+			out.Env, w = parseTagsEnv(file, v)
+			warnings = append(warnings, w...)
 		case "tags":
 			var w []string
 			out.Tags, w, err = declaredTags(file, v)
