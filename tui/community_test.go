@@ -2,9 +2,11 @@ package tui
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/charmbracelet/lipgloss"
 	"github.com/charmbracelet/x/exp/teatest"
 
 	"github.com/appstore-dev/appstore/catalog"
@@ -52,4 +54,23 @@ func TestStarsAndCommentsAgainstAppstored(t *testing.T) {
 
 	tm.Send(keyMsg("*"))
 	waitScreen(t, tm, "☆ 0", "☆ unstarred dash (0)")
+}
+
+// TestResultRowsCountStars: a row shows its app's stars when it has any,
+// and a re-read repository brings the new count.
+func TestResultRowsCountStars(t *testing.T) {
+	l := newResultList(NewStyles(lipgloss.DefaultRenderer(), false), map[string]*client.Launch{})
+	l.SetSize(100, 10)
+	l.SetPage("", &catalog.SearchPage{Results: []catalog.SearchResult{
+		{ID: 1, Slug: "dash", Name: "dash", StarCount: 3, IngestStatus: catalog.IngestReady},
+		{ID: 2, Slug: "chat", Name: "chat", IngestStatus: catalog.IngestReady},
+	}, Total: 2, TotalExact: true})
+	v := l.View()
+	if strings.Count(v, "★") != 1 || !strings.Contains(v, "★ 3") {
+		t.Fatalf("results:\n%s", v)
+	}
+	l.PatchRepository(&client.Repository{Slug: "chat", Name: "chat", StarCount: 1, IngestStatus: catalog.IngestReady})
+	if v := l.View(); !strings.Contains(v, "★ 1") {
+		t.Errorf("after a star of chat:\n%s", v)
+	}
 }
