@@ -115,7 +115,7 @@ func ValidateUserName(name string) error {
 		}
 	}
 	switch name {
-	case LocalUser, TokenUser, "anonymous", "system":
+	case LocalUser, TokenUser, "anonymous", "system", "service", "webhook":
 		return Invalid("name", "%q is reserved for the daemon's built-in actors: choose another name", name)
 	}
 	return nil

@@ -68,7 +68,7 @@ func TestRolesAndNames(t *testing.T) {
 			t.Errorf("name %q: %v", ok, err)
 		}
 	}
-	for _, bad := range []string{"", "Alice", "-bob", "a b", "é", "local", "admin", strings.Repeat("a", 65)} {
+	for _, bad := range []string{"", "Alice", "-bob", "a b", "é", "local", "admin", "service", "webhook", strings.Repeat("a", 65)} {
 		if err := catalog.ValidateUserName(bad); !errors.Is(err, catalog.ErrInvalid) {
 			t.Errorf("name %q accepted", bad)
 		}

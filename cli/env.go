@@ -36,8 +36,8 @@ next launch: a running launch keeps the ones it started with (` + "`appstore ps`
 and ` + "`appstore show`" + ` mark it "config changed"; ` + "`appstore launch <slug> --restart`" + `
 replaces it). Names are letters, digits and _, not starting with a digit;
 PORT is appstore's. Values are shown to anyone who can read the catalog: use
-` + "`appstore secret`" + ` for keys and passwords. Changes need the daemon token when
-appstored has one.`,
+` + "`appstore secret`" + ` for keys and passwords. Changes need the app's owner or an
+admin (` + "`appstore users`" + `).`,
 		Example: `  appstore env set rag MODEL=gpt-4o-mini TOP_K=5
   appstore env ls rag
   appstore env unset rag TOP_K`,

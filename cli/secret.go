@@ -42,7 +42,7 @@ func NewCmdSecret(f *Factory) *cobra.Command {
 BuildKit secrets (RUN --mount=type=secret,id=NAME). appstored keeps them
 encrypted, never answers their values (ls shows names and update times), and
 replaces them by "[secret NAME]" in build logs, launch output and error
-messages. Changes need the daemon token when appstored has one.`,
+messages. Changes need the app's owner or an admin (` + "`appstore users`" + `).`,
 		Example: `  appstore secret set rag OPENAI_API_KEY
   pass show openai | appstore secret set rag OPENAI_API_KEY
   appstore secret set rag TLS_KEY --from-file key.pem

@@ -274,6 +274,11 @@ func (d *Detail) content() string {
 		field("ingested", d.fmtTime(*r.LastIngestedAt))
 	}
 	field("homepage", r.Homepage)
+	owner := r.OwnedBy
+	if owner != "" && r.RegisteredBy != "" && r.RegisteredBy != owner {
+		owner += s.Subtle.Render(" (registered by " + r.RegisteredBy + ")")
+	}
+	field("owner", owner)
 	if r.IngestError != "" {
 		line("%s %s", s.Subtle.Render(fmt.Sprintf("%-11s", "error")), renderLines(s.Bad, hang(r.IngestError, 12, d.width)))
 	}

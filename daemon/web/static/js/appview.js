@@ -190,6 +190,9 @@ export class AppView {
     document.title = `${r.name || r.slug} — appstore`;
     replace(this.meta, h('code', {}, r.slug), ' · ', h('span', {class: 'giturl'}, r.git_url),
       r.homepage ? [' · ', h('a', {href: r.homepage, rel: 'noopener noreferrer'}, 'homepage')] : null,
+      // The user who owns the app, linked to the search of its apps.
+      r.owned_by ? [' · owned by ', h('a', {class: 'owner', href: `/?q=${enc('owner:' + r.owned_by)}`, 'data-nav': true,
+        title: r.registered_by && r.registered_by !== r.owned_by ? `registered by ${r.registered_by}` : `Apps of ${r.owned_by}`}, r.owned_by)] : null,
       r.last_commit_sha ? [' · commit ', h('code', {}, shortSHA(r.last_commit_sha))] : null);
     this.desc.textContent = r.description || 'No description yet.';
     this.desc.className = r.description ? 'desc' : 'desc none';
@@ -237,7 +240,10 @@ export class AppView {
   // may be one. Only the newest builds are loaded: when none of them
   // succeeded but older ones exist, the daemon decides.
   launchBlocked() {
-    return launchBlocked(this.repo && this.repo.ingest_status, [...this.builds.values()]);
+    const why = launchBlocked(this.repo && this.repo.ingest_status, [...this.builds.values()]);
+    if (why || !this.configMissing || !this.configMissing.length) return why;
+    // The daemon refuses the launch until these are set: say so first.
+    return `Not launchable until ${this.configMissing.join(', ')} ${this.configMissing.length > 1 ? 'are' : 'is'} set (see Configuration).`;
   }
 
   async loadReadme() {
@@ -409,6 +415,8 @@ export class AppView {
         h('th', {scope: 'row'}, h('code', {}, s.name)), h('td', {}, 'secret'), h('td', {}, 'set'), h('td', {})));
     }
     this.configPanel.hidden = rows.length === 0;
+    this.configMissing = [...missing];
+    this.renderStatus();
     replace(this.config, h('div', {class: 'table-wrap'}, h('table', {class: 'builds'},
       h('thead', {}, h('tr', {}, h('th', {scope: 'col'}, 'Variable'), h('th', {scope: 'col'}, 'Needs'),
         h('th', {scope: 'col'}, 'Set'), h('th', {scope: 'col'}, 'About'))),
