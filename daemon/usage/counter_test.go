@@ -59,8 +59,8 @@ func TestCounterCountsVisitorsByAddressAndAgentAndKeepsNoAddress(t *testing.T) {
 		t.Fatal(err)
 	}
 	send("dash", "10.0.0.1:5001", "a", "")
-	send("dash", "10.0.0.1:5002", "a", "") // same client, another port
-	send("dash", "10.0.0.1:5003", "b", "") // another browser
+	send("dash", "10.0.0.1:5002", "a", "")                       // same client, another port
+	send("dash", "10.0.0.1:5003", "b", "")                       // another browser
 	send("dash", "127.0.0.1:6000", "a", "203.0.113.9, 10.0.0.1") // a proxy on loopback: the last entry, 10.0.0.1
 	now = now.Add(time.Minute)
 	send("dash", "[2001:db8::1]:7000", "a", "")
