@@ -232,6 +232,10 @@ var rolePolicy = map[string]string{
 	"PATCH /api/v1/repositories/{slug}/env":             "owned",
 	"PUT /api/v1/repositories/{slug}/secrets/{name}":    "owned",
 	"DELETE /api/v1/repositories/{slug}/secrets/{name}": "owned",
+	"POST /api/v1/repositories/{slug}/star":             "mutating",
+	"DELETE /api/v1/repositories/{slug}/star":           "mutating",
+	"POST /api/v1/repositories/{slug}/comments":         "mutating",
+	"DELETE /api/v1/comments/{id}":                      "mutating", // and its author or an admin: community_test.go
 	"POST /api/v1/users":                                "admin",
 	"DELETE /api/v1/users/{name}":                       "admin",
 	"POST /api/v1/users/{name}/token":                   "self",
