@@ -65,6 +65,8 @@ type Repository struct {
 	LastIngestedAt *time.Time      `json:"last_ingested_at,omitempty"`
 	LastCommitSHA  string          `json:"last_commit_sha,omitempty"`
 	LaunchCount    int64           `json:"launch_count"`
+	// StarCount is how many people starred the app.
+	StarCount int64 `json:"star_count"`
 	// Redeploy says whether a newer succeeded build replaces the app's
 	// running launch by itself (true unless turned off).
 	Redeploy bool  `json:"redeploy"`

@@ -96,6 +96,12 @@ type Config struct {
 	// LaunchRetention is how long finished launches are kept (default 30
 	// days).
 	LaunchRetention time.Duration
+	// StatsRetention is how long the daily usage of each app is kept
+	// (default 400 days).
+	StatsRetention time.Duration
+	// UsageFlushInterval is how often the preview counts of this process
+	// are written (default 10s).
+	UsageFlushInterval time.Duration
 
 	// Runner and previews (daemon/runner; zero values take its defaults).
 	PreviewDomain  string        // wildcard domain of preview URLs, <slug>.<domain> (default localhost)
@@ -201,6 +207,7 @@ func (c Config) withDefaults() (Config, error) {
 		{&c.TimelineRetention, 30 * 24 * time.Hour, "--timeline-retention", "720h"},
 		{&c.BuildRetention, 30 * 24 * time.Hour, "--build-retention", "720h"},
 		{&c.LaunchRetention, 30 * 24 * time.Hour, "--launch-retention", "720h"},
+		{&c.StatsRetention, DefaultStatsRetention, "--stats-retention", "9600h"},
 		{&c.HealthInterval, 30 * time.Second, "--health-interval", "30s"},
 	} {
 		if *d.v < 0 {

@@ -44,6 +44,7 @@ func (d *Daemon) wireRunner(ctx context.Context) error {
 		HostAllowed:      d.api.Guard.HostAllowed,
 		DaemonToken:      d.api.Guard.IsCredential,
 		OnRunning:        d.thumbnailHook(),
+		OnPreview:        d.usageCounter(ctx),
 		AppConfig:        d.appConfig,
 	})
 	if err != nil {
@@ -87,6 +88,7 @@ func (d *Daemon) wirePreviews(ctx context.Context) error {
 		BaseURL:       func() string { return d.URL },
 		HostAllowed:   d.api.Guard.HostAllowed,
 		DaemonToken:   d.api.Guard.IsCredential,
+		OnPreview:     d.usageCounter(ctx),
 		PreviewOnly:   true,
 	})
 	if err != nil {

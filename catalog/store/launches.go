@@ -312,8 +312,8 @@ func (s *Store) BeginLaunch(ctx context.Context, n NewLaunch) (*catalog.Launch, 
 			switch {
 			case err == nil:
 				out, origin = l, LaunchAttached
-				if _, err := tx.Exec(ctx, `UPDATE repositories SET launch_count = launch_count + 1 WHERE id = $1`, n.RepositoryID); err != nil {
-					return mapError(err)
+				if err := countLaunch(ctx, tx, n.RepositoryID); err != nil {
+					return err
 				}
 				_, err = insertEvent(ctx, tx, launchEvent(l, map[string]any{"attached": true}))
 				return err
@@ -334,8 +334,8 @@ func (s *Store) BeginLaunch(ctx context.Context, n NewLaunch) (*catalog.Launch, 
 			return fmt.Errorf("record launch: %w", mapError(err))
 		}
 		if !n.Warm {
-			if _, err := tx.Exec(ctx, `UPDATE repositories SET launch_count = launch_count + 1 WHERE id = $1`, n.RepositoryID); err != nil {
-				return mapError(err)
+			if err := countLaunch(ctx, tx, n.RepositoryID); err != nil {
+				return err
 			}
 		}
 		l, err := scanLaunch(tx.QueryRow(ctx, `SELECT `+launchColumns+` FROM `+launchFrom+` WHERE l.id = $1`, id))

@@ -118,6 +118,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	env.Bool(&cfg.ServiceAllowLoopback, "service-allow-loopback", false, "allow services whose health or base URL is on loopback when appstored is exposed (a local-only one always does)")
 	env.Duration(&cfg.BuildRetention, "build-retention", 30*24*time.Hour, fmt.Sprintf("how long finished builds and their logs are kept; older ones are pruned, except the newest %d of each repository and those a launch uses", daemon.BuildKeep))
 	env.Duration(&cfg.LaunchRetention, "launch-retention", 30*24*time.Hour, "how long finished launches (stopped, failed, expired) are kept; older ones are pruned")
+	env.Duration(&cfg.StatsRetention, "stats-retention", daemon.DefaultStatsRetention, "how long each app's daily usage (launches, preview requests, visitors, active minutes) is kept; older days are pruned")
 	var maxMemory, maxCPUs string
 	env.String(&cfg.PreviewDomain, "preview-domain", runner.DefaultPreviewDomain, "wildcard domain of preview URLs, <slug>.<domain>; may carry a scheme and port (https://apps.example.com)")
 	env.Duration(&cfg.IdleTimeout, "idle-timeout", runner.DefaultIdleTimeout, "stop launches that served no request for this long (scale to zero; the next request wakes them); negative: never")

@@ -56,6 +56,7 @@ type Server struct {
 	Search       *Search
 	Services     *Services
 	Thumbnails   *Thumbnails
+	Community    *Community
 	Accounts     *Accounts
 	AppConfig    *AppConfig
 
@@ -118,6 +119,7 @@ func (s *Server) defaults() {
 	orNew(&s.Search).defaults(s)
 	orNew(&s.Services).defaults(s)
 	orNew(&s.Thumbnails).defaults(s)
+	orNew(&s.Community).defaults(s)
 	orNew(&s.Accounts).defaults(s)
 	orNew(&s.AppConfig).defaults(s)
 }

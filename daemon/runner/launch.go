@@ -423,7 +423,7 @@ func (r *Runner) failLaunch(id int64, cid, msg string, exitCode *int) {
 		// The app's output may print its secrets: the message goes into
 		// the launch, its event and the API's answers.
 		if l, err := r.st.Launch(ctx, id); err == nil {
-			msg = r.cfg.AppConfig.Redactor(ctx, l.Repository).String(msg)
+			msg = r.cfg.AppConfig.Redactor(ctx, l.Repository).Fragment(msg)
 		}
 	}
 	msg = textutil.CleanLines(msg)

@@ -65,7 +65,7 @@ func (r *Runner) Logs(ctx context.Context, id int64, follow bool, tail int, emit
 		// As build logs are: a terminal that prints the app's output
 		// must not obey it (titles, clipboard writes, disguised links).
 		// The app's secrets never leave in its output.
-		ll.Line = textutil.CleanLine(redact.String(string(line)))
+		ll.Line = textutil.CleanLine(redact.Fragment(string(line)))
 		return emit(ll)
 	})
 	if err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) {

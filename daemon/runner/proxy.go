@@ -267,6 +267,9 @@ func (h *previewHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		http.Redirect(w, req, u.RequestURI(), http.StatusPermanentRedirect)
 		return
 	}
+	if r.cfg.OnPreview != nil {
+		r.cfg.OnPreview(h.slug, req)
+	}
 	var rt *route
 	for range 3 {
 		if rt = r.routes.get(h.slug); rt != nil && rt.foreignUntil.Load() != 0 && time.Now().UnixNano() > rt.foreignUntil.Load() {

@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/http/httputil"
 	"net/url"
 	"os"
@@ -147,6 +148,10 @@ type Config struct {
 	// answer (warm ones too), after it is recorded running: the thumbnail
 	// service captures new builds then. It must not block.
 	OnRunning func(l *catalog.Launch)
+	// OnPreview, when set, is told about every request of the preview
+	// proxy, with the app's slug, before it is served (usage.Counter's
+	// Preview). It must not block.
+	OnPreview func(slug string, r *http.Request)
 }
 
 func (c Config) withDefaults() Config {
