@@ -138,6 +138,11 @@ type Build struct {
 	// Builder is which builder made the image: "buildkit" or "classic"
 	// ("" for a build served from the cache or that never started one).
 	Builder string `json:"builder,omitempty"`
+	// RegistryImage is the reference the image was pushed as
+	// (HOST[/PREFIX]/appstore/<slug>:<commit>) and ImageDigest the digest
+	// the registry answered, when appstored pushes to a registry.
+	RegistryImage string `json:"registry_image,omitempty"`
+	ImageDigest   string `json:"image_digest,omitempty"`
 
 	// CancelRequested is set while a running build is being stopped.
 	CancelRequested bool `json:"cancel_requested,omitempty"`

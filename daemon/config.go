@@ -13,6 +13,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/appstore-dev/appstore/daemon/registry"
 )
 
 // Roles a process can take. A process with every role is the default; scale
@@ -111,6 +113,12 @@ type Config struct {
 	MaxMemory      int64         // bytes; larger resource profiles are refused (0: no limit)
 	MaxCPUs        float64       // CPUs; larger resource profiles are refused (0: no limit)
 	MaxPids        int64         // processes; larger resource profiles are refused (0: no limit)
+
+	// Apps across hosts (docs/operations.md): the registry builds push to,
+	// and where launches run (see runner.Config.Runtime).
+	Registry         *registry.Registry // --registry with its credentials; nil: images stay on the builder's engine
+	Runtime          string             // "docker" (default) or "swarm"
+	SwarmConstraints []string           // placement constraints of Swarm services (--swarm-constraint)
 
 	// Thumbnails (daemon/thumbnail, runner role): screenshots of the apps
 	// for their cards, taken by a headless Chromium. Off unless set
@@ -211,6 +219,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if err := c.checkRuntime(); err != nil {
+		return c, err
 	}
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		return c, fmt.Errorf("--addr %q: want host:port, e.g. 127.0.0.1:7070: %w", c.Addr, err)

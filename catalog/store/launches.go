@@ -127,15 +127,19 @@ type LaunchBuild struct {
 	CommitSHA string
 	ImageTag  string
 	ImageID   string
+	// RegistryImage and ImageDigest say where the image was pushed
+	// (empty without --registry): Swarm launches run it by digest.
+	RegistryImage string
+	ImageDigest   string
 }
 
 const launchTargetQuery = `
 	SELECT r.id, r.slug, r.app_port, r.port_source, coalesce(r.metadata->>'resources', ''), r.tags, r.ingest_status,
-	       s.id, s.commit_sha, s.image_tag, s.image_id,
+	       s.id, s.commit_sha, s.image_tag, s.image_id, s.registry_image, s.image_digest,
 	       b.id, b.status, b.commit_sha, b.image_tag
 	FROM repositories r
 	LEFT JOIN LATERAL (
-		SELECT id, commit_sha, image_tag, image_id FROM builds
+		SELECT id, commit_sha, image_tag, image_id, registry_image, image_digest FROM builds
 		WHERE repository_id = r.id AND status = 'succeeded' ORDER BY id DESC LIMIT 1
 	) s ON true
 	LEFT JOIN LATERAL (
@@ -147,9 +151,9 @@ func scanLaunchTarget(row pgx.Row) (*LaunchTarget, error) {
 	var t LaunchTarget
 	var port *int32
 	var sID, bID *int64
-	var sSHA, sTag, sImage, bStatus, bSHA, bTag *string
+	var sSHA, sTag, sImage, sRegistry, sDigest, bStatus, bSHA, bTag *string
 	err := row.Scan(&t.RepositoryID, &t.Slug, &port, &t.PortSource, &t.Profile, &t.Tags, &t.IngestStatus,
-		&sID, &sSHA, &sTag, &sImage, &bID, &bStatus, &bSHA, &bTag)
+		&sID, &sSHA, &sTag, &sImage, &sRegistry, &sDigest, &bID, &bStatus, &bSHA, &bTag)
 	if err != nil {
 		return nil, err
 	}
@@ -157,7 +161,7 @@ func scanLaunchTarget(row pgx.Row) (*LaunchTarget, error) {
 		t.AppPort = int(*port)
 	}
 	if sID != nil {
-		t.Build = &LaunchBuild{ID: *sID, CommitSHA: *sSHA, ImageTag: *sTag, ImageID: *sImage}
+		t.Build = &LaunchBuild{ID: *sID, CommitSHA: *sSHA, ImageTag: *sTag, ImageID: *sImage, RegistryImage: *sRegistry, ImageDigest: *sDigest}
 	}
 	if bID != nil {
 		t.LatestBuild = &catalog.BuildSummary{ID: *bID, Status: catalog.BuildStatus(*bStatus), CommitSHA: *bSHA, ImageTag: *bTag}

@@ -92,6 +92,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	var cfg daemon.Config
 	var roles, allowedHosts, logFormat, logLevel string
+	var registryFlag, registryAuthFile, swarmConstraints string
 	var warmPool int64
 	defaultData, _ := daemon.DefaultDataDir()
 	env := envFlags{fs: fs}
@@ -140,6 +141,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	env.String(&cfg.BuildNetwork, "build-network", "", "network of build steps (RUN): empty for the engine's default bridge, none to cut builds off, or a network name (builds then use the classic builder); host is refused")
 	env.Bool(&cfg.BuildAllowRemoteAdd, "build-allow-remote-add", false, "let ADD fetch URLs written out in a Dockerfile whose host the Git address policy admits (appstored fetches them); off: every ADD <url> is refused")
 	env.String(&buildCacheSize, "build-cache-size", "5GiB", "build cache the Docker engine keeps for builds (BuildKit's cache, cache mounts included); the cleanup trims it to this size")
+	env.String(&registryFlag, "registry", "", "image registry HOST[:PORT][/PREFIX] that every build pushes to, so that Swarm nodes pull the apps from it; credentials from --registry-auth-file or APPSTORE_REGISTRY_USERNAME/APPSTORE_REGISTRY_PASSWORD")
+	env.String(&registryAuthFile, "registry-auth-file", "", "file with the registry's credentials: one line user:password, or {\"username\": …, \"password\": …}")
+	env.String(&cfg.Runtime, "runtime", "docker", "where launches run: docker (containers on this host's engine) or swarm (services on the Swarm this engine manages)")
+	env.String(&swarmConstraints, "swarm-constraint", "", "comma-separated placement constraints of Swarm launches, e.g. node.labels.appstore==apps")
 	env.String(&logFormat, "log-format", "text", "log format: text or json")
 	env.String(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	var role string
@@ -162,6 +167,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if err := buildFlags(&cfg, buildConcurrency, keepImages, buildCacheSize); err != nil {
+		fmt.Fprintf(stderr, "appstored: %v\n", err)
+		return 2
+	}
+	if err := registryFlags(&cfg, registryFlag, registryAuthFile, swarmConstraints); err != nil {
 		fmt.Fprintf(stderr, "appstored: %v\n", err)
 		return 2
 	}
