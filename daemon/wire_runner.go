@@ -88,6 +88,7 @@ func (d *Daemon) wirePreviews(ctx context.Context) error {
 		BaseURL:       func() string { return d.URL },
 		HostAllowed:   d.api.Guard.HostAllowed,
 		DaemonToken:   d.api.Guard.IsCredential,
+		OnPreview:     d.usageCounter(ctx),
 		PreviewOnly:   true,
 		OnPreview:     d.usageCounter(ctx),
 	})
