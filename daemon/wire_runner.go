@@ -90,7 +90,6 @@ func (d *Daemon) wirePreviews(ctx context.Context) error {
 		DaemonToken:   d.api.Guard.IsCredential,
 		OnPreview:     d.usageCounter(ctx),
 		PreviewOnly:   true,
-		OnPreview:     d.usageCounter(ctx),
 	})
 	if err != nil {
 		return fmt.Errorf("previews: %w", err)
