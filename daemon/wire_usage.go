@@ -14,8 +14,9 @@ import (
 const DefaultStatsRetention = 400 * 24 * time.Hour
 
 // usageCounter makes the counter of preview requests (daemon/usage) for a
-// process that serves previews (the api and runner roles together), and
-// returns its Preview for the runner's OnPreview; nil otherwise. It
+// process that serves previews (the api and runner roles together, or an
+// api process serving Swarm previews), and returns its Preview for the
+// runner's OnPreview; nil without the api role. It
 // writes its counts in the background and once more at shutdown.
 func (d *Daemon) usageCounter(ctx context.Context) func(slug string, r *http.Request) {
 	if !d.cfg.HasRole(RoleAPI) {
