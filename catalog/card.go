@@ -61,6 +61,9 @@ type RepositoryMetadata struct {
 	// Build says which Dockerfile and context builds use and why, and
 	// which other Dockerfiles the repository has.
 	Build *BuildChoice `json:"build,omitempty"`
+	// Storage is the data directory the app declares (tags.yaml
+	// storage:), kept in a volume of its own.
+	Storage *Storage `json:"storage,omitempty"`
 }
 
 // HFMetadata are the Hugging Face Spaces fields of a README's front

@@ -228,6 +228,16 @@ func printRepository(ios *IOStreams, r *client.Repository, now time.Time) error 
 		}
 		d.add("port", port, nil)
 	}
+	if st := meta.Storage; st != nil {
+		v := st.Path + " (kept in a volume: `appstore volume ls " + r.Slug + "`)"
+		if st.SizeBytes > 0 {
+			v = st.Path + ", " + catalog.FormatSize(st.SizeBytes) + " (kept in a volume: `appstore volume ls " + r.Slug + "`)"
+		}
+		if !d.tty {
+			v = st.Path
+		}
+		d.add("storage", v, nil)
+	}
 	if b := r.LatestBuild; b != nil {
 		s := fmt.Sprintf("#%d %s", b.ID, b.Status)
 		if b.CommitSHA != "" {

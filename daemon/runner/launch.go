@@ -77,6 +77,10 @@ func (r *Runner) launch(ctx context.Context, slug string, opts LaunchOptions) (*
 // and starts its container, or routes the launch it reused or attached.
 func (r *Runner) begin(ctx context.Context, t *store.LaunchTarget, ref string, port int, prof Profile, ttl time.Duration, exact bool, redeploys int64) (*catalog.Launch, store.LaunchOrigin, error) {
 	slug := t.Slug
+	vol, err := r.volumeFor(ctx, t)
+	if err != nil {
+		return nil, 0, err
+	}
 	l, origin, err := r.st.BeginLaunch(ctx, store.NewLaunch{
 		RepositoryID: t.RepositoryID, BuildID: t.Build.ID, AppPort: port, Profile: prof.Name,
 		Runner: r.id, TTL: ttl, ExactTTL: exact, Redeploys: redeploys,
@@ -101,7 +105,7 @@ func (r *Runner) begin(ctx context.Context, t *store.LaunchTarget, ref string, p
 	switch origin {
 	case store.LaunchCreated:
 		r.logger.Info("launch starting", "launch", l.ID, "slug", slug, "build", t.Build.ID, "profile", prof.Name, "port", port)
-		r.spawn(l, containerSpec{Image: ref, LaunchID: l.ID, BuildID: t.Build.ID, Slug: slug, Runner: r.id, AppPort: port, Profile: prof})
+		r.spawn(l, containerSpec{Image: ref, LaunchID: l.ID, BuildID: t.Build.ID, Slug: slug, Runner: r.id, AppPort: port, Profile: prof, Volume: vol})
 	case store.LaunchAttached:
 		r.logger.Info("launch attached to a warm container", "launch", l.ID, "slug", slug)
 		r.addRoute(l)

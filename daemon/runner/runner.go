@@ -203,6 +203,9 @@ type Runner struct {
 	warmFailures map[int64]time.Time
 	// redeployFailures are the builds whose redeploy failed (see redeploy).
 	redeployFailures map[int64]time.Time
+	// catalog is the catalogue's identity, which names the apps' volumes
+	// (read once, catalogID).
+	catalog string
 }
 
 type startOp struct {

@@ -64,6 +64,9 @@ type Result struct {
 	Readme string `json:"-"`
 	// Resources is the resource profile tags.yaml asks for, "" if none.
 	Resources string `json:"resources,omitempty"`
+	// Storage is the data directory tags.yaml declares (storage:), kept
+	// in a volume of the app's own; nil if none.
+	Storage *catalog.Storage `json:"storage,omitempty"`
 	// Facts are other things worth showing: "go.module", "go.version".
 	Facts map[string]string `json:"facts,omitempty"`
 	// Warnings are problems that did not stop the ingestion (an unknown
@@ -505,6 +508,7 @@ func (x *extraction) tag(src catalog.TagSource, key, value, from string) {
 }
 
 func (x *extraction) applyTagsFile(tf *tagsFile) {
+	x.res.Storage = tf.Storage
 	for _, t := range tf.Tags {
 		from := fmt.Sprintf("%s:%d", TagsFileName, t.Line)
 		x.tag(catalog.SourceAuthor, t.Key, t.Value, from)

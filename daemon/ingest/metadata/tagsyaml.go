@@ -6,6 +6,7 @@ import (
 
 	yaml "go.yaml.in/yaml/v3"
 
+	"github.com/appstore-dev/appstore/catalog"
 	"github.com/appstore-dev/appstore/internal/textutil"
 )
 
@@ -28,6 +29,7 @@ const maxListItems = 64
 //	dockerfile: deploy/Dockerfile
 //	context: .
 //	resources: small
+//	storage: /data        # or {path: /data, size: 1g}
 //
 // tags may also be a list of "key:value" strings.
 type tagsFile struct {
@@ -37,6 +39,7 @@ type tagsFile struct {
 	Port                        int
 	Dockerfile, Context         string
 	Resources                   string
+	Storage                     *catalog.Storage
 }
 
 // declaredTag is a tag as written in a file, with the line for warnings.
@@ -45,7 +48,7 @@ type declaredTag struct {
 	Line       int
 }
 
-var tagsFileFields = "name, emoji, description, homepage, tags, port, dockerfile, context, resources"
+var tagsFileFields = "name, emoji, description, homepage, tags, port, dockerfile, context, resources, storage"
 
 // parseTagsFile reads tags.yaml. Malformed YAML and fields of the wrong type
 // that steer the build (port, dockerfile, context) are errors; unknown fields
@@ -100,6 +103,10 @@ func parseTagsFile(file string, data []byte) (*tagsFile, []string, error) {
 				return nil, warnings, fileError(file, v.Line, "port must be a TCP port number between 1 and 65535, found %s", kindName(v))
 			}
 			out.Port = p
+		case "storage":
+			var w []string
+			out.Storage, w, err = storageValue(file, v)
+			warnings = append(warnings, w...)
 		case "tags":
 			var w []string
 			out.Tags, w, err = declaredTags(file, v)
