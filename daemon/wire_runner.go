@@ -59,6 +59,8 @@ func (d *Daemon) wireRunner(ctx context.Context) error {
 		d.api.Repositories = &api.Repositories{}
 	}
 	d.api.Repositories.StopLaunches = r.StopRepository
+	d.api.Repositories.Volumes = r
+	d.api.Volumes = &api.Volumes{Runner: r}
 	if d.cfg.HasRole(RoleAPI) {
 		d.api.Previews = r.Preview
 	}

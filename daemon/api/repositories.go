@@ -62,6 +62,9 @@ type Repositories struct {
 	// StopLaunches stops the active launches of an app before it is
 	// removed (the runner of this process); nil where there is none.
 	StopLaunches func(ctx context.Context, slug string) ([]catalog.Launch, error)
+	// Volumes removes an app's data volume on DELETE ?purge=true (the
+	// runner of this process); nil where there is none.
+	Volumes VolumeManager
 }
 
 func (h *Repositories) defaults(s *Server) {
@@ -239,6 +242,15 @@ func (h *Repositories) delete(w http.ResponseWriter, r *http.Request) {
 		if _, err := h.StopLaunches(r.Context(), slug); err != nil {
 			respond.WriteError(w, r, respond.Errorf(http.StatusServiceUnavailable, "unavailable",
 				"%s was not removed: its launches could not be stopped (%v); try again, or stop them with `appstore stop %s`", slug, err, slug))
+			return
+		}
+	}
+	// The app's data volume is kept (the same repository added again gets
+	// it back) unless ?purge=true; it goes before the app, so that a
+	// failure leaves both.
+	if purge := r.URL.Query().Get("purge"); purge == "true" || purge == "1" {
+		if err := purgeVolume(r.Context(), h.Volumes, slug); err != nil {
+			launchError(w, r, err)
 			return
 		}
 	}

@@ -34,7 +34,7 @@ const (
 //     serviceToken, signed, websocket, byMethod), then its handler.
 func (s *Server) routes() []route {
 	repos, hooks, builds, launches, search, services := s.Repositories, s.Webhooks, s.Builds, s.Launches, s.Search, s.Services
-	thumbs := s.Thumbnails
+	thumbs, volumes := s.Thumbnails, s.Volumes
 	events, web := s.eventStream(), s.webView()
 	return []route{
 		// Health, readiness and metrics, for supervisors and scrapers.
@@ -78,6 +78,10 @@ func (s *Server) routes() []route {
 		// runner's browser takes them.
 		{GET, "/api/v1/repositories/{slug}/thumbnail", read, thumbs.get},
 		{POST, "/api/v1/repositories/{slug}/thumbnail", mutating, thumbs.refresh},
+
+		// The apps' data volumes (volumes.go); the runner holds them.
+		{GET, "/api/v1/volumes", read, volumes.list},
+		{DELETE, "/api/v1/repositories/{slug}/volume", mutating, volumes.remove},
 
 		// Search and autocomplete (search.go).
 		{GET, "/api/v1/search", read, search.search},

@@ -56,6 +56,7 @@ type Server struct {
 	Search       *Search
 	Services     *Services
 	Thumbnails   *Thumbnails
+	Volumes      *Volumes
 
 	// Handlers provided by other packages.
 	Events   EventStream                        // daemon/events: the event stream
@@ -113,6 +114,7 @@ func (s *Server) defaults() {
 	orNew(&s.Search).defaults(s)
 	orNew(&s.Services).defaults(s)
 	orNew(&s.Thumbnails).defaults(s)
+	orNew(&s.Volumes).defaults(s)
 }
 
 // orNew sets *p to a new T when it is nil and returns it.
