@@ -101,6 +101,13 @@ type Config struct {
 	MaxMemory      int64         // bytes; larger resource profiles are refused (0: no limit)
 	MaxCPUs        float64       // CPUs; larger resource profiles are refused (0: no limit)
 	MaxPids        int64         // processes; larger resource profiles are refused (0: no limit)
+	// Quotas of the runner: launches at once (default 20, negative: no
+	// cap), the sum of their memory limits (0: no cap), and whether the
+	// least recently used idle app is put to sleep to make room instead of
+	// refusing.
+	MaxRunning       int
+	MaxRunningMemory int64
+	EvictIdle        bool
 
 	// Thumbnails (daemon/thumbnail, runner role): screenshots of the apps
 	// for their cards, taken by a headless Chromium. Off unless set

@@ -38,6 +38,11 @@ func (d *Daemon) wireRunner(ctx context.Context) error {
 		HostAllowed:    d.api.Guard.HostAllowed,
 		DaemonToken:    d.api.Guard.IsCredential,
 		OnRunning:      d.thumbnailHook(),
+
+		MaxRunning:       d.cfg.MaxRunning,
+		MaxRunningMemory: d.cfg.MaxRunningMemory,
+		EvictIdle:        d.cfg.EvictIdle,
+		ClientKey:        d.api.Guard.ClientKey,
 	})
 	if err != nil {
 		return fmt.Errorf("runner: %w", err)

@@ -70,6 +70,11 @@ func (r *Runner) launch(ctx context.Context, slug string, opts LaunchOptions) (*
 	if err != nil {
 		return nil, 0, err
 	}
+	release, err := r.admit(ctx, t, prof)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer release()
 	return r.begin(ctx, t, ref, port, prof, ttl, exact, 0)
 }
 

@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/http/httputil"
 	"net/url"
 	"os"
@@ -118,6 +119,22 @@ type Config struct {
 	// before it gets the "starting…" page (default 2s).
 	BrowserWait time.Duration
 
+	// MaxRunning caps the launches (starting or running) of this runner
+	// at once (default DefaultMaxRunning; negative: no cap);
+	// MaxRunningMemory caps the sum of their memory limits (0: none).
+	// Past either a launch is refused (QuotaError), or with EvictIdle the
+	// least recently used idle launch is put to sleep to make room.
+	MaxRunning       int
+	MaxRunningMemory int64
+	EvictIdle        bool
+	// WakeBurst and WakeInterval limit the apps one client may start by
+	// preview requests: WakeBurst at once, then one per WakeInterval
+	// (defaults DefaultWakeBurst, DefaultWakeInterval). ClientKey names a
+	// request's client (nil: its peer address).
+	WakeBurst    int
+	WakeInterval time.Duration
+	ClientKey    func(r *http.Request) string
+
 	// OnRunning, when set, is told about every launch that starts to
 	// answer (warm ones too), after it is recorded running: the thumbnail
 	// service captures new builds then. It must not block.
@@ -140,6 +157,13 @@ func (c Config) withDefaults() Config {
 	def(&c.WarmInterval, 10*time.Second)
 	def(&c.WakeBackoff, 30*time.Second)
 	def(&c.BrowserWait, 2*time.Second)
+	def(&c.WakeInterval, DefaultWakeInterval)
+	if c.MaxRunning == 0 {
+		c.MaxRunning = DefaultMaxRunning
+	}
+	if c.WakeBurst <= 0 {
+		c.WakeBurst = DefaultWakeBurst
+	}
 	if c.MaxTTL < c.DefaultTTL {
 		c.MaxTTL = c.DefaultTTL
 	}
@@ -206,6 +230,10 @@ type Runner struct {
 	// catalog is the catalogue's identity, which names the apps' volumes
 	// (read once, catalogID).
 	catalog string
+	// quotaMu makes a launch's admission and its record one step
+	// (admit); wakes limits the apps each client starts by requests.
+	quotaMu sync.Mutex
+	wakes   wakeLimiter
 }
 
 type startOp struct {
@@ -264,6 +292,7 @@ func New(cfg Config) (*Runner, error) {
 
 		redeployFailures: map[int64]time.Time{},
 	}
+	r.wakes.burst, r.wakes.interval = float64(cfg.WakeBurst), cfg.WakeInterval
 	r.ctx, r.cancel = context.WithCancel(context.Background())
 	return r, nil
 }
