@@ -37,6 +37,8 @@ func PortSourceText(source string) string {
 		return "the server's default port"
 	case PortFromHFDefault:
 		return "the Hugging Face Spaces default"
+	case PortFromManual:
+		return "set by hand with appstore edit --port"
 	}
 	return source
 }

@@ -134,7 +134,8 @@ type LaunchBuild struct {
 }
 
 const launchTargetQuery = `
-	SELECT r.id, r.slug, r.app_port, r.port_source, coalesce(r.metadata->>'resources', ''), r.tags, r.ingest_status,
+	SELECT r.id, r.slug, coalesce(r.requested_port, r.app_port), CASE WHEN r.requested_port IS NOT NULL THEN 'manual' ELSE r.port_source END,
+	       coalesce(nullif(r.requested_profile, ''), r.metadata->>'resources', ''), r.tags, r.ingest_status,
 	       coalesce(r.metadata->'storage'->>'path', ''), coalesce((r.metadata->'storage'->>'size_bytes')::bigint, 0), r.git_url_key,
 	       s.id, s.commit_sha, s.image_tag, s.image_id,
 	       b.id, b.status, b.commit_sha, b.image_tag

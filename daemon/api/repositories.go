@@ -182,7 +182,12 @@ func (h *Repositories) update(w http.ResponseWriter, r *http.Request) {
 		respond.WriteError(w, r, err)
 		return
 	}
-	u := store.RepositoryUpdate{Name: req.Name, Description: req.Description, Homepage: req.Homepage, Branch: req.Branch, Dockerfile: req.Dockerfile, Redeploy: req.Redeploy}
+	u := store.RepositoryUpdate{Name: req.Name, Description: req.Description, Homepage: req.Homepage, Branch: req.Branch, Dockerfile: req.Dockerfile, Redeploy: req.Redeploy,
+		Context: req.Context, Port: req.Port, Profile: req.Profile, Reset: req.Reset}
+	if err := checkProfile(req.Profile); err != nil {
+		respond.WriteError(w, r, err)
+		return
+	}
 	// The sanitisers of every write path (catalog/sanitize.go); the store
 	// applies them too.
 	if req.Name != nil {
@@ -226,6 +231,16 @@ func (h *Repositories) update(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		respond.WriteError(w, r, err)
 		return
+	}
+	if needsReingest(req) {
+		// The clone, the card or the build follow these fields: ingest
+		// again so that they take effect.
+		if queued, _, err := h.Store.RequestIngest(r.Context(), repo.Slug, "settings changed: "+strings.Join(changedFields(req), ", ")); err == nil {
+			h.enqueue(r, queued.ID, queued.Slug)
+			repo = queued
+		} else {
+			h.Logger.Warn("queue ingestion after an edit", "slug", repo.Slug, "err", err)
+		}
 	}
 	respond.JSON(w, http.StatusOK, repo)
 }
