@@ -31,8 +31,19 @@ func CheckResetFields(fields []string) ([]string, error) {
 			out = append(out, f)
 		}
 	}
-	slices.SortFunc(out, func(a, b string) int { return slices.Index(EditableFields, a) - slices.Index(EditableFields, b) })
+	SortFields(out)
 	return out, nil
+}
+
+// SortFields sorts field names in EditableFields' order (others last).
+func SortFields(fields []string) {
+	rank := func(f string) int {
+		if i := slices.Index(EditableFields, f); i >= 0 {
+			return i
+		}
+		return len(EditableFields)
+	}
+	slices.SortStableFunc(fields, func(a, b string) int { return rank(a) - rank(b) })
 }
 
 // ValidatePort checks a port given by a user.

@@ -64,6 +64,7 @@ func scanRepository(row pgx.Row) (*catalog.Repository, error) {
 	for i, f := range r.ManualFields {
 		r.ManualFields[i] = catalog.ManualFieldName(f)
 	}
+	catalog.SortFields(r.ManualFields)
 	if len(r.ManualFields) == 0 {
 		r.ManualFields = nil
 	}
