@@ -14,6 +14,8 @@ const (
 	PortFromCompose   = "compose"    // ports or expose of the compose service built
 	PortFromCmd       = "cmd"        // a flag or address of the image's CMD or ENTRYPOINT
 	PortFromEnv       = "env"        // ENV PORT, or the server's own variable
+	PortFromDockerRun = "docker-run" // the container port of a `docker run -p` the README shows
+	PortFromCode      = "code"       // a literal port in the program the image runs (ListenAndServe(":8080"))
 	PortFromFramework = "framework"  // the default port of the server the command runs, or of the base image
 	PortFromHFDefault = "hf-default" // Hugging Face's port for the Space's SDK (7860 for docker)
 )
@@ -33,6 +35,10 @@ func PortSourceText(source string) string {
 		return "the Dockerfile's CMD/ENTRYPOINT"
 	case PortFromEnv:
 		return "ENV in the Dockerfile"
+	case PortFromDockerRun:
+		return "docker run -p in the README"
+	case PortFromCode:
+		return "the program's code"
 	case PortFromFramework:
 		return "the server's default port"
 	case PortFromHFDefault:

@@ -46,8 +46,8 @@ type Repository struct {
 	ContextPath    string `json:"context_path,omitempty"`
 	AppPort        int    `json:"app_port,omitempty"`
 	// PortSource says where AppPort came from: one of the PortFrom
-	// constants (tags.yaml, readme, expose, compose, cmd, env, framework,
-	// hf-default).
+	// constants (tags.yaml, readme, expose, compose, cmd, env, docker-run,
+	// code, framework, hf-default).
 	PortSource string `json:"port_source,omitempty"`
 	// Metadata is what ingestion read besides the fields above; its
 	// card keys are described by RepositoryMetadata.

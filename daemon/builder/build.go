@@ -585,6 +585,13 @@ func (w *Worker) build(ctx context.Context, work *store.BuildWork, logs *logSink
 // nothing else names it. An image a container still uses stays: the
 // pruner tries again later.
 func (w *Worker) removeDangling(ctx context.Context, id, tag string) {
+	// Removing takes the image's untagged parents along, which a build
+	// running now may be reusing as cache: then the pruner does it later.
+	if !w.engineUse.TryLock() {
+		w.logger.Debug("builds are running: the image a rebuild replaced waits for the pruner", "image", textutil.ShortSHA(id), "tag", tag)
+		return
+	}
+	defer w.engineUse.Unlock()
 	img, err := w.engine.ImageInspect(ctx, id)
 	if err != nil || len(img.RepoTags) > 0 || img.Config == nil || img.Config.Labels[LabelCatalog] != w.catalog {
 		return
@@ -653,10 +660,11 @@ func (w *Worker) classicBuild(ctx context.Context, work *store.BuildWork, dir, t
 		return store.BuildOutcome{}, ctx.Err()
 	}
 	if msg := p.failure(); msg != "" {
-		if strings.Contains(p.errMsg, "No such image") {
+		if strings.Contains(p.errMsg, "No such image") || strings.Contains(p.errMsg, `unable to find image "sha256:`) {
 			// A cache layer vanished under the build (another
-			// appstored or an operator pruned the engine): worth
-			// another try, which builds that layer again.
+			// appstored or an operator pruned the engine; the engine
+			// words it either way): worth another try, which builds
+			// that layer again.
 			return store.BuildOutcome{}, &transientError{msg: msg}
 		}
 		return store.BuildOutcome{}, errors.New(msg)

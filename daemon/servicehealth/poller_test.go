@@ -87,7 +87,7 @@ func (h *healthServer) hitTimes() []time.Time {
 // waitHits waits until the server was asked n times in all.
 func (h *healthServer) waitHits(t *testing.T, n int) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for h.hitCount() < n {
 		if time.Now().After(deadline) {
 			t.Fatalf("health endpoint asked %d times, want %d", h.hitCount(), n)
@@ -125,7 +125,7 @@ func (e *events) read(t *testing.T) []catalog.Event {
 // next waits for the next service event.
 func (e *events) next(t *testing.T) catalog.Event {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for {
 		evs, err := e.st.Events(context.Background(), store.EventFilter{Since: e.since, Topics: []string{"service"}, Limit: 1})
 		if err != nil {
@@ -274,7 +274,7 @@ func TestPollerPicksUpNewServices(t *testing.T) {
 
 func waitStatus(t *testing.T, st *store.Store, slug string, want catalog.ServiceStatus) *catalog.Service {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for {
 		s, err := st.Service(context.Background(), slug)
 		if err != nil {
@@ -284,7 +284,12 @@ func waitStatus(t *testing.T, st *store.Store, slug string, want catalog.Service
 			return s
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("service %s is %s (%s), want %s", slug, s.Status, s.LastError, want)
+			// What the pollers left in the row says whether the service
+			// was never claimed again or checked without the wanted result.
+			var row string
+			_ = st.Pool().QueryRow(context.Background(), `SELECT format('next check in %s, %s failures in a row, last checked %s ago',
+				next_check_at - now(), consecutive_failures, now() - last_checked_at) FROM services WHERE slug = $1`, slug).Scan(&row)
+			t.Fatalf("service %s is %s (%s), want %s; %s", slug, s.Status, s.LastError, want, row)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}

@@ -51,6 +51,19 @@ var datastoreImages = map[string]bool{
 	"nats": true, "sqlserver": true, "mssql": true, "oracle": true,
 }
 
+// testerImages are the base images of end-to-end test runners: a compose
+// service built on one drives the app, it is not the app.
+var testerImages = map[string]bool{
+	"playwright": true, "cypress": true, "included": true, "browsers": true, "standalone-chrome": true,
+	"standalone-firefox": true, "puppeteer": true, "k6": true, "locust": true, "newman": true,
+}
+
+// testerServiceNames are compose services named for the tests they run.
+var testerServiceNames = map[string]bool{
+	"playwright": true, "cypress": true, "e2e": true, "tests": true, "test": true, "integration-tests": true,
+	"e2e-tests": true, "selenium": true, "k6": true, "locust": true,
+}
+
 // proxyServiceNames and datastoreServiceNames classify compose services
 // that name their role.
 var proxyServiceNames = map[string]bool{
@@ -119,8 +132,10 @@ type dfCandidate struct {
 type buildChoice struct {
 	catalog.BuildChoice
 	cand *dfCandidate
-	// composePorts are the ports of the compose service chosen.
-	composePorts []int
+	// composePorts are the ports of the compose service chosen, and
+	// composeTarget the stage it builds ("" for the final one).
+	composePorts  []int
+	composeTarget string
 	// appDirs are the contexts of compose application services, where
 	// manifests are read for tags.
 	appDirs []string
@@ -216,6 +231,8 @@ func roleOf(c *dfCandidate, image, service string) (role, why string) {
 	if c != nil && c.facts != nil {
 		rt := runtimeOf(c.facts.Info.BaseImage)
 		switch {
+		case testerImages[rt]:
+			return "tester", "an end-to-end test runner (" + rt + ")"
 		case datastoreImages[rt]:
 			return "datastore", "a datastore (" + rt + ")"
 		case proxyImages[rt] && servesConfigOnly(c.facts):
@@ -228,6 +245,8 @@ func roleOf(c *dfCandidate, image, service string) (role, why string) {
 	}
 	n := strings.ToLower(service)
 	switch {
+	case testerServiceNames[n]:
+		return "tester", "an end-to-end test runner"
 	case datastoreServiceNames[n]:
 		return "datastore", "a datastore"
 	case proxyServiceNames[n] && (c == nil || c.facts == nil):
@@ -509,9 +528,14 @@ func (x *extraction) composeChoice(w walkResult) *buildChoice {
 	// the sources mounted) is taken only when no compose file has a
 	// production one.
 	var dev *buildChoice
+	// merged are the override files already read with their base file.
+	merged := map[string]bool{}
 	for i, f := range files {
 		if i >= 8 {
 			break
+		}
+		if merged[f] {
+			continue
 		}
 		data, err := x.optional(f, x.lim.Manifest)
 		if err != nil || data == nil {
@@ -524,6 +548,31 @@ func (x *extraction) composeChoice(w walkResult) *buildChoice {
 		}
 		services, warns := parseCompose(f, text)
 		x.warnings = append(x.warnings, warns...)
+		// Files it includes are one project with it: their services are
+		// read together, so that depends_on across them counts.
+		for _, inc := range composeIncludes(f, text) {
+			data, err := x.optional(inc, x.lim.Manifest)
+			if err != nil || data == nil {
+				continue
+			}
+			if t, err := decodeText(data); err == nil {
+				s, warns := parseCompose(inc, t)
+				x.warnings = append(x.warnings, warns...)
+				services = mergeCompose(services, s)
+			}
+		}
+		if over := x.composeOverride(f); over != "" {
+			// Compose reads compose.override.yaml over compose.yaml: the
+			// ports a development setup publishes are often only there.
+			if data, err := x.optional(over, x.lim.Manifest); err == nil && data != nil {
+				if text, err := decodeText(data); err == nil {
+					o, warns := parseCompose(over, text)
+					x.warnings = append(x.warnings, warns...)
+					services = mergeCompose(services, o)
+					merged[over] = true
+				}
+			}
+		}
 		ch := x.pickComposeService(f, services)
 		switch {
 		case ch == nil:
@@ -537,6 +586,60 @@ func (x *extraction) composeChoice(w walkResult) *buildChoice {
 		}
 	}
 	return dev
+}
+
+// composeOverride names the override file Compose reads with a standard
+// compose file of the same folder (compose.override.yaml beside
+// compose.yaml), "" when there is none.
+func (x *extraction) composeOverride(f string) string {
+	base := strings.ToLower(path.Base(f))
+	if !slices.Contains(composeNames, base) {
+		return ""
+	}
+	stem, _, _ := strings.Cut(base, ".")
+	dir := path.Dir(f)
+	for _, n := range x.repo.listDir(dir, 2000) {
+		l := strings.ToLower(n)
+		if l == stem+".override.yaml" || l == stem+".override.yml" {
+			return path.Join(dir, n)
+		}
+	}
+	return ""
+}
+
+// mergeCompose applies an override file's services to a base file's, as
+// Compose does: a service of both takes the override's build and image
+// and the union of ports, expose and depends_on; a service only in the
+// override is added.
+func mergeCompose(base, over []composeService) []composeService {
+	out := slices.Clone(base)
+	for _, o := range over {
+		i := slices.IndexFunc(out, func(b composeService) bool { return b.Name == o.Name })
+		if i < 0 {
+			out = append(out, o)
+			continue
+		}
+		b := &out[i]
+		if o.Build {
+			b.Build, b.Context, b.Dockerfile, b.Target = true, o.Context, o.Dockerfile, o.Target
+		}
+		if o.Image != "" {
+			b.Image = o.Image
+		}
+		b.Ports = appendNew(b.Ports, o.Ports...)
+		b.Expose = appendNew(b.Expose, o.Expose...)
+		b.DependsOn = appendNew(b.DependsOn, o.DependsOn...)
+	}
+	return out
+}
+
+func appendNew[T comparable](s []T, vs ...T) []T {
+	for _, v := range vs {
+		if !slices.Contains(s, v) {
+			s = append(s, v)
+		}
+	}
+	return s
 }
 
 // isDevDockerfile says a Dockerfile's name marks it as a development one:
@@ -604,7 +707,7 @@ func (x *extraction) pickComposeService(file string, services []composeService) 
 		return false
 	})
 	best := apps[0]
-	ch := &buildChoice{cand: best.cand, composePorts: best.ports}
+	ch := &buildChoice{cand: best.cand, composePorts: best.ports, composeTarget: best.svc.Target}
 	ch.Dockerfile, ch.Context, ch.Source = best.cand.real, best.svc.Context, catalog.ChoiceCompose
 	ch.ComposeFile, ch.ComposeService = file, best.svc.Name
 	ch.cand.missing = x.missingSources(ch.Context, best.cand.facts.Sources)
@@ -617,8 +720,42 @@ func (x *extraction) pickComposeService(file string, services []composeService) 
 	}
 	for _, a := range apps {
 		ch.appDirs = append(ch.appDirs, a.svc.Context)
+		ch.appDirs = append(ch.appDirs, x.manifestSourceDirs(a.cand, a.svc.Context)...)
 	}
 	return ch
+}
+
+// manifestSourceDirs are the folders of its context from which a
+// Dockerfile copies a package manifest (COPY app/package*.json ./) or
+// that it copies whole when they hold one (COPY ./server/ /app/): where the
+// app's dependencies are declared when they are not at the context's top.
+func (x *extraction) manifestSourceDirs(c *dfCandidate, context string) []string {
+	if c == nil || c.facts == nil {
+		return nil
+	}
+	var out []string
+	for _, s := range c.facts.Sources {
+		p := path.Clean(s.Path)
+		if p != "." && !strings.HasPrefix(p, "..") && !strings.ContainsAny(p, "*?[$") && x.repo.isDir(path.Join(context, p)) {
+			if x.manifestIn(path.Join(context, p)) != "" {
+				out = appendNew(out, path.Join(context, p))
+			}
+			continue
+		}
+		dir, base := path.Split(p)
+		dir = path.Clean(dir)
+		if dir == "." || strings.HasPrefix(dir, "..") || strings.ContainsAny(dir, "*?[$") {
+			continue
+		}
+		for _, m := range appManifestNames {
+			stem := strings.TrimSuffix(m, path.Ext(m))
+			if base == m || strings.HasPrefix(base, stem) && strings.ContainsAny(base, "*?[") {
+				out = appendNew(out, path.Join(context, dir))
+				break
+			}
+		}
+	}
+	return out
 }
 
 // otherDockerfiles says why each Dockerfile not chosen was not.

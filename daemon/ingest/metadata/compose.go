@@ -103,6 +103,11 @@ func parseCompose(file string, data []byte) ([]composeService, []string) {
 			services = deref(top.Content[i+1])
 		}
 	}
+	if services == nil && isComposeV1(top) {
+		// The first Compose format (docker-compose 1.x, no version: or
+		// services:) lists the services at the top.
+		services = top
+	}
 	if services == nil || services.Kind != yaml.MappingNode {
 		return nil, nil
 	}

@@ -121,6 +121,9 @@ type dockerfileFacts struct {
 	Sources []sourceRef
 	// BaseImages are the images stages start from (not other stages).
 	BaseImages []string
+	// RunLines are the commands of the RUN instructions of every stage,
+	// at most maxRunLines, each cut at maxRunLine bytes.
+	RunLines []string
 	// CopiesFromStage says a COPY --from brings files from another
 	// stage or image (a build's output, as a static site's nginx stage
 	// does).
@@ -256,6 +259,13 @@ func analyzeDockerfile(file string, data []byte) (*dockerfileFacts, []string, er
 			facts.addCopySources(strings.ToUpper(cmd), n, args, st.env, lex)
 		case command.Run:
 			facts.addMountSources(n, st.env, lex)
+			if len(facts.RunLines) < maxRunLines {
+				line := strings.Join(args, " ")
+				if len(line) > maxRunLine {
+					line = line[:maxRunLine]
+				}
+				facts.RunLines = append(facts.RunLines, line)
+			}
 		}
 	}
 	if len(stages) == 0 {

@@ -79,7 +79,7 @@ type Result struct {
 // description, port, Dockerfile, tags). It goes up whenever they change so
 // that the sync reads repositories whose card older rules derived again,
 // even when their commit did not move.
-const CardVersion = 1
+const CardVersion = 2
 
 // maxWarnings bounds Result.Warnings.
 const maxWarnings = 100
@@ -309,8 +309,24 @@ func (x *extraction) run(ctx context.Context, opts Options) error {
 		res.Port, res.PortSource = tf.Port, PortFromTagsFile
 	case readme.AppPort != 0:
 		res.Port, res.PortSource = readme.AppPort, PortFromReadme
+	case facts != nil && len(facts.Info.Expose) > 0 && ch != nil && len(ch.composePorts) > 0 && ch.composeTarget == "" &&
+		!slices.ContainsFunc(facts.Info.Expose, func(p int) bool { return slices.Contains(ch.composePorts, p) }):
+		// The compose service maps ports the Dockerfile does not expose:
+		// the EXPOSE is stale (the server moved to 8080 to run without
+		// root), the compose file is what the author runs. A service that
+		// builds another stage (target: dev) runs something else.
+		res.Port, res.PortSource = ch.composePorts[0], PortFromCompose
 	case facts != nil && len(facts.Info.Expose) > 0:
 		res.Port, res.PortSource = facts.Info.Expose[0], PortFromExpose
+		if ch != nil {
+			// Of several exposed ports, the one compose publishes.
+			for _, p := range facts.Info.Expose {
+				if slices.Contains(ch.composePorts, p) {
+					res.Port = p
+					break
+				}
+			}
+		}
 	case ch != nil && len(ch.composePorts) > 0:
 		res.Port, res.PortSource = ch.composePorts[0], PortFromCompose
 	}
@@ -322,6 +338,17 @@ func (x *extraction) run(ctx context.Context, opts Options) error {
 			}
 		}
 		res.Port, res.PortSource = f.port, f.source
+		if f.port == 0 && card.RunPort > 0 {
+			// The command runs no server whose default is known (a
+			// compiled binary): the README's docker run shows the port. A
+			// known server's default is what it does, whatever a README
+			// says.
+			res.Port, res.PortSource = card.RunPort, PortFromDockerRun
+		}
+		if res.Port == 0 {
+			f := x.codePort(ch, x.portContext(ch, manifests))
+			res.Port, res.PortSource = f.port, f.source
+		}
 	}
 	if res.Port == 0 {
 		if p := hfDefaultPort(readme.SDK); p > 0 {
@@ -335,17 +362,28 @@ func (x *extraction) run(ctx context.Context, opts Options) error {
 			x.tag(catalog.SourceAuto, "runtime", rt, res.DockerfilePath)
 		}
 	}
+	var frameworks []string
 	for _, m := range manifests {
-		for _, f := range m.Frameworks {
-			x.tag(catalog.SourceAuto, "framework", f, "")
-		}
+		frameworks = appendNew(frameworks, m.Frameworks...)
+	}
+	if facts != nil {
+		// What the Dockerfile installs itself (RUN pip install flask).
+		frameworks = appendNew(frameworks, installedFrameworks(facts.RunLines)...)
 	}
 	// A Gradio or Streamlit Space gets its framework from the SDK, not
 	// from requirements.txt.
 	if readme.SDK == "gradio" || readme.SDK == "streamlit" {
-		x.tag(catalog.SourceAuto, "framework", readme.SDK, "")
+		frameworks = appendNew(frameworks, readme.SDK)
 	}
-	for _, l := range walk.languages() {
+	for _, f := range frameworks {
+		if b := foundationOf[f]; b != "" && slices.Contains(frameworks, b) {
+			// Starlette in a FastAPI app is FastAPI's foundation, not a
+			// second framework.
+			continue
+		}
+		x.tag(catalog.SourceAuto, "framework", f, "")
+	}
+	for _, l := range appLanguages(walk, manifests, res.ContextPath) {
 		x.tag(catalog.SourceAuto, "lang", l, "")
 	}
 	if err := x.licenses(); err != nil {
@@ -383,6 +421,37 @@ var genericNames = map[string]bool{
 	"template": true, "default": true, "untitled": true, "package": true, "my-project": true,
 }
 
+// foundationOf names, for a framework another one is built on, that other
+// one: listed beside it, it is not tagged.
+var foundationOf = map[string]string{"starlette": "fastapi"}
+
+// genericWords are the words placeholder package names are made of
+// ("test-app", "my-react-app", "sample_project", "next-starter").
+var genericWords = map[string]bool{
+	"my": true, "new": true, "test": true, "testing": true, "sample": true, "example": true, "demo": true,
+	"hello": true, "world": true, "app": true, "application": true, "project": true, "starter": true,
+	"template": true, "boilerplate": true, "basic": true, "simple": true, "first": true, "web": true,
+	"webapp": true, "site": true, "website": true, "frontend": true, "backend": true, "client": true,
+	"server": true, "api": true, "ui": true, "react": true, "next": true, "nextjs": true, "vue": true,
+	"vite": true, "svelte": true, "sveltekit": true, "nuxt": true, "angular": true, "node": true,
+	"express": true, "ts": true, "js": true, "typescript": true, "javascript": true, "default": true,
+}
+
+// isGenericCompound says a package name is made only of placeholder words
+// joined by hyphens, underscores or dots.
+func isGenericCompound(l string) bool {
+	words := strings.FieldsFunc(l, func(r rune) bool { return r == '-' || r == '_' || r == '.' })
+	if len(words) < 2 {
+		return false
+	}
+	for _, w := range words {
+		if !genericWords[w] && !isDigits(w) {
+			return false
+		}
+	}
+	return true
+}
+
 // manifestName is the name a manifest gives the app: its display name,
 // else its package name without an npm scope, unless that is generic or
 // just the name of its folder.
@@ -397,7 +466,7 @@ func manifestName(m manifest) string {
 		}
 	}
 	l := strings.ToLower(n)
-	if genericNames[l] {
+	if genericNames[l] || isGenericCompound(l) {
 		return ""
 	}
 	if d := path.Dir(m.File); d != "." && strings.EqualFold(path.Base(d), n) {
@@ -455,6 +524,40 @@ func (x *extraction) portContext(ch *buildChoice, manifests []manifest) portCont
 	return pc
 }
 
+// manifestLanguages are the languages the manifests of an app's own
+// folder are written for. package.json, pom.xml and build.gradle are left
+// out: they serve JavaScript or TypeScript, Java or Kotlin alike.
+var manifestLanguages = map[string]string{
+	"Gemfile": "ruby", "requirements.txt": "python", "pyproject.toml": "python", "Pipfile": "python",
+	"go.mod": "go", "Cargo.toml": "rust", "composer.json": "php",
+}
+
+// appLanguages are the repository's languages by bytes, led by the
+// language of the build context's manifests (the root's without a
+// Dockerfile) when the repository holds code in it: a Sinatra app whose
+// public/ carries a large JavaScript library is still a Ruby app.
+func appLanguages(w walkResult, manifests []manifest, context string) []string {
+	langs := w.languages()
+	if context == "" {
+		context = "."
+	}
+	for _, m := range manifests {
+		base := path.Base(m.File)
+		if isRequirementsFile(base) {
+			base = "requirements.txt"
+		}
+		l := manifestLanguages[base]
+		if l == "" || path.Dir(m.File) != context || w.langBytes[l] == 0 || slices.Contains(langs, l) {
+			continue
+		}
+		langs = append([]string{l}, langs...)
+		if len(langs) > maxLangs {
+			langs = langs[:maxLangs]
+		}
+	}
+	return langs
+}
+
 // conventionalAppDirs are folders where monorepos keep their apps.
 var conventionalAppDirs = []string{"frontend", "backend", "web", "app", "server", "client", "api", "ui"}
 
@@ -474,6 +577,9 @@ func (x *extraction) appDirs(ch *buildChoice) []string {
 	if ch != nil {
 		add(ch.Context)
 		if d := path.Dir(ch.cand.path); d != ch.Context {
+			add(d)
+		}
+		for _, d := range x.manifestSourceDirs(ch.cand, ch.Context) {
 			add(d)
 		}
 	}
@@ -643,8 +749,13 @@ func (x *extraction) manifests(dirs []string) ([]manifest, error) {
 					}
 					x.tag(catalog.SourceAuthor, "topic", t, name)
 				}
-				for _, l := range m.Licenses {
-					x.tag(catalog.SourceAuthor, "license", l, name)
+				// A licence is the repository's when its root or the
+				// build context declares it: another part of a monorepo
+				// (an npm package left at "MIT") says nothing of the app's.
+				if dir == "." || dir == x.res.ContextPath {
+					for _, l := range m.Licenses {
+						x.tag(catalog.SourceAuthor, "license", l, name)
+					}
 				}
 				for k, v := range m.Facts {
 					if _, ok := x.res.Facts[k]; !ok {

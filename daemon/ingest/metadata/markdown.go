@@ -3,6 +3,7 @@ package metadata
 import (
 	"bytes"
 	"html"
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -21,6 +22,8 @@ import (
 type readmeCard struct {
 	Title       string
 	Description string
+	// RunPort is the container port of the README's `docker run -p`.
+	RunPort int
 }
 
 // descriptionTarget is the length, in characters, around which a README
@@ -57,6 +60,7 @@ func parseReadmeCard(body []byte) readmeCard {
 		body = body[:max(cut, 0)]
 	}
 	doc := markdown.Parser().Parse(text.NewReader(body))
+	c.RunPort = readmeRunPort(doc, body)
 	// open is true while paragraphs may still give the description: before
 	// the first section heading after the title, or in an About section.
 	open := true
@@ -69,7 +73,7 @@ func parseReadmeCard(body []byte) readmeCard {
 		switch node := b.(type) {
 		case *ast.Heading:
 			t := inlineText(node, body)
-			if node.Level == 1 && c.Title == "" {
+			if node.Level == 1 && c.Title == "" && !isSectionTitle(t.text) {
 				if s := cleanTitle(t.text); s != "" {
 					c.Title = s
 					continue
@@ -78,9 +82,9 @@ func parseReadmeCard(body []byte) readmeCard {
 			if subtitle == "" && n <= 4 && node.Level > 1 && node.Level <= 3 {
 				subtitle = subtitleOf(t.text)
 			}
-			if node.Level == 1 && c.Description == "" {
+			if node.Level == 1 && c.Description == "" && !isSectionTitle(t.text) {
 				// A second title (or an empty logo heading) does not close
-				// the introduction.
+				// the introduction; a level-one "Getting Started" does.
 				continue
 			}
 			open = isIntroHeading(t.text)
@@ -123,6 +127,13 @@ var sectionNames = []string{"install", "installation", "usage", "getting started
 	"how to", "demo", "screenshots", "api", "docs", "documentation", "changelog", "credits", "authors", "faq",
 	"roadmap", "project structure", "structure", "todo", "tech stack", "built with", "compose sample"}
 
+// sectionWords are words that make a heading a section's name wherever
+// they stand in it ("Technology Stack and Features").
+var sectionWords = map[string]bool{"features": true, "stack": true, "installation": true, "usage": true,
+	"requirements": true, "prerequisites": true, "screenshots": true, "roadmap": true, "changelog": true,
+	"contributing": true, "configuration": true, "deployment": true, "documentation": true, "license": true,
+	"licence": true, "setup": true, "contents": true, "technologies": true}
+
 // subtitleOf returns a heading's text when it reads as a description of
 // the app: four words or more, not a question or a lead-in, not a section
 // name.
@@ -131,9 +142,14 @@ func subtitleOf(s string) string {
 	if len(strings.Fields(s)) < 4 || strings.HasSuffix(s, ":") || strings.HasSuffix(s, "?") {
 		return ""
 	}
-	l := strings.ToLower(s)
+	l := strings.ToLower(trimLeadingSymbols(s))
 	for _, n := range sectionNames {
 		if strings.HasPrefix(l, n) {
+			return ""
+		}
+	}
+	for _, w := range strings.FieldsFunc(l, func(r rune) bool { return !unicode.IsLetter(r) }) {
+		if sectionWords[w] {
 			return ""
 		}
 	}
@@ -327,7 +343,12 @@ func proseOf(p inline) string {
 	if label, _, ok := strings.Cut(s, ": "); ok && p.links && p.plainLetters <= 20 && utf8.RuneCountInString(label) <= 20 {
 		return ""
 	}
-	if strings.HasSuffix(s, ":") || len(strings.Fields(s)) < 3 {
+	if strings.HasSuffix(s, ":") {
+		// A lead-in to a list or code; the sentences before it, if any,
+		// are prose ("An example of X. Read the articles here:").
+		s = strings.TrimSpace(dropLastSentence(s))
+	}
+	if s == "" || strings.HasSuffix(s, ":") || len(strings.Fields(s)) < 3 {
 		return ""
 	}
 	lower := strings.ToLower(s)
@@ -409,13 +430,31 @@ func cleanTitle(s string) string {
 var introHeadings = []string{"about", "overview", "description", "introduction", "summary", "what is", "what's", "what it does", "the app", "intro"}
 
 func isIntroHeading(s string) bool {
-	l := strings.ToLower(strings.TrimSpace(strings.Trim(oneLine(s), ":!?.")))
+	l := strings.ToLower(strings.TrimSpace(strings.Trim(trimLeadingSymbols(oneLine(s)), ":!?.")))
 	for _, h := range introHeadings {
 		if l == h || strings.HasPrefix(l, h+" ") {
 			return true
 		}
 	}
 	return false
+}
+
+// isSectionTitle says a level-one heading names a part of the README
+// ("Getting Started", "Installation", "About"), not the app: it is no
+// title, and the paragraphs under it describe the app only when it is an
+// introduction (About, Overview…).
+func isSectionTitle(s string) bool {
+	l := strings.ToLower(strings.TrimSpace(strings.Trim(trimLeadingSymbols(oneLine(s)), ":!?.")))
+	if isIntroHeading(l) {
+		return true
+	}
+	return slices.Contains(sectionNames, l)
+}
+
+// trimLeadingSymbols drops the emoji and punctuation a heading may start
+// with ("📝 Description", "🚀 Getting Started").
+func trimLeadingSymbols(s string) string {
+	return strings.TrimLeftFunc(s, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) })
 }
 
 // oneLine folds white space to single spaces and trims.
@@ -452,6 +491,18 @@ func cutSentence(s string, target int) string {
 		cut = target
 	}
 	return strings.TrimRight(strings.TrimSpace(string(runes[:cut])), ",;:-–—") + "…"
+}
+
+// dropLastSentence returns s up to the end of its second-to-last
+// sentence, "" when it has only one.
+func dropLastSentence(s string) string {
+	runes := []rune(s)
+	for i := len(runes) - 2; i >= 0; i-- {
+		if isSentenceEnd(runes, i) {
+			return string(runes[:i+1])
+		}
+	}
+	return ""
 }
 
 // isSentenceEnd says runes[i] ends a sentence: a full stop, question or

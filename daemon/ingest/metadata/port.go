@@ -21,6 +21,8 @@ const (
 	PortFromCompose   = catalog.PortFromCompose
 	PortFromCmd       = catalog.PortFromCmd
 	PortFromEnv       = catalog.PortFromEnv
+	PortFromDockerRun = catalog.PortFromDockerRun
+	PortFromCode      = catalog.PortFromCode
 	PortFromFramework = catalog.PortFromFramework
 	PortFromHFDefault = catalog.PortFromHFDefault
 )
@@ -145,6 +147,46 @@ func baseImagePort(image string) int {
 // portEnvNames are the variables read as the generic port of an image.
 var portEnvNames = []string{"PORT", "APP_PORT", "HTTP_PORT", "SERVER_PORT", "LISTEN_PORT"}
 
+// clientPortPrefixes name the services an app connects to: their *_PORT
+// variables are where it dials, not where it listens.
+var clientPortPrefixes = []string{"DB", "DATABASE", "POSTGRES", "POSTGRESQL", "PG", "MYSQL", "MARIADB",
+	"REDIS", "MONGO", "MONGODB", "SMTP", "MAIL", "EMAIL", "IMAP", "AMQP", "RABBITMQ", "KAFKA", "NATS",
+	"ELASTIC", "ELASTICSEARCH", "ES", "OPENSEARCH", "MEMCACHED", "CACHE", "LDAP", "FTP", "SSH", "SQL",
+	"CLICKHOUSE", "CASSANDRA", "INFLUX", "INFLUXDB", "MINIO", "S3", "QDRANT", "WEAVIATE", "MILVUS",
+	"CHROMA", "OLLAMA", "PROXY", "UPSTREAM", "BACKEND", "API", "METRICS", "PROMETHEUS", "STATSD",
+	"OTEL", "JAEGER", "ZIPKIN", "DEBUG", "DEBUGGER", "INSPECT", "ADMIN", "MANAGEMENT", "GRPC"}
+
+// soleAppPortEnv reads the port of an image whose command names no known
+// server from its one ENV variable named like a listening port
+// (AXUM_PORT, ROCKET_PORT, WEB_PORT): the program reads it, there is no
+// other place it can come from. Two candidates are ambiguous, and the
+// ports of databases, mail servers and the like are where the app dials.
+func soleAppPortEnv(env map[string]string) (int, bool) {
+	found, port := 0, 0
+	for k, v := range env {
+		prefix, ok := strings.CutSuffix(strings.ToUpper(k), "_PORT")
+		if !ok || prefix == "" {
+			continue
+		}
+		if i := strings.LastIndexByte(prefix, '_'); i >= 0 && slices.Contains(clientPortPrefixes, prefix[i+1:]) {
+			continue
+		}
+		if slices.ContainsFunc(clientPortPrefixes, func(c string) bool { return prefix == c || strings.HasPrefix(prefix, c+"_") }) {
+			continue
+		}
+		p, ok := parsePort(v)
+		if !ok {
+			continue
+		}
+		found++
+		port = p
+	}
+	if found != 1 {
+		return 0, false
+	}
+	return port, true
+}
+
 // portFlags take a port number.
 var portFlags = map[string]bool{
 	"port": true, "p": true, "server.port": true, "http-port": true, "http.port": true,
@@ -233,6 +275,11 @@ func findInCommands(lex *shell.Lex, lines [][]string, pc portContext, depth int)
 	if named.server == "" {
 		if p, ok := envPort(pc.env, portEnvNames); ok {
 			return portFind{port: p, source: PortFromEnv}
+		}
+		if named.port == 0 {
+			if p, ok := soleAppPortEnv(pc.env); ok {
+				return portFind{port: p, source: PortFromEnv}
+			}
 		}
 		return named
 	}

@@ -2,6 +2,7 @@ package metadata
 
 import (
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -51,16 +52,51 @@ func requirementName(s string) string {
 	return normalizePyName(pyName.FindString(s))
 }
 
-// parseRequirements reads requirements.txt line by line.
+// pythonFrameworkDeps are the frameworks that others install: a freeze of
+// a Streamlit app lists tornado, one of a Gradio app fastapi.
+var pythonFrameworkDeps = map[string][]string{
+	"streamlit": {"tornado"},
+	"gradio":    {"fastapi", "starlette"},
+	"fastapi":   {"starlette"},
+	"dash":      {"flask"},
+	"chainlit":  {"fastapi", "starlette"},
+	"nicegui":   {"fastapi", "starlette"},
+	"reflex":    {"fastapi", "starlette"},
+	"panel":     {"tornado"},
+}
+
+// minFreezeLines is how many requirements a file lists, all pinned with
+// ==, to be taken for the output of pip freeze.
+const minFreezeLines = 8
+
+// parseRequirements reads requirements.txt line by line. A freeze (every
+// requirement pinned with ==) lists what the frameworks install too: a
+// framework another listed one depends on is not tagged from it, while a
+// hand-written file that names both (fastapi and gradio) tags both.
 func parseRequirements(data []byte) manifest {
 	deps := map[string]bool{}
+	lines, pinned := 0, 0
 	for _, line := range strings.Split(string(data), "\n") {
 		line, _, _ = strings.Cut(line, "#")
 		if n := requirementName(line); n != "" {
 			deps[n] = true
+			lines++
+			if strings.Contains(line, "==") {
+				pinned++
+			}
 		}
 	}
-	return manifest{Frameworks: detectFrameworks(deps, pythonFrameworks)}
+	fws := detectFrameworks(deps, pythonFrameworks)
+	if lines >= minFreezeLines && pinned == lines {
+		var kept []string
+		for _, f := range fws {
+			if !slices.ContainsFunc(fws, func(o string) bool { return slices.Contains(pythonFrameworkDeps[o], f) }) {
+				kept = append(kept, f)
+			}
+		}
+		fws = kept
+	}
+	return manifest{Frameworks: fws}
 }
 
 // parsePyproject reads name, description and dependencies from the

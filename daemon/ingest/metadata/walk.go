@@ -22,6 +22,9 @@ type walkResult struct {
 	langBytes   map[string]int64
 	markupBytes map[string]int64
 	entries     int
+	// minifiedChecks counts the files whose head was read to tell a
+	// minified bundle.
+	minifiedChecks int
 	// truncated says the walk stopped at WalkEntries or WalkDepth.
 	truncated bool
 }
@@ -120,6 +123,12 @@ func (r *repo) walk(ctx context.Context, lim Limits) (walkResult, error) {
 					if err != nil {
 						continue
 					}
+					if info.Size() >= minifiedCheckSize && (lang == "javascript" || markup == "css") && res.minifiedChecks < maxMinifiedChecks {
+						res.minifiedChecks++
+						if r.looksMinified(rel) {
+							continue
+						}
+					}
 					if lang != "" {
 						res.langBytes[lang] += info.Size()
 					} else {
@@ -138,6 +147,40 @@ func (r *repo) walk(ctx context.Context, lim Limits) (walkResult, error) {
 		f.Close()
 	}
 	return res, nil
+}
+
+// A large JavaScript or CSS file whose head has a line of minifiedLine
+// characters or more is a minified bundle (a copy of socket.io, a built
+// stylesheet) whatever its name: its bytes are not the app's code. At most
+// maxMinifiedChecks files are read, minifiedHead bytes each.
+const (
+	minifiedCheckSize = 16 << 10
+	maxMinifiedChecks = 64
+	minifiedHead      = 4 << 10
+	minifiedLine      = 1000
+)
+
+// looksMinified reads the head of a regular file found by the walk.
+func (r *repo) looksMinified(rel string) bool {
+	f, err := r.root.Open(rel)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	buf := make([]byte, minifiedHead)
+	n, _ := io.ReadFull(f, buf)
+	line := 0
+	for _, c := range buf[:n] {
+		if c == '\n' {
+			line = 0
+			continue
+		}
+		line++
+		if line >= minifiedLine {
+			return true
+		}
+	}
+	return false
 }
 
 // maxDockerfiles bounds the Dockerfiles and compose files a walk records.
@@ -248,6 +291,8 @@ var languageByExt = map[string]string{
 	".cts":    "typescript",
 	".rs":     "rust",
 	".rb":     "ruby",
+	".ru":     "ruby", // config.ru, the rackup file
+	".rake":   "ruby",
 	".java":   "java",
 	".kt":     "kotlin",
 	".kts":    "kotlin",
