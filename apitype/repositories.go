@@ -43,6 +43,8 @@ type UpdateRepositoryRequest struct {
 	// A reset or change of a field ingestion reads (all but port and
 	// profile) queues a new ingestion.
 	Reset []string `json:"reset,omitempty"`
+	// OwnedBy hands the app over to another user (admins only).
+	OwnedBy *string `json:"owned_by,omitempty"`
 }
 
 // Readme is the answer of GET /api/v1/repositories/{slug}/readme.

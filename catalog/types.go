@@ -38,7 +38,14 @@ type Repository struct {
 	// matter), shown beside its name; "" when it has none.
 	Emoji    string `json:"emoji,omitempty"`
 	Homepage string `json:"homepage,omitempty"`
-	Owner    string `json:"owner,omitempty"`
+	// Owner is the namespace of the Git URL ("acme" of
+	// github.com/acme/dash), not a user of the daemon: OwnedBy is.
+	Owner string `json:"owner,omitempty"`
+	// OwnedBy is the user (catalog.User name) who owns the app: who
+	// registered it, until an admin hands it over. RegisteredBy never
+	// changes. Both are "" for apps registered before accounts existed.
+	OwnedBy      string `json:"owned_by,omitempty"`
+	RegisteredBy string `json:"registered_by,omitempty"`
 	// RequestedDockerfile is the Dockerfile path the user declared, if any.
 	RequestedDockerfile string `json:"requested_dockerfile,omitempty"`
 	// DockerfilePath and ContextPath are what ingestion resolved and builds use.
@@ -258,6 +265,9 @@ type Event struct {
 	Subject string          `json:"subject"`
 	Data    json.RawMessage `json:"data"`
 	Time    time.Time       `json:"time"`
+	// Actor is the user whose request caused the event; "" for what the
+	// daemon does by itself (ingestion, a build finishing, an expiry).
+	Actor string `json:"actor,omitempty"`
 }
 
 // Topic is the part of the type before the first dot: "build" for

@@ -439,7 +439,8 @@ func TestShow(t *testing.T) {
 	}
 
 	r = invocation{srv: srv, tty: true, env: map[string]string{EnvNoColor: "1"}}.run(t, "show", "dash")
-	for _, want := range []string{"slug:    dash\n", "status:  ready\n", "tags:\n  framework:gin  author\n  lang:go        auto\n", "just now ("} {
+	// Labels are aligned on the longest ("git owner:").
+	for _, want := range []string{"slug:      dash\n", "git owner: acme\n", "status:    ready\n", "tags:\n  framework:gin  author\n  lang:go        auto\n", "just now ("} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("terminal show lacks %q:\n%s", want, r.stdout)
 		}

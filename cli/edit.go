@@ -31,6 +31,8 @@ type EditOptions struct {
 	Port                                                              *int
 	// Reset makes these fields automatic again (catalog.EditableFields).
 	Reset []string
+	// Owner hands the app over to another user (admins only).
+	Owner *string
 }
 
 // NewCmdEdit builds "appstore edit".
@@ -38,6 +40,7 @@ func NewCmdEdit(f *Factory) *cobra.Command {
 	opts := &EditOptions{}
 	var redeploy bool
 	var port int
+	var owner string
 	strs := map[string]*string{}
 	cmd := &cobra.Command{
 		Use:   "edit <slug> [flags]",
@@ -57,13 +60,17 @@ new build when a newer build succeeds: the new container answers before the
 old one stops. --redeploy=false keeps the running launch; ps and show then
 mark it outdated, and ` + "`appstore launch <slug>`" + ` switches by hand.
 
+--owner hands the app over to another user, who may then edit and remove
+it (admins only; the user who registers an app owns it).
+
 On a terminal it says what the settings are now; in a pipe it prints
 "setting<TAB>value" lines; --json prints the repository.`,
 		Example: `  appstore edit dash --port 3000 --profile medium
   appstore edit dash --context web --dockerfile web/Dockerfile
   appstore edit dash --name "Team dashboard" --description "Metrics at a glance"
   appstore edit dash --reset port,name
-  appstore edit dash --redeploy=false`,
+  appstore edit dash --redeploy=false
+  appstore edit dash --owner alice`,
 		Args:              usageArgs(cobra.ExactArgs(1)),
 		ValidArgsFunction: completeSlugs(f, 1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -74,6 +81,9 @@ On a terminal it says what the settings are now; in a pipe it prints
 			}
 			if cmd.Flags().Changed("port") {
 				opts.Port = &port
+			}
+			if cmd.Flags().Changed("owner") {
+				opts.Owner = &owner
 			}
 			for name, p := range map[string]**string{"name": &opts.Name, "description": &opts.Description, "homepage": &opts.Homepage,
 				"branch": &opts.Branch, "dockerfile": &opts.Dockerfile, "context": &opts.Context, "profile": &opts.Profile} {
@@ -100,6 +110,7 @@ On a terminal it says what the settings are now; in a pipe it prints
 		fl.StringVar(v, s.name, "", s.help)
 	}
 	fl.IntVar(&port, "port", 0, "the port the app serves on (1-65535), over what ingestion found")
+	fl.StringVar(&owner, "owner", "", "hand the app over to the user `name` (admins only)")
 	fl.StringSliceVar(&opts.Reset, "reset", nil, "make `FIELD` automatic again: "+strings.Join(catalog.EditableFields, ", ")+" (repeatable)")
 	return cmd
 }
@@ -110,7 +121,7 @@ func editRequest(opts *EditOptions) (req client.UpdateRepositoryRequest, ok bool
 	req = client.UpdateRepositoryRequest{
 		Redeploy: opts.Redeploy, Name: opts.Name, Description: opts.Description, Homepage: opts.Homepage,
 		Branch: opts.Branch, Dockerfile: opts.Dockerfile, Context: opts.Context, Port: opts.Port, Profile: opts.Profile,
-		Reset: opts.Reset,
+		Reset: opts.Reset, OwnedBy: opts.Owner,
 	}
 	ok = len(editedFields(opts)) > 0 || len(opts.Reset) > 0
 	return req, ok
@@ -124,7 +135,7 @@ func editedFields(opts *EditOptions) []string {
 		set  bool
 	}{{"name", opts.Name != nil}, {"description", opts.Description != nil}, {"homepage", opts.Homepage != nil},
 		{"branch", opts.Branch != nil}, {"dockerfile", opts.Dockerfile != nil}, {"context", opts.Context != nil},
-		{"port", opts.Port != nil}, {"profile", opts.Profile != nil}, {"redeploy", opts.Redeploy != nil}} {
+		{"port", opts.Port != nil}, {"profile", opts.Profile != nil}, {"redeploy", opts.Redeploy != nil}, {"owner", opts.Owner != nil}} {
 		if f.set {
 			out = append(out, f.name)
 		}
@@ -168,12 +179,15 @@ func runEdit(ctx context.Context, opts *EditOptions) error {
 				v = "on: a newer build replaces the running launch"
 			case f == "redeploy":
 				v = "off: a newer build waits for `appstore launch " + r.Slug + "`"
+			case f == "owner":
+				v = "owned by " + v
+				f = ""
 			case slices.Contains(reset, f):
 				v += " (automatic)"
 			default:
 				v += " (manual)"
 			}
-			parts = append(parts, f+" "+v)
+			parts = append(parts, strings.TrimSpace(f+" "+v))
 		}
 		fmt.Fprintf(opts.IO.Out, "%s %s: %s\n", opts.IO.SuccessIcon(), r.Slug, strings.Join(parts, "; "))
 		if r.IngestStatus == catalog.IngestQueued || r.IngestStatus == catalog.IngestProcessing {
@@ -182,7 +196,11 @@ func runEdit(ctx context.Context, opts *EditOptions) error {
 		return nil
 	}
 	for _, f := range fields {
-		fmt.Fprintf(opts.IO.Out, "%s\t%s\n", f, editValue(r, f))
+		key := f
+		if f == "owner" {
+			key = "owned by"
+		}
+		fmt.Fprintf(opts.IO.Out, "%s\t%s\n", key, editValue(r, f))
 	}
 	return nil
 }
@@ -211,6 +229,8 @@ func editValue(r *client.Repository, field string) string {
 		return r.Profile
 	case "redeploy":
 		return strconv.FormatBool(r.Redeploy)
+	case "owner":
+		return r.OwnedBy
 	}
 	return ""
 }

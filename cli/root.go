@@ -121,7 +121,7 @@ Exit codes: 0 ok, 1 failure, 2 usage, 3 not found, 4 daemon unreachable,
 
 	pf := root.PersistentFlags()
 	pf.StringVar(&f.Flags.Server, "server", "", "appstored URL (env "+EnvURL+"; default "+client.DefaultURL+")")
-	pf.StringVar(&f.Flags.Token, "token", "", "token for mutating calls (env "+EnvToken+")")
+	pf.StringVar(&f.Flags.Token, "token", "", "your personal token, or the daemon token (env "+EnvToken+")")
 	pf.BoolVar(&f.Flags.JSON, "json", false, "print the API objects as JSON (arrays for lists)")
 	pf.StringVar(&f.Flags.JQ, "jq", "", "filter the JSON output with a jq `expression` (implies --json)")
 	pf.BoolVarP(&f.Flags.Quiet, "quiet", "q", false, "print identifiers only, one per line")
@@ -142,6 +142,7 @@ Exit codes: 0 ok, 1 failure, 2 usage, 3 not found, 4 daemon unreachable,
 		NewCmdLaunch(f), NewCmdPs(f), NewCmdStop(f),
 		NewCmdVolume(f),
 		NewCmdEvents(f),
+		NewCmdUsers(f), NewCmdWhoami(f),
 		NewCmdTUI(f),
 		NewCmdVersion(f),
 		NewCmdCompletion(f),

@@ -201,7 +201,9 @@ func printRepository(ios *IOStreams, r *client.Repository, now time.Time) error 
 	}
 	d.add("branch", manual("branch", branch), nil)
 	d.add("homepage", manual("homepage", r.Homepage), nil)
-	d.add("owner", r.Owner, nil)
+	d.add("git owner", r.Owner, nil)
+	d.add("owned by", r.OwnedBy, nil)
+	d.add("registered by", r.RegisteredBy, nil)
 	d.add("status", string(r.IngestStatus), statusColor(ios, string(r.IngestStatus)))
 	d.add("ingest error", r.IngestError, ios.Red)
 	if r.IngestAttempts > 0 {

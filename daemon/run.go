@@ -342,9 +342,22 @@ func (d *Daemon) ready(ctx context.Context) apitype.Health {
 // no URL is given), applies pending migrations and stops. It returns the
 // versions applied.
 func Migrate(ctx context.Context, cfg Config) ([]int, error) {
+	var applied []int
+	err := offline(ctx, cfg, func(st *store.Store, logger *slog.Logger) error {
+		var err error
+		applied, err = store.Migrate(ctx, st.Pool(), logger)
+		return err
+	})
+	return applied, err
+}
+
+// offline opens the catalog of cfg (the embedded PostgreSQL when there is
+// no --database-url) for a command that runs without serving, calls fn,
+// and closes it all.
+func offline(ctx context.Context, cfg Config, fn func(st *store.Store, logger *slog.Logger) error) error {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	d := &Daemon{cfg: cfg, logger: cfg.Logger}
 	defer d.runClosers(context.WithoutCancel(ctx)) //nolint:errcheck
@@ -352,18 +365,18 @@ func Migrate(ctx context.Context, cfg Config) ([]int, error) {
 	if url == "" {
 		pg, err := localpg.Start(ctx, localpg.Options{DataDir: cfg.DataDir, Logger: d.logger})
 		if err != nil {
-			return nil, fmt.Errorf("embedded PostgreSQL: %w", err)
+			return fmt.Errorf("embedded PostgreSQL: %w", err)
 		}
 		d.onClose(pg.Stop)
 		if err := pg.CreateDatabase(ctx, "appstore"); err != nil {
-			return nil, err
+			return err
 		}
 		url = pg.URL("appstore")
 	}
 	st, err := store.Open(ctx, url, d.logger)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer st.Close()
-	return store.Migrate(ctx, st.Pool(), d.logger)
+	return fn(st, d.logger)
 }

@@ -19,6 +19,8 @@
 //	-"some phrase"  nor the phrase
 //	status:ready    an ordinary key:value term; the search filters the
 //	                ingest status with it (queued, processing, ready, failed)
+//	owner:alice     an ordinary key:value term; the search selects the apps
+//	                the user alice owns with it (-owner:alice: the others)
 //
 // The last bare word, when nothing (not even a space) follows it, is being
 // typed and matches as a prefix: "dash" finds "dashboard". "dash " does not.

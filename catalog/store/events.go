@@ -24,8 +24,9 @@ type EventSpec struct {
 	Data    any
 }
 
-// insertEvent writes an event in tx. The events_notify trigger sends its id on
-// the appstore_events channel when tx commits.
+// insertEvent writes an event in tx, with the actor of ctx (the user whose
+// request caused it; catalog.ActorName). The events_notify trigger sends its
+// id on the appstore_events channel when tx commits.
 func insertEvent(ctx context.Context, tx pgx.Tx, e EventSpec) (int64, error) {
 	data := []byte("{}")
 	if e.Data != nil {
@@ -39,8 +40,8 @@ func insertEvent(ctx context.Context, tx pgx.Tx, e EventSpec) (int64, error) {
 	}
 	var id int64
 	err := tx.QueryRow(ctx,
-		`INSERT INTO events (type, subject, data) VALUES ($1, $2, $3) RETURNING id`,
-		e.Type, e.Subject, data).Scan(&id)
+		`INSERT INTO events (type, subject, data, actor) VALUES ($1, $2, $3, $4) RETURNING id`,
+		e.Type, e.Subject, data, catalog.ActorName(ctx)).Scan(&id)
 	if err != nil {
 		return 0, fmt.Errorf("event %s: insert: %w", e.Type, mapError(err))
 	}
@@ -82,7 +83,7 @@ func (s *Store) Events(ctx context.Context, f EventFilter) ([]catalog.Event, err
 		f.Topics = []string{} // a nil slice is SQL NULL, and cardinality(NULL) is not 0
 	}
 	rows, err := s.pool.Query(ctx, `
-		SELECT id, type, subject, data, created_at FROM events
+		SELECT id, type, subject, data, created_at, actor FROM events
 		WHERE id > $1
 		  AND (cardinality($2::text[]) = 0 OR split_part(type, '.', 1) = ANY($2))
 		  AND ($3 = '' OR subject = $3)
@@ -93,7 +94,7 @@ func (s *Store) Events(ctx context.Context, f EventFilter) ([]catalog.Event, err
 	evs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (catalog.Event, error) {
 		var e catalog.Event
 		var data []byte
-		err := r.Scan(&e.ID, &e.Type, &e.Subject, &data, &e.Time)
+		err := r.Scan(&e.ID, &e.Type, &e.Subject, &data, &e.Time, &e.Actor)
 		e.Data = data
 		return e, err
 	})

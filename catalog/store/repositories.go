@@ -20,8 +20,11 @@ type NewRepository struct {
 	GitURLKey string // normalised identity (giturl.URL.Key)
 	Name      string
 	// NameManual is set when the user chose the name; ingestion keeps it.
-	NameManual          bool
-	Owner               string
+	NameManual bool
+	Owner      string
+	// OwnedBy is the user who registers the repository and owns it
+	// (catalog.ActorFrom of the request; "" for the daemon's own work).
+	OwnedBy             string
 	Branch              string
 	RequestedDockerfile string
 	Tags                []catalog.Tag // manual tags
@@ -34,7 +37,7 @@ const repoColumns = `r.id, r.slug, r.name, r.git_url, r.branch, r.default_branch
 	CASE WHEN r.requested_port IS NOT NULL THEN 'manual' ELSE r.port_source END, r.metadata, r.ingest_status, r.ingest_error, r.ingest_attempts,
 	r.last_ingested_at, r.last_commit_sha, r.launch_count, r.created_at, r.updated_at,
 	b.id, b.status, b.commit_sha, b.image_tag, b.cached, b.completed_at, b.builder, r.redeploy,
-	(SELECT etag FROM thumbnails WHERE repository_id = r.id),
+	(SELECT etag FROM thumbnails WHERE repository_id = r.id), r.owned_by, r.registered_by,
 	r.manual_fields, coalesce(nullif(r.requested_profile, ''), r.metadata->>'resources', '')`
 
 const repoFrom = `repositories r
@@ -56,7 +59,7 @@ func scanRepository(row pgx.Row) (*catalog.Repository, error) {
 		&r.Homepage, &r.Owner, &r.RequestedDockerfile, &r.DockerfilePath, &r.ContextPath, &port,
 		&r.PortSource, &meta, &r.IngestStatus, &r.IngestError, &r.IngestAttempts,
 		&r.LastIngestedAt, &r.LastCommitSHA, &r.LaunchCount, &r.CreatedAt, &r.UpdatedAt,
-		&bID, &bStatus, &bSHA, &bImage, &bCached, &bDone, &bBuilder, &r.Redeploy, &thumb,
+		&bID, &bStatus, &bSHA, &bImage, &bCached, &bDone, &bBuilder, &r.Redeploy, &thumb, &r.OwnedBy, &r.RegisteredBy,
 		&r.ManualFields, &r.Profile)
 	if err != nil {
 		return nil, err
@@ -138,9 +141,9 @@ func (s *Store) CreateRepository(ctx context.Context, in NewRepository) (*catalo
 				manual = append(manual, "name")
 			}
 			err = tx.QueryRow(ctx, `
-				INSERT INTO repositories (slug, name, git_url, git_url_key, owner, branch, requested_dockerfile, manual_fields)
-				VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
-				slug, in.Name, in.GitURL, in.GitURLKey, in.Owner, in.Branch, in.RequestedDockerfile, manual).Scan(&id)
+				INSERT INTO repositories (slug, name, git_url, git_url_key, owner, branch, requested_dockerfile, manual_fields, owned_by, registered_by)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) RETURNING id`,
+				slug, in.Name, in.GitURL, in.GitURLKey, in.Owner, in.Branch, in.RequestedDockerfile, manual, in.OwnedBy).Scan(&id)
 			if err != nil {
 				return mapError(err)
 			}
@@ -154,7 +157,7 @@ func (s *Store) CreateRepository(ctx context.Context, in NewRepository) (*catalo
 				return mapError(err)
 			}
 			_, err = insertEvent(ctx, tx, EventSpec{Type: "repository.created", Subject: slug, Data: map[string]any{
-				"id": id, "slug": slug, "name": in.Name, "git_url": in.GitURL, "ingest_status": catalog.IngestQueued,
+				"id": id, "slug": slug, "name": in.Name, "git_url": in.GitURL, "ingest_status": catalog.IngestQueued, "owned_by": in.OwnedBy,
 			}})
 			return err
 		})
@@ -350,6 +353,8 @@ type RepositoryUpdate struct {
 	// Reset clears these manual fields (catalog.EditableFields): ingestion
 	// decides them again. A field both set and reset is an error.
 	Reset []string
+	// OwnedBy hands the app over to another user (a users.name).
+	OwnedBy *string
 }
 
 // UpdateRepository applies u and writes repository.updated.
@@ -423,6 +428,12 @@ func (s *Store) UpdateRepository(ctx context.Context, slug string, u RepositoryU
 			}
 			changed = append(changed, "redeploy")
 		}
+		if u.OwnedBy != nil {
+			if err := setOwner(ctx, tx, id, *u.OwnedBy); err != nil {
+				return err
+			}
+			changed = append(changed, "owned_by")
+		}
 		if len(u.AddTags) > 0 {
 			if err := addTags(ctx, tx, id, catalog.SourceManual, u.AddTags); err != nil {
 				return err
@@ -444,9 +455,11 @@ func (s *Store) UpdateRepository(ctx context.Context, slug string, u RepositoryU
 		if _, err := tx.Exec(ctx, `UPDATE repositories SET updated_at = now() WHERE id = $1`, id); err != nil {
 			return mapError(err)
 		}
-		_, err = insertEvent(ctx, tx, EventSpec{Type: "repository.updated", Subject: slug, Data: map[string]any{
-			"id": id, "slug": slug, "changed": slices.Compact(changed),
-		}})
+		data := map[string]any{"id": id, "slug": slug, "changed": slices.Compact(changed)}
+		if u.OwnedBy != nil {
+			data["owned_by"] = *u.OwnedBy
+		}
+		_, err = insertEvent(ctx, tx, EventSpec{Type: "repository.updated", Subject: slug, Data: data})
 		return err
 	})
 	if err != nil {

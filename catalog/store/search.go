@@ -478,6 +478,7 @@ func (sel *selection) builder() *argList { return &argList{args: slices.Clone(se
 //     terms, on the GIN index of repositories.tags);
 //   - -key:a → NOT tags && …, every excluded value in one array;
 //   - status:… → the ingest status column instead;
+//   - owner:… → the owned_by column (the user who owns the app);
 //   - words → plainto_tsquery, the last one (being typed) as a prefix with
 //     to_tsquery 'word':*; phrases → phraseto_tsquery; words without a
 //     letter or digit are ignored (they hold no lexeme);
@@ -503,6 +504,17 @@ func newSelection(q *query.Query, raw string) (*selection, error) {
 			vs = append(vs, f.Values...)
 		}
 		sel.where = append(sel.where, "r.ingest_status <> ALL("+b.arg(vs)+"::text[])")
+	}
+	owner, rest := rest.Split("owner")
+	for _, f := range owner.Filters {
+		sel.where = append(sel.where, "r.owned_by = ANY("+b.arg(f.Values)+"::text[])")
+	}
+	if len(owner.Excludes) > 0 {
+		var vs []string
+		for _, f := range owner.Excludes {
+			vs = append(vs, f.Values...)
+		}
+		sel.where = append(sel.where, "r.owned_by <> ALL("+b.arg(vs)+"::text[])")
 	}
 	for _, f := range rest.Filters {
 		sel.where = append(sel.where, "r.tags && "+b.arg(f.Tags())+"::text[]")
@@ -556,6 +568,8 @@ func newSelection(q *query.Query, raw string) (*selection, error) {
 		for _, f := range q.Filters {
 			var c cond
 			switch {
+			case f.Key == "owner": // not a tag: the counters do not hold it
+				sel.counted = false
 			case f.Key == "status":
 				for _, v := range f.Values {
 					c.selectors = append(c.selectors, "status:"+v)

@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/appstore-dev/appstore/catalog"
 	"github.com/appstore-dev/appstore/daemon"
 	"github.com/appstore-dev/appstore/daemon/builder"
 	"github.com/appstore-dev/appstore/daemon/runner"
@@ -37,6 +38,11 @@ const usage = `appstored — the appstore daemon
 Usage:
   appstored [flags]            serve the API, run workers and the runner
   appstored migrate [flags]    apply database migrations and exit
+  appstored users add <name> [--role admin|member|viewer] [flags]
+                               add an account (the first admin of a server) and
+                               print its personal token; the daemon may run
+  appstored users token <name> [flags]
+                               replace an account's token and print the new one
   appstored version            print the version
 
 Every flag has an environment variable: --database-url is APPSTORE_DATABASE_URL,
@@ -50,15 +56,22 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		cmd, args = args[0], args[1:]
 	}
+	var usersCmd, userName string
 	switch cmd {
 	case "version":
 		fmt.Fprintf(stdout, "appstored %s %s\n", version, commit)
 		return 0
 	case "serve", "migrate":
+	case "users":
+		if len(args) < 2 || (args[0] != "add" && args[0] != "token") || strings.HasPrefix(args[1], "-") {
+			fmt.Fprintln(stderr, "appstored: usage: appstored users add <name> [--role admin|member|viewer] [flags], or appstored users token <name> [flags]")
+			return 2
+		}
+		usersCmd, userName, args = args[0], args[1], args[2:]
 	case "help":
 		args = []string{"-h"}
 	default:
-		fmt.Fprintf(stderr, "appstored: unknown command %q (want serve, migrate or version)\n", cmd)
+		fmt.Fprintf(stderr, "appstored: unknown command %q (want serve, migrate, users or version)\n", cmd)
 		return 2
 	}
 
@@ -123,6 +136,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	env.String(&buildCacheSize, "build-cache-size", "5GiB", "build cache the Docker engine keeps for builds (BuildKit's cache, cache mounts included); the cleanup trims it to this size")
 	env.String(&logFormat, "log-format", "text", "log format: text or json")
 	env.String(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	var role string
+	if cmd == "users" {
+		// Not an environment variable: it belongs to this one command.
+		fs.StringVar(&role, "role", "member", "role of the account that users add makes: admin, member or viewer")
+	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -173,6 +191,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	switch cmd {
+	case "users":
+		return runUsers(ctx, cfg, usersCmd, userName, role, stdout, stderr)
 	case "migrate":
 		applied, err := daemon.Migrate(ctx, cfg)
 		if err != nil {
@@ -344,4 +364,37 @@ func syncFlag(cfg *daemon.Config) error {
 		cfg.SyncOff = true
 	}
 	return nil
+}
+
+// runUsers is "appstored users add|token <name>": it works on the database
+// directly, so that a server gets its first admin before anyone has a
+// token. The token goes alone to stdout, for TOKEN=$(appstored users add …).
+func runUsers(ctx context.Context, cfg daemon.Config, sub, name, role string, stdout, stderr io.Writer) int {
+	var token string
+	var err error
+	switch sub {
+	case "add":
+		r, perr := catalog.ParseRole(role)
+		if perr != nil {
+			fmt.Fprintf(stderr, "appstored: --role %q: want admin, member or viewer\n", role)
+			return 2
+		}
+		if verr := catalog.ValidateUserName(name); verr != nil {
+			fmt.Fprintf(stderr, "appstored: %v\n", verr)
+			return 2
+		}
+		token, err = daemon.AddUser(ctx, cfg, name, r)
+	case "token":
+		token, err = daemon.ReplaceUserToken(ctx, cfg, name)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "appstored: users %s %s: %v\n", sub, name, err)
+		if errors.Is(err, catalog.ErrConflict) || errors.Is(err, catalog.ErrNotFound) || errors.Is(err, catalog.ErrInvalid) {
+			return 2
+		}
+		return 1
+	}
+	fmt.Fprintf(stderr, "appstored: %s's personal token follows, shown this once (the database keeps only its hash); they use it as APPSTORE_TOKEN\n", name)
+	fmt.Fprintln(stdout, token)
+	return 0
 }

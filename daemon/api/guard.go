@@ -4,16 +4,17 @@ import (
 	"cmp"
 	"crypto/sha256"
 	"crypto/subtle"
+	"errors"
 	"net"
 	"net/http"
 	"net/netip"
 	"net/url"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/appstore-dev/appstore/apitype"
+	"github.com/appstore-dev/appstore/catalog"
 	"github.com/appstore-dev/appstore/daemon/api/respond"
 )
 
@@ -55,9 +56,16 @@ type Guard struct {
 	// (default failureBurst).
 	FailureBurst int
 
+	// Users, when set, are the accounts whose personal tokens are
+	// accepted beside Token (actor.go); Server.Handler sets it to the
+	// Store.
+	Users Users
+
 	// limiter counts failed token checks per client (in memory only).
 	limiterOnce sync.Once
 	limiter     *failureLimiter
+	// builtins caches the built-in users' rows.
+	builtins builtinCache
 }
 
 // A guard kind says what a route checks before its handler runs, beyond
@@ -66,10 +74,12 @@ type Guard struct {
 type guardKind int
 
 const (
-	// read: nothing more. Reading needs no token.
+	// read: nothing more. Reading needs no token; the handler may ask who
+	// is reading (catalog.ActorFrom), which then resolves the token.
 	read guardKind = iota
-	// mutating: the Origin is this daemon's, and the daemon token when
-	// one is set.
+	// mutating: the Origin is this daemon's, and the sender is a member
+	// or an admin (actor.go: the daemon token, a personal token, or
+	// anyone on a daemon that wants no token).
 	mutating
 	// serviceToken: the Origin is this daemon's, and the service token
 	// (never the daemon token): the service registry's writes.
@@ -86,10 +96,20 @@ const (
 	// byMethod: read for GET, HEAD and OPTIONS, mutating otherwise. For
 	// the fallbacks that answer any method.
 	byMethod
+	// launching: mutating, but viewers may too: launching a preview.
+	launching
+	// owned: mutating, on one app (the path's {slug}, or the app of the
+	// build {id}): a member must own it; admins may change any.
+	owned
+	// adminOnly: mutating, for admins only (accounts).
+	adminOnly
+	// self: mutating, on one account (the path's {name}): its own user,
+	// whatever its role, or an admin.
+	self
 )
 
 func (k guardKind) String() string {
-	return [...]string{"read", "mutating", "service-token", "signed", "websocket", "by-method"}[k]
+	return [...]string{"read", "mutating", "service-token", "signed", "websocket", "by-method", "launching", "owned", "admin", "self"}[k]
 }
 
 // Hosts refuses a request whose Host is not a name of this daemon, then
@@ -109,10 +129,16 @@ func (g *Guard) Hosts(next http.Handler) http.Handler {
 func (g *Guard) guard(kind guardKind, h http.HandlerFunc) http.HandlerFunc {
 	switch kind {
 	case read:
-		return h
-	case mutating:
 		return func(w http.ResponseWriter, r *http.Request) {
-			if g.originRefused(w, r) || g.tokenRefused(w, r) {
+			h(w, g.withLazyActor(r))
+		}
+	case mutating, launching, owned, adminOnly, self:
+		return func(w http.ResponseWriter, r *http.Request) {
+			if g.originRefused(w, r) {
+				return
+			}
+			r, ok := g.authorize(w, r, kind)
+			if !ok {
 				return
 			}
 			h(w, r)
@@ -122,18 +148,26 @@ func (g *Guard) guard(kind guardKind, h http.HandlerFunc) http.HandlerFunc {
 			if g.originRefused(w, r) || g.serviceTokenRefused(w, r) {
 				return
 			}
-			h(w, r)
+			h(w, r.WithContext(catalog.WithActor(r.Context(), serviceActor)))
 		}
 	case signed:
 		return func(w http.ResponseWriter, r *http.Request) {
 			if g.originRefused(w, r) || g.throttled(w, r) {
 				return
 			}
-			h(w, r)
+			h(w, r.WithContext(catalog.WithActor(r.Context(), webhookActor)))
 		}
 	case websocket:
 		return func(w http.ResponseWriter, r *http.Request) {
-			if isUpgrade(r) && (g.originRefused(w, r) || g.tokenRefused(w, r)) {
+			if !isUpgrade(r) {
+				h(w, g.withLazyActor(r))
+				return
+			}
+			if g.originRefused(w, r) {
+				return
+			}
+			r, ok := g.authorize(w, r, websocket)
+			if !ok {
 				return
 			}
 			h(w, r)
@@ -163,30 +197,6 @@ func (g *Guard) originRefused(w http.ResponseWriter, r *http.Request) bool {
 	}
 	respond.WriteError(w, r, respond.Errorf(http.StatusForbidden, apitype.CodeForbidden,
 		"cross-origin request from %q refused: only pages served by this daemon may change it", r.Header.Get("Origin")))
-	return true
-}
-
-// tokenRefused answers and reports true when a daemon token is set and
-// the request does not carry it: 401, or 429 when the client has failed
-// too often (failureLimiter).
-func (g *Guard) tokenRefused(w http.ResponseWriter, r *http.Request) bool {
-	if g.Token == "" {
-		return false
-	}
-	switch g.checkCredential(w, r, bearerOrQueryToken(r), g.Token) {
-	case credentialOK:
-		return false
-	case credentialThrottled:
-		return true
-	case credentialWrong:
-		w.Header().Set("WWW-Authenticate", `Bearer realm="appstored", error="invalid_token"`)
-		respond.WriteError(w, r, respond.Errorf(http.StatusUnauthorized, apitype.CodeUnauthorized,
-			"the daemon token is wrong: send the value appstored was started with (--token / APPSTORE_TOKEN; the CLI reads APPSTORE_TOKEN or --token)"))
-		return true
-	}
-	w.Header().Set("WWW-Authenticate", `Bearer realm="appstored"`)
-	respond.WriteError(w, r, respond.Errorf(http.StatusUnauthorized, apitype.CodeUnauthorized,
-		"this call needs the daemon token: send Authorization: Bearer <token> (the CLI reads APPSTORE_TOKEN or --token)"))
 	return true
 }
 
@@ -233,31 +243,44 @@ func (g *Guard) Authenticated(w http.ResponseWriter, r *http.Request) (ok, answe
 			want = append(want, t)
 		}
 	}
-	switch g.checkCredential(w, r, got, want...) {
-	case credentialOK:
-		return true, false
-	case credentialThrottled:
+	client := g.clientKey(r)
+	if wait := g.failures().wait(client); wait > 0 {
+		writeThrottled(w, r, wait)
 		return false, true
 	}
+	for _, t := range want {
+		if tokenEqual(got, t) {
+			return true, false
+		}
+	}
+	// A personal token: its holder is a user of the daemon.
+	if g.Users != nil {
+		_, err := g.Users.UserByTokenHash(r.Context(), catalog.HashUserToken(got))
+		if err == nil {
+			return true, false
+		}
+		if !errors.Is(err, catalog.ErrNotFound) {
+			respond.WriteError(w, r, err)
+			return false, true
+		}
+	}
+	g.failures().fail(client)
 	w.Header().Set("WWW-Authenticate", `Bearer realm="appstored", error="invalid_token"`)
 	respond.WriteError(w, r, respond.Errorf(http.StatusUnauthorized, apitype.CodeUnauthorized,
-		"the token is wrong: send the daemon token (--token) or the service token (--service-token), or no Authorization header to read what anyone may"))
+		"the token is wrong: send your personal token, the daemon token (--token) or the service token (--service-token), or no Authorization header to read what anyone may"))
 	return false, true
 }
 
-// TokenOK reports whether the request carries the daemon token (as a
-// bearer token, or as ?access_token= on a WebSocket upgrade). It neither
-// counts failures nor answers: the route guards do (tokenRefused).
-func (g *Guard) TokenOK(r *http.Request) bool {
-	got := bearerOrQueryToken(r)
-	return got != "" && g.Token != "" && tokenEqual(got, g.Token)
-}
-
-// IsCredential reports whether token is the daemon token or the service
-// token: the preview proxy takes such credentials off requests before they
-// reach an app (runner.Config.DaemonToken).
+// IsCredential reports whether token is the daemon token, the service
+// token, or shaped like a personal token (catalog.UserTokenPrefix: no
+// lookup, so a preview request costs no query): the preview proxy takes
+// such credentials off requests before they reach an app
+// (runner.Config.DaemonToken).
 func (g *Guard) IsCredential(token string) bool {
 	token = strings.TrimSpace(token)
+	if strings.HasPrefix(token, catalog.UserTokenPrefix) {
+		return true
+	}
 	return token != "" && (g.Token != "" && tokenEqual(token, g.Token) || g.ServiceToken != "" && tokenEqual(token, g.ServiceToken))
 }
 
@@ -309,10 +332,7 @@ func (g *Guard) throttled(w http.ResponseWriter, r *http.Request) bool {
 }
 
 func writeThrottled(w http.ResponseWriter, r *http.Request, wait time.Duration) {
-	secs := int((wait + time.Second - 1) / time.Second)
-	w.Header().Set("Retry-After", strconv.Itoa(secs))
-	respond.WriteError(w, r, respond.Errorf(http.StatusTooManyRequests, apitype.CodeTooManyRequests,
-		"too many wrong tokens or signatures from this address: retry in %d s with the right one (--token / APPSTORE_TOKEN, --service-token, or the webhook's secret)", secs))
+	respond.WriteError(w, r, throttledError(wait))
 }
 
 // bearerToken returns the token of "Authorization: Bearer <token>", or "".

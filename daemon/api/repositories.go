@@ -93,6 +93,12 @@ func (h *Repositories) create(w http.ResponseWriter, r *http.Request) {
 		respond.WriteError(w, r, err)
 		return
 	}
+	actor, err := catalog.ActorFrom(r.Context())
+	if err != nil {
+		respond.WriteError(w, r, err)
+		return
+	}
+	in.OwnedBy = actor.Name
 	repo, err := h.Store.CreateRepository(r.Context(), *in)
 	if err != nil {
 		respond.WriteError(w, r, err)
@@ -187,6 +193,13 @@ func (h *Repositories) update(w http.ResponseWriter, r *http.Request) {
 	if err := checkProfile(req.Profile); err != nil {
 		respond.WriteError(w, r, err)
 		return
+	}
+	if req.OwnedBy != nil {
+		if err := mayHandOver(r.Context()); err != nil {
+			respond.WriteError(w, r, err)
+			return
+		}
+		u.OwnedBy = req.OwnedBy
 	}
 	// The sanitisers of every write path (catalog/sanitize.go); the store
 	// applies them too.

@@ -30,11 +30,13 @@ const (
 //  2. the body deadline (bodytimeout.go) and the Host guard: a Host that is
 //     not a name of this daemon is refused (DNS rebinding), on every route
 //     and on the 404s;
-//  3. this table: the route's guard (guard.go: read, mutating,
-//     serviceToken, signed, websocket, byMethod), then its handler.
+//  3. this table: the route's guard (guard.go: read, mutating, launching,
+//     owned, adminOnly, serviceToken, signed, websocket, byMethod; who may
+//     do what is in actor.go), then its handler, whose request context
+//     carries the actor (catalog.ActorFrom).
 func (s *Server) routes() []route {
 	repos, hooks, builds, launches, search, services := s.Repositories, s.Webhooks, s.Builds, s.Launches, s.Search, s.Services
-	thumbs, volumes := s.Thumbnails, s.Volumes
+	thumbs, accounts, volumes := s.Thumbnails, s.Accounts, s.Volumes
 	events, web := s.eventStream(), s.webView()
 	return []route{
 		// Health, readiness and metrics, for supervisors and scrapers.
@@ -49,9 +51,9 @@ func (s *Server) routes() []route {
 		{POST, "/api/v1/repositories", mutating, repos.create},
 		{GET, "/api/v1/repositories", read, repos.list},
 		{GET, "/api/v1/repositories/{slug}", read, repos.get},
-		{PATCH, "/api/v1/repositories/{slug}", mutating, repos.update},
-		{DELETE, "/api/v1/repositories/{slug}", mutating, repos.delete},
-		{POST, "/api/v1/repositories/{slug}/refresh", mutating, repos.refresh},
+		{PATCH, "/api/v1/repositories/{slug}", owned, repos.update},
+		{DELETE, "/api/v1/repositories/{slug}", owned, repos.delete},
+		{POST, "/api/v1/repositories/{slug}/refresh", owned, repos.refresh},
 		{GET, "/api/v1/repositories/{slug}/events", read, repos.timeline},
 		{GET, "/api/v1/repositories/{slug}/readme", read, repos.readme},
 		{GET, "/api/v1/tags", read, repos.listTags},
@@ -61,14 +63,14 @@ func (s *Server) routes() []route {
 		{POST, "/api/v1/webhooks/git", signed, hooks.push},
 
 		// Builds (builds.go).
-		{POST, "/api/v1/repositories/{slug}/builds", mutating, builds.create},
+		{POST, "/api/v1/repositories/{slug}/builds", owned, builds.create},
 		{GET, "/api/v1/repositories/{slug}/builds", read, builds.list},
 		{GET, "/api/v1/builds/{id}", read, builds.get},
 		{GET, "/api/v1/builds/{id}/logs", read, builds.logs},
-		{POST, "/api/v1/builds/{id}/cancel", mutating, builds.cancel},
+		{POST, "/api/v1/builds/{id}/cancel", owned, builds.cancel},
 
 		// Launches (launches.go); the runner does the work.
-		{POST, "/api/v1/repositories/{slug}/launches", mutating, launches.create},
+		{POST, "/api/v1/repositories/{slug}/launches", launching, launches.create},
 		{GET, "/api/v1/launches", read, launches.list},
 		{GET, "/api/v1/launches/{id}", read, launches.get},
 		{DELETE, "/api/v1/launches/{id}", mutating, launches.stop},
@@ -77,11 +79,19 @@ func (s *Server) routes() []route {
 		// Screenshots of the apps for their cards (thumbnails.go); the
 		// runner's browser takes them.
 		{GET, "/api/v1/repositories/{slug}/thumbnail", read, thumbs.get},
-		{POST, "/api/v1/repositories/{slug}/thumbnail", mutating, thumbs.refresh},
+		{POST, "/api/v1/repositories/{slug}/thumbnail", owned, thumbs.refresh},
+
+		// Accounts, personal tokens and who is asking (users.go; who may
+		// do what: actor.go).
+		{GET, "/api/v1/whoami", read, accounts.whoami},
+		{GET, "/api/v1/users", read, accounts.list},
+		{POST, "/api/v1/users", adminOnly, accounts.create},
+		{DELETE, "/api/v1/users/{name}", adminOnly, accounts.delete},
+		{POST, "/api/v1/users/{name}/token", self, accounts.token},
 
 		// The apps' data volumes (volumes.go); the runner holds them.
 		{GET, "/api/v1/volumes", read, volumes.list},
-		{DELETE, "/api/v1/repositories/{slug}/volume", mutating, volumes.remove},
+		{DELETE, "/api/v1/repositories/{slug}/volume", owned, volumes.remove},
 
 		// Search and autocomplete (search.go).
 		{GET, "/api/v1/search", read, search.search},

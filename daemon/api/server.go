@@ -57,6 +57,7 @@ type Server struct {
 	Services     *Services
 	Thumbnails   *Thumbnails
 	Volumes      *Volumes
+	Accounts     *Accounts
 
 	// Handlers provided by other packages.
 	Events   EventStream                        // daemon/events: the event stream
@@ -106,6 +107,9 @@ func (s *Server) defaults() {
 	if s.Guard == nil {
 		s.Guard = &Guard{}
 	}
+	if s.Guard.Users == nil && s.Store != nil {
+		s.Guard.Users = s.Store
+	}
 	// A group left nil is served with its defaults (on Store).
 	orNew(&s.Repositories).defaults(s)
 	orNew(&s.Webhooks).defaults(s)
@@ -115,6 +119,7 @@ func (s *Server) defaults() {
 	orNew(&s.Services).defaults(s)
 	orNew(&s.Thumbnails).defaults(s)
 	orNew(&s.Volumes).defaults(s)
+	orNew(&s.Accounts).defaults(s)
 }
 
 // orNew sets *p to a new T when it is nil and returns it.
@@ -182,11 +187,19 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 		rec := newStatusRecorder(w)
 		next.ServeHTTP(rec, r)
 		level := slog.LevelDebug
+		attrs := []any{"method", r.Method, "path", r.URL.Path, "status", rec.Status, "duration", time.Since(start)}
+		if rec.Actor != "" {
+			// A change, and who asked for it: the audit trail of the
+			// request log (events carry the actor too).
+			attrs = append(attrs, "actor", rec.Actor)
+			if r.Method != http.MethodGet {
+				level = slog.LevelInfo
+			}
+		}
 		if rec.Status >= 500 {
 			level = slog.LevelError
 		}
-		s.Logger.Log(r.Context(), level, "http request", "method", r.Method, "path", r.URL.Path,
-			"status", rec.Status, "duration", time.Since(start))
+		s.Logger.Log(r.Context(), level, "http request", attrs...)
 	})
 }
 
@@ -198,6 +211,9 @@ type statusRecorder struct {
 	// Route, when set by a handler, names what served the request where
 	// the mux pattern cannot (the metrics count previews as "preview").
 	Route string
+	// Actor is the user a changing request was let through for (the
+	// guard's authorize), for the request log.
+	Actor string
 	wrote bool
 }
 

@@ -30,6 +30,8 @@ const StatusClientClosed = 499
 type Error struct {
 	Status int
 	Detail apitype.ErrorDetail
+	// Header is set on the answer (Retry-After, WWW-Authenticate).
+	Header http.Header
 }
 
 func (e *Error) Error() string { return e.Detail.Message }
@@ -60,6 +62,9 @@ func JSON(w http.ResponseWriter, status int, v any) {
 // 413, an unreachable database 503, anything else 500.
 func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	e := toError(r, err)
+	for k, v := range e.Header {
+		w.Header()[k] = v
+	}
 	JSON(w, e.Status, apitype.ErrorBody{Error: e.Detail})
 }
 

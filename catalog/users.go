@@ -1,0 +1,208 @@
+package catalog
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Role is what a user may do.
+//
+//   - admin: everything, users and services included;
+//   - member: add apps, launch, star, comment, and edit and remove the
+//     apps they own;
+//   - viewer: read and launch previews.
+type Role string
+
+const (
+	RoleAdmin  Role = "admin"
+	RoleMember Role = "member"
+	RoleViewer Role = "viewer"
+)
+
+// Roles are the roles, strongest first.
+var Roles = []Role{RoleAdmin, RoleMember, RoleViewer}
+
+// Valid reports whether r is one of Roles.
+func (r Role) Valid() bool { return r.rank() > 0 }
+
+func (r Role) rank() int {
+	switch r {
+	case RoleAdmin:
+		return 3
+	case RoleMember:
+		return 2
+	case RoleViewer:
+		return 1
+	}
+	return 0
+}
+
+// AtLeast reports whether r grants everything min grants.
+func (r Role) AtLeast(min Role) bool { return r.rank() > 0 && r.rank() >= min.rank() }
+
+// ParseRole checks a role given by a person.
+func ParseRole(s string) (Role, error) {
+	r := Role(strings.ToLower(strings.TrimSpace(s)))
+	if !r.Valid() {
+		return "", Invalid("role", "%q is not a role: use admin, member or viewer", s)
+	}
+	return r, nil
+}
+
+// Names of the built-in users: the actors without an account.
+const (
+	// LocalUser is whoever reaches a local-only daemon that has no users
+	// and no token: an admin, as before accounts existed.
+	LocalUser = "local"
+	// TokenUser is whoever presents the daemon token (--token): an admin.
+	TokenUser = "admin"
+)
+
+// User is a person (or a built-in actor) known to the daemon. The zero
+// User is the anonymous actor: a request without a token to a daemon that
+// wants one.
+type User struct {
+	// ID is the users row; 0 for the anonymous actor.
+	ID   int64  `json:"id,omitempty"`
+	Name string `json:"name"`
+	Role Role   `json:"role,omitempty"`
+	// Builtin is set for LocalUser and TokenUser, which have no personal
+	// token and cannot be removed.
+	Builtin bool `json:"builtin,omitempty"`
+	// CreatedBy names the admin who added the user.
+	CreatedBy      string    `json:"created_by,omitempty"`
+	CreatedAt      time.Time `json:"created_at,omitzero"`
+	TokenCreatedAt time.Time `json:"token_created_at,omitzero"`
+}
+
+// Anonymous reports whether u is no one: no token was presented.
+func (u User) Anonymous() bool { return u.Name == "" }
+
+// Can reports whether u's role grants min.
+func (u User) Can(min Role) bool { return !u.Anonymous() && u.Role.AtLeast(min) }
+
+// MayChange reports whether u may edit or remove an app owned by owner:
+// an admin may change any, a member the ones it owns.
+func (u User) MayChange(owner string) bool {
+	return u.Can(RoleAdmin) || u.Can(RoleMember) && owner != "" && owner == u.Name
+}
+
+// MaxUserNameLen is the longest user name.
+const MaxUserNameLen = 64
+
+// ValidateUserName checks a new user's name: 1 to 64 of a-z, 0-9, '-',
+// '_' and '.', starting with a letter or digit; the built-in names and
+// "anonymous" are taken.
+func ValidateUserName(name string) error {
+	if name == "" {
+		return Invalid("name", "is empty: give the user a name such as alice")
+	}
+	if len(name) > MaxUserNameLen {
+		return Invalid("name", "is %d bytes, longer than %d", len(name), MaxUserNameLen)
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
+		case (c == '-' || c == '_' || c == '.') && i > 0:
+		default:
+			return Invalid("name", "%q has %q at byte %d: use lower-case letters, digits, '-', '_' and '.', starting with a letter or digit", name, string(c), i)
+		}
+	}
+	switch name {
+	case LocalUser, TokenUser, "anonymous", "system":
+		return Invalid("name", "%q is reserved for the daemon's built-in actors: choose another name", name)
+	}
+	return nil
+}
+
+// UserTokenPrefix starts every personal token, so that one found in a file
+// or a log is recognisable (and secret scanners can match it).
+const UserTokenPrefix = "aps_"
+
+// NewUserToken returns a new personal token (32 random bytes) and the hash
+// under which it is stored.
+func NewUserToken() (token, hash string) {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails (Go 1.24+)
+	token = UserTokenPrefix + hex.EncodeToString(b)
+	return token, HashUserToken(token)
+}
+
+// HashUserToken is how a personal token is stored and looked up: SHA-256,
+// hex. The token has 256 random bits, so a fast hash cannot be reversed by
+// guessing.
+func HashUserToken(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:])
+}
+
+// The actor of a request travels in its context. The API's guard sets it:
+// at once for the routes that change something, on first use for reads
+// (most reads never ask, and resolving a token costs a query).
+type actorKey struct{}
+
+type actorSlot struct {
+	once    sync.Once
+	resolve func() (User, error)
+	user    User
+	err     error
+	done    bool
+	mu      sync.Mutex
+}
+
+func (s *actorSlot) get() (User, error) {
+	s.once.Do(func() {
+		u, err := s.resolve()
+		s.mu.Lock()
+		s.user, s.err, s.done = u, err, true
+		s.mu.Unlock()
+	})
+	return s.user, s.err
+}
+
+// WithActor returns ctx carrying u as its actor.
+func WithActor(ctx context.Context, u User) context.Context {
+	s := &actorSlot{user: u, done: true}
+	s.once.Do(func() {})
+	return context.WithValue(ctx, actorKey{}, s)
+}
+
+// WithActorFunc returns ctx whose actor is resolve's answer, asked for on
+// the first ActorFrom only.
+func WithActorFunc(ctx context.Context, resolve func() (User, error)) context.Context {
+	return context.WithValue(ctx, actorKey{}, &actorSlot{resolve: resolve})
+}
+
+// ActorFrom returns the actor of ctx: who is asking. A context without one
+// (the daemon's own work) gives the anonymous User. The error is the
+// refusal of a wrong token (an API handler answers it as it is:
+// respond.WriteError gives 401 or 429).
+func ActorFrom(ctx context.Context) (User, error) {
+	s, ok := ctx.Value(actorKey{}).(*actorSlot)
+	if !ok {
+		return User{}, nil
+	}
+	return s.get()
+}
+
+// ActorName is the name of ctx's actor if it is already known, "" if not:
+// what stores write beside a change (events.actor) without resolving a
+// token themselves.
+func ActorName(ctx context.Context) string {
+	s, ok := ctx.Value(actorKey{}).(*actorSlot)
+	if !ok {
+		return ""
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.done || s.err != nil {
+		return ""
+	}
+	return s.user.Name
+}
