@@ -227,6 +227,7 @@ var rolePolicy = map[string]string{
 	"POST /api/v1/repositories/{slug}/launches":  "launching",
 	"DELETE /api/v1/launches/{id}":               "mutating",
 	"POST /api/v1/repositories/{slug}/thumbnail": "owned",
+	"DELETE /api/v1/repositories/{slug}/volume":  "owned",
 	"POST /api/v1/users":                         "admin",
 	"DELETE /api/v1/users/{name}":                "admin",
 	"POST /api/v1/users/{name}/token":            "self",
