@@ -115,7 +115,7 @@ func ValidateUserName(name string) error {
 		}
 	}
 	switch name {
-	case LocalUser, TokenUser, "anonymous", "system":
+	case LocalUser, TokenUser, "anonymous", "system", "service", "webhook":
 		return Invalid("name", "%q is reserved for the daemon's built-in actors: choose another name", name)
 	}
 	return nil
@@ -148,29 +148,25 @@ func HashUserToken(token string) string {
 type actorKey struct{}
 
 type actorSlot struct {
-	once    sync.Once
-	resolve func() (User, error)
+	mu      sync.Mutex
+	resolve func() (User, error) // nil once done
 	user    User
 	err     error
-	done    bool
-	mu      sync.Mutex
 }
 
 func (s *actorSlot) get() (User, error) {
-	s.once.Do(func() {
-		u, err := s.resolve()
-		s.mu.Lock()
-		s.user, s.err, s.done = u, err, true
-		s.mu.Unlock()
-	})
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.resolve != nil {
+		s.user, s.err = s.resolve()
+		s.resolve = nil
+	}
 	return s.user, s.err
 }
 
 // WithActor returns ctx carrying u as its actor.
 func WithActor(ctx context.Context, u User) context.Context {
-	s := &actorSlot{user: u, done: true}
-	s.once.Do(func() {})
-	return context.WithValue(ctx, actorKey{}, s)
+	return context.WithValue(ctx, actorKey{}, &actorSlot{user: u})
 }
 
 // WithActorFunc returns ctx whose actor is resolve's answer, asked for on
@@ -196,12 +192,11 @@ func ActorFrom(ctx context.Context) (User, error) {
 // token themselves.
 func ActorName(ctx context.Context) string {
 	s, ok := ctx.Value(actorKey{}).(*actorSlot)
-	if !ok {
+	if !ok || !s.mu.TryLock() {
 		return ""
 	}
-	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !s.done || s.err != nil {
+	if s.resolve != nil || s.err != nil {
 		return ""
 	}
 	return s.user.Name

@@ -254,6 +254,11 @@ func (d *Detail) content() string {
 		field("ingested", d.fmtTime(*r.LastIngestedAt))
 	}
 	field("homepage", r.Homepage)
+	owner := r.OwnedBy
+	if owner != "" && r.RegisteredBy != "" && r.RegisteredBy != owner {
+		owner += s.Subtle.Render(" (registered by " + r.RegisteredBy + ")")
+	}
+	field("owner", owner)
 	if r.Profile != "" {
 		field("profile", r.Profile)
 	}

@@ -90,7 +90,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	env.String(&cfg.DataDir, "data-dir", defaultData, "state directory (embedded PostgreSQL, caches)")
 	env.String(&cfg.DatabaseURL, "database-url", "", "PostgreSQL URL; empty starts an embedded cluster under --data-dir")
 	env.String(&cfg.RedisURL, "redis-url", "", "Redis URL for the asynq queue; empty runs jobs in process")
-	env.String(&cfg.Token, "token", "", "token required on mutating API calls, at least 16 bytes (openssl rand -hex 32); required when appstored is exposed (--addr beyond loopback, or an --allowed-host beyond it)")
+	env.String(&cfg.Token, "token", "", "the daemon token: an admin's bearer token for changes, beside the accounts' personal tokens (appstored users add); at least 16 bytes (openssl rand -hex 32); required when appstored is exposed (--addr beyond loopback, or an --allowed-host beyond it)")
 	env.String(&allowedHosts, "allowed-host", "", "extra comma-separated host names accepted in Host/Origin headers; a name beyond loopback makes appstored exposed")
 	env.String(&roles, "roles", strings.Join(daemon.AllRoles, ","), "comma-separated roles of this process: api, worker, runner")
 	env.Bool(&cfg.GitAllowPrivate, "git-allow-private", false, "allow Git URLs that resolve to private addresses when appstored is exposed (a local-only one always does)")

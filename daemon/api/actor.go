@@ -176,8 +176,12 @@ func (g *Guard) authorize(w http.ResponseWriter, r *http.Request, kind guardKind
 			respond.WriteError(w, r, err)
 			return r, false
 		case !actor.MayChange(owner):
+			ask := "an admin"
+			if owner != "" && owner != catalog.LocalUser && owner != catalog.TokenUser {
+				ask = owner + " or an admin"
+			}
 			respond.WriteError(w, r, respond.Errorf(http.StatusForbidden, apitype.CodeForbidden,
-				"%s may change only the apps it owns, and %s: ask %s or an admin (an admin hands an app over with `appstore edit <slug> --owner <name>`)", actor.Name, what, ownerOrNobody(owner)))
+				"%s may change only the apps it owns, and %s: ask %s (an admin hands an app over with `appstore edit <slug> --owner <name>`)", actor.Name, what, ask))
 			return r, false
 		}
 	}
@@ -260,14 +264,8 @@ func (k guardKind) needs() string {
 // withLazyActor returns r whose context resolves its actor on first use
 // (catalog.ActorFrom): reads do not pay for a token lookup they do not use.
 func (g *Guard) withLazyActor(r *http.Request) *http.Request {
-	var once sync.Once
-	var actor catalog.User
-	var err error
 	base := r
-	return r.WithContext(catalog.WithActorFunc(r.Context(), func() (catalog.User, error) {
-		once.Do(func() { actor, err = g.identify(base) })
-		return actor, err
-	}))
+	return r.WithContext(catalog.WithActorFunc(r.Context(), func() (catalog.User, error) { return g.identify(base) }))
 }
 
 // mayHandOver refuses a change of an app's owner by anyone but an admin.

@@ -224,6 +224,16 @@ func TestLocalDaemonWithoutUsersKeepsItsWays(t *testing.T) {
 	if _, err := c.Repository(ctx, "dash"); err != nil {
 		t.Errorf("reading stays open: %v", err)
 	}
+	// What was registered before is local's: members leave it to admins.
+	token, hash := catalog.NewUserToken()
+	if _, err := st.CreateUser(ctx, store.NewUser{Name: "mia", Role: catalog.RoleMember, TokenHash: hash}); err != nil {
+		t.Fatal(err)
+	}
+	desc := "mine?"
+	_, err = c.WithToken(token).UpdateRepository(ctx, "dash", client.UpdateRepositoryRequest{Description: &desc})
+	if !isStatus(err, http.StatusForbidden) || !strings.Contains(err.Error(), "dash is owned by local: ask an admin") {
+		t.Errorf("a member edits local's app: %v, want 403 sending her to an admin", err)
+	}
 }
 
 func isStatus(err error, status int) bool {

@@ -404,6 +404,11 @@ func appPage(t *testing.T, b *browser, c *client.Client, base, brokenURL string)
 		t.Errorf("README: %s", eval[string](b, `document.querySelector('.readme').outerHTML`))
 	}
 	b.screenshot("readme")
+	// The owner (the local user, on a daemon without accounts), linked to
+	// the search of its apps.
+	if got := eval[string](b, `document.querySelector('a.owner')?.getAttribute('href') + ' ' + document.querySelector('a.owner')?.textContent`); got != "/?q=owner%3Alocal local" {
+		t.Errorf("the app page's owner link: %q", got)
+	}
 
 	// Manual tags: add one, remove another.
 	b.step("add a tag", short, chromedp.SendKeys(chromedp.ID("new-tag"), "team:ops"), chromedp.Click(chromedp.CSS(`[data-action="add-tag"]`)))
