@@ -19,6 +19,10 @@ const (
 	// CodeQuota (429): a launch would pass the runner's caps
 	// (--max-running, --max-running-memory); the message names what runs.
 	CodeQuota = "quota"
+	// CodeConfigMissing (409): a launch was refused because a required
+	// variable or secret of the app is not set; the message says what to
+	// run.
+	CodeConfigMissing = "config_missing"
 )
 
 // ErrorBody is the body of every error answer: {"error":{...}}.

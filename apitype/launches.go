@@ -18,6 +18,10 @@ type LaunchRequest struct {
 	// medium (512 MiB, 1 CPU, 256) or large (1 GiB, 2 CPUs, 512); empty
 	// means the repository's (tags.yaml resources:), else small.
 	Profile string `json:"profile,omitempty"`
+	// Restart starts a new launch even when the app already runs the same
+	// build and profile (to apply changed variables or secrets); the
+	// running launch is replaced once the new one answers.
+	Restart bool `json:"restart,omitempty"`
 }
 
 // LaunchList is the answer of GET /api/v1/launches.

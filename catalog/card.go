@@ -72,6 +72,9 @@ type RepositoryMetadata struct {
 	// Storage is the data directory the app declares (tags.yaml
 	// storage:), kept in a volume of its own.
 	Storage *Storage `json:"storage,omitempty"`
+	// Env are the variables the app declares it reads (tags.yaml env:,
+	// .env.example, .env.sample, the compose service's environment:).
+	Env []DeclaredEnv `json:"env,omitempty"`
 }
 
 // HFMetadata are the Hugging Face Spaces fields of a README's front

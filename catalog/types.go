@@ -215,6 +215,10 @@ type Launch struct {
 	// launch runs an older one.
 	LatestBuildID *int64 `json:"latest_build_id,omitempty"`
 	Outdated      bool   `json:"outdated,omitempty"`
+	// ConfigChanged says that the app's variables or secrets changed
+	// since this active launch started: it runs with the old ones until
+	// `appstore launch --restart` replaces it.
+	ConfigChanged bool `json:"config_changed,omitempty"`
 	// Origin says how a launch request was answered: created (a new
 	// container), reused (the launch already running), attached (a
 	// warm-pool container). Replaces names the launch that this one

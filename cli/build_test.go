@@ -154,7 +154,14 @@ func TestBuildWaitStreamsTheLogAndExitsWithTheResult(t *testing.T) {
 func TestBuildWaitSaysItWaitsForTheEngine(t *testing.T) {
 	const down = "Docker engine not reachable at unix:///nowhere.sock: start dockerd or set DOCKER_HOST"
 	var engineUp atomic.Bool
+	// The fake worker claims the build only once the CLI asked about the
+	// engine: a claim before it would leave nothing queued to wait for.
+	asked := make(chan struct{}, 1)
 	d := newBuildsDaemon(t, func(context.Context) client.Health {
+		select {
+		case asked <- struct{}{}:
+		default:
+		}
 		return client.Health{Status: "degraded", Checks: map[string]client.HealthCheck{
 			"database": {OK: true},
 			"docker":   {OK: engineUp.Load(), Message: map[bool]string{false: down}[engineUp.Load()], Optional: true},
@@ -162,7 +169,7 @@ func TestBuildWaitSaysItWaitsForTheEngine(t *testing.T) {
 	})
 	slug := d.repo("dash")
 
-	go d.work(slug, store.BuildOutcome{Status: catalog.BuildSucceeded}, "Step 1/1 : FROM scratch")
+	go func() { <-asked; d.work(slug, store.BuildOutcome{Status: catalog.BuildSucceeded}, "Step 1/1 : FROM scratch") }()
 	r := appstoreIn(t, d.url, "", "build", slug, "--wait")
 	if r.code != cli.ExitOK || r.stdout != "Step 1/1 : FROM scratch\n" || !strings.Contains(r.stderr, "Build #1 waits for the Docker engine: "+down+"\n") {
 		t.Errorf("build --wait with the engine down: %+v", r)

@@ -66,7 +66,7 @@ func ExitCode(err error) int {
 		return rep.code
 	case errors.Is(err, context.Canceled):
 		return ExitInterrupted
-	case errors.As(err, &usage), client.IsInvalid(err):
+	case errors.As(err, &usage), client.IsInvalid(err), client.IsConfigMissing(err):
 		return ExitUsage
 	case client.IsUnreachable(err):
 		return ExitUnreachable

@@ -30,6 +30,9 @@ type LaunchOptions struct {
 	NoOpen  bool
 	// NoWait returns as soon as the daemon accepted the launch.
 	NoWait bool
+	// Restart starts a new launch even when the app already runs (to
+	// apply changed variables or secrets).
+	Restart bool
 }
 
 // NewCmdLaunch builds "appstore launch".
@@ -48,6 +51,9 @@ reused, and says so: --ttl then sets its expiry (sooner or later), without
 --ttl its expiry is extended to the default. Another --profile (or a newer
 build) starts a new launch that replaces the running one once it answers,
 and says which. An app kept warm by the daemon's warm pool starts at once.
+Variables and secrets (` + "`appstore env`, `appstore secret`" + `) apply from the next
+launch: --restart starts a new one even when the app runs, and it replaces
+the running one once it answers.
 
 The launch ends when its time to live runs out (--ttl, default the
 daemon's --launch-ttl, 1h), when it serves no request for the daemon's
@@ -58,9 +64,11 @@ Profiles: small (256 MiB, 0.5 CPU, 128 processes; the default), medium
 (512 MiB, 1 CPU, 256), large (1 GiB, 2 CPUs, 512).
 
 Exit status: 0 running, 1 failed to start (the reason and the app's last
-output are printed), 3 unknown app, 5 no succeeded build yet.`,
+output are printed), 2 a required variable or secret is not set (the
+message says what to run), 3 unknown app, 5 no succeeded build yet.`,
 		Example: `  appstore launch dash
   appstore launch dash --ttl 30m --profile medium --no-open
+  appstore env set dash GREETING=hi && appstore launch dash --restart
   url=$(appstore launch dash) && curl -s "$url"
   appstore launch dash --json | jq -r .preview_url`,
 		Args:              usageArgs(cobra.ExactArgs(1)),
@@ -76,6 +84,7 @@ output are printed), 3 unknown app, 5 no succeeded build yet.`,
 	cmd.Flags().StringVar(&opts.Profile, "profile", "", "resource profile: small, medium or large (default: the app's, else small)")
 	cmd.Flags().BoolVar(&opts.NoOpen, "no-open", false, "do not open the browser")
 	cmd.Flags().BoolVar(&opts.NoWait, "no-wait", false, "return once the launch is accepted, without waiting for the app to answer")
+	cmd.Flags().BoolVar(&opts.Restart, "restart", false, "start a new launch even if the app runs (to apply changed variables or secrets); it replaces the running one once it answers")
 	_ = cmd.RegisterFlagCompletionFunc("profile", cobra.FixedCompletions([]string{"small", "medium", "large"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
@@ -91,7 +100,7 @@ func runLaunch(ctx context.Context, opts *LaunchOptions) error {
 	if err != nil {
 		return err
 	}
-	req := client.LaunchRequest{Profile: opts.Profile}
+	req := client.LaunchRequest{Profile: opts.Profile, Restart: opts.Restart}
 	if opts.TTL > 0 {
 		req.TTL = opts.TTL.String()
 	}
@@ -280,6 +289,9 @@ func launchNote(l *client.Launch, now time.Time) string {
 		}
 		if l.ExpiresAt != nil {
 			note += fmt.Sprintf("; expiry now %s (in %s)", l.ExpiresAt.Local().Format("15:04"), until(now, *l.ExpiresAt))
+		}
+		if l.ConfigChanged {
+			note += fmt.Sprintf("; its variables or secrets changed since it started: `appstore launch %s --restart` applies them", l.Repository)
 		}
 		return note
 	case l.Replaces != nil:

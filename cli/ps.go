@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -36,10 +37,14 @@ first; with --all also the ones that ended (stopped, failed, expired, with
 why) and the warm pool's containers.
 
 On a terminal: a table. In a pipe: tab-separated id, app, status, profile,
-preview URL, started (RFC 3339), expires (RFC 3339), build id, "outdated"
-when a newer build of the app succeeded (else empty), and with --all the
-reason. BUILD marks a launch that runs an older build than the newest. -q prints the
-launch ids, --json the launch objects.`,
+preview URL, started (RFC 3339), expires (RFC 3339), build id, marks
+("outdated" when a newer build of the app succeeded, "config-changed" when
+its variables or secrets changed since the launch started, comma-separated;
+else empty), and with --all the reason. BUILD marks a launch that runs an
+older build than the newest; STATUS says "config changed" for a launch
+that runs without the app's latest variables or secrets (` + "`appstore launch <slug> --restart`" + `
+applies them). -q prints the launch ids, --json the launch objects
+(config_changed).`,
 		Example: `  appstore ps
   appstore ps --all --app dash
   appstore ps -q | xargs appstore stop
@@ -105,6 +110,9 @@ func runPs(ctx context.Context, opts *PsOptions) error {
 		if l.Warm {
 			status += " (warm)"
 		}
+		if l.ConfigChanged && tty {
+			status += " (config changed)"
+		}
 		started, ends := "", ""
 		if tty {
 			if l.StartedAt != nil {
@@ -130,7 +138,7 @@ func runPs(ctx context.Context, opts *PsOptions) error {
 		}
 		row := []field{
 			cell(strconv.FormatInt(l.ID, 10)), {text: l.Repository, color: opts.IO.Bold},
-			{text: status, color: statusColor(opts.IO, string(l.Status))}, cell(l.ResourceProfile),
+			{text: status, color: map[bool]func(string) string{true: opts.IO.Yellow, false: statusColor(opts.IO, string(l.Status))}[l.ConfigChanged]}, cell(l.ResourceProfile),
 			cell(url), cell(started), cell(ends),
 		}
 		build, outdated := "", ""
@@ -140,8 +148,11 @@ func runPs(ctx context.Context, opts *PsOptions) error {
 				build = "#" + build
 			}
 		}
+		if l.ConfigChanged {
+			outdated = "config-changed"
+		}
 		if l.Outdated && l.LatestBuildID != nil {
-			outdated = "outdated"
+			outdated = strings.TrimSuffix("outdated,"+outdated, ",")
 			if tty {
 				build += fmt.Sprintf(" (outdated: #%d is newer)", *l.LatestBuildID)
 			}

@@ -82,6 +82,10 @@ func runShow(ctx context.Context, opts *ShowOptions) error {
 		active = page.Launches
 	}
 	printLaunchLines(opts.IO, r, active)
+	// The configuration it declares and what is set: extra too.
+	if cfg, err := c.AppConfig(ctx, r.Slug); err == nil {
+		printConfigLines(opts.IO, r.Slug, cfg)
+	}
 	// The timeline is extra: a daemon that cannot give it still shows
 	// the repository.
 	steps, err := c.Timeline(ctx, r.Slug, client.TimelineOptions{Limit: showTimelineSteps})
@@ -113,10 +117,14 @@ func printLaunchLines(ios *IOStreams, r *client.Repository, ls []client.Launch) 
 			build = strconv.FormatInt(*l.BuildID, 10)
 		}
 		if !ios.IsStdoutTTY() {
-			outdated := ""
+			var marks []string
 			if l.Outdated {
-				outdated = "outdated"
+				marks = append(marks, "outdated")
 			}
+			if l.ConfigChanged {
+				marks = append(marks, "config-changed")
+			}
+			outdated := strings.Join(marks, ",")
 			fmt.Fprintf(ios.Out, "launch:\t%d\t%s\t%s\t%s\t%s\n", l.ID, l.Status, build, outdated, l.PreviewURL)
 			continue
 		}
@@ -130,6 +138,9 @@ func printLaunchLines(ios *IOStreams, r *client.Repository, ls []client.Launch) 
 				note += fmt.Sprintf("; redeploy is off: `appstore launch %s` switches", r.Slug)
 			}
 			line += ios.Yellow(note + ")")
+		}
+		if l.ConfigChanged {
+			line += ios.Yellow(fmt.Sprintf(" (variables or secrets changed since it started: `appstore launch %s --restart` applies them)", r.Slug))
 		}
 		if l.PreviewURL != "" {
 			line += ", " + l.PreviewURL

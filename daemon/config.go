@@ -47,6 +47,10 @@ type Config struct {
 	AllowedHosts []string
 	// Roles this process takes (default all).
 	Roles []string
+	// SecretKeyFile is the key that encrypts the apps' secrets (32 bytes,
+	// base64). Empty: DataDir/secrets.key, created with mode 0600 at the
+	// first start. Every process of one catalog needs the same key.
+	SecretKeyFile string
 
 	// GitAllowPrivate lets Git URLs resolve to private addresses on an
 	// exposed daemon.

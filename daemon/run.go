@@ -16,6 +16,7 @@ import (
 	"github.com/appstore-dev/appstore/catalog/giturl"
 	"github.com/appstore-dev/appstore/catalog/store"
 	"github.com/appstore-dev/appstore/daemon/api"
+	"github.com/appstore-dev/appstore/daemon/appconfig"
 	"github.com/appstore-dev/appstore/daemon/events"
 	"github.com/appstore-dev/appstore/daemon/localpg"
 	"github.com/appstore-dev/appstore/daemon/metrics"
@@ -45,6 +46,8 @@ type Daemon struct {
 	// thumbRunner once wireRunner made the runner.
 	thumbs      *thumbnail.Service
 	thumbRunner thumbnailRunner
+	// appConfig gives apps their variables and secrets (wireAppConfig).
+	appConfig *appconfig.Service
 	// gitPolicy is the one Git URL policy of registration, clones, sync
 	// and builds (Config.GitPolicy).
 	gitPolicy giturl.Policy
@@ -143,6 +146,7 @@ func Start(ctx context.Context, cfg Config) (_ *Daemon, err error) {
 		d.wireEvents,
 		d.wireCleanup,
 		d.wireIngest,
+		d.wireAppConfig,
 		d.wireBuild,
 		d.wireThumbnails,
 		d.wireRunner,

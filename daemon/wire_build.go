@@ -49,6 +49,7 @@ func (d *Daemon) wireBuild(ctx context.Context) error {
 			local = ingest.LocalCheckout(cfg.DataDir)
 		}
 		worker, err = builder.New(ctx, builder.Options{
+			AppConfig:      d.appConfig,
 			Store:          d.Store,
 			Engine:         engine,
 			Queue:          d.queue,

@@ -38,6 +38,7 @@ func (d *Daemon) wireRunner(ctx context.Context) error {
 		HostAllowed:    d.api.Guard.HostAllowed,
 		DaemonToken:    d.api.Guard.IsCredential,
 		OnRunning:      d.thumbnailHook(),
+		AppConfig:      d.appConfig,
 
 		MaxRunning:       d.cfg.MaxRunning,
 		MaxRunningMemory: d.cfg.MaxRunningMemory,

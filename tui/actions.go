@@ -177,7 +177,10 @@ func (m *Model) reloadDetail(slug string) tea.Cmd {
 		if msg.builds, msg.err = src.Builds(ctx, slug, detailBuilds); msg.err != nil {
 			return msg
 		}
-		msg.launches, msg.err = src.ActiveLaunches(ctx, slug)
+		if msg.launches, msg.err = src.ActiveLaunches(ctx, slug); msg.err != nil {
+			return msg
+		}
+		msg.config, _ = src.AppConfig(ctx, slug)
 		return msg
 	}
 }

@@ -42,6 +42,7 @@ type Detail struct {
 	slug     string
 	repo     *client.Repository
 	timeline []client.IngestionEvent
+	config   *client.AppConfig
 	builds   []client.Build
 	err      error
 	loading  bool
@@ -82,7 +83,7 @@ func (d *Detail) SetSize(width, height int) {
 // Open starts showing slug (its data follows in a repoMsg).
 func (d *Detail) Open(slug string) {
 	if slug != d.slug {
-		d.repo, d.timeline, d.builds, d.err = nil, nil, nil, nil
+		d.repo, d.timeline, d.builds, d.err, d.config = nil, nil, nil, nil, nil
 		d.thumbURL, d.thumb = "", nil
 		d.vp.GotoTop()
 	}
@@ -107,7 +108,7 @@ func (d *Detail) Set(msg repoMsg) {
 	d.loading = false
 	d.err = msg.err
 	if msg.err == nil {
-		d.repo, d.timeline, d.builds = msg.repo, msg.timeline, msg.builds
+		d.repo, d.timeline, d.builds, d.config = msg.repo, msg.timeline, msg.builds, msg.config
 		if msg.thumb != nil || msg.thumbURL != d.thumbURL {
 			d.thumbURL, d.thumb = msg.thumbURL, msg.thumb
 		}
@@ -323,8 +324,14 @@ func (d *Detail) content() string {
 			st += "  " + s.URL.Render(l.PreviewURL)
 		}
 		line("  #%d %s", l.ID, st)
+		if l.ConfigChanged {
+			line("  %s", renderLines(s.Subtle, hang("variables or secrets changed since it started: appstore launch "+r.Slug+" --restart applies them", 2, d.width)))
+		}
 	} else {
 		line("  %s", renderLines(s.Subtle, hang(d.launchHint(), 2, d.width)))
+	}
+	for _, l := range d.configLines(r.Slug) {
+		line("%s", l)
 	}
 
 	line("")

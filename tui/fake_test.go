@@ -32,6 +32,8 @@ type fakeSource struct {
 	nextID   int64
 	// launchErr, when set, is StartLaunch's answer.
 	launchErr error
+	// configs are the apps' configurations (setConfig).
+	configs map[string]*client.AppConfig
 
 	// gate, when set, holds every Autocomplete until a value is sent or
 	// its context is cancelled.
@@ -551,6 +553,27 @@ func (f *fakeSource) ActiveLaunches(ctx context.Context, slug string) ([]client.
 		}
 	}
 	return out, nil
+}
+
+// AppConfig answers the configuration set with setConfig (none by
+// default); it is not counted in calls.
+func (f *fakeSource) AppConfig(ctx context.Context, slug string) (*client.AppConfig, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if c := f.configs[slug]; c != nil {
+		cp := *c
+		return &cp, nil
+	}
+	return &client.AppConfig{Slug: slug}, nil
+}
+
+func (f *fakeSource) setConfig(c *client.AppConfig) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.configs == nil {
+		f.configs = map[string]*client.AppConfig{}
+	}
+	f.configs[c.Slug] = c
 }
 
 var _ Source = (*fakeSource)(nil)

@@ -58,7 +58,10 @@ type repoMsg struct {
 	timeline []client.IngestionEvent
 	builds   []client.Build
 	launches []client.Launch
-	err      error
+	// config is the app's configuration; nil when it could not be read
+	// (it is extra: the view shows the rest).
+	config *client.AppConfig
+	err    error
 	// thumbURL is the thumbnail shown for it; thumb its picture, nil when
 	// the one shown already is that one.
 	thumbURL string

@@ -48,6 +48,9 @@ type Source interface {
 	// ActiveLaunches lists the starting, running and stopping launches of
 	// slug ("" for every repository).
 	ActiveLaunches(ctx context.Context, slug string) ([]client.Launch, error)
+	// AppConfig returns what the app declares it reads and what is set
+	// (names only for secrets).
+	AppConfig(ctx context.Context, slug string) (*client.AppConfig, error)
 }
 
 // ClientSource is the Source of a real daemon.
@@ -142,6 +145,10 @@ func (s ClientSource) WaitLaunch(ctx context.Context, id int64, max time.Duratio
 
 func (s ClientSource) StopLaunch(ctx context.Context, id int64) (*client.Launch, error) {
 	return s.C.StopLaunch(ctx, id)
+}
+
+func (s ClientSource) AppConfig(ctx context.Context, slug string) (*client.AppConfig, error) {
+	return s.C.AppConfig(ctx, slug)
 }
 
 func (s ClientSource) ActiveLaunches(ctx context.Context, slug string) ([]client.Launch, error) {

@@ -25,7 +25,8 @@ const launchColumns = `l.id, l.repository_id, r.slug, l.build_id, l.container_id
 	l.host_port, l.app_port, l.instance_url, l.status, l.resource_profile, l.warm, l.runner,
 	l.error_message, l.exit_code, l.created_at, l.started_at, l.stopped_at, l.expires_at,
 	l.last_request_at, l.stop_reason,
-	(SELECT max(sb.id) FROM builds sb WHERE sb.repository_id = l.repository_id AND sb.status = 'succeeded')`
+	(SELECT max(sb.id) FROM builds sb WHERE sb.repository_id = l.repository_id AND sb.status = 'succeeded'),
+	l.status IN ('starting', 'running') AND l.config_version < r.config_version`
 
 const launchFrom = `launches l JOIN repositories r ON r.id = l.repository_id`
 
@@ -35,7 +36,7 @@ func scanLaunch(row pgx.Row) (*catalog.Launch, error) {
 	err := row.Scan(&l.ID, &l.RepositoryID, &l.Repository, &l.BuildID, &l.ContainerID, &l.ContainerName,
 		&hostPort, &appPort, &l.InstanceURL, &l.Status, &l.ResourceProfile, &l.Warm, &l.Runner,
 		&l.ErrorMessage, &exitCode, &l.CreatedAt, &l.StartedAt, &l.StoppedAt, &l.ExpiresAt,
-		&l.LastRequestAt, &l.StopReason, &l.LatestBuildID)
+		&l.LastRequestAt, &l.StopReason, &l.LatestBuildID, &l.ConfigChanged)
 	if err != nil {
 		return nil, err
 	}
@@ -238,6 +239,15 @@ type NewLaunch struct {
 	// a newer build (the runner's redeploy, not a request): its
 	// launch.starting says so (redeploy_of).
 	Redeploys int64
+	// ConfigVersion is the app's configuration version that the launch's
+	// environment was read at (AppConfig.Version): a warm container is
+	// attached only when it has the same, and a launch whose app's
+	// version moved on is marked ConfigChanged.
+	ConfigVersion int64
+	// Fresh always inserts a new launch (`appstore launch --restart`):
+	// no reuse, no warm container; the launch it then replaces is stopped
+	// once the new one runs.
+	Fresh bool
 }
 
 // LaunchOrigin says how BeginLaunch satisfied a request.
@@ -280,7 +290,7 @@ func (s *Store) BeginLaunch(ctx context.Context, n NewLaunch) (*catalog.Launch, 
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('launch:' || $1))`, strconv.FormatInt(n.RepositoryID, 10)); err != nil {
 			return mapError(err)
 		}
-		if !n.Warm {
+		if !n.Warm && !n.Fresh {
 			l, err := scanLaunch(tx.QueryRow(ctx, `
 				UPDATE launches l SET expires_at = CASE WHEN $6 THEN now() + make_interval(secs => $5)
 					ELSE greatest(l.expires_at, now() + make_interval(secs => $5)) END
@@ -305,9 +315,9 @@ func (s *Store) BeginLaunch(ctx context.Context, n NewLaunch) (*catalog.Launch, 
 				WHERE r.id = l.repository_id AND l.id = (
 					SELECT id FROM launches
 					WHERE repository_id = $1 AND build_id = $2 AND resource_profile = $3 AND runner = $4
-					  AND warm AND status = 'running'
+					  AND warm AND status = 'running' AND config_version = $6
 					ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)
-				RETURNING `+launchColumns, n.RepositoryID, n.BuildID, n.Profile, n.Runner, ttl))
+				RETURNING `+launchColumns, n.RepositoryID, n.BuildID, n.Profile, n.Runner, ttl, n.ConfigVersion))
 			switch {
 			case err == nil:
 				out, origin = l, LaunchAttached
@@ -326,9 +336,9 @@ func (s *Store) BeginLaunch(ctx context.Context, n NewLaunch) (*catalog.Launch, 
 		}
 		var id int64
 		err := tx.QueryRow(ctx, `
-			INSERT INTO launches (repository_id, build_id, app_port, resource_profile, runner, warm, expires_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
-			n.RepositoryID, n.BuildID, n.AppPort, n.Profile, n.Runner, n.Warm, expires).Scan(&id)
+			INSERT INTO launches (repository_id, build_id, app_port, resource_profile, runner, warm, expires_at, config_version)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
+			n.RepositoryID, n.BuildID, n.AppPort, n.Profile, n.Runner, n.Warm, expires, n.ConfigVersion).Scan(&id)
 		if err != nil {
 			return fmt.Errorf("record launch: %w", mapError(err))
 		}

@@ -124,6 +124,10 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, ms []Migration, logger *sl
 	if err != nil {
 		return nil, err
 	}
+	done, err := appliedVersions(ctx, conn)
+	if err != nil {
+		return nil, err
+	}
 	latest := 0
 	if len(ms) > 0 {
 		latest = ms[len(ms)-1].Version
@@ -133,7 +137,10 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, ms []Migration, logger *sl
 	}
 	var applied []int
 	for _, m := range ms {
-		if m.Version <= current {
+		// Every migration not applied yet, not only those above the
+		// newest applied: branches merged in any order leave gaps (0012
+		// after 0018), and a database at 18 must still get 12.
+		if done[m.Version] {
 			continue
 		}
 		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
@@ -152,8 +159,27 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, ms []Migration, logger *sl
 	return applied, nil
 }
 
-// CheckSchema returns an error unless the database is at exactly the version
-// this binary knows (older: run migrate; newer: upgrade).
+// appliedVersions are the versions recorded in schema_migrations.
+func appliedVersions(ctx context.Context, db interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}) (map[int]bool, error) {
+	rows, err := db.Query(ctx, `SELECT version FROM schema_migrations`)
+	if err != nil {
+		return nil, fmt.Errorf("read applied migrations: %w", err)
+	}
+	vs, err := pgx.CollectRows(rows, pgx.RowTo[int32])
+	if err != nil {
+		return nil, fmt.Errorf("read applied migrations: %w", err)
+	}
+	out := map[int]bool{}
+	for _, v := range vs {
+		out[int(v)] = true
+	}
+	return out, nil
+}
+
+// CheckSchema returns an error unless the database has every migration
+// this binary knows and none newer (missing: run migrate; newer: upgrade).
 func CheckSchema(ctx context.Context, pool *pgxpool.Pool) error {
 	v, err := SchemaVersion(ctx, pool)
 	if err != nil {
@@ -165,6 +191,19 @@ func CheckSchema(ctx context.Context, pool *pgxpool.Pool) error {
 		return fmt.Errorf("%w: database is at version %d, this binary knows up to %d; upgrade appstored", ErrSchemaTooNew, v, latest)
 	case v < latest:
 		return fmt.Errorf("database schema is at version %d, want %d: run `appstored migrate`", v, latest)
+	}
+	done, err := appliedVersions(ctx, pool)
+	if err != nil {
+		return err
+	}
+	ms, err := Migrations()
+	if err != nil {
+		return err
+	}
+	for _, m := range ms {
+		if !done[m.Version] {
+			return fmt.Errorf("database schema lacks migration %04d_%s: run `appstored migrate`", m.Version, m.Name)
+		}
 	}
 	return nil
 }

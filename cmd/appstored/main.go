@@ -43,6 +43,9 @@ Usage:
                                print its personal token; the daemon may run
   appstored users token <name> [flags]
                                replace an account's token and print the new one
+  appstored secrets rotate-key [flags]
+                               move every app secret to a new key, replace
+                               the key file (--secret-key-file) and exit
   appstored version            print the version
 
 Every flag has an environment variable: --database-url is APPSTORE_DATABASE_URL,
@@ -68,10 +71,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 		usersCmd, userName, args = args[0], args[1], args[2:]
+	case "secrets":
+		if len(args) == 0 || args[0] != "rotate-key" {
+			fmt.Fprintf(stderr, "appstored: secrets needs a command: appstored secrets rotate-key [flags]\n")
+			return 2
+		}
+		cmd, args = "rotate-key", args[1:]
 	case "help":
 		args = []string{"-h"}
 	default:
-		fmt.Fprintf(stderr, "appstored: unknown command %q (want serve, migrate, users or version)\n", cmd)
+		fmt.Fprintf(stderr, "appstored: unknown command %q (want serve, migrate, users, secrets rotate-key or version)\n", cmd)
 		return 2
 	}
 
@@ -92,6 +101,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	env.String(&cfg.RedisURL, "redis-url", "", "Redis URL for the asynq queue; empty runs jobs in process")
 	env.String(&cfg.Token, "token", "", "the daemon token: an admin's bearer token for changes, beside the accounts' personal tokens (appstored users add); at least 16 bytes (openssl rand -hex 32); required when appstored is exposed (--addr beyond loopback, or an --allowed-host beyond it)")
 	env.String(&allowedHosts, "allowed-host", "", "extra comma-separated host names accepted in Host/Origin headers; a name beyond loopback makes appstored exposed")
+	env.String(&cfg.SecretKeyFile, "secret-key-file", "", "file with the key that encrypts the apps' secrets (32 bytes in base64); empty: secrets.key in --data-dir, created at the first start. Every process of one catalog needs the same key")
 	env.String(&roles, "roles", strings.Join(daemon.AllRoles, ","), "comma-separated roles of this process: api, worker, runner")
 	env.Bool(&cfg.GitAllowPrivate, "git-allow-private", false, "allow Git URLs that resolve to private addresses when appstored is exposed (a local-only one always does)")
 	env.Bool(&cfg.AllowLocalRepos, "allow-local-repos", false, "allow file:// URLs and local paths when appstored is exposed (a trusted server: token holders can read its disk)")
@@ -200,6 +210,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 		fmt.Fprintf(stdout, "applied %d migration(s) %v\n", len(applied), applied)
+		return 0
+	case "rotate-key":
+		rot, err := daemon.RotateSecretKey(ctx, cfg)
+		if err != nil {
+			logger.Error("rotate the secrets key failed", "err", err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "resealed %d secret(s): key %s replaced by %s\n", rot.Resealed, rot.OldKeyID, rot.NewKeyID)
 		return 0
 	}
 	if err := daemon.Run(ctx, cfg); err != nil {

@@ -85,6 +85,7 @@ func (h *Launches) create(w http.ResponseWriter, r *http.Request) {
 		opts.TTL = d
 	}
 	opts.Profile = req.Profile
+	opts.Restart = req.Restart
 	l, origin, err := rn.Launch(r.Context(), r.PathValue("slug"), opts)
 	if err != nil {
 		launchError(w, r, err)

@@ -15,6 +15,7 @@ const (
 	GET    = http.MethodGet
 	POST   = http.MethodPost
 	PATCH  = http.MethodPatch
+	PUT    = http.MethodPut
 	DELETE = http.MethodDelete
 	ANY    = ""
 )
@@ -36,7 +37,7 @@ const (
 //     carries the actor (catalog.ActorFrom).
 func (s *Server) routes() []route {
 	repos, hooks, builds, launches, search, services := s.Repositories, s.Webhooks, s.Builds, s.Launches, s.Search, s.Services
-	thumbs, accounts, volumes := s.Thumbnails, s.Accounts, s.Volumes
+	thumbs, accounts, appcfg, volumes := s.Thumbnails, s.Accounts, s.AppConfig, s.Volumes
 	events, web := s.eventStream(), s.webView()
 	return []route{
 		// Health, readiness and metrics, for supervisors and scrapers.
@@ -75,6 +76,14 @@ func (s *Server) routes() []route {
 		{GET, "/api/v1/launches/{id}", read, launches.get},
 		{DELETE, "/api/v1/launches/{id}", mutating, launches.stop},
 		{GET, "/api/v1/launches/{id}/logs", read, launches.logs},
+
+		// An app's variables and secrets (appconfig.go): no route answers
+		// a secret's value.
+		{GET, "/api/v1/repositories/{slug}/env", read, appcfg.getEnv},
+		{PATCH, "/api/v1/repositories/{slug}/env", owned, appcfg.changeEnv},
+		{GET, "/api/v1/repositories/{slug}/secrets", read, appcfg.listSecrets},
+		{PUT, "/api/v1/repositories/{slug}/secrets/{name}", owned, appcfg.putSecret},
+		{DELETE, "/api/v1/repositories/{slug}/secrets/{name}", owned, appcfg.deleteSecret},
 
 		// Screenshots of the apps for their cards (thumbnails.go); the
 		// runner's browser takes them.

@@ -58,6 +58,7 @@ type Server struct {
 	Thumbnails   *Thumbnails
 	Volumes      *Volumes
 	Accounts     *Accounts
+	AppConfig    *AppConfig
 
 	// Handlers provided by other packages.
 	Events   EventStream                        // daemon/events: the event stream
@@ -120,6 +121,7 @@ func (s *Server) defaults() {
 	orNew(&s.Thumbnails).defaults(s)
 	orNew(&s.Volumes).defaults(s)
 	orNew(&s.Accounts).defaults(s)
+	orNew(&s.AppConfig).defaults(s)
 }
 
 // orNew sets *p to a new T when it is nil and returns it.

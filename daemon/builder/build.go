@@ -34,6 +34,7 @@ import (
 	"github.com/appstore-dev/appstore/catalog"
 	"github.com/appstore-dev/appstore/catalog/giturl"
 	"github.com/appstore-dev/appstore/catalog/store"
+	"github.com/appstore-dev/appstore/daemon/appconfig"
 	"github.com/appstore-dev/appstore/daemon/queue"
 	"github.com/appstore-dev/appstore/internal/textutil"
 )
@@ -81,6 +82,10 @@ type Options struct {
 	MaxCloneBytes int64
 	// LocalCheckout, when set, offers a checkout kept by ingestion.
 	LocalCheckout LocalCheckout
+	// AppConfig gives BuildKit builds the app's secrets (RUN
+	// --mount=type=secret,id=NAME) and redacts them from build logs and
+	// errors; nil: builds get no secrets.
+	AppConfig *appconfig.Service
 
 	// Timeout bounds one build (DefaultTimeout).
 	Timeout time.Duration
@@ -367,7 +372,21 @@ func (w *Worker) run(ctx context.Context, job queue.Job, work *store.BuildWork, 
 		w.heartbeat(bctx, work.ID, cancel, log)
 	}()
 
-	outcome, buildErr := w.build(bctx, work, logs)
+	var secrets map[string][]byte
+	var redact *appconfig.Redactor
+	var buildErr error
+	if w.opts.AppConfig != nil {
+		secrets, redact, buildErr = w.opts.AppConfig.Secrets(bctx, work.Repository)
+		// The build's log and its error never show a secret's value.
+		logs.setRedactor(redact)
+	}
+	var outcome store.BuildOutcome
+	if buildErr == nil {
+		outcome, buildErr = w.build(bctx, work, logs, secrets)
+	}
+	if buildErr != nil && !redact.Empty() {
+		buildErr = &redactedError{err: buildErr, msg: redact.String(buildErr.Error())}
+	}
 	cancel(nil)
 	<-heartbeatDone
 
@@ -531,7 +550,7 @@ func ImageTag(slug, commit string) string {
 // build does the work and returns the outcome. An error is a failure to
 // record as failed (or retried, for transient ones); a context ended by
 // cancellation or timeout is decided by the caller from its cause.
-func (w *Worker) build(ctx context.Context, work *store.BuildWork, logs *logSink) (store.BuildOutcome, error) {
+func (w *Worker) build(ctx context.Context, work *store.BuildWork, logs *logSink, secrets map[string][]byte) (store.BuildOutcome, error) {
 	key := CacheKey(work.RepositoryID, work.CommitSHA, work.DockerfilePath, work.ContextPath)
 	tag := ImageTag(work.Repository, work.CommitSHA)
 	if !work.NoCache {
@@ -561,7 +580,7 @@ func (w *Worker) build(ctx context.Context, work *store.BuildWork, logs *logSink
 	}
 	var o store.BuildOutcome
 	if choice.Kind == BuilderBuildKit {
-		o, err = w.buildKitBuild(ctx, bk, work, dir, tag, labels, logs)
+		o, err = w.buildKitBuild(ctx, bk, work, dir, tag, labels, logs, secrets)
 	} else {
 		o, err = w.classicBuild(ctx, work, dir, tag, labels, logs)
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 	"github.com/moby/buildkit/session"
 	"github.com/moby/buildkit/session/filesync"
+	"github.com/moby/buildkit/session/secrets/secretsprovider"
 	"github.com/moby/buildkit/solver/errdefs"
 	"github.com/moby/patternmatcher"
 	"github.com/tonistiigi/fsutil"
@@ -268,7 +269,7 @@ func prepareBuildKit(root, contextPath, dockerfilePath string) (*buildkitInput, 
 // buildKitBuild builds the checkout at dir with the engine's BuildKit and
 // the in-process Dockerfile frontend, exporting the image into the
 // engine's store as tag.
-func (w *Worker) buildKitBuild(ctx context.Context, c *bkclient.Client, work *store.BuildWork, dir, tag string, labels map[string]string, logs *logSink) (store.BuildOutcome, error) {
+func (w *Worker) buildKitBuild(ctx context.Context, c *bkclient.Client, work *store.BuildWork, dir, tag string, labels map[string]string, logs *logSink, secrets map[string][]byte) (store.BuildOutcome, error) {
 	in, err := prepareBuildKit(dir, work.ContextPath, work.DockerfilePath)
 	if err != nil {
 		return store.BuildOutcome{}, err
@@ -309,6 +310,8 @@ func (w *Worker) buildKitBuild(ctx context.Context, c *bkclient.Client, work *st
 		maxBytes:    w.opts.MaxRemoteBytes,
 		engine:      w.engine,
 		say:         logs.addf,
+		slug:        work.Repository,
+		secrets:     secrets,
 	}
 
 	attrs := map[string]string{
@@ -334,6 +337,9 @@ func (w *Worker) buildKitBuild(ctx context.Context, c *bkclient.Client, work *st
 		return store.BuildOutcome{}, fmt.Errorf("BuildKit session: %w", err)
 	}
 	s.Allow(filesync.NewFSSyncProvider(dirs))
+	// The app's secrets, for RUN --mount=type=secret,id=NAME: BuildKit
+	// mounts them in that step only; they are in no layer and no cache key.
+	s.Allow(secretsprovider.FromMap(secrets))
 	g.sessionID = s.ID()
 
 	status := make(chan *bkclient.SolveStatus)

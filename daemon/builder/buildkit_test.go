@@ -171,13 +171,21 @@ func TestDockerignoreNextToTheDockerfileWins(t *testing.T) {
 	}
 }
 
-// TestSecretMountGetsAClearError: apps have no build secrets yet.
+// TestSecretMountGetsAClearError: a secret the app does not have is
+// named, with the command that sets it: in the log for an optional mount
+// (the Dockerfile default), as the refusal for a required one.
 func TestSecretMountGetsAClearError(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, builder.Options{})
 	slug, _, _ := e.bbRepo("secret", "FROM BASE\nRUN echo before\nRUN --mount=type=secret,id=npmrc cat /run/secrets/npmrc\n", nil)
 	b := e.buildFails(slug)
-	for _, want := range []string{"Dockerfile line 3", "RUN --mount=type=secret", "apps cannot have build secrets yet"} {
+	if !strings.Contains(b.ErrorMessage, "Dockerfile line 3") {
+		t.Errorf("error %q does not name the step", b.ErrorMessage)
+	}
+	e.logHas(b.ID, "the secret npmrc is not set", "appstore secret set secret npmrc")
+	slug, _, _ = e.bbRepo("secretreq", "FROM BASE\nRUN --mount=type=secret,id=npmrc,required=true cat /run/secrets/npmrc\n", nil)
+	b = e.buildFails(slug)
+	for _, want := range []string{"Dockerfile line 2", "RUN --mount=type=secret,id=npmrc", "secretreq has no secret npmrc", "appstore secret set secretreq npmrc"} {
 		if !strings.Contains(b.ErrorMessage, want) {
 			t.Errorf("error %q lacks %q", b.ErrorMessage, want)
 		}

@@ -148,6 +148,9 @@ func newEnv(t testing.TB, opts builder.Options) *env {
 	}
 	e.app = app
 	opts.Store, opts.Queue = st, e.queue
+	if opts.AppConfig != nil {
+		opts.AppConfig.Store = st
+	}
 	if opts.Engine == nil {
 		opts.Engine = e.engine
 	}

@@ -52,6 +52,10 @@ type guard struct {
 	engine      Engine
 	say         func(string, ...any)
 	sessionID   string
+	// slug and secrets are the app's and the names of its secrets, which
+	// RUN --mount=type=secret may ask for.
+	slug    string
+	secrets map[string][]byte
 
 	mu      sync.Mutex
 	lines   map[string]int    // op digest → its Dockerfile line
@@ -349,7 +353,11 @@ func (g *guard) exec(e *pb.ExecOp, def *pb.Definition, dgst string) (bool, error
 	for _, m := range e.Mounts {
 		switch m.MountType {
 		case pb.MountType_SECRET:
-			return false, g.refuse("%s: RUN --mount=type=secret: apps cannot have build secrets yet, so the step would find none; build without the secret (a public download, or a default the app replaces at run time)", what())
+			if m.SecretOpt != nil {
+				if err := g.secret(m.SecretOpt.ID, m.SecretOpt.Optional, what); err != nil {
+					return false, err
+				}
+			}
 		case pb.MountType_SSH:
 			return false, g.refuse("%s: RUN --mount=type=ssh: builds have no SSH agent to forward; fetch what the step needs over HTTPS instead", what())
 		case pb.MountType_CACHE:
@@ -364,10 +372,31 @@ func (g *guard) exec(e *pb.ExecOp, def *pb.Definition, dgst string) (bool, error
 			changed = true
 		}
 	}
-	if len(e.Secretenv) > 0 {
-		return false, g.refuse("%s: RUN --mount=type=secret,env=…: apps cannot have build secrets yet", what())
+	for _, se := range e.Secretenv {
+		if err := g.secret(se.ID, se.Optional, what); err != nil {
+			return false, err
+		}
 	}
 	return changed, nil
+}
+
+// secret checks that a step's secret is one of the app's (`appstore secret
+// set`); an optional one may be missing.
+func (g *guard) secret(id string, optional bool, what func() string) error {
+	if _, ok := g.secrets[id]; ok {
+		return nil
+	}
+	slug := g.slug
+	if slug == "" {
+		slug = "<slug>"
+	}
+	if optional {
+		// Dockerfile secret mounts are optional unless required=true: the
+		// step runs without it, and the log says why it may fail.
+		g.say("%s: the secret %s is not set, so the step runs without it; `appstore secret set %s %s` sets it", what(), id, slug, id)
+		return nil
+	}
+	return g.refuse("%s: RUN --mount=type=secret,id=%s: %s has no secret %s; set it with `appstore secret set %s %s`", what(), id, slug, id, slug, id)
 }
 
 // instruction names the Dockerfile instruction that made op dgst (or, for

@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/appstore-dev/appstore/daemon/appconfig"
 )
 
 // Batching of log writes: lines are stored at most flushInterval after
@@ -30,7 +32,9 @@ type logSink struct {
 	limit  int64
 	logger *slog.Logger
 
-	mu        sync.Mutex
+	mu sync.Mutex
+	// redact hides the app's secrets in every line.
+	redact    *appconfig.Redactor
 	pending   []string
 	bytes     int64 // bytes of the lines accepted (stored or pending), newline included
 	truncated bool
@@ -51,6 +55,13 @@ func newLogSink(ctx context.Context, st logStore, id, limit int64, logger *slog.
 	return s
 }
 
+// setRedactor makes every later line go through r.
+func (s *logSink) setRedactor(r *appconfig.Redactor) {
+	s.mu.Lock()
+	s.redact = r
+	s.mu.Unlock()
+}
+
 // add accepts one line (without its newline).
 func (s *logSink) add(line string) {
 	s.mu.Lock()
@@ -58,6 +69,7 @@ func (s *logSink) add(line string) {
 	if s.truncated {
 		return
 	}
+	line = s.redact.String(line)
 	size := int64(len(line)) + 1
 	if s.limit > 0 && s.bytes+size > s.limit {
 		s.truncated = true
@@ -150,3 +162,14 @@ func formatBytes(n int64) string {
 	}
 	return fmt.Sprintf("%d bytes", n)
 }
+
+// redactedError is a build error whose message had an app secret in it:
+// it says msg, and errors.As still finds what it wraps (a transient
+// engine error is retried).
+type redactedError struct {
+	err error
+	msg string
+}
+
+func (e *redactedError) Error() string { return e.msg }
+func (e *redactedError) Unwrap() error { return e.err }

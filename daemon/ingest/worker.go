@@ -448,6 +448,7 @@ type storedMetadata struct {
 	HF         *catalog.HFMetadata      `json:"hf,omitempty"`
 	Resources  string                   `json:"resources,omitempty"`
 	Storage    *catalog.Storage         `json:"storage,omitempty"`
+	Env        []catalog.DeclaredEnv    `json:"env,omitempty"`
 	Facts      map[string]string        `json:"facts,omitempty"`
 	Warnings   []string                 `json:"warnings,omitempty"`
 	Clone      cloneStats               `json:"clone"`
@@ -479,7 +480,7 @@ func (o *outcome) card() *store.IngestCard {
 func (o *outcome) storedMetadata() json.RawMessage {
 	m, c := o.meta, o.clone
 	sm := storedMetadata{
-		Build: m.Build, HF: m.HF, Resources: m.Resources, Storage: m.Storage, Facts: m.Facts, Warnings: m.Warnings,
+		Build: m.Build, HF: m.HF, Resources: m.Resources, Storage: m.Storage, Env: m.Env, Facts: m.Facts, Warnings: m.Warnings,
 		Clone: cloneStats{Branch: c.Branch, Bytes: c.Bytes, TreeBytes: c.TreeBytes, Files: c.Files, DurationMS: c.Duration.Milliseconds()},
 	}
 	if m.DockerfilePath != "" {

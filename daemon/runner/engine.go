@@ -145,6 +145,9 @@ type containerSpec struct {
 	AppPort  int
 	Profile  Profile
 	Network  string
+	// Env is the app's configuration, NAME=value (variables and secrets:
+	// appconfig.Service.LaunchConfig), after PORT.
+	Env []string
 	// Volume is the app's data volume (storage:), nil without.
 	Volume *volumeMount
 }
@@ -160,7 +163,7 @@ func hardened(s containerSpec) (*container.Config, *container.HostConfig) {
 	pids := s.Profile.Pids
 	cfg := &container.Config{
 		Image:        s.Image,
-		Env:          []string{"PORT=" + strconv.Itoa(s.AppPort)},
+		Env:          append([]string{"PORT=" + strconv.Itoa(s.AppPort)}, s.Env...),
 		ExposedPorts: nat.PortSet{port: struct{}{}},
 		Labels: map[string]string{
 			LabelManaged:    "true",

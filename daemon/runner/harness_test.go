@@ -53,7 +53,12 @@ func newHarness(t *testing.T, cfg runner.Config) *harness {
 	_, _ = rand.Read(b[:])
 	cfg.ID = "test-" + hex.EncodeToString(b[:])
 	cfg.Store = st
-	cfg.Logger = testLogger(t)
+	if cfg.Logger == nil {
+		cfg.Logger = testLogger(t)
+	}
+	if cfg.AppConfig != nil {
+		cfg.AppConfig.Store = st
+	}
 	cfg.BaseURL = func() string { return h.srv.URL }
 	if cfg.SweepInterval == 0 {
 		cfg.SweepInterval = 100 * time.Millisecond
@@ -67,7 +72,7 @@ func newHarness(t *testing.T, cfg runner.Config) *harness {
 
 	launches := &api.Launches{Store: st, Runner: r}
 	h.srv = httptest.NewServer((&api.Server{Store: st, Logger: cfg.Logger, Guard: &api.Guard{Loopback: true}, Launches: launches, Previews: r.Preview,
-		Repositories: &api.Repositories{StopLaunches: r.StopRepository}}).Handler())
+		Repositories: &api.Repositories{StopLaunches: r.StopRepository}, AppConfig: &api.AppConfig{Store: st, Service: cfg.AppConfig}}).Handler())
 	_, h.port, _ = net.SplitHostPort(h.srv.Listener.Addr().String())
 	addr := h.srv.Listener.Addr().String()
 	h.web = &http.Client{

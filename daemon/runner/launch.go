@@ -29,6 +29,32 @@ type LaunchOptions struct {
 	TTL time.Duration
 	// Profile is a resource profile name ("" = the repository's, else small).
 	Profile string
+	// Restart starts a new launch even when one of the same build and
+	// profile runs (to apply changed variables or secrets); the running
+	// one is replaced once the new one answers.
+	Restart bool
+}
+
+// launchEnv is a launch's configuration: its environment and the
+// configuration version it was read at; fresh skips reuse (a restart).
+type launchEnv struct {
+	env     []string
+	version int64
+	fresh   bool
+}
+
+// appEnv reads the app's configuration for a launch; a required variable
+// or secret that is not set refuses it (*catalog.MissingConfigError)
+// before anything is recorded or started.
+func (r *Runner) appEnv(ctx context.Context, slug string) (launchEnv, error) {
+	if r.cfg.AppConfig == nil {
+		return launchEnv{}, nil
+	}
+	c, err := r.cfg.AppConfig.LaunchConfig(ctx, slug)
+	if err != nil {
+		return launchEnv{}, err
+	}
+	return launchEnv{env: c.Env, version: c.Version}, nil
 }
 
 // Launch starts the latest succeeded build of the repository slug, or
@@ -66,6 +92,11 @@ func (r *Runner) launch(ctx context.Context, slug string, opts LaunchOptions) (*
 	if err != nil {
 		return nil, 0, err
 	}
+	env, err := r.appEnv(ctx, slug)
+	if err != nil {
+		return nil, 0, err
+	}
+	env.fresh = opts.Restart
 	ref, port, err := r.imageAndPort(ctx, t)
 	if err != nil {
 		return nil, 0, err
@@ -75,12 +106,12 @@ func (r *Runner) launch(ctx context.Context, slug string, opts LaunchOptions) (*
 		return nil, 0, err
 	}
 	defer release()
-	return r.begin(ctx, t, ref, port, prof, ttl, exact, 0)
+	return r.begin(ctx, t, ref, port, prof, ttl, exact, 0, env)
 }
 
 // begin records the launch of target's latest succeeded build (BeginLaunch)
 // and starts its container, or routes the launch it reused or attached.
-func (r *Runner) begin(ctx context.Context, t *store.LaunchTarget, ref string, port int, prof Profile, ttl time.Duration, exact bool, redeploys int64) (*catalog.Launch, store.LaunchOrigin, error) {
+func (r *Runner) begin(ctx context.Context, t *store.LaunchTarget, ref string, port int, prof Profile, ttl time.Duration, exact bool, redeploys int64, env launchEnv) (*catalog.Launch, store.LaunchOrigin, error) {
 	slug := t.Slug
 	vol, err := r.volumeFor(ctx, t)
 	if err != nil {
@@ -89,6 +120,7 @@ func (r *Runner) begin(ctx context.Context, t *store.LaunchTarget, ref string, p
 	l, origin, err := r.st.BeginLaunch(ctx, store.NewLaunch{
 		RepositoryID: t.RepositoryID, BuildID: t.Build.ID, AppPort: port, Profile: prof.Name,
 		Runner: r.id, TTL: ttl, ExactTTL: exact, Redeploys: redeploys,
+		ConfigVersion: env.version, Fresh: env.fresh,
 	})
 	if err != nil {
 		return nil, 0, err
@@ -110,7 +142,7 @@ func (r *Runner) begin(ctx context.Context, t *store.LaunchTarget, ref string, p
 	switch origin {
 	case store.LaunchCreated:
 		r.logger.Info("launch starting", "launch", l.ID, "slug", slug, "build", t.Build.ID, "profile", prof.Name, "port", port)
-		r.spawn(l, containerSpec{Image: ref, LaunchID: l.ID, BuildID: t.Build.ID, Slug: slug, Runner: r.id, AppPort: port, Profile: prof, Volume: vol})
+		r.spawn(l, containerSpec{Image: ref, LaunchID: l.ID, BuildID: t.Build.ID, Slug: slug, Runner: r.id, AppPort: port, Profile: prof, Env: env.env, Volume: vol})
 	case store.LaunchAttached:
 		r.logger.Info("launch attached to a warm container", "launch", l.ID, "slug", slug)
 		r.addRoute(l)
@@ -362,9 +394,16 @@ func deathMessage(ins container.InspectResponse, output, when string) string {
 // it stores and prints safely.
 func (r *Runner) failLaunch(id int64, cid, msg string, exitCode *int) {
 	r.routes.remove(id)
-	msg = textutil.CleanLines(msg)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	if r.cfg.AppConfig != nil {
+		// The app's output may print its secrets: the message goes into
+		// the launch, its event and the API's answers.
+		if l, err := r.st.Launch(ctx, id); err == nil {
+			msg = r.cfg.AppConfig.Redactor(ctx, l.Repository).String(msg)
+		}
+	}
+	msg = textutil.CleanLines(msg)
 	l, changed, err := r.st.TransitionLaunch(ctx, id, store.LaunchChange{
 		To: catalog.LaunchFailed, From: []catalog.LaunchStatus{catalog.LaunchStarting, catalog.LaunchRunning},
 		Message: &msg, ExitCode: exitCode,
@@ -731,7 +770,13 @@ func (r *Runner) redeploy(ctx context.Context) {
 			r.markRedeployFailed(t.Build.ID)
 			continue
 		}
-		l, _, err := r.begin(ctx, t, ref, port, prof, ttl, true, old.ID)
+		env, err := r.appEnv(ctx, t.Slug)
+		if err != nil {
+			r.logger.Warn("redeploy: cannot read the app's configuration", "slug", t.Slug, "build", t.Build.ID, "err", err)
+			r.markRedeployFailed(t.Build.ID)
+			continue
+		}
+		l, _, err := r.begin(ctx, t, ref, port, prof, ttl, true, old.ID, env)
 		if err != nil {
 			r.logger.Warn("redeploy", "slug", t.Slug, "err", err)
 			continue

@@ -53,6 +53,7 @@ func (r *Runner) Logs(ctx context.Context, id int64, follow bool, tail int, emit
 		return &unavailableError{fmt.Sprintf("read the output of launch %d: %v", id, err)}
 	}
 	defer rc.Close()
+	redact := r.cfg.AppConfig.Redactor(ctx, l.Repository)
 	err = demux(rc, func(stream string, line []byte) error {
 		ll := LogLine{Stream: stream}
 		// With timestamps each line starts with RFC 3339 and a space.
@@ -63,7 +64,8 @@ func (r *Runner) Logs(ctx context.Context, id int64, follow bool, tail int, emit
 		}
 		// As build logs are: a terminal that prints the app's output
 		// must not obey it (titles, clipboard writes, disguised links).
-		ll.Line = textutil.CleanLine(string(line))
+		// The app's secrets never leave in its output.
+		ll.Line = textutil.CleanLine(redact.String(string(line)))
 		return emit(ll)
 	})
 	if err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) {

@@ -32,6 +32,7 @@ import (
 
 	"github.com/appstore-dev/appstore/catalog"
 	"github.com/appstore-dev/appstore/catalog/store"
+	"github.com/appstore-dev/appstore/daemon/appconfig"
 )
 
 // maxEngineBackoff caps the waits between attempts to reach the engine
@@ -134,6 +135,10 @@ type Config struct {
 	WakeBurst    int
 	WakeInterval time.Duration
 	ClientKey    func(r *http.Request) string
+	// AppConfig gives launches the apps' variables and secrets and
+	// redacts the secrets from launch output and errors; nil gives apps
+	// PORT only.
+	AppConfig *appconfig.Service
 
 	// OnRunning, when set, is told about every launch that starts to
 	// answer (warm ones too), after it is recorded running: the thumbnail

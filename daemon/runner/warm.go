@@ -81,7 +81,7 @@ func (r *Runner) fillWarm(ctx context.Context) {
 	have := map[int64]bool{}
 	for _, l := range current {
 		w, ok := want[l.RepositoryID]
-		keep := ok && !have[l.RepositoryID] && l.BuildID != nil && *l.BuildID == w.target.Build.ID && l.ResourceProfile == w.profile.Name
+		keep := ok && !have[l.RepositoryID] && l.BuildID != nil && *l.BuildID == w.target.Build.ID && l.ResourceProfile == w.profile.Name && !l.ConfigChanged
 		if keep {
 			have[l.RepositoryID] = true
 			continue
@@ -125,15 +125,20 @@ func (r *Runner) fillWarm(ctx context.Context) {
 			r.logger.Debug("warm pool: cannot start", "slug", t.Slug, "err", err)
 			continue
 		}
+		env, err := r.appEnv(ctx, t.Slug)
+		if err != nil {
+			r.logger.Debug("warm pool: cannot start", "slug", t.Slug, "err", err)
+			continue
+		}
 		l, _, err := r.st.BeginLaunch(ctx, store.NewLaunch{
 			RepositoryID: t.RepositoryID, BuildID: t.Build.ID, AppPort: port, Profile: w.profile.Name,
-			Runner: r.id, Warm: true,
+			Runner: r.id, Warm: true, ConfigVersion: env.version,
 		})
 		if err != nil {
 			r.logger.Warn("warm pool: record", "slug", t.Slug, "err", err)
 			continue
 		}
 		r.logger.Info("warm pool: starting", "launch", l.ID, "slug", t.Slug, "build", t.Build.ID)
-		r.spawn(l, containerSpec{Image: ref, LaunchID: l.ID, BuildID: t.Build.ID, Slug: t.Slug, Runner: r.id, AppPort: port, Profile: w.profile, Volume: vol})
+		r.spawn(l, containerSpec{Image: ref, LaunchID: l.ID, BuildID: t.Build.ID, Slug: t.Slug, Runner: r.id, AppPort: port, Profile: w.profile, Env: env.env, Volume: vol})
 	}
 }

@@ -481,7 +481,7 @@ func TestWebViewWithToken(t *testing.T) {
 	repo := gitserver.NewRepoFiles(t, "token-app", []gitserver.File{
 		{Name: "Dockerfile", Content: "FROM scratch\nCOPY app /app\nCMD [\"/app\"]\n"},
 		{Name: "app", Content: "placeholder\n", Mode: 0o755},
-		{Name: "tags.yaml", Content: "emoji: 🔑\n"},
+		{Name: "tags.yaml", Content: "emoji: 🔑\nenv:\n  - name: API_KEY\n    description: the key of the service\n    required: true\n    secret: true\n"},
 	})
 	// No Dockerfile: its ingestion fails, and nothing is built.
 	plain := gitserver.NewRepoFiles(t, "plain-app", []gitserver.File{{Name: "README.md", Content: "# plain\n"}})
@@ -516,7 +516,7 @@ func TestWebViewWithToken(t *testing.T) {
 		const panels = document.querySelectorAll('article.app > .panel, article.app > .two');
 		const h1 = document.querySelector('article.app h1');
 		return h1 && h1.textContent === 'No app “nope”' && a && !a.hidden
-			&& a.textContent.includes('not registered') && panels.length === 6
+			&& a.textContent.includes('not registered') && panels.length === 7
 			&& [...panels].every((p) => p.hidden && p.offsetParent === null); })()`, short)
 	b.screenshot("unknown-app")
 	b.step("open the add form", short, chromedp.Navigate(d.URL+"/add"))
@@ -541,6 +541,20 @@ func TestWebViewWithToken(t *testing.T) {
 		!!document.querySelector('.timeline li[data-status="ready"]') &&
 		!!document.querySelector('#app-status [data-kind="ingest"][data-status="ready"]')`, time.Minute)
 	b.screenshot("added-with-token")
+	// What the app declares it needs, read by ingestion from tags.yaml:
+	// missing, with the command that sets it; set from elsewhere, the
+	// page follows (repository.config_changed), and never shows a value.
+	b.wait("the configuration lists the missing secret", `(() => { const r = document.querySelector('[data-role="config"] tr[data-name="API_KEY"]');
+		return r && r.dataset.state === 'missing' && r.textContent.includes('appstore secret set token-app API_KEY')
+			&& r.textContent.includes('required, secret') && r.textContent.includes('the key of the service'); })()`, short)
+	cfgClient := &client.Client{BaseURL: d.URL, Token: "s3cret-web-token-0001"}
+	if _, err := cfgClient.SetSecret(context.Background(), "token-app", "API_KEY", "web-secret-value-77"); err != nil {
+		t.Fatal(err)
+	}
+	b.wait("the secret shows as set, live, without its value", `(() => { const r = document.querySelector('[data-role="config"] tr[data-name="API_KEY"]');
+		return r && r.dataset.state === 'secret' && r.textContent.includes('set (secret)')
+			&& !document.documentElement.outerHTML.includes('web-secret-value-77'); })()`, short)
+	b.screenshot("configuration")
 	// No runner here: the build cannot have succeeded, so Launch is
 	// disabled and says why instead of offering a click that can only fail.
 	b.wait("Launch disabled with the reason", `(() => { const btn = document.querySelector('.launch [data-action="launch"]');

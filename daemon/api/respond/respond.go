@@ -72,6 +72,7 @@ func toError(r *http.Request, err error) *Error {
 	var he *Error
 	var inv *catalog.InvalidError
 	var conflict *catalog.ConflictError
+	var missing *catalog.MissingConfigError
 	var maxBytes *http.MaxBytesError
 	detail := func(status int, code, msg string) *Error {
 		return &Error{Status: status, Detail: apitype.ErrorDetail{Code: code, Message: msg}}
@@ -84,6 +85,10 @@ func toError(r *http.Request, err error) *Error {
 	case errors.As(err, &inv):
 		e := detail(http.StatusBadRequest, apitype.CodeInvalid, inv.Error())
 		e.Detail.Field = inv.Field
+		return e
+	case errors.As(err, &missing):
+		e := detail(http.StatusConflict, apitype.CodeConfigMissing, missing.Error())
+		e.Detail.Slug = missing.Slug
 		return e
 	case errors.As(err, &conflict):
 		e := detail(http.StatusConflict, apitype.CodeConflict, conflict.Message)

@@ -139,6 +139,8 @@ type buildChoice struct {
 	// appDirs are the contexts of compose application services, where
 	// manifests are read for tags.
 	appDirs []string
+	// composeEnv are the environment: keys of the compose service chosen.
+	composeEnv []string
 }
 
 // candidate reads and parses the Dockerfile at p once.
@@ -707,7 +709,7 @@ func (x *extraction) pickComposeService(file string, services []composeService) 
 		return false
 	})
 	best := apps[0]
-	ch := &buildChoice{cand: best.cand, composePorts: best.ports, composeTarget: best.svc.Target}
+	ch := &buildChoice{cand: best.cand, composePorts: best.ports, composeTarget: best.svc.Target, composeEnv: best.svc.Environment}
 	ch.Dockerfile, ch.Context, ch.Source = best.cand.real, best.svc.Context, catalog.ChoiceCompose
 	ch.ComposeFile, ch.ComposeService = file, best.svc.Name
 	ch.cand.missing = x.missingSources(ch.Context, best.cand.facts.Sources)

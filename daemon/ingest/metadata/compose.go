@@ -78,7 +78,9 @@ type composeService struct {
 	Ports     []int
 	Expose    []int
 	DependsOn []string
-	Line      int
+	// Environment are the keys of environment:.
+	Environment []string
+	Line        int
 }
 
 // maxComposeServices bounds the services read from one compose file.
@@ -133,6 +135,8 @@ func parseCompose(file string, data []byte) ([]composeService, []string) {
 				s.Expose = composePorts(val)
 			case "depends_on":
 				s.DependsOn = composeDependsOn(val)
+			case "environment":
+				s.Environment = composeEnvironment(val)
 			}
 		}
 		out = append(out, s)

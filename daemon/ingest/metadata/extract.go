@@ -67,6 +67,9 @@ type Result struct {
 	// Storage is the data directory tags.yaml declares (storage:), kept
 	// in a volume of the app's own; nil if none.
 	Storage *catalog.Storage `json:"storage,omitempty"`
+	// Env are the variables the app declares it reads: tags.yaml env:,
+	// .env.example and .env.sample, the compose service's environment:.
+	Env []catalog.DeclaredEnv `json:"env,omitempty"`
 	// Facts are other things worth showing: "go.module", "go.version".
 	Facts map[string]string `json:"facts,omitempty"`
 	// Warnings are problems that did not stop the ingestion (an unknown
@@ -79,7 +82,7 @@ type Result struct {
 // description, port, Dockerfile, tags). It goes up whenever they change so
 // that the sync reads repositories whose card older rules derived again,
 // even when their commit did not move.
-const CardVersion = 2
+const CardVersion = 3 // 3: the declared variables (Result.Env)
 
 // maxWarnings bounds Result.Warnings.
 const maxWarnings = 100
@@ -254,6 +257,9 @@ func (x *extraction) run(ctx context.Context, opts Options) error {
 
 	// 4. Author declarations, strongest first: tags.yaml, README, manifests.
 	x.applyTagsFile(tf)
+	if res.Env, err = x.declaredEnv(tf, ch); err != nil {
+		return err
+	}
 	readme, card, err := x.readme()
 	if err != nil {
 		return err

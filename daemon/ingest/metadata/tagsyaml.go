@@ -30,6 +30,13 @@ const maxListItems = 64
 //	context: .
 //	resources: small
 //	storage: /data        # or {path: /data, size: 1g}
+//	env:
+//	  - name: OPENAI_API_KEY
+//	    description: key for the embeddings
+//	    required: true
+//	    secret: true
+//	  - name: GREETING
+//	    default: hello
 //
 // tags may also be a list of "key:value" strings.
 type tagsFile struct {
@@ -40,6 +47,8 @@ type tagsFile struct {
 	Dockerfile, Context         string
 	Resources                   string
 	Storage                     *catalog.Storage
+	// Env are the variables the app reads (envdecl.go).
+	Env []catalog.DeclaredEnv
 }
 
 // declaredTag is a tag as written in a file, with the line for warnings.
@@ -48,7 +57,7 @@ type declaredTag struct {
 	Line       int
 }
 
-var tagsFileFields = "name, emoji, description, homepage, tags, port, dockerfile, context, resources, storage"
+var tagsFileFields = "name, emoji, description, homepage, tags, port, dockerfile, context, resources, env, storage"
 
 // parseTagsFile reads tags.yaml. Malformed YAML and fields of the wrong type
 // that steer the build (port, dockerfile, context) are errors; unknown fields
@@ -106,6 +115,10 @@ func parseTagsFile(file string, data []byte) (*tagsFile, []string, error) {
 		case "storage":
 			var w []string
 			out.Storage, w, err = storageValue(file, v)
+			warnings = append(warnings, w...)
+		case "env":
+			var w []string
+			out.Env, w = parseTagsEnv(file, v)
 			warnings = append(warnings, w...)
 		case "tags":
 			var w []string

@@ -55,6 +55,11 @@ export class AppView {
     // Removal asks first, in the page, saying what runs.
     this.confirmRemove = h('div', {class: 'confirm', role: 'group', 'aria-label': 'Confirm removal', hidden: true});
     this.tags = h('div', {class: 'tags-by-source'});
+    // What the app declares it reads and what sets each (secrets by name
+    // only: no route answers a value).
+    this.config = h('div', {class: 'config', 'data-role': 'config'});
+    this.configPanel = h('section', {class: 'panel', 'aria-labelledby': 'config-title', hidden: true},
+      h('h2', {id: 'config-title'}, 'Configuration'), this.config);
     this.tagInput = h('input', {type: 'text', id: 'new-tag', autocomplete: 'off', spellcheck: 'false', placeholder: 'key:value'});
     this.tagForm = h('form', {class: 'row tag-form', on: {submit: (e) => { e.preventDefault(); this.addTag(); }}},
       h('label', {for: 'new-tag', class: 'visually-hidden'}, 'Add a tag'), this.tagInput,
@@ -79,6 +84,7 @@ export class AppView {
       h('section', {class: 'panel', 'aria-labelledby': 'st-title'},
         h('h2', {id: 'st-title'}, 'Status'), this.statusEl, this.ingestError, this.launch.el, this.actions, this.confirmRemove),
       h('section', {class: 'panel', 'aria-labelledby': 'tags-title'}, h('h2', {id: 'tags-title'}, 'Tags'), this.tags, this.tagForm),
+      this.configPanel,
 
       h('div', {class: 'two'},
           h('section', {class: 'panel', 'aria-labelledby': 'tl-title'}, h('h2', {id: 'tl-title'}, 'Ingestion timeline'), this.timeline),
@@ -151,6 +157,7 @@ export class AppView {
       this.renderStatus(); // also without builds: the table and Launch say so
       const l = launches.get(this.slug);
       if (l) this.launch.set(l);
+      this.loadConfig();
       this.followOutput();
       this.loadReadme();
       if (this.logAuto) this.followNewest();
@@ -230,7 +237,10 @@ export class AppView {
   // may be one. Only the newest builds are loaded: when none of them
   // succeeded but older ones exist, the daemon decides.
   launchBlocked() {
-    return launchBlocked(this.repo && this.repo.ingest_status, [...this.builds.values()]);
+    const why = launchBlocked(this.repo && this.repo.ingest_status, [...this.builds.values()]);
+    if (why || !this.configMissing || !this.configMissing.length) return why;
+    // The daemon refuses the launch until these are set: say so first.
+    return `Not launchable until ${this.configMissing.join(', ')} ${this.configMissing.length > 1 ? 'are' : 'is'} set (see Configuration).`;
   }
 
   async loadReadme() {
@@ -363,6 +373,52 @@ export class AppView {
     } catch (err) {
       this.fail(err);
     }
+  }
+
+  // loadConfig shows the app's configuration: each declared variable with
+  // what sets it, a missing required one with the command that sets it,
+  // then the variables and secrets it does not declare. The panel stays
+  // hidden for an app that declares and has none (or a daemon without the
+  // route).
+  async loadConfig() {
+    let c;
+    try {
+      c = await api('GET', `/api/v1/repositories/${enc(this.slug)}/env`);
+    } catch (err) {
+      this.configPanel.hidden = true;
+      return;
+    }
+    const declared = new Set((c.declared || []).map((d) => d.name));
+    const missing = new Set(c.missing || []);
+    const rows = (c.declared || []).map((d) => {
+      const need = (d.required ? 'required' : 'optional') + (d.secret ? ', secret' : '');
+      let state;
+      if (d.set_by === 'default') state = h('span', {class: 'none'}, `default (${d.default})`);
+      else if (d.set_by) state = `set (${d.set_by})`;
+      else if (missing.has(d.name)) {
+        const cmd = d.secret ? `appstore secret set ${this.slug} ${d.name}` : `appstore env set ${this.slug} ${d.name}=…`;
+        state = h('span', {class: 'error'}, 'missing — ', h('code', {}, cmd));
+      } else state = h('span', {class: 'none'}, 'not set');
+      return h('tr', {dataset: {name: d.name, state: d.set_by || (missing.has(d.name) ? 'missing' : 'unset')}},
+        h('th', {scope: 'row'}, h('code', {}, d.name)), h('td', {}, need), h('td', {}, state),
+        h('td', {class: 'none'}, d.description || `from ${d.source}`));
+    });
+    for (const v of c.variables || []) {
+      if (!declared.has(v.name)) rows.push(h('tr', {dataset: {name: v.name, state: 'variable'}},
+        h('th', {scope: 'row'}, h('code', {}, v.name)), h('td', {}, 'variable'), h('td', {}, 'set'), h('td', {})));
+    }
+    for (const s of c.secrets || []) {
+      if (!declared.has(s.name)) rows.push(h('tr', {dataset: {name: s.name, state: 'secret'}},
+        h('th', {scope: 'row'}, h('code', {}, s.name)), h('td', {}, 'secret'), h('td', {}, 'set'), h('td', {})));
+    }
+    this.configPanel.hidden = rows.length === 0;
+    this.configMissing = [...missing];
+    this.renderStatus();
+    replace(this.config, h('div', {class: 'table-wrap'}, h('table', {class: 'builds'},
+      h('thead', {}, h('tr', {}, h('th', {scope: 'col'}, 'Variable'), h('th', {scope: 'col'}, 'Needs'),
+        h('th', {scope: 'col'}, 'Set'), h('th', {scope: 'col'}, 'About'))),
+      h('tbody', {}, rows))),
+    missing.size ? h('p', {class: 'error'}, `Launching is refused until ${[...missing].join(', ')} ${missing.size > 1 ? 'are' : 'is'} set.`) : null);
   }
 
   async refreshRepo() {
@@ -517,6 +573,8 @@ export class AppView {
           if (this.logCtrl) this.logCtrl.abort();
         } else if (what === 'created') {
           this.load();
+        } else if (what === 'config_changed') {
+          this.loadConfig();
         } else {
           this.refreshRepo();
         }
@@ -529,7 +587,10 @@ export class AppView {
         this.moreSteps();
         if (what === 'ready' || what === 'failed') {
           this.refreshRepo();
-          if (what === 'ready') this.loadReadme(); // it may have changed
+          if (what === 'ready') {
+            this.loadReadme(); // it may have changed
+            this.loadConfig(); // and what the app declares it needs
+          }
           announce(`Ingestion ${what}`);
         }
         break;
