@@ -20,15 +20,18 @@ type SearchResult struct {
 	// ThumbnailURL is the path of the app's screenshot, "" while it has
 	// none; ColorFrom and ColorTo are the colours its Hugging Face front
 	// matter gives its card (colorFrom, colorTo), for a card without one.
-	ThumbnailURL string    `json:"thumbnail_url,omitempty"`
-	ColorFrom    string    `json:"color_from,omitempty"`
-	ColorTo      string    `json:"color_to,omitempty"`
-	LaunchCount  int64     `json:"launch_count"`
-	CreatedAt    time.Time `json:"created_at"`
+	ThumbnailURL string `json:"thumbnail_url,omitempty"`
+	ColorFrom    string `json:"color_from,omitempty"`
+	ColorTo      string `json:"color_to,omitempty"`
+	LaunchCount  int64  `json:"launch_count"`
+	// StarCount is how many people starred the app.
+	StarCount int64     `json:"star_count"`
+	CreatedAt time.Time `json:"created_at"`
 	// Relevance is where the words of the query were found: 3 all in the
 	// name, 2 in the name and description, 1 somewhere including the
-	// README; 0 when the query has no words. Results are ordered by it,
-	// then by launches, then newest first.
+	// README; 0 when the query has no words or a sort: other than
+	// relevance. Results are ordered by it, then by launches, then newest
+	// first, unless sort: says otherwise.
 	Relevance int `json:"relevance,omitempty"`
 }
 

@@ -65,6 +65,8 @@ type Repository struct {
 	LastIngestedAt *time.Time      `json:"last_ingested_at,omitempty"`
 	LastCommitSHA  string          `json:"last_commit_sha,omitempty"`
 	LaunchCount    int64           `json:"launch_count"`
+	// StarCount is how many people starred the app.
+	StarCount int64 `json:"star_count"`
 	// Redeploy says whether a newer succeeded build replaces the app's
 	// running launch by itself (true unless turned off).
 	Redeploy bool  `json:"redeploy"`
@@ -143,6 +145,11 @@ type Build struct {
 	// Builder is which builder made the image: "buildkit" or "classic"
 	// ("" for a build served from the cache or that never started one).
 	Builder string `json:"builder,omitempty"`
+	// RegistryImage is the reference the image was pushed as
+	// (HOST[/PREFIX]/appstore/<slug>:<commit>) and ImageDigest the digest
+	// the registry answered, when appstored pushes to a registry.
+	RegistryImage string `json:"registry_image,omitempty"`
+	ImageDigest   string `json:"image_digest,omitempty"`
 
 	// CancelRequested is set while a running build is being stopped.
 	CancelRequested bool `json:"cancel_requested,omitempty"`

@@ -17,7 +17,7 @@ import (
 
 // eventTopics are the topics of the daemon's event types (docs/api.md,
 // "Event types"): the part of the type before the dot.
-var eventTopics = []string{"repository", "ingestion", "build", "launch", "service", "user"}
+var eventTopics = []string{"repository", "ingestion", "build", "launch", "service", "user", "comment"}
 
 // EventsOptions are the inputs of "appstore events".
 type EventsOptions struct {

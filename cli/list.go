@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -25,6 +26,9 @@ type ListOptions struct {
 	Status string
 	// Limit caps the number of repositories; zero means all.
 	Limit int
+	// Starred lists only the apps the user starred (a search for
+	// is:starred).
+	Starred bool
 }
 
 // NewCmdList builds "appstore list".
@@ -36,9 +40,12 @@ func NewCmdList(f *Factory) *cobra.Command {
 		Short:   "List registered repositories",
 		Long: `List registered repositories, newest first, fetching every page unless
 --limit is given. --tag filters by key:value (repeat it: all must match);
---status by ingestion status (queued, processing, ready, failed).`,
+--status by ingestion status (queued, processing, ready, failed).
+--starred lists the apps you starred (as ` + "`appstore search is:starred sort:new`" + `,
+whose results --json prints), with their star counts.`,
 		Example: `  appstore list
   appstore list --tag lang:go --status ready
+  appstore list --starred
   appstore list -q | xargs -n1 appstore show
   appstore list --json --jq '.[] | select(.ingest_status == "failed") | .slug'`,
 		Args: usageArgs(cobra.NoArgs),
@@ -51,6 +58,7 @@ func NewCmdList(f *Factory) *cobra.Command {
 	fl.StringArrayVarP(&opts.Tags, "tag", "t", nil, "only repositories with tag `key:value` (repeatable; all must match)")
 	fl.StringVar(&opts.Status, "status", "", "only repositories in ingestion `status` queued, processing, ready or failed")
 	fl.IntVarP(&opts.Limit, "limit", "L", 0, "at most `N` repositories (default: all)")
+	fl.BoolVar(&opts.Starred, "starred", false, "only the apps you starred")
 	return cmd
 }
 
@@ -68,6 +76,9 @@ func runList(ctx context.Context, opts *ListOptions) error {
 	c, err := opts.Client()
 	if err != nil {
 		return err
+	}
+	if opts.Starred {
+		return listStarred(ctx, opts, c, tags)
 	}
 	q := client.ListRepositoriesOptions{Tags: tags, Status: opts.Status, Limit: listPageSize}
 	if opts.Limit > 0 && opts.Limit < listPageSize {
@@ -138,4 +149,54 @@ func statusColor(ios *IOStreams, status string) func(string) string {
 		return ios.Yellow
 	}
 	return ios.Gray
+}
+
+// listStarred is list --starred: a search for is:starred, newest first,
+// narrowed by --tag and --status.
+func listStarred(ctx context.Context, opts *ListOptions, c *client.Client, tags []string) error {
+	terms := []string{catalog.IsKey + ":" + catalog.IsStarred, catalog.SortKey + ":" + catalog.SortNew}
+	terms = append(terms, tags...)
+	if opts.Status != "" {
+		terms = append(terms, "status:"+opts.Status)
+	}
+	so := client.SearchOptions{Query: strings.Join(terms, " "), Limit: listPageSize}
+	results := []client.SearchResult{}
+	for {
+		page, err := c.Search(ctx, so)
+		if err != nil {
+			return err
+		}
+		results = append(results, page.Results...)
+		if opts.Limit > 0 && len(results) >= opts.Limit {
+			results = results[:opts.Limit]
+			break
+		}
+		if page.NextCursor == "" || len(page.Results) == 0 {
+			break
+		}
+		so.Cursor = page.NextCursor
+	}
+	if done, err := writeList(ctx, opts.IO, opts.Output, results, func(r client.SearchResult) string { return r.Slug }); done {
+		return err
+	}
+	if len(results) == 0 {
+		if opts.IO.IsStdoutTTY() {
+			fmt.Fprintln(opts.IO.ErrOut, "No starred apps: `appstore star <slug>` stars one.")
+		}
+		return nil
+	}
+	sep := ","
+	if opts.IO.IsStdoutTTY() {
+		sep = ", "
+	}
+	t := newTable(opts.IO, "SLUG", "STATUS", "STARS", "TAGS")
+	for _, r := range results {
+		t.row(
+			field{text: r.Slug, color: opts.IO.Bold},
+			field{text: string(r.IngestStatus), color: statusColor(opts.IO, string(r.IngestStatus))},
+			cell(strconv.FormatInt(r.StarCount, 10)),
+			field{text: joinTags(r.Tags, sep), max: 48},
+		)
+	}
+	return t.render()
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/appstore-dev/appstore/catalog"
 	"github.com/appstore-dev/appstore/client"
 )
 
@@ -52,7 +53,8 @@ interval. Without a command, services lists them.
 Reading is open. add, patch, rm and import need the service token that
 appstored was started with (--service-token): pass it with --service-token or
 ` + EnvServiceToken + `. It is a different secret from the daemon token
-(APPSTORE_TOKEN).
+(APPSTORE_TOKEN). Admins may use their personal token instead: without a
+service token, the one in APPSTORE_TOKEN is sent.
 
 Manifests are JSON: {"services":[{"slug":…,"base_url":…},…]}. import applies
 one in a single transaction: all of it, or nothing when an entry is invalid
@@ -87,11 +89,17 @@ nothing. See docs/cli.md and docs/api.md.`,
 	return cmd
 }
 
-// mutator returns the client with the service token.
+// mutator returns the client with the service token; without one, a
+// personal token in APPSTORE_TOKEN (--token) is sent instead: an admin's
+// opens the registry. The daemon token is never sent here (the registry
+// refuses it, and the refusal would count against this client).
 func (o *ServicesOptions) mutator() (*client.Client, error) {
 	c, err := o.Client()
 	if err != nil {
 		return nil, err
+	}
+	if o.Token == "" && strings.HasPrefix(c.Token, catalog.UserTokenPrefix) {
+		return c, nil
 	}
 	return c.WithToken(o.Token), nil
 }

@@ -280,6 +280,9 @@ func printRepository(ios *IOStreams, r *client.Repository, now time.Time) error 
 	if r.LaunchCount > 0 {
 		d.add("launches", strconv.FormatInt(r.LaunchCount, 10), nil)
 	}
+	if r.StarCount > 0 {
+		d.add("stars", strconv.FormatInt(r.StarCount, 10), nil)
+	}
 	d.add("created", d.when(r.CreatedAt), nil)
 	d.add("updated", d.when(r.UpdatedAt), nil)
 

@@ -27,6 +27,7 @@ func appstoreAs(t *testing.T, url, token string, args ...string) run {
 // the admin adds a member with `appstore users add`, whose token comes
 // alone on standard output; the member registers an app and owns it (show
 // says so), may not hand it over, and an admin may; owner: finds it;
+// an admin's token opens the service registry, a member's does not;
 // whoami, users ls, users token and users rm do what they say.
 func TestUsersThroughTheCLI(t *testing.T) {
 	db := testenv.Postgres(t)
@@ -48,7 +49,7 @@ func TestUsersThroughTheCLI(t *testing.T) {
 		t.Errorf("appstored users add ada again: %v %s, want exit 2 saying it exists", err, b)
 	}
 
-	d := clienttest.StartAppstored(t, appstored, "--database-url", db, "--data-dir", data)
+	d := clienttest.StartAppstored(t, appstored, "--database-url", db, "--data-dir", data, "--service-token", "the-service-token-0123456789")
 
 	if r := appstoreAs(t, d.URL, ada, "whoami"); r.code != 0 || r.stdout != "ada\tadmin\n" {
 		t.Errorf("whoami as ada: %+v", r)
@@ -82,6 +83,14 @@ func TestUsersThroughTheCLI(t *testing.T) {
 	}
 	if r := appstoreAs(t, d.URL, mia, "rm", "dash"); r.code == 0 || !strings.Contains(r.stderr, "owned by ada") {
 		t.Errorf("mia removes ada's app: %+v", r)
+	}
+
+	// Admins change the service registry with their own token; members do not.
+	if r := appstoreAs(t, d.URL, ada, "services", "add", "llm", "http://127.0.0.1:9"); r.code != 0 || r.stdout != "llm\n" {
+		t.Errorf("ada adds a service with her token: %+v", r)
+	}
+	if r := appstoreAs(t, d.URL, mia, "services", "rm", "llm", "--yes"); r.code == 0 || !strings.Contains(r.stderr, "changed by admins") {
+		t.Errorf("mia removes a service: %+v, want a refusal", r)
 	}
 
 	r = appstoreAs(t, d.URL, "", "users", "ls")

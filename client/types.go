@@ -51,6 +51,15 @@ type (
 	// Thumbnails.
 	ThumbnailRefresh = apitype.ThumbnailRefresh
 
+	// Usage statistics, stars and comments.
+	UsageStats        = apitype.UsageStats
+	UsageDay          = apitype.UsageDay
+	StatsOptions      = apitype.StatsOptions
+	StarState         = apitype.StarState
+	Comment           = apitype.Comment
+	CommentList       = apitype.CommentList
+	AddCommentRequest = apitype.AddCommentRequest
+
 	// Search and autocomplete.
 	SearchOptions       = apitype.SearchOptions
 	AutocompleteOptions = apitype.AutocompleteOptions

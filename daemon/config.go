@@ -13,6 +13,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/appstore-dev/appstore/daemon/registry"
 )
 
 // Roles a process can take. A process with every role is the default; scale
@@ -94,6 +96,12 @@ type Config struct {
 	// LaunchRetention is how long finished launches are kept (default 30
 	// days).
 	LaunchRetention time.Duration
+	// StatsRetention is how long the daily usage of each app is kept
+	// (default 400 days).
+	StatsRetention time.Duration
+	// UsageFlushInterval is how often the preview counts of this process
+	// are written (default 10s).
+	UsageFlushInterval time.Duration
 
 	// Runner and previews (daemon/runner; zero values take its defaults).
 	PreviewDomain  string        // wildcard domain of preview URLs, <slug>.<domain> (default localhost)
@@ -112,6 +120,12 @@ type Config struct {
 	MaxRunning       int
 	MaxRunningMemory int64
 	EvictIdle        bool
+
+	// Apps across hosts (docs/operations.md): the registry builds push to,
+	// and where launches run (see runner.Config.Runtime).
+	Registry         *registry.Registry // --registry with its credentials; nil: images stay on the builder's engine
+	Runtime          string             // "docker" (default) or "swarm"
+	SwarmConstraints []string           // placement constraints of Swarm services (--swarm-constraint)
 
 	// Thumbnails (daemon/thumbnail, runner role): screenshots of the apps
 	// for their cards, taken by a headless Chromium. Off unless set
@@ -200,6 +214,7 @@ func (c Config) withDefaults() (Config, error) {
 		{&c.TimelineRetention, 30 * 24 * time.Hour, "--timeline-retention", "720h"},
 		{&c.BuildRetention, 30 * 24 * time.Hour, "--build-retention", "720h"},
 		{&c.LaunchRetention, 30 * 24 * time.Hour, "--launch-retention", "720h"},
+		{&c.StatsRetention, DefaultStatsRetention, "--stats-retention", "9600h"},
 		{&c.HealthInterval, 30 * time.Second, "--health-interval", "30s"},
 	} {
 		if *d.v < 0 {
@@ -211,6 +226,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if err := c.checkRuntime(); err != nil {
+		return c, err
 	}
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		return c, fmt.Errorf("--addr %q: want host:port, e.g. 127.0.0.1:7070: %w", c.Addr, err)

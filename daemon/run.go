@@ -22,6 +22,7 @@ import (
 	"github.com/appstore-dev/appstore/daemon/metrics"
 	"github.com/appstore-dev/appstore/daemon/queue"
 	"github.com/appstore-dev/appstore/daemon/thumbnail"
+	"github.com/appstore-dev/appstore/daemon/usage"
 )
 
 // Daemon is a started appstored. Tests start one in process with Start; the
@@ -46,6 +47,8 @@ type Daemon struct {
 	// thumbRunner once wireRunner made the runner.
 	thumbs      *thumbnail.Service
 	thumbRunner thumbnailRunner
+	// usage counts preview requests (nil without previews).
+	usage *usage.Counter
 	// appConfig gives apps their variables and secrets (wireAppConfig).
 	appConfig *appconfig.Service
 	// gitPolicy is the one Git URL policy of registration, clones, sync

@@ -65,6 +65,7 @@ func (d *Daemon) wireBuild(ctx context.Context) error {
 			Network:        cfg.BuildNetwork,
 			AllowRemoteAdd: cfg.BuildAllowRemoteAdd,
 			CacheSize:      cfg.BuildCacheSize,
+			Registry:       cfg.Registry,
 			Logger:         logger,
 		})
 		if err != nil {

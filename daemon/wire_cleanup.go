@@ -40,6 +40,7 @@ func (d *Daemon) wireCleanup(context.Context) error {
 		timelineRetention: d.cfg.TimelineRetention,
 		buildRetention:    d.cfg.BuildRetention,
 		launchRetention:   d.cfg.LaunchRetention,
+		statsRetention:    d.cfg.StatsRetention,
 		logger:            d.logger.With("component", "cleanup"),
 	}
 	d.queue.Handle(queue.KindCleanup, c.handle)
@@ -76,6 +77,7 @@ type cleaner struct {
 	timelineRetention time.Duration
 	buildRetention    time.Duration
 	launchRetention   time.Duration
+	statsRetention    time.Duration
 	logger            *slog.Logger
 }
 
@@ -121,6 +123,8 @@ func (c *cleaner) handle(ctx context.Context, job queue.Job) error {
 		{"builds", func() (int64, error) { return c.store.PruneBuilds(ctx, c.buildRetention, BuildKeep) },
 			"pruned builds and their logs older than --build-retention", []any{"retention", c.buildRetention, "kept_per_repository", BuildKeep}},
 		{"webhook deliveries", func() (int64, error) { return c.store.PruneWebhookDeliveries(ctx, api.WebhookReplayWindow) }, "", nil},
+		{"usage", func() (int64, error) { return c.store.PruneUsage(ctx, c.statsRetention, time.Now()) },
+			"pruned daily usage older than --stats-retention", []any{"retention", c.statsRetention}},
 	} {
 		n, err := step.prune()
 		switch {

@@ -18,27 +18,34 @@ func (d *Daemon) wireRunner(ctx context.Context) error {
 	launches := &api.Launches{Store: d.Store}
 	d.api.Launches = launches
 	if !d.cfg.HasRole(RoleRunner) {
+		if d.cfg.HasRole(RoleAPI) && d.cfg.Runtime == RuntimeSwarm {
+			return d.wirePreviews(ctx)
+		}
 		return nil
 	}
 	if d.cfg.WarmPool < 0 || d.cfg.MaxMemory < 0 || d.cfg.MaxCPUs < 0 || d.cfg.MaxPids < 0 || d.cfg.StartupTimeout < 0 || d.cfg.LaunchTTL < 0 {
 		return fmt.Errorf("--warm-pool, --max-memory, --max-cpus, --max-pids, --startup-timeout and --launch-ttl cannot be negative")
 	}
 	r, err := runner.New(runner.Config{
-		Store:          d.Store,
-		Logger:         d.logger.With("component", "runner"),
-		DataDir:        d.cfg.DataDir,
-		StartupTimeout: d.cfg.StartupTimeout,
-		IdleTimeout:    d.cfg.IdleTimeout,
-		DefaultTTL:     d.cfg.LaunchTTL,
-		WarmPool:       d.cfg.WarmPool,
-		Network:        d.cfg.AppNetwork,
-		Limits:         runner.Limits{Memory: d.cfg.MaxMemory, CPUs: d.cfg.MaxCPUs, Pids: d.cfg.MaxPids},
-		PreviewDomain:  d.cfg.PreviewDomain,
-		BaseURL:        func() string { return d.URL },
-		HostAllowed:    d.api.Guard.HostAllowed,
-		DaemonToken:    d.api.Guard.IsCredential,
-		OnRunning:      d.thumbnailHook(),
-		AppConfig:      d.appConfig,
+		Store:            d.Store,
+		Logger:           d.logger.With("component", "runner"),
+		DataDir:          d.cfg.DataDir,
+		StartupTimeout:   d.cfg.StartupTimeout,
+		IdleTimeout:      d.cfg.IdleTimeout,
+		DefaultTTL:       d.cfg.LaunchTTL,
+		WarmPool:         d.cfg.WarmPool,
+		Network:          d.cfg.AppNetwork,
+		Limits:           runner.Limits{Memory: d.cfg.MaxMemory, CPUs: d.cfg.MaxCPUs, Pids: d.cfg.MaxPids},
+		Runtime:          d.cfg.Runtime,
+		Registry:         d.cfg.Registry,
+		SwarmConstraints: d.cfg.SwarmConstraints,
+		PreviewDomain:    d.cfg.PreviewDomain,
+		BaseURL:          func() string { return d.URL },
+		HostAllowed:      d.api.Guard.HostAllowed,
+		DaemonToken:      d.api.Guard.IsCredential,
+		OnRunning:        d.thumbnailHook(),
+		OnPreview:        d.usageCounter(ctx),
+		AppConfig:        d.appConfig,
 
 		MaxRunning:       d.cfg.MaxRunning,
 		MaxRunningMemory: d.cfg.MaxRunningMemory,
@@ -70,5 +77,37 @@ func (d *Daemon) wireRunner(ctx context.Context) error {
 	if d.cfg.HasRole(RoleAPI) {
 		d.api.Previews = r.Preview
 	}
+	return nil
+}
+
+// wirePreviews serves, on an api process without the runner role, the
+// previews of the Swarm launches that runners started: the tasks are found
+// through the Swarm API of this host's engine (a manager, or DOCKER_HOST
+// pointing at one). Starting, stopping and logs still need a runner.
+func (d *Daemon) wirePreviews(ctx context.Context) error {
+	r, err := runner.New(runner.Config{
+		Store:         d.Store,
+		Logger:        d.logger.With("component", "previews"),
+		DataDir:       d.cfg.DataDir,
+		Runtime:       d.cfg.Runtime,
+		Registry:      d.cfg.Registry,
+		PreviewDomain: d.cfg.PreviewDomain,
+		BaseURL:       func() string { return d.URL },
+		HostAllowed:   d.api.Guard.HostAllowed,
+		DaemonToken:   d.api.Guard.IsCredential,
+		OnPreview:     d.usageCounter(ctx),
+		PreviewOnly:   true,
+	})
+	if err != nil {
+		return fmt.Errorf("previews: %w", err)
+	}
+	initCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	if err := r.Init(initCtx); err != nil {
+		d.logger.Warn("Swarm manager not reachable: previews answer 503 until it is", "err", err)
+	}
+	cancel()
+	d.goLoop("previews", r.Run)
+	d.onClose(r.Close)
+	d.api.Previews = r.Preview
 	return nil
 }

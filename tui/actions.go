@@ -23,7 +23,7 @@ func (m *Model) action(k tea.KeyMsg, slug string) (tea.Cmd, bool) {
 	if key.Matches(k, a.Add) {
 		return m.openAdd(), true
 	}
-	if !key.Matches(k, a.Logs, a.Launch, a.Stop, a.Build, a.BuildNoCache, a.Refresh, a.Cancel) {
+	if !key.Matches(k, a.Logs, a.Launch, a.Stop, a.Build, a.BuildNoCache, a.Refresh, a.Cancel, a.Star) {
 		return nil, false
 	}
 	if slug == "" {
@@ -82,6 +82,15 @@ func (m *Model) action(k tea.KeyMsg, slug string) (tea.Cmd, bool) {
 		return func() tea.Msg {
 			b, err := src.CancelBuild(ctx, id)
 			return cancelMsg{slug: slug, id: id, build: b, err: err}
+		}, true
+	case key.Matches(k, a.Star):
+		on := true
+		if st := m.detail.Star(); m.detail.Slug() == slug && st != nil {
+			on = !st.Starred
+		}
+		return func() tea.Msg {
+			st, err := src.SetStar(ctx, slug, on)
+			return starMsg{slug: slug, on: on, state: st, err: err}
 		}, true
 	case key.Matches(k, a.Refresh):
 		m.setStatus(statusInfo, "refreshing "+slug+"…")
@@ -178,6 +187,12 @@ func (m *Model) reloadDetail(slug string) tea.Cmd {
 			return msg
 		}
 		if msg.launches, msg.err = src.ActiveLaunches(ctx, slug); msg.err != nil {
+			return msg
+		}
+		if msg.star, msg.err = src.StarState(ctx, slug); msg.err != nil {
+			return msg
+		}
+		if msg.comments, msg.err = src.Comments(ctx, slug, detailComments); msg.err != nil {
 			return msg
 		}
 		msg.config, _ = src.AppConfig(ctx, slug)
@@ -409,4 +424,22 @@ func (m *Model) onLaunch(msg launchMsg) tea.Cmd {
 		m.setStatus(statusInfo, "launch of "+msg.slug+" is "+string(l.Status))
 	}
 	return nil
+}
+
+// onStar applies the answer to the star key.
+func (m *Model) onStar(msg starMsg) tea.Cmd {
+	if msg.err != nil {
+		what := "star "
+		if !msg.on {
+			what = "unstar "
+		}
+		return m.failed(msg.err, what+msg.slug)
+	}
+	verb := "★ starred "
+	if !msg.state.Starred {
+		verb = "☆ unstarred "
+	}
+	m.setStatus(statusOK, fmt.Sprintf("%s%s (%d)", verb, msg.slug, msg.state.StarCount))
+	m.detail.SetStar(msg.slug, msg.state)
+	return m.reloadDetail(msg.slug)
 }

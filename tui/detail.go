@@ -24,6 +24,7 @@ import (
 const (
 	detailTimeline = 12
 	detailBuilds   = 8
+	detailComments = 50
 )
 
 // Detail is one app: description, tags by source, Dockerfile, commit,
@@ -44,6 +45,8 @@ type Detail struct {
 	timeline []client.IngestionEvent
 	config   *client.AppConfig
 	builds   []client.Build
+	star     *client.StarState
+	comments []client.Comment
 	err      error
 	loading  bool
 	// thumbURL and thumb are the app's thumbnail, drawn above its
@@ -109,9 +112,25 @@ func (d *Detail) Set(msg repoMsg) {
 	d.err = msg.err
 	if msg.err == nil {
 		d.repo, d.timeline, d.builds, d.config = msg.repo, msg.timeline, msg.builds, msg.config
+		d.star, d.comments = msg.star, msg.comments
 		if msg.thumb != nil || msg.thumbURL != d.thumbURL {
 			d.thumbURL, d.thumb = msg.thumbURL, msg.thumb
 		}
+	}
+	d.render()
+}
+
+// Star is whether the user starred the app shown, nil before it is read.
+func (d *Detail) Star() *client.StarState { return d.star }
+
+// SetStar shows the answer to the star key before the re-read lands.
+func (d *Detail) SetStar(slug string, st *client.StarState) {
+	if slug != d.slug || st == nil {
+		return
+	}
+	d.star = st
+	if d.repo != nil {
+		d.repo.StarCount = st.StarCount
 	}
 	d.render()
 }
@@ -164,7 +183,7 @@ func (d *Detail) header() string {
 	} else if r.LatestBuild != nil {
 		latest = r.LatestBuild
 	}
-	badges := joinNonEmpty(" ", s.launchBadge(d.launches[r.Slug]), s.ingestBadge(r.IngestStatus), s.buildBadge(latest))
+	badges := joinNonEmpty(" ", d.starBadge(), s.launchBadge(d.launches[r.Slug]), s.ingestBadge(r.IngestStatus), s.buildBadge(latest))
 	left := s.Title.Render(withEmoji(r.Emoji, r.Name))
 	if r.Name != r.Slug {
 		left += s.Subtle.Render(" (" + r.Slug + ")")
@@ -377,7 +396,37 @@ func (d *Detail) content() string {
 			line("    %s", hang(msg, 4, d.width))
 		}
 	}
+	d.writeComments(&b)
 	return strings.TrimRight(b.String(), "\n")
+}
+
+// starBadge is the app's star count, filled when the user starred it.
+func (d *Detail) starBadge() string {
+	if d.star == nil {
+		return ""
+	}
+	if d.star.Starred {
+		return d.styles.Good.Render(fmt.Sprintf("★ %d", d.star.StarCount))
+	}
+	return d.styles.Subtle.Render(fmt.Sprintf("☆ %d", d.star.StarCount))
+}
+
+// writeComments is the comments section: newest last, as a conversation
+// reads; each author and age, then the text as text (escapes removed,
+// wrapped to the width).
+func (d *Detail) writeComments(b *strings.Builder) {
+	s := d.styles
+	fmt.Fprintf(b, "\n%s\n", s.Heading.Render("Comments"))
+	if len(d.comments) == 0 {
+		fmt.Fprintf(b, "  %s\n", s.Subtle.Render("none yet: appstore comment "+d.slug+" TEXT"))
+		return
+	}
+	for _, c := range d.comments {
+		fmt.Fprintf(b, "  %s %s\n", s.Heading.Render(c.Author), s.Subtle.Render(fmt.Sprintf("#%d · %s", c.ID, d.fmtTime(c.CreatedAt))))
+		for _, l := range strings.Split(textutil.StripTerminal(c.Body), "\n") {
+			fmt.Fprintf(b, "    %s\n", hang(l, 4, d.width))
+		}
+	}
 }
 
 // dockerfile is the part of the ingestion metadata about the Dockerfile.
@@ -455,7 +504,7 @@ func wrap(s string, width int) string {
 
 // ShortHelp and FullHelp are the view's keys.
 func (d *Detail) ShortHelp() []key.Binding {
-	return []key.Binding{d.keys.Back, d.actions.Launch, d.actions.Stop, d.actions.Logs, d.actions.Build, d.actions.Cancel, d.actions.Refresh, d.keys.Help, d.keys.Quit}
+	return []key.Binding{d.keys.Back, d.actions.Launch, d.actions.Stop, d.actions.Logs, d.actions.Build, d.actions.Cancel, d.actions.Refresh, d.actions.Star, d.keys.Help, d.keys.Quit}
 }
 
 func (d *Detail) FullHelp() [][]key.Binding {
@@ -464,5 +513,6 @@ func (d *Detail) FullHelp() [][]key.Binding {
 		{d.keys.Back, d.keys.Search, d.actions.Add, d.keys.Help, d.keys.Quit},
 		{d.actions.Launch, d.actions.Stop, d.actions.Logs},
 		{d.actions.Build, d.actions.BuildNoCache, d.actions.Cancel, d.actions.Refresh},
+		{d.actions.Star},
 	}
 }

@@ -22,6 +22,8 @@ import (
 // the real one, and an event stream the test feeds.
 type fakeSource struct {
 	mu       sync.Mutex
+	starred  map[string]bool
+	comments map[string][]client.Comment
 	repos    []*client.Repository
 	builds   map[string][]client.Build
 	timeline map[string][]client.IngestionEvent
@@ -577,3 +579,46 @@ func (f *fakeSource) setConfig(c *client.AppConfig) {
 }
 
 var _ Source = (*fakeSource)(nil)
+
+func (f *fakeSource) StarState(ctx context.Context, slug string) (*client.StarState, error) {
+	if err := f.called("StarState"); err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	r := f.find(slug)
+	if r == nil {
+		return nil, &client.APIError{StatusCode: 404, Code: client.CodeNotFound, Message: "repository " + slug + " not found"}
+	}
+	return &client.StarState{Repository: slug, Starred: f.starred[slug], StarCount: r.StarCount}, nil
+}
+
+func (f *fakeSource) SetStar(ctx context.Context, slug string, on bool) (*client.StarState, error) {
+	if err := f.called("SetStar"); err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	r := f.find(slug)
+	if r != nil && f.starred[slug] != on {
+		if f.starred == nil {
+			f.starred = map[string]bool{}
+		}
+		f.starred[slug] = on
+		if on {
+			r.StarCount++
+		} else {
+			r.StarCount--
+		}
+	}
+	f.mu.Unlock()
+	return f.StarState(ctx, slug)
+}
+
+func (f *fakeSource) Comments(ctx context.Context, slug string, limit int) ([]client.Comment, error) {
+	if err := f.called("Comments"); err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.comments[slug]), nil
+}

@@ -41,6 +41,7 @@ type ActionKeys struct {
 	Refresh      key.Binding
 	Add          key.Binding
 	Cancel       key.Binding
+	Star         key.Binding
 }
 
 func newActionKeys() ActionKeys {
@@ -53,6 +54,7 @@ func newActionKeys() ActionKeys {
 		Refresh:      bind([]string{"r"}, "r", "refresh"),
 		Add:          bind([]string{"a"}, "a", "add app"),
 		Cancel:       bind([]string{"c"}, "c", "cancel build"),
+		Star:         bind([]string{"*"}, "*", "star/unstar"),
 	}
 }
 

@@ -224,6 +224,8 @@ func (m *Model) applyEvent(ev client.Event) tea.Cmd {
 			}
 			return tea.Batch(append(cmds, m.reloadDetail(slug))...)
 		}
+	case "comment":
+		return m.reloadDetail(slug)
 	case "launch":
 		st := catalog.LaunchStatus(d.Status)
 		var cmd tea.Cmd

@@ -58,6 +58,8 @@ type repoMsg struct {
 	timeline []client.IngestionEvent
 	builds   []client.Build
 	launches []client.Launch
+	star     *client.StarState
+	comments []client.Comment
 	// config is the app's configuration; nil when it could not be read
 	// (it is extra: the view shows the rest).
 	config *client.AppConfig
@@ -146,3 +148,11 @@ type logBuildMsg struct {
 
 // clock is the time source; tests and the benchmark replace it.
 type clock func() time.Time
+
+// starMsg is the answer to the star key.
+type starMsg struct {
+	slug  string
+	on    bool
+	state *client.StarState
+	err   error
+}

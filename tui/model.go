@@ -254,6 +254,8 @@ func (m *Model) handle(msg tea.Msg) tea.Cmd {
 
 	case launchMsg:
 		return m.onLaunch(msg)
+	case starMsg:
+		return m.onStar(msg)
 	case launchTickMsg:
 		if l := m.findLaunch(msg.id); l != nil && l.Status == catalog.LaunchStarting {
 			m.setStatus(statusInfo, fmt.Sprintf("starting %s… %s", l.Repository, m.now().Sub(l.CreatedAt).Round(time.Second)))

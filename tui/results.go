@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/charmbracelet/bubbles/key"
@@ -206,6 +207,7 @@ func (l *ResultList) PatchRepository(r *client.Repository) bool {
 		return false
 	}
 	it.Name, it.Description, it.IngestStatus, it.LaunchCount = r.Name, r.Description, r.IngestStatus, r.LaunchCount
+	it.StarCount = r.StarCount
 	it.Emoji = r.Emoji
 	it.Tags = dedupTags(r.Tags)
 	if r.LatestBuild != nil && (it.LatestBuild == nil || r.LatestBuild.ID >= it.LatestBuild.ID) {
@@ -298,7 +300,11 @@ func withEmoji(emoji, name string) string {
 
 func (l *ResultList) row(it *catalog.SearchResult, selected bool) string {
 	s := l.styles
-	badges := joinNonEmpty(" ", s.launchBadge(l.launches[it.Slug]), s.ingestBadge(it.IngestStatus), s.buildBadge(it.LatestBuild))
+	stars := ""
+	if it.StarCount > 0 {
+		stars = s.Subtle.Render(fmt.Sprintf("★ %d", it.StarCount))
+	}
+	badges := joinNonEmpty(" ", stars, s.launchBadge(l.launches[it.Slug]), s.ingestBadge(it.IngestStatus), s.buildBadge(it.LatestBuild))
 	// The selection shows only while the list has the keyboard: with the
 	// search line focused, Enter searches rather than opening a row.
 	marker, name := "  ", s.Name.Render(withEmoji(it.Emoji, it.Name))

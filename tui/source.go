@@ -48,6 +48,13 @@ type Source interface {
 	// ActiveLaunches lists the starting, running and stopping launches of
 	// slug ("" for every repository).
 	ActiveLaunches(ctx context.Context, slug string) ([]client.Launch, error)
+
+	// StarState says whether the user of the token starred slug, and how
+	// many did; SetStar stars (on) or unstars it.
+	StarState(ctx context.Context, slug string) (*client.StarState, error)
+	SetStar(ctx context.Context, slug string, on bool) (*client.StarState, error)
+	// Comments are the newest limit comments of slug, newest last.
+	Comments(ctx context.Context, slug string, limit int) ([]client.Comment, error)
 	// AppConfig returns what the app declares it reads and what is set
 	// (names only for secrets).
 	AppConfig(ctx context.Context, slug string) (*client.AppConfig, error)
@@ -72,7 +79,7 @@ func (s ClientSource) LastEventID(ctx context.Context) (int64, error) {
 func (s ClientSource) Events(ctx context.Context, since int64, onLost func(error)) iter.Seq2[client.Event, error] {
 	opts := client.EventsOptions{
 		Since:  since,
-		Topics: []string{"repository", "ingestion", "build", "launch"},
+		Topics: []string{"repository", "ingestion", "build", "launch", "comment"},
 		// Keep trying for as long as the TUI runs: the daemon may be
 		// restarted while someone watches a build.
 		ReconnectFor: -1,
@@ -157,4 +164,23 @@ func (s ClientSource) ActiveLaunches(ctx context.Context, slug string) ([]client
 		return nil, err
 	}
 	return l.Launches, nil
+}
+
+func (s ClientSource) StarState(ctx context.Context, slug string) (*client.StarState, error) {
+	return s.C.StarState(ctx, slug)
+}
+
+func (s ClientSource) SetStar(ctx context.Context, slug string, on bool) (*client.StarState, error) {
+	if on {
+		return s.C.Star(ctx, slug)
+	}
+	return s.C.Unstar(ctx, slug)
+}
+
+func (s ClientSource) Comments(ctx context.Context, slug string, limit int) ([]client.Comment, error) {
+	l, err := s.C.Comments(ctx, slug, limit)
+	if err != nil {
+		return nil, err
+	}
+	return l.Comments, nil
 }

@@ -21,6 +21,10 @@
 //	                ingest status with it (queued, processing, ready, failed)
 //	owner:alice     an ordinary key:value term; the search selects the apps
 //	                the user alice owns with it (-owner:alice: the others)
+//	is:starred      an ordinary key:value term; the search selects the apps
+//	                the asking user starred (-is:starred: the others)
+//	sort:new        an ordinary key:value term; the search orders the
+//	                results by it (trending, stars, new, launches, relevance)
 //
 // The last bare word, when nothing (not even a space) follows it, is being
 // typed and matches as a prefix: "dash" finds "dashboard". "dash " does not.

@@ -51,7 +51,7 @@ func InsertQueuedBuild(ctx context.Context, tx pgx.Tx, b QueuedBuild) (int64, er
 const buildColumns = `b.id, b.repository_id, r.slug, b.commit_sha, b.status, b.dockerfile_path,
 	b.context_path, b.no_cache, b.cached, b.cache_key, b.image_tag, b.image_id, b.error_message,
 	b.cancel_requested, b.attempts, b.log_bytes, b.log_truncated, b.created_at, b.started_at,
-	b.completed_at, b.duration_ms, b.builder`
+	b.completed_at, b.duration_ms, b.builder, b.registry_image, b.image_digest`
 
 const buildFrom = `builds b JOIN repositories r ON r.id = b.repository_id`
 
@@ -60,7 +60,7 @@ func scanBuild(row pgx.Row, extra ...any) (*catalog.Build, error) {
 	dest := []any{&b.ID, &b.RepositoryID, &b.Repository, &b.CommitSHA, &b.Status, &b.DockerfilePath,
 		&b.ContextPath, &b.NoCache, &b.Cached, &b.CacheKey, &b.ImageTag, &b.ImageID, &b.ErrorMessage,
 		&b.CancelRequested, &b.Attempts, &b.LogBytes, &b.LogTruncated, &b.CreatedAt, &b.StartedAt,
-		&b.CompletedAt, &b.DurationMS, &b.Builder}
+		&b.CompletedAt, &b.DurationMS, &b.Builder, &b.RegistryImage, &b.ImageDigest}
 	if err := row.Scan(append(dest, extra...)...); err != nil {
 		return nil, err
 	}
@@ -298,6 +298,10 @@ type BuildOutcome struct {
 	Cached   bool
 	Error    string // for failed and cancelled: what happened, for people
 	Builder  string // which builder ran: "buildkit", "classic", or "" (none)
+	// RegistryImage and ImageDigest are the reference the image was
+	// pushed as and the digest the registry answered (--registry).
+	RegistryImage string
+	ImageDigest   string
 }
 
 // FinishBuild records the end of a running build held by worker and
@@ -345,9 +349,11 @@ func (s *Store) finishTx(ctx context.Context, tx pgx.Tx, b *catalog.Build, o Bui
 			image_tag = CASE WHEN $4 = '' THEN image_tag ELSE $4 END,
 			cache_key = CASE WHEN $5 = '' THEN cache_key ELSE $5 END,
 			cached = $6, error_message = left($7, 8000), lease_until = NULL,
-			builder = CASE WHEN $8 = '' THEN builder ELSE $8 END
+			builder = CASE WHEN $8 = '' THEN builder ELSE $8 END,
+			registry_image = CASE WHEN $9 = '' THEN registry_image ELSE $9 END,
+			image_digest = CASE WHEN $10 = '' THEN image_digest ELSE $10 END
 		WHERE id = $1 RETURNING duration_ms`,
-		b.ID, o.Status, o.ImageID, o.ImageTag, o.CacheKey, o.Cached, o.Error, o.Builder).Scan(&duration)
+		b.ID, o.Status, o.ImageID, o.ImageTag, o.CacheKey, o.Cached, o.Error, o.Builder, o.RegistryImage, o.ImageDigest).Scan(&duration)
 	if err != nil {
 		return mapError(err)
 	}
@@ -366,6 +372,9 @@ func (s *Store) finishTx(ctx context.Context, tx pgx.Tx, b *catalog.Build, o Bui
 	}
 	if o.Builder != "" {
 		data["builder"] = o.Builder
+	}
+	if o.ImageDigest != "" {
+		data["registry_image"], data["image_digest"] = o.RegistryImage, o.ImageDigest
 	}
 	if o.Error != "" {
 		data["error"] = o.Error

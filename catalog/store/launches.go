@@ -132,17 +132,21 @@ type LaunchBuild struct {
 	CommitSHA string
 	ImageTag  string
 	ImageID   string
+	// RegistryImage and ImageDigest say where the image was pushed
+	// (empty without --registry): Swarm launches run it by digest.
+	RegistryImage string
+	ImageDigest   string
 }
 
 const launchTargetQuery = `
 	SELECT r.id, r.slug, coalesce(r.requested_port, r.app_port), CASE WHEN r.requested_port IS NOT NULL THEN 'manual' ELSE r.port_source END,
 	       coalesce(nullif(r.requested_profile, ''), r.metadata->>'resources', ''), r.tags, r.ingest_status,
 	       coalesce(r.metadata->'storage'->>'path', ''), coalesce((r.metadata->'storage'->>'size_bytes')::bigint, 0), r.git_url_key,
-	       s.id, s.commit_sha, s.image_tag, s.image_id,
+	       s.id, s.commit_sha, s.image_tag, s.image_id, s.registry_image, s.image_digest,
 	       b.id, b.status, b.commit_sha, b.image_tag
 	FROM repositories r
 	LEFT JOIN LATERAL (
-		SELECT id, commit_sha, image_tag, image_id FROM builds
+		SELECT id, commit_sha, image_tag, image_id, registry_image, image_digest FROM builds
 		WHERE repository_id = r.id AND status = 'succeeded' ORDER BY id DESC LIMIT 1
 	) s ON true
 	LEFT JOIN LATERAL (
@@ -154,12 +158,12 @@ func scanLaunchTarget(row pgx.Row) (*LaunchTarget, error) {
 	var t LaunchTarget
 	var port *int32
 	var sID, bID *int64
-	var sSHA, sTag, sImage, bStatus, bSHA, bTag *string
+	var sSHA, sTag, sImage, sRegistry, sDigest, bStatus, bSHA, bTag *string
 	var storagePath string
 	var storageSize int64
 	err := row.Scan(&t.RepositoryID, &t.Slug, &port, &t.PortSource, &t.Profile, &t.Tags, &t.IngestStatus,
 		&storagePath, &storageSize, &t.GitURLKey,
-		&sID, &sSHA, &sTag, &sImage, &bID, &bStatus, &bSHA, &bTag)
+		&sID, &sSHA, &sTag, &sImage, &sRegistry, &sDigest, &bID, &bStatus, &bSHA, &bTag)
 	if err != nil {
 		return nil, err
 	}
@@ -170,7 +174,7 @@ func scanLaunchTarget(row pgx.Row) (*LaunchTarget, error) {
 		t.Storage = &catalog.Storage{Path: storagePath, SizeBytes: storageSize}
 	}
 	if sID != nil {
-		t.Build = &LaunchBuild{ID: *sID, CommitSHA: *sSHA, ImageTag: *sTag, ImageID: *sImage}
+		t.Build = &LaunchBuild{ID: *sID, CommitSHA: *sSHA, ImageTag: *sTag, ImageID: *sImage, RegistryImage: *sRegistry, ImageDigest: *sDigest}
 	}
 	if bID != nil {
 		t.LatestBuild = &catalog.BuildSummary{ID: *bID, Status: catalog.BuildStatus(*bStatus), CommitSHA: *bSHA, ImageTag: *bTag}
@@ -321,8 +325,8 @@ func (s *Store) BeginLaunch(ctx context.Context, n NewLaunch) (*catalog.Launch, 
 			switch {
 			case err == nil:
 				out, origin = l, LaunchAttached
-				if _, err := tx.Exec(ctx, `UPDATE repositories SET launch_count = launch_count + 1 WHERE id = $1`, n.RepositoryID); err != nil {
-					return mapError(err)
+				if err := countLaunch(ctx, tx, n.RepositoryID); err != nil {
+					return err
 				}
 				_, err = insertEvent(ctx, tx, launchEvent(l, map[string]any{"attached": true}))
 				return err
@@ -343,8 +347,8 @@ func (s *Store) BeginLaunch(ctx context.Context, n NewLaunch) (*catalog.Launch, 
 			return fmt.Errorf("record launch: %w", mapError(err))
 		}
 		if !n.Warm {
-			if _, err := tx.Exec(ctx, `UPDATE repositories SET launch_count = launch_count + 1 WHERE id = $1`, n.RepositoryID); err != nil {
-				return mapError(err)
+			if err := countLaunch(ctx, tx, n.RepositoryID); err != nil {
+				return err
 			}
 		}
 		l, err := scanLaunch(tx.QueryRow(ctx, `SELECT `+launchColumns+` FROM `+launchFrom+` WHERE l.id = $1`, id))

@@ -35,7 +35,7 @@ type NewRepository struct {
 const repoColumns = `r.id, r.slug, r.name, r.git_url, r.branch, r.default_branch, r.description, r.emoji,
 	r.homepage, r.owner, r.requested_dockerfile, r.dockerfile_path, r.context_path, coalesce(r.requested_port, r.app_port),
 	CASE WHEN r.requested_port IS NOT NULL THEN 'manual' ELSE r.port_source END, r.metadata, r.ingest_status, r.ingest_error, r.ingest_attempts,
-	r.last_ingested_at, r.last_commit_sha, r.launch_count, r.created_at, r.updated_at,
+	r.last_ingested_at, r.last_commit_sha, r.launch_count, r.star_count, r.created_at, r.updated_at,
 	b.id, b.status, b.commit_sha, b.image_tag, b.cached, b.completed_at, b.builder, r.redeploy,
 	(SELECT etag FROM thumbnails WHERE repository_id = r.id), r.owned_by, r.registered_by,
 	r.manual_fields, coalesce(nullif(r.requested_profile, ''), r.metadata->>'resources', '')`
@@ -58,7 +58,7 @@ func scanRepository(row pgx.Row) (*catalog.Repository, error) {
 	err := row.Scan(&r.ID, &r.Slug, &r.Name, &r.GitURL, &r.Branch, &r.DefaultBranch, &r.Description, &r.Emoji,
 		&r.Homepage, &r.Owner, &r.RequestedDockerfile, &r.DockerfilePath, &r.ContextPath, &port,
 		&r.PortSource, &meta, &r.IngestStatus, &r.IngestError, &r.IngestAttempts,
-		&r.LastIngestedAt, &r.LastCommitSHA, &r.LaunchCount, &r.CreatedAt, &r.UpdatedAt,
+		&r.LastIngestedAt, &r.LastCommitSHA, &r.LaunchCount, &r.StarCount, &r.CreatedAt, &r.UpdatedAt,
 		&bID, &bStatus, &bSHA, &bImage, &bCached, &bDone, &bBuilder, &r.Redeploy, &thumb, &r.OwnedBy, &r.RegisteredBy,
 		&r.ManualFields, &r.Profile)
 	if err != nil {

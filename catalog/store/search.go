@@ -60,6 +60,9 @@ type SearchOptions struct {
 	Cursor string
 	// ExactTotal counts every match even when that is slow.
 	ExactTotal bool
+	// UserID is the asking user (users.id; 0 for no one), whose marks
+	// is:starred selects.
+	UserID int64
 }
 
 // Statement is one SQL statement run by Search or Suggest, with its
@@ -102,7 +105,7 @@ func (s *Store) Search(ctx context.Context, o SearchOptions) (*catalog.SearchPag
 	if err != nil {
 		return nil, err
 	}
-	sel, err := newSelection(q, o.Query)
+	sel, err := newSelection(q, o.Query, o.UserID)
 	if err != nil {
 		return nil, err
 	}
@@ -144,11 +147,12 @@ func (s *Store) Search(ctx context.Context, o SearchOptions) (*catalog.SearchPag
 	// order, which a parallel plan does not.
 	want := o.Limit + 1
 	page := &catalog.SearchPage{Results: []catalog.SearchResult{}}
+	keys := map[int64]string{}
 	for _, t := range sel.tiers() {
 		if after != nil && t.tier > after.tier {
 			continue
 		}
-		rows, err := s.tierPage(ctx, sel, t, after, want-len(page.Results))
+		rows, err := s.tierPage(ctx, sel, t, after, want-len(page.Results), keys)
 		if err != nil {
 			return nil, fmt.Errorf("search %q: %w", o.Query, err)
 		}
@@ -160,7 +164,7 @@ func (s *Store) Search(ctx context.Context, o SearchOptions) (*catalog.SearchPag
 	if len(page.Results) > o.Limit {
 		page.Results = page.Results[:o.Limit]
 		last := page.Results[o.Limit-1]
-		page.NextCursor = encodeSearchCursor(searchCursor{tier: last.Relevance, launches: last.LaunchCount, id: last.ID}, q)
+		page.NextCursor = encodeSearchCursor(searchCursor{tier: last.Relevance, key: keys[last.ID], id: last.ID}, q)
 	}
 
 	switch {
@@ -197,41 +201,46 @@ func (sel *selection) from() string {
 func (s *Store) rankedPage(ctx context.Context, sel *selection, q *query.Query, after *searchCursor, limit int) (*catalog.SearchPage, error) {
 	b := sel.builder()
 	relevance := "0"
-	if tq := sel.text; tq != "" {
+	if tq := sel.text; tq != "" && sel.order.tiered {
 		relevance = "CASE WHEN r.search_name @@ " + tq + " THEN 3 WHEN r.search_head @@ " + tq + " THEN 2 ELSE 1 END"
 	}
 	keyset := ""
 	if after != nil {
-		keyset = fmt.Sprintf("\n\tWHERE (m.relevance, m.launch_count, m.id) < (%s::int, %s::bigint, %s::bigint)",
-			b.arg(int32(after.tier)), b.arg(after.launches), b.arg(after.id))
+		keys, err := sel.order.keyArgs(b, after.key)
+		if err != nil {
+			return nil, err
+		}
+		keyset = fmt.Sprintf("\n\tWHERE (m.relevance, %s, m.id) < (%s::int, %s, %s::bigint)",
+			sel.order.names("m"), b.arg(int32(after.tier)), keys, b.arg(after.id))
 	}
-	sql := `SELECT p.id, p.slug, p.name, p.description, p.emoji, p.tags, p.ingest_status, p.launch_count, p.created_at, p.relevance,
-	b.id, b.status, b.commit_sha, b.image_tag, b.cached, b.completed_at, ` + cardColumns + `, p.total
+	sql := `SELECT p.id, p.slug, p.name, p.description, p.emoji, p.tags, p.ingest_status, p.launch_count, p.star_count, p.created_at, p.relevance,
+	b.id, b.status, b.commit_sha, b.image_tag, b.cached, b.completed_at, ` + cardColumns + `, ` + sel.order.keyText("p") + `, p.total
 FROM (
 	SELECT * FROM (
-		SELECT r.id, r.slug, r.name, r.description, r.emoji, r.tags, r.ingest_status, r.launch_count, r.created_at,
-			` + relevance + ` AS relevance, count(*) OVER () AS total` + sel.from() + `
+		SELECT r.id, r.slug, r.name, r.description, r.emoji, r.tags, r.ingest_status, r.launch_count, r.star_count, r.created_at,
+			` + relevance + ` AS relevance, ` + sel.order.selectList() + `, count(*) OVER () AS total` + sel.from() + `
 	) m` + keyset + `
-	ORDER BY m.relevance DESC, m.launch_count DESC, m.id DESC LIMIT ` + b.arg(int64(limit+1)) + `
+	ORDER BY m.relevance DESC, ` + sel.order.orderBy("m") + `, m.id DESC LIMIT ` + b.arg(int64(limit+1)) + `
 ) p
 LEFT JOIN LATERAL (
 	SELECT id, status, commit_sha, image_tag, cached, completed_at
 	FROM builds WHERE repository_id = p.id ORDER BY id DESC LIMIT 1
 ) b ON true
-ORDER BY p.relevance DESC, p.launch_count DESC, p.id DESC`
+ORDER BY p.relevance DESC, ` + sel.order.orderBy("p") + `, p.id DESC`
 	rows, err := s.searchQuery(ctx, sql, b.args...)
 	if err != nil {
 		return nil, mapError(err)
 	}
 	page := &catalog.SearchPage{TotalExact: true}
-	page.Results, err = scanResults(rows, &page.Total)
+	keys := map[int64]string{}
+	page.Results, err = scanResults(rows, keys, &page.Total)
 	if err != nil {
 		return nil, err
 	}
 	if len(page.Results) > limit {
 		page.Results = page.Results[:limit]
 		last := page.Results[limit-1]
-		page.NextCursor = encodeSearchCursor(searchCursor{tier: last.Relevance, launches: last.LaunchCount, id: last.ID}, q)
+		page.NextCursor = encodeSearchCursor(searchCursor{tier: last.Relevance, key: keys[last.ID], id: last.ID}, q)
 	}
 	if page.Total == 0 && after != nil {
 		// Past the last match the window saw no row: count on.
@@ -263,6 +272,9 @@ func (sel *selection) tiers() []tier {
 	if sel.text == "" {
 		return []tier{{tier: 0}}
 	}
+	if !sel.order.tiered {
+		return []tier{{0, "r.search @@ " + sel.text}}
+	}
 	tq := sel.text
 	return []tier{
 		{3, "r.search_name @@ " + tq},
@@ -273,33 +285,38 @@ func (sel *selection) tiers() []tier {
 
 // tierPage returns up to n results of one tier, after the cursor when it
 // is in this tier.
-func (s *Store) tierPage(ctx context.Context, sel *selection, t tier, after *searchCursor, n int) ([]catalog.SearchResult, error) {
+func (s *Store) tierPage(ctx context.Context, sel *selection, t tier, after *searchCursor, n int, keys map[int64]string) ([]catalog.SearchResult, error) {
 	b := sel.builder()
 	where := slices.Clone(sel.where)
 	if t.cond != "" {
 		where = append(where, t.cond)
 	}
 	if after != nil && after.tier == t.tier {
-		where = append(where, fmt.Sprintf("(r.launch_count, r.id) < (%s::bigint, %s::bigint)", b.arg(after.launches), b.arg(after.id)))
+		keys, err := sel.order.keyArgs(b, after.key)
+		if err != nil {
+			return nil, err
+		}
+		where = append(where, fmt.Sprintf("(%s, r.id) < (%s, %s::bigint)", strings.Join(sel.order.columns, ", "), keys, b.arg(after.id)))
 	}
-	sql := `SELECT p.id, p.slug, p.name, p.description, p.emoji, p.tags, p.ingest_status, p.launch_count, p.created_at, ` +
+	sql := `SELECT p.id, p.slug, p.name, p.description, p.emoji, p.tags, p.ingest_status, p.launch_count, p.star_count, p.created_at, ` +
 		strconv.Itoa(t.tier) + `,
-	b.id, b.status, b.commit_sha, b.image_tag, b.cached, b.completed_at, ` + cardColumns + `
+	b.id, b.status, b.commit_sha, b.image_tag, b.cached, b.completed_at, ` + cardColumns + `, ` + sel.order.keyText("p") + `
 FROM (
-	SELECT r.id, r.slug, r.name, r.description, r.emoji, r.tags, r.ingest_status, r.launch_count, r.created_at
+	SELECT r.id, r.slug, r.name, r.description, r.emoji, r.tags, r.ingest_status, r.launch_count, r.star_count, r.created_at,
+		` + sel.order.selectList() + `
 	FROM repositories r` + whereClause(where) + `
-	ORDER BY r.launch_count DESC, r.id DESC LIMIT ` + b.arg(int64(n)) + `
+	ORDER BY ` + sel.order.orderBy("r", sel.order.columns...) + `, r.id DESC LIMIT ` + b.arg(int64(n)) + `
 ) p
 LEFT JOIN LATERAL (
 	SELECT id, status, commit_sha, image_tag, cached, completed_at
 	FROM builds WHERE repository_id = p.id ORDER BY id DESC LIMIT 1
 ) b ON true
-ORDER BY p.launch_count DESC, p.id DESC`
+ORDER BY ` + sel.order.orderBy("p") + `, p.id DESC`
 	rows, err := s.searchQuery(ctx, sql, b.args...)
 	if err != nil {
 		return nil, mapError(err)
 	}
-	return scanResults(rows, nil)
+	return scanResults(rows, keys, nil)
 }
 
 // cardColumns are what a result's card shows besides the repository's
@@ -317,8 +334,9 @@ func deref(s *string) string {
 }
 
 // scanResults reads result rows: the repository, its relevance, its latest
-// build, and with total set a last column, the window count of matches.
-func scanResults(rows pgx.Rows, total *int64) ([]catalog.SearchResult, error) {
+// build, its sort key as text (into keys, by id, for cursors), and with
+// total set a last column, the window count of matches.
+func scanResults(rows pgx.Rows, keys map[int64]string, total *int64) ([]catalog.SearchResult, error) {
 	defer rows.Close()
 	out := []catalog.SearchResult{}
 	for rows.Next() {
@@ -329,8 +347,9 @@ func scanResults(rows pgx.Rows, total *int64) ([]catalog.SearchResult, error) {
 		var bCached *bool
 		var bDone *time.Time
 		var thumb, colorFrom, colorTo *string
-		dest := []any{&r.ID, &r.Slug, &r.Name, &r.Description, &r.Emoji, &tags, &r.IngestStatus, &r.LaunchCount,
-			&r.CreatedAt, &r.Relevance, &bID, &bStatus, &bSHA, &bImage, &bCached, &bDone, &thumb, &colorFrom, &colorTo}
+		var key string
+		dest := []any{&r.ID, &r.Slug, &r.Name, &r.Description, &r.Emoji, &tags, &r.IngestStatus, &r.LaunchCount, &r.StarCount,
+			&r.CreatedAt, &r.Relevance, &bID, &bStatus, &bSHA, &bImage, &bCached, &bDone, &thumb, &colorFrom, &colorTo, &key}
 		if total != nil {
 			dest = append(dest, total)
 		}
@@ -338,6 +357,7 @@ func scanResults(rows pgx.Rows, total *int64) ([]catalog.SearchResult, error) {
 			return nil, err
 		}
 		r.Tags = splitTags(tags)
+		keys[r.ID] = key
 		if thumb != nil {
 			r.ThumbnailURL = catalog.ThumbnailPath(r.Slug, *thumb)
 		}
@@ -457,6 +477,82 @@ type selection struct {
 	// counts the counters hold (see cond): then conds are those.
 	counted bool
 	conds   []cond
+	// order is how results are ordered (sort:, or the default).
+	order order
+}
+
+// order is one order of search results: its columns DESC, then r.id
+// DESC, within the relevance tiers when tiered. An index of (columns…,
+// id) reads it backwards.
+type order struct {
+	name    string   // catalog.Sort…
+	columns []string // expressions on "repositories r"
+	types   []string // their SQL types, for the cursor's keys
+	tiered  bool     // words rank first by where they were found
+}
+
+var orders = map[string]order{
+	catalog.SortRelevance: {catalog.SortRelevance, []string{"r.launch_count"}, []string{"bigint"}, true},
+	catalog.SortLaunches:  {catalog.SortLaunches, []string{"r.launch_count"}, []string{"bigint"}, false},
+	// Apps without recent use (the same -Infinity) by launches of all time.
+	catalog.SortTrending: {catalog.SortTrending, []string{"r.trend", "r.launch_count"}, []string{"float8", "bigint"}, false},
+	catalog.SortStars:    {catalog.SortStars, []string{"r.star_count"}, []string{"bigint"}, false},
+	catalog.SortNew:      {catalog.SortNew, []string{"r.created_at"}, []string{"timestamptz"}, false},
+}
+
+// selectList names the order's columns sk0, sk1…
+func (o order) selectList() string {
+	var out []string
+	for i, c := range o.columns {
+		out = append(out, fmt.Sprintf("%s AS sk%d", c, i))
+	}
+	return strings.Join(out, ", ")
+}
+
+// names are the order's columns of alias as selectList named them.
+func (o order) names(alias string) string {
+	var out []string
+	for i := range o.columns {
+		out = append(out, fmt.Sprintf("%s.sk%d", alias, i))
+	}
+	return strings.Join(out, ", ")
+}
+
+// orderBy is the ORDER BY of the order's columns of alias (the sk names,
+// or cols when given).
+func (o order) orderBy(alias string, cols ...string) string {
+	var out []string
+	for i := range o.columns {
+		c := fmt.Sprintf("%s.sk%d", alias, i)
+		if cols != nil {
+			c = cols[i]
+		}
+		out = append(out, c+" DESC")
+	}
+	return strings.Join(out, ", ")
+}
+
+// keyText is the cursor key of a row of alias: its columns as text,
+// joined with '|'.
+func (o order) keyText(alias string) string {
+	var out []string
+	for i := range o.columns {
+		out = append(out, fmt.Sprintf("%s.sk%d::text", alias, i))
+	}
+	return "concat_ws('|', " + strings.Join(out, ", ") + ")"
+}
+
+// keyArgs turns a cursor key back into typed arguments.
+func (o order) keyArgs(b *argList, key string) (string, error) {
+	parts := strings.Split(key, "|")
+	if len(parts) != len(o.columns) {
+		return "", catalog.Invalid("cursor", "is not a cursor of a previous page: pass the next_cursor of the last answer unchanged")
+	}
+	var out []string
+	for i, p := range parts {
+		out = append(out, b.arg(p)+"::"+o.types[i])
+	}
+	return strings.Join(out, ", "), nil
 }
 
 // cond is a condition whose matches are a disjoint union of facets, so
@@ -483,9 +579,51 @@ func (sel *selection) builder() *argList { return &argList{args: slices.Clone(se
 //     to_tsquery 'word':*; phrases → phraseto_tsquery; words without a
 //     letter or digit are ignored (they hold no lexeme);
 //   - -word, -"phrase" → NOT search @@ (… || …).
-func newSelection(q *query.Query, raw string) (*selection, error) {
+func newSelection(q *query.Query, raw string, userID int64) (*selection, error) {
 	b := &argList{}
-	sel := &selection{}
+	sel := &selection{order: orders[catalog.SortRelevance]}
+	if q.IsEmpty() {
+		// Nothing asked: what is used now comes first.
+		sel.order = orders[catalog.SortTrending]
+	}
+	sorts, q := q.Split(catalog.SortKey)
+	if len(sorts.Excludes) > 0 {
+		f := sorts.Excludes[0]
+		return nil, &query.SyntaxError{Pos: max(valuePos(raw, catalog.SortKey, f.Values[0])-len(catalog.SortKey)-2, 0),
+			Msg: fmt.Sprintf("-sort:%s: an order cannot be excluded: write sort:%s", f.Values[0], f.Values[0])}
+	}
+	switch len(sorts.Filters) {
+	case 0:
+	case 1:
+		f := sorts.Filters[0]
+		o, ok := orders[f.Values[0]]
+		if len(f.Values) != 1 || !ok {
+			return nil, &query.SyntaxError{Pos: valuePos(raw, catalog.SortKey, f.Values[0]), Msg: catalog.SortError(f.Values)}
+		}
+		sel.order = o
+	default:
+		f := sorts.Filters[1]
+		return nil, &query.SyntaxError{Pos: valuePos(raw, catalog.SortKey, f.Values[0]),
+			Msg: "give one sort: term; results have one order"}
+	}
+	marks, q := q.Split(catalog.IsKey)
+	for i, f := range append(slices.Clone(marks.Filters), marks.Excludes...) {
+		for _, v := range f.Values {
+			if v != catalog.IsStarred {
+				return nil, &query.SyntaxError{Pos: valuePos(raw, catalog.IsKey, v),
+					Msg: fmt.Sprintf("is:%s: the only mark is is:starred (the apps you starred)", v)}
+			}
+		}
+		if userID == 0 {
+			return nil, &query.SyntaxError{Pos: valuePos(raw, catalog.IsKey, f.Values[0]),
+				Msg: "is:starred needs to know who is asking: send your personal token (--token, APPSTORE_TOKEN)"}
+		}
+		cond := "EXISTS (SELECT 1 FROM stars st WHERE st.repository_id = r.id AND st.user_id = " + b.arg(userID) + "::bigint)"
+		if i >= len(marks.Filters) {
+			cond = "NOT " + cond
+		}
+		sel.where = append(sel.where, cond)
+	}
 	status, rest := q.Split("status")
 	for _, f := range append(slices.Clone(status.Filters), status.Excludes...) {
 		for _, v := range f.Values {
@@ -563,7 +701,7 @@ func newSelection(q *query.Query, raw string) (*selection, error) {
 	sel.args = b.args
 
 	// Conjunctions of facets are counted by the counters.
-	if sel.text == "" && len(neg) == 0 && len(q.Excludes) == 0 {
+	if sel.text == "" && len(neg) == 0 && len(q.Excludes) == 0 && len(marks.Filters)+len(marks.Excludes) == 0 {
 		sel.counted = true
 		for _, f := range q.Filters {
 			var c cond
@@ -628,17 +766,19 @@ func valuePos(raw, key, value string) int {
 	}
 }
 
-// searchCursor is the position after the last result of a page.
+// searchCursor is the position after the last result of a page: its
+// relevance tier, its sort key (as PostgreSQL prints it: a count, a
+// trending score, a time) and its id.
 type searchCursor struct {
-	tier     int
-	launches int64
-	id       int64
+	tier int
+	key  string
+	id   int64
 }
 
 // The cursor carries a checksum of the canonical query so that a cursor is
-// not silently applied to another query.
+// not silently applied to another query (nor to another sort: order).
 func encodeSearchCursor(c searchCursor, q *query.Query) string {
-	s := fmt.Sprintf("%d.%d.%d.%08x", c.tier, c.launches, c.id, crc32.ChecksumIEEE([]byte(q.String())))
+	s := fmt.Sprintf("%d;%s;%d;%08x", c.tier, c.key, c.id, crc32.ChecksumIEEE([]byte(q.String())))
 	return base64.RawURLEncoding.EncodeToString([]byte(s))
 }
 
@@ -648,18 +788,17 @@ func decodeSearchCursor(s string, q *query.Query) (searchCursor, error) {
 	if err != nil {
 		return searchCursor{}, bad
 	}
-	parts := strings.Split(string(b), ".")
-	if len(parts) != 4 {
+	parts := strings.Split(string(b), ";")
+	if len(parts) != 4 || parts[1] == "" || len(parts[1]) > 64 {
 		return searchCursor{}, bad
 	}
 	var c searchCursor
 	tier, err1 := strconv.Atoi(parts[0])
-	launches, err2 := strconv.ParseInt(parts[1], 10, 64)
-	id, err3 := strconv.ParseInt(parts[2], 10, 64)
-	if err := errors.Join(err1, err2, err3); err != nil || tier < 0 || tier > 3 {
+	id, err2 := strconv.ParseInt(parts[2], 10, 64)
+	if err := errors.Join(err1, err2); err != nil || tier < 0 || tier > 3 {
 		return searchCursor{}, bad
 	}
-	c.tier, c.launches, c.id = tier, launches, id
+	c.tier, c.key, c.id = tier, parts[1], id
 	if parts[3] != fmt.Sprintf("%08x", crc32.ChecksumIEEE([]byte(q.String()))) {
 		return searchCursor{}, catalog.Invalid("cursor", "belongs to another query: a cursor continues the query that returned it")
 	}
@@ -674,6 +813,8 @@ type SuggestOptions struct {
 	// Limit is the number of suggestions, 1..MaxSuggestLimit (default
 	// DefaultSuggestLimit).
 	Limit int
+	// UserID is the asking user, for is:starred in the rest of the query.
+	UserID int64
 }
 
 // Suggest completes the token under the cursor: a word gives the keys
@@ -710,7 +851,7 @@ func (s *Store) Suggest(ctx context.Context, o SuggestOptions) (*catalog.Suggest
 		}
 		return nil, err
 	}
-	sel, err := newSelection(rq, rest)
+	sel, err := newSelection(rq, rest, o.UserID)
 	if err != nil {
 		var se *query.SyntaxError
 		if errors.As(err, &se) && se.Pos >= tok.Start {

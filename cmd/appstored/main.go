@@ -92,6 +92,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	var cfg daemon.Config
 	var roles, allowedHosts, logFormat, logLevel string
+	var registryFlag, registryAuthFile, swarmConstraints string
 	var warmPool int64
 	defaultData, _ := daemon.DefaultDataDir()
 	env := envFlags{fs: fs}
@@ -117,6 +118,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	env.Bool(&cfg.ServiceAllowLoopback, "service-allow-loopback", false, "allow services whose health or base URL is on loopback when appstored is exposed (a local-only one always does)")
 	env.Duration(&cfg.BuildRetention, "build-retention", 30*24*time.Hour, fmt.Sprintf("how long finished builds and their logs are kept; older ones are pruned, except the newest %d of each repository and those a launch uses", daemon.BuildKeep))
 	env.Duration(&cfg.LaunchRetention, "launch-retention", 30*24*time.Hour, "how long finished launches (stopped, failed, expired) are kept; older ones are pruned")
+	env.Duration(&cfg.StatsRetention, "stats-retention", daemon.DefaultStatsRetention, "how long each app's daily usage (launches, preview requests, visitors, active minutes) is kept; older days are pruned")
 	var maxMemory, maxCPUs string
 	env.String(&cfg.PreviewDomain, "preview-domain", runner.DefaultPreviewDomain, "wildcard domain of preview URLs, <slug>.<domain>; may carry a scheme and port (https://apps.example.com)")
 	env.Duration(&cfg.IdleTimeout, "idle-timeout", runner.DefaultIdleTimeout, "stop launches that served no request for this long (scale to zero; the next request wakes them); negative: never")
@@ -144,6 +146,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	env.String(&cfg.BuildNetwork, "build-network", "", "network of build steps (RUN): empty for the engine's default bridge, none to cut builds off, or a network name (builds then use the classic builder); host is refused")
 	env.Bool(&cfg.BuildAllowRemoteAdd, "build-allow-remote-add", false, "let ADD fetch URLs written out in a Dockerfile whose host the Git address policy admits (appstored fetches them); off: every ADD <url> is refused")
 	env.String(&buildCacheSize, "build-cache-size", "5GiB", "build cache the Docker engine keeps for builds (BuildKit's cache, cache mounts included); the cleanup trims it to this size")
+	env.String(&registryFlag, "registry", "", "image registry HOST[:PORT][/PREFIX] that every build pushes to, so that Swarm nodes pull the apps from it; credentials from --registry-auth-file or APPSTORE_REGISTRY_USERNAME/APPSTORE_REGISTRY_PASSWORD")
+	env.String(&registryAuthFile, "registry-auth-file", "", "file with the registry's credentials: one line user:password, or {\"username\": …, \"password\": …}")
+	env.String(&cfg.Runtime, "runtime", "docker", "where launches run: docker (containers on this host's engine) or swarm (services on the Swarm this engine manages)")
+	env.String(&swarmConstraints, "swarm-constraint", "", "comma-separated placement constraints of Swarm launches, e.g. node.labels.appstore==apps")
 	env.String(&logFormat, "log-format", "text", "log format: text or json")
 	env.String(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	var role string
@@ -170,6 +176,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if err := buildFlags(&cfg, buildConcurrency, keepImages, buildCacheSize); err != nil {
+		fmt.Fprintf(stderr, "appstored: %v\n", err)
+		return 2
+	}
+	if err := registryFlags(&cfg, registryFlag, registryAuthFile, swarmConstraints); err != nil {
 		fmt.Fprintf(stderr, "appstored: %v\n", err)
 		return 2
 	}

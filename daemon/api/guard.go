@@ -82,7 +82,8 @@ const (
 	// anyone on a daemon that wants no token).
 	mutating
 	// serviceToken: the Origin is this daemon's, and the service token
-	// (never the daemon token): the service registry's writes.
+	// (never the daemon token) or an admin's personal token: the service
+	// registry's writes.
 	serviceToken
 	// signed: the Origin is this daemon's, and the client has not failed
 	// too often; the handler authenticates the body itself (webhook
@@ -145,10 +146,17 @@ func (g *Guard) guard(kind guardKind, h http.HandlerFunc) http.HandlerFunc {
 		}
 	case serviceToken:
 		return func(w http.ResponseWriter, r *http.Request) {
-			if g.originRefused(w, r) || g.serviceTokenRefused(w, r) {
+			if g.originRefused(w, r) {
 				return
 			}
-			h(w, r.WithContext(catalog.WithActor(r.Context(), serviceActor)))
+			r, refused := g.serviceTokenRefused(w, r)
+			if refused {
+				return
+			}
+			if rec, ok := w.(*statusRecorder); ok {
+				rec.Actor = catalog.ActorName(r.Context())
+			}
+			h(w, r)
 		}
 	case signed:
 		return func(w http.ResponseWriter, r *http.Request) {
@@ -203,27 +211,50 @@ func (g *Guard) originRefused(w http.ResponseWriter, r *http.Request) bool {
 // serviceTokenRefused answers and reports true unless the request carries
 // the service token: 403 when the daemon has none (registration disabled),
 // 401 when it is missing or wrong, 429 after too many failures.
-func (g *Guard) serviceTokenRefused(w http.ResponseWriter, r *http.Request) bool {
+//
+// An admin's personal token is accepted too (admins may do everything), and
+// the request then carries that admin as its actor; another account's is
+// 403. The daemon token is not: it is a wrong service token.
+func (g *Guard) serviceTokenRefused(w http.ResponseWriter, r *http.Request) (*http.Request, bool) {
 	if g.ServiceToken == "" {
 		respond.WriteError(w, r, respond.Errorf(http.StatusForbidden, apitype.CodeForbidden,
 			"service registration is disabled on this daemon: start appstored with --service-token <secret> (or APPSTORE_SERVICE_TOKEN=<secret>), then send it as Authorization: Bearer <secret> (the CLI reads APPSTORE_SERVICE_TOKEN or --service-token)"))
-		return true
+		return r, true
 	}
-	switch g.checkCredential(w, r, bearerToken(r), g.ServiceToken) {
+	got := bearerToken(r)
+	if got != "" && g.Users != nil && !tokenEqual(got, g.ServiceToken) && (g.Token == "" || !tokenEqual(got, g.Token)) {
+		if wait := g.failures().wait(g.clientKey(r)); wait > 0 {
+			writeThrottled(w, r, wait)
+			return r, true
+		}
+		u, err := g.Users.UserByTokenHash(r.Context(), catalog.HashUserToken(got))
+		switch {
+		case err == nil && u.Can(catalog.RoleAdmin):
+			return r.WithContext(catalog.WithActor(r.Context(), *u)), false
+		case err == nil:
+			respond.WriteError(w, r, respond.Errorf(http.StatusForbidden, apitype.CodeForbidden,
+				"%s is %s %s: the service registry is changed by admins, and with the service token (--service-token / APPSTORE_SERVICE_TOKEN)", u.Name, article(u.Role), u.Role))
+			return r, true
+		case !errors.Is(err, catalog.ErrNotFound):
+			respond.WriteError(w, r, err)
+			return r, true
+		}
+	}
+	switch g.checkCredential(w, r, got, g.ServiceToken) {
 	case credentialOK:
-		return false
+		return r.WithContext(catalog.WithActor(r.Context(), serviceActor)), false
 	case credentialThrottled:
-		return true
+		return r, true
 	case credentialMissing:
 		w.Header().Set("WWW-Authenticate", `Bearer realm="appstored services"`)
 		respond.WriteError(w, r, respond.Errorf(http.StatusUnauthorized, apitype.CodeUnauthorized,
-			"this call needs the service token: send Authorization: Bearer <service token> (the CLI reads APPSTORE_SERVICE_TOKEN or --service-token; the daemon's APPSTORE_TOKEN is not accepted here)"))
-		return true
+			"this call needs the service token: send Authorization: Bearer <service token> (the CLI reads APPSTORE_SERVICE_TOKEN or --service-token; the daemon token is not accepted here, an admin's personal token is)"))
+		return r, true
 	}
 	w.Header().Set("WWW-Authenticate", `Bearer realm="appstored services", error="invalid_token"`)
 	respond.WriteError(w, r, respond.Errorf(http.StatusUnauthorized, apitype.CodeUnauthorized,
-		"the service token is wrong: send the value appstored was started with (--service-token / APPSTORE_SERVICE_TOKEN; the CLI reads APPSTORE_SERVICE_TOKEN or --service-token, not APPSTORE_TOKEN)"))
-	return true
+		"the service token is wrong: send the value appstored was started with (--service-token / APPSTORE_SERVICE_TOKEN; the CLI reads APPSTORE_SERVICE_TOKEN or --service-token, not APPSTORE_TOKEN), or an admin's personal token"))
+	return r, true
 }
 
 // Authenticated reports whether a read comes from a token holder: it

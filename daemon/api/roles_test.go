@@ -35,7 +35,7 @@ type matrixActor struct {
 func TestRoleMatrix(t *testing.T) {
 	st := storetest.New(t)
 	ctx := context.Background()
-	s := &api.Server{Store: st, Guard: &api.Guard{Loopback: true, Token: rolesDaemonToken, FailureBurst: 1 << 20}}
+	s := &api.Server{Store: st, Guard: &api.Guard{Loopback: true, Token: rolesDaemonToken, ServiceToken: "the-service-token-0123456789", FailureBurst: 1 << 20}}
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(srv.Close)
 
@@ -93,9 +93,9 @@ func TestRoleMatrix(t *testing.T) {
 			key = "ANY " + rt.Path
 		}
 		switch rt.Guard {
-		case "read", "signed", "service-token":
-			// Reads are open; webhooks and the service registry have
-			// their own secrets (guard_test.go, services_test.go).
+		case "read", "signed":
+			// Reads are open; webhooks have their own secret
+			// (guard_test.go).
 			continue
 		}
 		want, ok := rolePolicy[key]
@@ -192,8 +192,8 @@ func TestRoleMatrix(t *testing.T) {
 				e := errorOf(t, b)
 				switch want {
 				case http.StatusUnauthorized:
-					if e.Code != apitype.CodeUnauthorized || !strings.Contains(e.Message, "needs a token") || resp.Header.Get("WWW-Authenticate") == "" {
-						t.Errorf("%s: 401 %+v, want unauthorized saying a token is needed, with WWW-Authenticate", label, e)
+					if e.Code != apitype.CodeUnauthorized || !strings.Contains(e.Message, why) || resp.Header.Get("WWW-Authenticate") == "" {
+						t.Errorf("%s: 401 %+v, want unauthorized saying %q, with WWW-Authenticate", label, e, why)
 					}
 				case http.StatusForbidden:
 					if e.Code != apitype.CodeForbidden || !strings.Contains(e.Message, a.name) || !strings.Contains(e.Message, why) {
@@ -216,7 +216,9 @@ func TestRoleMatrix(t *testing.T) {
 // rolePolicy is who may use each changing route, by the guard kind that
 // says it (see expect): mutating for members and admins, launching for
 // viewers too, owned for the app's owner and admins, admin for admins,
-// self for the account itself and admins, websocket for any user.
+// self for the account itself and admins, websocket for any user,
+// service-token for the service token and admin accounts (not the daemon
+// token).
 var rolePolicy = map[string]string{
 	"POST /api/v1/repositories":                         "mutating",
 	"PATCH /api/v1/repositories/{slug}":                 "owned",
@@ -231,10 +233,18 @@ var rolePolicy = map[string]string{
 	"PATCH /api/v1/repositories/{slug}/env":             "owned",
 	"PUT /api/v1/repositories/{slug}/secrets/{name}":    "owned",
 	"DELETE /api/v1/repositories/{slug}/secrets/{name}": "owned",
+	"POST /api/v1/repositories/{slug}/star":             "mutating",
+	"DELETE /api/v1/repositories/{slug}/star":           "mutating",
+	"POST /api/v1/repositories/{slug}/comments":         "mutating",
+	"DELETE /api/v1/comments/{id}":                      "mutating", // and its author or an admin: community_test.go
 	"POST /api/v1/users":                                "admin",
 	"DELETE /api/v1/users/{name}":                       "admin",
 	"POST /api/v1/users/{name}/token":                   "self",
 	"GET /api/v1/events":                                "websocket",
+	"POST /api/v1/services":                             "service-token",
+	"PATCH /api/v1/services/{slug}":                     "service-token",
+	"DELETE /api/v1/services/{slug}":                    "service-token",
+	"POST /api/v1/services/import":                      "service-token",
 	"ANY /api/":                                         "by-method",
 	"ANY /":                                             "by-method",
 }
@@ -243,10 +253,21 @@ var rolePolicy = map[string]string{
 // for "let through", or the refusal's status, with the words its message
 // must contain.
 func expect(kind string, a *matrixActor, own bool, userName string) (int, string) {
-	if a.name == "" {
-		return http.StatusUnauthorized, "no token"
-	}
 	admin := a.role == catalog.RoleAdmin
+	if kind == "service-token" {
+		switch {
+		case a.name == "":
+			return http.StatusUnauthorized, "needs the service token"
+		case a.token == rolesDaemonToken:
+			return http.StatusUnauthorized, "the service token is wrong"
+		case admin:
+			return http.StatusOK, "admins change the service registry"
+		}
+		return http.StatusForbidden, "changed by admins"
+	}
+	if a.name == "" {
+		return http.StatusUnauthorized, "needs a token"
+	}
 	switch kind {
 	case "launching", "websocket":
 		return http.StatusOK, "viewers launch and watch"

@@ -90,6 +90,15 @@ func (s *Server) routes() []route {
 		{GET, "/api/v1/repositories/{slug}/thumbnail", read, thumbs.get},
 		{POST, "/api/v1/repositories/{slug}/thumbnail", owned, thumbs.refresh},
 
+		// Usage statistics, stars and comments (community.go).
+		{GET, "/api/v1/repositories/{slug}/stats", read, s.Community.stats},
+		{GET, "/api/v1/repositories/{slug}/star", read, s.Community.starState},
+		{POST, "/api/v1/repositories/{slug}/star", mutating, s.Community.star},
+		{DELETE, "/api/v1/repositories/{slug}/star", mutating, s.Community.unstar},
+		{GET, "/api/v1/repositories/{slug}/comments", read, s.Community.comments},
+		{POST, "/api/v1/repositories/{slug}/comments", mutating, s.Community.addComment},
+		{DELETE, "/api/v1/comments/{id}", mutating, s.Community.deleteComment},
+
 		// Accounts, personal tokens and who is asking (users.go; who may
 		// do what: actor.go).
 		{GET, "/api/v1/whoami", read, accounts.whoami},

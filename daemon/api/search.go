@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 
 	"github.com/appstore-dev/appstore/apitype"
 	"github.com/appstore-dev/appstore/catalog"
@@ -43,6 +44,10 @@ func (s *Search) search(w http.ResponseWriter, r *http.Request) {
 		respond.WriteError(w, r, err)
 		return
 	}
+	if opts.UserID, err = markUser(r, opts.Query); err != nil {
+		respond.WriteError(w, r, err)
+		return
+	}
 	page, err := s.Store.Search(r.Context(), opts)
 	if err != nil {
 		writeSearchError(w, r, err)
@@ -65,6 +70,10 @@ func (s *Search) autocomplete(w http.ResponseWriter, r *http.Request) {
 		respond.WriteError(w, r, err)
 		return
 	}
+	if opts.UserID, err = markUser(r, opts.Query); err != nil {
+		respond.WriteError(w, r, err)
+		return
+	}
 	sg, err := s.Store.Suggest(r.Context(), opts)
 	if err != nil {
 		writeSearchError(w, r, err)
@@ -84,4 +93,15 @@ func writeSearchError(w http.ResponseWriter, r *http.Request, err error) {
 		return
 	}
 	respond.WriteError(w, r, err)
+}
+
+// markUser is the users.id of the asking user when the query may hold
+// is:starred (0 otherwise, or for no one): resolving a token costs a
+// query, which a search without marks does not pay.
+func markUser(r *http.Request, q string) (int64, error) {
+	if !strings.Contains(strings.ToLower(q), catalog.IsKey+":") {
+		return 0, nil
+	}
+	actor, err := catalog.ActorFrom(r.Context())
+	return actor.ID, err
 }

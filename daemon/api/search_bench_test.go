@@ -34,7 +34,7 @@ const EnvBenchDatabaseURL = "APPSTORE_BENCH_DATABASE_URL"
 
 // benchQuery is one request of the fixed mix.
 type benchQuery struct {
-	class string // search, autocomplete, narrowed
+	class string // search, autocomplete, narrowed, sort
 	q     string
 	// page2 asks for the second page (the cursor of the first).
 	page2 bool
@@ -86,6 +86,20 @@ var benchMix = []benchQuery{
 	{class: "narrowed", q: "framework:gin,echo,fiber topic:"},
 	{class: "narrowed", q: "license:mit framework:react "},
 	{class: "narrowed", q: "lang:elixir framework:p"},
+
+	// The orders of sort: (and the empty query, trending).
+	{class: "sort", q: "sort:trending"},
+	{class: "sort", q: "sort:trending", page2: true},
+	{class: "sort", q: "sort:stars"},
+	{class: "sort", q: "sort:stars", page2: true},
+	{class: "sort", q: "sort:new"},
+	{class: "sort", q: "sort:launches"},
+	{class: "sort", q: "lang:go sort:stars"},
+	{class: "sort", q: "lang:python framework:flask sort:trending"},
+	{class: "sort", q: "category:chat sort:new"},
+	{class: "sort", q: "dashboard sort:stars"},
+	{class: "sort", q: "dash sort:trending"},
+	{class: "sort", q: "topic:kalujo sort:new"},
 }
 
 // BenchmarkSearch seeds 100 000 repositories (about 1 000 000 tag links)
@@ -149,7 +163,7 @@ func BenchmarkSearch(b *testing.B) {
 		}
 	}
 
-	for _, class := range []string{"search", "autocomplete", "narrowed"} {
+	for _, class := range []string{"search", "autocomplete", "narrowed", "sort"} {
 		var qs []*benchQuery
 		for i := range mix {
 			if mix[i].class == class {
@@ -237,7 +251,7 @@ func (q *benchQuery) label() string {
 }
 
 func (q *benchQuery) viaStore(ctx context.Context, st *store.Store) error {
-	if q.class == "search" {
+	if q.class == "search" || q.class == "sort" {
 		_, err := st.Search(ctx, store.SearchOptions{Query: q.q, Cursor: q.cursor})
 		return err
 	}
@@ -250,7 +264,7 @@ func (q *benchQuery) viaStore(ctx context.Context, st *store.Store) error {
 func (q *benchQuery) viaHTTP(ctx context.Context, hc *http.Client, base string) error {
 	v := url.Values{"q": {q.q}}
 	path := "/api/v1/search"
-	if q.class == "search" {
+	if q.class == "search" || q.class == "sort" {
 		if q.cursor != "" {
 			v.Set("cursor", q.cursor)
 		}
@@ -277,7 +291,7 @@ func (q *benchQuery) viaHTTP(ctx context.Context, hc *http.Client, base string) 
 }
 
 func (q *benchQuery) viaClient(ctx context.Context, c *client.Client) error {
-	if q.class == "search" {
+	if q.class == "search" || q.class == "sort" {
 		_, err := c.Search(ctx, client.SearchOptions{Query: q.q, Cursor: q.cursor})
 		return err
 	}

@@ -57,6 +57,7 @@ type Server struct {
 	Services     *Services
 	Thumbnails   *Thumbnails
 	Volumes      *Volumes
+	Community    *Community
 	Accounts     *Accounts
 	AppConfig    *AppConfig
 
@@ -120,6 +121,7 @@ func (s *Server) defaults() {
 	orNew(&s.Services).defaults(s)
 	orNew(&s.Thumbnails).defaults(s)
 	orNew(&s.Volumes).defaults(s)
+	orNew(&s.Community).defaults(s)
 	orNew(&s.Accounts).defaults(s)
 	orNew(&s.AppConfig).defaults(s)
 }

@@ -93,8 +93,28 @@ func TestRedactorReplacesEveryValueLongestFirst(t *testing.T) {
 		t.Errorf("redacted: %q", got)
 	}
 	var nilR *appconfig.Redactor
-	if nilR.String("abcd") != "abcd" {
+	if nilR.String("abcd") != "abcd" || nilR.Fragment("abcd") != "abcd" {
 		t.Error("a nil redactor changed its text")
+	}
+	// A piece of a secret where the text was cut: at the start (the tail
+	// of an output) and at the end (a line cut at its limit).
+	addApp(t, st, "frag")
+	if err := svc.SetSecret(ctx, "frag", "LONG", []byte("abcdefgh")); err != nil {
+		t.Fatal(err)
+	}
+	if _, r, err = svc.Secrets(ctx, "frag"); err != nil {
+		t.Fatal(err)
+	}
+	for in, want := range map[string]string{
+		"…efgh and more":   "…[secret LONG] and more",
+		"defgh and more":   "[secret LONG] and more",
+		"the key is abcde": "the key is [secret LONG]",
+		"gh is too short":  "gh is too short",
+		"no secret here":   "no secret here",
+	} {
+		if got := r.Fragment(in); got != want {
+			t.Errorf("Fragment(%q) = %q, want %q", in, got, want)
+		}
 	}
 }
 

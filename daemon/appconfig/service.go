@@ -163,6 +163,38 @@ func (r *Redactor) String(s string) string {
 	return s
 }
 
+// Fragment is String for text that may have been cut out of a longer
+// output (the tail of a failed launch's output, a line cut at its length
+// limit): a piece of a secret at its start (after an optional "…") or at
+// its end, at least catalog.MinSecretLen bytes long, is replaced too.
+func (r *Redactor) Fragment(s string) string {
+	s = r.String(s)
+	if r.Empty() {
+		return s
+	}
+	lead := ""
+	if rest, ok := strings.CutPrefix(s, "…"); ok {
+		lead, s = "…", rest
+	}
+	for _, v := range r.secrets {
+		// The longest end of the value that starts s.
+		for n := len(v.value) - 1; n >= catalog.MinSecretLen; n-- {
+			if strings.HasPrefix(s, v.value[len(v.value)-n:]) {
+				s = "[secret " + v.name + "]" + s[n:]
+				break
+			}
+		}
+		// The longest start of the value that ends s.
+		for n := len(v.value) - 1; n >= catalog.MinSecretLen; n-- {
+			if strings.HasSuffix(s, v.value[:n]) {
+				s = s[:len(s)-n] + "[secret " + v.name + "]"
+				break
+			}
+		}
+	}
+	return lead + s
+}
+
 // Bytes is String for a byte slice.
 func (r *Redactor) Bytes(b []byte) []byte {
 	if r.Empty() {

@@ -36,6 +36,7 @@ import (
 	"github.com/appstore-dev/appstore/catalog/store"
 	"github.com/appstore-dev/appstore/daemon/appconfig"
 	"github.com/appstore-dev/appstore/daemon/queue"
+	"github.com/appstore-dev/appstore/daemon/registry"
 	"github.com/appstore-dev/appstore/internal/textutil"
 )
 
@@ -113,6 +114,10 @@ type Options struct {
 	// CacheSize is how much build cache the engine keeps: the pruner
 	// trims BuildKit's cache to it (DefaultCacheSize; --build-cache-size).
 	CacheSize int64
+	// Registry, when set, receives every succeeded build's image (pushed
+	// as HOST[/PREFIX]/appstore/<slug>:<commit>, its digest recorded), and
+	// pruning deletes there what it removes from the engine (--registry).
+	Registry *registry.Registry
 
 	// Lease is how long a running build stays claimed without a renewal;
 	// the worker renews it every second (DefaultLease). The reconciler
@@ -549,8 +554,19 @@ func ImageTag(slug, commit string) string {
 
 // build does the work and returns the outcome. An error is a failure to
 // record as failed (or retried, for transient ones); a context ended by
-// cancellation or timeout is decided by the caller from its cause.
+// cancellation or timeout is decided by the caller from its cause. With a
+// registry, the image is pushed there before the build counts as
+// succeeded.
 func (w *Worker) build(ctx context.Context, work *store.BuildWork, logs *logSink, secrets map[string][]byte) (store.BuildOutcome, error) {
+	o, err := w.buildImage(ctx, work, logs, secrets)
+	if err != nil || o.Status != catalog.BuildSucceeded || w.opts.Registry == nil {
+		return o, err
+	}
+	return w.push(ctx, work, o, logs)
+}
+
+// buildImage makes the build's image on the engine (or finds it cached).
+func (w *Worker) buildImage(ctx context.Context, work *store.BuildWork, logs *logSink, secrets map[string][]byte) (store.BuildOutcome, error) {
 	key := CacheKey(work.RepositoryID, work.CommitSHA, work.DockerfilePath, work.ContextPath)
 	tag := ImageTag(work.Repository, work.CommitSHA)
 	if !work.NoCache {

@@ -24,6 +24,8 @@ type Engine interface {
 	ImageTag(ctx context.Context, source, target string) error
 	ImageList(ctx context.Context, options image.ListOptions) ([]image.Summary, error)
 	ImageRemove(ctx context.Context, imageID string, options image.RemoveOptions) ([]image.DeleteResponse, error)
+	// ImagePush sends an image to the registry (--registry).
+	ImagePush(ctx context.Context, ref string, options image.PushOptions) (io.ReadCloser, error)
 	ServerVersion(ctx context.Context) (types.Version, error)
 	// BuildCachePrune trims the engine's BuildKit cache (--build-cache-size).
 	BuildCachePrune(ctx context.Context, opts dockerbuild.CachePruneOptions) (*dockerbuild.CachePruneReport, error)

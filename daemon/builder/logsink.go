@@ -69,7 +69,7 @@ func (s *logSink) add(line string) {
 	if s.truncated {
 		return
 	}
-	line = s.redact.String(line)
+	line = s.redact.Fragment(line)
 	size := int64(len(line)) + 1
 	if s.limit > 0 && s.bytes+size > s.limit {
 		s.truncated = true

@@ -13,6 +13,7 @@ import (
 	"github.com/docker/docker/api/types/image"
 
 	"github.com/appstore-dev/appstore/daemon/queue"
+	"github.com/appstore-dev/appstore/daemon/registry"
 	"github.com/appstore-dev/appstore/internal/textutil"
 )
 
@@ -138,6 +139,7 @@ func (w *Worker) Prune(ctx context.Context) error {
 			w.logger.Debug("image not pruned", "image", textutil.ShortSHA(img.ID), "err", err)
 		}
 	}
+	w.pruneRegistry(ctx)
 	if ids, err := w.store.RepositoryIDs(ctx); err == nil {
 		w.sources.prune(ids)
 	}
@@ -157,4 +159,64 @@ func (w *Worker) Prune(ctx context.Context) error {
 		w.logger.Info("image pruning done", "removed", removed)
 	}
 	return nil
+}
+
+// pruneRegistry deletes from the registry (--registry) the pushed images
+// that the same keep policy as the engine's no longer keeps, by digest
+// (which takes their tags along), and forgets their digests. The registry
+// frees their layers at its own garbage collection.
+func (w *Worker) pruneRegistry(ctx context.Context) {
+	reg := w.opts.Registry
+	if reg == nil {
+		return
+	}
+	list, err := w.store.RegistryImagesToPrune(ctx, w.opts.KeepImages)
+	if err != nil {
+		w.logger.Warn("registry pruning: list", "err", err)
+		return
+	}
+	for _, img := range list {
+		if err := reg.Delete(ctx, img.Slug, img.Digest); err != nil {
+			w.logger.Warn("registry pruning: delete", "repository", img.Slug, "digest", img.Digest, "err", err)
+			continue
+		}
+		if err := w.store.ForgetRegistryImage(ctx, img.Digest); err != nil {
+			w.logger.Warn("registry pruning: record", "digest", img.Digest, "err", err)
+			continue
+		}
+		w.logger.Info("pruned a superseded image from the registry", "repository", img.Slug, "digest", img.Digest, "registry", reg.String())
+	}
+	// The images of removed apps: their builds went with them, so the
+	// registry's own catalog says what is left under the prefix.
+	known, err := w.store.RepositorySlugs(ctx)
+	if err != nil {
+		w.logger.Warn("registry pruning: repositories", "err", err)
+		return
+	}
+	apps, err := reg.Apps(ctx)
+	if err != nil {
+		w.logger.Debug("registry pruning: the registry's catalog", "err", err)
+		return
+	}
+	for _, slug := range apps {
+		if known[slug] {
+			continue
+		}
+		tags, err := reg.Tags(ctx, slug)
+		if err != nil {
+			w.logger.Warn("registry pruning: tags of a removed app", "repository", slug, "err", err)
+			continue
+		}
+		for _, tag := range tags {
+			digest, err := reg.Digest(ctx, slug, tag)
+			if err == nil {
+				err = reg.Delete(ctx, slug, digest)
+			}
+			if err != nil && !errors.Is(err, registry.ErrNotFound) {
+				w.logger.Warn("registry pruning: delete an image of a removed app", "repository", slug, "tag", tag, "err", err)
+				continue
+			}
+			w.logger.Info("pruned an image of a removed app from the registry", "repository", slug, "tag", tag, "registry", reg.String())
+		}
+	}
 }

@@ -289,3 +289,37 @@ func TestMissingRequiredSecretRefusesTheLaunchWithTheCommandToRun(t *testing.T) 
 		t.Errorf("environment %q lacks the secret or the declared default", env)
 	}
 }
+
+// TestWarmContainerWithOldConfigurationIsNotAttached: a change of
+// variables retires the app's warm container; a launch then gets a
+// container with the new configuration, never the stale one.
+func TestWarmContainerWithOldConfigurationIsNotAttached(t *testing.T) {
+	keys, err := appconfig.OpenKeyring(filepath.Join(t.TempDir(), appconfig.KeyFileName), true, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newHarness(t, runner.Config{WarmPool: 1, WarmInterval: 200 * time.Millisecond, AppConfig: &appconfig.Service{Keys: keys}})
+	ctx := context.Background()
+	repoID, _ := h.app("warmcfg", 0, runnertest.ImageOptions{})
+	if _, err := h.api.SetEnv(ctx, "warmcfg", map[string]string{"GREETING": "old"}); err != nil {
+		t.Fatal(err)
+	}
+	stale := h.waitWarm(repoID)
+	if _, err := h.api.SetEnv(ctx, "warmcfg", map[string]string{"GREETING": "new"}); err != nil {
+		t.Fatal(err)
+	}
+	l, err := h.api.StartLaunch(ctx, "warmcfg", appclient.LaunchRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.ID == stale.ID {
+		t.Fatalf("the launch attached warm container %d, started before the change", stale.ID)
+	}
+	if l, err = h.api.WaitLaunch(ctx, l.ID, time.Minute); err != nil || l.Status != catalog.LaunchRunning {
+		t.Fatalf("launch: %v %+v", err, l)
+	}
+	if env := appEnv(t, h, "warmcfg"); !hasEnv(env, "GREETING=new") {
+		t.Errorf("the launch runs with %q, want GREETING=new", env)
+	}
+	h.waitStatus(stale.ID, catalog.LaunchStopped, 30*time.Second)
+}

@@ -22,6 +22,7 @@ import (
 	"github.com/docker/docker/client"
 	"github.com/docker/go-connections/nat"
 
+	"github.com/appstore-dev/appstore/catalog/store"
 	"github.com/appstore-dev/appstore/internal/textutil"
 )
 
@@ -36,12 +37,43 @@ const (
 	LabelBuild      = "appstore.build"      // build id
 )
 
-// engine is the runner's view of the Docker engine.
+// engine is the runner's view of the Docker engine: the docker runtime,
+// one container per launch.
 type engine struct {
 	cli    *client.Client
 	logger *slog.Logger
 	// network app containers join (Config.Network).
 	network string
+	// ownClient is closed with the runner.
+	ownClient bool
+}
+
+func (e *engine) prepare(ctx context.Context) error { return e.ensureNetwork(ctx) }
+
+func (e *engine) close() error {
+	if e.ownClient {
+		return e.cli.Close()
+	}
+	return nil
+}
+
+// imageRef checks that the build's image is on this engine.
+func (e *engine) imageRef(ctx context.Context, b *store.LaunchBuild) (string, []int, error) {
+	ref := b.ImageID
+	if ref == "" {
+		ref = b.ImageTag
+	}
+	img, err := e.image(ctx, ref)
+	if err != nil {
+		return ref, nil, err
+	}
+	return ref, img.ExposedPorts, nil
+}
+
+// endpoint is the container's port published on this host's loopback.
+func (e *engine) endpoint(_ context.Context, ins container.InspectResponse, appPort int) (string, int, error) {
+	p, err := hostPort(ins, appPort)
+	return "127.0.0.1", p, err
 }
 
 // DefaultNetwork is the Docker network of app containers.
@@ -329,15 +361,20 @@ func (e *engine) tail(ctx context.Context, id string, n int) string {
 	if err != nil {
 		return ""
 	}
+	return tailOf(rc, e.logger, id)
+}
+
+// tailOf reads a multiplexed log stream's lines, at most maxTail bytes.
+func tailOf(rc io.ReadCloser, logger *slog.Logger, id string) string {
 	defer rc.Close()
 	var buf bytes.Buffer
-	err = demux(io.LimitReader(rc, 1<<20), func(_ string, line []byte) error {
+	err := demux(io.LimitReader(rc, 1<<20), func(_ string, line []byte) error {
 		buf.Write(line)
 		buf.WriteByte('\n')
 		return nil
 	})
 	if err != nil {
-		e.logger.Debug("read container output", "container", textutil.ShortSHA(id), "err", err)
+		logger.Debug("read container output", "container", textutil.ShortSHA(id), "err", err)
 	}
 	out := strings.TrimRight(buf.String(), "\n")
 	if len(out) > maxTail {

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -32,7 +33,7 @@ import (
 // appstored serves it: preview routes first, then the API with the launch
 // routes.
 type harness struct {
-	t      *testing.T
+	t      testing.TB
 	st     *store.Store
 	docker *client.Client
 	r      *runner.Runner
@@ -42,16 +43,22 @@ type harness struct {
 	// browser resolving *.localhost to loopback does.
 	web  *http.Client
 	port string
+	cfg  runner.Config
 }
 
-func newHarness(t *testing.T, cfg runner.Config) *harness {
+func newHarness(t testing.TB, cfg runner.Config) *harness {
 	t.Helper()
 	cli := runnertest.Docker(t)
-	st := storetest.New(t)
+	st := cfg.Store // another runner of the same catalog
+	if st == nil {
+		st = storetest.New(t)
+	}
 	h := &harness{t: t, st: st, docker: cli}
 	var b [4]byte
 	_, _ = rand.Read(b[:])
-	cfg.ID = "test-" + hex.EncodeToString(b[:])
+	if cfg.ID == "" { // else: a runner restarted with its id
+		cfg.ID = "test-" + hex.EncodeToString(b[:])
+	}
 	cfg.Store = st
 	if cfg.Logger == nil {
 		cfg.Logger = testLogger(t)
@@ -68,7 +75,12 @@ func newHarness(t *testing.T, cfg runner.Config) *harness {
 		t.Fatal(err)
 	}
 	h.r = r
+	h.cfg = cfg
 	runnertest.CleanupContainers(t, cli, r.ID())
+	if cfg.Runtime == runner.RuntimeSwarm {
+		// The caller made the swarm (runnertest.Swarm) for all its subtests.
+		runnertest.CleanupServices(t, cli, r.ID())
+	}
 
 	launches := &api.Launches{Store: st, Runner: r}
 	h.srv = httptest.NewServer((&api.Server{Store: st, Logger: cfg.Logger, Guard: &api.Guard{Loopback: true}, Launches: launches, Previews: r.Preview,
@@ -113,7 +125,12 @@ func (h *harness) app(slug string, port int, opts runnertest.ImageOptions) (repo
 		opts.Args = []string{"-name", slug}
 	}
 	tag, id := runnertest.Image(h.t, h.docker, opts)
-	return runnertest.App(h.t, h.st, slug, tag, id, port)
+	repoID, buildID = runnertest.App(h.t, h.st, slug, tag, id, port)
+	if h.cfg.Registry != nil {
+		// As the build worker does with --registry: Swarm runs it by digest.
+		runnertest.Push(h.t, h.docker, h.st, h.cfg.Registry, buildID, slug, tag)
+	}
+	return repoID, buildID
 }
 
 // previewURL is http://<slug>.localhost:<port><path>.
@@ -155,7 +172,7 @@ func (h *harness) get(url string, header ...string) (*http.Response, string) {
 }
 
 // waitFor polls cond until it holds or d passes.
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for !cond() {
@@ -196,7 +213,7 @@ func (h *harness) eventTypes(slug string) []string {
 
 // testLogger writes the runner's log through t.Log, so that it shows with a
 // failure.
-func testLogger(t *testing.T) *slog.Logger {
+func testLogger(t testing.TB) *slog.Logger {
 	w := &testWriter{t: t}
 	t.Cleanup(func() { w.mu.Lock(); w.done = true; w.mu.Unlock() })
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -204,7 +221,7 @@ func testLogger(t *testing.T) *slog.Logger {
 
 type testWriter struct {
 	mu   sync.Mutex
-	t    *testing.T
+	t    testing.TB
 	done bool
 }
 
@@ -234,3 +251,9 @@ func newRepoInput(t *testing.T, slug string) store.NewRepository {
 	}
 	return store.NewRepository{GitURL: u.CloneURL(), GitURLKey: u.Key(), Name: slug}
 }
+
+func storeFilterWarmSlug(slug string, warm *bool) store.LaunchFilter {
+	return store.LaunchFilter{Repository: slug, Warm: warm, Limit: 1}
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }

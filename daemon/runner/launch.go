@@ -69,6 +69,9 @@ func (r *Runner) Launch(ctx context.Context, slug string, opts LaunchOptions) (*
 }
 
 func (r *Runner) launch(ctx context.Context, slug string, opts LaunchOptions) (*catalog.Launch, store.LaunchOrigin, error) {
+	if r.cfg.PreviewOnly {
+		return nil, 0, &unavailableError{fmt.Sprintf("this appstored serves previews without the runner role: it does not start apps; start %s with `appstore launch %s` (or through an appstored with the runner role)", slug, slug)}
+	}
 	if err := r.available(ctx); err != nil {
 		return nil, 0, err
 	}
@@ -183,24 +186,25 @@ func noBuildError(t *store.LaunchTarget) error {
 // app's port: the repository's (tags.yaml, README app_port, EXPOSE found by
 // ingestion), else the image's single exposed TCP port, else 8080.
 func (r *Runner) imageAndPort(ctx context.Context, t *store.LaunchTarget) (string, int, error) {
-	ref := t.Build.ImageID
-	if ref == "" {
-		ref = t.Build.ImageTag
-	}
-	if ref == "" {
+	if t.Build.ImageID == "" && t.Build.ImageTag == "" {
 		return "", 0, &catalog.ConflictError{Slug: t.Slug, Message: fmt.Sprintf("build #%d of %s recorded no image: rebuild with `appstore build %s`", t.Build.ID, t.Slug, t.Slug)}
 	}
-	img, err := r.eng.image(ctx, ref)
+	ref, ports, err := r.eng.imageRef(ctx, t.Build)
 	if errdefs.IsNotFound(err) {
 		return "", 0, &catalog.ConflictError{Slug: t.Slug, Message: fmt.Sprintf("the image of build #%d of %s (%s) is not on this runner's Docker engine (removed?): rebuild with `appstore build %s`", t.Build.ID, t.Slug, cmp.Or(t.Build.ImageTag, ref), t.Slug)}
+	}
+	var conflict *catalog.ConflictError
+	if errors.As(err, &conflict) {
+		conflict.Slug = t.Slug
+		return "", 0, conflict
 	}
 	if err != nil {
 		return "", 0, &unavailableError{fmt.Sprintf("inspect image %s: %v", ref, err)}
 	}
 	port := t.AppPort
-	if port == 0 && len(img.ExposedPorts) > 0 {
-		slices.Sort(img.ExposedPorts)
-		port = img.ExposedPorts[0]
+	if port == 0 && len(ports) > 0 {
+		slices.Sort(ports)
+		port = ports[0]
 	}
 	if port == 0 {
 		port = DefaultAppPort
@@ -274,14 +278,40 @@ func (r *Runner) start(ctx context.Context, l *catalog.Launch, spec containerSpe
 		return
 	}
 	ins, err := r.eng.inspect(ctx, cid)
+	// A Swarm task is scheduled, its image pulled and its container
+	// started after the service exists: wait for it (a container runs at
+	// once).
+	for err == nil && stateOf(ins) != nil && ins.State.Restarting && ctx.Err() == nil {
+		if time.Since(began) > r.cfg.StartupTimeout {
+			msg := fmt.Sprintf("the app's task did not start within %v", r.cfg.StartupTimeout)
+			if ins.State.Error != "" {
+				msg += ": " + ins.State.Error
+			}
+			r.failLaunch(l.ID, cid, msg, nil)
+			cleanup()
+			return
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(25 * time.Millisecond):
+		}
+		ins, err = r.eng.inspect(ctx, cid)
+	}
+	if ctx.Err() != nil {
+		cleanup()
+		return
+	}
 	if err == nil && stateOf(ins) != nil && !ins.State.Running {
 		// Ended at once: a stopped container has no published port.
 		r.exited(ctx, l.ID, cid, r.finalState(ctx, cid, ins), cleanup)
 		return
 	}
-	var port int
+	var (
+		host string
+		port int
+	)
 	if err == nil {
-		port, err = hostPort(ins, spec.AppPort)
+		host, port, err = r.eng.endpoint(ctx, ins, spec.AppPort)
 	}
 	if err != nil {
 		if ctx.Err() == nil {
@@ -290,7 +320,7 @@ func (r *Runner) start(ctx context.Context, l *catalog.Launch, spec containerSpe
 		cleanup()
 		return
 	}
-	ok, err := r.st.RecordLaunchContainer(ctx, l.ID, cid, spec.Name, port, instanceURL(port))
+	ok, err := r.st.RecordLaunchContainer(ctx, l.ID, cid, spec.Name, port, instanceURL(host, port))
 	if err != nil || !ok {
 		if err != nil && ctx.Err() == nil {
 			r.failLaunch(l.ID, cid, err.Error(), nil)
@@ -298,13 +328,13 @@ func (r *Runner) start(ctx context.Context, l *catalog.Launch, spec containerSpe
 		cleanup()
 		return
 	}
-	r.awaitReady(ctx, l.ID, cid, port, spec.AppPort, spec.Slug, began.Add(r.cfg.StartupTimeout), cleanup)
+	r.awaitReady(ctx, l.ID, cid, host, port, spec.AppPort, spec.Slug, began.Add(r.cfg.StartupTimeout), cleanup)
 }
 
 // awaitReady probes the app until it answers, dies or the deadline passes,
 // and records the outcome.
-func (r *Runner) awaitReady(ctx context.Context, id int64, cid string, port, appPort int, slug string, deadline time.Time, cleanup func()) {
-	res, ins := r.waitReady(ctx, cid, port, slug, deadline)
+func (r *Runner) awaitReady(ctx context.Context, id int64, cid, host string, port, appPort int, slug string, deadline time.Time, cleanup func()) {
+	res, ins := r.waitReady(ctx, cid, host, port, slug, deadline)
 	switch res {
 	case readyCancelled:
 		cleanup()
@@ -360,7 +390,9 @@ func (r *Runner) exited(ctx context.Context, id int64, cid string, ins container
 	r.failLaunch(id, cid, msg, code)
 }
 
-func instanceURL(port int) string { return "http://127.0.0.1:" + strconv.Itoa(port) }
+func instanceURL(host string, port int) string {
+	return "http://" + net.JoinHostPort(host, strconv.Itoa(port))
+}
 
 // deathMessage describes why a container ended, with its last output.
 func deathMessage(ins container.InspectResponse, output, when string) string {
@@ -400,7 +432,7 @@ func (r *Runner) failLaunch(id int64, cid, msg string, exitCode *int) {
 		// The app's output may print its secrets: the message goes into
 		// the launch, its event and the API's answers.
 		if l, err := r.st.Launch(ctx, id); err == nil {
-			msg = r.cfg.AppConfig.Redactor(ctx, l.Repository).String(msg)
+			msg = r.cfg.AppConfig.Redactor(ctx, l.Repository).Fragment(msg)
 		}
 	}
 	msg = textutil.CleanLines(msg)
@@ -443,8 +475,8 @@ const (
 
 // waitReady polls the app's port, with short intervals at first so that a
 // fast app is seen at once, and checks that the container still runs.
-func (r *Runner) waitReady(ctx context.Context, cid string, port int, slug string, deadline time.Time) (readyResult, container.InspectResponse) {
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+func (r *Runner) waitReady(ctx context.Context, cid, hostAddr string, port int, slug string, deadline time.Time) (readyResult, container.InspectResponse) {
+	addr := net.JoinHostPort(hostAddr, strconv.Itoa(port))
 	host := slug + "." + r.preview.host
 	// Most apps answer within a few seconds: look every 10 ms meanwhile
 	// (a refused connection costs microseconds), then less often.
@@ -463,7 +495,7 @@ func (r *Runner) waitReady(ctx context.Context, cid string, port int, slug strin
 			lastInspect = time.Now()
 			ins, err := r.eng.inspect(ctx, cid)
 			switch {
-			case err == nil && stateOf(ins) != nil && !ins.State.Running:
+			case err == nil && stateOf(ins) != nil && !ins.State.Running && !ins.State.Restarting:
 				// Wait for the engine to finish the exit (exit code, OOM flag).
 				return readyExited, r.finalState(ctx, cid, ins)
 			case errdefs.IsNotFound(err):
@@ -583,7 +615,16 @@ func (r *Runner) stop(ctx context.Context, id int64, final catalog.LaunchStatus,
 		op.cancel()
 		<-op.done
 	}
-	if err := r.removeContainers(ctx, l); err != nil {
+	if sl, ok := r.eng.(sleeper); ok && reason == "idle" && l.ContainerID != "" && !l.Warm {
+		// Scale to zero: the service stays, and the next request wakes
+		// it by scaling it back to one.
+		if err := sl.sleep(ctx, l.ContainerID); err != nil {
+			r.logger.Warn("scale the idle launch's service to zero; removing it", "launch", id, "err", err)
+			if err := r.removeContainers(ctx, l); err != nil {
+				return l, err
+			}
+		}
+	} else if err := r.removeContainers(ctx, l); err != nil {
 		return l, err
 	}
 	l, _, err = r.st.TransitionLaunch(ctx, id, store.LaunchChange{

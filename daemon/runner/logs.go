@@ -29,7 +29,7 @@ func (r *Runner) Logs(ctx context.Context, id int64, follow bool, tail int, emit
 	if err != nil {
 		return err
 	}
-	if l.Runner != r.id {
+	if l.Runner != r.id && r.cfg.Runtime != RuntimeSwarm { // a service's logs come from any manager
 		return &unavailableError{fmt.Sprintf("launch %d runs on runner %s, not on this appstored: ask that one for its output", id, l.Runner)}
 	}
 	gone := func() error {
@@ -65,7 +65,7 @@ func (r *Runner) Logs(ctx context.Context, id int64, follow bool, tail int, emit
 		// As build logs are: a terminal that prints the app's output
 		// must not obey it (titles, clipboard writes, disguised links).
 		// The app's secrets never leave in its output.
-		ll.Line = textutil.CleanLine(redact.String(string(line)))
+		ll.Line = textutil.CleanLine(redact.Fragment(string(line)))
 		return emit(ll)
 	})
 	if err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) {

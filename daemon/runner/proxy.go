@@ -39,6 +39,9 @@ type route struct {
 	last    atomic.Int64
 	active  atomic.Int64
 	written atomic.Int64 // last value written to the database
+	// foreignUntil, for a route to another runner's Swarm launch, is when
+	// its address must be asked again (unix nano; 0 for this runner's).
+	foreignUntil atomic.Int64
 	// retired is set once the route left the table (a newer launch took
 	// the app, or the launch stops): a request that found it then goes to
 	// the current route instead (see previewHandler.ServeHTTP and drain).
@@ -189,6 +192,10 @@ func (r *Runner) addRoute(l *catalog.Launch) {
 		return
 	}
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(l.HostPort))
+	if u, err := url.Parse(l.InstanceURL); err == nil && u.Host != "" {
+		// A Swarm task's node address (the docker runtime's is loopback).
+		addr = u.Host
+	}
 	rt := &route{launchID: l.ID, slug: l.Repository, addr: addr, target: &url.URL{Scheme: "http", Host: addr}}
 	if l.LastRequestAt != nil {
 		rt.written.Store(l.LastRequestAt.UnixNano())
@@ -260,9 +267,19 @@ func (h *previewHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		http.Redirect(w, req, u.RequestURI(), http.StatusPermanentRedirect)
 		return
 	}
+	if r.cfg.OnPreview != nil {
+		r.cfg.OnPreview(h.slug, req)
+	}
 	var rt *route
 	for range 3 {
-		if rt = r.routes.get(h.slug); rt == nil {
+		if rt = r.routes.get(h.slug); rt != nil && rt.foreignUntil.Load() != 0 && time.Now().UnixNano() > rt.foreignUntil.Load() {
+			r.routes.remove(rt.launchID)
+			rt = nil
+		}
+		if rt == nil {
+			rt = r.foreignRoute(req.Context(), h.slug)
+		}
+		if rt == nil {
 			if rt = r.wake(w, req, h.slug); rt == nil {
 				return
 			}

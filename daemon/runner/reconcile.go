@@ -77,6 +77,11 @@ func (r *Runner) containerDied(ctx context.Context, id int64, cid string) {
 		}
 		return
 	}
+	if stateOf(ins) != nil && ins.State.Restarting {
+		// Swarm restarts the task or moves it to another node.
+		r.followTask(ctx, l, cid)
+		return
+	}
 	if stateOf(ins) != nil && ins.State.Running {
 		return // restarted by someone; the reconciler looks again later
 	}
@@ -151,12 +156,17 @@ func (r *Runner) reconcile(ctx context.Context) error {
 		r.settle(ctx, &l, mine)
 	}
 	// What is left belongs to no active launch: orphans of a crash, of a
-	// deleted repository, or of a launch that ended while we were down.
+	// deleted repository, or of a launch that ended while we were down;
+	// or a sleeping service, kept while its launch is its app's last and
+	// ended idle.
 	for id, cs := range byLaunch {
 		if r.isBusy(id) {
 			continue
 		}
 		for _, c := range cs {
+			if c.Labels[LabelSleeping] == "true" && r.keepSleeping(ctx, id, c.Labels[LabelRepository]) {
+				continue
+			}
 			r.logger.Info("removing a container of no active launch", "container", textutil.ShortSHA(c.ID), "launch", id, "state", c.State)
 			if err := r.eng.remove(ctx, c.ID, r.cfg.StopGrace); err != nil {
 				r.logger.Warn("remove orphan container", "container", textutil.ShortSHA(c.ID), "err", err)
@@ -234,16 +244,25 @@ func (r *Runner) adopt(ctx context.Context, l *catalog.Launch, cid string) {
 		r.logger.Warn("inspect adopted container", "launch", l.ID, "err", err)
 		return
 	}
-	port, err := hostPort(ins, l.AppPort)
+	host, port, err := r.eng.endpoint(ctx, ins, l.AppPort)
 	if err != nil {
 		r.failLaunch(l.ID, cid, fmt.Sprintf("adopt container: %v", err), nil)
 		_ = r.eng.remove(ctx, cid, r.cfg.StopGrace)
 		return
 	}
 	if l.Status == catalog.LaunchRunning {
-		if l.HostPort != port || l.ContainerID != cid {
-			// Only possible if the row missed the container's record.
-			l.HostPort, l.ContainerID = port, cid
+		if l.HostPort != port || l.ContainerID != cid || l.InstanceURL != instanceURL(host, port) {
+			// The row missed the container's record, or Swarm moved the
+			// task to another node or port.
+			moved := l.ContainerID == cid
+			l.HostPort, l.ContainerID, l.InstanceURL = port, cid, instanceURL(host, port)
+			if moved {
+				if _, err := r.st.RecordLaunchAddress(ctx, l.ID, port, l.InstanceURL); err != nil {
+					r.logger.Warn("record the launch's new address", "launch", l.ID, "err", err)
+				}
+				r.logger.Info("the launch's task moved", "launch", l.ID, "slug", l.Repository, "address", l.InstanceURL)
+				r.routes.remove(l.ID)
+			}
 		}
 		if !l.Warm {
 			r.addRoute(l)
@@ -258,7 +277,7 @@ func (r *Runner) adopt(ctx context.Context, l *catalog.Launch, cid string) {
 		name = trimSlash(ins.Name)
 	}
 	if l.ContainerID == "" {
-		if ok, err := r.st.RecordLaunchContainer(ctx, l.ID, cid, name, port, instanceURL(port)); err != nil || !ok {
+		if ok, err := r.st.RecordLaunchContainer(ctx, l.ID, cid, name, port, instanceURL(host, port)); err != nil || !ok {
 			return
 		}
 	}
@@ -270,7 +289,7 @@ func (r *Runner) adopt(ctx context.Context, l *catalog.Launch, cid string) {
 			defer c()
 			_ = r.eng.remove(rmCtx, cid, r.cfg.StopGrace)
 		}
-		r.awaitReady(opCtx, id, cid, port, appPort, slug, time.Now().Add(r.cfg.StartupTimeout), cleanup)
+		r.awaitReady(opCtx, id, cid, host, port, appPort, slug, time.Now().Add(r.cfg.StartupTimeout), cleanup)
 	})
 }
 
@@ -279,4 +298,13 @@ func trimSlash(s string) string {
 		return s[1:]
 	}
 	return s
+}
+
+// keepSleeping reports whether the sleeping service of launch id is still
+// what a request to its app would wake: the launch is the app's newest and
+// ended idle.
+func (r *Runner) keepSleeping(ctx context.Context, id int64, slug string) bool {
+	warm := false
+	ls, err := r.st.ListLaunches(ctx, store.LaunchFilter{Repository: slug, Warm: &warm, Limit: 1})
+	return err == nil && len(ls) == 1 && ls[0].ID == id && ls[0].StopReason == "idle"
 }

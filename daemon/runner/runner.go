@@ -33,6 +33,7 @@ import (
 	"github.com/appstore-dev/appstore/catalog"
 	"github.com/appstore-dev/appstore/catalog/store"
 	"github.com/appstore-dev/appstore/daemon/appconfig"
+	"github.com/appstore-dev/appstore/daemon/registry"
 )
 
 // maxEngineBackoff caps the waits between attempts to reach the engine
@@ -83,6 +84,24 @@ type Config struct {
 	Network string
 	// Limits are the daemon-wide resource maxima.
 	Limits Limits
+
+	// Runtime is where launches run: RuntimeDocker (default), a container
+	// on this engine, or RuntimeSwarm, a one-replica service on the Swarm
+	// this engine manages (docs/architecture.md).
+	Runtime string
+	// Registry is where builds pushed their images: Swarm launches run
+	// them by digest from there, with its credentials. Nil: the build's
+	// local image (which only nodes that have it can run).
+	Registry *registry.Registry
+	// SwarmConstraints are the placement constraints of Swarm services
+	// (e.g. node.labels.appstore==apps).
+	SwarmConstraints []string
+	// PreviewOnly makes a runner that starts nothing: it serves the
+	// previews of other runners' running Swarm launches (finding their
+	// tasks through the Swarm API) and writes their request times. An
+	// appstored with the api role and not the runner role runs one with
+	// --runtime swarm.
+	PreviewOnly bool
 
 	// PreviewDomain is the wildcard domain of preview URLs: <slug>.<domain>.
 	// "localhost" (the default) needs no DNS. It may carry a scheme and
@@ -144,6 +163,10 @@ type Config struct {
 	// answer (warm ones too), after it is recorded running: the thumbnail
 	// service captures new builds then. It must not block.
 	OnRunning func(l *catalog.Launch)
+	// OnPreview, when set, is told about every request of the preview
+	// proxy, with the app's slug, before it is served (usage.Counter's
+	// Preview). It must not block.
+	OnPreview func(slug string, r *http.Request)
 }
 
 func (c Config) withDefaults() Config {
@@ -178,6 +201,9 @@ func (c Config) withDefaults() Config {
 	if c.Network == "" {
 		c.Network = DefaultNetwork
 	}
+	if c.Runtime == "" {
+		c.Runtime = RuntimeDocker
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -187,9 +213,12 @@ func (c Config) withDefaults() Config {
 // Runner runs launches on one Docker engine. Create it with New, call Run
 // in the background, and Close at shutdown.
 type Runner struct {
-	cfg    Config
-	st     *store.Store
-	eng    *engine
+	cfg Config
+	st  *store.Store
+	eng runtime
+	// docker is the runner's engine client, for what is the engine's
+	// whatever the runtime (data volumes, images).
+	docker *client.Client
 	logger *slog.Logger
 	id     string
 
@@ -258,6 +287,9 @@ func New(cfg Config) (*Runner, error) {
 	if cfg.Store == nil {
 		return nil, errors.New("runner: no store")
 	}
+	if cfg.PreviewOnly && cfg.Runtime != RuntimeSwarm {
+		return nil, errors.New("runner: a preview-only runner needs the Swarm runtime (a container's port is on its own runner's loopback)")
+	}
 	pd, err := parsePreviewDomain(cfg.PreviewDomain)
 	if err != nil {
 		return nil, err
@@ -278,10 +310,20 @@ func New(cfg Config) (*Runner, error) {
 			return nil, fmt.Errorf("Docker client: %w", err)
 		}
 	}
+	var rt runtime
+	switch cfg.Runtime {
+	case RuntimeDocker:
+		rt = &engine{cli: cli, logger: cfg.Logger, network: cfg.Network, ownClient: cfg.Docker == nil}
+	case RuntimeSwarm:
+		rt = newSwarmRuntime(cli, cfg, cfg.Docker == nil)
+	default:
+		return nil, fmt.Errorf("runner: runtime %q: want docker or swarm", cfg.Runtime)
+	}
 	r := &Runner{
 		cfg:          cfg,
 		st:           cfg.Store,
-		eng:          &engine{cli: cli, logger: cfg.Logger, network: cfg.Network},
+		eng:          rt,
+		docker:       cli,
 		logger:       cfg.Logger,
 		id:           id,
 		preview:      pd,
@@ -348,9 +390,14 @@ func (r *Runner) Init(ctx context.Context) error {
 		r.setEngineErr(err)
 		return err
 	}
-	if err := r.eng.ensureNetwork(ctx); err != nil {
+	if err := r.eng.prepare(ctx); err != nil {
 		r.setEngineErr(err)
 		return err
+	}
+	if r.cfg.PreviewOnly {
+		r.setEngineErr(nil)
+		r.readyOnce.Do(func() { close(r.ready) })
+		return nil
 	}
 	if err := r.reconcile(ctx); err != nil {
 		r.setEngineErr(err)
@@ -390,8 +437,12 @@ func (r *Runner) Run(ctx context.Context) {
 		}
 		break
 	}
+	loops := []func(context.Context){r.watchEvents, r.sweepLoop, r.reconcileLoop, r.warmLoop}
+	if r.cfg.PreviewOnly {
+		loops = []func(context.Context){r.sweepLoop} // request times only
+	}
 	var wg sync.WaitGroup
-	for _, loop := range []func(context.Context){r.watchEvents, r.sweepLoop, r.reconcileLoop, r.warmLoop} {
+	for _, loop := range loops {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -441,9 +492,7 @@ func (r *Runner) Close(ctx context.Context) error {
 	case <-ctx.Done():
 		errs = append(errs, fmt.Errorf("runner: work still running at shutdown: %w", ctx.Err()))
 	}
-	if r.cfg.Docker == nil {
-		_ = r.eng.cli.Close()
-	}
+	_ = r.eng.close()
 	return errors.Join(errs...)
 }
 

@@ -30,6 +30,9 @@ func (r *Runner) sweepLoop(ctx context.Context) {
 
 func (r *Runner) sweep(ctx context.Context) {
 	r.flushRequests(ctx)
+	if r.cfg.PreviewOnly {
+		return
+	}
 	r.redeploy(ctx)
 	expired, err := r.st.ExpiredLaunches(ctx, r.id)
 	if err != nil {

@@ -88,10 +88,10 @@ func (r *Runner) volumeFor(ctx context.Context, t *store.LaunchTarget) (*volumeM
 		return nil, err
 	}
 	name := VolumeName(cid, t.Slug)
-	v, err := r.eng.cli.VolumeInspect(ctx, name)
+	v, err := r.docker.VolumeInspect(ctx, name)
 	switch {
 	case errdefs.IsNotFound(err):
-		v, err = r.eng.cli.VolumeCreate(ctx, volume.CreateOptions{Name: name, Labels: map[string]string{
+		v, err = r.docker.VolumeCreate(ctx, volume.CreateOptions{Name: name, Labels: map[string]string{
 			LabelManaged:     "true",
 			LabelCatalog:     cid,
 			LabelRepository:  t.Slug,
@@ -200,7 +200,7 @@ func (r *Runner) Volumes(ctx context.Context, slug string) ([]Volume, error) {
 	if slug != "" {
 		f.Add("label", LabelRepository+"="+slug)
 	}
-	list, err := r.eng.cli.VolumeList(ctx, volume.ListOptions{Filters: f})
+	list, err := r.docker.VolumeList(ctx, volume.ListOptions{Filters: f})
 	if err != nil {
 		return nil, &unavailableError{fmt.Sprintf("list volumes: %v", err)}
 	}
@@ -208,7 +208,7 @@ func (r *Runner) Volumes(ctx context.Context, slug string) ([]Volume, error) {
 		return nil, nil
 	}
 	used := map[string]int64{}
-	if du, err := r.eng.cli.DiskUsage(ctx, types.DiskUsageOptions{Types: []types.DiskUsageObject{types.VolumeObject}}); err == nil {
+	if du, err := r.docker.DiskUsage(ctx, types.DiskUsageOptions{Types: []types.DiskUsageObject{types.VolumeObject}}); err == nil {
 		for _, v := range du.Volumes {
 			if v != nil && v.UsageData != nil {
 				used[v.Name] = v.UsageData.Size
@@ -257,7 +257,7 @@ func (r *Runner) Volumes(ctx context.Context, slug string) ([]Volume, error) {
 
 // volumeUsers lists the containers (running or not) that mount the volume.
 func (r *Runner) volumeUsers(ctx context.Context, name string) ([]container.Summary, error) {
-	return r.eng.cli.ContainerList(ctx, container.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("volume", name))})
+	return r.docker.ContainerList(ctx, container.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("volume", name))})
 }
 
 // RemoveVolume deletes the data volume of the app slug, and its data. It is
@@ -272,7 +272,7 @@ func (r *Runner) RemoveVolume(ctx context.Context, slug string) error {
 		return err
 	}
 	name := VolumeName(cid, slug)
-	if _, err := r.eng.cli.VolumeInspect(ctx, name); errdefs.IsNotFound(err) {
+	if _, err := r.docker.VolumeInspect(ctx, name); errdefs.IsNotFound(err) {
 		return &catalog.NotFoundError{Kind: "volume", Key: slug}
 	} else if err != nil {
 		return &unavailableError{fmt.Sprintf("inspect the data volume of %s: %v", slug, err)}
@@ -305,7 +305,7 @@ func (r *Runner) RemoveVolume(ctx context.Context, slug string) error {
 			"the data volume of %s is in use by container %s; stop the app with `appstore stop %s`, then remove the volume",
 			slug, strings.TrimPrefix(firstName(users[0]), "/"), slug)}
 	}
-	if err := r.eng.cli.VolumeRemove(ctx, name, false); err != nil {
+	if err := r.docker.VolumeRemove(ctx, name, false); err != nil {
 		if errdefs.IsNotFound(err) {
 			return nil
 		}

@@ -20,7 +20,9 @@
 //
 // Statuses: 85 % ready, 6 % failed, 5 % queued, 4 % processing. Ready
 // repositories have one or two builds, the latest succeeded nine times in
-// ten. Launch counts are 0 for 60 % and long-tailed otherwise. Text is drawn
+// ten. Launch counts are 0 for 60 % and long-tailed otherwise; star counts
+// follow launches, and a third of the launched repositories have a
+// trending score (the rest none). Text is drawn
 // from a vocabulary of common tech words followed by a long tail of
 // made-up words, Zipf-distributed, so that common words ("app", "web")
 // match a large share of the catalog and rare ones a handful.
@@ -30,6 +32,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"strconv"
@@ -178,7 +181,7 @@ func copyRepositories(ctx context.Context, tx pgx.Tx, g *generator) error {
 	i := 0
 	cols := []string{"id", "slug", "name", "git_url", "git_url_key", "default_branch", "description", "owner",
 		"readme", "dockerfile_path", "app_port", "ingest_status", "ingest_error", "ingest_attempts",
-		"last_ingested_at", "last_commit_sha", "launch_count", "tags", "created_at", "updated_at"}
+		"last_ingested_at", "last_commit_sha", "launch_count", "tags", "created_at", "updated_at", "star_count", "trend"}
 	_, err := tx.CopyFrom(ctx, pgx.Identifier{"repositories"}, cols, pgx.CopyFromFunc(func() ([]any, error) {
 		if i == len(g.repos) {
 			return nil, nil
@@ -207,7 +210,7 @@ func copyRepositories(ctx context.Context, tx pgx.Tx, g *generator) error {
 		return []any{r.id, r.slug, r.name, "https://git.example.com/" + r.owner + "/" + r.slug + ".git",
 			"git.example.com/" + r.owner + "/" + r.slug, "main", r.description, r.owner,
 			r.readme, "Dockerfile", port, string(r.status), ingestErr, int32(1),
-			ingested, sha, r.launches, tags, r.created, r.created}, nil
+			ingested, sha, r.launches, tags, r.created, r.created, stars(r.id, r.launches), trend(r.id, r.launches)}, nil
 	}))
 	if err != nil {
 		return fmt.Errorf("seed: copy repositories: %w", err)
@@ -559,4 +562,20 @@ func capitalize(s string) string {
 		return s
 	}
 	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// stars is a repository's star count: about one for every seven launches,
+// so that stars are long-tailed as launches are. A function of the
+// repository alone, as everything Seed writes.
+func stars(id, launches int64) int64 { return (launches + id%5) / 7 }
+
+// trend is a repository's trending score (repositories.trend, log2 of a
+// decayed sum, see catalog/store): a third of the launched repositories
+// were used recently, with scores spread over about 27 doublings; the
+// rest have none (-Infinity), and trending orders them by launches.
+func trend(id, launches int64) float64 {
+	if launches == 0 || id%3 != 0 {
+		return math.Inf(-1)
+	}
+	return 2900 + float64(id%1000)/37
 }

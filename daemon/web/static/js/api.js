@@ -41,12 +41,13 @@ function url(path, query) {
   return u.pathname + u.search;
 }
 
-function headers(method, hasBody) {
+function headers(method, hasBody, auth) {
   const hd = {Accept: 'application/json'};
   if (hasBody) hd['Content-Type'] = 'application/json';
   const token = getToken();
-  // Only changes need the token; reads are open (docs/api.md, Auth).
-  if (token && method !== 'GET') hd.Authorization = `Bearer ${token}`;
+  // Only changes need the token; reads are open (docs/api.md, Auth),
+  // except those that ask who is reading (auth: whether I starred an app).
+  if (token && (method !== 'GET' || auth)) hd.Authorization = `Bearer ${token}`;
   return hd;
 }
 
@@ -63,12 +64,12 @@ async function errorOf(resp) {
 }
 
 // api calls the API and returns the decoded answer (null for 204).
-export async function api(method, path, {query, body, signal} = {}) {
+export async function api(method, path, {query, body, signal, auth} = {}) {
   let resp;
   try {
     resp = await fetch(url(path, query), {
       method,
-      headers: headers(method, body !== undefined),
+      headers: headers(method, body !== undefined, auth),
       body: body === undefined ? undefined : JSON.stringify(body),
       signal,
       credentials: 'same-origin',

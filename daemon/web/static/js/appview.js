@@ -9,6 +9,7 @@ import {LaunchControl, activeLaunches, launchBlocked, BUILD_PAGE} from './launch
 import {tagText} from './cards.js';
 import {safeHTML} from './safehtml.js';
 import {Cover} from './cover.js';
+import {Community} from './community.js';
 
 const SOURCES = [
   ['manual', 'Manual', 'added by people; kept across re-ingestion'],
@@ -45,6 +46,8 @@ export class AppView {
     this.statusEl = h('p', {class: 'status', id: 'app-status'});
     this.ingestError = h('pre', {class: 'ingest-error', hidden: true});
     this.launch = new LaunchControl(slug, null, (err) => this.fail(err), {choices: true});
+    // The star button and the comments (community.js).
+    this.community = new Community(slug, (err) => this.fail(err));
     this.launch.onChange = () => this.followOutput();
     this.noCache = h('input', {type: 'checkbox', id: 'no-cache'});
     this.actions = h('div', {class: 'actions'},
@@ -83,6 +86,7 @@ export class AppView {
     this.panels = [
       h('section', {class: 'panel', 'aria-labelledby': 'st-title'},
         h('h2', {id: 'st-title'}, 'Status'), this.statusEl, this.ingestError, this.launch.el, this.actions, this.confirmRemove),
+      this.community.commentsPanel,
       h('section', {class: 'panel', 'aria-labelledby': 'tags-title'}, h('h2', {id: 'tags-title'}, 'Tags'), this.tags, this.tagForm),
       this.configPanel,
 
@@ -100,7 +104,7 @@ export class AppView {
     replace(root,
       h('p', {class: 'crumbs'}, h('a', {href: '/', 'data-nav': true}, '← All apps')),
       h('article', {class: 'app', dataset: {slug}},
-        h('header', {class: 'app-head'}, this.heading, this.meta, this.desc),
+        h('header', {class: 'app-head'}, this.heading, this.meta, this.community.starButton, this.desc),
         this.cover.el,
         this.banner,
         this.alert,
@@ -130,6 +134,7 @@ export class AppView {
   setGone(gone) {
     this.gone = gone;
     this.cover.el.hidden = gone;
+    this.community.starButton.hidden = gone;
     for (const p of this.panels) p.hidden = gone;
   }
 
@@ -160,6 +165,7 @@ export class AppView {
       this.loadConfig();
       this.followOutput();
       this.loadReadme();
+      this.community.load();
       if (this.logAuto) this.followNewest();
     } catch (err) {
       if (err.status === 404) {
@@ -573,6 +579,8 @@ export class AppView {
           if (this.logCtrl) this.logCtrl.abort();
         } else if (what === 'created') {
           this.load();
+        } else if (what === 'starred') {
+          this.community.starred(d);
         } else if (what === 'config_changed') {
           this.loadConfig();
         } else {
@@ -612,6 +620,9 @@ export class AppView {
         break;
       case 'launch':
         this.launch.handle(ev);
+        break;
+      case 'comment':
+        this.community.commentEvent(what, d);
         break;
     }
   }

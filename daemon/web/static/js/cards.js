@@ -17,6 +17,8 @@ export class Card {
     this.build = r.latest_build || null;
     this.launch = new LaunchControl(r.slug, launch, onError);
     this.statusEl = h('p', {class: 'status'});
+    this.starCount = r.star_count || 0;
+    this.starsEl = h('span', {class: 'stars', 'data-role': 'stars', title: 'Stars'});
     const titleId = `card-${r.slug}`;
     const chips = (r.tags || []).map((t) => h('li', {},
       h('button', {type: 'button', class: 'chip', 'data-tag': tagText(t),
@@ -36,9 +38,12 @@ export class Card {
 
   renderStatus() {
     const b = this.build;
+    this.starsEl.textContent = `★ ${this.starCount}`;
+    this.starsEl.setAttribute('aria-label', `${this.starCount} ${this.starCount === 1 ? 'star' : 'stars'}`);
     replace(this.statusEl,
       badge('ingest', this.ingest, 'ingest'),
-      b ? badge('build', b.status, `build #${b.id}`) : badge('build', 'none', 'build'));
+      b ? badge('build', b.status, `build #${b.id}`) : badge('build', 'none', 'build'),
+      ' ', this.starsEl);
     // The app page's rule (launchBlocked). A result carries only the
     // newest build: when that one did not succeed, the newest builds are
     // read to see whether an older one did.
@@ -69,6 +74,9 @@ export class Card {
       }
     } else if (ev.type.startsWith('launch.')) {
       this.launch.handle(ev);
+    } else if (ev.type === 'repository.starred' && typeof d.star_count === 'number') {
+      this.starCount = d.star_count;
+      this.renderStatus();
     } else if (ev.type === 'repository.updated' && d.thumbnail_url) {
       this.cover.set({thumbnail_url: d.thumbnail_url});
     }

@@ -4,7 +4,7 @@
 
 import {api, getToken} from './api.js';
 
-const TOPICS = 'repository,ingestion,build,launch';
+const TOPICS = 'repository,ingestion,build,launch,comment';
 const HEARTBEAT = 15; // seconds, asked of the daemon
 // Silence longer than this means the connection is dead even if the
 // browser has not noticed (a suspended laptop, a proxy that dropped it).
