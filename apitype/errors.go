@@ -16,6 +16,9 @@ const (
 	// CodeTooManyRequests (429): the client presented too many wrong
 	// tokens or signatures; it waits the Retry-After header's seconds.
 	CodeTooManyRequests = "too_many_requests"
+	// CodeQuota (429): a launch would pass the runner's caps
+	// (--max-running, --max-running-memory); the message names what runs.
+	CodeQuota = "quota"
 	// CodeConfigMissing (409): a launch was refused because a required
 	// variable or secret of the app is not set; the message says what to
 	// run.
@@ -30,7 +33,7 @@ type ErrorBody struct {
 // ErrorDetail describes what went wrong.
 type ErrorDetail struct {
 	// Code is one of invalid, not_found, conflict, unauthorized, forbidden,
-	// too_large, too_many_requests, unavailable, internal.
+	// too_large, too_many_requests, quota, unavailable, internal.
 	Code    string `json:"code"`
 	Message string `json:"message"`
 	// Field names the input field that was wrong (code invalid).

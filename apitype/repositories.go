@@ -32,6 +32,17 @@ type UpdateRepositoryRequest struct {
 	// Redeploy turns on or off the replacement of the app's running launch
 	// when a newer build succeeds.
 	Redeploy *bool `json:"redeploy,omitempty"`
+	// Context is the build context ("." the root), Port the port the app
+	// serves, Profile its resource profile for launches that name none:
+	// manual fields like the ones above.
+	Context *string `json:"context,omitempty"`
+	Port    *int    `json:"port,omitempty"`
+	Profile *string `json:"profile,omitempty"`
+	// Reset makes fields automatic again (name, description, homepage,
+	// branch, dockerfile, context, port, profile): ingestion decides them.
+	// A reset or change of a field ingestion reads (all but port and
+	// profile) queues a new ingestion.
+	Reset []string `json:"reset,omitempty"`
 	// OwnedBy hands the app over to another user (admins only).
 	OwnedBy *string `json:"owned_by,omitempty"`
 }

@@ -43,6 +43,8 @@ func PortSourceText(source string) string {
 		return "the server's default port"
 	case PortFromHFDefault:
 		return "the Hugging Face Spaces default"
+	case PortFromManual:
+		return "set by hand with appstore edit --port"
 	}
 	return source
 }
@@ -67,6 +69,9 @@ type RepositoryMetadata struct {
 	// Build says which Dockerfile and context builds use and why, and
 	// which other Dockerfiles the repository has.
 	Build *BuildChoice `json:"build,omitempty"`
+	// Storage is the data directory the app declares (tags.yaml
+	// storage:), kept in a volume of its own.
+	Storage *Storage `json:"storage,omitempty"`
 	// Env are the variables the app declares it reads (tags.yaml env:,
 	// .env.example, .env.sample, the compose service's environment:).
 	Env []DeclaredEnv `json:"env,omitempty"`

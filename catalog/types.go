@@ -71,6 +71,13 @@ type Repository struct {
 	// running launch by itself (true unless turned off).
 	Redeploy bool  `json:"redeploy"`
 	Tags     []Tag `json:"tags"`
+	// ManualFields are the EditableFields the user set by hand (PATCH,
+	// appstore edit): ingestion leaves them alone until they are reset.
+	ManualFields []string `json:"manual_fields,omitempty"`
+	// Profile is the app's resource profile for launches that ask for
+	// none: the user's (appstore edit --profile), else tags.yaml's
+	// resources:; "" means the daemon's default.
+	Profile string `json:"profile,omitempty"`
 	// LatestBuild is the newest build, when the query asked for it.
 	LatestBuild *BuildSummary `json:"latest_build,omitempty"`
 	// ThumbnailURL is the path of the app's screenshot

@@ -3,9 +3,13 @@ package cli
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strconv"
+	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/appstore-dev/appstore/catalog"
 	"github.com/appstore-dev/appstore/client"
 )
 
@@ -22,6 +26,11 @@ type EditOptions struct {
 	// Redeploy turns on or off the replacement of the app's running launch
 	// when a newer build succeeds.
 	Redeploy *bool
+	// Name … Profile override what ingestion found (manual fields).
+	Name, Description, Homepage, Branch, Dockerfile, Context, Profile *string
+	Port                                                              *int
+	// Reset makes these fields automatic again (catalog.EditableFields).
+	Reset []string
 	// Owner hands the app over to another user (admins only).
 	Owner *string
 }
@@ -30,11 +39,21 @@ type EditOptions struct {
 func NewCmdEdit(f *Factory) *cobra.Command {
 	opts := &EditOptions{}
 	var redeploy bool
+	var port int
 	var owner string
+	strs := map[string]*string{}
 	cmd := &cobra.Command{
 		Use:   "edit <slug> [flags]",
-		Short: "Change a repository's settings",
+		Short: "Change a repository's settings and correct what ingestion found",
 		Long: `Change a repository's settings; only the flags given change.
+
+--name, --description, --homepage, --branch, --dockerfile, --context, --port
+and --profile set a field by hand: it becomes manual, and ingestion leaves it
+alone from then on (show marks it). --reset FIELD (repeatable, or
+comma-separated) makes a field automatic again: ingestion decides it anew.
+A change of the branch, the Dockerfile or the context, or a reset of a field
+ingestion reads, queues a new ingestion (and so a build) so that it takes
+effect; port and profile apply from the next launch.
 
 --redeploy (on by default) replaces the app's running launch by one of the
 new build when a newer build succeeds: the new container answers before the
@@ -46,8 +65,11 @@ it (admins only; the user who registers an app owns it).
 
 On a terminal it says what the settings are now; in a pipe it prints
 "setting<TAB>value" lines; --json prints the repository.`,
-		Example: `  appstore edit dash --redeploy=false
-  appstore edit dash --redeploy
+		Example: `  appstore edit dash --port 3000 --profile medium
+  appstore edit dash --context web --dockerfile web/Dockerfile
+  appstore edit dash --name "Team dashboard" --description "Metrics at a glance"
+  appstore edit dash --reset port,name
+  appstore edit dash --redeploy=false
   appstore edit dash --owner alice`,
 		Args:              usageArgs(cobra.ExactArgs(1)),
 		ValidArgsFunction: completeSlugs(f, 1),
@@ -57,34 +79,85 @@ On a terminal it says what the settings are now; in a pipe it prints
 			if cmd.Flags().Changed("redeploy") {
 				opts.Redeploy = &redeploy
 			}
+			if cmd.Flags().Changed("port") {
+				opts.Port = &port
+			}
 			if cmd.Flags().Changed("owner") {
 				opts.Owner = &owner
+			}
+			for name, p := range map[string]**string{"name": &opts.Name, "description": &opts.Description, "homepage": &opts.Homepage,
+				"branch": &opts.Branch, "dockerfile": &opts.Dockerfile, "context": &opts.Context, "profile": &opts.Profile} {
+				if cmd.Flags().Changed(name) {
+					*p = strs[name]
+				}
 			}
 			return runEdit(cmd.Context(), opts)
 		},
 	}
-	cmd.Flags().BoolVar(&redeploy, "redeploy", true, "replace the running launch when a newer build succeeds (--redeploy=false: by hand)")
-	cmd.Flags().StringVar(&owner, "owner", "", "hand the app over to the user `name` (admins only)")
+	fl := cmd.Flags()
+	fl.BoolVar(&redeploy, "redeploy", true, "replace the running launch when a newer build succeeds (--redeploy=false: by hand)")
+	for _, s := range []struct{ name, help string }{
+		{"name", "the app's name"},
+		{"description", "the app's description"},
+		{"homepage", "the app's homepage (http or https URL; \"\" clears it)"},
+		{"branch", "the branch to clone and build (\"\": the remote's default)"},
+		{"dockerfile", "the Dockerfile to build, relative to the repository root"},
+		{"context", "the build context, a directory relative to the repository root (. is the root)"},
+		{"profile", "the resource profile of launches that name none: small, medium or large"},
+	} {
+		v := new(string)
+		strs[s.name] = v
+		fl.StringVar(v, s.name, "", s.help)
+	}
+	fl.IntVar(&port, "port", 0, "the port the app serves on (1-65535), over what ingestion found")
+	fl.StringVar(&owner, "owner", "", "hand the app over to the user `name` (admins only)")
+	fl.StringSliceVar(&opts.Reset, "reset", nil, "make `FIELD` automatic again: "+strings.Join(catalog.EditableFields, ", ")+" (repeatable)")
 	return cmd
 }
 
 // editRequest is the PATCH that opts ask for; ok is false when no setting
 // was given.
 func editRequest(opts *EditOptions) (req client.UpdateRepositoryRequest, ok bool) {
-	if opts.Redeploy != nil {
-		req.Redeploy, ok = opts.Redeploy, true
+	req = client.UpdateRepositoryRequest{
+		Redeploy: opts.Redeploy, Name: opts.Name, Description: opts.Description, Homepage: opts.Homepage,
+		Branch: opts.Branch, Dockerfile: opts.Dockerfile, Context: opts.Context, Port: opts.Port, Profile: opts.Profile,
+		Reset: opts.Reset, OwnedBy: opts.Owner,
 	}
-	if opts.Owner != nil {
-		req.OwnedBy, ok = opts.Owner, true
-	}
+	ok = len(editedFields(opts)) > 0 || len(opts.Reset) > 0
 	return req, ok
+}
+
+// editedFields are the settings opts set, in the order of the flags.
+func editedFields(opts *EditOptions) []string {
+	var out []string
+	for _, f := range []struct {
+		name string
+		set  bool
+	}{{"name", opts.Name != nil}, {"description", opts.Description != nil}, {"homepage", opts.Homepage != nil},
+		{"branch", opts.Branch != nil}, {"dockerfile", opts.Dockerfile != nil}, {"context", opts.Context != nil},
+		{"port", opts.Port != nil}, {"profile", opts.Profile != nil}, {"redeploy", opts.Redeploy != nil}, {"owner", opts.Owner != nil}} {
+		if f.set {
+			out = append(out, f.name)
+		}
+	}
+	return out
 }
 
 func runEdit(ctx context.Context, opts *EditOptions) error {
 	req, ok := editRequest(opts)
 	if !ok {
-		return usageErrorf("give a setting to change, e.g. `appstore edit %s --redeploy=false`", opts.Slug)
+		return usageErrorf("give a setting to change, e.g. `appstore edit %s --port 3000` or `appstore edit %s --redeploy=false`", opts.Slug, opts.Slug)
 	}
+	reset, err := catalog.CheckResetFields(opts.Reset)
+	if err != nil {
+		return &UsageError{Err: fmt.Errorf("--reset: %s", strings.TrimPrefix(err.Error(), "reset: "))}
+	}
+	for _, f := range reset {
+		if slices.Contains(editedFields(opts), f) {
+			return usageErrorf("--%s and --reset %s: give one or the other", f, f)
+		}
+	}
+	req.Reset = reset
 	c, err := opts.Client()
 	if err != nil {
 		return err
@@ -96,20 +169,75 @@ func runEdit(ctx context.Context, opts *EditOptions) error {
 	if done, err := writeObject(ctx, opts.IO, opts.Output, r, r.Slug); done {
 		return err
 	}
+	fields := append(editedFields(opts), reset...)
 	if opts.IO.IsStdoutTTY() {
-		state := "on: a newer build replaces the running launch"
-		if !r.Redeploy {
-			state = "off: a newer build waits for `appstore launch " + r.Slug + "`"
+		var parts []string
+		for _, f := range fields {
+			v := editValue(r, f)
+			switch {
+			case f == "redeploy" && r.Redeploy:
+				v = "on: a newer build replaces the running launch"
+			case f == "redeploy":
+				v = "off: a newer build waits for `appstore launch " + r.Slug + "`"
+			case f == "owner":
+				v = "owned by " + v
+				f = ""
+			case slices.Contains(reset, f):
+				v += " (automatic)"
+			default:
+				v += " (manual)"
+			}
+			parts = append(parts, strings.TrimSpace(f+" "+v))
 		}
-		fmt.Fprintf(opts.IO.Out, "%s %s: redeploy %s\n", opts.IO.SuccessIcon(), r.Slug, state)
-		if opts.Owner != nil {
-			fmt.Fprintf(opts.IO.Out, "%s %s: owned by %s\n", opts.IO.SuccessIcon(), r.Slug, r.OwnedBy)
+		fmt.Fprintf(opts.IO.Out, "%s %s: %s\n", opts.IO.SuccessIcon(), r.Slug, strings.Join(parts, "; "))
+		if r.IngestStatus == catalog.IngestQueued || r.IngestStatus == catalog.IngestProcessing {
+			fmt.Fprintf(opts.IO.Out, "  ingesting again to apply it: `appstore show %s` follows it\n", r.Slug)
 		}
 		return nil
 	}
-	fmt.Fprintf(opts.IO.Out, "redeploy\t%t\n", r.Redeploy)
-	if opts.Owner != nil {
-		fmt.Fprintf(opts.IO.Out, "owned by\t%s\n", r.OwnedBy)
+	for _, f := range fields {
+		key := f
+		if f == "owner" {
+			key = "owned by"
+		}
+		fmt.Fprintf(opts.IO.Out, "%s\t%s\n", key, editValue(r, f))
 	}
 	return nil
+}
+
+// editValue is the repository's current value of an editable setting.
+func editValue(r *client.Repository, field string) string {
+	switch field {
+	case "name":
+		return r.Name
+	case "description":
+		return r.Description
+	case "homepage":
+		return r.Homepage
+	case "branch":
+		return r.Branch
+	case "dockerfile":
+		return cmpOr(r.RequestedDockerfile, r.DockerfilePath)
+	case "context":
+		return r.ContextPath
+	case "port":
+		if r.AppPort == 0 {
+			return ""
+		}
+		return strconv.Itoa(r.AppPort)
+	case "profile":
+		return r.Profile
+	case "redeploy":
+		return strconv.FormatBool(r.Redeploy)
+	case "owner":
+		return r.OwnedBy
+	}
+	return ""
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
 }

@@ -19,6 +19,7 @@ const (
 	ExitNotFound    = 3   // the repository (or other object) does not exist
 	ExitUnreachable = 4   // appstored could not be reached
 	ExitConflict    = 5   // already exists (e.g. the repository is already registered)
+	ExitQuota       = 6   // a launch refused: as many apps run as the daemon allows
 	ExitInterrupted = 130 // interrupted (Ctrl-C), as shells report SIGINT
 )
 
@@ -73,6 +74,8 @@ func ExitCode(err error) int {
 		return ExitNotFound
 	case client.IsConflict(err):
 		return ExitConflict
+	case client.IsQuota(err):
+		return ExitQuota
 	}
 	return ExitError
 }

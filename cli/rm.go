@@ -22,6 +22,8 @@ type RmOptions struct {
 	Slugs []string
 	// Yes skips the confirmation asked on a terminal.
 	Yes bool
+	// Purge deletes the apps' data volumes too (kept otherwise).
+	Purge bool
 }
 
 // NewCmdRm builds "appstore rm".
@@ -38,9 +40,14 @@ says what runs.
 On a terminal, rm asks for confirmation unless --yes is given. When standard
 input or output is not a terminal (a script, a pipe) it does not ask: the
 command line is the confirmation. With several slugs, a failure is reported
-on standard error and the others are still removed.`,
+on standard error and the others are still removed.
+
+An app's data volume (tags.yaml storage:) is kept, and the same repository
+added again gets it back; --purge deletes it with the app (appstore volume
+ls lists the kept ones, appstore volume rm deletes one).`,
 		Example: `  appstore rm dash
   appstore rm --yes dash notes
+  appstore rm --purge notes
   appstore list --status failed -q | xargs appstore rm`,
 		Args:              usageArgs(cobra.MinimumNArgs(1)),
 		ValidArgsFunction: completeSlugs(f, -1),
@@ -51,6 +58,7 @@ on standard error and the others are still removed.`,
 		},
 	}
 	cmd.Flags().BoolVarP(&opts.Yes, "yes", "y", false, "do not ask for confirmation")
+	cmd.Flags().BoolVar(&opts.Purge, "purge", false, "delete the apps' data volumes too")
 	return cmd
 }
 
@@ -79,7 +87,11 @@ func runRm(ctx context.Context, opts *RmOptions) error {
 				fmt.Fprintf(opts.IO.Out, "%s is running (%s); rm stops it.\n", slug, launchIDs(ids))
 			}
 		}
-		ok, err := confirm(opts.IO, fmt.Sprintf("Remove %s from the store? [y/N] ", strings.Join(opts.Slugs, ", ")))
+		question := fmt.Sprintf("Remove %s from the store? [y/N] ", strings.Join(opts.Slugs, ", "))
+		if opts.Purge {
+			question = fmt.Sprintf("Remove %s from the store, with their data volumes? [y/N] ", strings.Join(opts.Slugs, ", "))
+		}
+		ok, err := confirm(opts.IO, question)
 		if err != nil {
 			return err
 		}
@@ -94,7 +106,9 @@ func runRm(ctx context.Context, opts *RmOptions) error {
 	for _, slug := range opts.Slugs {
 		// The repository as it was, for --json (removal answers nothing).
 		repo, err := c.Repository(ctx, slug)
-		if err == nil {
+		if err == nil && opts.Purge {
+			err = c.PurgeRepository(ctx, slug)
+		} else if err == nil {
 			err = c.DeleteRepository(ctx, slug)
 		}
 		if err != nil {

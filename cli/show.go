@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -192,17 +193,25 @@ func printTimeline(ios *IOStreams, steps []client.IngestionEvent, now time.Time)
 // RFC 3339 times in a pipe. Empty fields are left out.
 func printRepository(ios *IOStreams, r *client.Repository, now time.Time) error {
 	d := newDetails(ios, now, "2006-01-02 15:04")
+	// On a terminal, a field set by hand (appstore edit) says so; a pipe
+	// gets a "manual" line instead.
+	manual := func(field, v string) string {
+		if d.tty && v != "" && slices.Contains(r.ManualFields, field) {
+			return v + " (manual)"
+		}
+		return v
+	}
 	d.add("slug", r.Slug, ios.Bold)
-	d.add("name", r.Name, nil)
+	d.add("name", manual("name", r.Name), nil)
 	d.add("emoji", r.Emoji, nil)
-	d.add("description", r.Description, nil)
+	d.add("description", manual("description", r.Description), nil)
 	d.add("git url", r.GitURL, nil)
 	branch := r.Branch
 	if branch == "" && r.DefaultBranch != "" {
 		branch = r.DefaultBranch + " (default)"
 	}
-	d.add("branch", branch, nil)
-	d.add("homepage", r.Homepage, nil)
+	d.add("branch", manual("branch", branch), nil)
+	d.add("homepage", manual("homepage", r.Homepage), nil)
 	d.add("git owner", r.Owner, nil)
 	d.add("owned by", r.OwnedBy, nil)
 	d.add("registered by", r.RegisteredBy, nil)
@@ -219,8 +228,8 @@ func printRepository(ios *IOStreams, r *client.Repository, now time.Time) error 
 	if dockerfile == "" && r.RequestedDockerfile != "" {
 		dockerfile = r.RequestedDockerfile + " (requested)"
 	}
-	d.add("dockerfile", dockerfile, nil)
-	d.add("context", r.ContextPath, nil)
+	d.add("dockerfile", manual("dockerfile", dockerfile), nil)
+	d.add("context", manual("context", r.ContextPath), nil)
 	// The card's metadata says why this Dockerfile; an older or unknown
 	// shape shows nothing.
 	var meta catalog.RepositoryMetadata
@@ -240,6 +249,20 @@ func printRepository(ios *IOStreams, r *client.Repository, now time.Time) error 
 			port += ")"
 		}
 		d.add("port", port, nil)
+	}
+	d.add("profile", manual("profile", r.Profile), nil)
+	if !d.tty && len(r.ManualFields) > 0 {
+		d.add("manual", strings.Join(r.ManualFields, ","), nil)
+	}
+	if st := meta.Storage; st != nil {
+		v := st.Path + " (kept in a volume: `appstore volume ls " + r.Slug + "`)"
+		if st.SizeBytes > 0 {
+			v = st.Path + ", " + catalog.FormatSize(st.SizeBytes) + " (kept in a volume: `appstore volume ls " + r.Slug + "`)"
+		}
+		if !d.tty {
+			v = st.Path
+		}
+		d.add("storage", v, nil)
 	}
 	if b := r.LatestBuild; b != nil {
 		s := fmt.Sprintf("#%d %s", b.ID, b.Status)

@@ -26,6 +26,8 @@ const (
 	// CodeTooManyRequests: too many wrong tokens from this address; wait
 	// for Retry-After.
 	CodeTooManyRequests = apitype.CodeTooManyRequests
+	// CodeQuota: a launch would pass the runner's caps on running apps.
+	CodeQuota = apitype.CodeQuota
 )
 
 // APIError is an answer of the daemon with a status other than 2xx.
@@ -157,6 +159,13 @@ func IsNotFound(err error) bool { return errors.Is(err, catalog.ErrNotFound) }
 // IsConflict reports whether err means the object already exists (the
 // *APIError's Slug names it).
 func IsConflict(err error) bool { return errors.Is(err, catalog.ErrConflict) }
+
+// IsQuota reports whether a launch was refused because as many apps run
+// as the daemon allows (429, code quota).
+func IsQuota(err error) bool {
+	var ae *APIError
+	return errors.As(err, &ae) && ae.Code == CodeQuota
+}
 
 // IsInvalid reports whether the daemon refused the input.
 func IsInvalid(err error) bool { return errors.Is(err, catalog.ErrInvalid) }

@@ -113,6 +113,13 @@ type Config struct {
 	MaxMemory      int64         // bytes; larger resource profiles are refused (0: no limit)
 	MaxCPUs        float64       // CPUs; larger resource profiles are refused (0: no limit)
 	MaxPids        int64         // processes; larger resource profiles are refused (0: no limit)
+	// Quotas of the runner: launches at once (default 20, negative: no
+	// cap), the sum of their memory limits (0: no cap), and whether the
+	// least recently used idle app is put to sleep to make room instead of
+	// refusing.
+	MaxRunning       int
+	MaxRunningMemory int64
+	EvictIdle        bool
 
 	// Apps across hosts (docs/operations.md): the registry builds push to,
 	// and where launches run (see runner.Config.Runtime).

@@ -46,6 +46,11 @@ func (d *Daemon) wireRunner(ctx context.Context) error {
 		OnRunning:        d.thumbnailHook(),
 		OnPreview:        d.usageCounter(ctx),
 		AppConfig:        d.appConfig,
+
+		MaxRunning:       d.cfg.MaxRunning,
+		MaxRunningMemory: d.cfg.MaxRunningMemory,
+		EvictIdle:        d.cfg.EvictIdle,
+		ClientKey:        d.api.Guard.ClientKey,
 	})
 	if err != nil {
 		return fmt.Errorf("runner: %w", err)
@@ -67,6 +72,8 @@ func (d *Daemon) wireRunner(ctx context.Context) error {
 		d.api.Repositories = &api.Repositories{}
 	}
 	d.api.Repositories.StopLaunches = r.StopRepository
+	d.api.Repositories.Volumes = r
+	d.api.Volumes = &api.Volumes{Runner: r}
 	if d.cfg.HasRole(RoleAPI) {
 		d.api.Previews = r.Preview
 	}

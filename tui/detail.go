@@ -279,6 +279,13 @@ func (d *Detail) content() string {
 		owner += s.Subtle.Render(" (registered by " + r.RegisteredBy + ")")
 	}
 	field("owner", owner)
+	if r.Profile != "" {
+		field("profile", r.Profile)
+	}
+	if len(r.ManualFields) > 0 {
+		// Set by hand (appstore edit): ingestion leaves them alone.
+		field("manual", strings.Join(r.ManualFields, ", "))
+	}
 	if r.IngestError != "" {
 		line("%s %s", s.Subtle.Render(fmt.Sprintf("%-11s", "error")), renderLines(s.Bad, hang(r.IngestError, 12, d.width)))
 	}

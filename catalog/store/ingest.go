@@ -58,7 +58,10 @@ type IngestClaim struct {
 	GitURL              string
 	Branch              string // declared; "" = the remote's HEAD
 	RequestedDockerfile string
-	LastCommitSHA       string
+	// RequestedContext is the build context the user set (appstore edit
+	// --context), "" when ingestion chooses.
+	RequestedContext string
+	LastCommitSHA    string
 	// Attempt is the number of this attempt in the current run (1 for the
 	// first).
 	Attempt int
@@ -85,10 +88,10 @@ func (s *Store) ClaimIngest(ctx context.Context, repoID int64, lease time.Durati
 		var expired bool
 		err := tx.QueryRow(ctx, `
 			SELECT slug, name, git_url, branch, requested_dockerfile, last_commit_sha, ingest_status,
-			       ingest_attempts, ingest_lease_until, coalesce(ingest_lease_until < now(), true)
+			       ingest_attempts, ingest_lease_until, coalesce(ingest_lease_until < now(), true), requested_context
 			FROM repositories WHERE id = $1 FOR UPDATE`, repoID).
 			Scan(&c.Slug, &c.Name, &c.GitURL, &c.Branch, &c.RequestedDockerfile, &c.LastCommitSHA, &status,
-				&c.Attempt, &leaseUntil, &expired)
+				&c.Attempt, &leaseUntil, &expired, &c.RequestedContext)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return &catalog.NotFoundError{Kind: "repository", Key: strconv.FormatInt(repoID, 10)}
 		}

@@ -112,6 +112,11 @@ type LaunchTarget struct {
 	Profile string
 	// Tags are the repository's "key:value" tags.
 	Tags []string
+	// Storage is the data directory the repository declares (tags.yaml
+	// storage:, kept in metadata by ingestion); nil if none. GitURLKey
+	// tells the app's volume from that of a removed app of the same slug.
+	Storage   *catalog.Storage
+	GitURLKey string
 	// IngestStatus is the repository's, to say why there is no build.
 	IngestStatus catalog.IngestStatus
 	// Build is the latest succeeded build; nil when there is none.
@@ -134,7 +139,9 @@ type LaunchBuild struct {
 }
 
 const launchTargetQuery = `
-	SELECT r.id, r.slug, r.app_port, r.port_source, coalesce(r.metadata->>'resources', ''), r.tags, r.ingest_status,
+	SELECT r.id, r.slug, coalesce(r.requested_port, r.app_port), CASE WHEN r.requested_port IS NOT NULL THEN 'manual' ELSE r.port_source END,
+	       coalesce(nullif(r.requested_profile, ''), r.metadata->>'resources', ''), r.tags, r.ingest_status,
+	       coalesce(r.metadata->'storage'->>'path', ''), coalesce((r.metadata->'storage'->>'size_bytes')::bigint, 0), r.git_url_key,
 	       s.id, s.commit_sha, s.image_tag, s.image_id, s.registry_image, s.image_digest,
 	       b.id, b.status, b.commit_sha, b.image_tag
 	FROM repositories r
@@ -152,13 +159,19 @@ func scanLaunchTarget(row pgx.Row) (*LaunchTarget, error) {
 	var port *int32
 	var sID, bID *int64
 	var sSHA, sTag, sImage, sRegistry, sDigest, bStatus, bSHA, bTag *string
+	var storagePath string
+	var storageSize int64
 	err := row.Scan(&t.RepositoryID, &t.Slug, &port, &t.PortSource, &t.Profile, &t.Tags, &t.IngestStatus,
+		&storagePath, &storageSize, &t.GitURLKey,
 		&sID, &sSHA, &sTag, &sImage, &sRegistry, &sDigest, &bID, &bStatus, &bSHA, &bTag)
 	if err != nil {
 		return nil, err
 	}
 	if port != nil {
 		t.AppPort = int(*port)
+	}
+	if storagePath != "" {
+		t.Storage = &catalog.Storage{Path: storagePath, SizeBytes: storageSize}
 	}
 	if sID != nil {
 		t.Build = &LaunchBuild{ID: *sID, CommitSHA: *sSHA, ImageTag: *sTag, ImageID: *sImage, RegistryImage: *sRegistry, ImageDigest: *sDigest}

@@ -33,11 +33,12 @@ type NewRepository struct {
 // repoColumns are the columns scanRepository reads, in order, from a query
 // over "repositories r" with the latest build lateral-joined as "b".
 const repoColumns = `r.id, r.slug, r.name, r.git_url, r.branch, r.default_branch, r.description, r.emoji,
-	r.homepage, r.owner, r.requested_dockerfile, r.dockerfile_path, r.context_path, r.app_port,
-	r.port_source, r.metadata, r.ingest_status, r.ingest_error, r.ingest_attempts,
+	r.homepage, r.owner, r.requested_dockerfile, r.dockerfile_path, r.context_path, coalesce(r.requested_port, r.app_port),
+	CASE WHEN r.requested_port IS NOT NULL THEN 'manual' ELSE r.port_source END, r.metadata, r.ingest_status, r.ingest_error, r.ingest_attempts,
 	r.last_ingested_at, r.last_commit_sha, r.launch_count, r.star_count, r.created_at, r.updated_at,
 	b.id, b.status, b.commit_sha, b.image_tag, b.cached, b.completed_at, b.builder, r.redeploy,
-	(SELECT etag FROM thumbnails WHERE repository_id = r.id), r.owned_by, r.registered_by`
+	(SELECT etag FROM thumbnails WHERE repository_id = r.id), r.owned_by, r.registered_by,
+	r.manual_fields, coalesce(nullif(r.requested_profile, ''), r.metadata->>'resources', '')`
 
 const repoFrom = `repositories r
 	LEFT JOIN LATERAL (
@@ -58,9 +59,17 @@ func scanRepository(row pgx.Row) (*catalog.Repository, error) {
 		&r.Homepage, &r.Owner, &r.RequestedDockerfile, &r.DockerfilePath, &r.ContextPath, &port,
 		&r.PortSource, &meta, &r.IngestStatus, &r.IngestError, &r.IngestAttempts,
 		&r.LastIngestedAt, &r.LastCommitSHA, &r.LaunchCount, &r.StarCount, &r.CreatedAt, &r.UpdatedAt,
-		&bID, &bStatus, &bSHA, &bImage, &bCached, &bDone, &bBuilder, &r.Redeploy, &thumb, &r.OwnedBy, &r.RegisteredBy)
+		&bID, &bStatus, &bSHA, &bImage, &bCached, &bDone, &bBuilder, &r.Redeploy, &thumb, &r.OwnedBy, &r.RegisteredBy,
+		&r.ManualFields, &r.Profile)
 	if err != nil {
 		return nil, err
+	}
+	for i, f := range r.ManualFields {
+		r.ManualFields[i] = catalog.ManualFieldName(f)
+	}
+	catalog.SortFields(r.ManualFields)
+	if len(r.ManualFields) == 0 {
+		r.ManualFields = nil
 	}
 	if thumb != nil {
 		r.ThumbnailURL = catalog.ThumbnailPath(r.Slug, *thumb)
@@ -336,6 +345,14 @@ type RepositoryUpdate struct {
 	// Redeploy turns the automatic replacement of a running launch by a
 	// newer build on or off.
 	Redeploy *bool
+	// Context, Port and Profile override the build context, the app's
+	// port and its resource profile (manual fields like the others).
+	Context *string
+	Port    *int
+	Profile *string
+	// Reset clears these manual fields (catalog.EditableFields): ingestion
+	// decides them again. A field both set and reset is an error.
+	Reset []string
 	// OwnedBy hands the app over to another user (a users.name).
 	OwnedBy *string
 }
@@ -368,6 +385,9 @@ func (s *Store) UpdateRepository(ctx context.Context, slug string, u RepositoryU
 			return nil, err
 		}
 	}
+	if err := checkOverrides(&u); err != nil {
+		return nil, err
+	}
 	var id int64
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		err := tx.QueryRow(ctx, `SELECT id FROM repositories WHERE slug = $1 FOR UPDATE`, slug).Scan(&id)
@@ -391,11 +411,17 @@ func (s *Store) UpdateRepository(ctx context.Context, slug string, u RepositoryU
 		for _, f := range []struct {
 			col string
 			v   *string
-		}{{"name", u.Name}, {"description", u.Description}, {"homepage", u.Homepage}, {"branch", u.Branch}, {"requested_dockerfile", u.Dockerfile}} {
+		}{{"name", u.Name}, {"description", u.Description}, {"homepage", u.Homepage}, {"branch", u.Branch}, {"requested_dockerfile", u.Dockerfile},
+			{"requested_context", u.Context}, {"requested_profile", u.Profile}} {
 			if err := set(f.col, f.v); err != nil {
 				return err
 			}
 		}
+		more, err := applyOverrides(ctx, tx, id, u)
+		if err != nil {
+			return err
+		}
+		changed = append(changed, more...)
 		if u.Redeploy != nil {
 			if _, err := tx.Exec(ctx, `UPDATE repositories SET redeploy = $2 WHERE id = $1`, id, *u.Redeploy); err != nil {
 				return mapError(err)

@@ -129,6 +129,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	env.String(&maxMemory, "max-memory", "", "largest memory a launch may get (e.g. 512MiB); larger resource profiles are refused; empty: no limit")
 	env.String(&maxCPUs, "max-cpus", "", "most CPUs a launch may get (e.g. 1.5); larger resource profiles are refused; empty: no limit")
 	env.Int64(&cfg.MaxPids, "max-pids", 0, "most processes a launch may run; larger resource profiles are refused; 0: no limit")
+	var maxRunning int64
+	var maxRunningMemory string
+	env.Int64(&maxRunning, "max-running", runner.DefaultMaxRunning, "most launches this runner runs at once; past it a launch or wake is refused (429) unless --evict-idle; 0: no cap")
+	env.String(&maxRunningMemory, "max-running-memory", "", "most memory the running launches' limits may add up to (e.g. 8GiB); past it a launch or wake is refused (429) unless --evict-idle; empty: no cap")
+	env.Bool(&cfg.EvictIdle, "evict-idle", false, "at --max-running or --max-running-memory, put the least recently used idle app to sleep to make room instead of refusing the launch")
 	env.Bool(&cfg.Thumbnails, "thumbnails", true, "take a screenshot of each new build's page for its card, in a headless Chromium, when a launch of it first answers")
 	env.String(&cfg.Chromium, "chromium", "", "the Chromium (or Chrome) that takes thumbnails; empty: chromium, chromium-browser or google-chrome on PATH")
 	env.Duration(&cfg.ThumbnailLoadTimeout, "thumbnail-load-timeout", thumbnail.DefaultLoadTimeout, "how long a page may take to load before its thumbnail is given up (with a warning in the app's timeline)")
@@ -163,6 +168,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if err := runnerFlags(&cfg, warmPool, maxMemory, maxCPUs); err != nil {
+		fmt.Fprintf(stderr, "appstored: %v\n", err)
+		return 2
+	}
+	if err := quotaFlags(&cfg, maxRunning, maxRunningMemory); err != nil {
 		fmt.Fprintf(stderr, "appstored: %v\n", err)
 		return 2
 	}
@@ -311,6 +320,26 @@ func (e *envFlags) Int64(p *int64, name string, def int64, help string) {
 		}
 	}
 	e.fs.Int64Var(p, name, def, help+" ("+envName(name)+")")
+}
+
+// quotaFlags converts the runner's caps: --max-running 0 is no cap.
+func quotaFlags(cfg *daemon.Config, maxRunning int64, maxRunningMemory string) error {
+	switch {
+	case maxRunning < 0 || maxRunning > 100000:
+		return fmt.Errorf("--max-running %d: want a number of launches from 1 to 100000, or 0 for no cap", maxRunning)
+	case maxRunning == 0:
+		cfg.MaxRunning = -1
+	default:
+		cfg.MaxRunning = int(maxRunning)
+	}
+	if maxRunningMemory != "" {
+		n, err := runner.ParseBytes(maxRunningMemory)
+		if err != nil {
+			return fmt.Errorf("--max-running-memory: %w", err)
+		}
+		cfg.MaxRunningMemory = n
+	}
+	return nil
 }
 
 // runnerFlags converts the runner's flags that are not plain numbers.

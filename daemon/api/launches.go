@@ -47,6 +47,10 @@ func launchError(w http.ResponseWriter, r *http.Request, err error) {
 		respond.WriteError(w, r, respond.Errorf(http.StatusServiceUnavailable, apitype.CodeUnavailable, "%s", err.Error()))
 		return
 	}
+	if runner.IsQuota(err) {
+		respond.WriteError(w, r, respond.Errorf(http.StatusTooManyRequests, apitype.CodeQuota, "%s", err.Error()))
+		return
+	}
 	respond.WriteError(w, r, err)
 }
 

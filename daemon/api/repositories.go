@@ -62,6 +62,9 @@ type Repositories struct {
 	// StopLaunches stops the active launches of an app before it is
 	// removed (the runner of this process); nil where there is none.
 	StopLaunches func(ctx context.Context, slug string) ([]catalog.Launch, error)
+	// Volumes removes an app's data volume on DELETE ?purge=true (the
+	// runner of this process); nil where there is none.
+	Volumes VolumeManager
 }
 
 func (h *Repositories) defaults(s *Server) {
@@ -185,7 +188,12 @@ func (h *Repositories) update(w http.ResponseWriter, r *http.Request) {
 		respond.WriteError(w, r, err)
 		return
 	}
-	u := store.RepositoryUpdate{Name: req.Name, Description: req.Description, Homepage: req.Homepage, Branch: req.Branch, Dockerfile: req.Dockerfile, Redeploy: req.Redeploy}
+	u := store.RepositoryUpdate{Name: req.Name, Description: req.Description, Homepage: req.Homepage, Branch: req.Branch, Dockerfile: req.Dockerfile, Redeploy: req.Redeploy,
+		Context: req.Context, Port: req.Port, Profile: req.Profile, Reset: req.Reset}
+	if err := checkProfile(req.Profile); err != nil {
+		respond.WriteError(w, r, err)
+		return
+	}
 	if req.OwnedBy != nil {
 		if err := mayHandOver(r.Context()); err != nil {
 			respond.WriteError(w, r, err)
@@ -237,6 +245,16 @@ func (h *Repositories) update(w http.ResponseWriter, r *http.Request) {
 		respond.WriteError(w, r, err)
 		return
 	}
+	if needsReingest(req) {
+		// The clone, the card or the build follow these fields: ingest
+		// again so that they take effect.
+		if queued, _, err := h.Store.RequestIngest(r.Context(), repo.Slug, "settings changed: "+strings.Join(changedFields(req), ", ")); err == nil {
+			h.enqueue(r, queued.ID, queued.Slug)
+			repo = queued
+		} else {
+			h.Logger.Warn("queue ingestion after an edit", "slug", repo.Slug, "err", err)
+		}
+	}
 	respond.JSON(w, http.StatusOK, repo)
 }
 
@@ -252,6 +270,15 @@ func (h *Repositories) delete(w http.ResponseWriter, r *http.Request) {
 		if _, err := h.StopLaunches(r.Context(), slug); err != nil {
 			respond.WriteError(w, r, respond.Errorf(http.StatusServiceUnavailable, "unavailable",
 				"%s was not removed: its launches could not be stopped (%v); try again, or stop them with `appstore stop %s`", slug, err, slug))
+			return
+		}
+	}
+	// The app's data volume is kept (the same repository added again gets
+	// it back) unless ?purge=true; it goes before the app, so that a
+	// failure leaves both.
+	if purge := r.URL.Query().Get("purge"); purge == "true" || purge == "1" {
+		if err := purgeVolume(r.Context(), h.Volumes, slug); err != nil {
+			launchError(w, r, err)
 			return
 		}
 	}

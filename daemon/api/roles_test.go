@@ -229,6 +229,7 @@ var rolePolicy = map[string]string{
 	"POST /api/v1/repositories/{slug}/launches":         "launching",
 	"DELETE /api/v1/launches/{id}":                      "mutating",
 	"POST /api/v1/repositories/{slug}/thumbnail":        "owned",
+	"DELETE /api/v1/repositories/{slug}/volume":         "owned",
 	"PATCH /api/v1/repositories/{slug}/env":             "owned",
 	"PUT /api/v1/repositories/{slug}/secrets/{name}":    "owned",
 	"DELETE /api/v1/repositories/{slug}/secrets/{name}": "owned",

@@ -37,7 +37,7 @@ const (
 //     carries the actor (catalog.ActorFrom).
 func (s *Server) routes() []route {
 	repos, hooks, builds, launches, search, services := s.Repositories, s.Webhooks, s.Builds, s.Launches, s.Search, s.Services
-	thumbs, accounts, appcfg := s.Thumbnails, s.Accounts, s.AppConfig
+	thumbs, accounts, appcfg, volumes := s.Thumbnails, s.Accounts, s.AppConfig, s.Volumes
 	events, web := s.eventStream(), s.webView()
 	return []route{
 		// Health, readiness and metrics, for supervisors and scrapers.
@@ -106,6 +106,10 @@ func (s *Server) routes() []route {
 		{POST, "/api/v1/users", adminOnly, accounts.create},
 		{DELETE, "/api/v1/users/{name}", adminOnly, accounts.delete},
 		{POST, "/api/v1/users/{name}/token", self, accounts.token},
+
+		// The apps' data volumes (volumes.go); the runner holds them.
+		{GET, "/api/v1/volumes", read, volumes.list},
+		{DELETE, "/api/v1/repositories/{slug}/volume", owned, volumes.remove},
 
 		// Search and autocomplete (search.go).
 		{GET, "/api/v1/search", read, search.search},

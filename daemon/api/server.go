@@ -56,6 +56,7 @@ type Server struct {
 	Search       *Search
 	Services     *Services
 	Thumbnails   *Thumbnails
+	Volumes      *Volumes
 	Community    *Community
 	Accounts     *Accounts
 	AppConfig    *AppConfig
@@ -119,6 +120,7 @@ func (s *Server) defaults() {
 	orNew(&s.Search).defaults(s)
 	orNew(&s.Services).defaults(s)
 	orNew(&s.Thumbnails).defaults(s)
+	orNew(&s.Volumes).defaults(s)
 	orNew(&s.Community).defaults(s)
 	orNew(&s.Accounts).defaults(s)
 	orNew(&s.AppConfig).defaults(s)

@@ -418,7 +418,7 @@ func (w *Worker) ingest(ctx context.Context, claim *store.IngestClaim, log *slog
 	if err != nil {
 		return out, err
 	}
-	out.meta, err = metadata.Extract(ctx, dir, metadata.Options{Dockerfile: claim.RequestedDockerfile, Limits: w.cfg.Limits, Logger: log})
+	out.meta, err = metadata.Extract(ctx, dir, metadata.Options{Dockerfile: claim.RequestedDockerfile, Context: claim.RequestedContext, Limits: w.cfg.Limits, Logger: log})
 	if out.meta != nil {
 		// Without a declared name the repository is called after its
 		// URL, as at registration; a name that is not acceptable is
@@ -447,6 +447,7 @@ type storedMetadata struct {
 	Build      *catalog.BuildChoice     `json:"build,omitempty"`
 	HF         *catalog.HFMetadata      `json:"hf,omitempty"`
 	Resources  string                   `json:"resources,omitempty"`
+	Storage    *catalog.Storage         `json:"storage,omitempty"`
 	Env        []catalog.DeclaredEnv    `json:"env,omitempty"`
 	Facts      map[string]string        `json:"facts,omitempty"`
 	Warnings   []string                 `json:"warnings,omitempty"`
@@ -479,7 +480,7 @@ func (o *outcome) card() *store.IngestCard {
 func (o *outcome) storedMetadata() json.RawMessage {
 	m, c := o.meta, o.clone
 	sm := storedMetadata{
-		Build: m.Build, HF: m.HF, Resources: m.Resources, Env: m.Env, Facts: m.Facts, Warnings: m.Warnings,
+		Build: m.Build, HF: m.HF, Resources: m.Resources, Storage: m.Storage, Env: m.Env, Facts: m.Facts, Warnings: m.Warnings,
 		Clone: cloneStats{Branch: c.Branch, Bytes: c.Bytes, TreeBytes: c.TreeBytes, Files: c.Files, DurationMS: c.Duration.Milliseconds()},
 	}
 	if m.DockerfilePath != "" {

@@ -180,6 +180,8 @@ type containerSpec struct {
 	// Env is the app's configuration, NAME=value (variables and secrets:
 	// appconfig.Service.LaunchConfig), after PORT.
 	Env []string
+	// Volume is the app's data volume (storage:), nil without.
+	Volume *volumeMount
 }
 
 // tmpfsOptions mount a small private /tmp: images FROM scratch have none,
@@ -211,8 +213,9 @@ func hardened(s containerSpec) (*container.Config, *container.HostConfig) {
 		CapDrop:      []string{"ALL"},
 		SecurityOpt:  []string{"no-new-privileges:true"},
 		Privileged:   false,
-		// No Binds, no Mounts, no volumes: nothing of the host, and never
-		// the Docker socket, is visible inside.
+		// No Binds and no host paths: nothing of the host, and never the
+		// Docker socket, is visible inside; the only mount is the app's
+		// own data volume, when it declares storage (withVolume).
 		Tmpfs:         map[string]string{"/tmp": tmpfsOptions},
 		RestartPolicy: container.RestartPolicy{Name: container.RestartPolicyDisabled},
 		NetworkMode:   container.NetworkMode(s.Network),
@@ -266,6 +269,7 @@ func (e *engine) create(ctx context.Context, s containerSpec) (string, error) {
 		s.Network = e.network
 	}
 	cfg, host := hardened(s)
+	withVolume(host, s.Volume)
 	mode, err := e.networkMode(ctx, s.Network)
 	if err != nil {
 		return "", fmt.Errorf("create container: %w", err)
@@ -274,6 +278,10 @@ func (e *engine) create(ctx context.Context, s containerSpec) (string, error) {
 	resp, err := e.cli.ContainerCreate(ctx, cfg, host, nil, nil, s.Name)
 	if err != nil {
 		return "", fmt.Errorf("create container: %w", err)
+	}
+	if err := e.ownVolume(ctx, resp.ID, s.Volume); err != nil {
+		_ = e.cli.ContainerRemove(ctx, resp.ID, container.RemoveOptions{Force: true})
+		return "", fmt.Errorf("prepare the data volume: %w", err)
 	}
 	return resp.ID, nil
 }

@@ -104,6 +104,11 @@ func (r *Runner) launch(ctx context.Context, slug string, opts LaunchOptions) (*
 	if err != nil {
 		return nil, 0, err
 	}
+	release, err := r.admit(ctx, t, prof)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer release()
 	return r.begin(ctx, t, ref, port, prof, ttl, exact, 0, env)
 }
 
@@ -111,6 +116,10 @@ func (r *Runner) launch(ctx context.Context, slug string, opts LaunchOptions) (*
 // and starts its container, or routes the launch it reused or attached.
 func (r *Runner) begin(ctx context.Context, t *store.LaunchTarget, ref string, port int, prof Profile, ttl time.Duration, exact bool, redeploys int64, env launchEnv) (*catalog.Launch, store.LaunchOrigin, error) {
 	slug := t.Slug
+	vol, err := r.volumeFor(ctx, t)
+	if err != nil {
+		return nil, 0, err
+	}
 	l, origin, err := r.st.BeginLaunch(ctx, store.NewLaunch{
 		RepositoryID: t.RepositoryID, BuildID: t.Build.ID, AppPort: port, Profile: prof.Name,
 		Runner: r.id, TTL: ttl, ExactTTL: exact, Redeploys: redeploys,
@@ -136,7 +145,7 @@ func (r *Runner) begin(ctx context.Context, t *store.LaunchTarget, ref string, p
 	switch origin {
 	case store.LaunchCreated:
 		r.logger.Info("launch starting", "launch", l.ID, "slug", slug, "build", t.Build.ID, "profile", prof.Name, "port", port)
-		r.spawn(l, containerSpec{Image: ref, LaunchID: l.ID, BuildID: t.Build.ID, Slug: slug, Runner: r.id, AppPort: port, Profile: prof, Env: env.env})
+		r.spawn(l, containerSpec{Image: ref, LaunchID: l.ID, BuildID: t.Build.ID, Slug: slug, Runner: r.id, AppPort: port, Profile: prof, Env: env.env, Volume: vol})
 	case store.LaunchAttached:
 		r.logger.Info("launch attached to a warm container", "launch", l.ID, "slug", slug)
 		r.addRoute(l)

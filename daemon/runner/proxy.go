@@ -550,10 +550,19 @@ func (r *Runner) wake(w http.ResponseWriter, req *http.Request, slug string) *ro
 	if !r.mayWake(w, req, slug) {
 		return nil
 	}
+	if wait := r.wakes.take(r.clientKey(req), time.Now()); wait > 0 {
+		secs := int((wait + time.Second - 1) / time.Second)
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+		writePage(w, req, http.StatusTooManyRequests, slug+" is asleep",
+			fmt.Sprintf("The app %s is asleep, and requests from your address have started too many apps lately: retry in %d s, or launch it with `appstore launch %s`.", slug, secs, slug))
+		return nil
+	}
 	l, _, err := r.launch(ctx, slug, LaunchOptions{})
 	if err != nil {
 		var conflict *catalog.ConflictError
 		switch {
+		case IsQuota(err):
+			writePage(w, req, http.StatusTooManyRequests, slug+" cannot start now", err.Error())
 		case errors.Is(err, catalog.ErrNotFound):
 			writePage(w, req, http.StatusNotFound, "no app "+slug, fmt.Sprintf("There is no app %q in this store. `appstore list` shows the apps.", slug))
 		case errors.As(err, &conflict):
@@ -612,7 +621,7 @@ func (r *Runner) wake(w http.ResponseWriter, req *http.Request, slug string) *ro
 // it when it shut down. A launch stopped on request, expired, failed or
 // never made stays stopped: requests (an open tab, a crawler) get a page
 // that says so and how to launch it.
-var wakeReasons = map[string]bool{"idle": true, "shutdown": true}
+var wakeReasons = map[string]bool{"idle": true, "shutdown": true, "evicted": true}
 
 // mayWake decides whether a request for an app that has no route starts
 // it, and answers the request itself when not.

@@ -139,6 +139,21 @@ type Config struct {
 	// before it gets the "starting…" page (default 2s).
 	BrowserWait time.Duration
 
+	// MaxRunning caps the launches (starting or running) of this runner
+	// at once (default DefaultMaxRunning; negative: no cap);
+	// MaxRunningMemory caps the sum of their memory limits (0: none).
+	// Past either a launch is refused (QuotaError), or with EvictIdle the
+	// least recently used idle launch is put to sleep to make room.
+	MaxRunning       int
+	MaxRunningMemory int64
+	EvictIdle        bool
+	// WakeBurst and WakeInterval limit the apps one client may start by
+	// preview requests: WakeBurst at once, then one per WakeInterval
+	// (defaults DefaultWakeBurst, DefaultWakeInterval). ClientKey names a
+	// request's client (nil: its peer address).
+	WakeBurst    int
+	WakeInterval time.Duration
+	ClientKey    func(r *http.Request) string
 	// AppConfig gives launches the apps' variables and secrets and
 	// redacts the secrets from launch output and errors; nil gives apps
 	// PORT only.
@@ -170,6 +185,13 @@ func (c Config) withDefaults() Config {
 	def(&c.WarmInterval, 10*time.Second)
 	def(&c.WakeBackoff, 30*time.Second)
 	def(&c.BrowserWait, 2*time.Second)
+	def(&c.WakeInterval, DefaultWakeInterval)
+	if c.MaxRunning == 0 {
+		c.MaxRunning = DefaultMaxRunning
+	}
+	if c.WakeBurst <= 0 {
+		c.WakeBurst = DefaultWakeBurst
+	}
 	if c.MaxTTL < c.DefaultTTL {
 		c.MaxTTL = c.DefaultTTL
 	}
@@ -239,6 +261,13 @@ type Runner struct {
 	warmFailures map[int64]time.Time
 	// redeployFailures are the builds whose redeploy failed (see redeploy).
 	redeployFailures map[int64]time.Time
+	// catalog is the catalogue's identity, which names the apps' volumes
+	// (read once, catalogID).
+	catalog string
+	// quotaMu makes a launch's admission and its record one step
+	// (admit); wakes limits the apps each client starts by requests.
+	quotaMu sync.Mutex
+	wakes   wakeLimiter
 }
 
 type startOp struct {
@@ -310,6 +339,7 @@ func New(cfg Config) (*Runner, error) {
 
 		redeployFailures: map[int64]time.Time{},
 	}
+	r.wakes.burst, r.wakes.interval = float64(cfg.WakeBurst), cfg.WakeInterval
 	r.ctx, r.cancel = context.WithCancel(context.Background())
 	return r, nil
 }

@@ -120,6 +120,11 @@ func (r *Runner) fillWarm(ctx context.Context) {
 			r.logger.Debug("warm pool: cannot start", "slug", t.Slug, "err", err)
 			continue
 		}
+		vol, err := r.volumeFor(ctx, &t)
+		if err != nil {
+			r.logger.Debug("warm pool: cannot start", "slug", t.Slug, "err", err)
+			continue
+		}
 		env, err := r.appEnv(ctx, t.Slug)
 		if err != nil {
 			r.logger.Debug("warm pool: cannot start", "slug", t.Slug, "err", err)
@@ -134,6 +139,6 @@ func (r *Runner) fillWarm(ctx context.Context) {
 			continue
 		}
 		r.logger.Info("warm pool: starting", "launch", l.ID, "slug", t.Slug, "build", t.Build.ID)
-		r.spawn(l, containerSpec{Image: ref, LaunchID: l.ID, BuildID: t.Build.ID, Slug: t.Slug, Runner: r.id, AppPort: port, Profile: w.profile, Env: env.env})
+		r.spawn(l, containerSpec{Image: ref, LaunchID: l.ID, BuildID: t.Build.ID, Slug: t.Slug, Runner: r.id, AppPort: port, Profile: w.profile, Env: env.env, Volume: vol})
 	}
 }

@@ -64,6 +64,9 @@ type Result struct {
 	Readme string `json:"-"`
 	// Resources is the resource profile tags.yaml asks for, "" if none.
 	Resources string `json:"resources,omitempty"`
+	// Storage is the data directory tags.yaml declares (storage:), kept
+	// in a volume of the app's own; nil if none.
+	Storage *catalog.Storage `json:"storage,omitempty"`
 	// Env are the variables the app declares it reads: tags.yaml env:,
 	// .env.example and .env.sample, the compose service's environment:.
 	Env []catalog.DeclaredEnv `json:"env,omitempty"`
@@ -617,6 +620,7 @@ func (x *extraction) tag(src catalog.TagSource, key, value, from string) {
 }
 
 func (x *extraction) applyTagsFile(tf *tagsFile) {
+	x.res.Storage = tf.Storage
 	for _, t := range tf.Tags {
 		from := fmt.Sprintf("%s:%d", TagsFileName, t.Line)
 		x.tag(catalog.SourceAuthor, t.Key, t.Value, from)

@@ -29,6 +29,7 @@ const maxListItems = 64
 //	dockerfile: deploy/Dockerfile
 //	context: .
 //	resources: small
+//	storage: /data        # or {path: /data, size: 1g}
 //	env:
 //	  - name: OPENAI_API_KEY
 //	    description: key for the embeddings
@@ -45,6 +46,7 @@ type tagsFile struct {
 	Port                        int
 	Dockerfile, Context         string
 	Resources                   string
+	Storage                     *catalog.Storage
 	// Env are the variables the app reads (envdecl.go).
 	Env []catalog.DeclaredEnv
 }
@@ -55,7 +57,7 @@ type declaredTag struct {
 	Line       int
 }
 
-var tagsFileFields = "name, emoji, description, homepage, tags, port, dockerfile, context, resources, env"
+var tagsFileFields = "name, emoji, description, homepage, tags, port, dockerfile, context, resources, env, storage"
 
 // parseTagsFile reads tags.yaml. Malformed YAML and fields of the wrong type
 // that steer the build (port, dockerfile, context) are errors; unknown fields
@@ -110,6 +112,10 @@ func parseTagsFile(file string, data []byte) (*tagsFile, []string, error) {
 				return nil, warnings, fileError(file, v.Line, "port must be a TCP port number between 1 and 65535, found %s", kindName(v))
 			}
 			out.Port = p
+		case "storage":
+			var w []string
+			out.Storage, w, err = storageValue(file, v)
+			warnings = append(warnings, w...)
 		case "env":
 			var w []string
 			out.Env, w = parseTagsEnv(file, v)

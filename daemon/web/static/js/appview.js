@@ -193,7 +193,10 @@ export class AppView {
       // The user who owns the app, linked to the search of its apps.
       r.owned_by ? [' · owned by ', h('a', {class: 'owner', href: `/?q=${enc('owner:' + r.owned_by)}`, 'data-nav': true,
         title: r.registered_by && r.registered_by !== r.owned_by ? `registered by ${r.registered_by}` : `Apps of ${r.owned_by}`}, r.owned_by)] : null,
-      r.last_commit_sha ? [' · commit ', h('code', {}, shortSHA(r.last_commit_sha))] : null);
+      r.last_commit_sha ? [' · commit ', h('code', {}, shortSHA(r.last_commit_sha))] : null,
+      // Fields set by hand (appstore edit): ingestion leaves them alone.
+      r.manual_fields && r.manual_fields.length ? [' · ', h('span', {class: 'manual-fields', title: 'Set by hand with appstore edit: ingestion leaves these alone until they are reset'},
+        `set by hand: ${r.manual_fields.join(', ')}`)] : null);
     this.desc.textContent = r.description || 'No description yet.';
     this.desc.className = r.description ? 'desc' : 'desc none';
     this.renderStatus();
