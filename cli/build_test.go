@@ -169,7 +169,10 @@ func TestBuildWaitSaysItWaitsForTheEngine(t *testing.T) {
 	})
 	slug := d.repo("dash")
 
-	go func() { <-asked; d.work(slug, store.BuildOutcome{Status: catalog.BuildSucceeded}, "Step 1/1 : FROM scratch") }()
+	go func() {
+		<-asked
+		d.work(slug, store.BuildOutcome{Status: catalog.BuildSucceeded}, "Step 1/1 : FROM scratch")
+	}()
 	r := appstoreIn(t, d.url, "", "build", slug, "--wait")
 	if r.code != cli.ExitOK || r.stdout != "Step 1/1 : FROM scratch\n" || !strings.Contains(r.stderr, "Build #1 waits for the Docker engine: "+down+"\n") {
 		t.Errorf("build --wait with the engine down: %+v", r)
