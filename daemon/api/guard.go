@@ -7,7 +7,6 @@ import (
 	"errors"
 	"net"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"strings"
 	"sync"
@@ -16,6 +15,7 @@ import (
 	"github.com/appstore-dev/appstore/apitype"
 	"github.com/appstore-dev/appstore/catalog"
 	"github.com/appstore-dev/appstore/daemon/api/respond"
+	"github.com/appstore-dev/appstore/internal/clientaddr"
 )
 
 // Guard refuses requests that a browser could be tricked into sending (DNS
@@ -406,25 +406,9 @@ func (g *Guard) failures() *failureLimiter {
 // nothing). IPv6 clients count by their /64, which one host usually has
 // whole.
 func (g *Guard) clientKey(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	addr, err := netip.ParseAddr(host)
-	if err != nil {
-		return host
-	}
-	addr = addr.Unmap().WithZone("")
-	if g.Exposed && addr.IsLoopback() {
-		if xff := r.Header.Values("X-Forwarded-For"); len(xff) > 0 {
-			last := xff[len(xff)-1]
-			if i := strings.LastIndexByte(last, ','); i >= 0 {
-				last = last[i+1:]
-			}
-			if a, err := netip.ParseAddr(strings.TrimSpace(last)); err == nil {
-				addr = a.Unmap().WithZone("")
-			}
-		}
+	addr, raw, ok := clientaddr.Of(r, g.Exposed)
+	if !ok {
+		return raw
 	}
 	if addr.Is6() {
 		p, _ := addr.Prefix(64)

@@ -15,15 +15,13 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"log/slog"
-	"net"
 	"net/http"
-	"net/netip"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/appstore-dev/appstore/catalog"
 	"github.com/appstore-dev/appstore/catalog/store"
+	"github.com/appstore-dev/appstore/internal/clientaddr"
 )
 
 // Store is what the counter needs of the catalog (store.Store).
@@ -153,25 +151,9 @@ func (c *Counter) Preview(slug string, r *http.Request) {
 // clientAddr is the client's address without its port (an IPv6 client
 // counts by its address, not its /64: a visitor is a browser, not a host).
 func (c *Counter) clientAddr(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	addr, err := netip.ParseAddr(host)
-	if err != nil {
-		return host
-	}
-	addr = addr.Unmap().WithZone("")
-	if c.TrustForwarded && addr.IsLoopback() {
-		if xff := r.Header.Values("X-Forwarded-For"); len(xff) > 0 {
-			last := xff[len(xff)-1]
-			if i := strings.LastIndexByte(last, ','); i >= 0 {
-				last = last[i+1:]
-			}
-			if a, err := netip.ParseAddr(strings.TrimSpace(last)); err == nil {
-				addr = a.Unmap().WithZone("")
-			}
-		}
+	addr, raw, ok := clientaddr.Of(r, c.TrustForwarded)
+	if !ok {
+		return raw
 	}
 	return addr.String()
 }
