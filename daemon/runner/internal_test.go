@@ -31,8 +31,8 @@ func TestParseAndFormatBytes(t *testing.T) {
 		}
 	}
 	for n, want := range map[int64]string{256 << 20: "256 MiB", 1 << 30: "1 GiB", 1536 << 20: "1.5 GiB", 100: "100 B"} {
-		if got := FormatBytes(n); got != want {
-			t.Errorf("FormatBytes(%d) = %q, want %q", n, got, want)
+		if got := catalog.FormatSize(n); got != want {
+			t.Errorf("catalog.FormatSize(%d) = %q, want %q", n, got, want)
 		}
 	}
 }

@@ -406,7 +406,7 @@ func deathMessage(ins container.InspectResponse, output, when string) string {
 		if ins.ContainerJSONBase != nil && ins.HostConfig != nil {
 			limit = ins.HostConfig.Memory
 		}
-		msg = fmt.Sprintf("killed for using more than its memory limit of %s (out of memory, exit code %d) %s", FormatBytes(limit), st.ExitCode, when)
+		msg = fmt.Sprintf("killed for using more than its memory limit of %s (out of memory, exit code %d) %s", catalog.FormatSize(limit), st.ExitCode, when)
 	case st.Error != "":
 		msg = fmt.Sprintf("the container failed %s: %s", when, st.Error)
 	default:

@@ -40,7 +40,7 @@ type Limits struct {
 func (l Limits) Allows(p Profile) error {
 	var over []string
 	if l.Memory > 0 && p.Memory > l.Memory {
-		over = append(over, fmt.Sprintf("memory %s > --max-memory %s", FormatBytes(p.Memory), FormatBytes(l.Memory)))
+		over = append(over, fmt.Sprintf("memory %s > --max-memory %s", catalog.FormatSize(p.Memory), catalog.FormatSize(l.Memory)))
 	}
 	if l.CPUs > 0 && p.CPUs > l.CPUs {
 		over = append(over, fmt.Sprintf("%g CPUs > --max-cpus %g", p.CPUs, l.CPUs))
@@ -92,7 +92,7 @@ func (l Limits) resolveProfile(requested, repository string) (Profile, error) {
 	fitting := l.ProfileNames()
 	if len(fitting) == 0 {
 		return Profile{}, fmt.Errorf("no resource profile fits this daemon's limits (--max-memory, --max-cpus, --max-pids): raise them to at least %s, %g CPUs, %d pids",
-			FormatBytes(Profiles[0].Memory), Profiles[0].CPUs, Profiles[0].Pids)
+			catalog.FormatSize(Profiles[0].Memory), Profiles[0].CPUs, Profiles[0].Pids)
 	}
 	p, _ = profileByName(fitting[len(fitting)-1])
 	return p, nil
@@ -140,22 +140,4 @@ func ParseBytes(s string) (int64, error) {
 		return 0, fmt.Errorf("size %q: want a non-negative number, e.g. 512MiB", s)
 	}
 	return int64(f * float64(mult)), nil
-}
-
-// FormatBytes prints a size in binary units: 256 MiB, 1 GiB.
-func FormatBytes(n int64) string {
-	units := []struct {
-		name string
-		size int64
-	}{{"TiB", 1 << 40}, {"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}}
-	for _, u := range units {
-		if n >= u.size {
-			v := float64(n) / float64(u.size)
-			if v == math.Trunc(v) {
-				return fmt.Sprintf("%d %s", int64(v), u.name)
-			}
-			return fmt.Sprintf("%.1f %s", v, u.name)
-		}
-	}
-	return fmt.Sprintf("%d B", n)
 }

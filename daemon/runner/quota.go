@@ -156,7 +156,7 @@ func (r *Runner) quotaError(slug string, prof Profile, running []catalog.Launch,
 		why = fmt.Sprintf("%d apps run on this appstored, the most it allows (--max-running %d)", len(running), r.cfg.MaxRunning)
 	} else {
 		why = fmt.Sprintf("the apps running on this appstored have %s of memory limits, and %s's %s profile (%s) would pass --max-running-memory %s",
-			FormatBytes(mem), slug, prof.Name, FormatBytes(prof.Memory), FormatBytes(r.cfg.MaxRunningMemory))
+			catalog.FormatSize(mem), slug, prof.Name, catalog.FormatSize(prof.Memory), catalog.FormatSize(r.cfg.MaxRunningMemory))
 	}
 	stopHint := "appstore stop <slug>"
 	if len(running) > 0 {
