@@ -293,9 +293,13 @@ type IngestSuccess struct {
 
 	DockerfilePath string
 	ContextPath    string
-	AppPort        int // 0 = unknown
-	PortSource     string
-	Readme         string
+	// BuildTarget and BuildArgs are the stage and build arguments builds
+	// use ("" the final stage, nil none).
+	BuildTarget string
+	BuildArgs   map[string]string
+	AppPort     int // 0 = unknown
+	PortSource  string
+	Readme      string
 	// Metadata is stored as the repository's metadata (a JSON object).
 	Metadata json.RawMessage
 
@@ -346,10 +350,11 @@ func (s *Store) CompleteIngest(ctx context.Context, in IngestSuccess) (*IngestCo
 				dockerfile_path = $3, context_path = $4, app_port = $5, port_source = $6,
 				last_commit_sha = $7, last_ingested_at = now(),
 				card_version = CASE WHEN $8 > 0 THEN $8 ELSE card_version END,
+				build_target = $9, build_args = $10::jsonb,
 				ingest_status = 'ready', ingest_error = '', ingest_lease_until = NULL, updated_at = now()
 			WHERE id = $1`,
 			in.RepositoryID, in.Branch, in.DockerfilePath, in.ContextPath, port, in.PortSource,
-			in.CommitSHA, in.CardVersion)
+			in.CommitSHA, in.CardVersion, in.BuildTarget, buildArgsJSON(in.BuildArgs))
 		if err != nil {
 			return mapError(err)
 		}
@@ -368,14 +373,17 @@ func (s *Store) CompleteIngest(ctx context.Context, in IngestSuccess) (*IngestCo
 		err = tx.QueryRow(ctx, `
 			SELECT id FROM builds
 			WHERE repository_id = $1 AND commit_sha = $2 AND dockerfile_path = $3 AND context_path = $4
+			  AND target = $5 AND build_args = $6::jsonb
 			  AND status IN ('queued', 'running') AND NOT no_cache
-			ORDER BY id DESC LIMIT 1`, in.RepositoryID, in.CommitSHA, in.DockerfilePath, in.ContextPath).Scan(&out.BuildID)
+			ORDER BY id DESC LIMIT 1`, in.RepositoryID, in.CommitSHA, in.DockerfilePath, in.ContextPath,
+			in.BuildTarget, buildArgsJSON(in.BuildArgs)).Scan(&out.BuildID)
 		switch {
 		case errors.Is(err, pgx.ErrNoRows):
 			out.NewBuild = true
 			out.BuildID, err = InsertQueuedBuild(ctx, tx, QueuedBuild{
 				RepositoryID: in.RepositoryID, Slug: slug, CommitSHA: in.CommitSHA,
 				DockerfilePath: in.DockerfilePath, ContextPath: in.ContextPath,
+				Target: in.BuildTarget, Args: in.BuildArgs,
 			})
 			if err != nil {
 				return err

@@ -510,6 +510,9 @@ func (o *outcome) success(a store.IngestAttempt) store.IngestSuccess {
 		DockerfilePath: m.DockerfilePath, ContextPath: m.ContextPath,
 		AppPort: m.Port, PortSource: m.PortSource, Readme: m.Readme, Metadata: o.storedMetadata(),
 	}
+	if m.Build != nil {
+		s.BuildTarget, s.BuildArgs = m.Build.Target, m.Build.Args
+	}
 	s.AuthorTags, s.AutoTags = splitTags(m.Tags)
 	s.Message = summary(c, m)
 	return s

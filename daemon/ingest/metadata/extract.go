@@ -82,7 +82,7 @@ type Result struct {
 // description, port, Dockerfile, tags). It goes up whenever they change so
 // that the sync reads repositories whose card older rules derived again,
 // even when their commit did not move.
-const CardVersion = 3 // 3: the declared variables (Result.Env)
+const CardVersion = 4 // 3: the declared variables (Result.Env); 4: a compose service's build.target and build.args
 
 // maxWarnings bounds Result.Warnings.
 const maxWarnings = 100
@@ -245,6 +245,7 @@ func (x *extraction) run(ctx context.Context, opts Options) error {
 	}
 	var facts *dockerfileFacts
 	if ch != nil {
+		x.applyComposeBuild(ch)
 		facts = ch.cand.facts
 		res.DockerfilePath, res.ContextPath = ch.Dockerfile, ch.Context
 		res.Build = &ch.BuildChoice
@@ -315,12 +316,13 @@ func (x *extraction) run(ctx context.Context, opts Options) error {
 		res.Port, res.PortSource = tf.Port, PortFromTagsFile
 	case readme.AppPort != 0:
 		res.Port, res.PortSource = readme.AppPort, PortFromReadme
-	case facts != nil && len(facts.Info.Expose) > 0 && ch != nil && len(ch.composePorts) > 0 && ch.composeTarget == "" &&
+	case facts != nil && len(facts.Info.Expose) > 0 && ch != nil && len(ch.composePorts) > 0 &&
 		!slices.ContainsFunc(facts.Info.Expose, func(p int) bool { return slices.Contains(ch.composePorts, p) }):
 		// The compose service maps ports the Dockerfile does not expose:
 		// the EXPOSE is stale (the server moved to 8080 to run without
 		// root), the compose file is what the author runs. A service that
-		// builds another stage (target: dev) runs something else.
+		// builds a stage (target: dev) is built as it says, so the facts
+		// are that stage's.
 		res.Port, res.PortSource = ch.composePorts[0], PortFromCompose
 	case facts != nil && len(facts.Info.Expose) > 0:
 		res.Port, res.PortSource = facts.Info.Expose[0], PortFromExpose
@@ -403,6 +405,40 @@ func (x *extraction) run(ctx context.Context, opts Options) error {
 		return &noDockerfileError{err: &Error{Msg: "no Dockerfile found: " + how + "; add a Dockerfile, or declare its path with \"dockerfile:\" in tags.yaml or the repository's dockerfile setting"}}
 	}
 	return nil
+}
+
+// applyComposeBuild takes the stage and build arguments of the compose
+// service chosen (build.target, build.args) into the build choice: builds
+// stop at that stage, so the image's facts (EXPOSE, command, base image)
+// are the stage's. A target the Dockerfile does not define is dropped with
+// a warning (the final stage is built).
+func (x *extraction) applyComposeBuild(ch *buildChoice) {
+	if ch.Source != catalog.ChoiceCompose {
+		return
+	}
+	ch.Args = ch.composeArgs
+	t := ch.composeTarget
+	if t == "" || ch.cand.facts == nil {
+		return
+	}
+	if !catalog.ValidBuildTarget(t) {
+		x.warn("service %s of %s builds target %q, which is not a stage name; the final stage of %s is built",
+			ch.ComposeService, ch.ComposeFile, textutil.Truncate(t, 40), ch.Dockerfile)
+		ch.composeTarget = ""
+		return
+	}
+	tf, ok := ch.cand.facts.forTarget(t)
+	if !ok {
+		x.warn("service %s of %s builds target %q, which %s does not define (no FROM … AS %s); the final stage is built",
+			ch.ComposeService, ch.ComposeFile, t, ch.Dockerfile, t)
+		ch.composeTarget = ""
+		return
+	}
+	c := *ch.cand
+	c.facts = tf
+	ch.cand = &c
+	ch.Target = t
+	ch.Reason = strings.Replace(ch.Reason, " builds it", " builds its stage "+t, 1)
 }
 
 func cmpBool(a, b bool) int {
