@@ -237,6 +237,8 @@ func printRepository(ios *IOStreams, r *client.Repository, now time.Time) error 
 		_ = json.Unmarshal(r.Metadata, &meta)
 	}
 	if b := meta.Build; b != nil && r.DockerfilePath != "" {
+		d.add("stage", b.Target, nil)
+		d.add("build args", buildArgsText(b.Args), nil)
 		d.add("chosen because", b.Reason, nil)
 	}
 	if r.AppPort > 0 {

@@ -120,6 +120,9 @@ func (r *Runner) begin(ctx context.Context, t *store.LaunchTarget, ref string, p
 	if err != nil {
 		return nil, 0, err
 	}
+	if err := r.refuseOverSize(ctx, t, vol); err != nil {
+		return nil, 0, err
+	}
 	l, origin, err := r.st.BeginLaunch(ctx, store.NewLaunch{
 		RepositoryID: t.RepositoryID, BuildID: t.Build.ID, AppPort: port, Profile: prof.Name,
 		Runner: r.id, TTL: ttl, ExactTTL: exact, Redeploys: redeploys,

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/containerd/errdefs"
-	"github.com/docker/docker/api/types"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/mount"
@@ -51,6 +50,8 @@ const (
 type volumeMount struct {
 	Name string
 	Path string
+	// Mountpoint is the volume's directory on the engine's host.
+	Mountpoint string
 }
 
 // VolumeName is the Docker volume of app slug in catalogue catalogID.
@@ -112,7 +113,7 @@ func (r *Runner) volumeFor(ctx context.Context, t *store.LaunchTarget) (*volumeM
 				"delete it with `appstore volume rm %s` (its data is lost), or remove this app and add %s again to get it back",
 			name, cmp.Or(src, "another repository"), t.Slug, t.GitURLKey, t.Slug, cmp.Or(src, "that repository"))}
 	}
-	return &volumeMount{Name: name, Path: t.Storage.Path}, nil
+	return &volumeMount{Name: name, Path: t.Storage.Path, Mountpoint: v.Mountpoint}, nil
 }
 
 // withVolume adds the app's volume to the container's configuration.
@@ -207,16 +208,7 @@ func (r *Runner) Volumes(ctx context.Context, slug string) ([]Volume, error) {
 	if len(list.Volumes) == 0 {
 		return nil, nil
 	}
-	used := map[string]int64{}
-	if du, err := r.docker.DiskUsage(ctx, types.DiskUsageOptions{Types: []types.DiskUsageObject{types.VolumeObject}}); err == nil {
-		for _, v := range du.Volumes {
-			if v != nil && v.UsageData != nil {
-				used[v.Name] = v.UsageData.Size
-			}
-		}
-	} else {
-		r.logger.Debug("volume sizes", "err", err)
-	}
+	used := r.volumeUsages(ctx, list.Volumes)
 	var slugs []string
 	if slug != "" {
 		slugs = []string{slug}
@@ -235,6 +227,11 @@ func (r *Runner) Volumes(ctx context.Context, slug string) ([]Volume, error) {
 		vol := Volume{Name: v.Name, Repository: s, Path: v.Labels[LabelStoragePath], SizeLimitBytes: size, UsedBytes: -1}
 		if n, ok := used[v.Name]; ok && n >= 0 {
 			vol.UsedBytes = n
+		}
+		if u, ok := uses[s]; ok && u.GitURLKey == v.Labels[LabelSource] {
+			// The size the app declares now (its tags.yaml may have
+			// changed since the volume was made).
+			vol.SizeLimitBytes = u.StorageSize
 		}
 		if t, err := time.Parse(time.RFC3339, v.CreatedAt); err == nil {
 			vol.CreatedAt = &t
