@@ -292,8 +292,17 @@ func (d *Detail) content() string {
 
 	line("")
 	line("%s", s.Heading.Render("Dockerfile"))
+	port := ""
+	if r.AppPort != 0 {
+		port = fmt.Sprint(r.AppPort)
+		if r.PortSource != "" {
+			port += s.Subtle.Render(" (" + r.PortSource + ")")
+		}
+	}
 	if r.DockerfilePath == "" {
 		line("  %s", s.Subtle.Render("not found yet"))
+		// The port tags.yaml or the README names, for when it is built.
+		field("  port", port)
 	} else {
 		df := r.DockerfilePath
 		if r.ContextPath != "" && r.ContextPath != "." {
@@ -302,13 +311,7 @@ func (d *Detail) content() string {
 		field("  path", df)
 		info := dockerfileInfo(r.Metadata)
 		field("  base", info.BaseImage)
-		if r.AppPort != 0 {
-			port := fmt.Sprint(r.AppPort)
-			if r.PortSource != "" {
-				port += s.Subtle.Render(" (" + r.PortSource + ")")
-			}
-			field("  port", port)
-		}
+		field("  port", port)
 		field("  user", info.User)
 		if info.Stages > 1 {
 			field("  stages", fmt.Sprint(info.Stages))

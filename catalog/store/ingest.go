@@ -209,6 +209,11 @@ type IngestCard struct {
 	Readme                             string
 	Metadata                           json.RawMessage
 	AuthorTags, AutoTags               []catalog.Tag
+	// AppPort and PortSource are the port the repository names without
+	// a Dockerfile (tags.yaml, the README's app_port or docker run): 0
+	// and "" for none. A port the user set (requested_port) still wins.
+	AppPort    int
+	PortSource string
 }
 
 // FailIngestWithCard is FailIngest that also records the card the attempt
@@ -261,6 +266,17 @@ func (s *Store) endAttempt(ctx context.Context, a IngestAttempt, status catalog.
 			return mapError(err)
 		}
 		if card != nil {
+			var port *int32
+			if card.AppPort > 0 {
+				p := int32(card.AppPort)
+				port = &p
+			}
+			// The card describes this commit: its port too, as a success
+			// writes it.
+			if _, err := tx.Exec(ctx, `UPDATE repositories SET app_port = $2, port_source = $3 WHERE id = $1`,
+				a.RepositoryID, port, card.PortSource); err != nil {
+				return mapError(err)
+			}
 			if err := writeCard(ctx, tx, a.RepositoryID, manual, card); err != nil {
 				return err
 			}

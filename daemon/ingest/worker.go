@@ -471,7 +471,7 @@ func (o *outcome) card() *store.IngestCard {
 	m := o.meta
 	card := &store.IngestCard{
 		Name: o.name, Description: m.Description, Homepage: m.Homepage, Emoji: m.Emoji,
-		Readme: m.Readme, Metadata: o.storedMetadata(),
+		Readme: m.Readme, Metadata: o.storedMetadata(), AppPort: m.Port, PortSource: m.PortSource,
 	}
 	card.AuthorTags, card.AutoTags = splitTags(m.Tags)
 	return card
