@@ -243,7 +243,7 @@ func printRepository(ios *IOStreams, r *client.Repository, now time.Time) error 
 		_ = json.Unmarshal(r.Metadata, &meta)
 	}
 	if b := meta.Build; b != nil && r.DockerfilePath != "" {
-		d.add("stage", b.Target, nil)
+		d.add("stage", manual("target", b.Target), nil)
 		d.add("build args", buildArgsText(b.Args), nil)
 		d.add("chosen because", b.Reason, nil)
 	}

@@ -61,7 +61,10 @@ type IngestClaim struct {
 	// RequestedContext is the build context the user set (appstore edit
 	// --context), "" when ingestion chooses.
 	RequestedContext string
-	LastCommitSHA    string
+	// RequestedTarget is the stage the user set (appstore edit --target),
+	// "" when ingestion chooses.
+	RequestedTarget string
+	LastCommitSHA   string
 	// Attempt is the number of this attempt in the current run (1 for the
 	// first).
 	Attempt int
@@ -88,10 +91,10 @@ func (s *Store) ClaimIngest(ctx context.Context, repoID int64, lease time.Durati
 		var expired bool
 		err := tx.QueryRow(ctx, `
 			SELECT slug, name, git_url, branch, requested_dockerfile, last_commit_sha, ingest_status,
-			       ingest_attempts, ingest_lease_until, coalesce(ingest_lease_until < now(), true), requested_context
+			       ingest_attempts, ingest_lease_until, coalesce(ingest_lease_until < now(), true), requested_context, requested_target
 			FROM repositories WHERE id = $1 FOR UPDATE`, repoID).
 			Scan(&c.Slug, &c.Name, &c.GitURL, &c.Branch, &c.RequestedDockerfile, &c.LastCommitSHA, &status,
-				&c.Attempt, &leaseUntil, &expired, &c.RequestedContext)
+				&c.Attempt, &leaseUntil, &expired, &c.RequestedContext, &c.RequestedTarget)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return &catalog.NotFoundError{Kind: "repository", Key: strconv.FormatInt(repoID, 10)}
 		}

@@ -418,7 +418,7 @@ func (w *Worker) ingest(ctx context.Context, claim *store.IngestClaim, log *slog
 	if err != nil {
 		return out, err
 	}
-	out.meta, err = metadata.Extract(ctx, dir, metadata.Options{Dockerfile: claim.RequestedDockerfile, Context: claim.RequestedContext, Limits: w.cfg.Limits, Logger: log})
+	out.meta, err = metadata.Extract(ctx, dir, metadata.Options{Dockerfile: claim.RequestedDockerfile, Context: claim.RequestedContext, Target: claim.RequestedTarget, Limits: w.cfg.Limits, Logger: log})
 	if out.meta != nil {
 		// Without a declared name the repository is called after its
 		// URL, as at registration; a name that is not acceptable is

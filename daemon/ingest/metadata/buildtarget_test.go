@@ -77,3 +77,22 @@ func TestComposeBuildTarget(t *testing.T) {
 		t.Errorf("target %q args %v without compose", res.Build.Target, res.Build.Args)
 	}
 }
+
+// TestDeclaredTarget: the repository's target setting wins over the
+// compose service's; one the Dockerfile does not define fails the
+// ingestion for good, saying what to do.
+func TestDeclaredTarget(t *testing.T) {
+	compose := "services:\n  web:\n    build:\n      context: .\n      target: app\n    ports: [\"8080:8080\"]\n"
+	root := writeRepo(t, map[string]string{"Dockerfile": twoStages, "compose.yaml": compose, "www/index.html": "<p>hi</p>"})
+	res, err := metadata.Extract(context.Background(), root, metadata.Options{Target: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Build.Target != "test" || !strings.Contains(res.Build.Reason, "target setting") {
+		t.Errorf("build choice %+v, want the declared stage test", res.Build)
+	}
+	_, err = metadata.Extract(context.Background(), root, metadata.Options{Target: "nope"})
+	if err == nil || !metadata.IsPermanent(err) || !strings.Contains(err.Error(), `"nope" names no stage`) {
+		t.Errorf("a declared stage the Dockerfile lacks: %v", err)
+	}
+}
