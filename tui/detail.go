@@ -309,6 +309,7 @@ func (d *Detail) content() string {
 			df += s.Subtle.Render(" (context " + r.ContextPath + ")")
 		}
 		field("  path", df)
+		field("  stage", buildTarget(r.Metadata))
 		info := dockerfileInfo(r.Metadata)
 		field("  base", info.BaseImage)
 		field("  port", port)
@@ -448,6 +449,18 @@ func dockerfileInfo(meta json.RawMessage) dockerfile {
 		_ = json.Unmarshal(meta, &m) // metadata is informative: a shape we do not know shows nothing
 	}
 	return m.Dockerfile
+}
+
+// buildTarget is the stage builds stop at ("" for the final one), from
+// the card's metadata.
+func buildTarget(meta json.RawMessage) string {
+	var m struct {
+		Build *catalog.BuildChoice `json:"build"`
+	}
+	if len(meta) > 0 && json.Unmarshal(meta, &m) == nil && m.Build != nil {
+		return m.Build.Target
+	}
+	return ""
 }
 
 // padRight pads a styled string to width cells.
