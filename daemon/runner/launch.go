@@ -823,6 +823,10 @@ func (r *Runner) redeploy(ctx context.Context) {
 		l, _, err := r.begin(ctx, t, ref, port, prof, ttl, true, old.ID, env)
 		if err != nil {
 			r.logger.Warn("redeploy", "slug", t.Slug, "err", err)
+			if conflict := (*catalog.ConflictError)(nil); errors.As(err, &conflict) {
+				// Refused (a data volume over its size): not every sweep.
+				r.markRedeployFailed(t.Build.ID)
+			}
 			continue
 		}
 		r.logger.Info("redeploying", "slug", t.Slug, "launch", l.ID, "replaces", old.ID, "build", t.Build.ID)
