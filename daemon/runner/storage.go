@@ -49,6 +49,9 @@ const (
 type storageState struct {
 	mu   sync.Mutex
 	last time.Time
+	// running is set while a check runs (off the sweep: a walk may take
+	// seconds).
+	running bool
 	// warned are the launches warned of being over their size.
 	warned map[int64]bool
 }
@@ -201,19 +204,33 @@ func (r *Runner) refuseOverSize(ctx context.Context, t *store.LaunchTarget, vol 
 	return &catalog.ConflictError{Slug: t.Slug, Message: "cannot start " + t.Slug + ": " + storageOverMessage(t.Slug, used, t.Storage.SizeBytes)}
 }
 
-// checkStorage measures, every StorageCheckInterval, the volumes of the
-// apps this runner runs that declare a size, and warns of each launch
-// whose volume passed it (launch.storage_over).
-func (r *Runner) checkStorage(ctx context.Context) {
+// checkStorage starts, every StorageCheckInterval, a measure of the
+// volumes of the apps this runner runs that declare a size, in the
+// background: a walk must not hold up the sweep's stops.
+func (r *Runner) checkStorage(context.Context) {
 	r.storage.mu.Lock()
-	due := time.Since(r.storage.last) >= r.cfg.StorageCheckInterval
+	due := !r.storage.running && time.Since(r.storage.last) >= r.cfg.StorageCheckInterval
 	if due {
-		r.storage.last = time.Now()
+		r.storage.last, r.storage.running = time.Now(), true
 	}
 	r.storage.mu.Unlock()
 	if !due {
 		return
 	}
+	r.goWork(func(ctx context.Context) {
+		defer func() {
+			r.storage.mu.Lock()
+			r.storage.running = false
+			r.storage.mu.Unlock()
+		}()
+		r.measureRunning(ctx)
+	})
+}
+
+// measureRunning measures the volumes of the running apps that declare a
+// size and warns of each launch whose volume passed it
+// (launch.storage_over).
+func (r *Runner) measureRunning(ctx context.Context) {
 	warm := false
 	active, err := r.st.ListLaunches(ctx, store.LaunchFilter{Runner: r.id, Active: true, Warm: &warm, Limit: 1000})
 	if err != nil {
