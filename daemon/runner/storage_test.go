@@ -23,7 +23,7 @@ import (
 // size lets the app start again with its data.
 func TestStorageOverItsSize(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, runner.Config{IdleTimeout: 2 * time.Second, StorageCheckInterval: 200 * time.Millisecond})
+	h := newHarness(t, runner.Config{IdleTimeout: 4 * time.Second, StorageCheckInterval: 200 * time.Millisecond})
 	ctx := context.Background()
 	tag, id := runnertest.ExampleImage(t, h.docker, "notes", "1")
 	repoID := notesApp(t, h.st, h.docker, "quota", tag, id)
@@ -47,6 +47,7 @@ func TestStorageOverItsSize(t *testing.T) {
 	// keeps running.
 	var over []catalog.Event
 	waitFor(t, 30*time.Second, "launch.storage_over", func() bool {
+		get("quota") // keeps it awake on a slow machine
 		evs, err := h.st.Events(ctx, store.EventFilter{Topics: []string{"launch"}, Subject: "quota"})
 		if err != nil {
 			t.Fatal(err)
@@ -80,7 +81,7 @@ func TestStorageOverItsSize(t *testing.T) {
 	}
 
 	// Asleep (idle), a request does not wake it: the page says why. The
-	// checks of the 2 s before it slept did not warn again.
+	// checks of the 4 s before it slept did not warn again.
 	h.waitStatus(l.ID, catalog.LaunchStopped, 30*time.Second)
 	evs, err := h.st.Events(ctx, store.EventFilter{Topics: []string{"launch"}, Subject: "quota"})
 	if err != nil {
