@@ -663,7 +663,7 @@ func (w *Worker) classicBuild(ctx context.Context, work *store.BuildWork, dir, t
 		return store.BuildOutcome{}, err
 	}
 	defer bc.tar.Close()
-	if err := checkClassicSources(ctx, bc.dockerfileData, work.DockerfilePath, w.engine); err != nil {
+	if err := checkClassicSources(ctx, bc.dockerfileData, work.DockerfilePath, w.engine, work.BuildArgs); err != nil {
 		return store.BuildOutcome{}, err
 	}
 	if bc.ignoreFile != "" {
