@@ -67,6 +67,7 @@ func TestLaunchConformance(t *testing.T) {
 		{"IdleSleepsAndWakes", conformIdleWake},
 		{"WarmPoolAttaches", conformWarm},
 		{"VariablesAndSecretsReachTheApp", conformConfig},
+		{"DataVolumeOutlivesSleepRelaunchRebuild", conformVolume},
 	}
 	for _, rt := range launchRuntimes(t) {
 		t.Run(rt.name, func(t *testing.T) {

@@ -53,8 +53,12 @@ type swarmRuntime struct {
 	ownClient   bool
 	local       *engine // this node's engine: images, container events
 
-	mu    sync.Mutex
-	nodes map[string]nodeAddr // node id → address, briefly cached
+	mu     sync.Mutex
+	nodes  map[string]nodeAddr // node id → address, briefly cached
+	nodeID string              // this engine's node
+	// recorded are the data volumes whose node this runtime recorded
+	// (volume → node id).
+	recorded map[string]string
 }
 
 type nodeAddr struct {
@@ -66,7 +70,7 @@ func newSwarmRuntime(cli *client.Client, cfg Config, own bool) *swarmRuntime {
 	return &swarmRuntime{
 		cli: cli, logger: cfg.Logger, reg: cfg.Registry, constraints: cfg.SwarmConstraints,
 		grace: cfg.StopGrace, ownClient: own, local: &engine{cli: cli, logger: cfg.Logger},
-		nodes: map[string]nodeAddr{},
+		nodes: map[string]nodeAddr{}, recorded: map[string]string{},
 	}
 }
 
@@ -91,6 +95,9 @@ func (s *swarmRuntime) prepare(ctx context.Context) error {
 	if !info.Swarm.ControlAvailable {
 		return fmt.Errorf("--runtime swarm: the Docker engine at %s is a Swarm worker; the runner needs a manager (`docker node promote`) to create services", s.cli.DaemonHost())
 	}
+	s.mu.Lock()
+	s.nodeID = info.Swarm.NodeID
+	s.mu.Unlock()
 	return nil
 }
 
@@ -181,10 +188,16 @@ func (s *swarmRuntime) serviceSpec(c containerSpec) swarm.ServiceSpec {
 const labelProfile = "appstore.profile"
 
 func (s *swarmRuntime) create(ctx context.Context, c containerSpec) (string, error) {
-	if id, ok := s.wake(ctx, c); ok {
+	node, err := s.prepareVolume(ctx, c)
+	if err != nil {
+		return "", err
+	}
+	spec := s.serviceSpec(c)
+	s.withVolume(&spec, c.Volume, node)
+	if id, ok := s.wake(ctx, c, spec); ok {
 		return id, nil
 	}
-	resp, err := s.cli.ServiceCreate(ctx, s.serviceSpec(c), swarm.ServiceCreateOptions{EncodedRegistryAuth: s.reg.EngineAuth()})
+	resp, err := s.cli.ServiceCreate(ctx, spec, swarm.ServiceCreateOptions{EncodedRegistryAuth: s.reg.EngineAuth()})
 	if err != nil {
 		return "", fmt.Errorf("create Swarm service: %w", err)
 	}
@@ -207,9 +220,10 @@ func (s *swarmRuntime) sleep(ctx context.Context, id string) error {
 }
 
 // wake takes the runner's sleeping service of the launch's app, build and
-// profile, if there is one: it is relabelled for the new launch and scaled
+// profile, if there is one: it is relabelled for the new launch (its
+// environment, volume mount and placement as want has them now) and scaled
 // back to one replica.
-func (s *swarmRuntime) wake(ctx context.Context, c containerSpec) (string, bool) {
+func (s *swarmRuntime) wake(ctx context.Context, c containerSpec, want swarm.ServiceSpec) (string, bool) {
 	svcs, err := s.cli.ServiceList(ctx, swarm.ServiceListOptions{Filters: filters.NewArgs(
 		filters.Arg("label", LabelRunner+"="+c.Runner), filters.Arg("label", LabelSleeping+"=true"),
 		filters.Arg("label", LabelRepository+"="+c.Slug))})
@@ -221,12 +235,13 @@ func (s *swarmRuntime) wake(ctx context.Context, c containerSpec) (string, bool)
 		if l[LabelBuild] != strconv.FormatInt(c.BuildID, 10) || l[labelProfile] != c.Profile.Name {
 			continue
 		}
-		want := s.serviceSpec(c)
 		err := s.update(ctx, svc.ID, func(spec *swarm.ServiceSpec) bool {
 			one := uint64(1)
 			spec.Labels = want.Labels
 			spec.TaskTemplate.ContainerSpec.Labels = want.TaskTemplate.ContainerSpec.Labels
 			spec.TaskTemplate.ContainerSpec.Env = want.TaskTemplate.ContainerSpec.Env // as the launch reads it now
+			spec.TaskTemplate.ContainerSpec.Mounts = want.TaskTemplate.ContainerSpec.Mounts
+			spec.TaskTemplate.Placement = want.TaskTemplate.Placement
 			spec.Mode.Replicated = &swarm.ReplicatedService{Replicas: &one}
 			return true
 		})
@@ -342,6 +357,7 @@ func (s *swarmRuntime) inspect(ctx context.Context, id string) (container.Inspec
 	switch state := cur.Status.State; {
 	case state == swarm.TaskStateRunning:
 		st.Status, st.Running = container.StateRunning, true
+		s.recordVolumeNode(ctx, svc.Spec.Labels, cur.NodeID)
 		for _, p := range cur.Status.PortStatus.Ports {
 			if p.Protocol == swarm.PortConfigProtocolTCP && p.PublishedPort > 0 {
 				addr, err := s.nodeAddr(ctx, cur.NodeID)
@@ -361,6 +377,10 @@ func (s *swarmRuntime) inspect(ctx context.Context, id string) (container.Inspec
 		// constraints): the launch fails with Swarm's reason.
 		st.Status = container.StateExited
 		st.Error = "Swarm cannot place the app on any node: " + cur.Status.Err
+		if n := svc.Spec.Labels[labelVolumeNode]; n != "" {
+			st.Error += fmt.Sprintf(" (its data volume %s is on node %s, and the app runs only there: make that node available again, or delete the volume with `appstore volume rm %s`)",
+				svc.Spec.Labels[labelVolume], n, svc.Spec.Labels[LabelRepository])
+		}
 	case taskStarting[state]:
 		st.Status, st.Restarting = container.StateRestarting, true
 	case state == swarm.TaskStateRejected:
