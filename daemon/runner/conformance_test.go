@@ -68,6 +68,7 @@ func TestLaunchConformance(t *testing.T) {
 		{"WarmPoolAttaches", conformWarm},
 		{"VariablesAndSecretsReachTheApp", conformConfig},
 		{"DataVolumeOutlivesSleepRelaunchRebuild", conformVolume},
+		{"AppsCannotReachEachOther", conformIsolation},
 	}
 	for _, rt := range launchRuntimes(t) {
 		t.Run(rt.name, func(t *testing.T) {

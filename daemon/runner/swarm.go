@@ -52,6 +52,9 @@ type swarmRuntime struct {
 	grace       time.Duration
 	ownClient   bool
 	local       *engine // this node's engine: images, container events
+	// network is the swarm-scoped network tasks join ("": none, the
+	// node's default bridge; swarm_network.go).
+	network string
 
 	mu     sync.Mutex
 	nodes  map[string]nodeAddr // node id → address, briefly cached
@@ -70,7 +73,8 @@ func newSwarmRuntime(cli *client.Client, cfg Config, own bool) *swarmRuntime {
 	return &swarmRuntime{
 		cli: cli, logger: cfg.Logger, reg: cfg.Registry, constraints: cfg.SwarmConstraints,
 		grace: cfg.StopGrace, ownClient: own, local: &engine{cli: cli, logger: cfg.Logger},
-		nodes: map[string]nodeAddr{}, recorded: map[string]string{},
+		network: swarmNetworkName(cfg.Network),
+		nodes:   map[string]nodeAddr{}, recorded: map[string]string{},
 	}
 }
 
@@ -83,7 +87,8 @@ func (s *swarmRuntime) close() error {
 	return nil
 }
 
-// prepare checks that the engine is a manager of an active swarm.
+// prepare checks that the engine is a manager of an active swarm and makes
+// the apps' network.
 func (s *swarmRuntime) prepare(ctx context.Context) error {
 	info, err := s.cli.Info(ctx)
 	if err != nil {
@@ -98,7 +103,7 @@ func (s *swarmRuntime) prepare(ctx context.Context) error {
 	s.mu.Lock()
 	s.nodeID = info.Swarm.NodeID
 	s.mu.Unlock()
-	return nil
+	return s.ensureNetwork(ctx)
 }
 
 // imageRef is the build's image by digest in the registry, so that every
@@ -171,7 +176,9 @@ func (s *swarmRuntime) serviceSpec(c containerSpec) swarm.ServiceSpec {
 			},
 			RestartPolicy: &swarm.RestartPolicy{Condition: swarm.RestartPolicyConditionOnFailure, Delay: &delay, MaxAttempts: &restarts},
 			Placement:     &swarm.Placement{Constraints: s.constraints},
-			LogDriver:     &swarm.Driver{Name: "json-file", Options: map[string]string{"max-size": "10m", "max-file": "2"}},
+			// The apps' network, without traffic between tasks.
+			Networks:  s.networks(),
+			LogDriver: &swarm.Driver{Name: "json-file", Options: map[string]string{"max-size": "10m", "max-file": "2"}},
 		},
 		Mode: swarm.ServiceMode{Replicated: &swarm.ReplicatedService{Replicas: &one}},
 		EndpointSpec: &swarm.EndpointSpec{
@@ -198,6 +205,13 @@ func (s *swarmRuntime) create(ctx context.Context, c containerSpec) (string, err
 		return id, nil
 	}
 	resp, err := s.cli.ServiceCreate(ctx, spec, swarm.ServiceCreateOptions{EncodedRegistryAuth: s.reg.EngineAuth()})
+	if err != nil && s.network != "" && strings.Contains(err.Error(), "network") && strings.Contains(err.Error(), "not found") {
+		// The apps' network was removed behind the runner's back (or the
+		// swarm was made anew): make it again.
+		if nerr := s.ensureNetwork(ctx); nerr == nil {
+			resp, err = s.cli.ServiceCreate(ctx, spec, swarm.ServiceCreateOptions{EncodedRegistryAuth: s.reg.EngineAuth()})
+		}
+	}
 	if err != nil {
 		return "", fmt.Errorf("create Swarm service: %w", err)
 	}
