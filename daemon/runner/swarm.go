@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/containerd/errdefs"
@@ -52,6 +53,10 @@ type swarmRuntime struct {
 	grace       time.Duration
 	ownClient   bool
 	local       *engine // this node's engine: images, container events
+	// allRemote makes the runtime treat every task as one on another
+	// node (tests: this node's die events are ignored, watchTasks
+	// reports every task's death).
+	allRemote atomic.Bool
 	// network is the swarm-scoped network tasks join ("": none, the
 	// node's default bridge; swarm_network.go).
 	network string
@@ -507,11 +512,12 @@ func (s *swarmRuntime) list(ctx context.Context, runner string) ([]container.Sum
 }
 
 // events are the die events of the runner's task containers on this node,
-// reported as the death of their service (Actor.ID). Deaths on other
-// nodes are found by the periodic reconciliation.
+// reported as the death of their service (Actor.ID), and the deaths of its
+// tasks on other nodes, found by polling the Swarm API (watchTasks).
 func (s *swarmRuntime) events(ctx context.Context, runner string) (<-chan events.Message, <-chan error) {
 	in, errs := s.local.events(ctx, runner)
 	out := make(chan events.Message)
+	go s.watchTasks(ctx, runner, out)
 	go func() {
 		for {
 			select {
@@ -522,7 +528,7 @@ func (s *swarmRuntime) events(ctx context.Context, runner string) (<-chan events
 					return
 				}
 				svc := m.Actor.Attributes[swarmServiceIDLabel]
-				if svc == "" {
+				if svc == "" || s.allRemote.Load() {
 					continue
 				}
 				m.Actor.ID = svc

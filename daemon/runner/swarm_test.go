@@ -200,6 +200,31 @@ func TestSwarmAcrossRunners(t *testing.T) {
 		}
 	})
 
+	t.Run("ATaskDeathOnAnotherNodeIsFollowedPromptly", func(t *testing.T) {
+		t.Parallel() // after the drain below, which runs alone
+		// The task counts as one on another node: this node's die events
+		// are ignored, and the reconciliation is too far off to help, so
+		// only the runner's watch of the Swarm tasks can notice.
+		h := newHarness(t, swarmCfg(runner.Config{ReconcileInterval: time.Hour}), runner.TreatSwarmTasksAsRemote)
+		h.app("remote", 0, runnertest.ImageOptions{})
+		l := h.launch("remote", appclient.LaunchRequest{})
+		if l.Status != catalog.LaunchRunning {
+			t.Fatalf("launch: %s %s", l.Status, l.ErrorMessage)
+		}
+		if resp, _ := h.get(h.previewURL("remote", "/exit?code=5")); resp.StatusCode != 200 {
+			t.Fatalf("exit request: %d", resp.StatusCode)
+		}
+		// Swarm restarts it (1 s later) on a new port; the launch follows
+		// within a few polls, not at the next reconciliation.
+		waitFor(t, 20*time.Second, "the launch to follow the restarted task", func() bool {
+			got, err := h.st.Launch(context.Background(), l.ID)
+			return err == nil && got.HostPort != l.HostPort && got.HostPort != 0
+		})
+		if resp, body := h.get(h.previewURL("remote", "/")); resp.StatusCode != 200 || !strings.HasPrefix(body, "hello from remote") {
+			t.Errorf("preview after the restart: %d %q", resp.StatusCode, body)
+		}
+	})
+
 	t.Run("DrainedNodeFailsTheLaunchWithTheReason", func(t *testing.T) {
 		h := newHarness(t, swarmCfg(runner.Config{StartupTimeout: 10 * time.Second}))
 		h.app("drained", 0, runnertest.ImageOptions{})
