@@ -7,9 +7,9 @@
 -- one row in a hundred, so a page of 20 visited about 2 900 rows (10 ms).
 -- Ranking every match instead visits all 961. tag_sort_keys holds, for each
 -- tag of each repository, the repository's sort keys, with an index per
--- order: the search walks the rarest filter's tag in the page's order
--- (framework:flask: 4 900 repositories, one in five also python) and tests
--- each repository against the rest, about 130 rows for the page.
+-- order: the search reads both tags in the page's order and merges them on
+-- the keys and the id (137 + 540 index entries, 13 pages, for that page),
+-- or walks one tag and tests each repository against the rest.
 --
 -- The keys are copies of the repository's columns, written in the
 -- statement that changes them (the triggers below), so a search sees them
