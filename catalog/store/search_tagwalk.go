@@ -145,11 +145,12 @@ type walkedPage struct {
 	keys    map[int64]string
 }
 
-// walkTag reads up to limit+1 repositories carrying tag (and every one of
-// others) that match sel, in sel's order, after the cursor: tag_sort_keys'
-// index of the order read backwards, for others too, merged on the sort
-// keys and the id (a repository's rows all carry its keys), each entry
-// left's repository tested against every condition.
+// walkTag reads up to limit+1 repositories that carry tag and every tag of
+// others and match sel, in sel's order, after the cursor. It reads
+// tag_sort_keys' index of the order backwards for tag, and for each of
+// others alike, merged on the sort keys and the id (the rows of one
+// repository all hold its keys); each repository that remains is then
+// fetched and tested against every condition of sel.
 func (s *Store) walkTag(ctx context.Context, sel *selection, tag string, others []string, after *searchCursor, limit int) (*walkedPage, error) {
 	b := sel.builder()
 	// The order's columns as tag_sort_keys names them: it copies them
