@@ -45,12 +45,17 @@ CREATE INDEX tag_sort_keys_repository_idx ON tag_sort_keys (repository_id);
 -- Inserts and deletes by statement (a seed COPYs 100 000 repositories in
 -- one); updates by row, and only those that change a tag or a key: most
 -- updates (leases, timestamps, ingest status) then cost nothing.
+-- A bulk insert goes in tag order: each index then takes its entries a tag
+-- at a time, on a few leaf pages, instead of all over (100 000 seeded
+-- repositories: 1 min 53 s instead of 3 min 50 s on a loaded machine; 19 s
+-- without indexes).
 CREATE FUNCTION appstore_tag_sort_keys_insert() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     INSERT INTO tag_sort_keys (tag, repository_id, trend, launch_count, star_count, created_at)
     SELECT DISTINCT t, r.id, r.trend, r.launch_count, r.star_count, r.created_at
     FROM new_rows AS r, unnest(r.tags) AS t
-    WHERE NOT starts_with(t, 'status:');
+    WHERE NOT starts_with(t, 'status:')
+    ORDER BY t, r.trend, r.launch_count, r.id;
     RETURN NULL;
 END;
 $$;
