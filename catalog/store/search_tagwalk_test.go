@@ -150,10 +150,15 @@ func TestSearchTagWalkSameAsBefore(t *testing.T) {
 	store.SetTagWalk(st, store.TagWalkAuto)
 
 	// Auto walks when the walk reads fewer rows than ranking every match
-	// (lang:a selects 24, a page of 3 walks 4), and ranks a few matches
-	// spread thinly over the walked tag (topic:t1 framework:y: 2 of 10).
+	// (lang:a selects 24, a page of 3 walks 4; lang:a framework:x: 16
+	// matches, a page of 3 merges about 6 + 8 entries), and ranks a few
+	// matches spread thinly over the tags (topic:t1 framework:y: 2 of 10
+	// and 12).
 	if p := pagesOf(t, st, "lang:a sort:new", 3, ""); !p[0].walked {
 		t.Errorf("lang:a sort:new, a page of 3: ranked 24 matches instead of walking")
+	}
+	if p := pagesOf(t, st, "lang:a framework:x sort:trending", 3, ""); !p[0].walked {
+		t.Errorf("lang:a framework:x sort:trending, a page of 3: ranked 16 matches instead of merging 6 + 8 entries")
 	}
 	if p := pagesOf(t, st, "topic:t1 framework:y sort:new", 1, ""); p[0].walked {
 		t.Errorf("topic:t1 framework:y sort:new, a page of 1: walked instead of ranking 2 matches")
