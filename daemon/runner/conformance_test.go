@@ -67,6 +67,8 @@ func TestLaunchConformance(t *testing.T) {
 		{"IdleSleepsAndWakes", conformIdleWake},
 		{"WarmPoolAttaches", conformWarm},
 		{"VariablesAndSecretsReachTheApp", conformConfig},
+		{"DataVolumeOutlivesSleepRelaunchRebuild", conformVolume},
+		{"AppsCannotReachEachOther", conformIsolation},
 	}
 	for _, rt := range launchRuntimes(t) {
 		t.Run(rt.name, func(t *testing.T) {

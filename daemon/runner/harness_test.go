@@ -46,7 +46,8 @@ type harness struct {
 	cfg  runner.Config
 }
 
-func newHarness(t testing.TB, cfg runner.Config) *harness {
+// beforeRun, when given, is called with the runner before it runs.
+func newHarness(t testing.TB, cfg runner.Config, beforeRun ...func(*runner.Runner)) *harness {
 	t.Helper()
 	cli := runnertest.Docker(t)
 	st := cfg.Store // another runner of the same catalog
@@ -96,6 +97,9 @@ func newHarness(t testing.TB, cfg runner.Config) *harness {
 	}
 	h.api = &appclient.Client{BaseURL: h.srv.URL}
 
+	for _, f := range beforeRun {
+		f(r)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	if err := r.Init(ctx); err != nil {
 		t.Fatal(err)

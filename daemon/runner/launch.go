@@ -144,7 +144,7 @@ func (r *Runner) begin(ctx context.Context, t *store.LaunchTarget, ref string, p
 	switch origin {
 	case store.LaunchCreated:
 		r.logger.Info("launch starting", "launch", l.ID, "slug", slug, "build", t.Build.ID, "profile", prof.Name, "port", port)
-		r.spawn(l, containerSpec{Image: ref, LaunchID: l.ID, BuildID: t.Build.ID, Slug: slug, Runner: r.id, AppPort: port, Profile: prof, Env: env.env, Volume: vol})
+		r.spawn(l, containerSpec{Image: ref, LocalImage: cmp.Or(t.Build.ImageID, t.Build.ImageTag), LaunchID: l.ID, BuildID: t.Build.ID, Slug: slug, Runner: r.id, AppPort: port, Profile: prof, Env: env.env, Volume: vol})
 	case store.LaunchAttached:
 		r.logger.Info("launch attached to a warm container", "launch", l.ID, "slug", slug)
 		r.addRoute(l)

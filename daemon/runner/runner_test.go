@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -15,7 +14,6 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
-	"github.com/docker/docker/api/types/network"
 
 	"github.com/appstore-dev/appstore/catalog"
 	"github.com/appstore-dev/appstore/catalog/store/storetest"
@@ -416,7 +414,7 @@ func TestContainersAreHardened(t *testing.T) {
 		t.Errorf("security options %v", hc.SecurityOpt)
 	}
 	if _, ok := ins.NetworkSettings.Networks[runner.DefaultNetwork]; !ok || len(ins.NetworkSettings.Networks) != 1 {
-		t.Errorf("networks %v, want only the apps' own %q (TestAppsCannotReachEachOther)", ins.NetworkSettings.Networks, runner.DefaultNetwork)
+		t.Errorf("networks %v, want only the apps' own %q (TestLaunchConformance/*/AppsCannotReachEachOther)", ins.NetworkSettings.Networks, runner.DefaultNetwork)
 	}
 	if hc.Privileged || len(hc.Binds) != 0 || len(hc.Mounts) != 0 || len(ins.Mounts) != 0 || hc.NetworkMode.IsHost() || hc.PidMode.IsHost() || hc.IpcMode.IsHost() {
 		t.Errorf("privileged %v binds %v mounts %v %v network %s pid %s ipc %s", hc.Privileged, hc.Binds, hc.Mounts, ins.Mounts, hc.NetworkMode, hc.PidMode, hc.IpcMode)
@@ -618,50 +616,5 @@ func TestConcurrentStopsEndOnce(t *testing.T) {
 	want := []string{"launch.starting", "launch.running", "launch.stopping", "launch.stopped"}
 	if got := h.eventTypes("dash"); !slices.Equal(got, want) {
 		t.Errorf("events %v, want %v", got, want)
-	}
-}
-
-// TestAppsCannotReachEachOther launches two apps and has the first dial
-// the second's container directly: on the apps' network (the default)
-// the connection is refused by the engine, while on Docker's default
-// bridge, which lets containers talk, the same dial connects (so the
-// check can tell the two apart).
-func TestAppsCannotReachEachOther(t *testing.T) {
-	t.Parallel()
-	for _, tc := range []struct {
-		network, want string
-		reach         bool
-	}{{"", runner.DefaultNetwork, false}, {"bridge", "bridge", true}} {
-		t.Run(tc.want, func(t *testing.T) {
-			h := newHarness(t, runner.Config{Network: tc.network})
-			from, to := "dialer-"+tc.want, "target-"+tc.want
-			h.app(from, 0, runnertest.ImageOptions{})
-			h.app(to, 0, runnertest.ImageOptions{})
-			h.launch(from, appclient.LaunchRequest{})
-			target := h.launch(to, appclient.LaunchRequest{})
-			ins, err := h.docker.ContainerInspect(context.Background(), target.ContainerID)
-			if err != nil {
-				t.Fatal(err)
-			}
-			ep := ins.NetworkSettings.Networks[tc.want]
-			if ep == nil || ep.IPAddress == "" {
-				t.Fatalf("target has no address on %s: %v", tc.want, ins.NetworkSettings.Networks)
-			}
-			var port string
-			for p := range ins.Config.ExposedPorts {
-				port = p.Port()
-			}
-			addr := net.JoinHostPort(ep.IPAddress, port)
-			resp, body := h.get(h.previewURL(from, "/dial?addr="+addr))
-			if reached := resp.StatusCode == http.StatusOK; reached != tc.reach {
-				t.Errorf("dial %s from another app on %s: %d %q, want reached=%v", addr, tc.want, resp.StatusCode, body, tc.reach)
-			}
-			if tc.network == "" {
-				nw, err := h.docker.NetworkInspect(context.Background(), runner.DefaultNetwork, network.InspectOptions{})
-				if err != nil || nw.Options["com.docker.network.bridge.enable_icc"] != "false" {
-					t.Errorf("apps' network: %v options %v", err, nw.Options)
-				}
-			}
-		})
 	}
 }

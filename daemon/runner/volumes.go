@@ -51,6 +51,9 @@ const (
 type volumeMount struct {
 	Name string
 	Path string
+	// Labels are the volume's: a Swarm node that has no such volume yet
+	// creates it with them (swarmRuntime).
+	Labels map[string]string
 }
 
 // VolumeName is the Docker volume of app slug in catalogue catalogID.
@@ -112,7 +115,7 @@ func (r *Runner) volumeFor(ctx context.Context, t *store.LaunchTarget) (*volumeM
 				"delete it with `appstore volume rm %s` (its data is lost), or remove this app and add %s again to get it back",
 			name, cmp.Or(src, "another repository"), t.Slug, t.GitURLKey, t.Slug, cmp.Or(src, "that repository"))}
 	}
-	return &volumeMount{Name: name, Path: t.Storage.Path}, nil
+	return &volumeMount{Name: name, Path: t.Storage.Path, Labels: v.Labels}, nil
 }
 
 // withVolume adds the app's volume to the container's configuration.
@@ -313,6 +316,11 @@ func (r *Runner) RemoveVolume(ctx context.Context, slug string) error {
 			return &catalog.ConflictError{Slug: slug, Message: fmt.Sprintf("the data volume of %s is in use: stop the app with `appstore stop %s`, then remove the volume", slug, slug)}
 		}
 		return &unavailableError{fmt.Sprintf("remove the data volume of %s: %v", slug, err)}
+	}
+	if f, ok := r.eng.(volumeForgetter); ok {
+		if err := f.forgetVolume(ctx, name); err != nil {
+			r.logger.Warn("forget the node of a removed data volume", "slug", slug, "volume", name, "err", err)
+		}
 	}
 	r.logger.Info("removed a data volume", "slug", slug, "volume", name)
 	return nil
