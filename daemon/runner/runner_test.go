@@ -213,18 +213,19 @@ func TestCrashAtStartFailsWithExitCodeAndOutput(t *testing.T) {
 	}
 }
 
+// TestSlowerThanTheStartupTimeoutFails: an app that does not listen within
+// the startup timeout fails with its output. The timeout counts from the
+// container's start and leaves a loaded machine time to run the app's first
+// line (the message quotes it); the app would listen only after a minute,
+// so a launch that ends failed within it was ended by the timeout.
 func TestSlowerThanTheStartupTimeoutFails(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, runner.Config{StartupTimeout: 1500 * time.Millisecond})
+	h := newHarness(t, runner.Config{StartupTimeout: 5 * time.Second})
 	h.app("sloth", 0, runnertest.ImageOptions{Args: []string{"-name", "sloth", "-delay", "1m"}})
-	start := time.Now()
 	l := h.launch("sloth", appclient.LaunchRequest{})
-	if l.Status != catalog.LaunchFailed || !strings.Contains(l.ErrorMessage, "did not answer on port 8080 within 1.5s") ||
+	if l.Status != catalog.LaunchFailed || !strings.Contains(l.ErrorMessage, "did not answer on port 8080 within 5s") ||
 		!strings.Contains(l.ErrorMessage, "sloth starting") {
 		t.Fatalf("slow app: %s: %s", l.Status, l.ErrorMessage)
-	}
-	if d := time.Since(start); d > 15*time.Second {
-		t.Errorf("failing took %v", d)
 	}
 	waitFor(t, 10*time.Second, "container removal", func() bool { return len(runnertest.Containers(t, h.docker, h.r.ID())) == 0 })
 }
