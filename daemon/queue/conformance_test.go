@@ -499,7 +499,11 @@ var conformanceCases = []conformanceCase{
 		if err := q.Stop(ctx); err != nil {
 			t.Errorf("stop: %v", err)
 		}
-		if took := time.Since(t0); took > 300*time.Millisecond+e.options().ShutdownGrace {
+		// Its context's 300 ms, then the grace for the cancelled handler
+		// (which returns at once), and room for a loaded machine (asynq's
+		// own shutdown talks to Redis): not the handler's own time, which
+		// is forever.
+		if took := time.Since(t0); took > 300*time.Millisecond+e.options().ShutdownGrace+10*time.Second {
 			t.Errorf("Stop took %s", took)
 		}
 		if err := recv(t, cancelled, "the handler's cancellation"); !errors.Is(err, context.Canceled) {
