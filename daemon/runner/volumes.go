@@ -211,7 +211,7 @@ func (r *Runner) Volumes(ctx context.Context, slug string) ([]Volume, error) {
 		return nil, nil
 	}
 	used := map[string]int64{}
-	if du, err := r.docker.DiskUsage(ctx, types.DiskUsageOptions{Types: []types.DiskUsageObject{types.VolumeObject}}); err == nil {
+	if du, err := r.volumeUsage(ctx); err == nil {
 		for _, v := range du.Volumes {
 			if v != nil && v.UsageData != nil {
 				used[v.Name] = v.UsageData.Size
@@ -331,4 +331,29 @@ func firstName(c container.Summary) string {
 		return c.Names[0]
 	}
 	return c.ID
+}
+
+// diskUsageWait bounds how long volumeUsage waits for another client's disk
+// usage operation on the engine to finish.
+const diskUsageWait = 10 * time.Second
+
+// volumeUsage asks the engine how much each volume holds. The engine runs
+// one disk usage operation at a time and refuses the others ("a disk usage
+// operation is already running": `docker system df`, another appstored, a
+// concurrent volume ls): those are asked again until it is free, for up to
+// diskUsageWait; after that the sizes are unknown.
+func (r *Runner) volumeUsage(ctx context.Context) (types.DiskUsage, error) {
+	ctx, cancel := context.WithTimeout(ctx, diskUsageWait)
+	defer cancel()
+	for {
+		du, err := r.docker.DiskUsage(ctx, types.DiskUsageOptions{Types: []types.DiskUsageObject{types.VolumeObject}})
+		if err == nil || !strings.Contains(err.Error(), "disk usage operation is already running") {
+			return du, err
+		}
+		select {
+		case <-ctx.Done():
+			return du, err
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
