@@ -11,7 +11,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/docker/docker/api/types"
 	"github.com/docker/docker/api/types/volume"
 
 	"github.com/appstore-dev/appstore/catalog"
@@ -118,7 +117,7 @@ func (r *Runner) volumeUsages(ctx context.Context, vols []*volume.Volume) map[st
 // engineVolumeSizes are the sizes of the engine's volumes, from its disk
 // usage data (docker system df -v).
 func (r *Runner) engineVolumeSizes(ctx context.Context) (map[string]int64, error) {
-	du, err := r.docker.DiskUsage(ctx, types.DiskUsageOptions{Types: []types.DiskUsageObject{types.VolumeObject}})
+	du, err := r.engineDiskUsage(ctx)
 	if err != nil {
 		return nil, err
 	}

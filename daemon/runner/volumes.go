@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/containerd/errdefs"
+	"github.com/docker/docker/api/types"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/mount"
@@ -328,4 +329,29 @@ func firstName(c container.Summary) string {
 		return c.Names[0]
 	}
 	return c.ID
+}
+
+// diskUsageWait bounds how long engineDiskUsage waits for another client's disk
+// usage operation on the engine to finish.
+const diskUsageWait = 10 * time.Second
+
+// engineDiskUsage asks the engine how much each volume holds. The engine runs
+// one disk usage operation at a time and refuses the others ("a disk usage
+// operation is already running": `docker system df`, another appstored, a
+// concurrent volume ls): those are asked again until it is free, for up to
+// diskUsageWait; after that the sizes are unknown.
+func (r *Runner) engineDiskUsage(ctx context.Context) (types.DiskUsage, error) {
+	ctx, cancel := context.WithTimeout(ctx, diskUsageWait)
+	defer cancel()
+	for {
+		du, err := r.docker.DiskUsage(ctx, types.DiskUsageOptions{Types: []types.DiskUsageObject{types.VolumeObject}})
+		if err == nil || !strings.Contains(err.Error(), "disk usage operation is already running") {
+			return du, err
+		}
+		select {
+		case <-ctx.Done():
+			return du, err
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
