@@ -38,8 +38,12 @@ type UpdateRepositoryRequest struct {
 	Context *string `json:"context,omitempty"`
 	Port    *int    `json:"port,omitempty"`
 	Profile *string `json:"profile,omitempty"`
+	// Target is the stage of the Dockerfile builds stop at (FROM … AS
+	// <target>), over a compose service's build.target.
+	Target *string `json:"target,omitempty"`
 	// Reset makes fields automatic again (name, description, homepage,
-	// branch, dockerfile, context, port, profile): ingestion decides them.
+	// branch, dockerfile, context, target, port, profile): ingestion
+	// decides them.
 	// A reset or change of a field ingestion reads (all but port and
 	// profile) queues a new ingestion.
 	Reset []string `json:"reset,omitempty"`

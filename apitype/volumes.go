@@ -11,8 +11,9 @@ type Volume struct {
 	Repository string `json:"repository"`
 	// Path is the directory of the app's container it is mounted at.
 	Path string `json:"path"`
-	// SizeLimitBytes is the size the app declares it needs (0 if none);
-	// the engine does not enforce it.
+	// SizeLimitBytes is the size the app declares it needs now (0 if
+	// none). The engine does not enforce it; appstored refuses a launch
+	// or wake of an app whose volume holds more (docs/operations.md).
 	SizeLimitBytes int64 `json:"size_limit_bytes,omitempty"`
 	// UsedBytes is what its files take on the engine; -1 when the engine
 	// did not say.

@@ -108,6 +108,11 @@ type BuildChoice struct {
 	// ComposeFile and ComposeService name the compose service chosen.
 	ComposeFile    string `json:"compose_file,omitempty"`
 	ComposeService string `json:"compose_service,omitempty"`
+	// Target is the stage of the Dockerfile builds stop at (the compose
+	// service's build.target), "" for the final stage; Args are the
+	// build arguments (its build.args), nil for none.
+	Target string            `json:"target,omitempty"`
+	Args   map[string]string `json:"args,omitempty"`
 	// Others are the other Dockerfiles found, each with why it was not
 	// chosen.
 	Others []OtherDockerfile `json:"others,omitempty"`

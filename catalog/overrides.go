@@ -11,12 +11,12 @@ const PortFromManual = "manual"
 
 // EditableFields are the repository fields a user may set by hand
 // (PATCH, appstore edit) and reset to what ingestion finds.
-var EditableFields = []string{"name", "description", "homepage", "branch", "dockerfile", "context", "port", "profile"}
+var EditableFields = []string{"name", "description", "homepage", "branch", "dockerfile", "context", "target", "port", "profile"}
 
 // ReingestFields are the editable fields whose change or reset only takes
 // effect through a new ingestion (they steer the clone, the card or the
 // build); port and profile apply at the next launch.
-var ReingestFields = []string{"name", "description", "homepage", "branch", "dockerfile", "context"}
+var ReingestFields = []string{"name", "description", "homepage", "branch", "dockerfile", "context", "target"}
 
 // CheckResetFields checks the fields of a reset and returns them
 // deduplicated, in EditableFields' order.
@@ -68,6 +68,15 @@ func ValidateProfileName(name string) error {
 	return nil
 }
 
+// CheckBuildTarget checks a stage name given by a user (appstore edit
+// --target).
+func CheckBuildTarget(s string) error {
+	if !ValidBuildTarget(s) {
+		return Invalid("target", "%q is not a stage name: give the name of a FROM … AS <name> of the Dockerfile, e.g. app", s)
+	}
+	return nil
+}
+
 // CleanContextPath checks a build context given by a user: a relative
 // directory of the repository ("." is its root).
 func CleanContextPath(p string) (string, error) {
@@ -84,7 +93,7 @@ func CleanContextPath(p string) (string, error) {
 // manualFieldNames are the names the store keeps in manual_fields for the
 // fields whose column is a request (requested_*).
 var manualFieldNames = map[string]string{
-	"requested_dockerfile": "dockerfile", "requested_context": "context",
+	"requested_dockerfile": "dockerfile", "requested_context": "context", "requested_target": "target",
 	"requested_port": "port", "requested_profile": "profile",
 }
 

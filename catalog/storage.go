@@ -14,8 +14,9 @@ type Storage struct {
 	// Path is the absolute directory in the container, cleaned.
 	Path string `json:"path"`
 	// SizeBytes is the size the app declares it needs, 0 when it names
-	// none. appstore volume ls compares the volume's use with it; the
-	// engine's local volumes cannot enforce it.
+	// none. The engine's local volumes cannot enforce it: the runner
+	// measures the volume, warns when a running app passes it and refuses
+	// the next launch or wake (daemon/runner/storage.go).
 	SizeBytes int64 `json:"size_bytes,omitempty"`
 }
 

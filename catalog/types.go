@@ -150,6 +150,12 @@ type Build struct {
 	// the registry answered, when appstored pushes to a registry.
 	RegistryImage string `json:"registry_image,omitempty"`
 	ImageDigest   string `json:"image_digest,omitempty"`
+	// Target is the stage built ("" for the final one) and BuildArgs the
+	// build arguments (nil for none), as ingestion chose them with the
+	// Dockerfile and context (a compose service's build.target and
+	// build.args).
+	Target    string            `json:"target,omitempty"`
+	BuildArgs map[string]string `json:"build_args,omitempty"`
 
 	// CancelRequested is set while a running build is being stopped.
 	CancelRequested bool `json:"cancel_requested,omitempty"`

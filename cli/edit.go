@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strconv"
@@ -29,6 +30,8 @@ type EditOptions struct {
 	// Name … Profile override what ingestion found (manual fields).
 	Name, Description, Homepage, Branch, Dockerfile, Context, Profile *string
 	Port                                                              *int
+	// Target is the stage of the Dockerfile builds stop at.
+	Target *string
 	// Reset makes these fields automatic again (catalog.EditableFields).
 	Reset []string
 	// Owner hands the app over to another user (admins only).
@@ -47,12 +50,16 @@ func NewCmdEdit(f *Factory) *cobra.Command {
 		Short: "Change a repository's settings and correct what ingestion found",
 		Long: `Change a repository's settings; only the flags given change.
 
---name, --description, --homepage, --branch, --dockerfile, --context, --port
-and --profile set a field by hand: it becomes manual, and ingestion leaves it
-alone from then on (show marks it). --reset FIELD (repeatable, or
-comma-separated) makes a field automatic again: ingestion decides it anew.
-A change of the branch, the Dockerfile or the context, or a reset of a field
-ingestion reads, queues a new ingestion (and so a build) so that it takes
+--name, --description, --homepage, --branch, --dockerfile, --context,
+--target, --port and --profile set a field by hand: it becomes manual, and
+ingestion leaves it alone from then on (show marks it). --reset FIELD
+(repeatable, or comma-separated) makes a field automatic again: ingestion
+decides it anew. --target names the stage of the Dockerfile to build (FROM …
+AS <name>), over the stage a compose service's build.target names; --reset
+target builds what ingestion finds again (the compose service's stage, else
+the final one).
+A change of the branch, the Dockerfile, the context or the stage, or a reset
+of a field ingestion reads, queues a new ingestion (and so a build) so that it takes
 effect; port and profile apply from the next launch.
 
 --redeploy (on by default) replaces the app's running launch by one of the
@@ -67,6 +74,7 @@ On a terminal it says what the settings are now; in a pipe it prints
 "setting<TAB>value" lines; --json prints the repository.`,
 		Example: `  appstore edit dash --port 3000 --profile medium
   appstore edit dash --context web --dockerfile web/Dockerfile
+  appstore edit dash --target production
   appstore edit dash --name "Team dashboard" --description "Metrics at a glance"
   appstore edit dash --reset port,name
   appstore edit dash --redeploy=false
@@ -86,7 +94,7 @@ On a terminal it says what the settings are now; in a pipe it prints
 				opts.Owner = &owner
 			}
 			for name, p := range map[string]**string{"name": &opts.Name, "description": &opts.Description, "homepage": &opts.Homepage,
-				"branch": &opts.Branch, "dockerfile": &opts.Dockerfile, "context": &opts.Context, "profile": &opts.Profile} {
+				"branch": &opts.Branch, "dockerfile": &opts.Dockerfile, "context": &opts.Context, "profile": &opts.Profile, "target": &opts.Target} {
 				if cmd.Flags().Changed(name) {
 					*p = strs[name]
 				}
@@ -103,6 +111,7 @@ On a terminal it says what the settings are now; in a pipe it prints
 		{"branch", "the branch to clone and build (\"\": the remote's default)"},
 		{"dockerfile", "the Dockerfile to build, relative to the repository root"},
 		{"context", "the build context, a directory relative to the repository root (. is the root)"},
+		{"target", "the stage of the Dockerfile to build (FROM … AS `name`), over a compose service's build.target"},
 		{"profile", "the resource profile of launches that name none: small, medium or large"},
 	} {
 		v := new(string)
@@ -121,7 +130,7 @@ func editRequest(opts *EditOptions) (req client.UpdateRepositoryRequest, ok bool
 	req = client.UpdateRepositoryRequest{
 		Redeploy: opts.Redeploy, Name: opts.Name, Description: opts.Description, Homepage: opts.Homepage,
 		Branch: opts.Branch, Dockerfile: opts.Dockerfile, Context: opts.Context, Port: opts.Port, Profile: opts.Profile,
-		Reset: opts.Reset, OwnedBy: opts.Owner,
+		Target: opts.Target, Reset: opts.Reset, OwnedBy: opts.Owner,
 	}
 	ok = len(editedFields(opts)) > 0 || len(opts.Reset) > 0
 	return req, ok
@@ -135,7 +144,7 @@ func editedFields(opts *EditOptions) []string {
 		set  bool
 	}{{"name", opts.Name != nil}, {"description", opts.Description != nil}, {"homepage", opts.Homepage != nil},
 		{"branch", opts.Branch != nil}, {"dockerfile", opts.Dockerfile != nil}, {"context", opts.Context != nil},
-		{"port", opts.Port != nil}, {"profile", opts.Profile != nil}, {"redeploy", opts.Redeploy != nil}, {"owner", opts.Owner != nil}} {
+		{"target", opts.Target != nil}, {"port", opts.Port != nil}, {"profile", opts.Profile != nil}, {"redeploy", opts.Redeploy != nil}, {"owner", opts.Owner != nil}} {
 		if f.set {
 			out = append(out, f.name)
 		}
@@ -174,6 +183,9 @@ func runEdit(ctx context.Context, opts *EditOptions) error {
 		var parts []string
 		for _, f := range fields {
 			v := editValue(r, f)
+			if f == "target" && opts.Target != nil {
+				v = *opts.Target // the stage ingestion takes up next
+			}
 			switch {
 			case f == "redeploy" && r.Redeploy:
 				v = "on: a newer build replaces the running launch"
@@ -196,11 +208,14 @@ func runEdit(ctx context.Context, opts *EditOptions) error {
 		return nil
 	}
 	for _, f := range fields {
-		key := f
+		key, v := f, editValue(r, f)
 		if f == "owner" {
 			key = "owned by"
 		}
-		fmt.Fprintf(opts.IO.Out, "%s\t%s\n", key, editValue(r, f))
+		if f == "target" && opts.Target != nil {
+			v = *opts.Target
+		}
+		fmt.Fprintf(opts.IO.Out, "%s\t%s\n", key, v)
 	}
 	return nil
 }
@@ -220,6 +235,12 @@ func editValue(r *client.Repository, field string) string {
 		return cmpOr(r.RequestedDockerfile, r.DockerfilePath)
 	case "context":
 		return r.ContextPath
+	case "target":
+		var meta catalog.RepositoryMetadata
+		if json.Unmarshal(r.Metadata, &meta) == nil && meta.Build != nil {
+			return meta.Build.Target
+		}
+		return ""
 	case "port":
 		if r.AppPort == 0 {
 			return ""

@@ -82,6 +82,12 @@ func runShow(ctx context.Context, opts *ShowOptions) error {
 		active = page.Launches
 	}
 	printLaunchLines(opts.IO, r, active)
+	// The space its data volume takes: extra too.
+	if hasStorage(r) {
+		if list, err := c.Volumes(ctx, r.Slug); err == nil {
+			printStorageUse(opts.IO, r.Slug, list.Volumes)
+		}
+	}
 	// The configuration it declares and what is set: extra too.
 	if cfg, err := c.AppConfig(ctx, r.Slug); err == nil {
 		printConfigLines(opts.IO, r.Slug, cfg)
@@ -237,6 +243,8 @@ func printRepository(ios *IOStreams, r *client.Repository, now time.Time) error 
 		_ = json.Unmarshal(r.Metadata, &meta)
 	}
 	if b := meta.Build; b != nil && r.DockerfilePath != "" {
+		d.add("stage", manual("target", b.Target), nil)
+		d.add("build args", buildArgsText(b.Args), nil)
 		d.add("chosen because", b.Reason, nil)
 	}
 	if r.AppPort > 0 {

@@ -292,23 +292,27 @@ func (d *Detail) content() string {
 
 	line("")
 	line("%s", s.Heading.Render("Dockerfile"))
+	port := ""
+	if r.AppPort != 0 {
+		port = fmt.Sprint(r.AppPort)
+		if r.PortSource != "" {
+			port += s.Subtle.Render(" (" + r.PortSource + ")")
+		}
+	}
 	if r.DockerfilePath == "" {
 		line("  %s", s.Subtle.Render("not found yet"))
+		// The port tags.yaml or the README names, for when it is built.
+		field("  port", port)
 	} else {
 		df := r.DockerfilePath
 		if r.ContextPath != "" && r.ContextPath != "." {
 			df += s.Subtle.Render(" (context " + r.ContextPath + ")")
 		}
 		field("  path", df)
+		field("  stage", buildTarget(r.Metadata))
 		info := dockerfileInfo(r.Metadata)
 		field("  base", info.BaseImage)
-		if r.AppPort != 0 {
-			port := fmt.Sprint(r.AppPort)
-			if r.PortSource != "" {
-				port += s.Subtle.Render(" (" + r.PortSource + ")")
-			}
-			field("  port", port)
-		}
+		field("  port", port)
 		field("  user", info.User)
 		if info.Stages > 1 {
 			field("  stages", fmt.Sprint(info.Stages))
@@ -445,6 +449,18 @@ func dockerfileInfo(meta json.RawMessage) dockerfile {
 		_ = json.Unmarshal(meta, &m) // metadata is informative: a shape we do not know shows nothing
 	}
 	return m.Dockerfile
+}
+
+// buildTarget is the stage builds stop at ("" for the final one), from
+// the card's metadata.
+func buildTarget(meta json.RawMessage) string {
+	var m struct {
+		Build *catalog.BuildChoice `json:"build"`
+	}
+	if len(meta) > 0 && json.Unmarshal(meta, &m) == nil && m.Build != nil {
+		return m.Build.Target
+	}
+	return ""
 }
 
 // padRight pads a styled string to width cells.

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -23,7 +24,11 @@ type QueuedBuild struct {
 	CommitSHA      string
 	DockerfilePath string
 	ContextPath    string
-	NoCache        bool
+	// Target and Args are the stage and build arguments to build with
+	// ("" the final stage, nil none).
+	Target  string
+	Args    map[string]string
+	NoCache bool
 }
 
 // InsertQueuedBuild records a queued build in tx and writes build.queued.
@@ -33,9 +38,9 @@ type QueuedBuild struct {
 func InsertQueuedBuild(ctx context.Context, tx pgx.Tx, b QueuedBuild) (int64, error) {
 	var id int64
 	err := tx.QueryRow(ctx, `
-		INSERT INTO builds (repository_id, commit_sha, dockerfile_path, context_path, no_cache)
-		VALUES ($1, $2, $3, $4, $5) RETURNING id`,
-		b.RepositoryID, b.CommitSHA, b.DockerfilePath, b.ContextPath, b.NoCache).Scan(&id)
+		INSERT INTO builds (repository_id, commit_sha, dockerfile_path, context_path, no_cache, target, build_args)
+		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
+		b.RepositoryID, b.CommitSHA, b.DockerfilePath, b.ContextPath, b.NoCache, b.Target, buildArgsJSON(b.Args)).Scan(&id)
 	if err != nil {
 		return 0, fmt.Errorf("record build: %w", mapError(err))
 	}
@@ -51,7 +56,7 @@ func InsertQueuedBuild(ctx context.Context, tx pgx.Tx, b QueuedBuild) (int64, er
 const buildColumns = `b.id, b.repository_id, r.slug, b.commit_sha, b.status, b.dockerfile_path,
 	b.context_path, b.no_cache, b.cached, b.cache_key, b.image_tag, b.image_id, b.error_message,
 	b.cancel_requested, b.attempts, b.log_bytes, b.log_truncated, b.created_at, b.started_at,
-	b.completed_at, b.duration_ms, b.builder, b.registry_image, b.image_digest`
+	b.completed_at, b.duration_ms, b.builder, b.registry_image, b.image_digest, b.target, b.build_args`
 
 const buildFrom = `builds b JOIN repositories r ON r.id = b.repository_id`
 
@@ -60,9 +65,12 @@ func scanBuild(row pgx.Row, extra ...any) (*catalog.Build, error) {
 	dest := []any{&b.ID, &b.RepositoryID, &b.Repository, &b.CommitSHA, &b.Status, &b.DockerfilePath,
 		&b.ContextPath, &b.NoCache, &b.Cached, &b.CacheKey, &b.ImageTag, &b.ImageID, &b.ErrorMessage,
 		&b.CancelRequested, &b.Attempts, &b.LogBytes, &b.LogTruncated, &b.CreatedAt, &b.StartedAt,
-		&b.CompletedAt, &b.DurationMS, &b.Builder, &b.RegistryImage, &b.ImageDigest}
+		&b.CompletedAt, &b.DurationMS, &b.Builder, &b.RegistryImage, &b.ImageDigest, &b.Target, &b.BuildArgs}
 	if err := row.Scan(append(dest, extra...)...); err != nil {
 		return nil, err
+	}
+	if len(b.BuildArgs) == 0 {
+		b.BuildArgs = nil
 	}
 	return &b, nil
 }
@@ -154,12 +162,13 @@ func (s *Store) CreateBuild(ctx context.Context, slug string, noCache bool) (b *
 	var id int64
 	err = s.inTx(ctx, func(tx pgx.Tx) error {
 		var repoID int64
-		var commit, dockerfile, contextPath string
+		var commit, dockerfile, contextPath, target string
+		var args map[string]string
 		var status catalog.IngestStatus
 		// FOR SHARE: a concurrent re-ingestion that changes the commit
 		// waits for us, so the build matches one ingestion.
-		err := tx.QueryRow(ctx, `SELECT id, last_commit_sha, dockerfile_path, context_path, ingest_status
-			FROM repositories WHERE slug = $1 FOR SHARE`, slug).Scan(&repoID, &commit, &dockerfile, &contextPath, &status)
+		err := tx.QueryRow(ctx, `SELECT id, last_commit_sha, dockerfile_path, context_path, ingest_status, build_target, build_args
+			FROM repositories WHERE slug = $1 FOR SHARE`, slug).Scan(&repoID, &commit, &dockerfile, &contextPath, &status, &target, &args)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return &catalog.NotFoundError{Kind: "repository", Key: slug}
 		}
@@ -179,7 +188,8 @@ func (s *Store) CreateBuild(ctx context.Context, slug string, noCache bool) (b *
 		err = tx.QueryRow(ctx, `SELECT id FROM builds
 			WHERE repository_id = $1 AND status IN ('queued', 'running') AND NOT cancel_requested
 			  AND commit_sha = $2 AND dockerfile_path = $3 AND context_path = $4 AND (no_cache OR NOT $5)
-			ORDER BY id DESC LIMIT 1`, repoID, commit, dockerfile, contextPath, noCache).Scan(&id)
+			  AND target = $6 AND build_args = $7::jsonb
+			ORDER BY id DESC LIMIT 1`, repoID, commit, dockerfile, contextPath, noCache, target, buildArgsJSON(args)).Scan(&id)
 		switch {
 		case err == nil:
 			return nil
@@ -188,7 +198,7 @@ func (s *Store) CreateBuild(ctx context.Context, slug string, noCache bool) (b *
 		}
 		created = true
 		id, err = InsertQueuedBuild(ctx, tx, QueuedBuild{RepositoryID: repoID, Slug: slug, CommitSHA: commit,
-			DockerfilePath: dockerfile, ContextPath: contextPath, NoCache: noCache})
+			DockerfilePath: dockerfile, ContextPath: contextPath, Target: target, Args: args, NoCache: noCache})
 		return err
 	})
 	if err != nil {
@@ -659,4 +669,17 @@ func (s *Store) CatalogID(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("catalog identity: %w", mapError(err))
 	}
 	return id, nil
+}
+
+// buildArgsJSON is the jsonb value of build arguments: an object, {} for
+// none.
+func buildArgsJSON(args map[string]string) string {
+	if len(args) == 0 {
+		return "{}"
+	}
+	b, err := json.Marshal(args)
+	if err != nil {
+		return "{}"
+	}
+	return string(b)
 }

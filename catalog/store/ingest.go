@@ -61,7 +61,10 @@ type IngestClaim struct {
 	// RequestedContext is the build context the user set (appstore edit
 	// --context), "" when ingestion chooses.
 	RequestedContext string
-	LastCommitSHA    string
+	// RequestedTarget is the stage the user set (appstore edit --target),
+	// "" when ingestion chooses.
+	RequestedTarget string
+	LastCommitSHA   string
 	// Attempt is the number of this attempt in the current run (1 for the
 	// first).
 	Attempt int
@@ -88,10 +91,10 @@ func (s *Store) ClaimIngest(ctx context.Context, repoID int64, lease time.Durati
 		var expired bool
 		err := tx.QueryRow(ctx, `
 			SELECT slug, name, git_url, branch, requested_dockerfile, last_commit_sha, ingest_status,
-			       ingest_attempts, ingest_lease_until, coalesce(ingest_lease_until < now(), true), requested_context
+			       ingest_attempts, ingest_lease_until, coalesce(ingest_lease_until < now(), true), requested_context, requested_target
 			FROM repositories WHERE id = $1 FOR UPDATE`, repoID).
 			Scan(&c.Slug, &c.Name, &c.GitURL, &c.Branch, &c.RequestedDockerfile, &c.LastCommitSHA, &status,
-				&c.Attempt, &leaseUntil, &expired, &c.RequestedContext)
+				&c.Attempt, &leaseUntil, &expired, &c.RequestedContext, &c.RequestedTarget)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return &catalog.NotFoundError{Kind: "repository", Key: strconv.FormatInt(repoID, 10)}
 		}
@@ -209,6 +212,11 @@ type IngestCard struct {
 	Readme                             string
 	Metadata                           json.RawMessage
 	AuthorTags, AutoTags               []catalog.Tag
+	// AppPort and PortSource are the port the repository names without
+	// a Dockerfile (tags.yaml, the README's app_port or docker run): 0
+	// and "" for none. A port the user set (requested_port) still wins.
+	AppPort    int
+	PortSource string
 }
 
 // FailIngestWithCard is FailIngest that also records the card the attempt
@@ -261,6 +269,17 @@ func (s *Store) endAttempt(ctx context.Context, a IngestAttempt, status catalog.
 			return mapError(err)
 		}
 		if card != nil {
+			var port *int32
+			if card.AppPort > 0 {
+				p := int32(card.AppPort)
+				port = &p
+			}
+			// The card describes this commit: its port too, as a success
+			// writes it.
+			if _, err := tx.Exec(ctx, `UPDATE repositories SET app_port = $2, port_source = $3 WHERE id = $1`,
+				a.RepositoryID, port, card.PortSource); err != nil {
+				return mapError(err)
+			}
 			if err := writeCard(ctx, tx, a.RepositoryID, manual, card); err != nil {
 				return err
 			}
@@ -293,9 +312,13 @@ type IngestSuccess struct {
 
 	DockerfilePath string
 	ContextPath    string
-	AppPort        int // 0 = unknown
-	PortSource     string
-	Readme         string
+	// BuildTarget and BuildArgs are the stage and build arguments builds
+	// use ("" the final stage, nil none).
+	BuildTarget string
+	BuildArgs   map[string]string
+	AppPort     int // 0 = unknown
+	PortSource  string
+	Readme      string
 	// Metadata is stored as the repository's metadata (a JSON object).
 	Metadata json.RawMessage
 
@@ -346,10 +369,11 @@ func (s *Store) CompleteIngest(ctx context.Context, in IngestSuccess) (*IngestCo
 				dockerfile_path = $3, context_path = $4, app_port = $5, port_source = $6,
 				last_commit_sha = $7, last_ingested_at = now(),
 				card_version = CASE WHEN $8 > 0 THEN $8 ELSE card_version END,
+				build_target = $9, build_args = $10::jsonb,
 				ingest_status = 'ready', ingest_error = '', ingest_lease_until = NULL, updated_at = now()
 			WHERE id = $1`,
 			in.RepositoryID, in.Branch, in.DockerfilePath, in.ContextPath, port, in.PortSource,
-			in.CommitSHA, in.CardVersion)
+			in.CommitSHA, in.CardVersion, in.BuildTarget, buildArgsJSON(in.BuildArgs))
 		if err != nil {
 			return mapError(err)
 		}
@@ -368,14 +392,17 @@ func (s *Store) CompleteIngest(ctx context.Context, in IngestSuccess) (*IngestCo
 		err = tx.QueryRow(ctx, `
 			SELECT id FROM builds
 			WHERE repository_id = $1 AND commit_sha = $2 AND dockerfile_path = $3 AND context_path = $4
+			  AND target = $5 AND build_args = $6::jsonb
 			  AND status IN ('queued', 'running') AND NOT no_cache
-			ORDER BY id DESC LIMIT 1`, in.RepositoryID, in.CommitSHA, in.DockerfilePath, in.ContextPath).Scan(&out.BuildID)
+			ORDER BY id DESC LIMIT 1`, in.RepositoryID, in.CommitSHA, in.DockerfilePath, in.ContextPath,
+			in.BuildTarget, buildArgsJSON(in.BuildArgs)).Scan(&out.BuildID)
 		switch {
 		case errors.Is(err, pgx.ErrNoRows):
 			out.NewBuild = true
 			out.BuildID, err = InsertQueuedBuild(ctx, tx, QueuedBuild{
 				RepositoryID: in.RepositoryID, Slug: slug, CommitSHA: in.CommitSHA,
 				DockerfilePath: in.DockerfilePath, ContextPath: in.ContextPath,
+				Target: in.BuildTarget, Args: in.BuildArgs,
 			})
 			if err != nil {
 				return err

@@ -28,13 +28,18 @@ func checkOverrides(u *RepositoryUpdate) error {
 			return err
 		}
 	}
+	if u.Target != nil {
+		if err := catalog.CheckBuildTarget(*u.Target); err != nil {
+			return err
+		}
+	}
 	reset, err := catalog.CheckResetFields(u.Reset)
 	if err != nil {
 		return err
 	}
 	u.Reset = reset
 	given := map[string]bool{"name": u.Name != nil, "description": u.Description != nil, "homepage": u.Homepage != nil,
-		"branch": u.Branch != nil, "dockerfile": u.Dockerfile != nil, "context": u.Context != nil, "port": u.Port != nil, "profile": u.Profile != nil}
+		"branch": u.Branch != nil, "dockerfile": u.Dockerfile != nil, "context": u.Context != nil, "port": u.Port != nil, "profile": u.Profile != nil, "target": u.Target != nil}
 	for _, f := range reset {
 		if given[f] {
 			return catalog.Invalid("reset", "%s is both set and reset: give one or the other", f)
@@ -49,7 +54,7 @@ func checkOverrides(u *RepositoryUpdate) error {
 // the next ingestion writes what it finds.
 var resetColumns = map[string]string{
 	"branch": "branch = ''", "dockerfile": "requested_dockerfile = ''", "context": "requested_context = ''",
-	"port": "requested_port = NULL", "profile": "requested_profile = ''",
+	"port": "requested_port = NULL", "profile": "requested_profile = ''", "target": "requested_target = ''",
 }
 
 // applyOverrides writes the port override and the resets of u in tx, and

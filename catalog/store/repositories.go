@@ -350,6 +350,9 @@ type RepositoryUpdate struct {
 	Context *string
 	Port    *int
 	Profile *string
+	// Target is the stage of the Dockerfile builds stop at, over a
+	// compose service's build.target (a manual field).
+	Target *string
 	// Reset clears these manual fields (catalog.EditableFields): ingestion
 	// decides them again. A field both set and reset is an error.
 	Reset []string
@@ -412,7 +415,7 @@ func (s *Store) UpdateRepository(ctx context.Context, slug string, u RepositoryU
 			col string
 			v   *string
 		}{{"name", u.Name}, {"description", u.Description}, {"homepage", u.Homepage}, {"branch", u.Branch}, {"requested_dockerfile", u.Dockerfile},
-			{"requested_context", u.Context}, {"requested_profile", u.Profile}} {
+			{"requested_context", u.Context}, {"requested_profile", u.Profile}, {"requested_target", u.Target}} {
 			if err := set(f.col, f.v); err != nil {
 				return err
 			}

@@ -28,7 +28,7 @@ func checkProfile(p *string) error {
 func changedFields(req apitype.UpdateRepositoryRequest) []string {
 	var out []string
 	for f, set := range map[string]bool{"name": req.Name != nil, "description": req.Description != nil, "homepage": req.Homepage != nil,
-		"branch": req.Branch != nil, "dockerfile": req.Dockerfile != nil, "context": req.Context != nil, "port": req.Port != nil, "profile": req.Profile != nil} {
+		"branch": req.Branch != nil, "dockerfile": req.Dockerfile != nil, "context": req.Context != nil, "port": req.Port != nil, "profile": req.Profile != nil, "target": req.Target != nil} {
 		if set {
 			out = append(out, f)
 		}
@@ -41,10 +41,10 @@ func changedFields(req apitype.UpdateRepositoryRequest) []string {
 }
 
 // needsReingest says whether an update changes what ingestion reads: the
-// branch, the Dockerfile or the context, or a reset of a field ingestion
+// branch, the Dockerfile, the context or the stage, or a reset of a field ingestion
 // decides (port and profile apply at the next launch without one).
 func needsReingest(req apitype.UpdateRepositoryRequest) bool {
-	if req.Branch != nil || req.Dockerfile != nil || req.Context != nil {
+	if req.Branch != nil || req.Dockerfile != nil || req.Context != nil || req.Target != nil {
 		return true
 	}
 	for _, f := range req.Reset {

@@ -189,7 +189,7 @@ func (h *Repositories) update(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	u := store.RepositoryUpdate{Name: req.Name, Description: req.Description, Homepage: req.Homepage, Branch: req.Branch, Dockerfile: req.Dockerfile, Redeploy: req.Redeploy,
-		Context: req.Context, Port: req.Port, Profile: req.Profile, Reset: req.Reset}
+		Context: req.Context, Port: req.Port, Profile: req.Profile, Target: req.Target, Reset: req.Reset}
 	if err := checkProfile(req.Profile); err != nil {
 		respond.WriteError(w, r, err)
 		return

@@ -20,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"regexp"
 	"slices"
@@ -536,11 +537,21 @@ func (w *Worker) heartbeat(ctx context.Context, id int64, cancel context.CancelC
 
 // CacheKey identifies what a build produces: the repository, the commit
 // (which fixes the content of every file, the Dockerfile's included), the
-// Dockerfile path and the context path. Builds with one key make the same
-// image, so a succeeded one is reused.
-func CacheKey(repositoryID int64, commit, dockerfile, contextPath string) string {
+// Dockerfile path, the context path, and the stage and build arguments
+// when there are any. Builds with one key make the same image, so a
+// succeeded one is reused.
+func CacheKey(repositoryID int64, commit, dockerfile, contextPath, target string, args map[string]string) string {
 	h := sha256.New()
-	for _, part := range []string{"appstore-build-v1", strconv.FormatInt(repositoryID, 10), commit, dockerfile, contextPath} {
+	parts := []string{"appstore-build-v1", strconv.FormatInt(repositoryID, 10), commit, dockerfile, contextPath}
+	if target != "" || len(args) > 0 {
+		// Builds of the final stage without arguments keep the keys
+		// they always had.
+		parts = append(parts, "target", target)
+		for _, k := range slices.Sorted(maps.Keys(args)) {
+			parts = append(parts, "arg", k, args[k])
+		}
+	}
+	for _, part := range parts {
 		h.Write([]byte(part))
 		h.Write([]byte{0})
 	}
@@ -567,7 +578,7 @@ func (w *Worker) build(ctx context.Context, work *store.BuildWork, logs *logSink
 
 // buildImage makes the build's image on the engine (or finds it cached).
 func (w *Worker) buildImage(ctx context.Context, work *store.BuildWork, logs *logSink, secrets map[string][]byte) (store.BuildOutcome, error) {
-	key := CacheKey(work.RepositoryID, work.CommitSHA, work.DockerfilePath, work.ContextPath)
+	key := CacheKey(work.RepositoryID, work.CommitSHA, work.DockerfilePath, work.ContextPath, work.Target, work.BuildArgs)
 	tag := ImageTag(work.Repository, work.CommitSHA)
 	if !work.NoCache {
 		if o, ok := w.fromCache(ctx, work, key, tag, logs); ok {
@@ -575,8 +586,8 @@ func (w *Worker) buildImage(ctx context.Context, work *store.BuildWork, logs *lo
 		}
 	}
 	choice, bk := w.bk.choose(ctx)
-	logs.addf("Building %s at %s with %s: Dockerfile %s, context %s%s", work.Repository, textutil.ShortSHA(work.CommitSHA),
-		choice, work.DockerfilePath, displayPath(work.ContextPath), map[bool]string{true: ", without the build cache (--no-cache)", false: ""}[work.NoCache])
+	logs.addf("Building %s at %s with %s: Dockerfile %s%s, context %s%s", work.Repository, textutil.ShortSHA(work.CommitSHA),
+		choice, work.DockerfilePath, stageNote(work), displayPath(work.ContextPath), map[bool]string{true: ", without the build cache (--no-cache)", false: ""}[work.NoCache])
 
 	dir, release, err := w.sources.checkout(ctx, work, logs.addf)
 	if err != nil {
@@ -641,12 +652,18 @@ func (w *Worker) removeDangling(ctx context.Context, id, tag string) {
 // classicBuild builds with the engine's classic builder: the context sent
 // as a tar archive, the JSON stream read line by line.
 func (w *Worker) classicBuild(ctx context.Context, work *store.BuildWork, dir, tag string, labels map[string]string, logs *logSink) (store.BuildOutcome, error) {
-	bc, err := archiveContext(dir, work.ContextPath, work.DockerfilePath, labels)
+	inline := labels
+	if work.Target != "" {
+		// A LABEL appended to the Dockerfile would go to its last stage,
+		// not the target: the engine's label option goes to the target.
+		inline = nil
+	}
+	bc, err := archiveContext(dir, work.ContextPath, work.DockerfilePath, inline)
 	if err != nil {
 		return store.BuildOutcome{}, err
 	}
 	defer bc.tar.Close()
-	if err := checkClassicSources(ctx, bc.dockerfileData, work.DockerfilePath, w.engine); err != nil {
+	if err := checkClassicSources(ctx, bc.dockerfileData, work.DockerfilePath, w.engine, work.BuildArgs); err != nil {
 		return store.BuildOutcome{}, err
 	}
 	if bc.ignoreFile != "" {
@@ -662,6 +679,13 @@ func (w *Worker) classicBuild(ctx context.Context, work *store.BuildWork, dir, t
 		PullParent:  false,
 		Version:     dockerbuild.BuilderV1,
 		NetworkMode: w.opts.Network,
+		Target:      work.Target,
+	}
+	if len(work.BuildArgs) > 0 {
+		opts.BuildArgs = map[string]*string{}
+		for k, v := range work.BuildArgs {
+			opts.BuildArgs[k] = &v
+		}
 	}
 	if !bc.labelled {
 		opts.Labels = labels
@@ -785,4 +809,20 @@ func roundDuration(d time.Duration) string {
 		s = strings.TrimSuffix(s, "0s")
 	}
 	return s
+}
+
+// stageNote names the stage and the build arguments of a build for its
+// log's first line: " (stage app, build arguments GREETING, VERSION)".
+func stageNote(work *store.BuildWork) string {
+	var parts []string
+	if work.Target != "" {
+		parts = append(parts, "stage "+work.Target)
+	}
+	if len(work.BuildArgs) > 0 {
+		parts = append(parts, "build arguments "+strings.Join(slices.Sorted(maps.Keys(work.BuildArgs)), ", "))
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(parts, ", ") + ")"
 }

@@ -329,6 +329,12 @@ func (w *Worker) buildKitBuild(ctx context.Context, c *bkclient.Client, work *st
 	if work.NoCache {
 		attrs["no-cache"] = ""
 	}
+	if work.Target != "" {
+		attrs["target"] = work.Target
+	}
+	for k, v := range work.BuildArgs {
+		attrs["build-arg:"+k] = v
+	}
 	if w.opts.Network == "none" {
 		attrs["force-network-mode"] = "none"
 	}

@@ -22,8 +22,9 @@ import (
 // defaults, ENV), ONBUILD instructions of the Dockerfile included, and
 // the ONBUILD triggers of base images the engine has (image inspect).
 // With BuildKit, the guard checks the expanded build instead and can
-// admit URLs (--build-allow-remote-add).
-func checkClassicSources(ctx context.Context, dockerfile []byte, path string, e Engine) error {
+// admit URLs (--build-allow-remote-add). buildArgs are the build's
+// arguments, which override the ARG defaults as the engine applies them.
+func checkClassicSources(ctx context.Context, dockerfile []byte, path string, e Engine, buildArgs map[string]string) error {
 	res, err := parser.Parse(bytes.NewReader(dockerfile))
 	if err != nil {
 		return nil // the engine reports syntax errors, with their line
@@ -70,6 +71,9 @@ func checkClassicSources(ctx context.Context, dockerfile []byte, path string, e 
 					v, _, _ = lex.ProcessWord(v, envOf(meta, env))
 				} else if mv, known := meta[k]; known {
 					v, ok = mv, true
+				}
+				if bv, given := buildArgs[k]; given {
+					v, ok = bv, true
 				}
 				if env == nil {
 					meta[k] = v

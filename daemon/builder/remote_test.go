@@ -73,19 +73,24 @@ func TestCheckClassicSources(t *testing.T) {
 	for _, tc := range []struct {
 		name, dockerfile string
 		refused          string // part of the error; "" when allowed
+		args             map[string]string
 	}{
-		{"public URL", "FROM scratch\nADD https://files.example/app.tgz /app.tgz\n", "line 2: ADD https://files.example/app.tgz"},
-		{"JSON form", "FROM scratch\nADD [\"http://localhost/x\", \"/x\"]\n", "line 2: ADD http://localhost/x"},
-		{"ARG-expanded host", "ARG H=127.0.0.1:8080\nFROM scratch\nADD http://${H}/secret /s\n", "line 3: ADD http://127.0.0.1:8080/secret"},
-		{"stage ARG and ENV", "FROM scratch\nARG P=http\nENV U=$P://sneaky.example/m\nADD $U /m\n", "line 4: ADD http://sneaky.example/m"},
-		{"ONBUILD", "FROM scratch AS base\nONBUILD ADD http://127.0.0.1/x /c\nFROM base\n", "line 2: ADD http://127.0.0.1/x (ONBUILD)"},
-		{"Git remote", "FROM scratch\nADD git@github.com:moby/moby.git /src\n", "ADD git@github.com:moby/moby.git"},
-		{"lower-case instruction", "from scratch\nadd http://127.0.0.1/x /x\n", "line 2: ADD http://127.0.0.1/x"},
-		{"COPY is not fetched", "FROM scratch\nCOPY http://127.0.0.1/x /x\n", ""},
-		{"local paths", "FROM scratch\nARG F=app.tgz\nADD $F /app\n", ""},
+		{"public URL", "FROM scratch\nADD https://files.example/app.tgz /app.tgz\n", "line 2: ADD https://files.example/app.tgz", nil},
+		{"JSON form", "FROM scratch\nADD [\"http://localhost/x\", \"/x\"]\n", "line 2: ADD http://localhost/x", nil},
+		{"ARG-expanded host", "ARG H=127.0.0.1:8080\nFROM scratch\nADD http://${H}/secret /s\n", "line 3: ADD http://127.0.0.1:8080/secret", nil},
+		{"stage ARG and ENV", "FROM scratch\nARG P=http\nENV U=$P://sneaky.example/m\nADD $U /m\n", "line 4: ADD http://sneaky.example/m", nil},
+		{"ONBUILD", "FROM scratch AS base\nONBUILD ADD http://127.0.0.1/x /c\nFROM base\n", "line 2: ADD http://127.0.0.1/x (ONBUILD)", nil},
+		{"Git remote", "FROM scratch\nADD git@github.com:moby/moby.git /src\n", "ADD git@github.com:moby/moby.git", nil},
+		{"lower-case instruction", "from scratch\nadd http://127.0.0.1/x /x\n", "line 2: ADD http://127.0.0.1/x", nil},
+		{"COPY is not fetched", "FROM scratch\nCOPY http://127.0.0.1/x /x\n", "", nil},
+		{"local paths", "FROM scratch\nARG F=app.tgz\nADD $F /app\n", "", nil},
+		{"a build argument over a local default", "FROM scratch\nARG F=app.tgz\nADD $F /app\n", "line 3: ADD http://127.0.0.1/x",
+			map[string]string{"F": "http://127.0.0.1/x"}},
+		{"a build argument over a global ARG", "ARG H=files\nFROM scratch\nARG H\nADD ${H}/app.tgz /app\n", "line 4: ADD https://sneaky.example/app.tgz",
+			map[string]string{"H": "https://sneaky.example"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			err := checkClassicSources(context.Background(), []byte(tc.dockerfile), "Dockerfile", triggerEngine{})
+			err := checkClassicSources(context.Background(), []byte(tc.dockerfile), "Dockerfile", triggerEngine{}, tc.args)
 			switch {
 			case tc.refused == "" && err != nil:
 				t.Errorf("refused: %v", err)
@@ -104,7 +109,7 @@ func TestCheckClassicSources(t *testing.T) {
 // base image is found through the engine's image inspect.
 func TestCheckClassicSourcesReadsBaseImageTriggers(t *testing.T) {
 	e := triggerEngine{image: "example/base:1", triggers: []string{"RUN true", "ADD http://127.0.0.1:9/token /t"}}
-	err := checkClassicSources(context.Background(), []byte("FROM example/base:1\nCOPY . /\n"), "Dockerfile", e)
+	err := checkClassicSources(context.Background(), []byte("FROM example/base:1\nCOPY . /\n"), "Dockerfile", e, nil)
 	if err == nil || !strings.Contains(err.Error(), "line 1: ADD http://127.0.0.1:9/token (an ONBUILD trigger of the base image example/base:1)") {
 		t.Errorf("got %v", err)
 	}

@@ -418,7 +418,7 @@ func (w *Worker) ingest(ctx context.Context, claim *store.IngestClaim, log *slog
 	if err != nil {
 		return out, err
 	}
-	out.meta, err = metadata.Extract(ctx, dir, metadata.Options{Dockerfile: claim.RequestedDockerfile, Context: claim.RequestedContext, Limits: w.cfg.Limits, Logger: log})
+	out.meta, err = metadata.Extract(ctx, dir, metadata.Options{Dockerfile: claim.RequestedDockerfile, Context: claim.RequestedContext, Target: claim.RequestedTarget, Limits: w.cfg.Limits, Logger: log})
 	if out.meta != nil {
 		// Without a declared name the repository is called after its
 		// URL, as at registration; a name that is not acceptable is
@@ -471,7 +471,7 @@ func (o *outcome) card() *store.IngestCard {
 	m := o.meta
 	card := &store.IngestCard{
 		Name: o.name, Description: m.Description, Homepage: m.Homepage, Emoji: m.Emoji,
-		Readme: m.Readme, Metadata: o.storedMetadata(),
+		Readme: m.Readme, Metadata: o.storedMetadata(), AppPort: m.Port, PortSource: m.PortSource,
 	}
 	card.AuthorTags, card.AutoTags = splitTags(m.Tags)
 	return card
@@ -509,6 +509,9 @@ func (o *outcome) success(a store.IngestAttempt) store.IngestSuccess {
 		Name: o.name, Description: m.Description, Homepage: m.Homepage, Emoji: m.Emoji,
 		DockerfilePath: m.DockerfilePath, ContextPath: m.ContextPath,
 		AppPort: m.Port, PortSource: m.PortSource, Readme: m.Readme, Metadata: o.storedMetadata(),
+	}
+	if m.Build != nil {
+		s.BuildTarget, s.BuildArgs = m.Build.Target, m.Build.Args
 	}
 	s.AuthorTags, s.AutoTags = splitTags(m.Tags)
 	s.Message = summary(c, m)

@@ -119,6 +119,9 @@ func (r *Runner) begin(ctx context.Context, t *store.LaunchTarget, ref string, p
 	if err != nil {
 		return nil, 0, err
 	}
+	if err := r.refuseOverSize(ctx, t, vol); err != nil {
+		return nil, 0, err
+	}
 	// An attached warm container replaces the older launches in
 	// BeginLaunch's transaction: hold them first, so that the reconciler
 	// leaves their stops to us.
@@ -852,6 +855,10 @@ func (r *Runner) redeploy(ctx context.Context) {
 		l, _, err := r.begin(ctx, t, ref, port, prof, ttl, true, old.ID, env)
 		if err != nil {
 			r.logger.Warn("redeploy", "slug", t.Slug, "err", err)
+			if conflict := (*catalog.ConflictError)(nil); errors.As(err, &conflict) {
+				// Refused (a data volume over its size): not every sweep.
+				r.markRedeployFailed(t.Build.ID)
+			}
 			continue
 		}
 		r.logger.Info("redeploying", "slug", t.Slug, "launch", l.ID, "replaces", old.ID, "build", t.Build.ID)

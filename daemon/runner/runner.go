@@ -126,6 +126,10 @@ type Config struct {
 	// SweepInterval is how often TTLs and idle times are checked and
 	// request times written (default 1s).
 	SweepInterval time.Duration
+	// StorageCheckInterval is how often the data volumes of running apps
+	// that declare a storage size are measured, to warn when one passes
+	// its size (default 1m).
+	StorageCheckInterval time.Duration
 	// ReconcileInterval is how often containers and rows are compared in
 	// case an engine event was missed (default 30s).
 	ReconcileInterval time.Duration
@@ -182,6 +186,7 @@ func (c Config) withDefaults() Config {
 	def(&c.StopGrace, 5*time.Second)
 	def(&c.SweepInterval, time.Second)
 	def(&c.ReconcileInterval, 30*time.Second)
+	def(&c.StorageCheckInterval, time.Minute)
 	def(&c.WarmInterval, 10*time.Second)
 	def(&c.WakeBackoff, 30*time.Second)
 	def(&c.BrowserWait, 2*time.Second)
@@ -244,6 +249,9 @@ type Runner struct {
 	// crashing app is not restarted by every request.
 	wakeFailures map[string]wakeFailure
 	closing      bool
+
+	// storage is what the storage check remembers (storage.go).
+	storage storageState
 
 	// ready is closed after the first reconciliation: launches and
 	// preview requests wait for it so that nothing is started twice

@@ -34,6 +34,7 @@ func (r *Runner) sweep(ctx context.Context) {
 		return
 	}
 	r.redeploy(ctx)
+	r.checkStorage(ctx)
 	expired, err := r.st.ExpiredLaunches(ctx, r.id)
 	if err != nil {
 		r.logger.Warn("find expired launches", "err", err)

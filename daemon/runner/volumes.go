@@ -54,6 +54,8 @@ type volumeMount struct {
 	// Labels are the volume's: a Swarm node that has no such volume yet
 	// creates it with them (swarmRuntime).
 	Labels map[string]string
+	// Mountpoint is the volume's directory on the runner's engine's host.
+	Mountpoint string
 }
 
 // VolumeName is the Docker volume of app slug in catalogue catalogID.
@@ -115,7 +117,7 @@ func (r *Runner) volumeFor(ctx context.Context, t *store.LaunchTarget) (*volumeM
 				"delete it with `appstore volume rm %s` (its data is lost), or remove this app and add %s again to get it back",
 			name, cmp.Or(src, "another repository"), t.Slug, t.GitURLKey, t.Slug, cmp.Or(src, "that repository"))}
 	}
-	return &volumeMount{Name: name, Path: t.Storage.Path, Labels: v.Labels}, nil
+	return &volumeMount{Name: name, Path: t.Storage.Path, Labels: v.Labels, Mountpoint: v.Mountpoint}, nil
 }
 
 // withVolume adds the app's volume to the container's configuration.
@@ -210,16 +212,7 @@ func (r *Runner) Volumes(ctx context.Context, slug string) ([]Volume, error) {
 	if len(list.Volumes) == 0 {
 		return nil, nil
 	}
-	used := map[string]int64{}
-	if du, err := r.volumeUsage(ctx); err == nil {
-		for _, v := range du.Volumes {
-			if v != nil && v.UsageData != nil {
-				used[v.Name] = v.UsageData.Size
-			}
-		}
-	} else {
-		r.logger.Debug("volume sizes", "err", err)
-	}
+	used := r.volumeUsages(ctx, list.Volumes)
 	var slugs []string
 	if slug != "" {
 		slugs = []string{slug}
@@ -238,6 +231,11 @@ func (r *Runner) Volumes(ctx context.Context, slug string) ([]Volume, error) {
 		vol := Volume{Name: v.Name, Repository: s, Path: v.Labels[LabelStoragePath], SizeLimitBytes: size, UsedBytes: -1}
 		if n, ok := used[v.Name]; ok && n >= 0 {
 			vol.UsedBytes = n
+		}
+		if u, ok := uses[s]; ok && u.GitURLKey == v.Labels[LabelSource] {
+			// The size the app declares now (its tags.yaml may have
+			// changed since the volume was made).
+			vol.SizeLimitBytes = u.StorageSize
 		}
 		if t, err := time.Parse(time.RFC3339, v.CreatedAt); err == nil {
 			vol.CreatedAt = &t
@@ -333,16 +331,16 @@ func firstName(c container.Summary) string {
 	return c.ID
 }
 
-// diskUsageWait bounds how long volumeUsage waits for another client's disk
+// diskUsageWait bounds how long engineDiskUsage waits for another client's disk
 // usage operation on the engine to finish.
 const diskUsageWait = 10 * time.Second
 
-// volumeUsage asks the engine how much each volume holds. The engine runs
+// engineDiskUsage asks the engine how much each volume holds. The engine runs
 // one disk usage operation at a time and refuses the others ("a disk usage
 // operation is already running": `docker system df`, another appstored, a
 // concurrent volume ls): those are asked again until it is free, for up to
 // diskUsageWait; after that the sizes are unknown.
-func (r *Runner) volumeUsage(ctx context.Context) (types.DiskUsage, error) {
+func (r *Runner) engineDiskUsage(ctx context.Context) (types.DiskUsage, error) {
 	ctx, cancel := context.WithTimeout(ctx, diskUsageWait)
 	defer cancel()
 	for {

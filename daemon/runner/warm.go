@@ -122,6 +122,11 @@ func (r *Runner) fillWarm(ctx context.Context) {
 			continue
 		}
 		vol, err := r.volumeFor(ctx, &t)
+		if err == nil {
+			// A launch of an app over its storage size is refused: a warm
+			// container of it would wait for nothing.
+			err = r.refuseOverSize(ctx, &t, vol)
+		}
 		if err != nil {
 			r.logger.Debug("warm pool: cannot start", "slug", t.Slug, "err", err)
 			continue

@@ -27,17 +27,19 @@ type Want struct {
 	Kind string `yaml:"kind"`
 	// Repo is the repository's name, the card's name when nothing else
 	// gives one (ingestion falls back to it).
-	Repo        string   `yaml:"repo"`
-	Name        string   `yaml:"name"`
-	Description string   `yaml:"description"`
-	Emoji       string   `yaml:"emoji"`
-	Port        int      `yaml:"port"`
-	PortSource  string   `yaml:"port_source"`
-	Dockerfile  string   `yaml:"dockerfile"`
-	Context     string   `yaml:"context"`
-	Lang        []string `yaml:"lang"`
-	Framework   []string `yaml:"framework"`
-	License     []string `yaml:"license"`
+	Repo        string `yaml:"repo"`
+	Name        string `yaml:"name"`
+	Description string `yaml:"description"`
+	Emoji       string `yaml:"emoji"`
+	Port        int    `yaml:"port"`
+	PortSource  string `yaml:"port_source"`
+	Dockerfile  string `yaml:"dockerfile"`
+	Context     string `yaml:"context"`
+	// Target is the stage builds stop at ("" for the final one).
+	Target    string   `yaml:"target"`
+	Lang      []string `yaml:"lang"`
+	Framework []string `yaml:"framework"`
+	License   []string `yaml:"license"`
 	// Error is a part of the error ingestion must end with ("" for none).
 	Error string `yaml:"error"`
 	// Warning is a part of a warning ingestion must give.

@@ -136,6 +136,7 @@ type buildChoice struct {
 	// composeTarget the stage it builds ("" for the final one).
 	composePorts  []int
 	composeTarget string
+	composeArgs   map[string]string
 	// appDirs are the contexts of compose application services, where
 	// manifests are read for tags.
 	appDirs []string
@@ -623,7 +624,7 @@ func mergeCompose(base, over []composeService) []composeService {
 		}
 		b := &out[i]
 		if o.Build {
-			b.Build, b.Context, b.Dockerfile, b.Target = true, o.Context, o.Dockerfile, o.Target
+			b.Build, b.Context, b.Dockerfile, b.Target, b.Args = true, o.Context, o.Dockerfile, o.Target, o.Args
 		}
 		if o.Image != "" {
 			b.Image = o.Image
@@ -709,7 +710,7 @@ func (x *extraction) pickComposeService(file string, services []composeService) 
 		return false
 	})
 	best := apps[0]
-	ch := &buildChoice{cand: best.cand, composePorts: best.ports, composeTarget: best.svc.Target, composeEnv: best.svc.Environment}
+	ch := &buildChoice{cand: best.cand, composePorts: best.ports, composeTarget: best.svc.Target, composeArgs: best.svc.Args, composeEnv: best.svc.Environment}
 	ch.Dockerfile, ch.Context, ch.Source = best.cand.real, best.svc.Context, catalog.ChoiceCompose
 	ch.ComposeFile, ch.ComposeService = file, best.svc.Name
 	ch.cand.missing = x.missingSources(ch.Context, best.cand.facts.Sources)

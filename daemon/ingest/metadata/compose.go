@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	yaml "go.yaml.in/yaml/v3"
+
+	"github.com/appstore-dev/appstore/catalog"
 )
 
 // composeNames are the compose files looked for in a folder, in the order
@@ -73,7 +75,10 @@ type composeService struct {
 	Context    string
 	Dockerfile string
 	Target     string
-	Image      string
+	// Args are the build arguments of build.args whose values are known
+	// here (see composeArgs).
+	Args  map[string]string
+	Image string
 	// Ports are the container ports of ports:, Expose those of expose:.
 	Ports     []int
 	Expose    []int
@@ -154,6 +159,10 @@ func readComposeBuild(s *composeService, v *yaml.Node, dir string) {
 		ctx = interpolate(v.Value)
 	case yaml.MappingNode:
 		for i := 0; i+1 < len(v.Content); i += 2 {
+			if v.Content[i].Value == "args" {
+				s.Args = composeArgs(deref(v.Content[i+1]))
+				continue
+			}
 			val, _ := scalarString(v.Content[i+1])
 			val = interpolate(val)
 			switch v.Content[i].Value {
@@ -185,6 +194,67 @@ func readComposeBuild(s *composeService, v *yaml.Node, dir string) {
 		return
 	}
 	s.Build, s.Context, s.Dockerfile = true, c, d
+}
+
+// composeArgs reads build.args, a mapping (KEY: value) or a list
+// (KEY=value). An argument whose value is not known here is left out, so
+// that the Dockerfile's default applies: a list item without a value (KEY
+// alone, taken from the environment of whoever runs compose) and a value
+// naming a variable without a default (${NODE_VERSION}).
+func composeArgs(v *yaml.Node) map[string]string {
+	out := map[string]string{}
+	add := func(k, val string, ok bool) {
+		k = strings.TrimSpace(k)
+		if !ok || k == "" {
+			return
+		}
+		if val, ok = interpolateKnown(val); ok {
+			out[k] = val
+		}
+	}
+	switch {
+	case v == nil:
+	case v.Kind == yaml.MappingNode:
+		for i := 0; i+1 < len(v.Content); i += 2 {
+			val, ok := scalarString(v.Content[i+1])
+			if ok && deref(v.Content[i+1]).Tag == "!!null" {
+				ok = false // KEY: with no value comes from the environment
+			}
+			add(v.Content[i].Value, val, ok)
+		}
+	case v.Kind == yaml.SequenceNode:
+		for _, c := range v.Content {
+			if item, ok := scalarString(c); ok {
+				k, val, hasValue := strings.Cut(item, "=")
+				add(k, val, hasValue)
+			}
+		}
+	}
+	args, _ := catalog.CleanBuildArgs(out)
+	return args
+}
+
+// interpolateKnown is interpolate for a value that must be known: false
+// when it names a variable without a default.
+func interpolateKnown(s string) (string, bool) {
+	if !strings.Contains(s, "$") {
+		return s, true
+	}
+	const escaped = "\x00" // $$ is a literal $
+	t := strings.ReplaceAll(s, "$$", escaped)
+	known := true
+	t = interpolation.ReplaceAllStringFunc(t, func(m string) string {
+		if !strings.Contains(m, "-") { // ${VAR}: no default
+			known = false
+		}
+		return interpolation.FindStringSubmatch(m)[1]
+	})
+	if !known || strings.Contains(t, "$") {
+		// A variable without a default, $VAR, or a form such as
+		// ${VAR:?message} that needs the environment.
+		return "", false
+	}
+	return strings.ReplaceAll(t, escaped, "$"), true
 }
 
 // interpolate replaces ${VAR:-default}, ${VAR-default} and ${VAR} with the

@@ -119,7 +119,7 @@ func corpusCard(res *metadata.Result, repoName string) map[string]string {
 		"name":        name,
 		"description": res.Description,
 		"port":        fmt.Sprintf("%d (%s)", res.Port, res.PortSource),
-		"dockerfile":  fmt.Sprintf("%s (context %s)", res.DockerfilePath, res.ContextPath),
+		"dockerfile":  fmt.Sprintf("%s (context %s%s)", res.DockerfilePath, res.ContextPath, stage(buildTarget(res))),
 		"lang":        setString(lang),
 		"framework":   setString(fw),
 		"license":     setString(lic),
@@ -132,7 +132,7 @@ func wantCard(w cardcorpus.Want) map[string]string {
 		"name":        w.Name,
 		"description": w.Description,
 		"port":        fmt.Sprintf("%d (%s)", w.Port, w.PortSource),
-		"dockerfile":  fmt.Sprintf("%s (context %s)", w.Dockerfile, w.Context),
+		"dockerfile":  fmt.Sprintf("%s (context %s%s)", w.Dockerfile, w.Context, stage(w.Target)),
 		"lang":        setString(w.Lang),
 		"framework":   setString(w.Framework),
 		"license":     setString(w.License),
@@ -172,4 +172,18 @@ func TestCorpusScoringSeesAWrongCard(t *testing.T) {
 	if got["name"] != want["name"] {
 		t.Errorf("name %q, want %q", got["name"], want["name"])
 	}
+}
+
+func buildTarget(res *metadata.Result) string {
+	if res.Build == nil {
+		return ""
+	}
+	return res.Build.Target
+}
+
+func stage(target string) string {
+	if target == "" {
+		return ""
+	}
+	return ", stage " + target
 }

@@ -128,6 +128,9 @@ type dockerfileFacts struct {
 	// stage or image (a build's output, as a static site's nginx stage
 	// does).
 	CopiesFromStage bool
+	// stages and byName are the parsed stages, for forTarget.
+	stages []*stage
+	byName map[string]int
 }
 
 // maxSources bounds the context paths kept from one Dockerfile.
@@ -148,7 +151,6 @@ func parseDockerfile(file string, data []byte) (DockerfileInfo, []string, error)
 // analyzeDockerfile is parseDockerfile with the facts ingestion needs
 // besides DockerfileInfo.
 func analyzeDockerfile(file string, data []byte) (*dockerfileFacts, []string, error) {
-	var info DockerfileInfo
 	facts := &dockerfileFacts{}
 	res, err := parser.Parse(bytes.NewReader(data))
 	if err != nil {
@@ -271,20 +273,46 @@ func analyzeDockerfile(file string, data []byte) (*dockerfileFacts, []string, er
 	if len(stages) == 0 {
 		return nil, warnings, fileError(file, 0, "has no FROM instruction; a Dockerfile starts with FROM <image>")
 	}
-	info.Stages = len(stages)
-	// The image's history: the final stage and the stages it derives from,
-	// oldest first.
-	var chain []*stage
-	for i := len(stages) - 1; i >= 0; i = stages[i].parent {
-		chain = append(chain, stages[i])
-	}
-	slices.Reverse(chain)
-	info.BaseImage = chain[0].image
 	for _, st := range stages {
 		if st.parent < 0 && !slices.Contains(facts.BaseImages, st.image) {
 			facts.BaseImages = append(facts.BaseImages, st.image)
 		}
 	}
+	facts.stages, facts.byName = stages, byName
+	facts.imageOf(len(stages) - 1)
+	return facts, warnings, nil
+}
+
+// forTarget returns the facts of the image a build that stops at the stage
+// named target makes (docker build --target): its base image, EXPOSE,
+// USER, HEALTHCHECK, command and environment are that stage's and those of
+// the stages it derives from. False when no stage has that name.
+func (f *dockerfileFacts) forTarget(target string) (*dockerfileFacts, bool) {
+	i, ok := f.byName[strings.ToLower(target)]
+	if !ok {
+		return nil, false
+	}
+	t := *f
+	t.Cmd, t.Entrypoint = nil, nil
+	t.imageOf(i)
+	return &t, true
+}
+
+// imageOf sets Info, Env, Cmd and Entrypoint to those of the image the
+// stage at index last makes.
+func (f *dockerfileFacts) imageOf(last int) {
+	var info DockerfileInfo
+	stages := f.stages
+	info.Stages = len(stages)
+	// The image's history: the stage and the stages it derives from,
+	// oldest first.
+	var chain []*stage
+	for i := last; i >= 0; i = stages[i].parent {
+		chain = append(chain, stages[i])
+	}
+	slices.Reverse(chain)
+	info.BaseImage = chain[0].image
+	facts := f
 	facts.Env = map[string]string{}
 	seen := map[int]bool{}
 	for _, st := range chain {
@@ -313,7 +341,6 @@ func analyzeDockerfile(file string, data []byte) (*dockerfileFacts, []string, er
 		}
 	}
 	facts.Info = info
-	return facts, warnings, nil
 }
 
 func fromStage(file string, n *parser.Node, args []string, stages []*stage, byName map[string]int, globalArgs map[string]string, lex *shell.Lex) (*stage, error) {

@@ -22,6 +22,9 @@ type Options struct {
 	// tags.yaml's dockerfile: and context:.
 	Dockerfile string
 	Context    string
+	// Target is the stage the user declared (appstore edit --target): builds
+	// stop at it, whatever a compose service says.
+	Target string
 	// Limits bound what is read; zero fields take DefaultLimits.
 	Limits Limits
 	// Logger receives debug records of what was found; nil logs nothing.
@@ -82,7 +85,7 @@ type Result struct {
 // description, port, Dockerfile, tags). It goes up whenever they change so
 // that the sync reads repositories whose card older rules derived again,
 // even when their commit did not move.
-const CardVersion = 3 // 3: the declared variables (Result.Env)
+const CardVersion = 4 // 3: the declared variables (Result.Env); 4: a compose service's build.target and build.args
 
 // maxWarnings bounds Result.Warnings.
 const maxWarnings = 100
@@ -245,6 +248,9 @@ func (x *extraction) run(ctx context.Context, opts Options) error {
 	}
 	var facts *dockerfileFacts
 	if ch != nil {
+		if err := x.applyTarget(ch, opts.Target); err != nil {
+			return err
+		}
 		facts = ch.cand.facts
 		res.DockerfilePath, res.ContextPath = ch.Dockerfile, ch.Context
 		res.Build = &ch.BuildChoice
@@ -315,12 +321,13 @@ func (x *extraction) run(ctx context.Context, opts Options) error {
 		res.Port, res.PortSource = tf.Port, PortFromTagsFile
 	case readme.AppPort != 0:
 		res.Port, res.PortSource = readme.AppPort, PortFromReadme
-	case facts != nil && len(facts.Info.Expose) > 0 && ch != nil && len(ch.composePorts) > 0 && ch.composeTarget == "" &&
+	case facts != nil && len(facts.Info.Expose) > 0 && ch != nil && len(ch.composePorts) > 0 &&
 		!slices.ContainsFunc(facts.Info.Expose, func(p int) bool { return slices.Contains(ch.composePorts, p) }):
 		// The compose service maps ports the Dockerfile does not expose:
 		// the EXPOSE is stale (the server moved to 8080 to run without
 		// root), the compose file is what the author runs. A service that
-		// builds another stage (target: dev) runs something else.
+		// builds a stage (target: dev) is built as it says, so the facts
+		// are that stage's.
 		res.Port, res.PortSource = ch.composePorts[0], PortFromCompose
 	case facts != nil && len(facts.Info.Expose) > 0:
 		res.Port, res.PortSource = facts.Info.Expose[0], PortFromExpose
@@ -403,6 +410,66 @@ func (x *extraction) run(ctx context.Context, opts Options) error {
 		return &noDockerfileError{err: &Error{Msg: "no Dockerfile found: " + how + "; add a Dockerfile, or declare its path with \"dockerfile:\" in tags.yaml or the repository's dockerfile setting"}}
 	}
 	return nil
+}
+
+// applyTarget takes the stage builds stop at and the build arguments
+// into the build choice: the stage the user declared, else the chosen
+// compose service's build.target, and that service's build.args. Builds
+// stop at that stage, so the image's facts (EXPOSE, command, base image)
+// are the stage's. A declared stage the Dockerfile does not define fails
+// the ingestion; a compose target it does not define is dropped with a
+// warning (the final stage is built).
+func (x *extraction) applyTarget(ch *buildChoice, declared string) error {
+	if ch.Source == catalog.ChoiceCompose {
+		ch.Args = ch.composeArgs
+	}
+	if declared != "" {
+		if ch.cand.facts == nil {
+			return nil
+		}
+		tf, ok := ch.cand.facts.forTarget(declared)
+		if !ok {
+			return &Error{File: ch.Dockerfile, Msg: fmt.Sprintf("the repository's target setting %q names no stage of this Dockerfile (no FROM … AS %s): "+
+				"set another with `appstore edit <slug> --target NAME`, or build the final stage with `appstore edit <slug> --reset target`", declared, declared)}
+		}
+		if ch.Source == catalog.ChoiceCompose && !strings.EqualFold(declared, ch.composeTarget) {
+			// The service's ports are those of the stage it builds,
+			// not of this one.
+			ch.composePorts = nil
+		}
+		x.useTarget(ch, tf, declared)
+		ch.Reason += fmt.Sprintf("; stage %s as the repository's target setting says", declared)
+		return nil
+	}
+	t := ch.composeTarget
+	if ch.Source != catalog.ChoiceCompose || t == "" || ch.cand.facts == nil {
+		return nil
+	}
+	if !catalog.ValidBuildTarget(t) {
+		x.warn("service %s of %s builds target %q, which is not a stage name; the final stage of %s is built",
+			ch.ComposeService, ch.ComposeFile, textutil.Truncate(t, 40), ch.Dockerfile)
+		ch.composeTarget = ""
+		return nil
+	}
+	tf, ok := ch.cand.facts.forTarget(t)
+	if !ok {
+		x.warn("service %s of %s builds target %q, which %s does not define (no FROM … AS %s); the final stage is built",
+			ch.ComposeService, ch.ComposeFile, t, ch.Dockerfile, t)
+		ch.composeTarget = ""
+		return nil
+	}
+	x.useTarget(ch, tf, t)
+	ch.Reason = strings.Replace(ch.Reason, " builds it", " builds its stage "+t, 1)
+	return nil
+}
+
+// useTarget makes the build choice stop at the stage target, whose facts
+// are tf.
+func (x *extraction) useTarget(ch *buildChoice, tf *dockerfileFacts, target string) {
+	c := *ch.cand
+	c.facts = tf
+	ch.cand = &c
+	ch.Target = target
 }
 
 func cmpBool(a, b bool) int {

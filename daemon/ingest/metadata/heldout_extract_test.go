@@ -57,8 +57,9 @@ func TestPortInCode(t *testing.T) {
 }
 
 // TestComposePortAndExpose: a compose port that the Dockerfile does not
-// expose wins over a stale EXPOSE, but not when the service builds
-// another stage than the image's final one.
+// expose wins over a stale EXPOSE; a service that builds another stage
+// than the final one (target: dev) is built at that stage, whose command
+// and EXPOSE are what count.
 func TestComposePortAndExpose(t *testing.T) {
 	dockerfile := "FROM node:22 AS dev\nWORKDIR /app\nCOPY . .\nCMD [\"npx\", \"vite\", \"--host\"]\n\n" +
 		"FROM node:22 AS build\nWORKDIR /app\nCOPY . .\nRUN npx vite build\n\n" +
@@ -69,7 +70,7 @@ func TestComposePortAndExpose(t *testing.T) {
 		source  string
 	}{
 		{"services:\n  web:\n    build: .\n    ports: [\"8080:8080\"]\n", 8080, metadata.PortFromCompose},
-		{"services:\n  web:\n    build:\n      context: .\n      target: dev\n    ports: [\"5173:5173\"]\n", 80, metadata.PortFromExpose},
+		{"services:\n  web:\n    build:\n      context: .\n      target: dev\n    ports: [\"5173:5173\"]\n", 5173, metadata.PortFromCompose},
 		{"services:\n  web:\n    build: .\n    ports: [\"8000:80\"]\n", 80, metadata.PortFromExpose},
 	} {
 		root := writeRepo(t, map[string]string{"Dockerfile": dockerfile, "compose.yaml": c.compose, "package.json": `{"name": "spa"}`, "index.html": "<p>hi</p>"})
