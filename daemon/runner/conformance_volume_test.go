@@ -46,6 +46,9 @@ func conformVolume(t *testing.T, rt runtimeCase) {
 	slug := "notes-" + rt.name
 	tag1, id1 := runnertest.ExampleImage(t, h.docker, "notes", "1")
 	repoID := notesApp(t, h.st, h.docker, slug, tag1, id1)
+	// Before notesApp's cleanup removes the volume (cleanups run last
+	// first): a failed test leaves no container that holds it.
+	t.Cleanup(func() { _, _ = h.r.StopRepository(context.Background(), slug) })
 	h.pushLatest(repoID, slug, tag1)
 	get := func(s string) (*http.Response, string) { return h.get(h.previewURL(s, "/notes.json")) }
 
