@@ -97,6 +97,8 @@ type IngestionEvent struct {
 	CommitSHA    string       `json:"commit_sha,omitempty"`
 	DurationMS   *int64       `json:"duration_ms,omitempty"`
 	CreatedAt    time.Time    `json:"created_at"`
+	// Actor is who caused the step, as Event.Actor.
+	Actor string `json:"actor,omitempty"`
 }
 
 // TimelineWarning is the status of a timeline step that is not a state of
@@ -276,8 +278,10 @@ type Event struct {
 	Subject string          `json:"subject"`
 	Data    json.RawMessage `json:"data"`
 	Time    time.Time       `json:"time"`
-	// Actor is the user whose request caused the event; "" for what the
-	// daemon does by itself (ingestion, a build finishing, an expiry).
+	// Actor is the user whose request caused the event, or for what the
+	// daemon does by itself "appstored:<cause>" (DaemonActorName: an
+	// ingestion run, a build, an idle sleep, an expiry…); "" only for
+	// events written before actors were recorded.
 	Actor string `json:"actor,omitempty"`
 }
 

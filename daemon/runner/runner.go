@@ -340,7 +340,10 @@ func New(cfg Config) (*Runner, error) {
 		redeployFailures: map[int64]time.Time{},
 	}
 	r.wakes.burst, r.wakes.interval = float64(cfg.WakeBurst), cfg.WakeInterval
-	r.ctx, r.cancel = context.WithCancel(context.Background())
+	// The runner's own work (starting, following and ending launches)
+	// writes its events as appstored:launch unless a request's actor or a
+	// more precise cause (stop's reason) says otherwise.
+	r.ctx, r.cancel = context.WithCancel(catalog.WithCause(context.Background(), catalog.CauseLaunch))
 	return r, nil
 }
 
