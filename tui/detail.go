@@ -422,7 +422,7 @@ func (d *Detail) writeComments(b *strings.Builder) {
 		return
 	}
 	for _, c := range d.comments {
-		fmt.Fprintf(b, "  %s %s\n", s.Heading.Render(c.Author), s.Subtle.Render(fmt.Sprintf("#%d · %s", c.ID, d.fmtTime(c.CreatedAt))))
+		fmt.Fprintf(b, "  %s %s\n", s.Heading.Render(c.AuthorLabel()), s.Subtle.Render(fmt.Sprintf("#%d · %s", c.ID, d.fmtTime(c.CreatedAt))))
 		for _, l := range strings.Split(textutil.StripTerminal(c.Body), "\n") {
 			fmt.Fprintf(b, "    %s\n", hang(l, 4, d.width))
 		}
