@@ -220,6 +220,13 @@ type Launch struct {
 	// idle (asleep: the next preview request wakes it), ttl, replaced,
 	// shutdown, removed (its app was removed), warm-pool; empty otherwise.
 	StopReason string `json:"stop_reason,omitempty"`
+	// LaunchedBy names the user who started the launch (or attached it
+	// from the warm pool); empty for the daemon's own launches (a wake by
+	// a preview request, the warm pool, a redeploy) and once the account
+	// is removed. LaunchedByID is its users row: a viewer may stop the
+	// launches it started.
+	LaunchedBy   string `json:"launched_by,omitempty"`
+	LaunchedByID int64  `json:"launched_by_id,omitempty"`
 	// LatestBuildID is the app's newest succeeded build; Outdated says the
 	// launch runs an older one.
 	LatestBuildID *int64 `json:"latest_build_id,omitempty"`

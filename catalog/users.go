@@ -236,6 +236,20 @@ func IsDaemonActor(actor string) bool {
 	return actor == DaemonActor || strings.HasPrefix(actor, DaemonActor+":")
 }
 
+// ActorID is the users row of ctx's actor if it is already known (as
+// ActorName), 0 if not or if the actor has none (anonymous, the daemon).
+func ActorID(ctx context.Context) int64 {
+	s, ok := ctx.Value(actorKey{}).(*actorSlot)
+	if !ok || !s.mu.TryLock() {
+		return 0
+	}
+	defer s.mu.Unlock()
+	if s.resolve != nil || s.err != nil {
+		return 0
+	}
+	return s.user.ID
+}
+
 // ActorName is the name of ctx's actor if it is already known, "" if not:
 // what stores write beside a change (events.actor) without resolving a
 // token themselves. A context that carries no request (the daemon's own

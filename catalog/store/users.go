@@ -277,6 +277,21 @@ func (s *Store) BuildOwner(ctx context.Context, id int64) (string, error) {
 	return owner, nil
 }
 
+// LaunchStarter returns the users row of who started launch id (0 for
+// the daemon's own launches and a removed account) and its name.
+func (s *Store) LaunchStarter(ctx context.Context, id int64) (userID int64, name string, err error) {
+	err = s.pool.QueryRow(ctx, `
+		SELECT coalesce(l.launched_by, 0), coalesce(u.name, '')
+		FROM launches l LEFT JOIN users u ON u.id = l.launched_by WHERE l.id = $1`, id).Scan(&userID, &name)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, "", &catalog.NotFoundError{Kind: "launch", Key: strconv.FormatInt(id, 10)}
+	}
+	if err != nil {
+		return 0, "", fmt.Errorf("who started launch %d: %w", id, mapError(err))
+	}
+	return userID, name, nil
+}
+
 // setOwner makes the user name the owner of repository id; name must be a
 // user (an account or a built-in actor).
 func setOwner(ctx context.Context, tx pgx.Tx, id int64, name string) error {
