@@ -32,8 +32,10 @@ type fakeSource struct {
 	events   chan client.Event
 	offline  bool
 	nextID   int64
-	// launchErr, when set, is StartLaunch's answer.
-	launchErr error
+	// launchErr, when set, is StartLaunch's answer; commentErr
+	// AddComment's.
+	launchErr  error
+	commentErr error
 	// configs are the apps' configurations (setConfig).
 	configs map[string]*client.AppConfig
 
@@ -621,4 +623,22 @@ func (f *fakeSource) Comments(ctx context.Context, slug string, limit int) ([]cl
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return slices.Clone(f.comments[slug]), nil
+}
+
+func (f *fakeSource) AddComment(ctx context.Context, slug, body string) (*client.Comment, error) {
+	if err := f.called("AddComment"); err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.commentErr != nil {
+		return nil, f.commentErr
+	}
+	if f.comments == nil {
+		f.comments = map[string][]client.Comment{}
+	}
+	f.nextID++
+	c := client.Comment{ID: f.nextID, Repository: slug, Author: "local", AuthorID: 1, Body: body, CreatedAt: fakeEpoch}
+	f.comments[slug] = append(f.comments[slug], c)
+	return &c, nil
 }

@@ -42,6 +42,7 @@ type ActionKeys struct {
 	Add          key.Binding
 	Cancel       key.Binding
 	Star         key.Binding
+	Comment      key.Binding // the detail view only: write a comment
 }
 
 func newActionKeys() ActionKeys {
@@ -55,6 +56,7 @@ func newActionKeys() ActionKeys {
 		Add:          bind([]string{"a"}, "a", "add app"),
 		Cancel:       bind([]string{"c"}, "c", "cancel build"),
 		Star:         bind([]string{"*"}, "*", "star/unstar"),
+		Comment:      bind([]string{"w"}, "w", "write a comment"),
 	}
 }
 

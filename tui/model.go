@@ -256,6 +256,8 @@ func (m *Model) handle(msg tea.Msg) tea.Cmd {
 		return m.onLaunch(msg)
 	case starMsg:
 		return m.onStar(msg)
+	case commentedMsg:
+		return m.onCommented(msg)
 	case launchTickMsg:
 		if l := m.findLaunch(msg.id); l != nil && l.Status == catalog.LaunchStarting {
 			m.setStatus(statusInfo, fmt.Sprintf("starting %s… %s", l.Repository, m.now().Sub(l.CreatedAt).Round(time.Second)))
@@ -468,6 +470,14 @@ func (m *Model) selectedSlug() string {
 }
 
 func (m *Model) detailKey(k tea.KeyMsg) tea.Cmd {
+	if m.detail.Composing() {
+		return m.composeKey(k)
+	}
+	if key.Matches(k, m.detail.actions.Comment) && m.detail.Slug() != "" {
+		cmd := m.detail.StartComment()
+		m.layout()
+		return cmd
+	}
 	switch {
 	case key.Matches(k, m.detail.keys.Quit):
 		return m.quit()
