@@ -116,7 +116,7 @@ func runBuilds(ctx context.Context, opts *BuildsOptions) error {
 		}
 		result := b.ImageTag
 		if b.Status == catalog.BuildFailed || b.Status == catalog.BuildCancelled {
-			result = firstLineOf(b.ErrorMessage)
+			result = textutil.FirstLine(b.ErrorMessage)
 		} else if !b.Status.Terminal() {
 			result = ""
 		}
@@ -138,11 +138,3 @@ func runBuilds(ctx context.Context, opts *BuildsOptions) error {
 	return t.render()
 }
 
-func firstLineOf(s string) string {
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\n' {
-			return s[:i]
-		}
-	}
-	return s
-}

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/appstore-dev/appstore/client"
+	"github.com/appstore-dev/appstore/internal/textutil"
 )
 
 // PsOptions are the inputs of "appstore ps".
@@ -162,7 +163,7 @@ func runPs(ctx context.Context, opts *PsOptions) error {
 			row = append(row, cell(outdated))
 		}
 		if opts.All {
-			row = append(row, field{text: firstLineOf(l.ErrorMessage), max: 60})
+			row = append(row, field{text: textutil.FirstLine(l.ErrorMessage), max: 60})
 		}
 		t.row(row...)
 	}

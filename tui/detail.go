@@ -375,7 +375,7 @@ func (d *Detail) content() string {
 		}
 		line("  #%-4d %s  %s", bd.ID, padRight(s.buildStatus(bd.Status), 16), extra)
 		if bd.ErrorMessage != "" {
-			line("         %s", renderLines(s.Bad, hang(firstLine(bd.ErrorMessage), 9, d.width)))
+			line("         %s", renderLines(s.Bad, hang(textutil.FirstLine(bd.ErrorMessage), 9, d.width)))
 		}
 	}
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/appstore-dev/appstore/catalog"
 	"github.com/appstore-dev/appstore/client"
+	"github.com/appstore-dev/appstore/internal/textutil"
 )
 
 // rowHeight is the lines one result takes: name, description and badges;
@@ -317,7 +318,7 @@ func (l *ResultList) row(it *catalog.SearchResult, selected bool) string {
 		left += s.Subtle.Render(" (" + it.Slug + ")")
 	}
 	if it.Description != "" {
-		left += "  " + s.Subtle.Render(firstLine(it.Description))
+		left += "  " + s.Subtle.Render(textutil.FirstLine(it.Description))
 	}
 	left = ansi.Truncate(left, leftW, "…")
 	line1 := left + strings.Repeat(" ", max(1, l.width-lipgloss.Width(left)-lipgloss.Width(badges))) + badges
@@ -332,13 +333,6 @@ func (l *ResultList) row(it *catalog.SearchResult, selected bool) string {
 		line2 = "    " + s.Subtle.Render("no tags yet")
 	}
 	return line1 + "\n" + line2
-}
-
-func firstLine(s string) string {
-	if i := strings.IndexAny(s, "\r\n"); i >= 0 {
-		return s[:i]
-	}
-	return s
 }
 
 // ShortHelp and FullHelp are the list's keys.

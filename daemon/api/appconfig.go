@@ -13,17 +13,26 @@ import (
 	"github.com/appstore-dev/appstore/daemon/appconfig"
 )
 
+// AppConfigStore is what the configuration routes need of the catalog
+// (*store.Store); secrets are sealed and stored by appconfig.Service.
+type AppConfigStore interface {
+	AppConfig(ctx context.Context, slug string) (*store.AppConfig, error)
+	SetEnv(ctx context.Context, slug string, vars []catalog.EnvVar) (*store.AppConfig, error)
+	UnsetEnv(ctx context.Context, slug string, names []string) (removed, missing []string, err error)
+	DeleteSecret(ctx context.Context, slug, name string) error
+}
+
 // AppConfig serves an app's variables and secrets. Variables are read by
 // anyone who reads the catalog; no route ever answers a secret's value.
 // Changes go through the mutating guard (the daemon token when one is set).
 type AppConfig struct {
-	Store *store.Store
+	Store AppConfigStore
 	// Service seals secrets; nil (no secrets key) refuses to set them.
 	Service *appconfig.Service
 }
 
 func (h *AppConfig) defaults(s *Server) {
-	if h.Store == nil {
+	if h.Store == nil && s.Store != nil {
 		h.Store = s.Store
 	}
 }

@@ -23,9 +23,19 @@ type BuildLogNotifier interface {
 	SubscribeBuildLog(buildID int64) (notify <-chan struct{}, cancel func())
 }
 
+// BuildStore is what the builds routes need of the catalog (*store.Store).
+type BuildStore interface {
+	CreateBuild(ctx context.Context, slug string, noCache bool) (b *catalog.Build, created bool, err error)
+	Build(ctx context.Context, id int64) (*catalog.Build, error)
+	BuildStatus(ctx context.Context, id int64) (catalog.BuildStatus, error)
+	ListBuilds(ctx context.Context, slug string, o store.BuildListOptions) ([]*catalog.Build, string, error)
+	BuildLogs(ctx context.Context, id, since int64, limit int) ([]catalog.LogLine, error)
+	RequestBuildCancel(ctx context.Context, id int64) (*catalog.Build, error)
+}
+
 // Builds serves the builds of repositories and their logs.
 type Builds struct {
-	Store  *store.Store
+	Store  BuildStore
 	Logger *slog.Logger
 	// Queue receives the job of a new build; nil leaves it queued for the
 	// reconciler.
@@ -47,7 +57,7 @@ type Builds struct {
 }
 
 func (rt *Builds) defaults(s *Server) {
-	if rt.Store == nil {
+	if rt.Store == nil && s.Store != nil {
 		rt.Store = s.Store
 	}
 	if rt.Logger == nil {

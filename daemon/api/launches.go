@@ -26,16 +26,24 @@ type Launcher interface {
 	Decorate(l *catalog.Launch) *catalog.Launch
 }
 
+// LaunchStore is what the launches routes read of the catalog
+// (*store.Store); the runner makes the changes.
+type LaunchStore interface {
+	Launch(ctx context.Context, id int64) (*catalog.Launch, error)
+	ListLaunches(ctx context.Context, f store.LaunchFilter) ([]catalog.Launch, error)
+	RepositoryIDBySlug(ctx context.Context, slug string) (int64, error)
+}
+
 // Launches serves the launches of apps; the runner (Runner) does the work.
 type Launches struct {
-	Store  *store.Store
+	Store  LaunchStore
 	Runner Launcher
 	// MaxWait caps ?wait= of GET /api/v1/launches/{id} (default 5m).
 	MaxWait time.Duration
 }
 
 func (h *Launches) defaults(s *Server) {
-	if h.Store == nil {
+	if h.Store == nil && s.Store != nil {
 		h.Store = s.Store
 	}
 }

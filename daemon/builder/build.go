@@ -466,7 +466,7 @@ func (w *Worker) finish(ctx context.Context, work *store.BuildWork, logs *logSin
 	case catalog.BuildCancelled:
 		logs.addf("Build cancelled: %s", o.Error)
 	default:
-		logs.addf("Build failed: %s", firstLine(o.Error))
+		logs.addf("Build failed: %s", textutil.FirstLine(o.Error))
 	}
 	if err := logs.close(); err != nil {
 		log.Warn("build log incomplete", "err", err)
@@ -490,7 +490,7 @@ func (w *Worker) finish(ctx context.Context, work *store.BuildWork, logs *logSin
 		ms = *b.DurationMS
 	}
 	log.Info("build finished", "status", b.Status, "cached", b.Cached, "image", b.ImageTag, "duration_ms", ms,
-		"error", firstLine(b.ErrorMessage))
+		"error", textutil.FirstLine(b.ErrorMessage))
 	if b.Status == catalog.BuildSucceeded && !b.Cached {
 		// A new image may supersede an old one: let the reconciler
 		// prune soon, off this build's path.
@@ -732,13 +732,13 @@ func (w *Worker) fromCache(ctx context.Context, work *store.BuildWork, key, tag 
 		if isNotFound(err) {
 			logs.addf("Build #%d made this image before, but %s is gone from the engine: building again", prev.ID, textutil.ShortSHA(prev.ImageID))
 		} else {
-			logs.addf("Build #%d made this image before, but the engine cannot say if it still has it (%v): building again", prev.ID, firstLine(err.Error()))
+			logs.addf("Build #%d made this image before, but the engine cannot say if it still has it (%v): building again", prev.ID, textutil.FirstLine(err.Error()))
 		}
 		return store.BuildOutcome{}, false
 	}
 	if !slices.Contains(img.RepoTags, tag) {
 		if err := w.engine.ImageTag(ctx, img.ID, tag); err != nil {
-			logs.addf("Build #%d made this image before, but tagging it as %s failed (%v): building again", prev.ID, tag, firstLine(err.Error()))
+			logs.addf("Build #%d made this image before, but tagging it as %s failed (%v): building again", prev.ID, tag, textutil.FirstLine(err.Error()))
 			return store.BuildOutcome{}, false
 		}
 	}

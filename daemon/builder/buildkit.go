@@ -128,7 +128,7 @@ func (b *buildkit) detect(ctx context.Context) builderChoice {
 		b.client = cl
 	}
 	if _, err := b.client.ListWorkers(vctx); err != nil {
-		c.Kind, c.Why = BuilderClassic, "the engine does not serve BuildKit: "+firstLine(err.Error())
+		c.Kind, c.Why = BuilderClassic, "the engine does not serve BuildKit: "+textutil.FirstLine(err.Error())
 		return c
 	}
 	c.Kind = BuilderBuildKit
@@ -395,7 +395,7 @@ func (w *Worker) describeBuildKitError(work *store.BuildWork, err error, g *guar
 	}
 	if isConnectionError(err) {
 		w.bk.forget()
-		return &transientError{msg: fmt.Sprintf("the Docker engine at %s broke off the build: %s", w.engine.DaemonHost(), firstLine(msg))}
+		return &transientError{msg: fmt.Sprintf("the Docker engine at %s broke off the build: %s", w.engine.DaemonHost(), textutil.FirstLine(msg))}
 	}
 	if p.failed != nil {
 		line := g.line(p.failedAt.String())

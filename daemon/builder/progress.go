@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/appstore-dev/appstore/internal/textutil"
 	bkclient "github.com/moby/buildkit/client"
 	digest "github.com/opencontainers/go-digest"
 )
@@ -136,7 +137,7 @@ func (p *plainProgress) update(s *bkclient.SolveStatus) {
 				p.emit(fmt.Sprintf("#%d CANCELED", v.index))
 			} else {
 				v.errMsg = vx.Error
-				p.emit(fmt.Sprintf("#%d ERROR: %s", v.index, cleanLine(firstLine(vx.Error))))
+				p.emit(fmt.Sprintf("#%d ERROR: %s", v.index, cleanLine(textutil.FirstLine(vx.Error))))
 				if p.failed == nil {
 					p.failed, p.failedAt = v, vx.Digest
 				}
@@ -220,7 +221,7 @@ func (p *plainProgress) failure(where string) string {
 	if v == nil {
 		return ""
 	}
-	what := firstLine(v.errMsg)
+	what := textutil.FirstLine(v.errMsg)
 	if m := exitCodeRE.FindStringSubmatch(what); m != nil {
 		what = "exit code " + m[1]
 	}

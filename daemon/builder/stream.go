@@ -212,12 +212,3 @@ func trimBlank(lines []string) []string {
 	return lines
 }
 
-// firstLine returns the first line of s, for messages that quote an
-// engine error.
-func firstLine(s string) string {
-	s = strings.TrimSpace(s)
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		return s[:i]
-	}
-	return s
-}

@@ -8,7 +8,6 @@ import (
 	"net"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -446,7 +445,7 @@ func (r *Runner) failLaunch(id int64, cid, msg string, exitCode *int) {
 		return
 	}
 	if changed {
-		r.logger.Warn("launch failed", "launch", id, "slug", l.Repository, "container", textutil.ShortSHA(cid), "reason", firstLine(msg))
+		r.logger.Warn("launch failed", "launch", id, "slug", l.Repository, "container", textutil.ShortSHA(cid), "reason", textutil.FirstLine(msg))
 		if l.Warm && l.BuildID != nil {
 			r.mu.Lock()
 			r.warmFailures[*l.BuildID] = time.Now()
@@ -455,13 +454,6 @@ func (r *Runner) failLaunch(id int64, cid, msg string, exitCode *int) {
 		}
 	}
 	r.notify()
-}
-
-func firstLine(s string) string {
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		return s[:i]
-	}
-	return s
 }
 
 type readyResult int
@@ -841,7 +833,7 @@ func (r *Runner) watchRedeploy(id, build int64) {
 	r.goWork(func(ctx context.Context) {
 		l, err := r.Wait(ctx, id, r.cfg.StartupTimeout+time.Minute)
 		if err == nil && l.Status == catalog.LaunchFailed {
-			r.logger.Warn("redeploy failed; the previous launch keeps serving", "launch", id, "build", build, "err", firstLine(l.ErrorMessage))
+			r.logger.Warn("redeploy failed; the previous launch keeps serving", "launch", id, "build", build, "err", textutil.FirstLine(l.ErrorMessage))
 			r.markRedeployFailed(build)
 		}
 	})

@@ -18,6 +18,7 @@ import (
 
 	"github.com/appstore-dev/appstore/catalog"
 	"github.com/appstore-dev/appstore/catalog/store"
+	"github.com/appstore-dev/appstore/internal/textutil"
 )
 
 // The preview proxy. Requests for http://<slug>.<preview-domain>/ (any port)
@@ -655,7 +656,7 @@ func (r *Runner) mayWake(w http.ResponseWriter, req *http.Request, slug string) 
 	case l.StopReason == "user":
 		why = fmt.Sprintf("is stopped: its launch %d was stopped on request", l.ID)
 	default:
-		why = fmt.Sprintf("is stopped (launch %d: %s)", l.ID, firstLine(l.ErrorMessage))
+		why = fmt.Sprintf("is stopped (launch %d: %s)", l.ID, textutil.FirstLine(l.ErrorMessage))
 	}
 	r.writeStopped(w, req, slug, why)
 	return false

@@ -40,3 +40,14 @@ func ShortSHA(id string) string {
 	}
 	return id
 }
+
+// FirstLine returns the first line of s ("\n" or "\r" ends it) with the
+// space around it removed, for a message that quotes multi-line text
+// such as an engine's error. Leading blank lines are skipped.
+func FirstLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexAny(s, "\r\n"); i >= 0 {
+		s = strings.TrimSpace(s[:i])
+	}
+	return s
+}

@@ -49,3 +49,18 @@ func TestShortSHA(t *testing.T) {
 		}
 	}
 }
+
+func TestFirstLine(t *testing.T) {
+	for in, want := range map[string]string{
+		"":                             "",
+		"one":                          "one",
+		"one\ntwo":                     "one",
+		"one\r\ntwo":                   "one",
+		"\n\n  failed: exit 1  \nmore": "failed: exit 1",
+		"progress\rdone":               "progress",
+	} {
+		if got := FirstLine(in); got != want {
+			t.Errorf("FirstLine(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
