@@ -195,3 +195,98 @@ func (m *Model) onCommented(msg commentedMsg) tea.Cmd {
 	m.setStatus(statusOK, fmt.Sprintf("commented on %s (#%d)", msg.slug, msg.comment.ID))
 	return nil
 }
+
+// Removing one's own comment: d on the app page finds the newest comment
+// of the user of the token (asking the daemon who that is, once) and asks
+// for a second d; any other key forgets the question.
+
+// uncommentMsg is the answer to d: which comment to remove (0: none), or
+// why not.
+type uncommentMsg struct {
+	slug string
+	me   *client.User
+	id   int64
+	err  error
+}
+
+// uncommentedMsg is the answer to the removal.
+type uncommentedMsg struct {
+	slug string
+	id   int64
+	err  error
+}
+
+// uncommentKey handles d: the first asks, the second removes.
+func (m *Model) uncommentKey() tea.Cmd {
+	d := &m.detail
+	slug := d.Slug()
+	if m.pendingUncomment != 0 {
+		id := m.pendingUncomment
+		m.pendingUncomment = 0
+		ctx, src := m.ctx, m.src
+		m.setStatus(statusInfo, fmt.Sprintf("removing comment #%d…", id))
+		return func() tea.Msg {
+			return uncommentedMsg{slug: slug, id: id, err: src.DeleteComment(ctx, id)}
+		}
+	}
+	if m.me != nil {
+		return m.onUncomment(uncommentMsg{slug: slug, me: m.me})
+	}
+	ctx, src := m.ctx, m.src
+	return func() tea.Msg {
+		w, err := src.Whoami(ctx)
+		if err != nil {
+			return uncommentMsg{slug: slug, err: err}
+		}
+		return uncommentMsg{slug: slug, me: &w.User}
+	}
+}
+
+func (m *Model) onUncomment(msg uncommentMsg) tea.Cmd {
+	if msg.err != nil {
+		return m.failed(msg.err, "find your comment")
+	}
+	m.me = msg.me
+	d := &m.detail
+	if d.Slug() != msg.slug {
+		return nil
+	}
+	for i := len(d.comments) - 1; i >= 0; i-- {
+		if c := d.comments[i]; c.WrittenBy(*m.me) {
+			m.pendingUncomment = c.ID
+			m.setStatus(statusInfo, fmt.Sprintf("press d again to remove your comment #%d (“%s”); any other key keeps it", c.ID, firstWords(c.Body, 40)))
+			return nil
+		}
+	}
+	m.setStatus(statusInfo, fmt.Sprintf("%s has no comment of yours (%s) to remove", msg.slug, m.me.Name))
+	return nil
+}
+
+func (m *Model) onUncommented(msg uncommentedMsg) tea.Cmd {
+	if msg.err != nil {
+		return m.failed(msg.err, fmt.Sprintf("remove comment #%d", msg.id))
+	}
+	m.detail.RemovedComment(msg.id)
+	m.setStatus(statusOK, fmt.Sprintf("removed your comment #%d on %s", msg.id, msg.slug))
+	return nil
+}
+
+// RemovedComment drops a comment just removed before the re-read.
+func (d *Detail) RemovedComment(id int64) {
+	for i, c := range d.comments {
+		if c.ID == id {
+			d.comments = append(d.comments[:i:i], d.comments[i+1:]...)
+			d.render()
+			return
+		}
+	}
+}
+
+// firstWords is the start of a comment on one line, at most n runes.
+func firstWords(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if r := []rune(s); len(r) > n {
+		return string(r[:n-1]) + "…"
+	}
+	return s
+}

@@ -90,3 +90,43 @@ func TestCommentBoxSendsKeepsRefusedTextAndCancels(t *testing.T) {
 		t.Errorf("a new box holds %q", h.m.detail.CommentText())
 	}
 }
+
+// TestRemoveOwnCommentTakesTwoKeys: d finds the user's newest comment on
+// the page (not someone else's) and asks; a second d removes it, another
+// key keeps it.
+func TestRemoveOwnCommentTakesTwoKeys(t *testing.T) {
+	f := catalogSource()
+	f.comments = map[string][]client.Comment{"dash": {
+		{ID: 1, Repository: "dash", Author: "local", AuthorID: 1, Body: "mine, older", CreatedAt: fakeEpoch},
+		{ID: 2, Repository: "dash", Author: "local", AuthorID: 1, Body: "mine, newest", CreatedAt: fakeEpoch},
+		{ID: 3, Repository: "dash", Author: "ann", AuthorID: 7, Body: "ann's", CreatedAt: fakeEpoch},
+	}}
+	h := newHarness(t, f)
+	h.send(tea.WindowSizeMsg{Width: 100, Height: 60})
+	h.online()
+	h.press("down", "enter")
+	h.waitView("Team dashboard with charts", "mine, newest", "ann's")
+
+	h.press("d")
+	h.waitView("press d again to remove your comment #2")
+	h.press("j") // any other key: kept
+	h.press("d")
+	h.waitView("press d again to remove your comment #2")
+	if f.callCount("DeleteComment") != 0 || f.callCount("Whoami") != 1 {
+		t.Fatalf("before the second d: %d removals, %d whoami; want none, and one question of who I am", f.callCount("DeleteComment"), f.callCount("Whoami"))
+	}
+	h.press("d")
+	h.waitView("removed your comment #2 on dash")
+	if strings.Contains(h.m.View(), "mine, newest") {
+		t.Errorf("the removed comment is still shown:\n%s", h.m.View())
+	}
+	f.mu.Lock()
+	left := f.comments["dash"]
+	f.mu.Unlock()
+	if len(left) != 2 || left[0].ID != 1 || left[1].ID != 3 {
+		t.Errorf("comments left: %+v", left)
+	}
+	// The next d is about the older one; never ann's.
+	h.press("d")
+	h.waitView("press d again to remove your comment #1")
+}

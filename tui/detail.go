@@ -526,6 +526,6 @@ func (d *Detail) FullHelp() [][]key.Binding {
 		{d.keys.Back, d.keys.Search, d.actions.Add, d.keys.Help, d.keys.Quit},
 		{d.actions.Launch, d.actions.Stop, d.actions.Logs},
 		{d.actions.Build, d.actions.BuildNoCache, d.actions.Cancel, d.actions.Refresh},
-		{d.actions.Star, d.actions.Comment},
+		{d.actions.Star, d.actions.Comment, d.actions.Uncomment},
 	}
 }

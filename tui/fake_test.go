@@ -625,6 +625,31 @@ func (f *fakeSource) Comments(ctx context.Context, slug string, limit int) ([]cl
 	return slices.Clone(f.comments[slug]), nil
 }
 
+func (f *fakeSource) DeleteComment(ctx context.Context, id int64) error {
+	if err := f.called("DeleteComment"); err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for slug, cs := range f.comments {
+		for i, c := range cs {
+			if c.ID == id {
+				f.comments[slug] = append(cs[:i:i], cs[i+1:]...)
+				return nil
+			}
+		}
+	}
+	return &client.APIError{StatusCode: 404, Code: "not_found", Message: fmt.Sprintf("comment %d not found", id)}
+}
+
+// Whoami is the local user (id 1), who writes AddComment's comments.
+func (f *fakeSource) Whoami(ctx context.Context) (*client.Whoami, error) {
+	if err := f.called("Whoami"); err != nil {
+		return nil, err
+	}
+	return &client.Whoami{User: client.User{ID: 1, Name: "local", Role: "admin"}}, nil
+}
+
 func (f *fakeSource) AddComment(ctx context.Context, slug, body string) (*client.Comment, error) {
 	if err := f.called("AddComment"); err != nil {
 		return nil, err

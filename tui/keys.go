@@ -43,6 +43,7 @@ type ActionKeys struct {
 	Cancel       key.Binding
 	Star         key.Binding
 	Comment      key.Binding // the detail view only: write a comment
+	Uncomment    key.Binding // the detail view only: remove one's newest comment
 }
 
 func newActionKeys() ActionKeys {
@@ -57,6 +58,7 @@ func newActionKeys() ActionKeys {
 		Cancel:       bind([]string{"c"}, "c", "cancel build"),
 		Star:         bind([]string{"*"}, "*", "star/unstar"),
 		Comment:      bind([]string{"w"}, "w", "write a comment"),
+		Uncomment:    bind([]string{"d"}, "d", "remove my comment"),
 	}
 }
 
