@@ -64,7 +64,7 @@ func (d *buildsDaemon) repo(name string) string {
 func (d *buildsDaemon) work(slug string, o store.BuildOutcome, lines ...string) {
 	ctx := context.Background()
 	var id int64
-	for deadline := time.Now().Add(10 * time.Second); ; {
+	for deadline := time.Now().Add(30 * time.Second); ; {
 		page, _, err := d.st.ListBuilds(ctx, slug, store.BuildListOptions{Limit: 1})
 		if err == nil && len(page) == 1 && page[0].Status == catalog.BuildQueued {
 			id = page[0].ID
@@ -340,7 +340,7 @@ func TestCancel(t *testing.T) {
 	go func() {
 		// The worker notices the request (only cancel sets it) and stops
 		// the build.
-		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 			if bb, err := d.st.Build(ctx, id); err == nil && bb.CancelRequested {
 				break
 			}

@@ -475,12 +475,10 @@ func TestShutdownDuringIngestionResumesAfterRestart(t *testing.T) {
 	// The hung clone does not hold up the shutdown.
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	start := time.Now()
+	// The clone hangs until the test lets it go: a shutdown that waited
+	// for it would run out of its context's time and say so.
 	if err := first.Shutdown(ctx); err != nil {
-		t.Fatalf("shutdown: %v", err)
-	}
-	if took := time.Since(start); took > 10*time.Second {
-		t.Errorf("shutdown took %s with an ingestion running", took)
+		t.Fatalf("shutdown with an ingestion running: %v", err)
 	}
 	st, err := store.Open(context.Background(), db, nil)
 	if err != nil {

@@ -162,8 +162,10 @@ func TestCancelThroughTheAPI(t *testing.T) {
 	if b.Status != catalog.BuildRunning && b.Status != catalog.BuildCancelled {
 		t.Errorf("cancel answered %s", b.Status)
 	}
-	b = waitBuild(t, c, id, 30*time.Second)
-	if b.Status != catalog.BuildCancelled || time.Since(start) > 10*time.Second {
+	// The step sleeps five minutes: a build ended within the wait was
+	// stopped by the cancel.
+	b = waitBuild(t, c, id, time.Minute)
+	if b.Status != catalog.BuildCancelled {
 		t.Errorf("after cancel: %s after %s (%q)", b.Status, time.Since(start), b.ErrorMessage)
 	}
 }
@@ -276,18 +278,16 @@ func TestShutdownEndsBuildLogFollowers(t *testing.T) {
 		_, err := io.Copy(io.Discard, resp.Body)
 		ended <- err
 	}()
-	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	// A follower never ends by itself: a shutdown that waited for it
+	// would run out of its context's time and say so.
+	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	start := time.Now()
 	if err := d.Shutdown(sctx); err != nil {
-		t.Errorf("shutdown: %v", err)
-	}
-	if took := time.Since(start); took > 5*time.Second {
-		t.Errorf("shutdown took %s with a log follower", took)
+		t.Errorf("shutdown with a log follower: %v", err)
 	}
 	select {
 	case <-ended:
-	case <-time.After(5 * time.Second):
+	case <-time.After(30 * time.Second):
 		t.Error("the follower's stream did not end")
 	}
 }

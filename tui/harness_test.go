@@ -105,10 +105,11 @@ func (h *harness) send(msg tea.Msg) {
 	h.run(cmd)
 }
 
-// waitFor processes messages until cond holds (5 s at most).
+// waitFor processes messages until cond holds (30 s at most: a loaded
+// machine may be slow, and a condition that holds ends the wait at once).
 func (h *harness) waitFor(what string, cond func() bool) {
 	h.t.Helper()
-	deadline := time.After(5 * time.Second)
+	deadline := time.After(30 * time.Second)
 	tick := time.NewTicker(5 * time.Millisecond) // conditions on the fake change without a message
 	defer tick.Stop()
 	for !cond() {
@@ -117,7 +118,7 @@ func (h *harness) waitFor(what string, cond func() bool) {
 			h.send(msg)
 		case <-tick.C:
 		case <-deadline:
-			h.t.Fatalf("waiting for %s: gave up after 5s; screen:\n%s", what, h.m.View())
+			h.t.Fatalf("waiting for %s: gave up after 30s; screen:\n%s", what, h.m.View())
 		}
 	}
 }

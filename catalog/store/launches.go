@@ -287,9 +287,23 @@ func (o LaunchOrigin) String() string {
 // new launch in status starting with launch.starting. Reuse extends the
 // expiry; attaching sets it and writes launch.running with attached=true.
 // Warm requests always insert.
+//
+// An attached launch runs at once: the other active launches of its app on
+// its runner move to stopping (replaced) in the same transaction, as in
+// RunLaunch; BeginLaunchReplacing returns them to the caller, who ends them.
 func (s *Store) BeginLaunch(ctx context.Context, n NewLaunch) (*catalog.Launch, LaunchOrigin, error) {
+	l, origin, _, err := s.BeginLaunchReplacing(ctx, n)
+	return l, origin, err
+}
+
+// BeginLaunchReplacing is BeginLaunch that also returns the launches an
+// attached warm container replaced (now stopping, stop_reason replaced):
+// the caller removes their containers and ends them, or the reconciler
+// does after a crash.
+func (s *Store) BeginLaunchReplacing(ctx context.Context, n NewLaunch) (*catalog.Launch, LaunchOrigin, []catalog.Launch, error) {
 	var out *catalog.Launch
 	var origin LaunchOrigin
+	var replaced []catalog.Launch
 	ttl := n.TTL.Seconds()
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('launch:' || $1))`, strconv.FormatInt(n.RepositoryID, 10)); err != nil {
@@ -329,7 +343,10 @@ func (s *Store) BeginLaunch(ctx context.Context, n NewLaunch) (*catalog.Launch, 
 				if err := countLaunch(ctx, tx, n.RepositoryID); err != nil {
 					return err
 				}
-				_, err = insertEvent(ctx, tx, launchEvent(l, map[string]any{"attached": true}))
+				if _, err = insertEvent(ctx, tx, launchEvent(l, map[string]any{"attached": true})); err != nil {
+					return err
+				}
+				replaced, err = replaceOlderTx(ctx, tx, l, true)
 				return err
 			case !errors.Is(err, pgx.ErrNoRows):
 				return mapError(err)
@@ -365,9 +382,9 @@ func (s *Store) BeginLaunch(ctx context.Context, n NewLaunch) (*catalog.Launch, 
 		return err
 	})
 	if err != nil {
-		return nil, 0, fmt.Errorf("begin launch: %w", err)
+		return nil, 0, nil, fmt.Errorf("begin launch: %w", err)
 	}
-	return out, origin, nil
+	return out, origin, replaced, nil
 }
 
 // RecordLaunchContainer stores the container of a starting launch. It is not
@@ -412,6 +429,21 @@ func (s *Store) TransitionLaunch(ctx context.Context, id int64, ch LaunchChange)
 	if len(ch.From) == 0 {
 		return nil, false, fmt.Errorf("transition launch %d to %s: no source status given", id, ch.To)
 	}
+	var out *catalog.Launch
+	changed := false
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		var err error
+		out, changed, err = transitionLaunchTx(ctx, tx, id, ch)
+		return err
+	})
+	if err != nil {
+		return nil, false, fmt.Errorf("launch %d to %s: %w", id, ch.To, err)
+	}
+	return out, changed, nil
+}
+
+// transitionLaunchTx is TransitionLaunch inside tx.
+func transitionLaunchTx(ctx context.Context, tx pgx.Tx, id int64, ch LaunchChange) (*catalog.Launch, bool, error) {
 	if ch.Message != nil {
 		// A message may quote the app's output: whatever it printed (NUL,
 		// invalid UTF-8, escapes) must not make the transition fail.
@@ -424,7 +456,7 @@ func (s *Store) TransitionLaunch(ctx context.Context, id int64, ch LaunchChange)
 	}
 	var out *catalog.Launch
 	changed := false
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
+	err := func() error {
 		l, err := scanLaunch(tx.QueryRow(ctx, `
 			UPDATE launches l SET
 				status = $2,
@@ -453,11 +485,8 @@ func (s *Store) TransitionLaunch(ctx context.Context, id int64, ch LaunchChange)
 		out, changed = l, true
 		_, err = insertEvent(ctx, tx, launchEvent(l, ch.Event))
 		return err
-	})
-	if err != nil {
-		return nil, false, fmt.Errorf("launch %d to %s: %w", id, ch.To, err)
-	}
-	return out, changed, nil
+	}()
+	return out, changed, err
 }
 
 // Launch returns the launch with id.

@@ -125,7 +125,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	env.Duration(&cfg.StartupTimeout, "startup-timeout", runner.DefaultStartupTimeout, "time an app has to answer on its port before its launch fails")
 	env.Duration(&cfg.LaunchTTL, "launch-ttl", runner.DefaultTTL, "lifetime of a launch that asks for none")
 	env.Int64(&warmPool, "warm-pool", 0, "started containers kept ready for the apps tagged warm:true and the most launched ones")
-	env.String(&cfg.AppNetwork, "app-network", runner.DefaultNetwork, "Docker network of app containers, created when missing without traffic between containers; bridge: the engine's default network")
+	env.String(&cfg.AppNetwork, "app-network", runner.DefaultNetwork, "Docker network of app containers, created when missing without traffic between containers (with --runtime swarm: appstore-apps-swarm, swarm-scoped); bridge: the engine's default network")
 	env.String(&maxMemory, "max-memory", "", "largest memory a launch may get (e.g. 512MiB); larger resource profiles are refused; empty: no limit")
 	env.String(&maxCPUs, "max-cpus", "", "most CPUs a launch may get (e.g. 1.5); larger resource profiles are refused; empty: no limit")
 	env.Int64(&cfg.MaxPids, "max-pids", 0, "most processes a launch may run; larger resource profiles are refused; 0: no limit")

@@ -233,8 +233,8 @@ func TestFollowLogStreamsLinesBeforeTheBuildEnds(t *testing.T) {
 					return l
 				case err := <-streamErr:
 					t.Fatal(err)
-				case <-time.After(3 * time.Second):
-					t.Fatal("no line within 3s")
+				case <-time.After(30 * time.Second):
+					t.Fatal("no line within 30s")
 				}
 				return client.LogLine{}
 			}
@@ -264,7 +264,7 @@ func TestFollowLogStreamsLinesBeforeTheBuildEnds(t *testing.T) {
 				}
 			case err := <-streamErr:
 				t.Fatal(err)
-			case <-time.After(3 * time.Second):
+			case <-time.After(30 * time.Second):
 				t.Fatal("the stream did not end with the build")
 			}
 

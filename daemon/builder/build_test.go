@@ -128,17 +128,12 @@ func TestCachedRebuildDoesNotCallTheEngineBuild(t *testing.T) {
 		t.Fatalf("first build: %d engine builds, want 1", n)
 	}
 
-	start := time.Now()
 	second := e.buildOK(slug, false)
-	took := time.Since(start)
 	if n := e.engine.buildCount(); n != 1 {
 		t.Fatalf("cached rebuild called the engine's build (%d calls)", n)
 	}
 	if !second.Cached || second.ImageID != first.ImageID || second.ImageTag != first.ImageTag || second.CacheKey != first.CacheKey {
 		t.Errorf("rebuild %+v, want cached with the image of %+v", second, first)
-	}
-	if took > 2*time.Second {
-		t.Errorf("cached rebuild took %s", took)
 	}
 	if log := e.logText(second.ID); !strings.Contains(log, "build #"+itoa(first.ID)) || !strings.Contains(log, "--no-cache") {
 		t.Errorf("cached build log does not say where the image came from:\n%s", log)
@@ -324,11 +319,10 @@ func TestCancelRunningBuild(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("the build did not stop")
-	}
-	if took := time.Since(requested); took > 5*time.Second {
-		t.Errorf("cancellation took %s", took)
+	case <-time.After(time.Minute):
+		// The step sleeps ten minutes: ended within the minute, the
+		// build was stopped by the request.
+		t.Fatalf("the build did not stop within a minute of the request (%s)", time.Since(requested))
 	}
 	b = e.get(id)
 	if b.Status != catalog.BuildCancelled || !strings.Contains(b.ErrorMessage, "cancelled by request") || b.CompletedAt == nil {

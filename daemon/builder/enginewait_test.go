@@ -34,8 +34,9 @@ func (o *outageEngine) Ping(ctx context.Context) (types.Ping, error) {
 	}
 }
 
-// A build whose engine is away waits for it, queued, and starts within a
-// second of its return instead of at the queue's next backoff.
+// A build whose engine is away waits for it, queued, and starts at the
+// worker's next ping after its return instead of at the queue's next
+// backoff.
 func TestBuildWaitsForTheEngineToReturn(t *testing.T) {
 	t.Parallel()
 	docker, err := builder.NewEngine()
@@ -76,7 +77,11 @@ func TestBuildWaitsForTheEngineToReturn(t *testing.T) {
 	if b.Status != catalog.BuildSucceeded || b.StartedAt == nil {
 		t.Fatalf("build after the engine returned: %s %q", b.Status, b.ErrorMessage)
 	}
-	if lag := b.StartedAt.Sub(back); lag > time.Second {
+	// The worker asks every enginePoll (0.5 s) while EngineWait is a
+	// minute: a start long after the return means it stopped asking. The
+	// bound leaves a loaded machine its slowness and stays far from the
+	// minute.
+	if lag := b.StartedAt.Sub(back); lag > 15*time.Second {
 		t.Errorf("the build started %s after the engine returned", lag)
 	}
 }

@@ -208,7 +208,9 @@ func TestWebSocketHeartbeats(t *testing.T) {
 			t.Fatalf("idle stream sent %+v, want a heartbeat", e)
 		}
 	}
-	if el := time.Since(start); el < 1500*time.Millisecond || el > 5*time.Second {
+	// Not sooner than asked, and far sooner than the default (15s) would
+	// send two: a loaded machine may be late by seconds.
+	if el := time.Since(start); el < 1500*time.Millisecond || el > 10*time.Second {
 		t.Errorf("two heartbeats took %s, want about 2s", el)
 	}
 }
@@ -325,12 +327,10 @@ func TestShutdownClosesStreamsWithAReason(t *testing.T) {
 	}()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	start := time.Now()
+	// The stream never ends by itself: a shutdown that waited for it
+	// would run out of its context's time and say so.
 	if err := d.Shutdown(ctx); err != nil {
-		t.Fatalf("shutdown: %v", err)
-	}
-	if el := time.Since(start); el > 5*time.Second {
-		t.Errorf("shutdown with an open stream took %s", el)
+		t.Fatalf("shutdown with an open stream: %v", err)
 	}
 	err = <-read
 	var ce websocket.CloseError

@@ -49,16 +49,24 @@ func TestLeaseIsRenewedWhileTheAttemptRunsAndItsLossStopsIt(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("the clone never reached the Git server")
 	}
-	// Three leases later the claim still holds, its lease in the future.
+	// Three leases later the claim still holds and its lease was renewed:
+	// it ends at least a lease later than it did when the clone began
+	// (renewals come every third of a lease; a loaded machine may delay
+	// some, not two leases' worth), and never more than a lease from now.
+	var first time.Time
+	if err := e.st.Pool().QueryRow(ctx, `SELECT ingest_lease_until FROM repositories WHERE id = $1`, r.ID).Scan(&first); err != nil {
+		t.Fatal(err)
+	}
 	time.Sleep(3 * lease)
-	var ahead time.Duration
+	var ahead, moved time.Duration
 	var claim int64
-	if err := e.st.Pool().QueryRow(ctx, `SELECT extract(epoch FROM ingest_lease_until - now()) * interval '1 second', ingest_claim
-		FROM repositories WHERE id = $1 AND ingest_status = 'processing'`, r.ID).Scan(&ahead, &claim); err != nil {
+	if err := e.st.Pool().QueryRow(ctx, `SELECT extract(epoch FROM ingest_lease_until - now()) * interval '1 second',
+		extract(epoch FROM ingest_lease_until - $2) * interval '1 second', ingest_claim
+		FROM repositories WHERE id = $1 AND ingest_status = 'processing'`, r.ID, first).Scan(&ahead, &moved, &claim); err != nil {
 		t.Fatalf("repository not processing after three leases: %v", err)
 	}
-	if ahead <= 0 || ahead > lease {
-		t.Errorf("lease ends %s from now, want within the next %s (renewed)", ahead, lease)
+	if moved < lease || ahead > lease {
+		t.Errorf("lease moved %s in three leases and ends %s from now, want renewed (moved at least %s, ending within the next %s)", moved, ahead, lease, lease)
 	}
 
 	// Another worker takes it over (as after an expired lease): this
@@ -66,17 +74,15 @@ func TestLeaseIsRenewedWhileTheAttemptRunsAndItsLossStopsIt(t *testing.T) {
 	if _, err := e.st.Pool().Exec(ctx, `UPDATE repositories SET ingest_claim = ingest_claim + 1 WHERE id = $1`, r.ID); err != nil {
 		t.Fatal(err)
 	}
-	start := time.Now()
+	// Its clone hangs until the test ends: an attempt that returns at all
+	// noticed the loss.
 	select {
 	case err := <-done:
 		if err != nil {
 			t.Errorf("superseded attempt: %v, want nil (nothing left to do)", err)
 		}
-	case <-time.After(5 * lease):
+	case <-time.After(30 * time.Second):
 		t.Fatal("the attempt ran on after losing its claim")
-	}
-	if took := time.Since(start); took > 2*lease {
-		t.Errorf("the attempt stopped %s after losing its claim", took)
 	}
 	if tl := e.timeline(r.Slug); len(tl) != 2 {
 		t.Errorf("timeline %+v: the lost attempt must not record anything", tl)

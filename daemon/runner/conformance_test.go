@@ -67,6 +67,8 @@ func TestLaunchConformance(t *testing.T) {
 		{"IdleSleepsAndWakes", conformIdleWake},
 		{"WarmPoolAttaches", conformWarm},
 		{"VariablesAndSecretsReachTheApp", conformConfig},
+		{"DataVolumeOutlivesSleepRelaunchRebuild", conformVolume},
+		{"AppsCannotReachEachOther", conformIsolation},
 	}
 	for _, rt := range launchRuntimes(t) {
 		t.Run(rt.name, func(t *testing.T) {
@@ -180,12 +182,15 @@ func conformCrash(t *testing.T, rt runtimeCase) {
 func conformStopAndTTL(t *testing.T, rt runtimeCase) {
 	h := newHarness(t, rt.config(runner.Config{}))
 	h.app("brief", 0, runnertest.ImageOptions{})
-	l := h.launch("brief", appclient.LaunchRequest{TTL: "3s"})
+	// The time to live counts from the request: it leaves a loaded
+	// machine (and Swarm's scheduling) time to start the app before it
+	// runs out.
+	l := h.launch("brief", appclient.LaunchRequest{TTL: "10s"})
 	if l.Status != catalog.LaunchRunning {
 		t.Fatalf("launch: %s %s", l.Status, l.ErrorMessage)
 	}
-	l = h.waitStatus(l.ID, catalog.LaunchExpired, 30*time.Second)
-	if !strings.Contains(l.ErrorMessage, "time to live of 3s ran out") {
+	l = h.waitStatus(l.ID, catalog.LaunchExpired, 40*time.Second)
+	if !strings.Contains(l.ErrorMessage, "time to live of 10s ran out") {
 		t.Errorf("expired: %q", l.ErrorMessage)
 	}
 	if n := h.instances(); n != 0 {

@@ -168,15 +168,18 @@ func (e *engine) networkMode(ctx context.Context, name string) (container.Networ
 
 // containerSpec is one launch's container.
 type containerSpec struct {
-	Name     string
-	Image    string
-	LaunchID int64
-	BuildID  int64
-	Slug     string
-	Runner   string
-	AppPort  int
-	Profile  Profile
-	Network  string
+	Name  string
+	Image string
+	// LocalImage is the build's image on the runner's engine (its id or
+	// tag), where Image may name it in a registry.
+	LocalImage string
+	LaunchID   int64
+	BuildID    int64
+	Slug       string
+	Runner     string
+	AppPort    int
+	Profile    Profile
+	Network    string
 	// Env is the app's configuration, NAME=value (variables and secrets:
 	// appconfig.Service.LaunchConfig), after PORT.
 	Env []string

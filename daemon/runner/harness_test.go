@@ -47,7 +47,8 @@ type harness struct {
 	cfg  runner.Config
 }
 
-func newHarness(t testing.TB, cfg runner.Config) *harness {
+// beforeRun, when given, is called with the runner before it runs.
+func newHarness(t testing.TB, cfg runner.Config, beforeRun ...func(*runner.Runner)) *harness {
 	t.Helper()
 	cli := runnertest.Docker(t)
 	st := cfg.Store // another runner of the same catalog
@@ -97,6 +98,9 @@ func newHarness(t testing.TB, cfg runner.Config) *harness {
 	}
 	h.api = &appclient.Client{BaseURL: h.srv.URL}
 
+	for _, f := range beforeRun {
+		f(r)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	if err := r.Init(ctx); err != nil {
 		t.Fatal(err)
@@ -112,8 +116,21 @@ func newHarness(t testing.TB, cfg runner.Config) *harness {
 			t.Errorf("close runner: %v", err)
 		}
 		h.srv.Close()
-		if left := runnertest.Containers(t, cli, r.ID()); len(left) > 0 {
-			t.Errorf("%d containers left after Close", len(left))
+		// Close removed every container, or every Swarm service, whose
+		// task containers the swarm agent then removes on its own time
+		// (seconds on a loaded machine). Nothing else would remove a
+		// container Close left behind.
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			left := runnertest.Containers(t, cli, r.ID())
+			if len(left) == 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Errorf("%d containers left 30s after Close", len(left))
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
 		}
 	})
 	return h

@@ -119,7 +119,12 @@ func (r *Runner) begin(ctx context.Context, t *store.LaunchTarget, ref string, p
 	if err != nil {
 		return nil, 0, err
 	}
-	l, origin, err := r.st.BeginLaunch(ctx, store.NewLaunch{
+	// An attached warm container replaces the older launches in
+	// BeginLaunch's transaction: hold them first, so that the reconciler
+	// leaves their stops to us.
+	release := r.holdOlder(ctx, slug)
+	defer release()
+	l, origin, replaced, err := r.st.BeginLaunchReplacing(ctx, store.NewLaunch{
 		RepositoryID: t.RepositoryID, BuildID: t.Build.ID, AppPort: port, Profile: prof.Name,
 		Runner: r.id, TTL: ttl, ExactTTL: exact, Redeploys: redeploys,
 		ConfigVersion: env.version, Fresh: env.fresh,
@@ -144,13 +149,16 @@ func (r *Runner) begin(ctx context.Context, t *store.LaunchTarget, ref string, p
 	switch origin {
 	case store.LaunchCreated:
 		r.logger.Info("launch starting", "launch", l.ID, "slug", slug, "build", t.Build.ID, "profile", prof.Name, "port", port)
-		r.spawn(l, containerSpec{Image: ref, LaunchID: l.ID, BuildID: t.Build.ID, Slug: slug, Runner: r.id, AppPort: port, Profile: prof, Env: env.env, Volume: vol})
+		r.spawn(l, containerSpec{Image: ref, LocalImage: cmp.Or(t.Build.ImageID, t.Build.ImageTag), LaunchID: l.ID, BuildID: t.Build.ID, Slug: slug, Runner: r.id, AppPort: port, Profile: prof, Env: env.env, Volume: vol})
 	case store.LaunchAttached:
 		r.logger.Info("launch attached to a warm container", "launch", l.ID, "slug", slug)
 		r.addRoute(l)
 		r.notify()
 		r.kickWarm()
-		r.replaceOlder(l)
+		if len(replaced) > 0 {
+			l.Replaces = &replaced[len(replaced)-1].ID
+		}
+		r.stopReplaced(replaced)
 	case store.LaunchReused:
 		if l.Status == catalog.LaunchRunning {
 			r.addRoute(l)
@@ -243,7 +251,6 @@ func (r *Runner) goStart(id int64, start func(ctx context.Context)) {
 // records the outcome. When ctx is cancelled (a stop, shutdown) it removes
 // what it created and leaves the row to whoever cancelled it.
 func (r *Runner) start(ctx context.Context, l *catalog.Launch, spec containerSpec) {
-	began := time.Now()
 	// Launch ids are unique per catalog only; several catalogs' runners
 	// may share an engine.
 	spec.Name = fmt.Sprintf("appstore-%s-%d-%s", spec.Slug, spec.LaunchID, spec.Runner)
@@ -276,6 +283,10 @@ func (r *Runner) start(ctx context.Context, l *catalog.Launch, spec containerSpe
 		cleanup()
 		return
 	}
+	// The startup timeout is the app's time: it counts from the start of
+	// its container, not from the request (a busy engine may take seconds
+	// to create the container, and that is not the app being slow).
+	began := time.Now()
 	ins, err := r.eng.inspect(ctx, cid)
 	// A Swarm task is scheduled, its image pulled and its container
 	// started after the service exists: wait for it (a container runs at
@@ -339,9 +350,12 @@ func (r *Runner) awaitReady(ctx context.Context, id int64, cid, host string, por
 		cleanup()
 		return
 	case readyOK:
-		l, changed, err := r.st.TransitionLaunch(context.WithoutCancel(ctx), id, store.LaunchChange{
-			To: catalog.LaunchRunning, From: []catalog.LaunchStatus{catalog.LaunchStarting},
-		})
+		// Running and the older launches stopping in one transaction
+		// (RunLaunch): hold those first, so that the reconciler leaves
+		// their stops to us.
+		release := r.holdOlder(ctx, slug)
+		defer release()
+		l, changed, replaced, err := r.st.RunLaunch(context.WithoutCancel(ctx), id)
 		if err != nil {
 			r.logger.Error("record launch running", "launch", id, "err", err)
 			cleanup()
@@ -356,7 +370,7 @@ func (r *Runner) awaitReady(ctx context.Context, id int64, cid, host string, por
 		r.logger.Info("launch running", "launch", id, "slug", slug, "host_port", port, "warm", l.Warm)
 		if !l.Warm {
 			r.addRoute(l)
-			r.replaceOlder(l)
+			r.stopReplaced(replaced)
 		}
 		r.notify()
 		if r.cfg.OnRunning != nil {
@@ -595,6 +609,16 @@ func (r *Runner) stop(ctx context.Context, id int64, final catalog.LaunchStatus,
 		}
 		return l, nil // ended meanwhile
 	}
+	return r.finishStop(ctx, l, final, reason)
+}
+
+// finishStop ends launch l, which this caller moved to stopping: its route
+// goes (drained first when it was replaced), a start in progress is
+// cancelled, its container is removed (or, idle on Swarm, scaled to zero),
+// and the launch ends final. The caller holds the launch.
+func (r *Runner) finishStop(ctx context.Context, l *catalog.Launch, final catalog.LaunchStatus, reason string) (*catalog.Launch, error) {
+	id := l.ID
+	ev := map[string]any{"reason": reason}
 	rt := r.routes.remove(id)
 	if rt != nil && reason == "replaced" {
 		// The preview already serves the new launch: let the requests
@@ -620,7 +644,7 @@ func (r *Runner) stop(ctx context.Context, id int64, final catalog.LaunchStatus,
 	} else if err := r.removeContainers(ctx, l); err != nil {
 		return l, err
 	}
-	l, _, err = r.st.TransitionLaunch(ctx, id, store.LaunchChange{
+	l, _, err := r.st.TransitionLaunch(ctx, id, store.LaunchChange{
 		To: final, From: []catalog.LaunchStatus{catalog.LaunchStopping}, Event: ev,
 	})
 	if err != nil {
@@ -676,23 +700,39 @@ func (r *Runner) removeContainers(ctx context.Context, l *catalog.Launch) error 
 	return errors.Join(errs...)
 }
 
-// replaceOlder stops this runner's other active launches of the same app
-// once a newer one runs (a new build, another profile): the preview URL
-// serves the newest.
-func (r *Runner) replaceOlder(l *catalog.Launch) {
+// holdOlder holds this runner's active launches of the app slug (not warm)
+// until the returned func is called: the launches that a transaction about
+// to mark a newer one running may move to stopping (RunLaunch,
+// BeginLaunchReplacing), so that the reconciler does not settle them
+// meanwhile from what it read before.
+func (r *Runner) holdOlder(ctx context.Context, slug string) func() {
 	warm := false
-	older, err := r.st.ListLaunches(r.ctx, store.LaunchFilter{Repository: l.Repository, Runner: r.id, Active: true, Warm: &warm})
+	older, err := r.st.ListLaunches(ctx, store.LaunchFilter{Repository: slug, Runner: r.id, Active: true, Warm: &warm})
 	if err != nil {
-		r.logger.Warn("list older launches", "launch", l.ID, "err", err)
-		return
+		return func() {}
 	}
+	releases := make([]func(), 0, len(older))
 	for _, o := range older {
-		if o.ID >= l.ID || o.Status == catalog.LaunchStopping {
-			continue
+		releases = append(releases, r.hold(o.ID))
+	}
+	return func() {
+		for _, rel := range releases {
+			rel()
 		}
+	}
+}
+
+// stopReplaced ends, in the background, the launches that a newer one
+// replaced: the store moved them to stopping (reason replaced) in the
+// transaction that marked the newer one running.
+func (r *Runner) stopReplaced(replaced []catalog.Launch) {
+	for _, o := range replaced {
+		release := r.hold(o.ID)
 		r.goWork(func(ctx context.Context) {
-			msg := fmt.Sprintf("replaced by launch %d", l.ID)
-			if _, err := r.stop(ctx, o.ID, catalog.LaunchStopped, msg, "replaced"); err != nil {
+			defer release()
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.StopGrace+30*time.Second)
+			defer cancel()
+			if _, err := r.finishStop(ctx, &o, catalog.LaunchStopped, "replaced"); err != nil {
 				r.logger.Warn("stop replaced launch", "launch", o.ID, "err", err)
 			}
 		})

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -15,7 +14,6 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
-	"github.com/docker/docker/api/types/network"
 
 	"github.com/appstore-dev/appstore/catalog"
 	"github.com/appstore-dev/appstore/catalog/store/storetest"
@@ -213,18 +211,19 @@ func TestCrashAtStartFailsWithExitCodeAndOutput(t *testing.T) {
 	}
 }
 
+// TestSlowerThanTheStartupTimeoutFails: an app that does not listen within
+// the startup timeout fails with its output. The timeout counts from the
+// container's start and leaves a loaded machine time to run the app's first
+// line (the message quotes it); the app would listen only after a minute,
+// so a launch that ends failed within it was ended by the timeout.
 func TestSlowerThanTheStartupTimeoutFails(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, runner.Config{StartupTimeout: 1500 * time.Millisecond})
+	h := newHarness(t, runner.Config{StartupTimeout: 5 * time.Second})
 	h.app("sloth", 0, runnertest.ImageOptions{Args: []string{"-name", "sloth", "-delay", "1m"}})
-	start := time.Now()
 	l := h.launch("sloth", appclient.LaunchRequest{})
-	if l.Status != catalog.LaunchFailed || !strings.Contains(l.ErrorMessage, "did not answer on port 8080 within 1.5s") ||
+	if l.Status != catalog.LaunchFailed || !strings.Contains(l.ErrorMessage, "did not answer on port 8080 within 5s") ||
 		!strings.Contains(l.ErrorMessage, "sloth starting") {
 		t.Fatalf("slow app: %s: %s", l.Status, l.ErrorMessage)
-	}
-	if d := time.Since(start); d > 15*time.Second {
-		t.Errorf("failing took %v", d)
 	}
 	waitFor(t, 10*time.Second, "container removal", func() bool { return len(runnertest.Containers(t, h.docker, h.r.ID())) == 0 })
 }
@@ -277,12 +276,14 @@ func TestTTLExpires(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, runner.Config{})
 	h.app("brief", 0, runnertest.ImageOptions{})
-	l := h.launch("brief", appclient.LaunchRequest{TTL: "2s"})
+	// The time to live counts from the request: it leaves a loaded
+	// machine time to start the app before it runs out.
+	l := h.launch("brief", appclient.LaunchRequest{TTL: "10s"})
 	if l.Status != catalog.LaunchRunning {
 		t.Fatalf("launch: %+v", l)
 	}
-	l = h.waitStatus(l.ID, catalog.LaunchExpired, 15*time.Second)
-	if !strings.Contains(l.ErrorMessage, "time to live of 2s ran out") {
+	l = h.waitStatus(l.ID, catalog.LaunchExpired, 40*time.Second)
+	if !strings.Contains(l.ErrorMessage, "time to live of 10s ran out") {
 		t.Errorf("expired: %q", l.ErrorMessage)
 	}
 	if cs := runnertest.Containers(t, h.docker, h.r.ID()); len(cs) != 0 {
@@ -296,14 +297,17 @@ func TestTTLExpires(t *testing.T) {
 
 func TestIdleAppSleepsAndWakesOnRequest(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, runner.Config{IdleTimeout: 1500 * time.Millisecond, BrowserWait: 100 * time.Millisecond})
+	// The idle timeout leaves a loaded machine seconds between the launch
+	// and the first request and between two requests; the requests span
+	// more than it.
+	h := newHarness(t, runner.Config{IdleTimeout: 3 * time.Second, BrowserWait: 100 * time.Millisecond})
 	h.app("nap", 0, runnertest.ImageOptions{Args: []string{"-name", "nap", "-delay", "1500ms"}})
 	first := h.launch("nap", appclient.LaunchRequest{})
 	if first.Status != catalog.LaunchRunning {
 		t.Fatalf("launch: %+v", first)
 	}
 	// Requests keep it awake.
-	for i := 0; i < 4; i++ {
+	for i := 0; i < 7; i++ {
 		if resp, _ := h.get(h.previewURL("nap", "/")); resp.StatusCode != 200 {
 			t.Fatalf("request %d: %d", i, resp.StatusCode)
 		}
@@ -312,8 +316,8 @@ func TestIdleAppSleepsAndWakesOnRequest(t *testing.T) {
 	if l, _ := h.st.Launch(context.Background(), first.ID); l.Status != catalog.LaunchRunning {
 		t.Fatalf("stopped while in use: %s %s", l.Status, l.ErrorMessage)
 	}
-	slept := h.waitStatus(first.ID, catalog.LaunchStopped, 15*time.Second)
-	if !strings.Contains(slept.ErrorMessage, "idle for 1.5s") {
+	slept := h.waitStatus(first.ID, catalog.LaunchStopped, 30*time.Second)
+	if !strings.Contains(slept.ErrorMessage, "idle for 3s") {
 		t.Errorf("idle stop: %q", slept.ErrorMessage)
 	}
 	// A browser gets the page that retries while the app starts ...
@@ -416,7 +420,7 @@ func TestContainersAreHardened(t *testing.T) {
 		t.Errorf("security options %v", hc.SecurityOpt)
 	}
 	if _, ok := ins.NetworkSettings.Networks[runner.DefaultNetwork]; !ok || len(ins.NetworkSettings.Networks) != 1 {
-		t.Errorf("networks %v, want only the apps' own %q (TestAppsCannotReachEachOther)", ins.NetworkSettings.Networks, runner.DefaultNetwork)
+		t.Errorf("networks %v, want only the apps' own %q (TestLaunchConformance/*/AppsCannotReachEachOther)", ins.NetworkSettings.Networks, runner.DefaultNetwork)
 	}
 	if hc.Privileged || len(hc.Binds) != 0 || len(hc.Mounts) != 0 || len(ins.Mounts) != 0 || hc.NetworkMode.IsHost() || hc.PidMode.IsHost() || hc.IpcMode.IsHost() {
 		t.Errorf("privileged %v binds %v mounts %v %v network %s pid %s ipc %s", hc.Privileged, hc.Binds, hc.Mounts, ins.Mounts, hc.NetworkMode, hc.PidMode, hc.IpcMode)
@@ -618,50 +622,5 @@ func TestConcurrentStopsEndOnce(t *testing.T) {
 	want := []string{"launch.starting", "launch.running", "launch.stopping", "launch.stopped"}
 	if got := h.eventTypes("dash"); !slices.Equal(got, want) {
 		t.Errorf("events %v, want %v", got, want)
-	}
-}
-
-// TestAppsCannotReachEachOther launches two apps and has the first dial
-// the second's container directly: on the apps' network (the default)
-// the connection is refused by the engine, while on Docker's default
-// bridge, which lets containers talk, the same dial connects (so the
-// check can tell the two apart).
-func TestAppsCannotReachEachOther(t *testing.T) {
-	t.Parallel()
-	for _, tc := range []struct {
-		network, want string
-		reach         bool
-	}{{"", runner.DefaultNetwork, false}, {"bridge", "bridge", true}} {
-		t.Run(tc.want, func(t *testing.T) {
-			h := newHarness(t, runner.Config{Network: tc.network})
-			from, to := "dialer-"+tc.want, "target-"+tc.want
-			h.app(from, 0, runnertest.ImageOptions{})
-			h.app(to, 0, runnertest.ImageOptions{})
-			h.launch(from, appclient.LaunchRequest{})
-			target := h.launch(to, appclient.LaunchRequest{})
-			ins, err := h.docker.ContainerInspect(context.Background(), target.ContainerID)
-			if err != nil {
-				t.Fatal(err)
-			}
-			ep := ins.NetworkSettings.Networks[tc.want]
-			if ep == nil || ep.IPAddress == "" {
-				t.Fatalf("target has no address on %s: %v", tc.want, ins.NetworkSettings.Networks)
-			}
-			var port string
-			for p := range ins.Config.ExposedPorts {
-				port = p.Port()
-			}
-			addr := net.JoinHostPort(ep.IPAddress, port)
-			resp, body := h.get(h.previewURL(from, "/dial?addr="+addr))
-			if reached := resp.StatusCode == http.StatusOK; reached != tc.reach {
-				t.Errorf("dial %s from another app on %s: %d %q, want reached=%v", addr, tc.want, resp.StatusCode, body, tc.reach)
-			}
-			if tc.network == "" {
-				nw, err := h.docker.NetworkInspect(context.Background(), runner.DefaultNetwork, network.InspectOptions{})
-				if err != nil || nw.Options["com.docker.network.bridge.enable_icc"] != "false" {
-					t.Errorf("apps' network: %v options %v", err, nw.Options)
-				}
-			}
-		})
 	}
 }

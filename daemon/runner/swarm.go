@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/containerd/errdefs"
@@ -52,9 +53,20 @@ type swarmRuntime struct {
 	grace       time.Duration
 	ownClient   bool
 	local       *engine // this node's engine: images, container events
+	// allRemote makes the runtime treat every task as one on another
+	// node (tests: this node's die events are ignored, watchTasks
+	// reports every task's death).
+	allRemote atomic.Bool
+	// network is the swarm-scoped network tasks join ("": none, the
+	// node's default bridge; swarm_network.go).
+	network string
 
-	mu    sync.Mutex
-	nodes map[string]nodeAddr // node id → address, briefly cached
+	mu     sync.Mutex
+	nodes  map[string]nodeAddr // node id → address, briefly cached
+	nodeID string              // this engine's node
+	// recorded are the data volumes whose node this runtime recorded
+	// (volume → node id).
+	recorded map[string]string
 }
 
 type nodeAddr struct {
@@ -66,7 +78,8 @@ func newSwarmRuntime(cli *client.Client, cfg Config, own bool) *swarmRuntime {
 	return &swarmRuntime{
 		cli: cli, logger: cfg.Logger, reg: cfg.Registry, constraints: cfg.SwarmConstraints,
 		grace: cfg.StopGrace, ownClient: own, local: &engine{cli: cli, logger: cfg.Logger},
-		nodes: map[string]nodeAddr{},
+		network: swarmNetworkName(cfg.Network),
+		nodes:   map[string]nodeAddr{}, recorded: map[string]string{},
 	}
 }
 
@@ -79,7 +92,8 @@ func (s *swarmRuntime) close() error {
 	return nil
 }
 
-// prepare checks that the engine is a manager of an active swarm.
+// prepare checks that the engine is a manager of an active swarm and makes
+// the apps' network.
 func (s *swarmRuntime) prepare(ctx context.Context) error {
 	info, err := s.cli.Info(ctx)
 	if err != nil {
@@ -91,7 +105,10 @@ func (s *swarmRuntime) prepare(ctx context.Context) error {
 	if !info.Swarm.ControlAvailable {
 		return fmt.Errorf("--runtime swarm: the Docker engine at %s is a Swarm worker; the runner needs a manager (`docker node promote`) to create services", s.cli.DaemonHost())
 	}
-	return nil
+	s.mu.Lock()
+	s.nodeID = info.Swarm.NodeID
+	s.mu.Unlock()
+	return s.ensureNetwork(ctx)
 }
 
 // imageRef is the build's image by digest in the registry, so that every
@@ -164,7 +181,9 @@ func (s *swarmRuntime) serviceSpec(c containerSpec) swarm.ServiceSpec {
 			},
 			RestartPolicy: &swarm.RestartPolicy{Condition: swarm.RestartPolicyConditionOnFailure, Delay: &delay, MaxAttempts: &restarts},
 			Placement:     &swarm.Placement{Constraints: s.constraints},
-			LogDriver:     &swarm.Driver{Name: "json-file", Options: map[string]string{"max-size": "10m", "max-file": "2"}},
+			// The apps' network, without traffic between tasks.
+			Networks:  s.networks(),
+			LogDriver: &swarm.Driver{Name: "json-file", Options: map[string]string{"max-size": "10m", "max-file": "2"}},
 		},
 		Mode: swarm.ServiceMode{Replicated: &swarm.ReplicatedService{Replicas: &one}},
 		EndpointSpec: &swarm.EndpointSpec{
@@ -181,10 +200,23 @@ func (s *swarmRuntime) serviceSpec(c containerSpec) swarm.ServiceSpec {
 const labelProfile = "appstore.profile"
 
 func (s *swarmRuntime) create(ctx context.Context, c containerSpec) (string, error) {
-	if id, ok := s.wake(ctx, c); ok {
+	node, err := s.prepareVolume(ctx, c)
+	if err != nil {
+		return "", err
+	}
+	spec := s.serviceSpec(c)
+	s.withVolume(&spec, c.Volume, node)
+	if id, ok := s.wake(ctx, c, spec); ok {
 		return id, nil
 	}
-	resp, err := s.cli.ServiceCreate(ctx, s.serviceSpec(c), swarm.ServiceCreateOptions{EncodedRegistryAuth: s.reg.EngineAuth()})
+	resp, err := s.cli.ServiceCreate(ctx, spec, swarm.ServiceCreateOptions{EncodedRegistryAuth: s.reg.EngineAuth()})
+	if err != nil && s.network != "" && strings.Contains(err.Error(), "network") && strings.Contains(err.Error(), "not found") {
+		// The apps' network was removed behind the runner's back (or the
+		// swarm was made anew): make it again.
+		if nerr := s.ensureNetwork(ctx); nerr == nil {
+			resp, err = s.cli.ServiceCreate(ctx, spec, swarm.ServiceCreateOptions{EncodedRegistryAuth: s.reg.EngineAuth()})
+		}
+	}
 	if err != nil {
 		return "", fmt.Errorf("create Swarm service: %w", err)
 	}
@@ -207,9 +239,10 @@ func (s *swarmRuntime) sleep(ctx context.Context, id string) error {
 }
 
 // wake takes the runner's sleeping service of the launch's app, build and
-// profile, if there is one: it is relabelled for the new launch and scaled
+// profile, if there is one: it is relabelled for the new launch (its
+// environment, volume mount and placement as want has them now) and scaled
 // back to one replica.
-func (s *swarmRuntime) wake(ctx context.Context, c containerSpec) (string, bool) {
+func (s *swarmRuntime) wake(ctx context.Context, c containerSpec, want swarm.ServiceSpec) (string, bool) {
 	svcs, err := s.cli.ServiceList(ctx, swarm.ServiceListOptions{Filters: filters.NewArgs(
 		filters.Arg("label", LabelRunner+"="+c.Runner), filters.Arg("label", LabelSleeping+"=true"),
 		filters.Arg("label", LabelRepository+"="+c.Slug))})
@@ -221,12 +254,13 @@ func (s *swarmRuntime) wake(ctx context.Context, c containerSpec) (string, bool)
 		if l[LabelBuild] != strconv.FormatInt(c.BuildID, 10) || l[labelProfile] != c.Profile.Name {
 			continue
 		}
-		want := s.serviceSpec(c)
 		err := s.update(ctx, svc.ID, func(spec *swarm.ServiceSpec) bool {
 			one := uint64(1)
 			spec.Labels = want.Labels
 			spec.TaskTemplate.ContainerSpec.Labels = want.TaskTemplate.ContainerSpec.Labels
 			spec.TaskTemplate.ContainerSpec.Env = want.TaskTemplate.ContainerSpec.Env // as the launch reads it now
+			spec.TaskTemplate.ContainerSpec.Mounts = want.TaskTemplate.ContainerSpec.Mounts
+			spec.TaskTemplate.Placement = want.TaskTemplate.Placement
 			spec.Mode.Replicated = &swarm.ReplicatedService{Replicas: &one}
 			return true
 		})
@@ -342,6 +376,7 @@ func (s *swarmRuntime) inspect(ctx context.Context, id string) (container.Inspec
 	switch state := cur.Status.State; {
 	case state == swarm.TaskStateRunning:
 		st.Status, st.Running = container.StateRunning, true
+		s.recordVolumeNode(ctx, svc.Spec.Labels, cur.NodeID)
 		for _, p := range cur.Status.PortStatus.Ports {
 			if p.Protocol == swarm.PortConfigProtocolTCP && p.PublishedPort > 0 {
 				addr, err := s.nodeAddr(ctx, cur.NodeID)
@@ -361,6 +396,10 @@ func (s *swarmRuntime) inspect(ctx context.Context, id string) (container.Inspec
 		// constraints): the launch fails with Swarm's reason.
 		st.Status = container.StateExited
 		st.Error = "Swarm cannot place the app on any node: " + cur.Status.Err
+		if n := svc.Spec.Labels[labelVolumeNode]; n != "" {
+			st.Error += fmt.Sprintf(" (its data volume %s is on node %s, and the app runs only there: make that node available again, or delete the volume with `appstore volume rm %s`)",
+				svc.Spec.Labels[labelVolume], n, svc.Spec.Labels[LabelRepository])
+		}
 	case taskStarting[state]:
 		st.Status, st.Restarting = container.StateRestarting, true
 	case state == swarm.TaskStateRejected:
@@ -473,11 +512,12 @@ func (s *swarmRuntime) list(ctx context.Context, runner string) ([]container.Sum
 }
 
 // events are the die events of the runner's task containers on this node,
-// reported as the death of their service (Actor.ID). Deaths on other
-// nodes are found by the periodic reconciliation.
+// reported as the death of their service (Actor.ID), and the deaths of its
+// tasks on other nodes, found by polling the Swarm API (watchTasks).
 func (s *swarmRuntime) events(ctx context.Context, runner string) (<-chan events.Message, <-chan error) {
 	in, errs := s.local.events(ctx, runner)
 	out := make(chan events.Message)
+	go s.watchTasks(ctx, runner, out)
 	go func() {
 		for {
 			select {
@@ -488,7 +528,7 @@ func (s *swarmRuntime) events(ctx context.Context, runner string) (<-chan events
 					return
 				}
 				svc := m.Actor.Attributes[swarmServiceIDLabel]
-				if svc == "" {
+				if svc == "" || s.allRemote.Load() {
 					continue
 				}
 				m.Actor.ID = svc

@@ -128,7 +128,8 @@ func swarmColdLaunch(b *testing.B, h *harness) time.Duration {
 // serviceCreate is the baseline: `docker service create --publish
 // mode=host,target=8080 --cap-drop ALL --mount type=tmpfs,dst=/tmp
 // --limit-memory 256m --limit-cpu 0.5 --limit-pids 128 --reserve-…
-// --restart-condition on-failure --restart-max-attempts 2 image@digest` (the
+// --restart-condition on-failure --restart-max-attempts 2
+// --network appstore-apps-swarm image@digest` (the
 // service a launch of the small profile makes, so that the ratio is what
 // appstored adds), its task polled every 10 ms until it runs with a
 // published port, then the port until it answers 200.
@@ -148,6 +149,8 @@ func serviceCreate(b *testing.B, cli *client.Client, image string) time.Duration
 				Reservations: &swarm.Resources{NanoCPUs: 5e8 / 4, MemoryBytes: 64 << 20},
 			},
 			RestartPolicy: &swarm.RestartPolicy{Condition: swarm.RestartPolicyConditionOnFailure, MaxAttempts: &restarts},
+			// The apps' network, which the harness's runner made.
+			Networks: []swarm.NetworkAttachmentConfig{{Target: runner.DefaultSwarmNetwork}},
 		},
 		Mode:         swarm.ServiceMode{Replicated: &swarm.ReplicatedService{Replicas: &one}},
 		EndpointSpec: &swarm.EndpointSpec{Mode: swarm.ResolutionModeDNSRR, Ports: []swarm.PortConfig{{Protocol: swarm.PortConfigProtocolTCP, TargetPort: 8080, PublishMode: swarm.PortConfigPublishModeHost}}},

@@ -200,6 +200,31 @@ func TestSwarmAcrossRunners(t *testing.T) {
 		}
 	})
 
+	t.Run("ATaskDeathOnAnotherNodeIsFollowedPromptly", func(t *testing.T) {
+		t.Parallel() // after the drain below, which runs alone
+		// The task counts as one on another node: this node's die events
+		// are ignored, and the reconciliation is too far off to help, so
+		// only the runner's watch of the Swarm tasks can notice.
+		h := newHarness(t, swarmCfg(runner.Config{ReconcileInterval: time.Hour}), runner.TreatSwarmTasksAsRemote)
+		h.app("remote", 0, runnertest.ImageOptions{})
+		l := h.launch("remote", appclient.LaunchRequest{})
+		if l.Status != catalog.LaunchRunning {
+			t.Fatalf("launch: %s %s", l.Status, l.ErrorMessage)
+		}
+		if resp, _ := h.get(h.previewURL("remote", "/exit?code=5")); resp.StatusCode != 200 {
+			t.Fatalf("exit request: %d", resp.StatusCode)
+		}
+		// Swarm restarts it (1 s later) on a new port; the launch follows
+		// within a few polls, not at the next reconciliation.
+		waitFor(t, 20*time.Second, "the launch to follow the restarted task", func() bool {
+			got, err := h.st.Launch(context.Background(), l.ID)
+			return err == nil && got.HostPort != l.HostPort && got.HostPort != 0
+		})
+		if resp, body := h.get(h.previewURL("remote", "/")); resp.StatusCode != 200 || !strings.HasPrefix(body, "hello from remote") {
+			t.Errorf("preview after the restart: %d %q", resp.StatusCode, body)
+		}
+	})
+
 	t.Run("DrainedNodeFailsTheLaunchWithTheReason", func(t *testing.T) {
 		h := newHarness(t, swarmCfg(runner.Config{StartupTimeout: 10 * time.Second}))
 		h.app("drained", 0, runnertest.ImageOptions{})
@@ -207,12 +232,33 @@ func TestSwarmAcrossRunners(t *testing.T) {
 		if l.Status != catalog.LaunchRunning {
 			t.Fatalf("launch: %s %s", l.Status, l.ErrorMessage)
 		}
+		// An app with a data volume, pinned to its node from its second
+		// launch on (the first run records the node).
+		tag, id := runnertest.ExampleImage(t, h.docker, "notes", "1")
+		repoID := notesApp(t, h.st, h.docker, "pinned", tag, id)
+		h.pushLatest(repoID, "pinned", tag)
+		if p := h.launch("pinned", appclient.LaunchRequest{}); p.Status != catalog.LaunchRunning {
+			t.Fatalf("launch of the app with a volume: %s %s", p.Status, p.ErrorMessage)
+		}
+		stopActive(t, h, "pinned")
+		pinned := h.launch("pinned", appclient.LaunchRequest{})
+		if pinned.Status != catalog.LaunchRunning {
+			t.Fatalf("second launch of the app with a volume: %s %s", pinned.Status, pinned.ErrorMessage)
+		}
 		setAvailability(t, h, swarm.NodeAvailabilityDrain)
 		t.Cleanup(func() { setAvailability(t, h, swarm.NodeAvailabilityActive) })
 		// The only node is drained: Swarm cannot place the task anywhere.
 		got := h.waitStatus(l.ID, catalog.LaunchFailed, 45*time.Second)
 		if !strings.Contains(got.ErrorMessage, "Swarm") || !strings.Contains(got.ErrorMessage, "node") {
 			t.Errorf("failure of a launch whose node was drained: %q", got.ErrorMessage)
+		}
+		if strings.Contains(got.ErrorMessage, "data volume") {
+			t.Errorf("an app without storage fails with %q", got.ErrorMessage)
+		}
+		// The app with a volume says where its data is and what to do.
+		got = h.waitStatus(pinned.ID, catalog.LaunchFailed, 45*time.Second)
+		if !strings.Contains(got.ErrorMessage, "its data volume appstore-") || !strings.Contains(got.ErrorMessage, "appstore volume rm pinned") {
+			t.Errorf("failure of a pinned launch whose node was drained: %q", got.ErrorMessage)
 		}
 		waitFor(t, 20*time.Second, "the service removed", func() bool { return h.instances() == 0 })
 	})

@@ -51,6 +51,9 @@ const (
 type volumeMount struct {
 	Name string
 	Path string
+	// Labels are the volume's: a Swarm node that has no such volume yet
+	// creates it with them (swarmRuntime).
+	Labels map[string]string
 }
 
 // VolumeName is the Docker volume of app slug in catalogue catalogID.
@@ -112,7 +115,7 @@ func (r *Runner) volumeFor(ctx context.Context, t *store.LaunchTarget) (*volumeM
 				"delete it with `appstore volume rm %s` (its data is lost), or remove this app and add %s again to get it back",
 			name, cmp.Or(src, "another repository"), t.Slug, t.GitURLKey, t.Slug, cmp.Or(src, "that repository"))}
 	}
-	return &volumeMount{Name: name, Path: t.Storage.Path}, nil
+	return &volumeMount{Name: name, Path: t.Storage.Path, Labels: v.Labels}, nil
 }
 
 // withVolume adds the app's volume to the container's configuration.
@@ -208,7 +211,7 @@ func (r *Runner) Volumes(ctx context.Context, slug string) ([]Volume, error) {
 		return nil, nil
 	}
 	used := map[string]int64{}
-	if du, err := r.docker.DiskUsage(ctx, types.DiskUsageOptions{Types: []types.DiskUsageObject{types.VolumeObject}}); err == nil {
+	if du, err := r.volumeUsage(ctx); err == nil {
 		for _, v := range du.Volumes {
 			if v != nil && v.UsageData != nil {
 				used[v.Name] = v.UsageData.Size
@@ -314,6 +317,11 @@ func (r *Runner) RemoveVolume(ctx context.Context, slug string) error {
 		}
 		return &unavailableError{fmt.Sprintf("remove the data volume of %s: %v", slug, err)}
 	}
+	if f, ok := r.eng.(volumeForgetter); ok {
+		if err := f.forgetVolume(ctx, name); err != nil {
+			r.logger.Warn("forget the node of a removed data volume", "slug", slug, "volume", name, "err", err)
+		}
+	}
 	r.logger.Info("removed a data volume", "slug", slug, "volume", name)
 	return nil
 }
@@ -323,4 +331,29 @@ func firstName(c container.Summary) string {
 		return c.Names[0]
 	}
 	return c.ID
+}
+
+// diskUsageWait bounds how long volumeUsage waits for another client's disk
+// usage operation on the engine to finish.
+const diskUsageWait = 10 * time.Second
+
+// volumeUsage asks the engine how much each volume holds. The engine runs
+// one disk usage operation at a time and refuses the others ("a disk usage
+// operation is already running": `docker system df`, another appstored, a
+// concurrent volume ls): those are asked again until it is free, for up to
+// diskUsageWait; after that the sizes are unknown.
+func (r *Runner) volumeUsage(ctx context.Context) (types.DiskUsage, error) {
+	ctx, cancel := context.WithTimeout(ctx, diskUsageWait)
+	defer cancel()
+	for {
+		du, err := r.docker.DiskUsage(ctx, types.DiskUsageOptions{Types: []types.DiskUsageObject{types.VolumeObject}})
+		if err == nil || !strings.Contains(err.Error(), "disk usage operation is already running") {
+			return du, err
+		}
+		select {
+		case <-ctx.Done():
+			return du, err
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }

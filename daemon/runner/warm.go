@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"cmp"
 	"context"
 	"time"
 
@@ -140,6 +141,6 @@ func (r *Runner) fillWarm(ctx context.Context) {
 			continue
 		}
 		r.logger.Info("warm pool: starting", "launch", l.ID, "slug", t.Slug, "build", t.Build.ID)
-		r.spawn(l, containerSpec{Image: ref, LaunchID: l.ID, BuildID: t.Build.ID, Slug: t.Slug, Runner: r.id, AppPort: port, Profile: w.profile, Env: env.env, Volume: vol})
+		r.spawn(l, containerSpec{Image: ref, LocalImage: cmp.Or(t.Build.ImageID, t.Build.ImageTag), LaunchID: l.ID, BuildID: t.Build.ID, Slug: t.Slug, Runner: r.id, AppPort: port, Profile: w.profile, Env: env.env, Volume: vol})
 	}
 }

@@ -138,7 +138,10 @@ func TestPollerRefusesBeforeConnecting(t *testing.T) {
 	}
 	var mu sync.Mutex
 	var attempts []string
-	cfg := servicehealth.WithConnecting(servicehealth.Config{Store: st, Interval: time.Hour, MaxIdle: 10 * time.Millisecond},
+	// The check of the admitted loopback service below is its only one
+	// (the next is an hour away): its timeout is far beyond what a loaded
+	// machine takes to answer on loopback, so that it is healthy.
+	cfg := servicehealth.WithConnecting(servicehealth.Config{Store: st, Interval: time.Hour, Timeout: 30 * time.Second, MaxIdle: 10 * time.Millisecond},
 		func(addr string) { mu.Lock(); attempts = append(attempts, addr); mu.Unlock() })
 	p, err := servicehealth.New(cfg)
 	if err != nil {

@@ -17,10 +17,6 @@ import (
 	"github.com/appstore-dev/appstore/internal/testenv"
 )
 
-// recoveryBound is how soon after a dependency returns appstored must be
-// ready again and have resumed the work that waited for it.
-const recoveryBound = 5 * time.Second
-
 // apps registers test apps on a daemon and keeps the ledger.
 type apps struct {
 	t   *testing.T

@@ -93,23 +93,19 @@ func awaitSettled(t *testing.T, st *store.Store, within time.Duration) time.Dura
 
 // duplicateWatch samples the catalog while a test runs and remembers any
 // moment at which two builds of one repository and commit, or two launches
-// of one app, were running. Two launches are a handover, not a duplicate,
-// when every older one ended replaced by the newer (a redeploy or a
-// relaunch: the new container answers before the old one stops, and a
-// crash in between stretches that moment until the restarted runner
-// stops the old one).
+// of one app, were running. There is no handover moment: the launch that
+// replaces another goes running in the transaction that moves the older one
+// to stopping (store.RunLaunch), so a kill at any point leaves at most one
+// running.
 type duplicateWatch struct {
-	st   *store.Store
 	stop chan struct{}
 	done chan struct{}
 	mu   sync.Mutex
 	seen []string
-	// launches are the ids of each launch duplicate in seen.
-	launches map[string][]int64
 }
 
 func watchDuplicates(st *store.Store) *duplicateWatch {
-	w := &duplicateWatch{st: st, stop: make(chan struct{}), done: make(chan struct{}), launches: map[string][]int64{}}
+	w := &duplicateWatch{stop: make(chan struct{}), done: make(chan struct{})}
 	go func() {
 		defer close(w.done)
 		for {
@@ -119,11 +115,11 @@ func watchDuplicates(st *store.Store) *duplicateWatch {
 			case <-time.After(100 * time.Millisecond):
 			}
 			rows, err := st.Pool().Query(context.Background(), `
-				SELECT r.slug || '@' || left(b.commit_sha, 12) || ': builds ' || string_agg(b.id::text, ', '), '{}'::bigint[]
+				SELECT r.slug || '@' || left(b.commit_sha, 12) || ': builds ' || string_agg(b.id::text, ', ')
 				FROM builds b JOIN repositories r ON r.id = b.repository_id
 				WHERE b.status = 'running' GROUP BY r.slug, b.commit_sha HAVING count(*) > 1
 				UNION ALL
-				SELECT r.slug || ': launches ' || string_agg(l.id::text, ', ' ORDER BY l.id) || ' running at once', array_agg(l.id ORDER BY l.id)
+				SELECT r.slug || ': launches ' || string_agg(l.id::text, ', ' ORDER BY l.id) || ' running at once'
 				FROM launches l JOIN repositories r ON r.id = l.repository_id
 				WHERE l.status = 'running' AND NOT l.warm GROUP BY r.slug HAVING count(*) > 1`)
 			if err != nil {
@@ -131,14 +127,10 @@ func watchDuplicates(st *store.Store) *duplicateWatch {
 			}
 			for rows.Next() {
 				var s string
-				var ids []int64
-				if rows.Scan(&s, &ids) == nil {
+				if rows.Scan(&s) == nil {
 					w.mu.Lock()
 					if !slices.Contains(w.seen, s) {
 						w.seen = append(w.seen, s)
-						if len(ids) > 0 {
-							w.launches[s] = ids
-						}
 					}
 					w.mu.Unlock()
 				}
@@ -154,24 +146,7 @@ func (w *duplicateWatch) finish() []string {
 	<-w.done
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	var out []string
-	for _, s := range w.seen {
-		if ids := w.launches[s]; len(ids) > 1 && w.handover(ids) {
-			continue
-		}
-		out = append(out, s)
-	}
-	return out
-}
-
-// handover reports whether every launch in ids but the newest has ended
-// stopped because a newer launch replaced it.
-func (w *duplicateWatch) handover(ids []int64) bool {
-	var notReplaced int
-	err := w.st.Pool().QueryRow(context.Background(), `SELECT count(*) FROM launches
-		WHERE id = ANY($1) AND id < $2 AND NOT (status = 'stopped' AND stop_reason = 'replaced')`,
-		ids[:len(ids)-1], ids[len(ids)-1]).Scan(&notReplaced)
-	return err == nil && notReplaced == 0
+	return w.seen
 }
 
 // checkFinalState checks a settled catalog against the ledger and the

@@ -10,6 +10,9 @@ const (
 	crashKillsRedis = 6
 	// crashKills is how many times TestCrashSurvival kills appstored with the inline queue.
 	crashKills = 20
+	// recoveryBound is how soon after a dependency returns appstored must
+	// be ready again and have resumed the work that waited for it.
+	recoveryBound = 5 * time.Second
 )
 
 // loadTest is TestLoad as issue 11 states it.

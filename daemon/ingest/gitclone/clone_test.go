@@ -260,7 +260,7 @@ func TestCloneTimeout(t *testing.T) {
 			start := time.Now()
 			_, err := Clone(context.Background(), Options{URL: url, Dir: cloneDir(t), Timeout: timeout, Policy: local})
 			assertKind(t, err, KindTimeout, false, "did not answer within 700ms")
-			if elapsed := time.Since(start); elapsed > timeout+5*time.Second {
+			if elapsed := time.Since(start); elapsed > timeout+15*time.Second {
 				t.Errorf("Clone returned after %v, want soon after the %v limit", elapsed, timeout)
 			}
 		})

@@ -74,8 +74,12 @@ func ExampleImage(t testing.TB, cli *client.Client, name, variant string) (tag, 
 	defer cancel()
 	imageMu.Lock()
 	defer imageMu.Unlock()
+	// No cache: the classic builder would share the intermediate images
+	// of the steps before LABEL between tests, and one test's cleanup
+	// (a forced removal, which takes untagged parents along) would pull
+	// them from under another test's build ("unable to find image").
 	resp, err := cli.ImageBuild(ctx, &ctxTar, build.ImageBuildOptions{
-		Tags: []string{tag}, Remove: true, ForceRemove: true, Version: build.BuilderV1,
+		Tags: []string{tag}, Remove: true, ForceRemove: true, NoCache: true, Version: build.BuilderV1,
 	})
 	if err != nil {
 		t.Fatalf("build the %s example: %v", name, err)
