@@ -440,6 +440,9 @@ func (r *Runner) Run(ctx context.Context) {
 		}
 		break
 	}
+	// The loops' own changes are the runner's (appstored:launch) unless a
+	// more precise cause (idle, ttl, reconcile, warm…) is set on the way.
+	ctx = catalog.WithCause(ctx, catalog.CauseLaunch)
 	loops := []func(context.Context){r.watchEvents, r.sweepLoop, r.reconcileLoop, r.warmLoop}
 	if r.cfg.PreviewOnly {
 		loops = []func(context.Context){r.sweepLoop} // request times only
