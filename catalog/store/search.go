@@ -118,6 +118,15 @@ func (s *Store) Search(ctx context.Context, o SearchOptions) (*catalog.SearchPag
 		after = &c
 	}
 
+	// Tag filters alone: walk the rarest tag in the page's order
+	// (search_tagwalk.go).
+	if page, ok, err := s.tagWalkPage(ctx, sel, q, after, o.Limit); ok || err != nil {
+		if err != nil {
+			return nil, fmt.Errorf("search %q: %w", o.Query, err)
+		}
+		return page, nil
+	}
+
 	// Two plans. A query the planner expects few matches for ranks them
 	// all in one statement that counts them too. A broad one reads each
 	// relevance tier in launch order and stops after a page; its total

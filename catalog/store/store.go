@@ -28,6 +28,10 @@ type Store struct {
 	// fewMatches overrides fewMatchesUpTo (search.go) in tests, so that
 	// small test catalogs take the plan of large ones too.
 	fewMatches int64
+	// tagWalk overrides when Search walks tag_sort_keys (search_tagwalk.go)
+	// in tests: 0 decides by the counts, tagWalkOff never, tagWalkAlways
+	// whenever it can.
+	tagWalk int
 }
 
 // Open connects to url, checks that the schema is not newer than this binary
