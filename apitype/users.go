@@ -38,10 +38,18 @@ type Whoami struct {
 	Auth bool `json:"auth"`
 }
 
-// UserRemoved is the answer of DELETE /api/v1/users/{name}. The apps the
-// user owned keep its name as owner until an admin hands them over
-// (OwnedApps counts them; search owner:<name> lists them).
+// DeleteUserOptions are the query of DELETE /api/v1/users/{name}.
+type DeleteUserOptions struct {
+	// Reassign names the user who takes over the apps the removed one
+	// owns (?reassign=). Without it, removing a user who owns apps is
+	// refused (409) and changes nothing.
+	Reassign string
+}
+
+// UserRemoved is the answer of DELETE /api/v1/users/{name}: OwnedApps
+// counts the apps handed over to ReassignedTo.
 type UserRemoved struct {
-	Name      string `json:"name"`
-	OwnedApps int64  `json:"owned_apps"`
+	Name         string `json:"name"`
+	OwnedApps    int64  `json:"owned_apps"`
+	ReassignedTo string `json:"reassigned_to,omitempty"`
 }

@@ -16,12 +16,33 @@ type StarState struct {
 }
 
 // Comment is what a user said about an app: plain text, shown as text.
+// The author is the account that wrote it (AuthorID); Author keeps its
+// name for display. Once that account is removed the comment stays, with
+// AuthorRemoved set: a new account given the same name is someone else,
+// and neither writes nor may remove it.
 type Comment struct {
-	ID         int64     `json:"id"`
-	Repository string    `json:"repository"`
-	Author     string    `json:"author"`
-	Body       string    `json:"body"`
-	CreatedAt  time.Time `json:"created_at"`
+	ID            int64     `json:"id"`
+	Repository    string    `json:"repository"`
+	Author        string    `json:"author"`
+	AuthorID      int64     `json:"author_id,omitempty"`
+	AuthorRemoved bool      `json:"author_removed,omitempty"`
+	Body          string    `json:"body"`
+	CreatedAt     time.Time `json:"created_at"`
+}
+
+// AuthorLabel is how the author is shown: the name, and "(removed user)"
+// after it once the account is gone.
+func (c Comment) AuthorLabel() string {
+	if c.AuthorRemoved {
+		return c.Author + " (removed user)"
+	}
+	return c.Author
+}
+
+// WrittenBy reports whether u wrote c: the same account, not merely the
+// same name.
+func (c Comment) WrittenBy(u User) bool {
+	return !c.AuthorRemoved && c.AuthorID != 0 && c.AuthorID == u.ID
 }
 
 // MaxCommentLen is the longest comment, in characters.

@@ -97,6 +97,8 @@ type IngestionEvent struct {
 	CommitSHA    string       `json:"commit_sha,omitempty"`
 	DurationMS   *int64       `json:"duration_ms,omitempty"`
 	CreatedAt    time.Time    `json:"created_at"`
+	// Actor is who caused the step, as Event.Actor.
+	Actor string `json:"actor,omitempty"`
 }
 
 // TimelineWarning is the status of a timeline step that is not a state of
@@ -224,6 +226,13 @@ type Launch struct {
 	// idle (asleep: the next preview request wakes it), ttl, replaced,
 	// shutdown, removed (its app was removed), warm-pool; empty otherwise.
 	StopReason string `json:"stop_reason,omitempty"`
+	// LaunchedBy names the user who started the launch (or attached it
+	// from the warm pool); empty for the daemon's own launches (a wake by
+	// a preview request, the warm pool, a redeploy) and once the account
+	// is removed. LaunchedByID is its users row: a viewer may stop the
+	// launches it started.
+	LaunchedBy   string `json:"launched_by,omitempty"`
+	LaunchedByID int64  `json:"launched_by_id,omitempty"`
 	// LatestBuildID is the app's newest succeeded build; Outdated says the
 	// launch runs an older one.
 	LatestBuildID *int64 `json:"latest_build_id,omitempty"`
@@ -282,8 +291,10 @@ type Event struct {
 	Subject string          `json:"subject"`
 	Data    json.RawMessage `json:"data"`
 	Time    time.Time       `json:"time"`
-	// Actor is the user whose request caused the event; "" for what the
-	// daemon does by itself (ingestion, a build finishing, an expiry).
+	// Actor is the user whose request caused the event, or for what the
+	// daemon does by itself "appstored:<cause>" (DaemonActorName: an
+	// ingestion run, a build, an idle sleep, an expiry…); "" only for
+	// events written before actors were recorded.
 	Actor string `json:"actor,omitempty"`
 }
 

@@ -115,7 +115,7 @@ func ValidateUserName(name string) error {
 		}
 	}
 	switch name {
-	case LocalUser, TokenUser, "anonymous", "system", "service", "webhook":
+	case LocalUser, TokenUser, DaemonActor, "anonymous", "system", "service", "webhook":
 		return Invalid("name", "%q is reserved for the daemon's built-in actors: choose another name", name)
 	}
 	return nil
@@ -187,12 +187,80 @@ func ActorFrom(ctx context.Context) (User, error) {
 	return s.get()
 }
 
-// ActorName is the name of ctx's actor if it is already known, "" if not:
-// what stores write beside a change (events.actor) without resolving a
-// token themselves.
-func ActorName(ctx context.Context) string {
+// DaemonActor is the actor of what the daemon does by itself, with no
+// request behind it. Events and timeline steps of that work carry
+// DaemonActor, or DaemonActor + ":" + the cause (WithCause): "appstored:idle"
+// for an idle launch put to sleep. No user name has a colon, so an actor
+// with one is always the daemon.
+const DaemonActor = "appstored"
+
+// Causes of the daemon's own work (WithCause), as they appear after
+// "appstored:" in events.actor.
+const (
+	CauseIngest    = "ingest"    // an ingestion run of the queue's worker
+	CauseSync      = "sync"      // the periodic sync queued a refresh (--sync-interval)
+	CauseBuild     = "build"     // a build worker
+	CauseReconcile = "reconcile" // a reconciler put back lost work
+	CausePrune     = "prune"     // the cleanup job (retention)
+	CauseLaunch    = "launch"    // the runner started, followed or ended a launch
+	CauseIdle      = "idle"      // an idle launch stopped (scale to zero)
+	CauseTTL       = "ttl"       // a launch's time to live ran out
+	CauseWake      = "wake"      // a preview request woke a sleeping app
+	CauseWarm      = "warm"      // the warm pool
+	CauseRedeploy  = "redeploy"  // a new build replaced a running launch
+	CauseShutdown  = "shutdown"  // appstored stopping
+	CauseThumbnail = "thumbnail" // the thumbnail service
+	CauseHealth    = "health"    // the service health poller
+)
+
+type causeKey struct{}
+
+// WithCause returns ctx for work the daemon does by itself for cause (one
+// of the Cause constants): what it writes carries the actor
+// "appstored:<cause>" (ActorName) unless ctx carries a request's actor,
+// which stays the one who asked.
+func WithCause(ctx context.Context, cause string) context.Context {
+	return context.WithValue(ctx, causeKey{}, cause)
+}
+
+// DaemonActorName is the actor of the daemon's own work for cause.
+func DaemonActorName(cause string) string {
+	if cause == "" {
+		return DaemonActor
+	}
+	return DaemonActor + ":" + cause
+}
+
+// IsDaemonActor reports whether actor (events.actor) is the daemon's.
+func IsDaemonActor(actor string) bool {
+	return actor == DaemonActor || strings.HasPrefix(actor, DaemonActor+":")
+}
+
+// ActorID is the users row of ctx's actor if it is already known (as
+// ActorName), 0 if not or if the actor has none (anonymous, the daemon).
+func ActorID(ctx context.Context) int64 {
 	s, ok := ctx.Value(actorKey{}).(*actorSlot)
 	if !ok || !s.mu.TryLock() {
+		return 0
+	}
+	defer s.mu.Unlock()
+	if s.resolve != nil || s.err != nil {
+		return 0
+	}
+	return s.user.ID
+}
+
+// ActorName is the name of ctx's actor if it is already known, "" if not:
+// what stores write beside a change (events.actor) without resolving a
+// token themselves. A context that carries no request (the daemon's own
+// work) gives DaemonActorName of its cause (WithCause).
+func ActorName(ctx context.Context) string {
+	s, ok := ctx.Value(actorKey{}).(*actorSlot)
+	if !ok {
+		cause, _ := ctx.Value(causeKey{}).(string)
+		return DaemonActorName(cause)
+	}
+	if !s.mu.TryLock() {
 		return ""
 	}
 	defer s.mu.Unlock()

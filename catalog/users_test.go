@@ -14,8 +14,24 @@ import (
 // store writes) does not resolve it; a resolution error is kept.
 func TestActorInContext(t *testing.T) {
 	ctx := context.Background()
-	if u, err := catalog.ActorFrom(ctx); err != nil || !u.Anonymous() || catalog.ActorName(ctx) != "" {
-		t.Errorf("no actor: %+v, %v", u, err)
+	if u, err := catalog.ActorFrom(ctx); err != nil || !u.Anonymous() || catalog.ActorName(ctx) != catalog.DaemonActor {
+		t.Errorf("no actor: %+v, %v, name %q; want anonymous, named %q", u, err, catalog.ActorName(ctx), catalog.DaemonActor)
+	}
+	// The daemon's own work names its cause; a request's actor wins over
+	// a cause (work done for a request is the requester's).
+	idle := catalog.WithCause(ctx, catalog.CauseIdle)
+	if got := catalog.ActorName(idle); got != "appstored:idle" || !catalog.IsDaemonActor(got) {
+		t.Errorf("idle work: actor %q, want appstored:idle", got)
+	}
+	if u, _ := catalog.ActorFrom(idle); !u.Anonymous() {
+		t.Errorf("idle work has a user: %+v", u)
+	}
+	asked := catalog.WithCause(catalog.WithActor(ctx, catalog.User{Name: "mia", Role: catalog.RoleMember}), catalog.CauseBuild)
+	if got := catalog.ActorName(asked); got != "mia" || catalog.IsDaemonActor(got) {
+		t.Errorf("a request's work: actor %q, want mia", got)
+	}
+	if err := catalog.ValidateUserName(catalog.DaemonActor); err == nil {
+		t.Errorf("a user may be named %q", catalog.DaemonActor)
 	}
 	calls := 0
 	lazy := catalog.WithActorFunc(ctx, func() (catalog.User, error) {

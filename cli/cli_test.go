@@ -315,10 +315,10 @@ func TestListOutputs(t *testing.T) {
 	// Terminal: header and aligned columns.
 	r = invocation{srv: srv, tty: true, env: map[string]string{EnvNoColor: "1"}}.run(t, "list")
 	want = "" +
-		"SLUG   STATUS  TAGS                    GIT URL\n" +
-		"chat   failed  lang:go                 https://gitlab.com/x/chat\n" +
-		"notes  queued                          https://github.com/acme/notes\n" +
-		"dash   ready   framework:gin, lang:go  https://github.com/acme/dash\n"
+		"SLUG   STATUS  STARS  TAGS                    GIT URL\n" +
+		"chat   failed  ☆ 0    lang:go                 https://gitlab.com/x/chat\n" +
+		"notes  queued  ☆ 0                            https://github.com/acme/notes\n" +
+		"dash   ready   ☆ 0    framework:gin, lang:go  https://github.com/acme/dash\n"
 	if r.code != 0 || r.stdout != want {
 		t.Errorf("terminal list:\n%s\nwant\n%s", r.stdout, want)
 	}

@@ -90,7 +90,7 @@ func runComments(ctx context.Context, opts *CommentsOptions) error {
 		if i > 0 {
 			fmt.Fprintln(io.Out)
 		}
-		fmt.Fprintf(io.Out, "%s %s %s\n", io.Gray("#"+strconv.FormatInt(cm.ID, 10)), io.Bold(cm.Author), io.Gray("· "+ago(now, cm.CreatedAt)))
+		fmt.Fprintf(io.Out, "%s %s %s\n", io.Gray("#"+strconv.FormatInt(cm.ID, 10)), io.Bold(cm.AuthorLabel()), io.Gray("· "+ago(now, cm.CreatedAt)))
 		for _, line := range strings.Split(textutil.StripTerminal(cm.Body), "\n") {
 			fmt.Fprintf(io.Out, "  %s\n", line)
 		}

@@ -39,7 +39,9 @@ func NewCmdEvents(f *Factory) *cobra.Command {
 		Use:   "events",
 		Short: "Follow the event stream: one JSON object per line, until interrupted",
 		Long: `Print appstored's events as they happen, one JSON object per line
-({"id","type","subject","data","time"}), and keep following until
+({"id","type","subject","data","time","actor"}; the actor is the user who
+caused the event, or appstored:<cause> for the daemon's own work, such as
+appstored:idle), and keep following until
 interrupted (Ctrl-C exits 130). Without --since only new events are printed;
 --since ID first prints the stored events after ID (0: every event still
 retained), then follows. Events are printed once each and in id order, even

@@ -102,11 +102,13 @@ func TestAddWaitRefreshAndShowTimeline(t *testing.T) {
 	if r.code != 0 || !inOrder(r.stdout, `^commit:\t`+next+`$`, `^dockerfile:\tDockerfile$`, `^port:\t9090 \(from expose\)$`) {
 		t.Errorf("show fields:\n%s", r.stdout)
 	}
-	if !inOrder(r.stdout, `^step:\t\S+\tqueued\t0\t\t\tregistered$`, `^step:\t\S+\tready\t1\t[0-9a-f]{40}\t\d+\tingested `, `^step:\t\S+\tready\t1\t`+next+`\t\d+\tingested `) {
+	// Each step names its actor: the user who registered the app (the
+	// local user of an open daemon), the daemon for the ingestion runs.
+	if !inOrder(r.stdout, `^step:\t\S+\tqueued\t0\t\t\tregistered\tlocal$`, `^step:\t\S+\tready\t1\t[0-9a-f]{40}\t\d+\tingested .*\tappstored:ingest$`, `^step:\t\S+\tready\t1\t`+next+`\t\d+\tingested .*\tappstored:ingest$`) {
 		t.Errorf("show timeline in a pipe:\n%s", r.stdout)
 	}
 	r = cmd(t, d.URL, true, "show", "dash")
-	if !inOrder(r.stdout, `^timeline:$`, `^  just now +queued +registered$`, `^  just now +ready +`+next[:12]+`  ingested .*\(\d`) {
+	if !inOrder(r.stdout, `^timeline:$`, `^  just now +queued +registered by local$`, `^  just now +ready +`+next[:12]+`  ingested .*\(\d.* by appstored:ingest$`) {
 		t.Errorf("show timeline on a terminal:\n%s", r.stdout)
 	}
 }

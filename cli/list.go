@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -109,20 +110,39 @@ func runList(ctx context.Context, opts *ListOptions) error {
 		return nil
 	}
 	tty := opts.IO.IsStdoutTTY()
-	t := newTable(opts.IO, "SLUG", "STATUS", "TAGS", "GIT URL")
+	// The star count is a column on a terminal; a pipe keeps its columns
+	// (slug, status, tags, git url) and --json has star_count.
+	t := newTable(opts.IO, withStars(tty, []string{"SLUG", "STATUS", "TAGS", "GIT URL"}, 2, "STARS")...)
 	for _, r := range repos {
 		sep := ","
 		if tty {
 			sep = ", "
 		}
-		t.row(
-			field{text: r.Slug, color: opts.IO.Bold},
-			field{text: string(r.IngestStatus), color: statusColor(opts.IO, string(r.IngestStatus))},
-			field{text: joinTags(r.Tags, sep), max: 48},
-			field{text: r.GitURL, max: 60},
-		)
+		t.row(withStars(tty, []field{
+			{text: r.Slug, color: opts.IO.Bold},
+			{text: string(r.IngestStatus), color: statusColor(opts.IO, string(r.IngestStatus))},
+			{text: joinTags(r.Tags, sep), max: 48},
+			{text: r.GitURL, max: 60},
+		}, 2, starsField(opts.IO, r.StarCount))...)
 	}
 	return t.render()
+}
+
+// withStars inserts the star column (header or field) at index at on a
+// terminal, and leaves a pipe's columns as they are.
+func withStars[T any](tty bool, cols []T, at int, star T) []T {
+	if !tty {
+		return cols
+	}
+	return slices.Insert(cols, at, star)
+}
+
+// starsField is a star count in a table: "★ 3", grey when none.
+func starsField(ios *IOStreams, n int64) field {
+	if n == 0 {
+		return field{text: "☆ 0", color: ios.Gray}
+	}
+	return field{text: "★ " + strconv.FormatInt(n, 10)}
 }
 
 // joinTags lists tags as key:value, each once whatever its sources.

@@ -58,8 +58,9 @@ whole query as one argument. With no terms every repository is listed,
 except on a terminal without --json, --jq, -q or --limit: then the
 interactive search opens (appstore tui).
 
-On a terminal the first 50 results are printed as a table; in a pipe all of
-them, tab-separated (slug, name, status, build, tags). --json prints the
+On a terminal the first 50 results are printed as a table, with their star
+counts; in a pipe all of them, tab-separated (slug, name, status, build,
+tags). --json prints the
 results array, -q the slugs. Shell completion completes keys, tags and
 values from the daemon (see appstore completion).`,
 		Example: `  appstore search lang:go framework:gin
@@ -153,19 +154,21 @@ func runSearch(ctx context.Context, opts *SearchOptions) error {
 	if tty {
 		sep = ", "
 	}
-	t := newTable(opts.IO, "SLUG", "NAME", "STATUS", "BUILD", "TAGS")
+	// The star count is a column on a terminal; a pipe keeps its columns
+	// (slug, name, status, build, tags) and --json has star_count.
+	t := newTable(opts.IO, withStars(tty, []string{"SLUG", "NAME", "STATUS", "BUILD", "TAGS"}, 4, "STARS")...)
 	for _, r := range results {
 		build := "-"
 		if r.LatestBuild != nil {
 			build = string(r.LatestBuild.Status)
 		}
-		t.row(
-			field{text: r.Slug, color: opts.IO.Bold},
-			field{text: r.Name, max: 32},
-			field{text: string(r.IngestStatus), color: statusColor(opts.IO, string(r.IngestStatus))},
-			field{text: build, color: statusColor(opts.IO, build)},
-			field{text: joinTags(r.Tags, sep), max: 60},
-		)
+		t.row(withStars(tty, []field{
+			{text: r.Slug, color: opts.IO.Bold},
+			{text: r.Name, max: 32},
+			{text: string(r.IngestStatus), color: statusColor(opts.IO, string(r.IngestStatus))},
+			{text: build, color: statusColor(opts.IO, build)},
+			{text: joinTags(r.Tags, sep), max: 60},
+		}, 4, starsField(opts.IO, r.StarCount))...)
 	}
 	if err := t.render(); err != nil {
 		return err

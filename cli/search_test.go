@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -116,6 +117,28 @@ func TestSearchCommand(t *testing.T) {
 	}
 	if r := sh("search", "status:sleeping"); r.code != cli.ExitUsage || !strings.Contains(r.stderr, "queued, processing, ready or failed") {
 		t.Errorf("bad status: %+v", r)
+	}
+
+	// A star shows in the terminal's table (a STARS column); a pipe keeps
+	// its columns, and --json has the count.
+	local, err := d.Store.User(context.Background(), catalog.LocalUser)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Store.SetStar(context.Background(), "gin-chat", local.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	if r := sh("search", "lang:go"); r.code != 0 || r.stdout != want {
+		t.Errorf("piped search after a star: %q, want the same columns %q", r.stdout, want)
+	}
+	r = appstoreEnv(t, env, true, "", "search", "lang:go", "--no-color")
+	if r.code != 0 || !regexp.MustCompile(`(?m)^SLUG +NAME +STATUS +BUILD +STARS +TAGS$`).MatchString(r.stdout) ||
+		!regexp.MustCompile(`(?m)^gin-chat +gin-chat +ready +succeeded +★ 1 +framework:gin`).MatchString(r.stdout) ||
+		!regexp.MustCompile(`(?m)^fiber-board +fiber-board +ready +- +☆ 0 +framework:fiber`).MatchString(r.stdout) {
+		t.Errorf("terminal search with stars:\n%s", r.stdout)
+	}
+	if res := jsonOut[[]client.SearchResult](t, sh("search", "--json", "lang:go").stdout); len(res) != 2 || res[0].StarCount != 1 {
+		t.Errorf("--json star counts: %+v", res)
 	}
 
 	// On a terminal: a table, and how many more there are.

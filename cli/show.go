@@ -160,7 +160,7 @@ const showTimelineSteps = 10
 
 // printTimeline prints the newest ingestion steps, oldest first: on a
 // terminal indented under "timeline:", in a pipe as
-// "step:\t<time>\t<status>\t<attempt>\t<commit>\t<duration ms>\t<message>".
+// "step:\t<time>\t<status>\t<attempt>\t<commit>\t<duration ms>\t<message>\t<actor>".
 func printTimeline(ios *IOStreams, steps []client.IngestionEvent, now time.Time) error {
 	var b strings.Builder
 	if !ios.IsStdoutTTY() {
@@ -169,8 +169,8 @@ func printTimeline(ios *IOStreams, steps []client.IngestionEvent, now time.Time)
 			if s.DurationMS != nil {
 				ms = strconv.FormatInt(*s.DurationMS, 10)
 			}
-			fmt.Fprintf(&b, "step:\t%s\t%s\t%d\t%s\t%s\t%s\n", s.CreatedAt.UTC().Format(time.RFC3339), s.Status,
-				s.Attempt, s.CommitSHA, ms, plainText(s.Message))
+			fmt.Fprintf(&b, "step:\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", s.CreatedAt.UTC().Format(time.RFC3339), s.Status,
+				s.Attempt, s.CommitSHA, ms, plainText(s.Message), plainText(s.Actor))
 		}
 		_, err := fmt.Fprint(ios.Out, b.String())
 		return err
@@ -187,6 +187,9 @@ func printTimeline(ios *IOStreams, steps []client.IngestionEvent, now time.Time)
 		}
 		if s.DurationMS != nil {
 			line += ios.Gray(" (" + formatMillis(*s.DurationMS) + ")")
+		}
+		if s.Actor != "" {
+			line += ios.Gray(" by " + plainText(s.Actor))
 		}
 		b.WriteString(line + "\n")
 	}

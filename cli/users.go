@@ -24,6 +24,8 @@ type UsersOptions struct {
 	Role string
 	// Yes skips rm's confirmation on a terminal.
 	Yes bool
+	// Reassign names the user who takes over the apps rm's account owns.
+	Reassign string
 }
 
 // NewCmdUsers builds "appstore users" and its subcommands.
@@ -101,24 +103,29 @@ anyone's token; others their own.`,
 		},
 	}
 
-	yes := false
+	yes, reassign := false, ""
 	rmCmd := &cobra.Command{
 		Use:     "rm <name>",
 		Aliases: []string{"remove", "delete"},
 		Short:   "Remove an account (admins only)",
-		Long: `Remove an account: its token stops working at once. The apps it owns keep
-its name as owner until an admin hands them over with
-"appstore edit <slug> --owner <name>" ("appstore search owner:<name>" lists
-them). On a terminal rm asks for confirmation unless --yes is given.`,
-		Example: `  appstore users rm bob --yes`,
-		Args:    usageArgs(cobra.ExactArgs(1)),
+		Long: `Remove an account: its token stops working at once, its stars go with it
+and its comments stay, shown as a removed user's. An account that owns apps
+is removed only with --reassign <user>, who takes them over in the same
+step; without it rm refuses, says how many apps, and changes nothing (or
+hand them over one by one first with "appstore edit <slug> --owner <user>";
+"appstore search owner:<name>" lists them). On a terminal rm asks for
+confirmation unless --yes is given.`,
+		Example: `  appstore users rm bob --yes
+  appstore users rm bob --reassign alice`,
+		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o := newOpts()
-			o.Name, o.Yes = args[0], yes
+			o.Name, o.Yes, o.Reassign = args[0], yes, reassign
 			return runUsersRm(cmd.Context(), o)
 		},
 	}
 	rmCmd.Flags().BoolVarP(&yes, "yes", "y", false, "do not ask for confirmation")
+	rmCmd.Flags().StringVar(&reassign, "reassign", "", "hand the apps the account owns over to this `user`")
 
 	cmd.AddCommand(lsCmd, addCmd, tokenCmd, rmCmd)
 	return cmd
@@ -211,7 +218,11 @@ func runUsersRm(ctx context.Context, o *UsersOptions) error {
 		return err
 	}
 	if !o.Yes && o.IO.CanPrompt() {
-		ok, err := confirm(o.IO, fmt.Sprintf("Remove the account %s? Its token stops working. [y/N] ", o.Name))
+		q := fmt.Sprintf("Remove the account %s? Its token stops working. [y/N] ", o.Name)
+		if o.Reassign != "" {
+			q = fmt.Sprintf("Remove the account %s and hand its apps over to %s? Its token stops working. [y/N] ", o.Name, o.Reassign)
+		}
+		ok, err := confirm(o.IO, q)
 		if err != nil {
 			return err
 		}
@@ -219,7 +230,7 @@ func runUsersRm(ctx context.Context, o *UsersOptions) error {
 			return errCancelled
 		}
 	}
-	removed, err := c.DeleteUser(ctx, o.Name)
+	removed, err := c.DeleteUser(ctx, o.Name, client.DeleteUserOptions{Reassign: o.Reassign})
 	if err != nil {
 		return err
 	}
@@ -230,8 +241,8 @@ func runUsersRm(ctx context.Context, o *UsersOptions) error {
 		fmt.Fprintf(o.IO.Out, "%s Removed %s\n", o.IO.SuccessIcon(), removed.Name)
 	}
 	if removed.OwnedApps > 0 {
-		fmt.Fprintf(o.IO.ErrOut, "%s owned %d app(s), which keep %s as owner: hand them over with `appstore edit <slug> --owner <name>` (`appstore search owner:%s -q` lists them).\n",
-			removed.Name, removed.OwnedApps, removed.Name, removed.Name)
+		fmt.Fprintf(o.IO.ErrOut, "%s now owns the %d app(s) %s owned (`appstore search owner:%s -q` lists them).\n",
+			removed.ReassignedTo, removed.OwnedApps, removed.Name, removed.ReassignedTo)
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"net/http"
+	"net/url"
 
 	"github.com/appstore-dev/appstore/apitype"
 )
@@ -15,7 +16,9 @@ type (
 	UserToken      = apitype.UserToken
 	UserList       = apitype.UserList
 	UserRemoved    = apitype.UserRemoved
-	Whoami         = apitype.Whoami
+	// DeleteUserOptions are the options of DeleteUser.
+	DeleteUserOptions = apitype.DeleteUserOptions
+	Whoami            = apitype.Whoami
 )
 
 // Whoami asks who the daemon takes this client's token for.
@@ -41,7 +44,13 @@ func (c *Client) ReplaceUserToken(ctx context.Context, name string) (*UserToken,
 	return doJSON[UserToken](ctx, c, http.MethodPost, apiPath("users", name, "token"), nil, nil)
 }
 
-// DeleteUser removes the account name (admins only).
-func (c *Client) DeleteUser(ctx context.Context, name string) (*UserRemoved, error) {
-	return doJSON[UserRemoved](ctx, c, http.MethodDelete, apiPath("users", name), nil, nil)
+// DeleteUser removes the account name (admins only), handing the apps it
+// owns over to o.Reassign; without it, a user who owns apps is not
+// removed (a conflict).
+func (c *Client) DeleteUser(ctx context.Context, name string, o DeleteUserOptions) (*UserRemoved, error) {
+	var q url.Values
+	if o.Reassign != "" {
+		q = url.Values{"reassign": {o.Reassign}}
+	}
+	return doJSON[UserRemoved](ctx, c, http.MethodDelete, apiPath("users", name), q, nil)
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/appstore-dev/appstore/catalog"
 	"github.com/appstore-dev/appstore/catalog/store"
 	"github.com/appstore-dev/appstore/daemon/api"
 	"github.com/appstore-dev/appstore/daemon/queue"
@@ -107,6 +108,7 @@ func (c *cleaner) tick(ctx context.Context, q queue.Enqueuer, interval time.Dura
 // and the webhook deliveries past the replay window. Each runs even if
 // another fails; a failure is retried by the queue.
 func (c *cleaner) handle(ctx context.Context, job queue.Job) error {
+	ctx = catalog.WithCause(ctx, catalog.CausePrune)
 	var errs []error
 	for _, step := range []struct {
 		what  string

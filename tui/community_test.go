@@ -47,7 +47,7 @@ func TestStarsAndCommentsAgainstAppstored(t *testing.T) {
 
 	// Someone comments: the open detail view shows it without a key,
 	// with the terminal escape in it removed.
-	if _, err := d.Store.AddComment(catalog.WithActor(ctx, catalog.User{Name: "ann"}), "dash", "ann", "Works well\x1b]0;pwned\x07 behind the VPN"); err != nil {
+	if _, err := d.Store.AddComment(catalog.WithActor(ctx, catalog.User{Name: "ann"}), "dash", catalog.User{Name: "ann"}, "Works well\x1b]0;pwned\x07 behind the VPN"); err != nil {
 		t.Fatal(err)
 	}
 	waitScreen(t, tm, "ann", "Works well behind the VPN")

@@ -55,10 +55,13 @@ type Detail struct {
 	thumb    image.Image
 
 	launches map[string]*client.Launch // shared with the root model
+
+	// compose is the comment being written (compose.go).
+	compose commentBox
 }
 
 func newDetail(styles *Styles, loc *time.Location, launches map[string]*client.Launch) Detail {
-	d := Detail{styles: styles, keys: newPagerKeys(), actions: newActionKeys(), loc: loc, launches: launches}
+	d := Detail{styles: styles, keys: newPagerKeys(), actions: newActionKeys(), loc: loc, launches: launches, compose: newCommentBox()}
 	d.vp = viewport.New(0, 0)
 	d.vp.KeyMap = pagerViewportKeys(d.keys)
 	return d
@@ -79,7 +82,7 @@ func pagerViewportKeys(k PagerKeys) viewport.KeyMap {
 // SetSize sets the area: a header line and the pager.
 func (d *Detail) SetSize(width, height int) {
 	d.width, d.height = width, height
-	d.vp.Width, d.vp.Height = width, max(1, height-2)
+	d.vp.Width, d.vp.Height = width, max(1, height-2-d.compose.height())
 	d.render()
 }
 
@@ -194,7 +197,11 @@ func (d *Detail) header() string {
 
 // View is the header, a rule and the pager.
 func (d *Detail) View() string {
-	return ansi.Truncate(d.header(), d.width, "") + "\n" + d.styles.Subtle.Render(d.rule()) + "\n" + d.vp.View()
+	v := ansi.Truncate(d.header(), d.width, "") + "\n" + d.styles.Subtle.Render(d.rule()) + "\n" + d.vp.View()
+	if d.compose.open {
+		v += "\n" + d.composeView()
+	}
+	return v
 }
 
 // rule is the line under the header; when the page is longer than the
@@ -426,7 +433,7 @@ func (d *Detail) writeComments(b *strings.Builder) {
 		return
 	}
 	for _, c := range d.comments {
-		fmt.Fprintf(b, "  %s %s\n", s.Heading.Render(c.Author), s.Subtle.Render(fmt.Sprintf("#%d · %s", c.ID, d.fmtTime(c.CreatedAt))))
+		fmt.Fprintf(b, "  %s %s\n", s.Heading.Render(c.AuthorLabel()), s.Subtle.Render(fmt.Sprintf("#%d · %s", c.ID, d.fmtTime(c.CreatedAt))))
 		for _, l := range strings.Split(textutil.StripTerminal(c.Body), "\n") {
 			fmt.Fprintf(b, "    %s\n", hang(l, 4, d.width))
 		}
@@ -520,15 +527,21 @@ func wrap(s string, width int) string {
 
 // ShortHelp and FullHelp are the view's keys.
 func (d *Detail) ShortHelp() []key.Binding {
+	if d.compose.open {
+		return d.composeHelp()
+	}
 	return []key.Binding{d.keys.Back, d.actions.Launch, d.actions.Stop, d.actions.Logs, d.actions.Build, d.actions.Cancel, d.actions.Refresh, d.actions.Star, d.keys.Help, d.keys.Quit}
 }
 
 func (d *Detail) FullHelp() [][]key.Binding {
+	if d.compose.open {
+		return [][]key.Binding{d.composeHelp()}
+	}
 	return [][]key.Binding{
 		{d.keys.Up, d.keys.Down, d.keys.PageUp, d.keys.PageDown, d.keys.Top, d.keys.Bottom},
 		{d.keys.Back, d.keys.Search, d.actions.Add, d.keys.Help, d.keys.Quit},
 		{d.actions.Launch, d.actions.Stop, d.actions.Logs},
 		{d.actions.Build, d.actions.BuildNoCache, d.actions.Cancel, d.actions.Refresh},
-		{d.actions.Star},
+		{d.actions.Star, d.actions.Comment, d.actions.Uncomment},
 	}
 }

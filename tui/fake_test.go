@@ -32,8 +32,10 @@ type fakeSource struct {
 	events   chan client.Event
 	offline  bool
 	nextID   int64
-	// launchErr, when set, is StartLaunch's answer.
-	launchErr error
+	// launchErr, when set, is StartLaunch's answer; commentErr
+	// AddComment's.
+	launchErr  error
+	commentErr error
 	// configs are the apps' configurations (setConfig).
 	configs map[string]*client.AppConfig
 
@@ -621,4 +623,47 @@ func (f *fakeSource) Comments(ctx context.Context, slug string, limit int) ([]cl
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return slices.Clone(f.comments[slug]), nil
+}
+
+func (f *fakeSource) DeleteComment(ctx context.Context, id int64) error {
+	if err := f.called("DeleteComment"); err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for slug, cs := range f.comments {
+		for i, c := range cs {
+			if c.ID == id {
+				f.comments[slug] = append(cs[:i:i], cs[i+1:]...)
+				return nil
+			}
+		}
+	}
+	return &client.APIError{StatusCode: 404, Code: "not_found", Message: fmt.Sprintf("comment %d not found", id)}
+}
+
+// Whoami is the local user (id 1), who writes AddComment's comments.
+func (f *fakeSource) Whoami(ctx context.Context) (*client.Whoami, error) {
+	if err := f.called("Whoami"); err != nil {
+		return nil, err
+	}
+	return &client.Whoami{User: client.User{ID: 1, Name: "local", Role: "admin"}}, nil
+}
+
+func (f *fakeSource) AddComment(ctx context.Context, slug, body string) (*client.Comment, error) {
+	if err := f.called("AddComment"); err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.commentErr != nil {
+		return nil, f.commentErr
+	}
+	if f.comments == nil {
+		f.comments = map[string][]client.Comment{}
+	}
+	f.nextID++
+	c := client.Comment{ID: f.nextID, Repository: slug, Author: "local", AuthorID: 1, Body: body, CreatedAt: fakeEpoch}
+	f.comments[slug] = append(f.comments[slug], c)
+	return &c, nil
 }

@@ -42,6 +42,8 @@ type ActionKeys struct {
 	Add          key.Binding
 	Cancel       key.Binding
 	Star         key.Binding
+	Comment      key.Binding // the detail view only: write a comment
+	Uncomment    key.Binding // the detail view only: remove one's newest comment
 }
 
 func newActionKeys() ActionKeys {
@@ -55,6 +57,8 @@ func newActionKeys() ActionKeys {
 		Add:          bind([]string{"a"}, "a", "add app"),
 		Cancel:       bind([]string{"c"}, "c", "cancel build"),
 		Star:         bind([]string{"*"}, "*", "star/unstar"),
+		Comment:      bind([]string{"w"}, "w", "write a comment"),
+		Uncomment:    bind([]string{"d"}, "d", "remove my comment"),
 	}
 }
 

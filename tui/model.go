@@ -123,6 +123,12 @@ type Model struct {
 	statusBuild int64
 	// laidStatus is the status line's height the layout was made for.
 	laidStatus int
+
+	// me is the user of the token, once asked (compose.go: d removes
+	// one's own comment); pendingUncomment is the comment a second d
+	// removes, 0 for none.
+	me               *client.User
+	pendingUncomment int64
 }
 
 var _ tea.Model = (*Model)(nil)
@@ -256,6 +262,12 @@ func (m *Model) handle(msg tea.Msg) tea.Cmd {
 		return m.onLaunch(msg)
 	case starMsg:
 		return m.onStar(msg)
+	case commentedMsg:
+		return m.onCommented(msg)
+	case uncommentMsg:
+		return m.onUncomment(msg)
+	case uncommentedMsg:
+		return m.onUncommented(msg)
 	case launchTickMsg:
 		if l := m.findLaunch(msg.id); l != nil && l.Status == catalog.LaunchStarting {
 			m.setStatus(statusInfo, fmt.Sprintf("starting %s… %s", l.Repository, m.now().Sub(l.CreatedAt).Round(time.Second)))
@@ -468,6 +480,18 @@ func (m *Model) selectedSlug() string {
 }
 
 func (m *Model) detailKey(k tea.KeyMsg) tea.Cmd {
+	if m.detail.Composing() {
+		return m.composeKey(k)
+	}
+	if key.Matches(k, m.detail.actions.Uncomment) && m.detail.Slug() != "" {
+		return m.uncommentKey()
+	}
+	m.pendingUncomment = 0
+	if key.Matches(k, m.detail.actions.Comment) && m.detail.Slug() != "" {
+		cmd := m.detail.StartComment()
+		m.layout()
+		return cmd
+	}
 	switch {
 	case key.Matches(k, m.detail.keys.Quit):
 		return m.quit()

@@ -53,8 +53,14 @@ type Source interface {
 	// many did; SetStar stars (on) or unstars it.
 	StarState(ctx context.Context, slug string) (*client.StarState, error)
 	SetStar(ctx context.Context, slug string, on bool) (*client.StarState, error)
-	// Comments are the newest limit comments of slug, newest last.
+	// Comments are the newest limit comments of slug, newest last;
+	// AddComment writes one as the user of the token.
 	Comments(ctx context.Context, slug string, limit int) ([]client.Comment, error)
+	AddComment(ctx context.Context, slug, body string) (*client.Comment, error)
+	// DeleteComment removes a comment (one's own; an admin's any).
+	DeleteComment(ctx context.Context, id int64) error
+	// Whoami says who the daemon takes the token for.
+	Whoami(ctx context.Context) (*client.Whoami, error)
 	// AppConfig returns what the app declares it reads and what is set
 	// (names only for secrets).
 	AppConfig(ctx context.Context, slug string) (*client.AppConfig, error)
@@ -183,4 +189,16 @@ func (s ClientSource) Comments(ctx context.Context, slug string, limit int) ([]c
 		return nil, err
 	}
 	return l.Comments, nil
+}
+
+func (s ClientSource) AddComment(ctx context.Context, slug, body string) (*client.Comment, error) {
+	return s.C.AddComment(ctx, slug, body)
+}
+
+func (s ClientSource) DeleteComment(ctx context.Context, id int64) error {
+	return s.C.DeleteComment(ctx, id)
+}
+
+func (s ClientSource) Whoami(ctx context.Context) (*client.Whoami, error) {
+	return s.C.Whoami(ctx)
 }

@@ -93,24 +93,28 @@ func (s *Store) StarState(ctx context.Context, slug string, userID int64) (*cata
 	return out, nil
 }
 
-const commentColumns = `c.id, r.slug, c.author, c.body, c.created_at`
+// commentColumns are the columns scanComment reads. A comment whose
+// author_id went NULL lost its account (ON DELETE SET NULL).
+const commentColumns = `c.id, r.slug, c.author, coalesce(c.author_id, 0), c.author_id IS NULL, c.body, c.created_at`
 
 func scanComment(row pgx.Row) (*catalog.Comment, error) {
 	var c catalog.Comment
-	if err := row.Scan(&c.ID, &c.Repository, &c.Author, &c.Body, &c.CreatedAt); err != nil {
+	if err := row.Scan(&c.ID, &c.Repository, &c.Author, &c.AuthorID, &c.AuthorRemoved, &c.Body, &c.CreatedAt); err != nil {
 		return nil, err
 	}
 	return &c, nil
 }
 
-// AddComment stores a comment of author on the app slug (the body cleaned
-// by catalog.CleanComment) and writes comment.created with it.
-func (s *Store) AddComment(ctx context.Context, slug, author, body string) (*catalog.Comment, error) {
+// AddComment stores a comment of the user author on the app slug, the body
+// cleaned by catalog.CleanComment, and writes comment.created with it. The
+// comment belongs to the account author.ID (without an id: the account
+// named author.Name now, if any); author.Name is what is shown.
+func (s *Store) AddComment(ctx context.Context, slug string, author catalog.User, body string) (*catalog.Comment, error) {
 	body, err := catalog.CleanComment(body)
 	if err != nil {
 		return nil, err
 	}
-	if author == "" {
+	if author.Name == "" {
 		return nil, catalog.Invalid("author", "commenting needs a user: send a personal token")
 	}
 	var out *catalog.Comment
@@ -120,8 +124,9 @@ func (s *Store) AddComment(ctx context.Context, slug, author, body string) (*cat
 			return err
 		}
 		out, err = scanComment(tx.QueryRow(ctx, `
-			WITH c AS (INSERT INTO comments (repository_id, author, body) VALUES ($1, $2, $3) RETURNING *)
-			SELECT `+commentColumns+` FROM c JOIN repositories r ON r.id = c.repository_id`, id, author, body))
+			WITH c AS (INSERT INTO comments (repository_id, author, author_id, body)
+				VALUES ($1, $2, coalesce(nullif($3::bigint, 0), (SELECT id FROM users WHERE name = $2)), $4) RETURNING *)
+			SELECT `+commentColumns+` FROM c JOIN repositories r ON r.id = c.repository_id`, id, author.Name, author.ID, body))
 		if err != nil {
 			return mapError(err)
 		}

@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"errors"
+	"math"
 	"slices"
 	"strings"
 	"testing"
@@ -122,12 +123,21 @@ func TestStarsCountOncePerUserAndSelectIsStarred(t *testing.T) {
 		}
 	}
 
-	// Removing a user takes their stars with them.
-	if _, err := st.DeleteUser(ctx, "ann"); err != nil {
+	// Removing a user takes their stars with them, and with them what
+	// the stars gave to the trending score: idle, with no other history,
+	// has no score again and comes last.
+	if _, err := st.DeleteUser(ctx, "ann", ""); err != nil {
 		t.Fatal(err)
 	}
 	if s, _ := st.StarState(ctx, "idle", 0); s.StarCount != 0 {
 		t.Fatalf("idle after ann's removal: %+v", s)
+	}
+	var trend float64
+	if err := st.Pool().QueryRow(ctx, `SELECT trend FROM repositories WHERE slug = 'idle'`).Scan(&trend); err != nil || !math.IsInf(trend, -1) {
+		t.Fatalf("idle's trend after ann's removal: %v, %v; want -Infinity (no history)", trend, err)
+	}
+	if got := trending(); got[3] != "idle" {
+		t.Fatalf("trending after ann's removal = %v: want idle last", got)
 	}
 }
 
@@ -135,23 +145,23 @@ func TestCommentsAreCleanedListedNewestLastAndRemoved(t *testing.T) {
 	st := storetest.New(t)
 	ctx := context.Background()
 	createRepo(t, st, "https://github.com/acme/dash.git")
-	c1, err := st.AddComment(ctx, "dash", "ann", "  first\r\nline two \x1b[31mred\x1b[0m\n\n")
+	c1, err := st.AddComment(ctx, "dash", catalog.User{Name: "ann"}, "  first\r\nline two \x1b[31mred\x1b[0m\n\n")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if c1.Body != "  first\nline two red" || c1.Author != "ann" || c1.Repository != "dash" {
 		t.Fatalf("stored %+v", c1)
 	}
-	c2, err := st.AddComment(ctx, "dash", "bob", "second")
+	c2, err := st.AddComment(ctx, "dash", catalog.User{Name: "bob"}, "second")
 	if err != nil {
 		t.Fatal(err)
 	}
 	for body, msg := range map[string]string{" \n\t": "empty", strings.Repeat("é", catalog.MaxCommentLen+1): "at most 2000"} {
-		if _, err := st.AddComment(ctx, "dash", "ann", body); !errors.Is(err, catalog.ErrInvalid) || !strings.Contains(err.Error(), msg) {
+		if _, err := st.AddComment(ctx, "dash", catalog.User{Name: "ann"}, body); !errors.Is(err, catalog.ErrInvalid) || !strings.Contains(err.Error(), msg) {
 			t.Errorf("comment %.10q = %v, want invalid saying %q", body, err, msg)
 		}
 	}
-	if _, err := st.AddComment(ctx, "nope", "ann", "x"); !errors.Is(err, catalog.ErrNotFound) {
+	if _, err := st.AddComment(ctx, "nope", catalog.User{Name: "ann"}, "x"); !errors.Is(err, catalog.ErrNotFound) {
 		t.Fatalf("comment on a missing app = %v", err)
 	}
 	list, err := st.Comments(ctx, "dash", 0)
@@ -169,5 +179,50 @@ func TestCommentsAreCleanedListedNewestLastAndRemoved(t *testing.T) {
 	}
 	if got := communityEvents(t, st, "dash"); !slices.Equal(got, []string{"comment.created", "comment.created", "comment.deleted"}) {
 		t.Fatalf("events = %v", got)
+	}
+}
+
+// TestCommentsBelongToTheAccountNotTheName: a comment is its author's
+// account's; once that account is removed it shows as a removed user's, and
+// a new account given the same name neither owns it nor inherits it.
+func TestCommentsBelongToTheAccountNotTheName(t *testing.T) {
+	st := storetest.New(t)
+	ctx := context.Background()
+	createRepo(t, st, "https://github.com/acme/dash.git")
+	ann := member(t, st, "ann")
+	c, err := st.AddComment(ctx, "dash", *ann, "the first ann")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.AuthorID != ann.ID || c.AuthorRemoved || !c.WrittenBy(*ann) || c.AuthorLabel() != "ann" {
+		t.Fatalf("ann's comment: %+v", c)
+	}
+	// Without an id, the account of that name now.
+	byName, err := st.AddComment(ctx, "dash", catalog.User{Name: "ann"}, "by name")
+	if err != nil || byName.AuthorID != ann.ID {
+		t.Fatalf("a comment by ann's name: %+v, %v", byName, err)
+	}
+	if _, err := st.DeleteUser(ctx, "ann", ""); err != nil {
+		t.Fatal(err)
+	}
+	again := member(t, st, "ann")
+	if again.ID == ann.ID {
+		t.Fatalf("the new ann has the old id %d", ann.ID)
+	}
+	list, err := st.Comments(ctx, "dash", 0)
+	if err != nil || len(list) != 2 {
+		t.Fatalf("comments: %+v, %v", list, err)
+	}
+	for _, got := range list {
+		if got.Author != "ann" || !got.AuthorRemoved || got.AuthorID != 0 || got.WrittenBy(*again) || got.AuthorLabel() != "ann (removed user)" {
+			t.Errorf("after ann's removal: %+v (label %q)", got, got.AuthorLabel())
+		}
+	}
+	mine, err := st.AddComment(ctx, "dash", *again, "the second ann")
+	if err != nil || mine.AuthorID != again.ID || mine.AuthorRemoved || !mine.WrittenBy(*again) {
+		t.Fatalf("the new ann's comment: %+v, %v", mine, err)
+	}
+	if one, err := st.Comment(ctx, c.ID); err != nil || !one.AuthorRemoved {
+		t.Fatalf("comment %d: %+v, %v", c.ID, one, err)
 	}
 }

@@ -460,8 +460,8 @@ func writeCard(ctx context.Context, tx pgx.Tx, id int64, manual []string, c *Ing
 
 func insertIngestionEvent(ctx context.Context, tx pgx.Tx, repoID int64, status catalog.IngestStatus, msg string, attempt int, commit string, durationMS *int64) error {
 	_, err := tx.Exec(ctx, `
-		INSERT INTO ingestion_events (repository_id, status, message, attempt, commit_sha, duration_ms)
-		VALUES ($1, $2, $3, $4, $5, $6)`, repoID, string(status), msg, attempt, commit, durationMS)
+		INSERT INTO ingestion_events (repository_id, status, message, attempt, commit_sha, duration_ms, actor)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)`, repoID, string(status), msg, attempt, commit, durationMS, catalog.ActorName(ctx))
 	if err != nil {
 		return fmt.Errorf("record timeline step: %w", mapError(err))
 	}
@@ -551,7 +551,7 @@ func (s *Store) IngestionTimeline(ctx context.Context, slug string, o TimelineOp
 	}
 	rows, err := s.pool.Query(ctx, `
 		SELECT * FROM (
-			SELECT id, repository_id, status, message, attempt, commit_sha, duration_ms, created_at
+			SELECT id, repository_id, status, message, attempt, commit_sha, duration_ms, created_at, actor
 			FROM ingestion_events
 			WHERE repository_id = $1 AND ($2 = 0 OR id > $2)
 			ORDER BY CASE WHEN $2 = 0 THEN -id ELSE id END
@@ -562,7 +562,7 @@ func (s *Store) IngestionTimeline(ctx context.Context, slug string, o TimelineOp
 	}
 	evs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (catalog.IngestionEvent, error) {
 		var e catalog.IngestionEvent
-		err := r.Scan(&e.ID, &e.RepositoryID, &e.Status, &e.Message, &e.Attempt, &e.CommitSHA, &e.DurationMS, &e.CreatedAt)
+		err := r.Scan(&e.ID, &e.RepositoryID, &e.Status, &e.Message, &e.Attempt, &e.CommitSHA, &e.DurationMS, &e.CreatedAt, &e.Actor)
 		return e, err
 	})
 	if err != nil {

@@ -26,7 +26,8 @@ const launchColumns = `l.id, l.repository_id, r.slug, l.build_id, l.container_id
 	l.error_message, l.exit_code, l.created_at, l.started_at, l.stopped_at, l.expires_at,
 	l.last_request_at, l.stop_reason,
 	(SELECT max(sb.id) FROM builds sb WHERE sb.repository_id = l.repository_id AND sb.status = 'succeeded'),
-	l.status IN ('starting', 'running') AND l.config_version < r.config_version`
+	l.status IN ('starting', 'running') AND l.config_version < r.config_version,
+	coalesce(l.launched_by, 0), coalesce((SELECT lu.name FROM users lu WHERE lu.id = l.launched_by), '')`
 
 const launchFrom = `launches l JOIN repositories r ON r.id = l.repository_id`
 
@@ -36,7 +37,7 @@ func scanLaunch(row pgx.Row) (*catalog.Launch, error) {
 	err := row.Scan(&l.ID, &l.RepositoryID, &l.Repository, &l.BuildID, &l.ContainerID, &l.ContainerName,
 		&hostPort, &appPort, &l.InstanceURL, &l.Status, &l.ResourceProfile, &l.Warm, &l.Runner,
 		&l.ErrorMessage, &exitCode, &l.CreatedAt, &l.StartedAt, &l.StoppedAt, &l.ExpiresAt,
-		&l.LastRequestAt, &l.StopReason, &l.LatestBuildID, &l.ConfigChanged)
+		&l.LastRequestAt, &l.StopReason, &l.LatestBuildID, &l.ConfigChanged, &l.LaunchedByID, &l.LaunchedBy)
 	if err != nil {
 		return nil, err
 	}
@@ -328,14 +329,14 @@ func (s *Store) BeginLaunchReplacing(ctx context.Context, n NewLaunch) (*catalog
 			}
 			l, err = scanLaunch(tx.QueryRow(ctx, `
 				UPDATE launches l SET warm = false, expires_at = now() + make_interval(secs => $5),
-				       last_request_at = now()
+				       last_request_at = now(), launched_by = nullif($7::bigint, 0)
 				FROM repositories r
 				WHERE r.id = l.repository_id AND l.id = (
 					SELECT id FROM launches
 					WHERE repository_id = $1 AND build_id = $2 AND resource_profile = $3 AND runner = $4
 					  AND warm AND status = 'running' AND config_version = $6
 					ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)
-				RETURNING `+launchColumns, n.RepositoryID, n.BuildID, n.Profile, n.Runner, ttl, n.ConfigVersion))
+				RETURNING `+launchColumns, n.RepositoryID, n.BuildID, n.Profile, n.Runner, ttl, n.ConfigVersion, catalog.ActorID(ctx)))
 			switch {
 			case err == nil:
 				out, origin = l, LaunchAttached
@@ -357,9 +358,9 @@ func (s *Store) BeginLaunchReplacing(ctx context.Context, n NewLaunch) (*catalog
 		}
 		var id int64
 		err := tx.QueryRow(ctx, `
-			INSERT INTO launches (repository_id, build_id, app_port, resource_profile, runner, warm, expires_at, config_version)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
-			n.RepositoryID, n.BuildID, n.AppPort, n.Profile, n.Runner, n.Warm, expires, n.ConfigVersion).Scan(&id)
+			INSERT INTO launches (repository_id, build_id, app_port, resource_profile, runner, warm, expires_at, config_version, launched_by)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, nullif($9::bigint, 0)) RETURNING id`,
+			n.RepositoryID, n.BuildID, n.AppPort, n.Profile, n.Runner, n.Warm, expires, n.ConfigVersion, catalog.ActorID(ctx)).Scan(&id)
 		if err != nil {
 			return fmt.Errorf("record launch: %w", mapError(err))
 		}

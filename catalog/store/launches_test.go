@@ -218,16 +218,36 @@ func TestWarmLaunchIsAttachedOnce(t *testing.T) {
 	if err != nil || origin != store.LaunchCreated || l.ID == warm.ID {
 		t.Fatalf("other runner: %v %v %+v", err, origin, l)
 	}
-	got, origin, err := st.BeginLaunch(ctx, req)
+	// Who started a launch: the warm one, the daemon; attached, the
+	// user who asked (vic, a viewer, may stop it); reused, still vic.
+	if warm.LaunchedBy != "" || warm.LaunchedByID != 0 {
+		t.Errorf("the warm launch is someone's: %q %d", warm.LaunchedBy, warm.LaunchedByID)
+	}
+	_, hash := catalog.NewUserToken()
+	vic, err := st.CreateUser(ctx, store.NewUser{Name: "vic", Role: catalog.RoleViewer, TokenHash: hash})
+	if err != nil {
+		t.Fatal(err)
+	}
+	asVic := catalog.WithActor(ctx, *vic)
+	got, origin, err := st.BeginLaunch(asVic, req)
 	if err != nil || origin != store.LaunchAttached || got.ID != warm.ID || got.Warm || got.ExpiresAt == nil || got.Status != catalog.LaunchRunning {
 		t.Fatalf("attach: %v %v %+v", err, origin, got)
+	}
+	if got.LaunchedBy != "vic" || got.LaunchedByID != vic.ID {
+		t.Errorf("attached by vic: launched by %q (%d)", got.LaunchedBy, got.LaunchedByID)
+	}
+	if id, name, err := st.LaunchStarter(ctx, warm.ID); err != nil || id != vic.ID || name != "vic" {
+		t.Errorf("starter of %d: %d %q %v", warm.ID, id, name, err)
+	}
+	if _, _, err := st.LaunchStarter(ctx, 1<<40); !errors.Is(err, catalog.ErrNotFound) {
+		t.Errorf("starter of a missing launch: %v", err)
 	}
 	if d := time.Until(*got.ExpiresAt); d < 9*time.Minute || d > 11*time.Minute {
 		t.Errorf("attached launch expires in %v, want the request's TTL", d)
 	}
 	// The next request reuses the attached launch: it is the active one.
 	next, origin, err := st.BeginLaunch(ctx, req)
-	if err != nil || origin != store.LaunchReused || next.ID != warm.ID {
+	if err != nil || origin != store.LaunchReused || next.ID != warm.ID || next.LaunchedBy != "vic" {
 		t.Fatalf("after attach: %v %v %+v", err, origin, next)
 	}
 	evs, err := st.Events(ctx, store.EventFilter{Topics: []string{"launch"}})
@@ -240,6 +260,17 @@ func TestWarmLaunchIsAttachedOnce(t *testing.T) {
 	}
 	if err := json.Unmarshal(last.Data, &data); err != nil || last.Type != "launch.running" || !data.Attached {
 		t.Errorf("last event %s %s, want launch.running with attached", last.Type, last.Data)
+	}
+	// A new launch is its asker's; the account's removal leaves it no one's.
+	fresh, _, err := st.BeginLaunch(asVic, store.NewLaunch{RepositoryID: repo.ID, BuildID: build, Profile: "medium", Runner: "r1", TTL: time.Minute})
+	if err != nil || fresh.LaunchedByID != vic.ID {
+		t.Fatalf("vic's new launch: %+v, %v", fresh, err)
+	}
+	if _, err := st.DeleteUser(ctx, "vic", ""); err != nil {
+		t.Fatal(err)
+	}
+	if l, err := st.Launch(ctx, fresh.ID); err != nil || l.LaunchedBy != "" || l.LaunchedByID != 0 {
+		t.Errorf("vic's launch after vic left: %+v, %v", l, err)
 	}
 }
 

@@ -153,7 +153,7 @@ func (s *Store) CreateRepository(ctx context.Context, in NewRepository) (*catalo
 			if err := syncTagArray(ctx, tx, id); err != nil {
 				return err
 			}
-			if _, err := tx.Exec(ctx, `INSERT INTO ingestion_events (repository_id, status, message) VALUES ($1, 'queued', 'registered')`, id); err != nil {
+			if _, err := tx.Exec(ctx, `INSERT INTO ingestion_events (repository_id, status, message, actor) VALUES ($1, 'queued', 'registered', $2)`, id, catalog.ActorName(ctx)); err != nil {
 				return mapError(err)
 			}
 			_, err = insertEvent(ctx, tx, EventSpec{Type: "repository.created", Subject: slug, Data: map[string]any{

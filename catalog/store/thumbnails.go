@@ -119,9 +119,9 @@ func (s *Store) AddTimelineWarning(ctx context.Context, repoID int64, source, me
 		var slug string
 		var step int64
 		err := tx.QueryRow(ctx, `
-			INSERT INTO ingestion_events (repository_id, status, message)
-			SELECT id, $2, $3 FROM repositories WHERE id = $1
-			RETURNING id, (SELECT slug FROM repositories WHERE id = $1)`, repoID, catalog.TimelineWarning, message).Scan(&step, &slug)
+			INSERT INTO ingestion_events (repository_id, status, message, actor)
+			SELECT id, $2, $3, $4 FROM repositories WHERE id = $1
+			RETURNING id, (SELECT slug FROM repositories WHERE id = $1)`, repoID, catalog.TimelineWarning, message, catalog.ActorName(ctx)).Scan(&step, &slug)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return &catalog.NotFoundError{Kind: "repository", Key: fmt.Sprint(repoID)}
 		}

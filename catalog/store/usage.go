@@ -231,8 +231,10 @@ const usagePruneBatch = 10000
 // PruneUsage deletes the daily usage older than retention, and the visitor
 // hashes and their keys of every day before yesterday (UTC): once a day is
 // over and late batches had their chance, only its counts remain. It
-// returns how many daily rows it deleted. The trending scores stay as
-// they are: what is pruned had decayed to nothing long before.
+// returns how many daily rows it deleted. The trending scores of the
+// repositories that lost rows are rewritten in the same transaction, so a
+// score never counts history that is gone (an app whose only use was
+// pruned has no score again, as if never used).
 func (s *Store) PruneUsage(ctx context.Context, retention time.Duration, now time.Time) (int64, error) {
 	if retention <= 0 {
 		return 0, fmt.Errorf("prune usage: retention %s: want a positive duration", retention)
@@ -246,6 +248,28 @@ func (s *Store) PruneUsage(ctx context.Context, retention time.Duration, now tim
 		return 0, fmt.Errorf("prune usage keys: %w", mapError(err))
 	}
 	cutoff := catalog.UsageDayOf(now.Add(-retention))
-	return s.deleteInBatches(ctx, "prune usage", usagePruneBatch, `
-		DELETE FROM usage_days WHERE ctid IN (SELECT ctid FROM usage_days WHERE day < $1 LIMIT $2)`, cutoff)
+	var total int64
+	for {
+		var n int64
+		err := s.inTx(ctx, func(tx pgx.Tx) error {
+			ids, err := column[int64](ctx, tx, `
+				WITH gone AS (
+					DELETE FROM usage_days WHERE ctid IN (SELECT ctid FROM usage_days WHERE day < $1 LIMIT $2)
+					RETURNING repository_id)
+				SELECT repository_id FROM gone`, cutoff, usagePruneBatch)
+			if err != nil {
+				return err
+			}
+			n = int64(len(ids))
+			slices.Sort(ids)
+			return updateTrends(ctx, tx, slices.Compact(ids))
+		})
+		if err != nil {
+			return total, fmt.Errorf("prune usage: %w", err)
+		}
+		total += n
+		if n < usagePruneBatch {
+			return total, nil
+		}
+	}
 }

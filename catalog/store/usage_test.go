@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"errors"
+	"math"
 	"slices"
 	"strings"
 	"testing"
@@ -200,6 +201,49 @@ func TestSortTermsAreChecked(t *testing.T) {
 		_, err := st.Search(context.Background(), store.SearchOptions{Query: q})
 		if !errors.Is(err, catalog.ErrInvalid) || !strings.Contains(err.Error(), msg) {
 			t.Errorf("%q: %v, want invalid saying %q", q, err, msg)
+		}
+	}
+}
+
+// TestPruningUsageRewritesTrends: usage past the retention goes, and with
+// it what it gave to the trending score; the others' scores stay.
+func TestPruningUsageRewritesTrends(t *testing.T) {
+	st := craftedHistory(t)
+	ctx := context.Background()
+	trends := func() map[string]float64 {
+		rows, err := st.Pool().Query(ctx, `SELECT slug, trend FROM repositories`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]float64{}
+		for rows.Next() {
+			var slug string
+			var trend float64
+			if err := rows.Scan(&slug, &trend); err != nil {
+				t.Fatal(err)
+			}
+			out[slug] = trend
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	before := trends()
+	if math.IsInf(before["old"], -1) {
+		t.Fatalf("old has no score before pruning: %v", before)
+	}
+	n, err := st.PruneUsage(ctx, 30*24*time.Hour, time.Now())
+	if err != nil || n != 1 {
+		t.Fatalf("prune: %d rows, %v; want old's one", n, err)
+	}
+	after := trends()
+	if !math.IsInf(after["old"], -1) {
+		t.Errorf("old's trend after its only usage was pruned: %v, want -Infinity", after["old"])
+	}
+	for _, slug := range []string{"recent", "visited", "idle"} {
+		if after[slug] != before[slug] {
+			t.Errorf("%s's trend changed from %v to %v", slug, before[slug], after[slug])
 		}
 	}
 }

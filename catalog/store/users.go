@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/appstore-dev/appstore/catalog"
 	"github.com/jackc/pgx/v5"
@@ -151,28 +152,91 @@ func (s *Store) ReplaceUserToken(ctx context.Context, name, tokenHash string) (*
 	return u, nil
 }
 
-// DeleteUser removes an account: its token stops working at once. The apps
-// it owns keep its name as owner until an admin hands them over (ownedApps
-// says how many). The built-in actors cannot be removed.
-func (s *Store) DeleteUser(ctx context.Context, name string) (ownedApps int64, err error) {
+// DeleteUser removes an account: its token stops working at once. An
+// account that owns apps is removed only with reassignTo, the user (an
+// account or a built-in actor) who takes them over in the same transaction,
+// each with a repository.updated event as `appstore edit --owner` writes;
+// without it the removal is a *catalog.ConflictError that says how many
+// apps and what to run, and nothing changes (an app never keeps the name
+// of a removed account as owner, which a new account of that name would
+// inherit). handedOver counts the apps reassigned. The user's stars go
+// with it (the star counts follow) and the trending scores of the apps it
+// starred are rewritten; its comments stay, by a removed user. The
+// built-in actors cannot be removed.
+func (s *Store) DeleteUser(ctx context.Context, name, reassignTo string) (handedOver int64, err error) {
 	err = s.inTx(ctx, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `DELETE FROM users WHERE name = $1 AND NOT builtin`, name)
+		var id int64
+		err := tx.QueryRow(ctx, `SELECT id FROM users WHERE name = $1 AND NOT builtin FOR UPDATE`, name).Scan(&id)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return s.noAccount(ctx, tx, name)
+		}
 		if err != nil {
 			return mapError(err)
 		}
-		if tag.RowsAffected() == 0 {
-			return s.noAccount(ctx, tx, name)
+		owned, err := column[string](ctx, tx, `SELECT slug FROM repositories WHERE owned_by = $1 ORDER BY slug FOR UPDATE`, name)
+		if err != nil {
+			return err
 		}
-		if err := tx.QueryRow(ctx, `SELECT count(*) FROM repositories WHERE owned_by = $1`, name).Scan(&ownedApps); err != nil {
+		if reassignTo == name {
+			return catalog.Invalid("reassign", "%s cannot take over its own apps while it is removed: name another user", name)
+		}
+		if reassignTo != "" {
+			var known bool
+			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM users WHERE name = $1)`, reassignTo).Scan(&known); err != nil {
+				return mapError(err)
+			}
+			if !known {
+				return catalog.Invalid("reassign", "there is no user %q to take over %s's apps: `appstore users ls` lists them", reassignTo, name)
+			}
+		}
+		if len(owned) > 0 && reassignTo == "" {
+			return &catalog.ConflictError{Message: fmt.Sprintf(
+				"%s owns %d app(s) (%s): hand them over as it goes with `appstore users rm %s --reassign <user>`, or one by one with `appstore edit <slug> --owner <user>`",
+				name, len(owned), listSome(owned, 3), name)}
+		}
+		starred, err := column[int64](ctx, tx, `SELECT repository_id FROM stars WHERE user_id = $1`, id)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM users WHERE id = $1`, id); err != nil {
 			return mapError(err)
 		}
-		_, err = insertEvent(ctx, tx, EventSpec{Type: "user.deleted", Subject: "user:" + name, Data: map[string]any{"name": name, "owned_apps": ownedApps}})
+		// The stars went with the row (ON DELETE CASCADE; the trigger
+		// counted them down): the scores they fed are rewritten.
+		if err := updateTrends(ctx, tx, starred); err != nil {
+			return err
+		}
+		for _, slug := range owned {
+			var repoID int64
+			if err := tx.QueryRow(ctx, `UPDATE repositories SET owned_by = $2, updated_at = now() WHERE slug = $1 RETURNING id`, slug, reassignTo).Scan(&repoID); err != nil {
+				return mapError(err)
+			}
+			if _, err := insertEvent(ctx, tx, EventSpec{Type: "repository.updated", Subject: slug, Data: map[string]any{
+				"id": repoID, "slug": slug, "changed": []string{"owned_by"}, "owned_by": reassignTo, "previous_owner": name,
+			}}); err != nil {
+				return err
+			}
+		}
+		handedOver = int64(len(owned))
+		data := map[string]any{"name": name, "owned_apps": handedOver}
+		if reassignTo != "" {
+			data["reassigned_to"] = reassignTo
+		}
+		_, err = insertEvent(ctx, tx, EventSpec{Type: "user.deleted", Subject: "user:" + name, Data: data})
 		return err
 	})
 	if err != nil {
 		return 0, fmt.Errorf("remove user %q: %w", name, err)
 	}
-	return ownedApps, nil
+	return handedOver, nil
+}
+
+// listSome joins the first n of items, with "…" when there are more.
+func listSome(items []string, n int) string {
+	if len(items) <= n {
+		return strings.Join(items, ", ")
+	}
+	return strings.Join(items[:n], ", ") + ", …"
 }
 
 // noAccount is the error for name when it is not an account: a built-in
@@ -211,6 +275,21 @@ func (s *Store) BuildOwner(ctx context.Context, id int64) (string, error) {
 		return "", fmt.Errorf("owner of build %d: %w", id, mapError(err))
 	}
 	return owner, nil
+}
+
+// LaunchStarter returns the users row of who started launch id (0 for
+// the daemon's own launches and a removed account) and its name.
+func (s *Store) LaunchStarter(ctx context.Context, id int64) (userID int64, name string, err error) {
+	err = s.pool.QueryRow(ctx, `
+		SELECT coalesce(l.launched_by, 0), coalesce(u.name, '')
+		FROM launches l LEFT JOIN users u ON u.id = l.launched_by WHERE l.id = $1`, id).Scan(&userID, &name)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, "", &catalog.NotFoundError{Kind: "launch", Key: strconv.FormatInt(id, 10)}
+	}
+	if err != nil {
+		return 0, "", fmt.Errorf("who started launch %d: %w", id, mapError(err))
+	}
+	return userID, name, nil
 }
 
 // setOwner makes the user name the owner of repository id; name must be a

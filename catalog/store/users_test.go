@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/appstore-dev/appstore/catalog"
@@ -76,7 +77,7 @@ func TestUsersInTheStore(t *testing.T) {
 		if err != nil || !b.Builtin || b.Role != catalog.RoleAdmin || b.ID == 0 {
 			t.Errorf("built-in %s: %+v, %v", name, b, err)
 		}
-		if _, err := st.DeleteUser(ctx, name); !isInvalid(err) {
+		if _, err := st.DeleteUser(ctx, name, ""); !isInvalid(err) {
 			t.Errorf("remove %s: %v, want invalid", name, err)
 		}
 		_, h := catalog.NewUserToken()
@@ -104,12 +105,31 @@ func TestUsersInTheStore(t *testing.T) {
 	if owner, err := st.RepositoryOwner(ctx, slug); err != nil || owner != "mia" {
 		t.Errorf("owner: %q, %v", owner, err)
 	}
-	n, err := st.DeleteUser(ctx, "mia")
-	if err != nil || n != 1 {
-		t.Errorf("remove mia: %d owned, %v; want 1", n, err)
+	// An owner of apps goes only with someone to take them over; a
+	// refusal names the apps and what to run, and changes nothing.
+	_, err = st.DeleteUser(ctx, "mia", "")
+	var conflict *catalog.ConflictError
+	if !errors.As(err, &conflict) || !strings.Contains(err.Error(), "mia owns 1 app(s) (dash)") || !strings.Contains(err.Error(), "appstore users rm mia --reassign <user>") {
+		t.Errorf("remove mia, who owns dash: %v, want a conflict naming dash and --reassign", err)
 	}
-	if r, err := st.Repository(ctx, slug); err != nil || r.OwnedBy != "mia" {
-		t.Errorf("after mia left, dash: %+v, %v", r, err)
+	for who, msg := range map[string]string{"ghost": `no user "ghost"`, "mia": "its own apps"} {
+		if _, err := st.DeleteUser(ctx, "mia", who); !isInvalid(err) || !strings.Contains(err.Error(), msg) {
+			t.Errorf("remove mia for %s: %v, want invalid saying %q", who, err, msg)
+		}
+	}
+	if u, err := st.User(ctx, "mia"); err != nil || u.ID == 0 {
+		t.Fatalf("mia after the refusals: %+v, %v", u, err)
+	}
+	n, err := st.DeleteUser(ctx, "mia", catalog.TokenUser)
+	if err != nil || n != 1 {
+		t.Errorf("remove mia for admin: %d handed over, %v; want 1", n, err)
+	}
+	if r, err := st.Repository(ctx, slug); err != nil || r.OwnedBy != catalog.TokenUser || r.RegisteredBy == catalog.TokenUser {
+		t.Errorf("after mia left, dash: %+v, %v; want owned by admin", r, err)
+	}
+	evs, err := st.Events(ctx, store.EventFilter{Subject: slug})
+	if err != nil || len(evs) == 0 || evs[len(evs)-1].Type != "repository.updated" || !strings.Contains(string(evs[len(evs)-1].Data), `"owned_by": "admin"`) || !strings.Contains(string(evs[len(evs)-1].Data), `"previous_owner": "mia"`) {
+		t.Errorf("events of dash: %+v, %v; want repository.updated to admin last", evs, err)
 	}
 	if has, err := st.HasUsers(ctx); err != nil || has {
 		t.Errorf("has users after the last left: %v, %v", has, err)

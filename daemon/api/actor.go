@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -28,6 +29,9 @@ type Users interface {
 	// build's app; catalog.ErrNotFound when there is no such thing.
 	RepositoryOwner(ctx context.Context, slug string) (string, error)
 	BuildOwner(ctx context.Context, id int64) (string, error)
+	// LaunchStarter returns the users row (0: the daemon, or a removed
+	// account) and name of who started a launch.
+	LaunchStarter(ctx context.Context, id int64) (userID int64, name string, err error)
 }
 
 // Who sends a request (Guard.identify):
@@ -185,6 +189,11 @@ func (g *Guard) authorize(w http.ResponseWriter, r *http.Request, kind guardKind
 			return r, false
 		}
 	}
+	if kind == ownLaunch && !actor.Can(catalog.RoleMember) {
+		if refused := g.notStarter(w, r, actor); refused {
+			return r, false
+		}
+	}
 	if kind == self && !actor.Can(catalog.RoleAdmin) && r.PathValue("name") != actor.Name {
 		respond.WriteError(w, r, respond.Errorf(http.StatusForbidden, apitype.CodeForbidden,
 			"%s may replace only its own token, not %s's: ask an admin", actor.Name, r.PathValue("name")))
@@ -225,6 +234,37 @@ func (g *Guard) ownerOf(r *http.Request) (owner, what string, err error) {
 	return "", "", fmt.Errorf("api: route %s names no app to check the owner of", r.Pattern)
 }
 
+// notStarter refuses (and reports true) a viewer's request about a launch
+// it did not start (the path's {id}); a launch that does not exist is the
+// handler's to report.
+func (g *Guard) notStarter(w http.ResponseWriter, r *http.Request, actor catalog.User) bool {
+	if g.Users == nil {
+		respond.WriteError(w, r, fmt.Errorf("api: the guard has no users to ask who started launch %s", r.PathValue("id")))
+		return true
+	}
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil {
+		return false // the handler refuses the id
+	}
+	starter, name, err := g.Users.LaunchStarter(r.Context(), id)
+	switch {
+	case errors.Is(err, catalog.ErrNotFound):
+		return false
+	case err != nil:
+		respond.WriteError(w, r, err)
+		return true
+	case starter != 0 && starter == actor.ID:
+		return false
+	}
+	by := name
+	if by == "" {
+		by = "appstored itself (a wake, the warm pool, a redeploy) or by an account since removed"
+	}
+	respond.WriteError(w, r, respond.Errorf(http.StatusForbidden, apitype.CodeForbidden,
+		"%s is %s %s and may stop only the launches it started; launch %d was started by %s: ask a member or an admin", actor.Name, article(actor.Role), actor.Role, id, by))
+	return true
+}
+
 func ownerOrNobody(owner string) string {
 	if owner == "" {
 		return "no one (registered before accounts)"
@@ -242,7 +282,7 @@ func article(r catalog.Role) string {
 // minRole is the weakest role that may use a route of kind k.
 func (k guardKind) minRole() catalog.Role {
 	switch k {
-	case launching, websocket, self:
+	case launching, websocket, self, ownLaunch:
 		return catalog.RoleViewer
 	case adminOnly:
 		return catalog.RoleAdmin
@@ -255,7 +295,7 @@ func (k guardKind) needs() string {
 	switch k {
 	case adminOnly:
 		return "only admins may do this"
-	case launching, websocket, self:
+	case launching, websocket, self, ownLaunch:
 		return "this needs a viewer, member or admin"
 	}
 	return "changing the catalog needs a member or an admin"

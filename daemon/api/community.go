@@ -17,7 +17,7 @@ type CommunityStore interface {
 	UsageStats(ctx context.Context, slug string, days int, now time.Time) (*catalog.UsageStats, error)
 	SetStar(ctx context.Context, slug string, userID int64, on bool) (*catalog.StarState, error)
 	StarState(ctx context.Context, slug string, userID int64) (*catalog.StarState, error)
-	AddComment(ctx context.Context, slug, author, body string) (*catalog.Comment, error)
+	AddComment(ctx context.Context, slug string, author catalog.User, body string) (*catalog.Comment, error)
 	Comment(ctx context.Context, id int64) (*catalog.Comment, error)
 	Comments(ctx context.Context, slug string, limit int) ([]catalog.Comment, error)
 	DeleteComment(ctx context.Context, id int64) error
@@ -133,7 +133,7 @@ func (h *Community) addComment(w http.ResponseWriter, r *http.Request) {
 		respond.WriteError(w, r, err)
 		return
 	}
-	c, err := h.Store.AddComment(r.Context(), r.PathValue("slug"), actor.Name, req.Body)
+	c, err := h.Store.AddComment(r.Context(), r.PathValue("slug"), actor, req.Body)
 	if err != nil {
 		respond.WriteError(w, r, err)
 		return
@@ -158,9 +158,9 @@ func (h *Community) deleteComment(w http.ResponseWriter, r *http.Request) {
 		respond.WriteError(w, r, err)
 		return
 	}
-	if c.Author != actor.Name && !actor.Can(catalog.RoleAdmin) {
+	if !c.WrittenBy(actor) && !actor.Can(catalog.RoleAdmin) {
 		respond.WriteError(w, r, respond.Errorf(http.StatusForbidden, apitype.CodeForbidden,
-			"comment %d is %s's: only its author or an admin may remove it", id, c.Author))
+			"comment %d is %s's: only its author or an admin may remove it", id, c.AuthorLabel()))
 		return
 	}
 	if err := h.Store.DeleteComment(r.Context(), id); err != nil {

@@ -83,6 +83,30 @@ func TestCommentRemovalByRole(t *testing.T) {
 	if code, b := do("ann", "DELETE", "/api/v1/comments/x", ""); code != http.StatusBadRequest {
 		t.Errorf("a bad id: %d %s", code, b)
 	}
+
+	// ann's account goes and a new ann comes: the comment stays the old
+	// ann's, shown as a removed user's, and the new ann may not remove it.
+	if code, b := do("admin", "DELETE", "/api/v1/users/ann", ""); code != http.StatusOK {
+		t.Fatalf("remove ann: %d %s", code, b)
+	}
+	token, hash := catalog.NewUserToken()
+	if _, err := st.CreateUser(ctx, store.NewUser{Name: "ann", Role: catalog.RoleMember, TokenHash: hash}); err != nil {
+		t.Fatal(err)
+	}
+	tokens["ann"] = token
+	code, b := do("", "GET", "/api/v1/repositories/dash/comments", "")
+	var list apitype.CommentList
+	if code != http.StatusOK || json.Unmarshal(b, &list) != nil || len(list.Comments) != 1 || list.Comments[0].ID != id ||
+		list.Comments[0].Author != "ann" || !list.Comments[0].AuthorRemoved || !strings.Contains(string(b), `"author_removed":true`) {
+		t.Fatalf("comments after ann's removal: %d %s", code, b)
+	}
+	if code, b := do("ann", "DELETE", fmt.Sprintf("/api/v1/comments/%d", id), ""); code != http.StatusForbidden || !strings.Contains(errorOf(t, b).Message, "ann (removed user)") {
+		t.Errorf("the new ann removes the old ann's comment: %d %s, want 403 naming the removed user", code, b)
+	}
+	id = comment()
+	if code, b := do("ann", "DELETE", fmt.Sprintf("/api/v1/comments/%d", id), ""); code != http.StatusNoContent {
+		t.Errorf("the new ann removes her own comment: %d %s", code, b)
+	}
 	if code, b := do("ann", "POST", "/api/v1/repositories/dash/comments", `{"body":"  "}`); code != http.StatusBadRequest || errorOf(t, b).Field != "body" {
 		t.Errorf("an empty comment: %d %s", code, b)
 	}

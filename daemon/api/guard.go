@@ -107,10 +107,13 @@ const (
 	// self: mutating, on one account (the path's {name}): its own user,
 	// whatever its role, or an admin.
 	self
+	// ownLaunch: mutating, on one launch (the path's {id}): members and
+	// admins any, a viewer only the launches it started.
+	ownLaunch
 )
 
 func (k guardKind) String() string {
-	return [...]string{"read", "mutating", "service-token", "signed", "websocket", "by-method", "launching", "owned", "admin", "self"}[k]
+	return [...]string{"read", "mutating", "service-token", "signed", "websocket", "by-method", "launching", "owned", "admin", "self", "own-launch"}[k]
 }
 
 // Hosts refuses a request whose Host is not a name of this daemon, then
@@ -133,7 +136,7 @@ func (g *Guard) guard(kind guardKind, h http.HandlerFunc) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
 			h(w, g.withLazyActor(r))
 		}
-	case mutating, launching, owned, adminOnly, self:
+	case mutating, launching, owned, adminOnly, self, ownLaunch:
 		return func(w http.ResponseWriter, r *http.Request) {
 			if g.originRefused(w, r) {
 				return

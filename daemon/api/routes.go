@@ -74,7 +74,7 @@ func (s *Server) routes() []route {
 		{POST, "/api/v1/repositories/{slug}/launches", launching, launches.create},
 		{GET, "/api/v1/launches", read, launches.list},
 		{GET, "/api/v1/launches/{id}", read, launches.get},
-		{DELETE, "/api/v1/launches/{id}", mutating, launches.stop},
+		{DELETE, "/api/v1/launches/{id}", ownLaunch, launches.stop},
 		{GET, "/api/v1/launches/{id}/logs", read, launches.logs},
 
 		// An app's variables and secrets (appconfig.go): no route answers

@@ -16,7 +16,7 @@ type AccountStore interface {
 	Users(ctx context.Context) ([]catalog.User, error)
 	CreateUser(ctx context.Context, in store.NewUser) (*catalog.User, error)
 	ReplaceUserToken(ctx context.Context, name, tokenHash string) (*catalog.User, error)
-	DeleteUser(ctx context.Context, name string) (ownedApps int64, err error)
+	DeleteUser(ctx context.Context, name, reassignTo string) (handedOver int64, err error)
 	HasUsers(ctx context.Context) (bool, error)
 }
 
@@ -116,7 +116,8 @@ func (h *Accounts) token(w http.ResponseWriter, r *http.Request) {
 	respond.JSON(w, http.StatusOK, apitype.UserToken{User: *u, Token: token})
 }
 
-// delete is DELETE /api/v1/users/{name}.
+// delete is DELETE /api/v1/users/{name}?reassign=<user>: the apps the
+// account owns go to reassign; without it, owning apps is a conflict.
 func (h *Accounts) delete(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
 	if actor, err := catalog.ActorFrom(r.Context()); err == nil && actor.Name == name {
@@ -124,10 +125,15 @@ func (h *Accounts) delete(w http.ResponseWriter, r *http.Request) {
 			"%s cannot remove itself: another admin removes it (so that a daemon is never left without the admin who asked)", name))
 		return
 	}
-	owned, err := h.Store.DeleteUser(r.Context(), name)
+	reassign := r.URL.Query().Get("reassign")
+	owned, err := h.Store.DeleteUser(r.Context(), name, reassign)
 	if err != nil {
 		respond.WriteError(w, r, err)
 		return
 	}
-	respond.JSON(w, http.StatusOK, apitype.UserRemoved{Name: name, OwnedApps: owned})
+	out := apitype.UserRemoved{Name: name, OwnedApps: owned}
+	if owned > 0 {
+		out.ReassignedTo = reassign
+	}
+	respond.JSON(w, http.StatusOK, out)
 }

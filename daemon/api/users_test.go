@@ -170,20 +170,31 @@ func TestAccountsAndTokensAreNeverStored(t *testing.T) {
 		t.Errorf("users: %+v, %v", list, err)
 	}
 	asAda := (&client.Client{BaseURL: srv.URL}).WithToken(ada.Token)
-	if _, err := asAda.DeleteUser(ctx, "ada"); !client.IsConflict(err) {
+	if _, err := asAda.DeleteUser(ctx, "ada", client.DeleteUserOptions{}); !client.IsConflict(err) {
 		t.Errorf("ada removes herself: %v, want a conflict", err)
 	}
-	if _, err := asAda.DeleteUser(ctx, catalog.LocalUser); !client.IsInvalid(err) || !strings.Contains(err.Error(), "built-in") {
+	if _, err := asAda.DeleteUser(ctx, catalog.LocalUser, client.DeleteUserOptions{}); !client.IsInvalid(err) || !strings.Contains(err.Error(), "built-in") {
 		t.Errorf("removing the built-in local user: %v, want invalid", err)
 	}
-	removed, err := asAda.DeleteUser(ctx, "mia")
-	if err != nil || removed.OwnedApps != 0 {
-		t.Errorf("remove mia: %+v, %v", removed, err)
+	// mia owns dash again: she goes only with someone to take it over.
+	ownerMia := "mia"
+	if _, err := asAda.UpdateRepository(ctx, "dash", client.UpdateRepositoryRequest{OwnedBy: &ownerMia}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := asAda.DeleteUser(ctx, "mia", client.DeleteUserOptions{}); !client.IsConflict(err) || !strings.Contains(err.Error(), "mia owns 1 app(s) (dash)") || !strings.Contains(err.Error(), "--reassign <user>") {
+		t.Errorf("remove mia, who owns dash: %v, want a conflict naming dash and --reassign", err)
+	}
+	removed, err := asAda.DeleteUser(ctx, "mia", client.DeleteUserOptions{Reassign: "ada"})
+	if err != nil || removed.OwnedApps != 1 || removed.ReassignedTo != "ada" {
+		t.Errorf("remove mia for ada: %+v, %v", removed, err)
+	}
+	if r, err := asAda.Repository(ctx, "dash"); err != nil || r.OwnedBy != "ada" {
+		t.Errorf("dash after mia left: %+v, %v; want owned by ada", r, err)
 	}
 	if _, err := asMia.Whoami(ctx); !isStatus(err, http.StatusUnauthorized) {
 		t.Errorf("whoami with a removed user's token: %v, want 401", err)
 	}
-	if _, err := asAda.DeleteUser(ctx, "mia"); !client.IsNotFound(err) {
+	if _, err := asAda.DeleteUser(ctx, "mia", client.DeleteUserOptions{}); !client.IsNotFound(err) {
 		t.Errorf("removing mia twice: %v, want not found", err)
 	}
 }

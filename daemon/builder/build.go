@@ -267,6 +267,7 @@ func (w *Worker) Cancel(buildID int64) bool {
 
 // Handle is the queue.Handler of queue.KindBuild jobs.
 func (w *Worker) Handle(ctx context.Context, job queue.Job) error {
+	ctx = catalog.WithCause(ctx, catalog.CauseBuild)
 	if job.Kind != queue.KindBuild || job.BuildID <= 0 {
 		return queue.Permanent(fmt.Errorf("build worker got a %s job without a build id", job.Kind))
 	}

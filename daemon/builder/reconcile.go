@@ -12,6 +12,7 @@ import (
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/image"
 
+	"github.com/appstore-dev/appstore/catalog"
 	"github.com/appstore-dev/appstore/daemon/queue"
 	"github.com/appstore-dev/appstore/daemon/registry"
 	"github.com/appstore-dev/appstore/internal/textutil"
@@ -55,6 +56,7 @@ func (w *Worker) RunReconciler(ctx context.Context) {
 // enqueued again. Enqueueing a build that already has a job is harmless:
 // the queue keeps one job per build.
 func (w *Worker) Reconcile(ctx context.Context) error {
+	ctx = catalog.WithCause(ctx, catalog.CauseReconcile)
 	requeued, failed, err := w.store.RecoverBuilds(ctx, w.opts.MaxAttempts)
 	if err != nil {
 		return err

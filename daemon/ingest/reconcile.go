@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/appstore-dev/appstore/catalog"
 	"github.com/appstore-dev/appstore/daemon/queue"
 )
 
@@ -24,6 +25,7 @@ type ReconcileResult struct {
 // where builds run (the runner role), so it never enqueues a build into a
 // process that cannot run it.
 func (w *Worker) Reconcile(ctx context.Context, startup bool) (ReconcileResult, error) {
+	ctx = catalog.WithCause(ctx, catalog.CauseReconcile)
 	var res ReconcileResult
 	ids, err := w.st.StaleIngestions(ctx, startup, 1000)
 	if err != nil {

@@ -68,6 +68,7 @@ func (w *Worker) RunSync(ctx context.Context) {
 // Dockerfile); a failure before any commit was read (unreachable, too
 // large) waits for a refresh instead of failing every interval.
 func (w *Worker) HandleSync(ctx context.Context, job queue.Job) error {
+	ctx = catalog.WithCause(ctx, catalog.CauseSync)
 	t, err := w.st.SyncTargetByID(ctx, job.RepositoryID)
 	if errors.Is(err, catalog.ErrNotFound) {
 		return nil

@@ -171,6 +171,7 @@ const maxRuns = 3
 
 // HandleIngest is the queue handler of KindIngest jobs.
 func (w *Worker) HandleIngest(ctx context.Context, job queue.Job) error {
+	ctx = catalog.WithCause(ctx, catalog.CauseIngest)
 	if job.RepositoryID == 0 {
 		return queue.Permanent(errors.New("ingest job without a repository id"))
 	}

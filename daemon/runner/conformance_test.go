@@ -210,6 +210,15 @@ func conformStopAndTTL(t *testing.T, rt runtimeCase) {
 	if resp, _ := h.get(h.previewURL("brief", "/")); resp.StatusCode != http.StatusServiceUnavailable {
 		t.Errorf("a stopped app answered %d", resp.StatusCode)
 	}
+	// Who did what: the user (the local user of this open daemon) launched
+	// and stopped; the daemon started the container and expired the first.
+	actors := h.eventActors("brief")
+	for _, want := range []string{"launch.starting local", "launch.running appstored:launch",
+		"launch.expired ttl appstored:ttl", "launch.stopped user local"} {
+		if !slices.Contains(actors, want) {
+			t.Errorf("no event %q among %q", want, actors)
+		}
+	}
 }
 
 func conformIdleWake(t *testing.T, rt runtimeCase) {
@@ -243,6 +252,13 @@ func conformIdleWake(t *testing.T, rt runtimeCase) {
 	}
 	if rt.name == "swarm" && ls[0].ContainerID != first.ContainerID {
 		t.Errorf("the wake made service %s; want the sleeping one (%s) scaled back to one", ls[0].ContainerID, first.ContainerID)
+	}
+	// The sleep and the wake are the daemon's, each with its cause.
+	actors := h.eventActors("nap")
+	for _, want := range []string{"launch.stopped idle appstored:idle", "launch.starting appstored:wake"} {
+		if !slices.Contains(actors, want) {
+			t.Errorf("no event %q among %q", want, actors)
+		}
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net"
@@ -224,6 +225,29 @@ func (h *harness) eventTypes(slug string) []string {
 	var out []string
 	for _, e := range evs {
 		out = append(out, e.Type)
+	}
+	return out
+}
+
+// eventActors lists the launch events of slug as "type actor" strings, a
+// stop's with its reason ("launch.stopped idle appstored:idle"), in order.
+func (h *harness) eventActors(slug string) []string {
+	h.t.Helper()
+	evs, err := h.st.Events(context.Background(), store.EventFilter{Topics: []string{"launch"}, Subject: slug})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	var out []string
+	for _, e := range evs {
+		var data struct {
+			Reason string `json:"reason"`
+		}
+		_ = json.Unmarshal(e.Data, &data)
+		s := e.Type
+		if data.Reason != "" {
+			s += " " + data.Reason
+		}
+		out = append(out, s+" "+e.Actor)
 	}
 	return out
 }

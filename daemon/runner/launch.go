@@ -442,7 +442,7 @@ func deathMessage(ins container.InspectResponse, output, when string) string {
 // it stores and prints safely.
 func (r *Runner) failLaunch(id int64, cid, msg string, exitCode *int) {
 	r.routes.remove(id)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(catalog.WithCause(context.Background(), catalog.CauseLaunch), 30*time.Second)
 	defer cancel()
 	if r.cfg.AppConfig != nil {
 		// The app's output may print its secrets: the message goes into
@@ -592,8 +592,9 @@ func (r *Runner) Stop(ctx context.Context, id int64) (*catalog.Launch, error) {
 func (r *Runner) stop(ctx context.Context, id int64, final catalog.LaunchStatus, message, reason string) (*catalog.Launch, error) {
 	defer r.hold(id)()
 	// The stop goes on when the caller gives up: a half-stopped launch
-	// would wait for the reconciler.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.StopGrace+30*time.Second)
+	// would wait for the reconciler. Without a request behind it, its
+	// events name the reason as the daemon's cause (appstored:idle).
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(catalog.WithCause(ctx, reason)), r.cfg.StopGrace+30*time.Second)
 	defer cancel()
 	ev := map[string]any{"reason": reason}
 	l, changed, err := r.st.TransitionLaunch(ctx, id, store.LaunchChange{
@@ -819,6 +820,7 @@ func (r *Runner) redeployFailed(build int64) bool {
 // (replaceOlder, drain). The new launch keeps the old one's profile and what
 // was left of its time to live.
 func (r *Runner) redeploy(ctx context.Context) {
+	ctx = catalog.WithCause(ctx, catalog.CauseRedeploy)
 	ls, err := r.st.OutdatedLaunches(ctx, r.id)
 	if err != nil {
 		r.logger.Warn("find outdated launches", "err", err)

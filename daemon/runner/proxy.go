@@ -547,7 +547,8 @@ func (r *Runner) wake(w http.ResponseWriter, req *http.Request, slug string) *ro
 				slug, time.Since(f.at).Round(time.Second), f.message, retry, slug))
 		return nil
 	}
-	ctx := req.Context()
+	// A preview request carries no user: the launch is the daemon's.
+	ctx := catalog.WithCause(req.Context(), catalog.CauseWake)
 	if !r.mayWake(w, req, slug) {
 		return nil
 	}

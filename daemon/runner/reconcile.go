@@ -127,6 +127,7 @@ func (r *Runner) reconcileLoop(ctx context.Context) {
 // Launches that a start, stop or death of this process is handling are left
 // to it.
 func (r *Runner) reconcile(ctx context.Context) error {
+	ctx = catalog.WithCause(ctx, catalog.CauseReconcile)
 	cs, err := r.eng.list(ctx, r.id)
 	if err != nil {
 		return err

@@ -348,7 +348,10 @@ func New(cfg Config) (*Runner, error) {
 		redeployFailures: map[int64]time.Time{},
 	}
 	r.wakes.burst, r.wakes.interval = float64(cfg.WakeBurst), cfg.WakeInterval
-	r.ctx, r.cancel = context.WithCancel(context.Background())
+	// The runner's own work (starting, following and ending launches)
+	// writes its events as appstored:launch unless a request's actor or a
+	// more precise cause (stop's reason) says otherwise.
+	r.ctx, r.cancel = context.WithCancel(catalog.WithCause(context.Background(), catalog.CauseLaunch))
 	return r, nil
 }
 
@@ -445,6 +448,9 @@ func (r *Runner) Run(ctx context.Context) {
 		}
 		break
 	}
+	// The loops' own changes are the runner's (appstored:launch) unless a
+	// more precise cause (idle, ttl, reconcile, warm…) is set on the way.
+	ctx = catalog.WithCause(ctx, catalog.CauseLaunch)
 	loops := []func(context.Context){r.watchEvents, r.sweepLoop, r.reconcileLoop, r.warmLoop}
 	if r.cfg.PreviewOnly {
 		loops = []func(context.Context){r.sweepLoop} // request times only

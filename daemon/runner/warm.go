@@ -54,6 +54,7 @@ type warmWant struct {
 // is more launched now, a newer build succeeded) and starts the missing
 // ones.
 func (r *Runner) fillWarm(ctx context.Context) {
+	ctx = catalog.WithCause(ctx, catalog.CauseWarm)
 	r.mu.Lock()
 	closing := r.closing
 	r.mu.Unlock()

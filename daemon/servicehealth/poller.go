@@ -165,6 +165,7 @@ func (p *Poller) lease() time.Duration { return 2*p.cfg.Timeout + 10*time.Second
 // Run polls until ctx is done, then waits for the checks in flight (which
 // ctx cancels; their results are dropped and their leases expire).
 func (p *Poller) Run(ctx context.Context) {
+	ctx = catalog.WithCause(ctx, catalog.CauseHealth)
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	slots := make(chan struct{}, p.cfg.Concurrency)

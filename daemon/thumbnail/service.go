@@ -148,6 +148,7 @@ func (s *Service) next() (job, bool) {
 
 // Run captures the queued launches, one at a time, until ctx ends.
 func (s *Service) Run(ctx context.Context) {
+	ctx = catalog.WithCause(ctx, catalog.CauseThumbnail)
 	for {
 		j, ok := s.next()
 		if !ok {

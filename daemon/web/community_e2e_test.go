@@ -44,7 +44,7 @@ func TestWebViewStarsAndComments(t *testing.T) {
 	b.wait("the comment, as text", `(() => { const p = document.querySelector('.comments li[data-comment-id] .comment-body');
 		return p && p.textContent === `+"`"+markup+"`"+` && p.children.length === 0 && !document.querySelector('.comments img, .comments b'); })()`, short)
 
-	if _, err := d.Store.AddComment(catalog.WithActor(ctx, catalog.User{Name: "ann"}), "dash", "ann", "Seen from elsewhere\nsecond line"); err != nil {
+	if _, err := d.Store.AddComment(catalog.WithActor(ctx, catalog.User{Name: "ann"}), "dash", catalog.User{Name: "ann"}, "Seen from elsewhere\nsecond line"); err != nil {
 		t.Fatal(err)
 	}
 	b.wait("a comment from elsewhere arrives live, newest last", `(() => { const li = [...document.querySelectorAll('.comments li[data-comment-id]')];

@@ -81,7 +81,8 @@ export class Community {
   put(c) {
     if (this.list.querySelector(`li[data-comment-id="${c.id}"]`)) return;
     const li = h('li', {dataset: {commentId: String(c.id)}},
-      h('p', {class: 'comment-head'}, h('strong', {class: 'author'}, c.author), ' · ', timeEl(c.created_at),
+      h('p', {class: 'comment-head'}, h('strong', {class: 'author'}, c.author),
+        c.author_removed ? h('span', {class: 'removed'}, ' (removed user)') : null, ' · ', timeEl(c.created_at),
         ' ', h('button', {type: 'button', class: 'linklike', 'data-action': 'remove-comment',
           'aria-label': `Remove comment ${c.id} by ${c.author}`, on: {click: () => this.remove(c.id)}}, 'remove')),
       h('p', {class: 'comment-body'}, c.body));
