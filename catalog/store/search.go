@@ -231,10 +231,7 @@ FROM (
 	) m` + keyset + `
 	ORDER BY m.relevance DESC, ` + sel.order.orderBy("m") + `, m.id DESC LIMIT ` + b.arg(int64(limit+1)) + `
 ) p
-LEFT JOIN LATERAL (
-	SELECT id, status, commit_sha, image_tag, cached, completed_at
-	FROM builds WHERE repository_id = p.id ORDER BY id DESC LIMIT 1
-) b ON true
+` + latestBuildJoin + `
 ORDER BY p.relevance DESC, ` + sel.order.orderBy("p") + `, p.id DESC`
 	rows, err := s.searchQuery(ctx, sql, b.args...)
 	if err != nil {
@@ -316,10 +313,7 @@ FROM (
 	FROM repositories r` + whereClause(where) + `
 	ORDER BY ` + sel.order.orderBy("r", sel.order.columns...) + `, r.id DESC LIMIT ` + b.arg(int64(n)) + `
 ) p
-LEFT JOIN LATERAL (
-	SELECT id, status, commit_sha, image_tag, cached, completed_at
-	FROM builds WHERE repository_id = p.id ORDER BY id DESC LIMIT 1
-) b ON true
+` + latestBuildJoin + `
 ORDER BY ` + sel.order.orderBy("p") + `, p.id DESC`
 	rows, err := s.searchQuery(ctx, sql, b.args...)
 	if err != nil {
@@ -334,6 +328,13 @@ ORDER BY ` + sel.order.orderBy("p") + `, p.id DESC`
 const cardColumns = `(SELECT etag FROM thumbnails WHERE repository_id = p.id),
 	(SELECT metadata #>> '{hf,color_from}' FROM repositories WHERE id = p.id),
 	(SELECT metadata #>> '{hf,color_to}' FROM repositories WHERE id = p.id)`
+
+// latestBuildJoin joins each result of the page p to its repository's
+// newest build (b), which the result shows.
+const latestBuildJoin = `LEFT JOIN LATERAL (
+	SELECT id, status, commit_sha, image_tag, cached, completed_at
+	FROM builds WHERE repository_id = p.id ORDER BY id DESC LIMIT 1
+) b ON true`
 
 func deref(s *string) string {
 	if s == nil {

@@ -195,10 +195,7 @@ FROM (
 	) r` + whereClause(where) + `
 	ORDER BY ` + sel.order.orderBy("k", kcols...) + `, k.repository_id DESC LIMIT ` + b.arg(int64(limit+1)) + `
 ) p
-LEFT JOIN LATERAL (
-	SELECT id, status, commit_sha, image_tag, cached, completed_at
-	FROM builds WHERE repository_id = p.id ORDER BY id DESC LIMIT 1
-) b ON true
+` + latestBuildJoin + `
 ORDER BY ` + sel.order.orderBy("p") + `, p.id DESC`
 	rows, err := s.searchQuery(ctx, sql, b.args...)
 	if err != nil {
