@@ -137,4 +137,3 @@ func runBuilds(ctx context.Context, opts *BuildsOptions) error {
 	}
 	return t.render()
 }
-

@@ -383,7 +383,7 @@ func TestEventsStopOnARefusalOrWhenTheDaemonStaysAway(t *testing.T) {
 	}()
 	var attempts atomic.Int32
 	stopped := make(chan struct{})
-	var stoppedAt time.Time // written before stopped is closed
+	var stoppedAt time.Time      // written before stopped is closed
 	defer func() { <-stopped }() // before the cleanup's Shutdown
 	for e, err := range c.Events(ctx, client.EventsOptions{
 		Since:        client.SinceNow,

@@ -211,4 +211,3 @@ func trimBlank(lines []string) []string {
 	}
 	return lines
 }
-
