@@ -3,6 +3,7 @@ package catalog
 import (
 	"regexp"
 	"sort"
+	"strings"
 )
 
 // Bounds of a build's arguments (a compose service's build.args).
@@ -37,7 +38,7 @@ func CleanBuildArgs(args map[string]string) (map[string]string, []string) {
 	var dropped []string
 	for _, k := range keys {
 		v := args[k]
-		if !ValidBuildArgKey(k) || len(v) > MaxBuildArgValueLen || containsNUL(v) || len(out) >= MaxBuildArgs {
+		if !ValidBuildArgKey(k) || len(v) > MaxBuildArgValueLen || strings.IndexByte(v, 0) >= 0 || len(out) >= MaxBuildArgs {
 			dropped = append(dropped, k)
 			continue
 		}
@@ -47,13 +48,4 @@ func CleanBuildArgs(args map[string]string) (map[string]string, []string) {
 		out[k] = v
 	}
 	return out, dropped
-}
-
-func containsNUL(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] == 0 {
-			return true
-		}
-	}
-	return false
 }
