@@ -60,6 +60,9 @@ type swarmRuntime struct {
 	// network is the swarm-scoped network tasks join ("": none, the
 	// node's default bridge; swarm_network.go).
 	network string
+	// portMu makes picking a task's host port and creating its service
+	// one step (swarm_ports.go).
+	portMu sync.Mutex
 
 	mu     sync.Mutex
 	nodes  map[string]nodeAddr // node id → address, briefly cached
@@ -209,6 +212,13 @@ func (s *swarmRuntime) create(ctx context.Context, c containerSpec) (string, err
 	if id, ok := s.wake(ctx, c, spec); ok {
 		return id, nil
 	}
+	s.portMu.Lock()
+	defer s.portMu.Unlock()
+	port, err := s.publishedPort(ctx)
+	if err != nil {
+		return "", err
+	}
+	spec.EndpointSpec.Ports[0].PublishedPort = port
 	resp, err := s.cli.ServiceCreate(ctx, spec, swarm.ServiceCreateOptions{EncodedRegistryAuth: s.reg.EngineAuth()})
 	if err != nil && s.network != "" && strings.Contains(err.Error(), "network") && strings.Contains(err.Error(), "not found") {
 		// The apps' network was removed behind the runner's back (or the
