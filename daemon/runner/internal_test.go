@@ -205,13 +205,13 @@ func TestProbeTellsListeningFromProxyClosing(t *testing.T) {
 			c.Close()
 		}
 	}()
-	if probe(ctx, closer.Addr().String(), "x") {
+	if got := probe(ctx, closer.Addr().String(), "x"); got != probeNone {
 		t.Error("a connection closed without a byte counted as ready")
 	}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusTeapot) }))
 	defer srv.Close()
 	u, _ := url.Parse(srv.URL)
-	if !probe(ctx, u.Host, "x") {
+	if got := probe(ctx, u.Host, "x"); got != probeAnswered {
 		t.Error("an HTTP server answering 418 is not ready")
 	}
 	silent, _ := net.Listen("tcp", "127.0.0.1:0")
@@ -225,13 +225,13 @@ func TestProbeTellsListeningFromProxyClosing(t *testing.T) {
 			go func() { time.Sleep(3 * time.Second); c.Close() }()
 		}
 	}()
-	if !probe(ctx, silent.Addr().String(), "x") {
-		t.Error("a TCP server that holds the connection is not ready")
+	if got := probe(ctx, silent.Addr().String(), "x"); got != probeHeld {
+		t.Error("a TCP server that holds the connection is not seen holding it")
 	}
 	free, _ := net.Listen("tcp", "127.0.0.1:0")
 	addr := free.Addr().String()
 	free.Close()
-	if probe(ctx, addr, "x") {
+	if got := probe(ctx, addr, "x"); got != probeNone {
 		t.Error("a refused connection counted as ready")
 	}
 }

@@ -497,8 +497,17 @@ func (r *Runner) waitReady(ctx context.Context, cid, hostAddr string, port int, 
 		if ctx.Err() != nil {
 			return readyCancelled, container.InspectResponse{}
 		}
-		if probe(ctx, addr, host) {
+		switch probe(ctx, addr, host) {
+		case probeAnswered:
 			return readyOK, container.InspectResponse{}
+		case probeHeld:
+			// A held connection is also what Docker's port proxy does
+			// while it dials a container that is gone (a Swarm task that
+			// crashed and waits for its restart): ready only when the
+			// engine says the app runs.
+			if ins, err := r.eng.inspect(ctx, cid); err == nil && stateOf(ins) != nil && ins.State.Running && !ins.State.Restarting {
+				return readyOK, container.InspectResponse{}
+			}
 		}
 		if time.Since(lastInspect) > 200*time.Millisecond {
 			lastInspect = time.Now()
@@ -544,29 +553,41 @@ func (r *Runner) finalState(ctx context.Context, cid string, ins container.Inspe
 	return ins
 }
 
-// probe reports whether something serves on addr: an HTTP answer of any
-// status, any bytes of another protocol, or a connection held open without
-// an answer (a TCP server that waits for its client to speak). A
-// connection closed without a byte is not ready: that is what Docker's port
-// proxy does while nothing listens in the container.
-func probe(ctx context.Context, addr, host string) bool {
+// probeResult is what a readiness probe saw on the app's port.
+type probeResult int
+
+const (
+	probeNone     probeResult = iota // refused, or closed without a byte
+	probeAnswered                    // bytes came back: an HTTP answer or another protocol
+	probeHeld                        // the connection stayed open without an answer
+)
+
+// probe says whether something serves on addr: an HTTP answer of any
+// status or any bytes of another protocol (answered), or a connection held
+// open without an answer (held: a TCP server that waits for its client to
+// speak, or a port proxy still dialling). A connection closed without a
+// byte is neither: that is what Docker's port proxy does while nothing
+// listens in the container.
+func probe(ctx context.Context, addr, host string) probeResult {
 	d := net.Dialer{Timeout: time.Second}
 	conn, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
-		return false
+		return probeNone
 	}
 	defer conn.Close()
 	_ = conn.SetDeadline(time.Now().Add(time.Second))
 	if _, err := conn.Write([]byte("GET / HTTP/1.1\r\nHost: " + host + "\r\nUser-Agent: appstore-runner-probe\r\nConnection: close\r\n\r\n")); err != nil {
-		return false
+		return probeNone
 	}
 	var b [1]byte
 	n, err := conn.Read(b[:])
 	if n > 0 {
-		return true
+		return probeAnswered
 	}
-	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
+	if ne := net.Error(nil); errors.As(err, &ne) && ne.Timeout() {
+		return probeHeld
+	}
+	return probeNone
 }
 
 // Stop stops a launch at a user's request: stopping, then stopped, its
