@@ -104,8 +104,8 @@ func runShow(ctx context.Context, opts *ShowOptions) error {
 // printLaunchLines prints the app's active launches, each with the build it
 // runs, marked outdated when a newer build succeeded, and whether a new
 // build replaces it by itself: on a terminal "launch: 7 running, build #2
-// (outdated: #16 is newer; redeploy off), <url>"; in a pipe
-// "launch:\t<id>\t<status>\t<build id>\t<outdated or empty>\t<preview URL>".
+// (outdated: #16 is newer; redeploy off), <url>, by ann"; in a pipe
+// "launch:\t<id>\t<status>\t<build id>\t<outdated or empty>\t<preview URL>\t<launched by>".
 func printLaunchLines(ios *IOStreams, r *client.Repository, ls []client.Launch) {
 	if !r.Redeploy {
 		if ios.IsStdoutTTY() {
@@ -131,7 +131,7 @@ func printLaunchLines(ios *IOStreams, r *client.Repository, ls []client.Launch) 
 				marks = append(marks, "config-changed")
 			}
 			outdated := strings.Join(marks, ",")
-			fmt.Fprintf(ios.Out, "launch:\t%d\t%s\t%s\t%s\t%s\n", l.ID, l.Status, build, outdated, l.PreviewURL)
+			fmt.Fprintf(ios.Out, "launch:\t%d\t%s\t%s\t%s\t%s\t%s\n", l.ID, l.Status, build, outdated, l.PreviewURL, plainText(l.LaunchedBy))
 			continue
 		}
 		line := fmt.Sprintf("%d %s", l.ID, l.Status)
@@ -150,6 +150,9 @@ func printLaunchLines(ios *IOStreams, r *client.Repository, ls []client.Launch) 
 		}
 		if l.PreviewURL != "" {
 			line += ", " + l.PreviewURL
+		}
+		if l.LaunchedBy != "" {
+			line += ios.Gray(", by " + plainText(l.LaunchedBy))
 		}
 		fmt.Fprintf(ios.Out, "%-14s %s\n", "launch:", line)
 	}
