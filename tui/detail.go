@@ -353,6 +353,9 @@ func (d *Detail) content() string {
 		if l.Status == catalog.LaunchRunning && l.PreviewURL != "" {
 			st += "  " + s.URL.Render(l.PreviewURL)
 		}
+		if l.LaunchedBy != "" {
+			st += s.Subtle.Render("  by " + l.LaunchedBy)
+		}
 		line("  #%d %s", l.ID, st)
 		if l.ConfigChanged {
 			line("  %s", renderLines(s.Subtle, hang("variables or secrets changed since it started: appstore launch "+r.Slug+" --restart applies them", 2, d.width)))
@@ -395,6 +398,11 @@ func (d *Detail) content() string {
 		msg := e.Message
 		if e.DurationMS != nil {
 			msg = joinNonEmpty(" ", msg, s.Subtle.Render("("+formatMS(e.DurationMS)+")"))
+		}
+		// Who caused the step: a user, or appstored:<cause> for the
+		// daemon's own work (an ingestion run, a sync).
+		if e.Actor != "" {
+			msg = joinNonEmpty(" ", msg, s.Subtle.Render("by "+textutil.StripTerminal(e.Actor)))
 		}
 		// The message is read whole (a failure says what to do at its
 		// end): it wraps beside the time and status, or under them when
