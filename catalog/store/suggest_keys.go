@@ -99,6 +99,17 @@ GROUP BY r.owned_by ORDER BY 3 DESC, 2 LIMIT `+b.arg(int64(limit)), b.args...)
 // keyCounts counts, among the repositories sel selects, those userID
 // starred (none for 0), those with an owner, and all.
 func (s *Store) keyCounts(ctx context.Context, sel *selection, userID int64) (starred, owned, all int64, err error) {
+	if len(sel.conditions()) == 0 {
+		// The whole catalog: every app is in one status (the status
+		// counters), the owned ones are in the owner index, the user's
+		// stars in theirs; no pass over the repositories.
+		err = s.pool.QueryRow(ctx, `SELECT
+	(SELECT count(*) FROM stars WHERE user_id = $1),
+	(SELECT count(*) FROM repositories WHERE owned_by <> ''),
+	(SELECT coalesce(sum(n), 0)::bigint FROM (SELECT n FROM tag_counts WHERE key = 'status' AND value <> ''
+		UNION ALL SELECT n FROM tag_count_deltas WHERE key = 'status' AND value <> '') c)`, userID).Scan(&starred, &owned, &all)
+		return starred, owned, all, mapError(err)
+	}
 	b := sel.builder()
 	starredExpr := "0"
 	if userID != 0 {
