@@ -76,3 +76,58 @@ func TestWebViewSaysWhoDidWhat(t *testing.T) {
 		return a.join('|') === ' by local| by appstored:sync' && s && s.textContent === 'started by admin'; })()`, short)
 	b.screenshot("who-did-what")
 }
+
+// TestWebViewRemoveButtonsFollowWhoReads: a comment's remove button shows
+// only to who may remove it — its author, or an admin — and follows the
+// token saved in the page; the author removes their own comment there.
+func TestWebViewRemoveButtonsFollowWhoReads(t *testing.T) {
+	chromium(t)
+	dir := artifacts(t)
+	const adminToken = "s3cret-web-token-0002"
+	d := startDaemon(t, dir, daemon.Config{Roles: []string{daemon.RoleAPI}, Token: adminToken})
+	ctx := context.Background()
+	tokens, users := map[string]string{}, map[string]*catalog.User{}
+	for _, name := range []string{"ann", "bob"} {
+		token, hash := catalog.NewUserToken()
+		u, err := d.Store.CreateUser(ctx, store.NewUser{Name: name, Role: catalog.RoleMember, TokenHash: hash})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tokens[name], users[name] = token, u
+	}
+	u, _ := giturl.Parse("https://git.example.com/acme/dash.git")
+	if _, err := d.Store.CreateRepository(ctx, store.NewRepository{GitURL: u.CloneURL(), GitURLKey: u.Key(), Name: "dash", Owner: "acme"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, who := range []string{"ann", "bob"} {
+		if _, err := d.Store.AddComment(catalog.WithActor(ctx, *users[who]), "dash", *users[who], "said by "+who); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// visible lists the authors whose comment shows a remove button.
+	const visible = `[...document.querySelectorAll('.comments li[data-comment-id]')].filter((li) => {
+		const b = li.querySelector('button[data-action="remove-comment"]'); return b && !b.hidden && b.offsetParent !== null;
+	}).map((li) => li.querySelector('.author').textContent).join(',')`
+	saveToken := func(token string) []chromedp.Action[chromedp.Void] {
+		return []chromedp.Action[chromedp.Void]{
+			chromedp.Click(chromedp.CSS(`#token-box summary`)),
+			chromedp.SendKeys(chromedp.ID("token"), token),
+			chromedp.Click(chromedp.CSS(`#token-form button[type="submit"]`)),
+		}
+	}
+
+	b := newBrowser(t, dir)
+	const short = 20 * time.Second
+	b.step("open the app without a token", short, chromedp.Navigate(d.URL+"/app/dash"))
+	b.wait("both comments, no remove button", `document.querySelectorAll('.comments li[data-comment-id]').length === 2 && `+visible+` === ''`, short)
+	b.step("save bob's token", short, saveToken(tokens["bob"])...)
+	b.wait("a remove button on bob's comment only", visible+` === 'bob'`, short)
+	b.screenshot("bob-reads")
+	b.step("bob removes his comment", short, chromedp.Click(chromedp.CSS(`.comments li:last-child button[data-action="remove-comment"]`)))
+	b.wait("bob's comment is gone", `[...document.querySelectorAll('.comments li[data-comment-id] .comment-body')].map((p) => p.textContent).join('|') === 'said by ann'`, short)
+	b.step("forget bob's token", short, chromedp.Click(chromedp.CSS(`#token-box summary`)), chromedp.Click(chromedp.ID("token-forget")))
+	b.wait("no remove button again", visible+` === ''`, short)
+	b.step("save the admin's token (the box is still open)", short, saveToken(adminToken)[1:]...)
+	b.wait("the admin may remove ann's", visible+` === 'ann'`, short)
+	b.screenshot("admin-reads")
+}

@@ -122,6 +122,7 @@ export class AppView {
 
   destroy() {
     this.unsubscribe();
+    this.community.destroy();
     if (this.logCtrl) this.logCtrl.abort();
     if (this.outCtrl) this.outCtrl.abort();
   }
