@@ -82,6 +82,12 @@ func runShow(ctx context.Context, opts *ShowOptions) error {
 		active = page.Launches
 	}
 	printLaunchLines(opts.IO, r, active)
+	// Who starred it: extra too.
+	if r.StarCount > 0 {
+		if sg, err := c.Stargazers(ctx, r.Slug, 0); err == nil {
+			printStargazers(opts.IO, sg)
+		}
+	}
 	// The space its data volume takes: extra too.
 	if hasStorage(r) {
 		if list, err := c.Volumes(ctx, r.Slug); err == nil {
@@ -367,4 +373,32 @@ func plural(n int, unit string) string {
 		return "1 " + unit
 	}
 	return fmt.Sprintf("%d %ss", n, unit)
+}
+
+// showStargazers is how many names show prints on a terminal.
+const showStargazers = 10
+
+// printStargazers says who starred the app, newest first: on a terminal
+// "starred by: bob, ann and 3 more"; in a pipe a line
+// "starred by:\t<user>\t<time (RFC 3339)>" each (the daemon's page: the
+// newest 100).
+func printStargazers(ios *IOStreams, sg *client.Stargazers) {
+	if len(sg.Users) == 0 {
+		return
+	}
+	if !ios.IsStdoutTTY() {
+		for _, u := range sg.Users {
+			fmt.Fprintf(ios.Out, "starred by:\t%s\t%s\n", plainText(u.User), u.StarredAt.UTC().Format(time.RFC3339))
+		}
+		return
+	}
+	var names []string
+	for _, u := range sg.Users[:min(len(sg.Users), showStargazers)] {
+		names = append(names, plainText(u.User))
+	}
+	line := strings.Join(names, ", ")
+	if more := sg.StarCount - int64(len(names)); more > 0 {
+		line += fmt.Sprintf(" and %d more", more)
+	}
+	fmt.Fprintf(ios.Out, "%-14s %s\n", "starred by:", line)
 }
