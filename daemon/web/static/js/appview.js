@@ -45,7 +45,7 @@ export class AppView {
     this.alert = h('p', {class: 'error', role: 'alert', hidden: true});
     this.statusEl = h('p', {class: 'status', id: 'app-status'});
     this.ingestError = h('pre', {class: 'ingest-error', hidden: true});
-    this.launch = new LaunchControl(slug, null, (err) => this.fail(err), {choices: true});
+    this.launch = new LaunchControl(slug, null, (err) => this.fail(err), {choices: true, starter: true});
     // The star button and the comments (community.js).
     this.community = new Community(slug, (err) => this.fail(err));
     this.launch.onChange = () => this.followOutput();
@@ -122,6 +122,7 @@ export class AppView {
 
   destroy() {
     this.unsubscribe();
+    this.community.destroy();
     if (this.logCtrl) this.logCtrl.abort();
     if (this.outCtrl) this.outCtrl.abort();
   }
@@ -368,6 +369,9 @@ export class AppView {
         timeEl(s.created_at), ' ', badge('step', s.status),
         s.attempt ? h('span', {class: 'attempt'}, ` attempt ${s.attempt}`) : null,
         s.duration_ms !== undefined ? h('span', {class: 'took'}, ` ${duration(s.duration_ms)}`) : null,
+        // Who caused the step: a user, or appstored:<cause> for the
+        // daemon's own work (an ingestion run, a sync).
+        s.actor ? h('span', {class: 'actor', 'data-role': 'actor'}, ` by ${s.actor}`) : null,
         s.message ? h('span', {class: 'msg'}, s.message) : null));
     }
   }
