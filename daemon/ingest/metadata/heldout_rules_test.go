@@ -103,6 +103,12 @@ func TestInstalledFrameworks(t *testing.T) {
 		{[]string{"composer require slim/slim:^4.0"}, []string{"slim"}},
 		{[]string{"pip install -r flask"}, nil}, // a requirements file named flask
 		{[]string{"echo pip install flask > notes.txt"}, nil},
+		// A framework's own repository, cloned to build on it from source.
+		{[]string{"git clone --depth 1 https://github.com/gradio-app/gradio.git"}, []string{"gradio"}},
+		{[]string{"cd /src && git clone -b v3.0.0 --single-branch git@github.com:Pallets/Flask.git && pip install -e flask"}, []string{"flask"}},
+		{[]string{"git clone https://github.com/vercel/next.js/ next"}, []string{"next"}},
+		{[]string{"git clone --depth 1 https://github.com/acme/dash.git"}, nil}, // a project named like a framework
+		{[]string{"git clone https://example.org/gradio.git"}, nil},
 	}
 	for _, c := range cases {
 		if got := installedFrameworks(c.runs); !slices.Equal(got, c.want) {
@@ -201,6 +207,25 @@ func TestComposeV1(t *testing.T) {
 	} {
 		if svcs, _ := parseCompose("docker-compose.yml", []byte(notV1)); len(svcs) != 0 {
 			t.Errorf("%q read as services: %+v", notV1, svcs)
+		}
+	}
+}
+
+// TestDeploymentNotes: a README paragraph that only says where the app is
+// deployed is no description; the next paragraph is.
+func TestDeploymentNotes(t *testing.T) {
+	for body, want := range map[string]string{
+		"# x\nI have deployed this project on heruko:https://x-demo.herokuapp.com/\n\nTells pneumonia from a chest X-ray.\n": "Tells pneumonia from a chest X-ray.",
+		"# x\nHosted on [Render](https://x.onrender.com).\n\nSplits a bill between friends.\n":                               "Splits a bill between friends.",
+		"# x\nTry it at https://x.example.org\n":                                                                             "",
+		"# x\nThe live version runs on https://x.fly.dev, try it.\n\nA chess clock for two phones.\n":                        "A chess clock for two phones.",
+		// A description that also names the address says more.
+		"# x\nA tide table for small harbours, deployed at https://tides.example.org. It reads the port's feed hourly.\n": "A tide table for small harbours, deployed at https://tides.example.org. It reads the port's feed hourly.",
+		// Deployment words without an address describe the app.
+		"# x\nLists the deployed services of a cluster with their health.\n": "Lists the deployed services of a cluster with their health.",
+	} {
+		if got := parseReadmeCard([]byte(body)).Description; got != want {
+			t.Errorf("%q: description %q, want %q", body, got, want)
 		}
 	}
 }

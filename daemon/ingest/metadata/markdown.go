@@ -3,6 +3,7 @@ package metadata
 import (
 	"bytes"
 	"html"
+	"regexp"
 	"slices"
 	"strings"
 	"unicode"
@@ -360,10 +361,31 @@ func proseOf(p inline) string {
 			}
 		}
 	}
-	if isBoilerplate(lower) {
+	if isBoilerplate(lower) || isDeploymentNote(s, p) {
 		return ""
 	}
 	return cutSentence(s, descriptionTarget)
+}
+
+// deploymentWords are what a sentence saying where an app runs is built
+// around: "I have deployed this project on Heroku: …", "Live demo at …",
+// "Hosted on Render: …", "Try it at …", "I put this app online on Fly: …".
+var deploymentWords = regexp.MustCompile(`(?i)\b(deployed|hosted|live (at|on|here|demo|version|app|site|link|url)|running (at|on)|available (at|on|here)|try it (out )?(at|on|here)|online (at|on|here)|put (it|this( \w+)?|the \w+) online)\b`)
+
+// isDeploymentNote says a paragraph only tells where the app is deployed:
+// one sentence with a link or an address and a deployment phrase. It says
+// nothing of what the app does, so it is not a description; a sentence
+// that describes the app and also names its address has more than that
+// and usually more sentences.
+func isDeploymentNote(s string, p inline) bool {
+	l := strings.ToLower(s)
+	if !p.links && !strings.Contains(l, "://") && !strings.Contains(l, "www.") {
+		return false
+	}
+	if dropLastSentence(s) != "" || len(strings.Fields(s)) > 20 {
+		return false
+	}
+	return deploymentWords.MatchString(s)
 }
 
 var admonitions = []string{"note", "warning", "todo", "wip", "caution", "important", "disclaimer", "tip", "[!note]", "[!warning]", "[!important]", "[!tip]", "[!caution]"}
