@@ -80,10 +80,10 @@ func TestEveryFailureKeepsTheCardItCouldRead(t *testing.T) {
 	}{
 		{name: "malformed-tags-yaml", change: func(f map[string]string) {
 			f["tags.yaml"] = "tags:\n  category: [a, b\n"
-		}, err: []string{"tags.yaml", "malformed YAML"}},
+		}, err: []string{"tags.yaml", "malformed YAML", "fix tags.yaml and push"}},
 		{name: "tags-yaml-bad-port", change: func(f map[string]string) {
 			f["tags.yaml"] = "name: Forecast Wall\nport: lots\n"
-		}, err: []string{"tags.yaml:2", "port must be a TCP port"}, name2: "Forecast Wall"},
+		}, err: []string{"tags.yaml:2", "port must be a TCP port", "fix tags.yaml and push"}, name2: "Forecast Wall"},
 		{name: "huge-tags-yaml", change: func(f map[string]string) {
 			f["tags.yaml"] = "description: x\n# " + strings.Repeat("x", 70<<10) + "\n"
 		}, err: []string{"tags.yaml", "larger than the 64 KiB limit"}},
@@ -118,6 +118,7 @@ func TestEveryFailureKeepsTheCardItCouldRead(t *testing.T) {
 			if err == nil || !queue.IsPermanent(err) || got.IngestStatus != catalog.IngestFailed {
 				t.Fatalf("handler %v, status %s: want a permanent failure", err, got.IngestStatus)
 			}
+			t.Logf("%s: %s", tc.name, got.IngestError)
 			checkFailedCard(t, got, tc.err, cmp.Or(tc.name2, "Weather Board"), tc.port, tc.warn)
 			if got.LatestBuild != nil || len(e.q.Take(queue.KindBuild)) != 0 {
 				t.Errorf("a failed ingestion got a build: %+v", got.LatestBuild)

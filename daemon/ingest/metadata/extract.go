@@ -243,6 +243,14 @@ func (x *extraction) run(ctx context.Context, opts Options) error {
 			if parsed != nil {
 				tf = parsed
 			}
+			var e *Error
+			if errors.As(err, &e) {
+				// What is wrong names the line; what to do is the same
+				// for every field.
+				fixed := *e
+				fixed.Msg += tagsFileAdvice(name)
+				err = &fixed
+			}
 			x.fail(err)
 		}
 	}
@@ -437,6 +445,11 @@ func (x *extraction) run(ctx context.Context, opts Options) error {
 		x.fail(&Error{Msg: "no Dockerfile found: " + how + "; add a Dockerfile, or declare its path with \"dockerfile:\" in tags.yaml or the repository's dockerfile setting"})
 	}
 	return nil
+}
+
+// tagsFileAdvice ends the error of a tags.yaml that cannot be used.
+func tagsFileAdvice(name string) string {
+	return "; fix " + name + " and push (the card is read without it until then)"
 }
 
 // applyTarget takes the stage builds stop at and the build arguments
