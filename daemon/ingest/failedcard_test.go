@@ -96,7 +96,7 @@ func TestEveryFailureKeepsTheCardItCouldRead(t *testing.T) {
 			err: []string{"target setting \"prod\"", "appstore edit"}},
 		{name: "tree-over-the-size-limit", change: func(f map[string]string) {
 			f["data/zeros.bin"] = strings.Repeat("\x00", 1<<20)
-		}, err: []string{"larger than the 256 KiB clone limit", "raise --max-clone-size or slim the repository"}, warn: "only part of the repository was read"},
+		}, err: []string{"larger than the 256 KiB clone limit", "raise --max-clone-size or slim the repository", "the card shows what the 4 files"}, warn: "only part of the repository was read"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			files := weatherApp()

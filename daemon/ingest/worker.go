@@ -432,7 +432,7 @@ func (w *Worker) ingest(ctx context.Context, claim *store.IngestClaim, log *slog
 		out.meta.Warnings = append([]string{fmt.Sprintf("only part of the repository was read (%d files, %d entries left out), because its clone failed: %s",
 			out.clone.Files, out.clone.Skipped, cloneErr)}, out.meta.Warnings...)
 		out.setName(claim)
-		return out, cloneErr
+		return out, fmt.Errorf("%w; the card shows what the %d files that could be checked out safely say", cloneErr, out.clone.Files)
 	}
 	out.meta, err = metadata.Extract(ctx, dir, metadata.Options{Dockerfile: claim.RequestedDockerfile, Context: claim.RequestedContext, Target: claim.RequestedTarget, Limits: w.cfg.Limits, Logger: log})
 	out.setName(claim)
