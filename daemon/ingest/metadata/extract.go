@@ -85,7 +85,7 @@ type Result struct {
 // description, port, Dockerfile, tags). It goes up whenever they change so
 // that the sync reads repositories whose card older rules derived again,
 // even when their commit did not move.
-const CardVersion = 5 // 3: the declared variables (Result.Env); 4: a compose service's build.target and build.args; 5: deployment notes, copied libraries with a /*! banner, frameworks cloned from their repository
+const CardVersion = 5 // 3: the declared variables (Result.Env); 4: a compose service's build.target and build.args; 5: deployment notes, provenance sentences, copied libraries with a /*! banner, frameworks cloned from their repository
 
 // maxWarnings bounds Result.Warnings.
 const maxWarnings = 100

@@ -229,3 +229,19 @@ func TestDeploymentNotes(t *testing.T) {
 		}
 	}
 }
+
+// TestProvenanceSentences: sentences at the end of a description that
+// tell how the project came to be are dropped; the app's are kept.
+func TestProvenanceSentences(t *testing.T) {
+	for in, want := range map[string]string{
+		"An example of a JSON API in Sinatra with Docker. It has been developed as part of a blog series on this topic.": "An example of a JSON API in Sinatra with Docker.",
+		"Tracks lab samples. This project was built for a university course. It is written in Go.":                       "Tracks lab samples. This project was built for a university course. It is written in Go.",
+		"Tracks lab samples. It runs in the browser. This app was made during a hackathon.":                              "Tracks lab samples. It runs in the browser.",
+		"This project was built for a university course.":                                                                "This project was built for a university course.",
+		"Shows the weather. It was developed with care and tested on phones.":                                            "Shows the weather. It was developed with care and tested on phones.",
+	} {
+		if got := proseOf(inline{text: in, plainLetters: letterCount(in)}); got != want {
+			t.Errorf("%q: %q, want %q", in, got, want)
+		}
+	}
+}

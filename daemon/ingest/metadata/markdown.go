@@ -364,7 +364,25 @@ func proseOf(p inline) string {
 	if isBoilerplate(lower) || isDeploymentNote(s, p) {
 		return ""
 	}
-	return cutSentence(s, descriptionTarget)
+	return cutSentence(dropProvenance(s), descriptionTarget)
+}
+
+// provenance matches a sentence about how the repository came to be rather
+// than what the app does: "It has been developed as part of a blog
+// series", "This project was built for a university course".
+var provenance = regexp.MustCompile(`(?i)^(it|this (project|repo|repository|app|application|code))( has been| was| is)? (developed|created|built|made|written|done|started) (as (a |the )?part of|as an? (assignment|exercise|homework|project)|for (a|an|the|my|our) (blog|course|class|university|school|hackathon|workshop|tutorial|assignment|bootcamp|challenge)|during (a|an|the|my|our) )`)
+
+// dropProvenance drops the sentences at the end of a paragraph that tell
+// how the project came to be, when sentences about the app come before
+// them.
+func dropProvenance(s string) string {
+	for {
+		head := dropLastSentence(s)
+		if head == "" || !provenance.MatchString(strings.TrimSpace(s[len(head):])) {
+			return s
+		}
+		s = strings.TrimSpace(head)
+	}
 }
 
 // deploymentWords are what a sentence saying where an app runs is built
