@@ -315,7 +315,13 @@ func (d *Detail) content() string {
 		}
 	}
 	if r.DockerfilePath == "" {
-		line("  %s", s.Subtle.Render("not found yet"))
+		if r.IngestStatus == catalog.IngestFailed {
+			// The card shows what could be read; the error above says
+			// why nothing can be built.
+			line("  %s", s.Subtle.Render("none usable (see the error above)"))
+		} else {
+			line("  %s", s.Subtle.Render("not found yet"))
+		}
 		// The port tags.yaml or the README names, for when it is built.
 		field("  port", port)
 	} else {
