@@ -186,16 +186,17 @@ func (s *Store) walkTag(ctx context.Context, sel *selection, tag string, others 
 	b.id, b.status, b.commit_sha, b.image_tag, b.cached, b.completed_at, ` + cardColumns + `, ` + sel.order.keyText("p") + `
 FROM (
 	SELECT r.id, r.slug, r.name, r.description, r.emoji, r.tags, r.ingest_status, r.launch_count, r.star_count, r.created_at,
-		` + sel.order.selectList() + `
+		r.hf, ` + sel.order.selectList() + `
 	FROM tag_sort_keys k` + join + `
 	CROSS JOIN LATERAL (
-		SELECT r.id, r.slug, r.name, r.description, r.emoji, r.tags, r.ingest_status, r.launch_count, r.star_count, r.created_at, r.trend
+		SELECT r.id, r.slug, r.name, r.description, r.emoji, r.tags, r.ingest_status, r.launch_count, r.star_count, r.created_at, r.trend,
+			r.metadata -> 'hf' AS hf
 		FROM repositories r` + whereClause(append([]string{"r.id = k.repository_id"}, sel.where...)) + `
 		LIMIT 1
 	) r` + whereClause(where) + `
 	ORDER BY ` + sel.order.orderBy("k", kcols...) + `, k.repository_id DESC LIMIT ` + b.arg(int64(limit+1)) + `
 ) p
-` + latestBuildJoin + `
+` + pageJoins + `
 ORDER BY ` + sel.order.orderBy("p") + `, p.id DESC`
 	rows, err := s.searchQuery(ctx, sql, b.args...)
 	if err != nil {
