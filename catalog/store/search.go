@@ -70,6 +70,10 @@ type SearchOptions struct {
 type Statement struct {
 	SQL  string
 	Args []any
+	// Prepared is set for a statement run as a cached prepared statement
+	// (pgx.QueryExecModeCacheStatement, see preparedMode); the others go
+	// through the unnamed statement (execMode).
+	Prepared bool
 }
 
 type recorderKey struct{}
@@ -81,11 +85,25 @@ func RecordStatements(ctx context.Context, rec *[]Statement) context.Context {
 	return context.WithValue(ctx, recorderKey{}, rec)
 }
 
+// preparedMode runs the search statements whose best plan does not depend
+// on their values (the counters read by key, two tags merged along an
+// order index) as cached prepared statements: after five runs on a
+// connection PostgreSQL keeps their generic plan, and they are no longer
+// planned at all (a merge of two tags took 1–1.7 ms to plan, 2 ms to run).
+// PostgreSQL still plans each run anew while a generic plan would cost
+// more than the values' own plans, so a statement whose plan turns on its
+// values keeps those.
+const preparedMode = pgx.QueryExecModeCacheStatement
+
 func (s *Store) searchQuery(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
+	return s.searchQueryMode(ctx, execMode, sql, args...)
+}
+
+func (s *Store) searchQueryMode(ctx context.Context, mode pgx.QueryExecMode, sql string, args ...any) (pgx.Rows, error) {
 	if rec, ok := ctx.Value(recorderKey{}).(*[]Statement); ok {
-		*rec = append(*rec, Statement{SQL: sql, Args: slices.Clone(args)})
+		*rec = append(*rec, Statement{SQL: sql, Args: slices.Clone(args), Prepared: mode == preparedMode})
 	}
-	return s.pool.Query(ctx, sql, append([]any{execMode}, args...)...)
+	return s.pool.Query(ctx, sql, append([]any{mode}, args...)...)
 }
 
 // Search returns a page of the repositories matching a query, most relevant
@@ -450,7 +468,7 @@ func (s *Store) countedTotal(ctx context.Context, conds []cond) (int64, error) {
 	} else {
 		match = "(a, key, value) IN (SELECT * FROM unnest(" + b.arg(selectors) + "::text[], " + b.arg(keys) + "::text[], " + b.arg(values) + "::text[]))"
 	}
-	rows, err := s.searchQuery(ctx, `SELECT coalesce(sum(n), 0)::bigint FROM (
+	rows, err := s.searchQueryMode(ctx, preparedMode, `SELECT coalesce(sum(n), 0)::bigint FROM (
 	SELECT n FROM `+table+` WHERE `+match+`
 	UNION ALL
 	SELECT n FROM `+deltas+` WHERE `+match+`) c`, b.args...)

@@ -198,7 +198,14 @@ FROM (
 ) p
 ` + pageJoins + `
 ORDER BY ` + sel.order.orderBy("p") + `, p.id DESC`
-	rows, err := s.searchQuery(ctx, sql, b.args...)
+	// A merge of tags has one good plan whatever the tags: prepared, it
+	// is planned once per connection. A one-tag walk's plan weighs the
+	// tag's size, and is planned each time.
+	mode := execMode
+	if len(others) > 0 {
+		mode = preparedMode
+	}
+	rows, err := s.searchQueryMode(ctx, mode, sql, b.args...)
 	if err != nil {
 		return nil, mapError(err)
 	}
@@ -214,7 +221,7 @@ ORDER BY ` + sel.order.orderBy("p") + `, p.id DESC`
 func (s *Store) pairCountGroups(ctx context.Context, groups []int32, as, keys, values []string, n int) ([]int64, error) {
 	b := &argList{}
 	rows := `unnest(` + b.arg(groups) + `::int[], ` + b.arg(as) + `::text[], ` + b.arg(keys) + `::text[], ` + b.arg(values) + `::text[]) AS q(g, a, key, value)`
-	r, err := s.searchQuery(ctx, `SELECT g, sum(n)::bigint FROM (
+	r, err := s.searchQueryMode(ctx, preparedMode, `SELECT g, sum(n)::bigint FROM (
 	SELECT q.g, c.n FROM `+rows+`
 	JOIN tag_pair_counts c ON c.a = q.a AND c.key = q.key AND c.value = q.value
 	UNION ALL
