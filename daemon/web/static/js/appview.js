@@ -48,7 +48,7 @@ export class AppView {
     this.ingestError = h('pre', {class: 'ingest-error', hidden: true});
     // The Dockerfile, stage, port and storage (buildfacts.js).
     this.buildFacts = new BuildFacts(slug);
-    this.launch = new LaunchControl(slug, null, (err) => this.fail(err), {choices: true});
+    this.launch = new LaunchControl(slug, null, (err) => this.fail(err), {choices: true, starter: true});
     // The star button and the comments (community.js).
     this.community = new Community(slug, (err) => this.fail(err));
     this.launch.onChange = () => this.followOutput();
@@ -126,6 +126,7 @@ export class AppView {
 
   destroy() {
     this.unsubscribe();
+    this.community.destroy();
     if (this.logCtrl) this.logCtrl.abort();
     if (this.outCtrl) this.outCtrl.abort();
   }
@@ -373,6 +374,9 @@ export class AppView {
         timeEl(s.created_at), ' ', badge('step', s.status),
         s.attempt ? h('span', {class: 'attempt'}, ` attempt ${s.attempt}`) : null,
         s.duration_ms !== undefined ? h('span', {class: 'took'}, ` ${duration(s.duration_ms)}`) : null,
+        // Who caused the step: a user, or appstored:<cause> for the
+        // daemon's own work (an ingestion run, a sync).
+        s.actor ? h('span', {class: 'actor', 'data-role': 'actor'}, ` by ${s.actor}`) : null,
         s.message ? h('span', {class: 'msg'}, s.message) : null));
     }
   }
