@@ -103,17 +103,12 @@ func (r *Runner) launch(ctx context.Context, slug string, opts LaunchOptions) (*
 	if err != nil {
 		return nil, 0, err
 	}
-	release, err := r.admit(ctx, t, prof)
-	if err != nil {
-		return nil, 0, err
-	}
-	defer release()
-	return r.begin(ctx, t, ref, port, prof, ttl, exact, 0, env)
+	return r.admitted(ctx, t, ref, port, prof, ttl, exact, env)
 }
 
 // begin records the launch of target's latest succeeded build (BeginLaunch)
 // and starts its container, or routes the launch it reused or attached.
-func (r *Runner) begin(ctx context.Context, t *store.LaunchTarget, ref string, port int, prof Profile, ttl time.Duration, exact bool, redeploys int64, env launchEnv) (*catalog.Launch, store.LaunchOrigin, error) {
+func (r *Runner) begin(ctx context.Context, t *store.LaunchTarget, ref string, port int, prof Profile, ttl time.Duration, exact bool, redeploys int64, env launchEnv, quota *store.LaunchQuota) (*catalog.Launch, store.LaunchOrigin, error) {
 	slug := t.Slug
 	vol, err := r.volumeFor(ctx, t)
 	if err != nil {
@@ -130,7 +125,7 @@ func (r *Runner) begin(ctx context.Context, t *store.LaunchTarget, ref string, p
 	l, origin, replaced, err := r.st.BeginLaunchReplacing(ctx, store.NewLaunch{
 		RepositoryID: t.RepositoryID, BuildID: t.Build.ID, AppPort: port, Profile: prof.Name,
 		Runner: r.id, TTL: ttl, ExactTTL: exact, Redeploys: redeploys,
-		ConfigVersion: env.version, Fresh: env.fresh,
+		ConfigVersion: env.version, Fresh: env.fresh, Memory: prof.Memory, Quota: quota,
 	})
 	if err != nil {
 		return nil, 0, err
@@ -875,7 +870,7 @@ func (r *Runner) redeploy(ctx context.Context) {
 			r.markRedeployFailed(t.Build.ID)
 			continue
 		}
-		l, _, err := r.begin(ctx, t, ref, port, prof, ttl, true, old.ID, env)
+		l, _, err := r.begin(ctx, t, ref, port, prof, ttl, true, old.ID, env, nil)
 		if err != nil {
 			r.logger.Warn("redeploy", "slug", t.Slug, "err", err)
 			if conflict := (*catalog.ConflictError)(nil); errors.As(err, &conflict) {

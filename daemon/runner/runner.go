@@ -150,7 +150,13 @@ type Config struct {
 	// least recently used idle launch is put to sleep to make room.
 	MaxRunning       int
 	MaxRunningMemory int64
-	EvictIdle        bool
+	// CatalogMaxRunning and CatalogMaxMemory cap the launches of every
+	// runner of the catalogue the same way (0: none), counted by the
+	// store in the transaction that records a launch. Every runner of
+	// the catalogue should be given the same values.
+	CatalogMaxRunning int
+	CatalogMaxMemory  int64
+	EvictIdle         bool
 	// WakeBurst and WakeInterval limit the apps one client may start by
 	// preview requests: WakeBurst at once, then one per WakeInterval
 	// (defaults DefaultWakeBurst, DefaultWakeInterval). ClientKey names a
@@ -272,8 +278,9 @@ type Runner struct {
 	// catalog is the catalogue's identity, which names the apps' volumes
 	// (read once, catalogID).
 	catalog string
-	// quotaMu makes a launch's admission and its record one step
-	// (admit); wakes limits the apps each client starts by requests.
+	// quotaMu makes this process's admissions one at a time (admitted,
+	// for its evictions); wakes limits the apps each client starts by
+	// requests.
 	quotaMu sync.Mutex
 	wakes   wakeLimiter
 }
