@@ -847,7 +847,7 @@ func (r *Runner) redeploy(ctx context.Context) {
 			continue
 		}
 		t, err := r.st.LaunchTarget(ctx, old.Repository)
-		if err != nil || t.Build == nil || t.Build.ID != *old.LatestBuildID {
+		if err != nil || t.Build == nil || t.Build.ID != *old.LatestBuildID || r.refusedRedeploy(t) {
 			continue
 		}
 		prof, err := r.cfg.Limits.resolveProfile(old.ResourceProfile, t.Profile)
@@ -865,22 +865,25 @@ func (r *Runner) redeploy(ctx context.Context) {
 			continue
 		}
 		env, err := r.appEnv(ctx, t.Slug)
-		if err != nil {
-			r.logger.Warn("redeploy: cannot read the app's configuration", "slug", t.Slug, "build", t.Build.ID, "err", err)
-			r.markRedeployFailed(t.Build.ID)
-			continue
-		}
-		l, _, err := r.begin(ctx, t, ref, port, prof, ttl, true, old.ID, env, nil)
-		if err != nil {
-			r.logger.Warn("redeploy", "slug", t.Slug, "err", err)
-			if conflict := (*catalog.ConflictError)(nil); errors.As(err, &conflict) {
-				// Refused (a data volume over its size): not every sweep.
-				r.markRedeployFailed(t.Build.ID)
+		if err == nil {
+			var l *catalog.Launch
+			if l, _, err = r.begin(ctx, t, ref, port, prof, ttl, true, old.ID, env, nil); err == nil {
+				r.redeployAdmitted(t.Slug)
+				r.logger.Info("redeploying", "slug", t.Slug, "launch", l.ID, "replaces", old.ID, "build", t.Build.ID)
+				r.watchRedeploy(l.ID, t.Build.ID)
+				continue
 			}
+		}
+		if isRedeployRefusal(err) {
+			// Refused before anything started (a data volume over its
+			// size, a required secret not set): tried again once the
+			// cause may have gone away (redeploy_retry.go).
+			r.redeployRefused(ctx, t, &old, err)
 			continue
 		}
-		r.logger.Info("redeploying", "slug", t.Slug, "launch", l.ID, "replaces", old.ID, "build", t.Build.ID)
-		r.watchRedeploy(l.ID, t.Build.ID)
+		// Anything else (the engine or the database unreachable) is
+		// tried again at the next sweep.
+		r.logger.Warn("redeploy", "slug", t.Slug, "build", t.Build.ID, "err", err)
 	}
 }
 

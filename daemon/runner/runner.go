@@ -275,6 +275,9 @@ type Runner struct {
 	warmFailures map[int64]time.Time
 	// redeployFailures are the builds whose redeploy failed (see redeploy).
 	redeployFailures map[int64]time.Time
+	// redeployRefusals are the apps whose redeploy was refused, by slug
+	// (redeploy_retry.go).
+	redeployRefusals map[string]redeployRefusal
 	// catalog is the catalogue's identity, which names the apps' volumes
 	// (read once, catalogID).
 	catalog string
@@ -353,6 +356,7 @@ func New(cfg Config) (*Runner, error) {
 		warmFailures: map[int64]time.Time{},
 
 		redeployFailures: map[int64]time.Time{},
+		redeployRefusals: map[string]redeployRefusal{},
 	}
 	r.wakes.burst, r.wakes.interval = float64(cfg.WakeBurst), cfg.WakeInterval
 	// The runner's own work (starting, following and ending launches)
