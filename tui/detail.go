@@ -58,10 +58,12 @@ type Detail struct {
 
 	// compose is the comment being written (compose.go).
 	compose commentBox
+	// env is the variable being set or unset (envbox.go).
+	env envBox
 }
 
 func newDetail(styles *Styles, loc *time.Location, launches map[string]*client.Launch) Detail {
-	d := Detail{styles: styles, keys: newPagerKeys(), actions: newActionKeys(), loc: loc, launches: launches, compose: newCommentBox()}
+	d := Detail{styles: styles, keys: newPagerKeys(), actions: newActionKeys(), loc: loc, launches: launches, compose: newCommentBox(), env: newEnvBox()}
 	d.vp = viewport.New(0, 0)
 	d.vp.KeyMap = pagerViewportKeys(d.keys)
 	return d
@@ -82,7 +84,7 @@ func pagerViewportKeys(k PagerKeys) viewport.KeyMap {
 // SetSize sets the area: a header line and the pager.
 func (d *Detail) SetSize(width, height int) {
 	d.width, d.height = width, height
-	d.vp.Width, d.vp.Height = width, max(1, height-2-d.compose.height())
+	d.vp.Width, d.vp.Height = width, max(1, height-2-d.compose.height()-d.env.height())
 	d.render()
 }
 
@@ -200,6 +202,9 @@ func (d *Detail) View() string {
 	v := ansi.Truncate(d.header(), d.width, "") + "\n" + d.styles.Subtle.Render(d.rule()) + "\n" + d.vp.View()
 	if d.compose.open {
 		v += "\n" + d.composeView()
+	}
+	if d.env.open {
+		v += "\n" + d.envView()
 	}
 	return v
 }
@@ -530,6 +535,9 @@ func (d *Detail) ShortHelp() []key.Binding {
 	if d.compose.open {
 		return d.composeHelp()
 	}
+	if d.env.open {
+		return d.envHelp()
+	}
 	return []key.Binding{d.keys.Back, d.actions.Launch, d.actions.Stop, d.actions.Logs, d.actions.Build, d.actions.Cancel, d.actions.Refresh, d.actions.Star, d.keys.Help, d.keys.Quit}
 }
 
@@ -537,11 +545,15 @@ func (d *Detail) FullHelp() [][]key.Binding {
 	if d.compose.open {
 		return [][]key.Binding{d.composeHelp()}
 	}
+	if d.env.open {
+		return [][]key.Binding{d.envHelp()}
+	}
 	return [][]key.Binding{
 		{d.keys.Up, d.keys.Down, d.keys.PageUp, d.keys.PageDown, d.keys.Top, d.keys.Bottom},
 		{d.keys.Back, d.keys.Search, d.actions.Add, d.keys.Help, d.keys.Quit},
 		{d.actions.Launch, d.actions.Stop, d.actions.Logs},
 		{d.actions.Build, d.actions.BuildNoCache, d.actions.Cancel, d.actions.Refresh},
 		{d.actions.Star, d.actions.Comment, d.actions.Uncomment},
+		{d.actions.SetEnv, d.actions.UnsetEnv},
 	}
 }

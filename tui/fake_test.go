@@ -36,8 +36,10 @@ type fakeSource struct {
 	// AddComment's.
 	launchErr  error
 	commentErr error
-	// configs are the apps' configurations (setConfig).
+	// configs are the apps' configurations (setConfig); envErr, when
+	// set, is SetEnv's and UnsetEnv's answer (envbox_test.go).
 	configs map[string]*client.AppConfig
+	envErr  error
 
 	// gate, when set, holds every Autocomplete until a value is sent or
 	// its context is cancelled.

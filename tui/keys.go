@@ -44,6 +44,8 @@ type ActionKeys struct {
 	Star         key.Binding
 	Comment      key.Binding // the detail view only: write a comment
 	Uncomment    key.Binding // the detail view only: remove one's newest comment
+	SetEnv       key.Binding // the detail view only: set a variable (envbox.go)
+	UnsetEnv     key.Binding // the detail view only: unset variables
 }
 
 func newActionKeys() ActionKeys {
@@ -59,6 +61,8 @@ func newActionKeys() ActionKeys {
 		Star:         bind([]string{"*"}, "*", "star/unstar"),
 		Comment:      bind([]string{"w"}, "w", "write a comment"),
 		Uncomment:    bind([]string{"d"}, "d", "remove my comment"),
+		SetEnv:       bind([]string{"e"}, "e", "set a variable"),
+		UnsetEnv:     bind([]string{"x"}, "x", "unset variables"),
 	}
 }
 

@@ -268,6 +268,8 @@ func (m *Model) handle(msg tea.Msg) tea.Cmd {
 		return m.onUncomment(msg)
 	case uncommentedMsg:
 		return m.onUncommented(msg)
+	case envMsg:
+		return m.onEnv(msg)
 	case launchTickMsg:
 		if l := m.findLaunch(msg.id); l != nil && l.Status == catalog.LaunchStarting {
 			m.setStatus(statusInfo, fmt.Sprintf("starting %s… %s", l.Repository, m.now().Sub(l.CreatedAt).Round(time.Second)))
@@ -483,12 +485,20 @@ func (m *Model) detailKey(k tea.KeyMsg) tea.Cmd {
 	if m.detail.Composing() {
 		return m.composeKey(k)
 	}
+	if m.detail.EditingEnv() {
+		return m.envKey(k)
+	}
 	if key.Matches(k, m.detail.actions.Uncomment) && m.detail.Slug() != "" {
 		return m.uncommentKey()
 	}
 	m.pendingUncomment = 0
 	if key.Matches(k, m.detail.actions.Comment) && m.detail.Slug() != "" {
 		cmd := m.detail.StartComment()
+		m.layout()
+		return cmd
+	}
+	if key.Matches(k, m.detail.actions.SetEnv, m.detail.actions.UnsetEnv) && m.detail.Slug() != "" {
+		cmd := m.detail.StartEnv(key.Matches(k, m.detail.actions.UnsetEnv))
 		m.layout()
 		return cmd
 	}
