@@ -54,7 +54,7 @@ func (d *Detail) configLines(slug string) []string {
 		case slices.Contains(c.Missing, dc.Name):
 			how := "appstore env set " + slug + " " + dc.Name + "=… (e sets it)"
 			if dc.Secret {
-				how = "appstore secret set " + slug + " " + dc.Name
+				how = "appstore secret set " + slug + " " + dc.Name + " (S sets it)"
 			}
 			state = s.Bad.Render("missing — " + how)
 		default:

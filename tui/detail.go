@@ -554,6 +554,6 @@ func (d *Detail) FullHelp() [][]key.Binding {
 		{d.actions.Launch, d.actions.Stop, d.actions.Logs},
 		{d.actions.Build, d.actions.BuildNoCache, d.actions.Cancel, d.actions.Refresh},
 		{d.actions.Star, d.actions.Comment, d.actions.Uncomment},
-		{d.actions.SetEnv, d.actions.UnsetEnv},
+		{d.actions.SetEnv, d.actions.UnsetEnv, d.actions.SetSecret},
 	}
 }

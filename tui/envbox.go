@@ -17,14 +17,15 @@ import (
 
 // The detail view's variable box: e opens a line under the pager to set a
 // variable of the app (NAME=value; it starts with the first required
-// variable that is missing), x one to unset variables (NAME…). The rules
+// variable that is missing), x one to unset variables (NAME…), S one to
+// set a secret: its name (the first required secret that is missing),
+// then its value, which the line masks and nothing shows. The rules
 // are the CLI's (`appstore env set|unset`): names and values are checked
 // with catalog's rules before anything is sent, and the daemon's refusal
 // (a viewer, an app of someone else) keeps the text in the box with the
 // reason on the status line. A name the app declares as a secret is not
-// set as a variable, whose value anyone can read: the box says to use
-// `appstore secret set`, which reads the value without echo. Secrets'
-// values are never shown.
+// set as a variable, whose value anyone can read: the box says to use S
+// (or `appstore secret set`). Secrets' values are never shown.
 
 // EnvBoxKeys drive the variable box.
 type EnvBoxKeys struct {
@@ -44,7 +45,11 @@ type envBox struct {
 	ti    textinput.Model
 	open  bool
 	unset bool // x: names to unset; else NAME=value to set
-	busy  bool // sent, the answer not yet back
+	// secret (S): the secret's name is asked first; once given it is
+	// secretName and the line reads the value, masked.
+	secret     bool
+	secretName string
+	busy       bool // sent, the answer not yet back
 }
 
 func newEnvBox() envBox {
@@ -72,7 +77,8 @@ func (d *Detail) StartEnv(unset bool) tea.Cmd {
 		d.CloseComment()
 	}
 	b := &d.env
-	b.open, b.busy, b.unset = true, false, unset
+	b.open, b.busy, b.unset, b.secret, b.secretName = true, false, unset, false, ""
+	b.ti.EchoMode = textinput.EchoNormal
 	b.ti.Reset()
 	if unset {
 		b.ti.Placeholder = "NAME … (variables to unset)"
@@ -87,14 +93,44 @@ func (d *Detail) StartEnv(unset bool) tea.Cmd {
 	return b.ti.Focus()
 }
 
+// StartSecret opens the box to set a secret of the app shown: first its
+// name, prefilled with the first required secret that nothing sets.
+func (d *Detail) StartSecret() tea.Cmd {
+	cmd := d.StartEnv(false)
+	b := &d.env
+	b.secret = true
+	b.ti.Reset()
+	b.ti.Placeholder = "NAME (of the secret)"
+	if name := d.firstMissing(true); name != "" {
+		b.ti.SetValue(name)
+		b.ti.CursorEnd()
+	}
+	return cmd
+}
+
+// askSecretValue moves the secret box from the name to the value, which
+// the line masks.
+func (d *Detail) askSecretValue(name string) {
+	b := &d.env
+	b.secretName = name
+	b.ti.Reset()
+	b.ti.EchoMode = textinput.EchoPassword
+	b.ti.EchoCharacter = '•'
+	b.ti.Placeholder = "value of " + name + " (not shown)"
+}
+
 // firstMissingVariable is the first required declared variable, not a
 // secret, that nothing sets.
-func (d *Detail) firstMissingVariable() string {
+func (d *Detail) firstMissingVariable() string { return d.firstMissing(false) }
+
+// firstMissing is the first required declared name, a secret or not,
+// that nothing sets.
+func (d *Detail) firstMissing(secret bool) string {
 	if d.config == nil {
 		return ""
 	}
 	for _, dc := range d.config.Declared {
-		if dc.Required && !dc.Secret && slices.Contains(d.config.Missing, dc.Name) {
+		if dc.Required && dc.Secret == secret && slices.Contains(d.config.Missing, dc.Name) {
 			return dc.Name
 		}
 	}
@@ -106,9 +142,10 @@ func (d *Detail) EditingEnv() bool { return d.env.open }
 
 // CloseEnv closes the box, dropping its text.
 func (d *Detail) CloseEnv() {
-	d.env.open, d.env.busy = false, false
+	d.env.open, d.env.busy, d.env.secret, d.env.secretName = false, false, false, ""
 	d.env.ti.Blur()
 	d.env.ti.Reset()
+	d.env.ti.EchoMode = textinput.EchoNormal
 	d.SetSize(d.width, d.height)
 }
 
@@ -126,8 +163,13 @@ func (d *Detail) SetConfig(slug string, c *client.AppConfig) {
 func (d *Detail) envView() string {
 	s := d.styles
 	title := " set a variable of " + d.slug + " (from its next launch) · enter apply · esc cancel "
-	if d.env.unset {
+	switch {
+	case d.env.unset:
 		title = " unset variables of " + d.slug + " (from its next launch) · enter apply · esc cancel "
+	case d.env.secret && d.env.secretName == "":
+		title = " set a secret of " + d.slug + ": its name · enter next · esc cancel "
+	case d.env.secret:
+		title = " the value of " + d.env.secretName + " (not shown; from the next launch) · enter apply · esc cancel "
 	}
 	if d.env.busy {
 		title = " applying… "
@@ -150,6 +192,7 @@ func (d *Detail) envHelp() []key.Binding {
 type envMsg struct {
 	slug   string
 	unset  bool
+	secret bool
 	names  []string
 	config *client.AppConfig
 	err    error
@@ -170,7 +213,7 @@ func parseEnvSet(text string, declared []client.DeclaredConfig, slug string) (st
 	}
 	for _, dc := range declared {
 		if dc.Name == name && dc.Secret {
-			return "", "", fmt.Errorf("%s is declared as a secret: a variable's value is shown to anyone who reads the catalog; set it with `appstore secret set %s %s`, which reads it without echo", name, slug, name)
+			return "", "", fmt.Errorf("%s is declared as a secret: a variable's value is shown to anyone who reads the catalog; set it with S (or `appstore secret set %s %s`), which does not show it", name, slug, name)
 		}
 	}
 	return name, value, nil
@@ -204,6 +247,9 @@ func (m *Model) envKey(k tea.KeyMsg) tea.Cmd {
 			return nil
 		}
 		ctx, src, slug, text := m.ctx, m.src, d.Slug(), d.env.ti.Value()
+		if d.env.secret {
+			return m.secretSend(text)
+		}
 		if d.env.unset {
 			names, err := parseEnvUnset(text)
 			if err != nil {
@@ -236,14 +282,50 @@ func (m *Model) envKey(k tea.KeyMsg) tea.Cmd {
 	return cmd
 }
 
+// secretSend takes the secret's name, then its value, with the CLI's
+// rules (secret set); the value is sent, then the configuration read
+// again, and is never shown or quoted.
+func (m *Model) secretSend(text string) tea.Cmd {
+	d := &m.detail
+	if d.env.secretName == "" {
+		name := strings.TrimSpace(text)
+		if err := catalog.ValidateEnvName(name); err != nil {
+			m.setStatus(statusErr, err.Error())
+			return nil
+		}
+		d.askSecretValue(name)
+		m.setStatus(statusInfo, "type the value of "+name+": it is not shown")
+		return nil
+	}
+	name, value := d.env.secretName, text
+	if err := catalog.ValidateSecretValue(name, []byte(value)); err != nil {
+		m.setStatus(statusErr, err.Error())
+		return nil
+	}
+	d.env.busy = true
+	ctx, src, slug := m.ctx, m.src, d.Slug()
+	return func() tea.Msg {
+		if _, err := src.SetSecret(ctx, slug, name, value); err != nil {
+			return envMsg{slug: slug, secret: true, names: []string{name}, err: err}
+		}
+		// Set: a failed read of the configuration only leaves the page
+		// as it was until the next read.
+		c, _ := src.AppConfig(ctx, slug)
+		return envMsg{slug: slug, secret: true, names: []string{name}, config: c}
+	}
+}
+
 // onEnv applies the answer: the box closes and the configuration shows
 // what changed, with what is still missing and what applies it to a
 // running launch; or the box keeps the text and the status says why.
 func (m *Model) onEnv(msg envMsg) tea.Cmd {
 	d := &m.detail
 	what := "set " + strings.Join(msg.names, ", ") + " on " + msg.slug
-	if msg.unset {
+	switch {
+	case msg.unset:
 		what = "unset " + strings.Join(msg.names, ", ") + " of " + msg.slug
+	case msg.secret:
+		what = "set the secret " + strings.Join(msg.names, ", ") + " of " + msg.slug
 	}
 	if msg.err != nil {
 		d.env.busy = false
@@ -255,14 +337,18 @@ func (m *Model) onEnv(msg envMsg) tea.Cmd {
 	}
 	d.SetConfig(msg.slug, msg.config)
 	text := what + ": applies from its next launch"
-	if len(msg.config.NotSet) > 0 {
-		text = fmt.Sprintf("%s: %s was not set", what, strings.Join(msg.config.NotSet, ", "))
+	cfg := msg.config
+	if cfg == nil {
+		cfg = &client.AppConfig{}
+	}
+	if len(cfg.NotSet) > 0 {
+		text = fmt.Sprintf("%s: %s was not set", what, strings.Join(cfg.NotSet, ", "))
 	}
 	if l := m.launches[msg.slug]; l != nil && !l.Status.Terminal() {
 		text += "; the running launch keeps its configuration until `appstore launch " + msg.slug + " --restart`"
 	}
-	if len(msg.config.Missing) > 0 {
-		text += " — still missing for a launch: " + strings.Join(msg.config.Missing, ", ")
+	if len(cfg.Missing) > 0 {
+		text += " — still missing for a launch: " + strings.Join(cfg.Missing, ", ")
 	}
 	m.setStatus(statusOK, text)
 	return nil
@@ -271,6 +357,10 @@ func (m *Model) onEnv(msg envMsg) tea.Cmd {
 // SetEnv and UnsetEnv change an app's variables (Source).
 func (s ClientSource) SetEnv(ctx context.Context, slug string, vars map[string]string) (*client.AppConfig, error) {
 	return s.C.SetEnv(ctx, slug, vars)
+}
+
+func (s ClientSource) SetSecret(ctx context.Context, slug, name, value string) (*client.SecretInfo, error) {
+	return s.C.SetSecret(ctx, slug, name, value)
 }
 
 func (s ClientSource) UnsetEnv(ctx context.Context, slug string, names []string) (*client.AppConfig, error) {

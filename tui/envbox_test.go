@@ -175,3 +175,66 @@ func TestDetailVariableRefusedKeepsTheText(t *testing.T) {
 	h.press("enter")
 	h.waitView("set MODEL on dash: viewers cannot change an app's variables", "MODEL=x")
 }
+
+// SetSecret stores a secret's name (the fake keeps no value: nothing could
+// show it).
+func (f *fakeSource) SetSecret(ctx context.Context, slug, name, value string) (*client.SecretInfo, error) {
+	if err := f.called("SetSecret"); err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.envErr != nil {
+		return nil, f.envErr
+	}
+	c := f.configFor(slug)
+	if !slices.ContainsFunc(c.Secrets, func(s client.SecretInfo) bool { return s.Name == name }) {
+		c.Secrets = append(c.Secrets, client.SecretInfo{Name: name})
+	}
+	f.secretValues = append(f.secretValues, value)
+	f.settle(c)
+	return &client.SecretInfo{Name: name}, nil
+}
+
+// TestDetailSetsASecretWithoutShowingIt: S asks for the secret's name
+// (the missing required one), then its value, masked; a value too short
+// to redact is refused with the CLI's rule before anything is sent; the
+// value set reaches the source and appears nowhere on the screen.
+func TestDetailSetsASecretWithoutShowingIt(t *testing.T) {
+	f := catalogSource()
+	f.setConfig(ragConfig())
+	h := newHarness(t, f)
+	h.send(tea.WindowSizeMsg{Width: 140, Height: 60})
+	h.online()
+	h.press("down", "enter")
+	h.waitView("OPENAI_API_KEY  required secret   missing — appstore secret set dash OPENAI_API_KEY (S sets it)")
+	h.press("S")
+	h.waitView("set a secret of dash: its name", "OPENAI_API_KEY")
+	h.press("enter")
+	h.waitView("the value of OPENAI_API_KEY (not shown", "type the value of OPENAI_API_KEY: it is not shown")
+	const value = "sk-typed-in-the-tui-0123"
+	h.typeText("abc")
+	h.press("enter")
+	h.waitView("shorter than 4 bytes")
+	if f.callCount("SetSecret") != 0 {
+		t.Fatal("a secret too short was sent")
+	}
+	h.press("ctrl+u")
+	for i, r := range value {
+		h.typeText(string(r))
+		if v := h.m.View(); strings.Contains(v, value[:i+1]) && i >= 3 {
+			t.Fatalf("the screen shows the secret being typed:\n%s", v)
+		}
+	}
+	h.press("enter")
+	h.waitView("OPENAI_API_KEY  required secret   set (secret)", "set the secret OPENAI_API_KEY of dash: applies from its next launch — still missing for a launch: MODEL")
+	if v := h.m.View(); strings.Contains(v, value) || strings.Contains(v, "sk-typed") {
+		t.Errorf("the screen shows the secret:\n%s", v)
+	}
+	f.mu.Lock()
+	got := slices.Clone(f.secretValues)
+	f.mu.Unlock()
+	if len(got) != 1 || got[0] != value {
+		t.Errorf("secrets sent: %d values, want the one typed", len(got))
+	}
+}

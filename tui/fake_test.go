@@ -40,6 +40,8 @@ type fakeSource struct {
 	// set, is SetEnv's and UnsetEnv's answer (envbox_test.go).
 	configs map[string]*client.AppConfig
 	envErr  error
+	// secretValues are the values SetSecret was given, in order.
+	secretValues []string
 
 	// gate, when set, holds every Autocomplete until a value is sent or
 	// its context is cancelled.

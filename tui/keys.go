@@ -46,6 +46,7 @@ type ActionKeys struct {
 	Uncomment    key.Binding // the detail view only: remove one's newest comment
 	SetEnv       key.Binding // the detail view only: set a variable (envbox.go)
 	UnsetEnv     key.Binding // the detail view only: unset variables
+	SetSecret    key.Binding // the detail view only: set a secret, its value masked
 }
 
 func newActionKeys() ActionKeys {
@@ -63,6 +64,7 @@ func newActionKeys() ActionKeys {
 		Uncomment:    bind([]string{"d"}, "d", "remove my comment"),
 		SetEnv:       bind([]string{"e"}, "e", "set a variable"),
 		UnsetEnv:     bind([]string{"x"}, "x", "unset variables"),
+		SetSecret:    bind([]string{"S"}, "S", "set a secret"),
 	}
 }
 

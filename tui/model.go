@@ -502,6 +502,11 @@ func (m *Model) detailKey(k tea.KeyMsg) tea.Cmd {
 		m.layout()
 		return cmd
 	}
+	if key.Matches(k, m.detail.actions.SetSecret) && m.detail.Slug() != "" {
+		cmd := m.detail.StartSecret()
+		m.layout()
+		return cmd
+	}
 	switch {
 	case key.Matches(k, m.detail.keys.Quit):
 		return m.quit()
