@@ -19,7 +19,7 @@ import (
 // (starting or running; warm-pool containers not attached are not
 // launches) and, with Config.MaxRunningMemory, launches whose memory
 // limits add up to at most that; Config.CatalogMaxRunning and
-// CatalogMaxMemory cap the launches of every runner of the catalogue the
+// CatalogMaxRunningMemory cap the launches of every runner of the catalogue the
 // same way. The store decides, in the transaction that records the launch
 // (store.LaunchQuota), so that two launches — of one runner or of several
 // sharing the catalogue — cannot both take the last place. A launch past a
@@ -53,7 +53,7 @@ func IsQuota(err error) bool {
 func (r *Runner) quota() *store.LaunchQuota {
 	q := &store.LaunchQuota{
 		MaxRunning: max(r.cfg.MaxRunning, 0), MaxMemory: max(r.cfg.MaxRunningMemory, 0),
-		CatalogMaxRunning: max(r.cfg.CatalogMaxRunning, 0), CatalogMaxMemory: max(r.cfg.CatalogMaxMemory, 0),
+		CatalogMaxRunning: max(r.cfg.CatalogMaxRunning, 0), CatalogMaxMemory: max(r.cfg.CatalogMaxRunningMemory, 0),
 	}
 	if q.MaxRunning == 0 && q.MaxMemory == 0 && q.CatalogMaxRunning == 0 && q.CatalogMaxMemory == 0 {
 		return nil

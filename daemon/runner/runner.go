@@ -150,13 +150,13 @@ type Config struct {
 	// least recently used idle launch is put to sleep to make room.
 	MaxRunning       int
 	MaxRunningMemory int64
-	// CatalogMaxRunning and CatalogMaxMemory cap the launches of every
+	// CatalogMaxRunning and CatalogMaxRunningMemory cap the launches of every
 	// runner of the catalogue the same way (0: none), counted by the
 	// store in the transaction that records a launch. Every runner of
 	// the catalogue should be given the same values.
-	CatalogMaxRunning int
-	CatalogMaxMemory  int64
-	EvictIdle         bool
+	CatalogMaxRunning       int
+	CatalogMaxRunningMemory int64
+	EvictIdle               bool
 	// WakeBurst and WakeInterval limit the apps one client may start by
 	// preview requests: WakeBurst at once, then one per WakeInterval
 	// (defaults DefaultWakeBurst, DefaultWakeInterval). ClientKey names a
