@@ -186,18 +186,26 @@ func (s *Store) walkTag(ctx context.Context, sel *selection, tag string, others 
 	b.id, b.status, b.commit_sha, b.image_tag, b.cached, b.completed_at, ` + cardColumns + `, ` + sel.order.keyText("p") + `
 FROM (
 	SELECT r.id, r.slug, r.name, r.description, r.emoji, r.tags, r.ingest_status, r.launch_count, r.star_count, r.created_at,
-		` + sel.order.selectList() + `
+		r.hf, ` + sel.order.selectList() + `
 	FROM tag_sort_keys k` + join + `
 	CROSS JOIN LATERAL (
-		SELECT r.id, r.slug, r.name, r.description, r.emoji, r.tags, r.ingest_status, r.launch_count, r.star_count, r.created_at, r.trend
+		SELECT r.id, r.slug, r.name, r.description, r.emoji, r.tags, r.ingest_status, r.launch_count, r.star_count, r.created_at, r.trend,
+			r.metadata -> 'hf' AS hf
 		FROM repositories r` + whereClause(append([]string{"r.id = k.repository_id"}, sel.where...)) + `
 		LIMIT 1
 	) r` + whereClause(where) + `
 	ORDER BY ` + sel.order.orderBy("k", kcols...) + `, k.repository_id DESC LIMIT ` + b.arg(int64(limit+1)) + `
 ) p
-` + latestBuildJoin + `
+` + pageJoins + `
 ORDER BY ` + sel.order.orderBy("p") + `, p.id DESC`
-	rows, err := s.searchQuery(ctx, sql, b.args...)
+	// A merge of tags has one good plan whatever the tags: prepared, it
+	// is planned once per connection. A one-tag walk's plan weighs the
+	// tag's size, and is planned each time.
+	mode := execMode
+	if len(others) > 0 {
+		mode = preparedMode
+	}
+	rows, err := s.searchQueryMode(ctx, mode, sql, b.args...)
 	if err != nil {
 		return nil, mapError(err)
 	}
@@ -213,7 +221,7 @@ ORDER BY ` + sel.order.orderBy("p") + `, p.id DESC`
 func (s *Store) pairCountGroups(ctx context.Context, groups []int32, as, keys, values []string, n int) ([]int64, error) {
 	b := &argList{}
 	rows := `unnest(` + b.arg(groups) + `::int[], ` + b.arg(as) + `::text[], ` + b.arg(keys) + `::text[], ` + b.arg(values) + `::text[]) AS q(g, a, key, value)`
-	r, err := s.searchQuery(ctx, `SELECT g, sum(n)::bigint FROM (
+	r, err := s.searchQueryMode(ctx, preparedMode, `SELECT g, sum(n)::bigint FROM (
 	SELECT q.g, c.n FROM `+rows+`
 	JOIN tag_pair_counts c ON c.a = q.a AND c.key = q.key AND c.value = q.value
 	UNION ALL

@@ -303,7 +303,11 @@ func (q *benchQuery) viaClient(ctx context.Context, c *client.Client) error {
 // decoding none: the database's share of the request.
 func (q *benchQuery) viaSQL(ctx context.Context, conn *pgx.Conn) error {
 	for _, s := range q.stmts {
-		rows, err := conn.Query(ctx, s.SQL, append([]any{pgx.QueryExecModeCacheDescribe}, s.Args...)...)
+		mode := pgx.QueryExecModeCacheDescribe
+		if s.Prepared {
+			mode = pgx.QueryExecModeCacheStatement
+		}
+		rows, err := conn.Query(ctx, s.SQL, append([]any{mode}, s.Args...)...)
 		if err != nil {
 			return err
 		}
