@@ -297,18 +297,27 @@ func clone(ctx context.Context, cloneURL string, ref plumbing.ReferenceName, dir
 	return res, nil
 }
 
+// commitTree is the tree of a commit in repo.
+func commitTree(repo *git.Repository, commit plumbing.Hash) (*object.Tree, error) {
+	c, err := repo.CommitObject(commit)
+	if err != nil {
+		return nil, fmt.Errorf("reading commit %s: %w", commit, err)
+	}
+	tree, err := c.Tree()
+	if err != nil {
+		return nil, fmt.Errorf("reading the tree of %s: %w", commit, err)
+	}
+	return tree, nil
+}
+
 // checkout sums the sizes of the commit's files from the object headers
 // and refuses a tree over the limit before writing any of it (a few KiB
 // of compressed zeros can expand to gigabytes), then writes the files
 // and the index.
 func checkout(ctx context.Context, repo *git.Repository, commit plumbing.Hash, dir string, limit int64, res *Result) error {
-	c, err := repo.CommitObject(commit)
+	tree, err := commitTree(repo, commit)
 	if err != nil {
-		return fmt.Errorf("reading commit %s: %w", commit, err)
-	}
-	tree, err := c.Tree()
-	if err != nil {
-		return fmt.Errorf("reading the tree of %s: %w", commit, err)
+		return err
 	}
 	walker := object.NewTreeWalker(tree, true, nil)
 	defer walker.Close()

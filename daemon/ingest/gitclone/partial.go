@@ -2,7 +2,6 @@ package gitclone
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"path/filepath"
 
@@ -33,13 +32,9 @@ func partialCheckout(ctx context.Context, repo *git.Repository, commit plumbing.
 			}
 		}
 	}
-	c, err := repo.CommitObject(commit)
+	tree, err := commitTree(repo, commit)
 	if err != nil {
-		return fmt.Errorf("reading commit %s: %w", commit, err)
-	}
-	tree, err := c.Tree()
-	if err != nil {
-		return fmt.Errorf("reading the tree of %s: %w", commit, err)
+		return err
 	}
 	root, err := os.OpenRoot(dir)
 	if err != nil {
