@@ -683,10 +683,22 @@ func TestInterrupted(t *testing.T) {
 	if r.code != ExitInterrupted || r.stderr != "" {
 		t.Errorf("cancelled list: %v (want 130 without an error line)", r)
 	}
-	// events follows until interrupted: the same convention.
-	ctx, cancel = context.WithTimeout(context.Background(), 300*time.Millisecond)
-	defer cancel()
+	// events follows until interrupted: the same convention. The
+	// interrupt comes once it follows (the hub has one more subscriber),
+	// not after a fixed time, which a loaded machine may spend starting.
 	d := daemontest.Start(t, daemon.Config{Roles: []string{daemon.RoleAPI}})
+	ctx, cancel = context.WithCancel(context.Background())
+	defer cancel()
+	base := d.Events.Stats().Subscribers
+	go func() {
+		defer cancel()
+		for deadline := time.Now().Add(30 * time.Second); d.Events.Stats().Subscribers <= base && time.Now().Before(deadline); {
+			time.Sleep(5 * time.Millisecond)
+		}
+		if d.Events.Stats().Subscribers <= base {
+			t.Error("events never subscribed within 30s")
+		}
+	}()
 	r = invocation{ctx: ctx, env: map[string]string{EnvURL: d.URL}}.run(t, "events")
 	if r.code != ExitInterrupted || strings.Contains(r.stderr, "error") {
 		t.Errorf("interrupted events: %v", r)

@@ -104,7 +104,7 @@ func TestLaunchPsStopLogsAgainstAppstored(t *testing.T) {
 
 	r = appstoreIn(t, d.URL, "", "ps")
 	fields := strings.Split(strings.TrimSuffix(r.stdout, "\n"), "\t")
-	if r.code != 0 || strings.Count(r.stdout, "\n") != 1 || len(fields) != 9 || fields[1] != "dash" || fields[2] != "running" || fields[4] != l.PreviewURL {
+	if r.code != 0 || strings.Count(r.stdout, "\n") != 1 || len(fields) != 10 || fields[1] != "dash" || fields[2] != "running" || fields[4] != l.PreviewURL || fields[9] != "local" {
 		t.Errorf("ps: %+v", r)
 	}
 	if r = appstoreIn(t, d.URL, "", "ps", "-q"); r.stdout != strings.TrimSpace(fields[0])+"\n" {

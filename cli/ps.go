@@ -41,11 +41,14 @@ On a terminal: a table. In a pipe: tab-separated id, app, status, profile,
 preview URL, started (RFC 3339), expires (RFC 3339), build id, marks
 ("outdated" when a newer build of the app succeeded, "config-changed" when
 its variables or secrets changed since the launch started, comma-separated;
-else empty), and with --all the reason. BUILD marks a launch that runs an
+else empty), with --all the reason, and last who started the launch. BY
+(and that last field) is the user who launched it; empty for the daemon's
+own launches (a wake by a preview request, the warm pool, a redeploy) and
+once that account is removed. BUILD marks a launch that runs an
 older build than the newest; STATUS says "config changed" for a launch
 that runs without the app's latest variables or secrets (` + "`appstore launch <slug> --restart`" + `
 applies them). -q prints the launch ids, --json the launch objects
-(config_changed).`,
+(config_changed, launched_by).`,
 		Example: `  appstore ps
   appstore ps --all --app dash
   appstore ps -q | xargs appstore stop
@@ -98,12 +101,16 @@ func runPs(ctx context.Context, opts *PsOptions) error {
 		}
 		return nil
 	}
-	header := []string{"ID", "APP", "STATUS", "PROFILE", "URL", "STARTED", "ENDS", "BUILD"}
+	header := []string{"ID", "APP", "STATUS", "BY", "PROFILE", "URL", "STARTED", "ENDS", "BUILD"}
 	if !tty {
-		header = append(header, "OUTDATED")
+		// Not printed: the fields of a pipe, in their order.
+		header = []string{"ID", "APP", "STATUS", "PROFILE", "URL", "STARTED", "ENDS", "BUILD", "OUTDATED"}
 	}
 	if opts.All {
 		header = append(header, "REASON")
+	}
+	if !tty {
+		header = append(header, "BY")
 	}
 	t := newTable(opts.IO, header...)
 	for _, l := range ls {
@@ -139,9 +146,14 @@ func runPs(ctx context.Context, opts *PsOptions) error {
 		}
 		row := []field{
 			cell(strconv.FormatInt(l.ID, 10)), {text: l.Repository, color: opts.IO.Bold},
-			{text: status, color: map[bool]func(string) string{true: opts.IO.Yellow, false: statusColor(opts.IO, string(l.Status))}[l.ConfigChanged]}, cell(l.ResourceProfile),
-			cell(url), cell(started), cell(ends),
+			{text: status, color: map[bool]func(string) string{true: opts.IO.Yellow, false: statusColor(opts.IO, string(l.Status))}[l.ConfigChanged]},
 		}
+		// Who launched it: a column beside the status on a terminal, the
+		// last field in a pipe (after the ones scripts already read).
+		if tty {
+			row = append(row, field{text: l.LaunchedBy, max: 20})
+		}
+		row = append(row, cell(l.ResourceProfile), cell(url), cell(started), cell(ends))
 		build, outdated := "", ""
 		if l.BuildID != nil {
 			build = strconv.FormatInt(*l.BuildID, 10)
@@ -164,6 +176,9 @@ func runPs(ctx context.Context, opts *PsOptions) error {
 		}
 		if opts.All {
 			row = append(row, field{text: textutil.FirstLine(l.ErrorMessage), max: 60})
+		}
+		if !tty {
+			row = append(row, cell(l.LaunchedBy))
 		}
 		t.row(row...)
 	}

@@ -82,6 +82,12 @@ func runShow(ctx context.Context, opts *ShowOptions) error {
 		active = page.Launches
 	}
 	printLaunchLines(opts.IO, r, active)
+	// Who starred it: extra too.
+	if r.StarCount > 0 {
+		if sg, err := c.Stargazers(ctx, r.Slug, 0); err == nil {
+			printStargazers(opts.IO, sg)
+		}
+	}
 	// The space its data volume takes: extra too.
 	if hasStorage(r) {
 		if list, err := c.Volumes(ctx, r.Slug); err == nil {
@@ -104,8 +110,8 @@ func runShow(ctx context.Context, opts *ShowOptions) error {
 // printLaunchLines prints the app's active launches, each with the build it
 // runs, marked outdated when a newer build succeeded, and whether a new
 // build replaces it by itself: on a terminal "launch: 7 running, build #2
-// (outdated: #16 is newer; redeploy off), <url>"; in a pipe
-// "launch:\t<id>\t<status>\t<build id>\t<outdated or empty>\t<preview URL>".
+// (outdated: #16 is newer; redeploy off), <url>, by ann"; in a pipe
+// "launch:\t<id>\t<status>\t<build id>\t<outdated or empty>\t<preview URL>\t<launched by>".
 func printLaunchLines(ios *IOStreams, r *client.Repository, ls []client.Launch) {
 	if !r.Redeploy {
 		if ios.IsStdoutTTY() {
@@ -131,7 +137,7 @@ func printLaunchLines(ios *IOStreams, r *client.Repository, ls []client.Launch) 
 				marks = append(marks, "config-changed")
 			}
 			outdated := strings.Join(marks, ",")
-			fmt.Fprintf(ios.Out, "launch:\t%d\t%s\t%s\t%s\t%s\n", l.ID, l.Status, build, outdated, l.PreviewURL)
+			fmt.Fprintf(ios.Out, "launch:\t%d\t%s\t%s\t%s\t%s\t%s\n", l.ID, l.Status, build, outdated, l.PreviewURL, plainText(l.LaunchedBy))
 			continue
 		}
 		line := fmt.Sprintf("%d %s", l.ID, l.Status)
@@ -150,6 +156,9 @@ func printLaunchLines(ios *IOStreams, r *client.Repository, ls []client.Launch) 
 		}
 		if l.PreviewURL != "" {
 			line += ", " + l.PreviewURL
+		}
+		if l.LaunchedBy != "" {
+			line += ios.Gray(", by " + plainText(l.LaunchedBy))
 		}
 		fmt.Fprintf(ios.Out, "%-14s %s\n", "launch:", line)
 	}
@@ -364,4 +373,32 @@ func plural(n int, unit string) string {
 		return "1 " + unit
 	}
 	return fmt.Sprintf("%d %ss", n, unit)
+}
+
+// showStargazers is how many names show prints on a terminal.
+const showStargazers = 10
+
+// printStargazers says who starred the app, newest first: on a terminal
+// "starred by: bob, ann and 3 more"; in a pipe a line
+// "starred by:\t<user>\t<time (RFC 3339)>" each (the daemon's page: the
+// newest 100).
+func printStargazers(ios *IOStreams, sg *client.Stargazers) {
+	if len(sg.Users) == 0 {
+		return
+	}
+	if !ios.IsStdoutTTY() {
+		for _, u := range sg.Users {
+			fmt.Fprintf(ios.Out, "starred by:\t%s\t%s\n", plainText(u.User), u.StarredAt.UTC().Format(time.RFC3339))
+		}
+		return
+	}
+	var names []string
+	for _, u := range sg.Users[:min(len(sg.Users), showStargazers)] {
+		names = append(names, plainText(u.User))
+	}
+	line := strings.Join(names, ", ")
+	if more := sg.StarCount - int64(len(names)); more > 0 {
+		line += fmt.Sprintf(" and %d more", more)
+	}
+	fmt.Fprintf(ios.Out, "%-14s %s\n", "starred by:", line)
 }

@@ -218,7 +218,11 @@ func (m *Model) onRepo(msg repoMsg) tea.Cmd {
 		}
 		m.results.PatchRepository(msg.repo)
 	}
+	picked := m.detail.Picked()
 	m.detail.Set(msg)
+	if picked != nil && !m.detail.Picking() {
+		m.setStatus(statusInfo, fmt.Sprintf("comment #%d was removed meanwhile", picked.ID))
+	}
 	if m.detailDirty {
 		m.detailDirty = false
 		return m.reloadDetail(msg.slug)

@@ -56,12 +56,15 @@ type Detail struct {
 
 	launches map[string]*client.Launch // shared with the root model
 
-	// compose is the comment being written (compose.go).
+	// compose is the comment being written (compose.go); pick the one
+	// marked for removal (uncomment.go).
 	compose commentBox
+	pick    commentPick
 }
 
 func newDetail(styles *Styles, loc *time.Location, launches map[string]*client.Launch) Detail {
-	d := Detail{styles: styles, keys: newPagerKeys(), actions: newActionKeys(), loc: loc, launches: launches, compose: newCommentBox()}
+	d := Detail{styles: styles, keys: newPagerKeys(), actions: newActionKeys(), loc: loc, launches: launches,
+		compose: newCommentBox(), pick: commentPick{keys: newPickKeys()}}
 	d.vp = viewport.New(0, 0)
 	d.vp.KeyMap = pagerViewportKeys(d.keys)
 	return d
@@ -91,6 +94,7 @@ func (d *Detail) Open(slug string) {
 	if slug != d.slug {
 		d.repo, d.timeline, d.builds, d.err, d.config = nil, nil, nil, nil, nil
 		d.thumbURL, d.thumb = "", nil
+		d.pick.id = 0
 		d.vp.GotoTop()
 	}
 	d.slug, d.loading = slug, true
@@ -116,6 +120,9 @@ func (d *Detail) Set(msg repoMsg) {
 	if msg.err == nil {
 		d.repo, d.timeline, d.builds, d.config = msg.repo, msg.timeline, msg.builds, msg.config
 		d.star, d.comments = msg.star, msg.comments
+		if d.Picked() == nil {
+			d.pick.id = 0 // removed meanwhile
+		}
 		if msg.thumb != nil || msg.thumbURL != d.thumbURL {
 			d.thumbURL, d.thumb = msg.thumbURL, msg.thumb
 		}
@@ -228,6 +235,7 @@ func (d *Detail) render() {
 	if atBottom {
 		d.vp.GotoBottom()
 	}
+	d.scrollToPick()
 }
 
 func (d *Detail) fmtTime(t time.Time) string {
@@ -307,7 +315,13 @@ func (d *Detail) content() string {
 		}
 	}
 	if r.DockerfilePath == "" {
-		line("  %s", s.Subtle.Render("not found yet"))
+		if r.IngestStatus == catalog.IngestFailed {
+			// The card shows what could be read; the error above says
+			// why nothing can be built.
+			line("  %s", s.Subtle.Render("none usable (see the error above)"))
+		} else {
+			line("  %s", s.Subtle.Render("not found yet"))
+		}
 		// The port tags.yaml or the README names, for when it is built.
 		field("  port", port)
 	} else {
@@ -353,6 +367,9 @@ func (d *Detail) content() string {
 		if l.Status == catalog.LaunchRunning && l.PreviewURL != "" {
 			st += "  " + s.URL.Render(l.PreviewURL)
 		}
+		if l.LaunchedBy != "" {
+			st += s.Subtle.Render("  by " + l.LaunchedBy)
+		}
 		line("  #%d %s", l.ID, st)
 		if l.ConfigChanged {
 			line("  %s", renderLines(s.Subtle, hang("variables or secrets changed since it started: appstore launch "+r.Slug+" --restart applies them", 2, d.width)))
@@ -396,6 +413,11 @@ func (d *Detail) content() string {
 		if e.DurationMS != nil {
 			msg = joinNonEmpty(" ", msg, s.Subtle.Render("("+formatMS(e.DurationMS)+")"))
 		}
+		// Who caused the step: a user, or appstored:<cause> for the
+		// daemon's own work (an ingestion run, a sync).
+		if e.Actor != "" {
+			msg = joinNonEmpty(" ", msg, s.Subtle.Render("by "+textutil.StripTerminal(e.Actor)))
+		}
 		// The message is read whole (a failure says what to do at its
 		// end): it wraps beside the time and status, or under them when
 		// the terminal is too narrow for a column.
@@ -433,7 +455,14 @@ func (d *Detail) writeComments(b *strings.Builder) {
 		return
 	}
 	for _, c := range d.comments {
-		fmt.Fprintf(b, "  %s %s\n", s.Heading.Render(c.AuthorLabel()), s.Subtle.Render(fmt.Sprintf("#%d · %s", c.ID, d.fmtTime(c.CreatedAt))))
+		// The comment marked for removal (d): an arrow and the author in
+		// reverse, so that it shows without colours too.
+		mark, author := "  ", s.Heading.Render(c.AuthorLabel())
+		if c.ID == d.pick.id {
+			d.pick.line = strings.Count(b.String(), "\n")
+			mark, author = "▸ ", s.Selected.Render(c.AuthorLabel())
+		}
+		fmt.Fprintf(b, "%s%s %s\n", mark, author, s.Subtle.Render(fmt.Sprintf("#%d · %s", c.ID, d.fmtTime(c.CreatedAt))))
 		for _, l := range strings.Split(textutil.StripTerminal(c.Body), "\n") {
 			fmt.Fprintf(b, "    %s\n", hang(l, 4, d.width))
 		}
@@ -530,12 +559,18 @@ func (d *Detail) ShortHelp() []key.Binding {
 	if d.compose.open {
 		return d.composeHelp()
 	}
+	if d.Picking() {
+		return d.pickHelp()
+	}
 	return []key.Binding{d.keys.Back, d.actions.Launch, d.actions.Stop, d.actions.Logs, d.actions.Build, d.actions.Cancel, d.actions.Refresh, d.actions.Star, d.keys.Help, d.keys.Quit}
 }
 
 func (d *Detail) FullHelp() [][]key.Binding {
 	if d.compose.open {
 		return [][]key.Binding{d.composeHelp()}
+	}
+	if d.Picking() {
+		return [][]key.Binding{d.pickHelp()}
 	}
 	return [][]key.Binding{
 		{d.keys.Up, d.keys.Down, d.keys.PageUp, d.keys.PageDown, d.keys.Top, d.keys.Bottom},

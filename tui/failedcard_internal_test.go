@@ -23,8 +23,14 @@ func TestDetailShowsThePortOfAnAppWithoutDockerfile(t *testing.T) {
 		IngestStatus: catalog.IngestFailed, IngestError: "no Dockerfile found", AppPort: 7861, PortSource: "readme"}
 	d.Set(repoMsg{slug: "draft", repo: repo})
 	view := d.vp.View()
-	if !strings.Contains(view, "not found yet") || !strings.Contains(view, "  port      7861 (readme)") {
+	if !strings.Contains(view, "none usable (see the error above)") || !strings.Contains(view, "  port      7861 (readme)") {
 		t.Errorf("detail view of a failed card without its port:\n%s", view)
+	}
+
+	// One that is still being ingested has not found it yet.
+	d.Set(repoMsg{slug: "draft", repo: &client.Repository{Slug: "draft", Name: "draft", IngestStatus: catalog.IngestProcessing}})
+	if view := d.vp.View(); !strings.Contains(view, "not found yet") {
+		t.Errorf("detail view of a card being ingested:\n%s", view)
 	}
 
 	// A card whose build stops at a stage names it.

@@ -36,6 +36,8 @@ type fakeSource struct {
 	// AddComment's.
 	launchErr  error
 	commentErr error
+	// memberMe makes Whoami's user a member (else an admin).
+	memberMe bool
 	// configs are the apps' configurations (setConfig).
 	configs map[string]*client.AppConfig
 
@@ -642,12 +644,19 @@ func (f *fakeSource) DeleteComment(ctx context.Context, id int64) error {
 	return &client.APIError{StatusCode: 404, Code: "not_found", Message: fmt.Sprintf("comment %d not found", id)}
 }
 
-// Whoami is the local user (id 1), who writes AddComment's comments.
+// Whoami is the local user (id 1), who writes AddComment's comments: an
+// admin, or a member with memberMe.
 func (f *fakeSource) Whoami(ctx context.Context) (*client.Whoami, error) {
 	if err := f.called("Whoami"); err != nil {
 		return nil, err
 	}
-	return &client.Whoami{User: client.User{ID: 1, Name: "local", Role: "admin"}}, nil
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	role := catalog.RoleAdmin
+	if f.memberMe {
+		role = catalog.RoleMember
+	}
+	return &client.Whoami{User: client.User{ID: 1, Name: "local", Role: role}}, nil
 }
 
 func (f *fakeSource) AddComment(ctx context.Context, slug, body string) (*client.Comment, error) {

@@ -43,7 +43,7 @@ type ActionKeys struct {
 	Cancel       key.Binding
 	Star         key.Binding
 	Comment      key.Binding // the detail view only: write a comment
-	Uncomment    key.Binding // the detail view only: remove one's newest comment
+	Uncomment    key.Binding // the detail view only: choose a comment to remove (uncomment.go)
 }
 
 func newActionKeys() ActionKeys {
@@ -58,7 +58,7 @@ func newActionKeys() ActionKeys {
 		Cancel:       bind([]string{"c"}, "c", "cancel build"),
 		Star:         bind([]string{"*"}, "*", "star/unstar"),
 		Comment:      bind([]string{"w"}, "w", "write a comment"),
-		Uncomment:    bind([]string{"d"}, "d", "remove my comment"),
+		Uncomment:    bind([]string{"d"}, "d", "remove a comment"),
 	}
 }
 

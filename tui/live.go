@@ -244,7 +244,14 @@ func (m *Model) applyEvent(ev client.Event) tea.Cmd {
 			}
 		case l == nil || d.LaunchID > l.ID:
 			if !st.Terminal() {
-				m.launches[slug] = &client.Launch{ID: d.LaunchID, Repository: slug, Status: st}
+				// A user's request started it (the event's actor); the
+				// daemon's own launches (a wake, a redeploy) name no one,
+				// as the API's launched_by.
+				by := ev.Actor
+				if catalog.IsDaemonActor(by) {
+					by = ""
+				}
+				m.launches[slug] = &client.Launch{ID: d.LaunchID, Repository: slug, Status: st, LaunchedBy: by}
 			}
 		}
 		if l := m.launches[slug]; l != nil && l.Status.Terminal() {

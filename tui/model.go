@@ -124,11 +124,9 @@ type Model struct {
 	// laidStatus is the status line's height the layout was made for.
 	laidStatus int
 
-	// me is the user of the token, once asked (compose.go: d removes
-	// one's own comment); pendingUncomment is the comment a second d
-	// removes, 0 for none.
-	me               *client.User
-	pendingUncomment int64
+	// me is the user of the token, once asked (uncomment.go: d marks a
+	// comment the user may remove).
+	me *client.User
 }
 
 var _ tea.Model = (*Model)(nil)
@@ -483,10 +481,14 @@ func (m *Model) detailKey(k tea.KeyMsg) tea.Cmd {
 	if m.detail.Composing() {
 		return m.composeKey(k)
 	}
+	if m.detail.Picking() {
+		if cmd, done := m.pickKey(k); done {
+			return cmd
+		}
+	}
 	if key.Matches(k, m.detail.actions.Uncomment) && m.detail.Slug() != "" {
 		return m.uncommentKey()
 	}
-	m.pendingUncomment = 0
 	if key.Matches(k, m.detail.actions.Comment) && m.detail.Slug() != "" {
 		cmd := m.detail.StartComment()
 		m.layout()

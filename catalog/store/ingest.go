@@ -206,7 +206,8 @@ func (s *Store) FailIngest(ctx context.Context, a IngestAttempt, message string)
 // IngestCard is what a failed attempt could still read about the app (a
 // repository without a Dockerfile has a name, a description and tags):
 // FailIngestWithCard writes it as CompleteIngest writes a success's, the
-// fields the user set (manual_fields) and manual tags untouched.
+// fields the user set (manual_fields) and manual tags untouched, unless a
+// success wrote a card before (that card, of the commit builds run, stays).
 type IngestCard struct {
 	Name, Description, Homepage, Emoji string
 	Readme                             string
@@ -267,6 +268,19 @@ func (s *Store) endAttempt(ctx context.Context, a IngestAttempt, status catalog.
 			WHERE id = $1`, a.RepositoryID, string(status), message, leaseSecs, a.CardVersion)
 		if err != nil {
 			return mapError(err)
+		}
+		if card != nil {
+			// A repository ingested before keeps the card of its last good
+			// commit, the one its builds run: a failure's card, read from a
+			// commit that cannot be built, stands in only where there is
+			// none.
+			var ingested bool
+			if err := tx.QueryRow(ctx, `SELECT coalesce(last_commit_sha, '') <> '' FROM repositories WHERE id = $1`, a.RepositoryID).Scan(&ingested); err != nil {
+				return mapError(err)
+			}
+			if ingested {
+				card = nil
+			}
 		}
 		if card != nil {
 			var port *int32

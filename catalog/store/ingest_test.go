@@ -511,3 +511,48 @@ func TestFailedIngestionKeepsTheCard(t *testing.T) {
 		t.Error("invalid metadata accepted")
 	}
 }
+
+// TestFailedIngestionAfterASuccessKeepsItsCard: a repository ingested
+// before keeps the card of that commit (its builds run it) when a later
+// commit fails; the failure is recorded.
+func TestFailedIngestionAfterASuccessKeepsItsCard(t *testing.T) {
+	st := storetest.New(t)
+	ctx := context.Background()
+	repo, err := st.CreateRepository(ctx, newRepo(t, "https://github.com/acme/tides.git"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := st.ClaimIngest(ctx, repo.ID, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := c.Outcome()
+	a.CommitSHA = "aaaa1111"
+	if _, err := st.CompleteIngest(ctx, store.IngestSuccess{IngestAttempt: a, Name: "Tides", Description: "Tide tables",
+		DockerfilePath: "Dockerfile", ContextPath: ".", AppPort: 8080, PortSource: "expose", AutoTags: storetest.Tags(t, "lang:go")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := st.RequestIngest(ctx, repo.Slug, "refresh"); err != nil {
+		t.Fatal(err)
+	}
+	if c, err = st.ClaimIngest(ctx, repo.ID, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	a = c.Outcome()
+	a.CommitSHA = "bbbb2222"
+	if err := st.FailIngestWithCard(ctx, a, "tags.yaml:1: malformed YAML", &store.IngestCard{Name: "Broken", Description: "half read",
+		AppPort: 9999, PortSource: "tags.yaml", AutoTags: storetest.Tags(t, "lang:python")}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := st.Repository(ctx, repo.Slug)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.IngestStatus != catalog.IngestFailed || got.IngestError != "tags.yaml:1: malformed YAML" {
+		t.Errorf("status %s %q, want the failure", got.IngestStatus, got.IngestError)
+	}
+	if got.Name != "Tides" || got.Description != "Tide tables" || got.AppPort != 8080 || got.LastCommitSHA != "aaaa1111" ||
+		len(got.Tags) != 1 || got.Tags[0].String() != "lang:go" {
+		t.Errorf("card after a failed commit: %q %q port %d commit %s tags %v, want the last good one", got.Name, got.Description, got.AppPort, got.LastCommitSHA, got.Tags)
+	}
+}

@@ -915,6 +915,12 @@ func (s *Store) Suggest(ctx context.Context, o SuggestOptions) (*catalog.Suggest
 	if err != nil {
 		return nil, fmt.Errorf("suggest for %q: %w", o.Query, err)
 	}
+	// owner:, is:, sort: (suggest_keys.go).
+	keys, err := s.keyFacets(ctx, sel, tok, o.UserID, o.Limit)
+	if err != nil {
+		return nil, fmt.Errorf("suggest for %q: %w", o.Query, err)
+	}
+	facets = mergeFacets(tok, facets, keys, o.Limit)
 	for _, f := range facets {
 		sg := catalog.Suggestion{Key: f.key, Value: f.value, Count: f.n}
 		var completion string

@@ -290,7 +290,9 @@ func TestFollowSendsKeepAlives(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	// A bound for a daemon that sends nothing; a passing run ends at the
+	// first keep-alive (50 ms).
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, "GET", a.srv.URL+"/api/v1/builds/"+strconv.FormatInt(b.ID, 10)+"/logs?follow=1", nil)
 	resp, err := http.DefaultClient.Do(req)

@@ -17,6 +17,7 @@ type CommunityStore interface {
 	UsageStats(ctx context.Context, slug string, days int, now time.Time) (*catalog.UsageStats, error)
 	SetStar(ctx context.Context, slug string, userID int64, on bool) (*catalog.StarState, error)
 	StarState(ctx context.Context, slug string, userID int64) (*catalog.StarState, error)
+	Stargazers(ctx context.Context, slug string, limit int) (*catalog.Stargazers, error)
 	AddComment(ctx context.Context, slug string, author catalog.User, body string) (*catalog.Comment, error)
 	Comment(ctx context.Context, id int64) (*catalog.Comment, error)
 	Comments(ctx context.Context, slug string, limit int) ([]catalog.Comment, error)

@@ -127,6 +127,15 @@ func TestCommentRemovalByRole(t *testing.T) {
 	if code, b := do("ann", "GET", "/api/v1/search?q=is:starred", ""); code != http.StatusOK || !strings.Contains(string(b), `"slug":"dash"`) {
 		t.Errorf("ann's is:starred: %d %s", code, b)
 	}
+	// Autocomplete offers is:starred to ann, counted, from its first letter.
+	for _, q := range []string{"i", "is:"} {
+		if code, b := do("ann", "GET", "/api/v1/autocomplete?q="+q, ""); code != http.StatusOK || !strings.Contains(string(b), `"text":"is`) || !strings.Contains(string(b), `"count":1`) {
+			t.Errorf("ann's autocomplete of %q: %d %s", q, code, b)
+		}
+		if code, b := do("", "GET", "/api/v1/autocomplete?q="+q, ""); code != http.StatusOK || !strings.Contains(string(b), `"suggestions":[]`) {
+			t.Errorf("no one's autocomplete of %q: %d %s, want no is:", q, code, b)
+		}
+	}
 
 	// Stats: every day asked for, and the bounds of days.
 	if code, b := do("", "GET", "/api/v1/repositories/dash/stats?days=7", ""); code != http.StatusOK || strings.Count(string(b), `"day":`) != 7 {

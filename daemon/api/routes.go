@@ -93,6 +93,7 @@ func (s *Server) routes() []route {
 		// Usage statistics, stars and comments (community.go).
 		{GET, "/api/v1/repositories/{slug}/stats", read, s.Community.stats},
 		{GET, "/api/v1/repositories/{slug}/star", read, s.Community.starState},
+		{GET, "/api/v1/repositories/{slug}/stargazers", read, s.Community.stargazers},
 		{POST, "/api/v1/repositories/{slug}/star", mutating, s.Community.star},
 		{DELETE, "/api/v1/repositories/{slug}/star", mutating, s.Community.unstar},
 		{GET, "/api/v1/repositories/{slug}/comments", read, s.Community.comments},

@@ -70,7 +70,13 @@ func (s *Search) autocomplete(w http.ResponseWriter, r *http.Request) {
 		respond.WriteError(w, r, err)
 		return
 	}
-	if opts.UserID, err = markUser(r, opts.Query); err != nil {
+	// A word that may become is: is completed only for someone.
+	marks := opts.Query
+	if tok := query.TokenAt(opts.Query, opts.Pos); tok.Kind == query.KindWord && tok.Prefix != "" &&
+		strings.HasPrefix(catalog.IsKey, strings.ToLower(tok.Prefix)) {
+		marks = catalog.IsKey + ":"
+	}
+	if opts.UserID, err = markUser(r, marks); err != nil {
 		respond.WriteError(w, r, err)
 		return
 	}

@@ -414,31 +414,51 @@ func (w *Worker) ingest(ctx context.Context, claim *store.IngestClaim, log *slog
 	out.clone, err = gitclone.Clone(ctx, gitclone.Options{
 		URL: claim.GitURL, Branch: claim.Branch, Dir: dir,
 		Timeout: w.cfg.CloneTimeout, MaxBytes: w.cfg.MaxCloneBytes,
-		Policy: w.cfg.Policy, Logger: log,
+		Policy: w.cfg.Policy, Logger: log, Partial: true,
 	})
-	if err != nil {
+	if err != nil && (out.clone == nil || !out.clone.Partial) {
 		return out, err
 	}
-	out.meta, err = metadata.Extract(ctx, dir, metadata.Options{Dockerfile: claim.RequestedDockerfile, Context: claim.RequestedContext, Target: claim.RequestedTarget, Limits: w.cfg.Limits, Logger: log})
-	if out.meta != nil {
-		// Without a declared name the repository is called after its
-		// URL, as at registration; a name that is not acceptable is
-		// ignored.
-		out.name = out.meta.Name
-		if out.name == "" {
-			if u, err := giturl.Parse(claim.GitURL); err == nil {
-				out.name = u.Name()
-			}
-		}
-		if catalog.ValidateName(out.name) != nil {
-			out.name = ""
-		}
-	}
 	if err != nil {
-		// A repository without a Dockerfile comes back with its card.
+		// The clone failed for good after the transfer (too large, an
+		// entry git refuses), but part of it could be checked out: the
+		// card is read from that, and the clone's error is the failure.
+		cloneErr := err
+		if out.meta, err = metadata.Extract(ctx, dir, metadata.Options{Dockerfile: claim.RequestedDockerfile, Context: claim.RequestedContext,
+			Target: claim.RequestedTarget, Limits: w.cfg.Limits, Logger: log}); out.meta == nil {
+			log.Warn("reading the card of a partial checkout failed", "err", err)
+			return out, cloneErr
+		}
+		out.meta.Warnings = append([]string{fmt.Sprintf("only part of the repository was read (%d files, %d entries left out), because its clone failed: %s",
+			out.clone.Files, out.clone.Skipped, cloneErr)}, out.meta.Warnings...)
+		out.setName(claim)
+		return out, fmt.Errorf("%w; the card shows what the %d files that could be checked out safely say", cloneErr, out.clone.Files)
+	}
+	out.meta, err = metadata.Extract(ctx, dir, metadata.Options{Dockerfile: claim.RequestedDockerfile, Context: claim.RequestedContext, Target: claim.RequestedTarget, Limits: w.cfg.Limits, Logger: log})
+	out.setName(claim)
+	if err != nil {
+		// A repository that cannot be built comes back with its card.
 		return out, err
 	}
 	return out, nil
+}
+
+// setName takes the card's name: without a declared name the repository
+// is called after its URL, as at registration; a name that is not
+// acceptable is ignored.
+func (o *outcome) setName(claim *store.IngestClaim) {
+	if o.meta == nil {
+		return
+	}
+	o.name = o.meta.Name
+	if o.name == "" {
+		if u, err := giturl.Parse(claim.GitURL); err == nil {
+			o.name = u.Name()
+		}
+	}
+	if catalog.ValidateName(o.name) != nil {
+		o.name = ""
+	}
 }
 
 // storedMetadata is the repository's metadata column; hf and build are

@@ -86,6 +86,8 @@ func conformVolume(t *testing.T, rt runtimeCase) {
 		t.Errorf("notes after a rebuild: %q", got)
 	}
 
+	// The app kept awake while it must run: its idle timeout is short.
+	release := h.keepAwake(slug)
 	vols, err := h.r.Volumes(ctx, slug)
 	if err != nil || len(vols) != 1 || !vols[0].InUse || vols[0].UsedBytes <= 0 || vols[0].Path != "/data" {
 		t.Fatalf("volume ls while it runs: %v %+v", err, vols)
@@ -104,6 +106,7 @@ func conformVolume(t *testing.T, rt runtimeCase) {
 	if got := notesOf(t, get, slug); len(got) != 2 {
 		t.Errorf("notes after a refused volume rm: %q", got)
 	}
+	release()
 	stopActive(t, h, slug)
 	if err := h.r.RemoveVolume(ctx, slug); err != nil {
 		t.Fatalf("volume rm after stop: %v", err)

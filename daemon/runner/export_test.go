@@ -1,5 +1,11 @@
 package runner
 
+import (
+	"context"
+
+	"github.com/docker/docker/api/types/container"
+)
+
 // TreatSwarmTasksAsRemote makes r's Swarm runtime ignore its node's die
 // events and watch every task as if it ran on another node (a single-node
 // test swarm has no other node). Call it before Run.
@@ -7,4 +13,10 @@ func TreatSwarmTasksAsRemote(r *Runner) {
 	if s, ok := r.eng.(*swarmRuntime); ok {
 		s.allRemote.Store(true)
 	}
+}
+
+// InspectInstance is the runtime's view of a launch's instance: its
+// container, or on Swarm its service's current task.
+func InspectInstance(ctx context.Context, r *Runner, id string) (container.InspectResponse, error) {
+	return r.eng.inspect(ctx, id)
 }

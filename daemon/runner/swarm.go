@@ -384,6 +384,12 @@ func (s *swarmRuntime) inspect(ctx context.Context, id string) (container.Inspec
 		st.Pid = cs.PID
 	}
 	switch state := cur.Status.State; {
+	case state == swarm.TaskStateRunning && !s.localContainerRuns(ctx, cur):
+		// This node's engine saw the task's container end; the manager
+		// learns of it a moment later (seconds on a loaded node). Until
+		// then a probe may find the port held by Docker's proxy dialling
+		// the dead container, which must not count as the app running.
+		st.Status, st.Restarting = container.StateRestarting, true
 	case state == swarm.TaskStateRunning:
 		st.Status, st.Running = container.StateRunning, true
 		s.recordVolumeNode(ctx, svc.Spec.Labels, cur.NodeID)
@@ -437,6 +443,25 @@ func (s *swarmRuntime) inspect(ctx context.Context, id string) (container.Inspec
 		st.Error = fmt.Sprintf("the task was %s: %s", state, cmp.Or(cur.Status.Err, cur.Status.Message))
 	}
 	return ins, nil
+}
+
+// localContainerRuns says whether the container of a task the manager
+// reports running still runs, when the task is on this node: the node's
+// engine knows of its end first. A task on another node (or one whose
+// container this engine cannot inspect now) counts as running.
+func (s *swarmRuntime) localContainerRuns(ctx context.Context, t swarm.Task) bool {
+	cs := t.Status.ContainerStatus
+	if cs == nil || cs.ContainerID == "" || t.NodeID != s.localNode() || s.allRemote.Load() {
+		return true
+	}
+	ins, err := s.cli.ContainerInspect(ctx, cs.ContainerID)
+	switch {
+	case errdefs.IsNotFound(err):
+		return false
+	case err != nil || ins.ContainerJSONBase == nil || ins.State == nil:
+		return true
+	}
+	return ins.State.Running && !ins.State.Restarting
 }
 
 // nodeAddr is the address of a node (cached for 10 s): where its tasks'

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/swarm"
 
@@ -226,6 +227,43 @@ func TestSwarmAcrossRunners(t *testing.T) {
 		})
 		if resp, body := h.get(h.previewURL("remote", "/")); resp.StatusCode != 200 || !strings.HasPrefix(body, "hello from remote") {
 			t.Errorf("preview after the restart: %d %q", resp.StatusCode, body)
+		}
+	})
+
+	t.Run("ATaskWhoseContainerEndedHereDoesNotRun", func(t *testing.T) {
+		t.Parallel() // after the drain below, which runs alone
+		// The node's engine knows of a task's end before the manager does
+		// (seconds before, on a loaded machine): meanwhile Docker's port
+		// proxy may hold a probe's connection, and a crashing app went
+		// running. Once this engine says the container ended, the task
+		// is not running, whatever the manager says yet.
+		h := newHarness(t, swarmCfg(runner.Config{}))
+		h.app("mayfly", 0, runnertest.ImageOptions{})
+		l := h.launch("mayfly", appclient.LaunchRequest{})
+		if l.Status != catalog.LaunchRunning {
+			t.Fatalf("launch: %s %s", l.Status, l.ErrorMessage)
+		}
+		ctx := context.Background()
+		task := appContainer(t, h, l)
+		waitC, errC := h.docker.ContainerWait(ctx, task.ID, container.WaitConditionNotRunning)
+		if err := h.docker.ContainerKill(ctx, task.ID, "KILL"); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-waitC:
+		case err := <-errC:
+			t.Fatal(err)
+		case <-time.After(30 * time.Second):
+			t.Fatal("the killed container still runs after 30s")
+		}
+		ins, err := runner.InspectInstance(ctx, h.r, l.ContainerID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// (Swarm restarts the task a second after its end; a new task that
+		// already runs has another process.)
+		if ins.State.Running && ins.State.Pid == task.State.Pid {
+			t.Errorf("the task whose container this engine saw end reads as running: %+v", ins.State)
 		}
 	})
 

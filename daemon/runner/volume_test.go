@@ -81,6 +81,65 @@ func (h *harness) addNote(slug, text string) {
 	}
 }
 
+// keepAwake holds a request to the notes app slug in flight (a note whose
+// body has not all arrived) until release is called: an app serving a
+// request does not go idle, however long the steps between take on a
+// loaded machine (a launch of a few seconds' idle timeout slept between
+// the steps of these tests). It returns once the runner counts the request
+// (the launch's last request time passes the moment it was sent). The
+// note ends empty, which the app refuses: release adds nothing.
+func (h *harness) keepAwake(slug string) (release func()) {
+	h.t.Helper()
+	ctx := context.Background()
+	pr, pw := io.Pipe()
+	req, err := http.NewRequest(http.MethodPost, h.previewURL(slug, "/notes"), pr)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	sent := time.Now()
+	answered := make(chan error, 1)
+	go func() {
+		resp, err := h.web.Do(req)
+		if err == nil {
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusBadRequest {
+				err = errors.New("the held note was answered " + resp.Status + ", want 400 (empty)")
+			}
+		}
+		answered <- err
+	}()
+	// The client sends the headers with the first bytes of the body.
+	go func() { _, _ = pw.Write([]byte("text=")) }()
+	h.t.Cleanup(func() { pw.Close() }) // before the server's Close, which waits for it
+	release = func() {
+		h.t.Helper()
+		pw.Close()
+		select {
+		case err := <-answered:
+			if err != nil {
+				h.t.Errorf("the request that kept %s awake: %v", slug, err)
+			}
+		case <-time.After(30 * time.Second):
+			h.t.Errorf("the request that kept %s awake got no answer 30s after its body ended", slug)
+		}
+	}
+	waitFor(h.t, 30*time.Second, "the runner to count the request that keeps "+slug+" awake", func() bool {
+		ls, err := h.st.ListLaunches(ctx, store.LaunchFilter{Repository: slug, Active: true})
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		for _, l := range ls {
+			if l.Status == catalog.LaunchRunning && l.LastRequestAt != nil && l.LastRequestAt.After(sent) {
+				return true
+			}
+		}
+		return false
+	})
+	return release
+}
+
 // TestNotesKeepTheirNotesInTheirVolume: the notes example, which runs as an
 // unprivileged user and declares storage: /data, keeps its notes in a
 // volume of its own across sleep and wake, stop and launch, and a rebuild;
@@ -145,9 +204,9 @@ func TestNotesKeepTheirNotesInTheirVolume(t *testing.T) {
 		t.Errorf("notes after a rebuild: %q", got)
 	}
 
-	// volume ls: one volume, in use (the request wakes the app if it
-	// slept), the declared path and size, some bytes used.
-	notesOf(t, get, "notes")
+	// volume ls: one volume, in use (the app kept awake meanwhile), the
+	// declared path and size, some bytes used.
+	release := h.keepAwake("notes")
 	vols, err := h.r.Volumes(ctx, "")
 	if err != nil || len(vols) != 1 {
 		t.Fatalf("volumes: %v %+v", err, vols)
@@ -170,7 +229,6 @@ func TestNotesKeepTheirNotesInTheirVolume(t *testing.T) {
 	}
 
 	// volume rm is refused while the app runs, and loses nothing.
-	notesOf(t, get, "notes")
 	var conflict *catalog.ConflictError
 	if err := h.r.RemoveVolume(ctx, "notes"); !errors.As(err, &conflict) || !strings.Contains(conflict.Message, "appstore stop notes") {
 		t.Fatalf("volume rm while running: %v", err)
@@ -178,6 +236,7 @@ func TestNotesKeepTheirNotesInTheirVolume(t *testing.T) {
 	if got := notesOf(t, get, "notes"); len(got) != 2 {
 		t.Errorf("notes after a refused volume rm: %q", got)
 	}
+	release()
 
 	// The app removed (without purge): its volume stays, orphaned; the same
 	// repository added again gets it back.

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -65,7 +66,10 @@ func dockerfile(name string, buildStep bool) string {
 	var b strings.Builder
 	b.WriteString("FROM scratch\nCOPY app /app\n")
 	if buildStep {
-		b.WriteString("RUN [\"/app\", \"build\"]\n")
+		// The nonce (a file of the repository) makes the engine run the
+		// step again whatever its build cache holds from an earlier run of
+		// the test in this process: the first build's log must show it.
+		b.WriteString("COPY nonce /nonce\nRUN [\"/app\", \"build\"]\n")
 	}
 	fmt.Fprintf(&b, "EXPOSE 8080\nCMD [\"/app\", \"-name\", %q]\n", name)
 	return b.String()
@@ -160,7 +164,7 @@ func TestWebView(t *testing.T) {
 	clock := appRepo(t, "gopher-clock", bin, map[string]string{
 		"main.go": appSource, "go.mod": goMod, "Dockerfile": dockerfile("gopher-clock", true),
 		"tags.yaml": "name: Gopher clock\ndescription: Tells the time, built before your eyes\n",
-		"README.md": readmeMD,
+		"README.md": readmeMD, "nonce": strconv.FormatInt(time.Now().UnixNano(), 10),
 	})
 	broken := appRepo(t, "broken-build", bin, map[string]string{
 		"Dockerfile": "FROM scratch\nCOPY app /app\nRUN [\"/nonexistent\"]\nCMD [\"/app\"]\n",

@@ -55,7 +55,25 @@ type Options struct {
 	MaxBytes int64
 	Policy   giturl.Policy
 	Logger   *slog.Logger // nil discards
+	// Partial asks, when the commit's files are over MaxBytes or its tree
+	// holds entries that cannot be checked out safely (both permanent
+	// failures, KindTooLarge and KindMalformed, found after the transfer),
+	// for what can be read safely: Clone then checks out the files of at
+	// most PartialFileBytes each, PartialBytes (or MaxBytes) in all,
+	// shallowest first, skipping unsafe entries, and returns a Result with
+	// Partial set together with the error. Dir is then left for the
+	// caller to remove. Ingestion reads the app's card from it.
+	Partial bool
 }
+
+const (
+	// PartialBytes bounds the files a partial checkout writes (Options.Partial).
+	PartialBytes int64 = 16 << 20
+	// PartialFileBytes bounds each file a partial checkout writes.
+	PartialFileBytes int64 = 1 << 20
+	// partialDepth bounds the folders a partial checkout descends into.
+	partialDepth = 8
+)
 
 // Result describes a finished clone.
 type Result struct {
@@ -65,6 +83,11 @@ type Result struct {
 	TreeBytes int64         // bytes of the checked-out files
 	Files     int           // files checked out (symlinks count)
 	Duration  time.Duration // wall time of the clone
+	// Partial says only part of the commit was checked out, for a clone
+	// that failed (see Options.Partial); Skipped counts the entries left
+	// out.
+	Partial bool
+	Skipped int
 }
 
 // Clone makes a shallow (depth 1), single-branch clone of opts.URL into
@@ -93,6 +116,11 @@ func Clone(ctx context.Context, opts Options) (*Result, error) {
 		ce := classify(err, parent, ctx, redactedURL(opts.URL), opts.Branch, timeout.String(), limit)
 		log.Info("clone failed", "url", ce.URL, "branch", opts.Branch, "kind", ce.Kind,
 			"permanent", IsPermanent(ce), "duration", time.Since(start), "err", err)
+		if res != nil && res.Partial {
+			res.Duration = time.Since(start)
+			log.Info("checked out part of the failed clone", "files", res.Files, "tree_bytes", res.TreeBytes, "skipped", res.Skipped)
+			return res, ce
+		}
 		return nil, ce
 	}
 	res.Duration = time.Since(start)
@@ -117,8 +145,11 @@ func cloneChecked(ctx context.Context, opts Options, limit int64) (*Result, erro
 	}
 	state := newCallState(opts.Policy)
 	defer state.close()
-	res, err := clone(withState(ctx, state), cloneURL, ref, opts.Dir, limit)
+	res, err := clone(withState(ctx, state), cloneURL, ref, opts.Dir, limit, opts.Partial)
 	if err != nil {
+		if res != nil && res.Partial {
+			return res, err
+		}
 		cleanup()
 		return nil, err
 	}
@@ -209,7 +240,7 @@ func prepareDir(dir string) (func(), error) {
 	}, nil
 }
 
-func clone(ctx context.Context, cloneURL string, ref plumbing.ReferenceName, dir string, limit int64) (*Result, error) {
+func clone(ctx context.Context, cloneURL string, ref plumbing.ReferenceName, dir string, limit int64, partial bool) (*Result, error) {
 	fs := filesystem.NewStorageWithOptions(
 		osfs.New(filepath.Join(dir, git.GitDirName), osfs.WithBoundOS()),
 		cache.NewObjectLRUDefault(),
@@ -249,6 +280,18 @@ func clone(ctx context.Context, cloneURL string, ref plumbing.ReferenceName, dir
 		return nil, err
 	}
 	if err := checkout(ctx, repo, head.Hash(), dir, limit, res); err != nil {
+		var tl *errTooLarge
+		var bad *errMalformed
+		if partial && (errors.As(err, &tl) || errors.As(err, &bad)) {
+			budget := PartialBytes
+			if limit > 0 && limit < budget {
+				budget = limit
+			}
+			p := &Result{CommitSHA: res.CommitSHA, Branch: res.Branch, Bytes: res.Bytes}
+			if perr := partialCheckout(ctx, repo, head.Hash(), dir, budget, p); perr == nil {
+				return p, err
+			}
+		}
 		return nil, err
 	}
 	return res, nil

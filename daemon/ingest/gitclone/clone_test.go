@@ -459,34 +459,43 @@ func (r *sequenceResolver) LookupIPAddr(context.Context, string) ([]net.IPAddr, 
 	return out, nil
 }
 
-func TestCloneRefusesHostileTrees(t *testing.T) {
-	outside := t.TempDir()
-	cases := []struct {
-		name    string
-		tree    func(r *gitserver.Repo) string
-		mention string
-	}{
-		{"dot-git directory", func(r *gitserver.Repo) string {
+// hostileTree is a tree a hostile remote could send; extra entries are
+// appended after the hostile ones.
+type hostileTree struct {
+	name    string
+	tree    func(r *gitserver.Repo, extra ...gitserver.RawEntry) string
+	mention string
+}
+
+// hostileTrees are trees whose checkout must be refused; outside is where
+// one of them tries to write.
+func hostileTrees(t *testing.T, outside string) []hostileTree {
+	return []hostileTree{
+		{"dot-git directory", func(r *gitserver.Repo, extra ...gitserver.RawEntry) string {
 			hooks := r.WriteRawTree(t, []gitserver.RawEntry{{Mode: "100755", Name: "post-checkout", Hash: r.HashBlob(t, "#!/bin/sh\ntouch pwned\n")}})
-			return r.WriteRawTree(t, []gitserver.RawEntry{{Mode: "40000", Name: ".GIT", Hash: hooks}})
+			return r.WriteRawTree(t, append([]gitserver.RawEntry{{Mode: "40000", Name: ".GIT", Hash: hooks}}, extra...))
 		}, `".GIT"`},
-		{"dot-dot", func(r *gitserver.Repo) string {
-			return r.WriteRawTree(t, []gitserver.RawEntry{{Mode: "100644", Name: "..", Hash: r.HashBlob(t, "x")}})
+		{"dot-dot", func(r *gitserver.Repo, extra ...gitserver.RawEntry) string {
+			return r.WriteRawTree(t, append([]gitserver.RawEntry{{Mode: "100644", Name: "..", Hash: r.HashBlob(t, "x")}}, extra...))
 		}, `".."`},
-		{"slash in a name", func(r *gitserver.Repo) string {
-			return r.WriteRawTree(t, []gitserver.RawEntry{{Mode: "100644", Name: "../../escaped", Hash: r.HashBlob(t, "x")}})
+		{"slash in a name", func(r *gitserver.Repo, extra ...gitserver.RawEntry) string {
+			return r.WriteRawTree(t, append([]gitserver.RawEntry{{Mode: "100644", Name: "../../escaped", Hash: r.HashBlob(t, "x")}}, extra...))
 		}, `"../../escaped"`},
-		{"write through a symlink", func(r *gitserver.Repo) string {
+		{"write through a symlink", func(r *gitserver.Repo, extra ...gitserver.RawEntry) string {
 			// "a" is first a link to outside, then a directory holding a
 			// file: a checkout that follows the link writes outside.
 			inner := r.WriteRawTree(t, []gitserver.RawEntry{{Mode: "100644", Name: "pwned", Hash: r.HashBlob(t, "x")}})
-			return r.WriteRawTree(t, []gitserver.RawEntry{
+			return r.WriteRawTree(t, append([]gitserver.RawEntry{
 				{Mode: "120000", Name: "a", Hash: r.HashBlob(t, outside)},
 				{Mode: "40000", Name: "a", Hash: inner},
-			})
+			}, extra...))
 		}, `"a" appears twice`},
 	}
-	for _, c := range cases {
+}
+
+func TestCloneRefusesHostileTrees(t *testing.T) {
+	outside := t.TempDir()
+	for _, c := range hostileTrees(t, outside) {
 		t.Run(c.name, func(t *testing.T) {
 			repo := gitserver.NewRepo(t, appFiles())
 			repo.CommitRawTree(t, c.tree(repo), "hostile")

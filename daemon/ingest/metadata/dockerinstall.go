@@ -26,11 +26,65 @@ var pipValueFlags = map[string]bool{
 	"--upgrade-strategy": true, "--only-binary": true, "--no-binary": true, "--progress-bar": true,
 }
 
+// upstreamFrameworks are the frameworks whose own repositories a
+// Dockerfile may clone to build on them (an image for developing Gradio
+// clones gradio-app/gradio and installs it from source), by the
+// repository's owner/name, lower case.
+var upstreamFrameworks = map[string]string{
+	"gradio-app/gradio": "gradio", "streamlit/streamlit": "streamlit", "pallets/flask": "flask",
+	"fastapi/fastapi": "fastapi", "tiangolo/fastapi": "fastapi", "django/django": "django",
+	"plotly/dash": "dash", "holoviz/panel": "panel", "chainlit/chainlit": "chainlit",
+	"zauberzeug/nicegui": "nicegui", "reflex-dev/reflex": "reflex", "encode/starlette": "starlette",
+	"expressjs/express": "express", "vercel/next.js": "next", "nuxt/nuxt": "nuxt", "facebook/react": "react",
+	"vuejs/core": "vue", "vuejs/vue": "vue", "sveltejs/svelte": "svelte", "sveltejs/kit": "sveltekit",
+	"vitejs/vite": "vite", "gin-gonic/gin": "gin", "labstack/echo": "echo", "gofiber/fiber": "fiber",
+	"tokio-rs/axum": "axum", "actix/actix-web": "actix-web", "rwf2/rocket": "rocket", "sergiobenitez/rocket": "rocket",
+	"rails/rails": "rails", "sinatra/sinatra": "sinatra", "laravel/laravel": "laravel", "laravel/framework": "laravel",
+	"spring-projects/spring-boot": "spring-boot",
+}
+
+// gitCloneValueFlags are the options of git clone that take a value.
+var gitCloneValueFlags = map[string]bool{
+	"-b": true, "--branch": true, "--depth": true, "-o": true, "--origin": true, "-c": true, "--config": true,
+	"--reference": true, "--separate-git-dir": true, "--shallow-since": true, "--shallow-exclude": true,
+	"-u": true, "--upload-pack": true, "--template": true, "-j": true, "--jobs": true, "--filter": true,
+}
+
+// clonedFramework is the framework whose upstream repository a git clone
+// command (words after "clone") fetches, or "".
+func clonedFramework(args []string) string {
+	for i := 0; i < len(args); i++ {
+		a := strings.Trim(args[i], `"'`)
+		if gitCloneValueFlags[a] {
+			i++
+			continue
+		}
+		if strings.HasPrefix(a, "-") {
+			continue
+		}
+		// The first operand is the repository: a URL or host:owner/name.
+		a = strings.TrimSuffix(strings.TrimSuffix(strings.ToLower(a), "/"), ".git")
+		if _, rest, ok := strings.Cut(a, "://"); ok {
+			a = rest
+		} else if _, rest, ok := strings.Cut(a, ":"); ok {
+			a = rest // git@github.com:owner/name
+		}
+		parts := strings.Split(a, "/")
+		if len(parts) < 2 {
+			return ""
+		}
+		return upstreamFrameworks[parts[len(parts)-2]+"/"+parts[len(parts)-1]]
+	}
+	return ""
+}
+
 // installedFrameworks returns the frameworks the RUN lines of a Dockerfile
 // install for the app: pip, uv pip, npm/yarn/pnpm/bun (not global tools),
-// go get and go install, gem install, composer require.
+// go get and go install, gem install, composer require, and a git clone of
+// a framework's own repository.
 func installedFrameworks(runs []string) []string {
 	py, npm, gomods, gems, php := map[string]bool{}, map[string]bool{}, map[string]bool{}, map[string]bool{}, map[string]bool{}
+	var cloned []string
 	for _, run := range runs {
 		for _, words := range splitSimpleCommands(run) {
 			words = stripInstallWrappers(words)
@@ -39,6 +93,10 @@ func installedFrameworks(runs []string) []string {
 			}
 			prog := path.Base(words[0])
 			switch {
+			case prog == "git" && words[1] == "clone":
+				if f := clonedFramework(words[2:]); f != "" {
+					cloned = appendNew(cloned, f)
+				}
 			case strings.HasPrefix(prog, "pip") || prog == "uv" && words[1] == "pip" ||
 				strings.HasPrefix(prog, "python") && len(words) > 2 && words[1] == "-m" && words[2] == "pip":
 				args := words[1:]
@@ -118,7 +176,7 @@ func installedFrameworks(runs []string) []string {
 	for _, f := range [][]string{
 		detectFrameworks(py, pythonFrameworks), detectFrameworks(npm, npmFrameworks),
 		detectFrameworks(gomods, goFrameworks), detectFrameworks(gems, rubyFrameworks),
-		detectFrameworks(php, phpFrameworks),
+		detectFrameworks(php, phpFrameworks), cloned,
 	} {
 		out = appendNew(out, f...)
 	}

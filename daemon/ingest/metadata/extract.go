@@ -85,7 +85,7 @@ type Result struct {
 // description, port, Dockerfile, tags). It goes up whenever they change so
 // that the sync reads repositories whose card older rules derived again,
 // even when their commit did not move.
-const CardVersion = 4 // 3: the declared variables (Result.Env); 4: a compose service's build.target and build.args
+const CardVersion = 5 // 3: the declared variables (Result.Env); 4: a compose service's build.target and build.args; 5: deployment notes, provenance sentences, copied libraries with a /*! banner, frameworks cloned from their repository
 
 // maxWarnings bounds Result.Warnings.
 const maxWarnings = 100
@@ -100,10 +100,14 @@ const maxTopicsPerSource = 32
 // their problems become Result.Warnings. Errors that are not *Error come
 // from the machine (I/O) or ctx and may be retried.
 //
-// A repository without any Dockerfile still has a card: Extract then
-// returns the Result (name, description, tags; no Dockerfile, context or
-// Dockerfile-derived port) together with the *Error, so that the catalog
-// can show what the app is and why it cannot be built.
+// A repository that cannot be built still has a card: Extract then returns
+// the Result together with the *Error, so that the catalog can show what
+// the app is and why it cannot be built. The card is read from everything
+// but what failed: without a Dockerfile (or with one that cannot be used)
+// it has no Dockerfile, context or Dockerfile-derived port; with a tags.yaml
+// that cannot be used, the fields of it that could be read before the
+// first bad one, and the rest from the README and the manifests. The first
+// failure is returned.
 //
 // The card's fields come from the first source that gives them:
 //
@@ -131,10 +135,8 @@ func Extract(ctx context.Context, root string, opts Options) (*Result, error) {
 
 	x := &extraction{repo: r, lim: lim, res: &Result{Facts: map[string]string{}}, tags: newTagSet(),
 		cands: map[string]*dfCandidate{}, composeRoles: map[string]string{}}
-	runErr := x.run(ctx, opts)
-	var noDockerfile *noDockerfileError
-	if runErr != nil && !errors.As(runErr, &noDockerfile) {
-		return nil, runErr
+	if err := x.run(ctx, opts); err != nil {
+		return nil, err
 	}
 	res := x.res
 	var dropped int
@@ -156,18 +158,11 @@ func Extract(ctx context.Context, root string, opts Options) (*Result, error) {
 	log.Debug("repository metadata extracted", "root", root, "dockerfile", res.DockerfilePath,
 		"context", res.ContextPath, "port", res.Port, "port_source", res.PortSource,
 		"tags", len(res.Tags), "warnings", len(res.Warnings))
-	if noDockerfile != nil {
-		return res, noDockerfile.err
+	if x.failure != nil {
+		return res, x.failure
 	}
 	return res, nil
 }
-
-// noDockerfileError carries the *Error of a repository without a
-// Dockerfile through run, whose card is still read.
-type noDockerfileError struct{ err *Error }
-
-func (e *noDockerfileError) Error() string { return e.err.Error() }
-func (e *noDockerfileError) Unwrap() error { return e.err }
 
 type extraction struct {
 	repo     *repo
@@ -179,6 +174,29 @@ type extraction struct {
 	// compose service's Dockerfile is not the app's.
 	cands        map[string]*dfCandidate
 	composeRoles map[string]string
+	// failure is the first problem of the repository's content that
+	// stops the build (see fail); the card is read all the same.
+	failure error
+}
+
+// fail records err, a problem of the repository's content (IsPermanent),
+// as the reason the repository cannot be built, unless an earlier one
+// was recorded: Extract then returns it with the card read from
+// everything else.
+func (x *extraction) fail(err error) {
+	if x.failure == nil {
+		x.failure = err
+	}
+}
+
+// failOrReturn records a permanent err with fail and returns nil; a
+// machine error or ctx's is returned to stop the extraction.
+func (x *extraction) failOrReturn(err error) error {
+	if err == nil || !IsPermanent(err) {
+		return err
+	}
+	x.fail(err)
+	return nil
 }
 
 func (x *extraction) warn(format string, args ...any) {
@@ -210,17 +228,30 @@ func (x *extraction) run(ctx context.Context, opts Options) error {
 	// 1. tags.yaml first: it may say where the Dockerfile is.
 	tf := &tagsFile{}
 	if name := x.repo.findRoot(TagsFileName, "tags.yml"); name != "" {
+		// A tags.yaml that cannot be used fails the ingestion, but the
+		// card is still read: from its fields that could be read and
+		// from everything else.
 		data, _, err := x.repo.readFile(name, x.lim.TagsYAML)
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return err
-		}
-		if err == nil {
-			var w []string
-			tf, w, err = parseTagsFile(name, data)
-			x.warnings = append(x.warnings, w...)
-			if err != nil {
+			if err := x.failOrReturn(err); err != nil {
 				return err
 			}
+		}
+		if err == nil {
+			parsed, w, err := parseTagsFile(name, data)
+			x.warnings = append(x.warnings, w...)
+			if parsed != nil {
+				tf = parsed
+			}
+			var e *Error
+			if errors.As(err, &e) {
+				// What is wrong names the line; what to do is the same
+				// for every field.
+				fixed := *e
+				fixed.Msg += tagsFileAdvice(name)
+				err = &fixed
+			}
+			x.fail(err)
 		}
 	}
 
@@ -243,12 +274,16 @@ func (x *extraction) run(ctx context.Context, opts Options) error {
 		ctxDeclared, ctxBy = opts.Context, "the repository's context setting"
 	}
 	ch, err := x.chooseDockerfile(declared, declaredBy, declaredSource, ctxDeclared, ctxBy, walk)
-	if err != nil {
+	if err := x.failOrReturn(err); err != nil {
 		return err
+	}
+	if err != nil {
+		// The Dockerfile cannot be used: the card is read without it.
+		ch = nil
 	}
 	var facts *dockerfileFacts
 	if ch != nil {
-		if err := x.applyTarget(ch, opts.Target); err != nil {
+		if err := x.failOrReturn(x.applyTarget(ch, opts.Target)); err != nil {
 			return err
 		}
 		facts = ch.cand.facts
@@ -402,14 +437,19 @@ func (x *extraction) run(ctx context.Context, opts Options) error {
 	if err := x.licenses(); err != nil {
 		return err
 	}
-	if ch == nil {
+	if ch == nil && x.failure == nil {
 		how := fmt.Sprintf("looked for Dockerfile and Containerfile at the repository root, in compose files, and in sub-folders up to %d levels deep", x.lim.WalkDepth)
 		if walk.truncated {
 			how += fmt.Sprintf(" (the search stopped after %d entries)", x.lim.WalkEntries)
 		}
-		return &noDockerfileError{err: &Error{Msg: "no Dockerfile found: " + how + "; add a Dockerfile, or declare its path with \"dockerfile:\" in tags.yaml or the repository's dockerfile setting"}}
+		x.fail(&Error{Msg: "no Dockerfile found: " + how + "; add a Dockerfile, or declare its path with \"dockerfile:\" in tags.yaml or the repository's dockerfile setting"})
 	}
 	return nil
+}
+
+// tagsFileAdvice ends the error of a tags.yaml that cannot be used.
+func tagsFileAdvice(name string) string {
+	return "; fix " + name + " and push (the card is read without it until then)"
 }
 
 // applyTarget takes the stage builds stop at and the build arguments

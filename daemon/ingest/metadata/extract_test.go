@@ -677,6 +677,9 @@ func TestOversizedOptionalFilesAreSkipped(t *testing.T) {
 	}
 }
 
+// tagsAdvice ends the error of a tags.yaml that cannot be used.
+const tagsAdvice = "; fix tags.yaml and push (the card is read without it until then)"
+
 func TestMalformedFiles(t *testing.T) {
 	t.Run("tags.yaml", func(t *testing.T) {
 		root := writeRepo(t, map[string]string{"Dockerfile": "FROM alpine\n", "tags.yaml": "name: x\ntags:\n  a: [b\nport: 1\n"})
@@ -688,21 +691,21 @@ func TestMalformedFiles(t *testing.T) {
 	t.Run("tags.yaml not a mapping", func(t *testing.T) {
 		root := writeRepo(t, map[string]string{"Dockerfile": "FROM alpine\n", "tags.yaml": "- a\n- b\n"})
 		me := extractErr(t, root, metadata.Options{})
-		if me.Error() != "tags.yaml:1: want a mapping of fields (key: value), found a list" {
+		if me.Error() != "tags.yaml:1: want a mapping of fields (key: value), found a list"+tagsAdvice {
 			t.Errorf("error %q", me)
 		}
 	})
 	t.Run("tags.yaml bad port", func(t *testing.T) {
 		root := writeRepo(t, map[string]string{"Dockerfile": "FROM alpine\n", "tags.yaml": "name: x\nport: 70000\n"})
 		me := extractErr(t, root, metadata.Options{})
-		if me.Error() != `tags.yaml:2: port must be a TCP port number between 1 and 65535, found "70000"` {
+		if me.Error() != `tags.yaml:2: port must be a TCP port number between 1 and 65535, found "70000"`+tagsAdvice {
 			t.Errorf("error %q", me)
 		}
 	})
 	t.Run("tags.yaml wrong type", func(t *testing.T) {
 		root := writeRepo(t, map[string]string{"Dockerfile": "FROM alpine\n", "tags.yaml": "dockerfile:\n  - a\n"})
 		me := extractErr(t, root, metadata.Options{})
-		if me.Error() != "tags.yaml:2: dockerfile must be a string, found a list" {
+		if me.Error() != "tags.yaml:2: dockerfile must be a string, found a list"+tagsAdvice {
 			t.Errorf("error %q", me)
 		}
 	})

@@ -103,6 +103,12 @@ func TestInstalledFrameworks(t *testing.T) {
 		{[]string{"composer require slim/slim:^4.0"}, []string{"slim"}},
 		{[]string{"pip install -r flask"}, nil}, // a requirements file named flask
 		{[]string{"echo pip install flask > notes.txt"}, nil},
+		// A framework's own repository, cloned to build on it from source.
+		{[]string{"git clone --depth 1 https://github.com/gradio-app/gradio.git"}, []string{"gradio"}},
+		{[]string{"cd /src && git clone -b v3.0.0 --single-branch git@github.com:Pallets/Flask.git && pip install -e flask"}, []string{"flask"}},
+		{[]string{"git clone https://github.com/vercel/next.js/ next"}, []string{"next"}},
+		{[]string{"git clone --depth 1 https://github.com/acme/dash.git"}, nil}, // a project named like a framework
+		{[]string{"git clone https://example.org/gradio.git"}, nil},
 	}
 	for _, c := range cases {
 		if got := installedFrameworks(c.runs); !slices.Equal(got, c.want) {
@@ -201,6 +207,41 @@ func TestComposeV1(t *testing.T) {
 	} {
 		if svcs, _ := parseCompose("docker-compose.yml", []byte(notV1)); len(svcs) != 0 {
 			t.Errorf("%q read as services: %+v", notV1, svcs)
+		}
+	}
+}
+
+// TestDeploymentNotes: a README paragraph that only says where the app is
+// deployed is no description; the next paragraph is.
+func TestDeploymentNotes(t *testing.T) {
+	for body, want := range map[string]string{
+		"# x\nI have deployed this project on heruko:https://x-demo.herokuapp.com/\n\nTells pneumonia from a chest X-ray.\n": "Tells pneumonia from a chest X-ray.",
+		"# x\nHosted on [Render](https://x.onrender.com).\n\nSplits a bill between friends.\n":                               "Splits a bill between friends.",
+		"# x\nTry it at https://x.example.org\n":                                                                             "",
+		"# x\nThe live version runs on https://x.fly.dev, try it.\n\nA chess clock for two phones.\n":                        "A chess clock for two phones.",
+		// A description that also names the address says more.
+		"# x\nA tide table for small harbours, deployed at https://tides.example.org. It reads the port's feed hourly.\n": "A tide table for small harbours, deployed at https://tides.example.org. It reads the port's feed hourly.",
+		// Deployment words without an address describe the app.
+		"# x\nLists the deployed services of a cluster with their health.\n": "Lists the deployed services of a cluster with their health.",
+	} {
+		if got := parseReadmeCard([]byte(body)).Description; got != want {
+			t.Errorf("%q: description %q, want %q", body, got, want)
+		}
+	}
+}
+
+// TestProvenanceSentences: sentences at the end of a description that
+// tell how the project came to be are dropped; the app's are kept.
+func TestProvenanceSentences(t *testing.T) {
+	for in, want := range map[string]string{
+		"An example of a JSON API in Sinatra with Docker. It has been developed as part of a blog series on this topic.": "An example of a JSON API in Sinatra with Docker.",
+		"Tracks lab samples. This project was built for a university course. It is written in Go.":                       "Tracks lab samples. This project was built for a university course. It is written in Go.",
+		"Tracks lab samples. It runs in the browser. This app was made during a hackathon.":                              "Tracks lab samples. It runs in the browser.",
+		"This project was built for a university course.":                                                                "This project was built for a university course.",
+		"Shows the weather. It was developed with care and tested on phones.":                                            "Shows the weather. It was developed with care and tested on phones.",
+	} {
+		if got := proseOf(inline{text: in, plainLetters: letterCount(in)}); got != want {
+			t.Errorf("%q: %q, want %q", in, got, want)
 		}
 	}
 }

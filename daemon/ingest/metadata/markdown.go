@@ -3,6 +3,7 @@ package metadata
 import (
 	"bytes"
 	"html"
+	"regexp"
 	"slices"
 	"strings"
 	"unicode"
@@ -360,10 +361,49 @@ func proseOf(p inline) string {
 			}
 		}
 	}
-	if isBoilerplate(lower) {
+	if isBoilerplate(lower) || isDeploymentNote(s, p) {
 		return ""
 	}
-	return cutSentence(s, descriptionTarget)
+	return cutSentence(dropProvenance(s), descriptionTarget)
+}
+
+// provenance matches a sentence about how the repository came to be rather
+// than what the app does: "It has been developed as part of a blog
+// series", "This project was built for a university course".
+var provenance = regexp.MustCompile(`(?i)^(it|this (project|repo|repository|app|application|code))( has been| was| is)? (developed|created|built|made|written|done|started) (as (a |the )?part of|as an? (assignment|exercise|homework|project)|for (a|an|the|my|our) (blog|course|class|university|school|hackathon|workshop|tutorial|assignment|bootcamp|challenge)|during (a|an|the|my|our) )`)
+
+// dropProvenance drops the sentences at the end of a paragraph that tell
+// how the project came to be, when sentences about the app come before
+// them.
+func dropProvenance(s string) string {
+	for {
+		head := dropLastSentence(s)
+		if head == "" || !provenance.MatchString(strings.TrimSpace(s[len(head):])) {
+			return s
+		}
+		s = strings.TrimSpace(head)
+	}
+}
+
+// deploymentWords are what a sentence saying where an app runs is built
+// around: "I have deployed this project on Heroku: …", "Live demo at …",
+// "Hosted on Render: …", "Try it at …", "I put this app online on Fly: …".
+var deploymentWords = regexp.MustCompile(`(?i)\b(deployed|hosted|live (at|on|here|demo|version|app|site|link|url)|running (at|on)|available (at|on|here)|try it (out )?(at|on|here)|online (at|on|here)|put (it|this( \w+)?|the \w+) online)\b`)
+
+// isDeploymentNote says a paragraph only tells where the app is deployed:
+// one sentence with a link or an address and a deployment phrase. It says
+// nothing of what the app does, so it is not a description; a sentence
+// that describes the app and also names its address has more than that
+// and usually more sentences.
+func isDeploymentNote(s string, p inline) bool {
+	l := strings.ToLower(s)
+	if !p.links && !strings.Contains(l, "://") && !strings.Contains(l, "www.") {
+		return false
+	}
+	if dropLastSentence(s) != "" || len(strings.Fields(s)) > 20 {
+		return false
+	}
+	return deploymentWords.MatchString(s)
 }
 
 var admonitions = []string{"note", "warning", "todo", "wip", "caution", "important", "disclaimer", "tip", "[!note]", "[!warning]", "[!important]", "[!tip]", "[!caution]"}

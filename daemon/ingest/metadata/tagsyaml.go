@@ -61,7 +61,9 @@ var tagsFileFields = "name, emoji, description, homepage, tags, port, dockerfile
 
 // parseTagsFile reads tags.yaml. Malformed YAML and fields of the wrong type
 // that steer the build (port, dockerfile, context) are errors; unknown fields
-// and unusable tags are warnings.
+// and unusable tags are warnings. With a field of the wrong type, the
+// fields that could be read come back with the error (the first), for the
+// card of a repository that cannot be built; malformed YAML gives nil.
 func parseTagsFile(file string, data []byte) (*tagsFile, []string, error) {
 	top, err := parseYAMLMapping(file, 1, data)
 	if err != nil {
@@ -83,6 +85,7 @@ func parseTagsFile(file string, data []byte) (*tagsFile, []string, error) {
 		}
 		return strings.TrimSpace(s), nil
 	}
+	var firstErr error
 	for i := 0; i+1 < len(top.Content); i += 2 {
 		k, v := top.Content[i], top.Content[i+1]
 		var err error
@@ -109,7 +112,8 @@ func parseTagsFile(file string, data []byte) (*tagsFile, []string, error) {
 		case "port":
 			p, ok := portValue(v)
 			if !ok {
-				return nil, warnings, fileError(file, v.Line, "port must be a TCP port number between 1 and 65535, found %s", kindName(v))
+				err = fileError(file, v.Line, "port must be a TCP port number between 1 and 65535, found %s", kindName(v))
+				break
 			}
 			out.Port = p
 		case "storage":
@@ -127,11 +131,11 @@ func parseTagsFile(file string, data []byte) (*tagsFile, []string, error) {
 		default:
 			warn(k.Line, "unknown field %q ignored (known fields: %s)", textutil.Truncate(k.Value, 40), tagsFileFields)
 		}
-		if err != nil {
-			return nil, warnings, err
+		if err != nil && firstErr == nil {
+			firstErr = err
 		}
 	}
-	return out, warnings, nil
+	return out, warnings, firstErr
 }
 
 // declaredTags reads the tags field: a mapping of key to a value or a list

@@ -1,6 +1,7 @@
 package metadata
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -151,8 +152,11 @@ func (r *repo) walk(ctx context.Context, lim Limits) (walkResult, error) {
 
 // A large JavaScript or CSS file whose head has a line of minifiedLine
 // characters or more is a minified bundle (a copy of socket.io, a built
-// stylesheet) whatever its name: its bytes are not the app's code. At most
-// maxMinifiedChecks files are read, minifiedHead bytes each.
+// stylesheet) whatever its name: its bytes are not the app's code. So is one
+// that opens with a preserved banner ("/*!", the comment libraries keep
+// their name and licence in, which minifiers leave in place): a library
+// copied into the app, minified or not. At most maxMinifiedChecks files are
+// read, minifiedHead bytes each.
 const (
 	minifiedCheckSize = 16 << 10
 	maxMinifiedChecks = 64
@@ -169,6 +173,9 @@ func (r *repo) looksMinified(rel string) bool {
 	defer f.Close()
 	buf := make([]byte, minifiedHead)
 	n, _ := io.ReadFull(f, buf)
+	if bytes.HasPrefix(bytes.TrimLeft(bytes.TrimPrefix(buf[:n], []byte("\xef\xbb\xbf")), " \t\r\n"), []byte("/*!")) {
+		return true
+	}
 	line := 0
 	for _, c := range buf[:n] {
 		if c == '\n' {

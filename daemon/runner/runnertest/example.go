@@ -85,9 +85,17 @@ func ExampleImage(t testing.TB, cli *client.Client, name, variant string) (tag, 
 		t.Fatalf("build the %s example: %v", name, err)
 	}
 	defer resp.Body.Close()
+	// The id is the one this build made, as its output says: the tag may
+	// already name another process's build of the same test (the lead's
+	// suite and a helper's run share the engine), and the cleanup below
+	// would remove that image under it.
+	built := ""
 	dec := json.NewDecoder(resp.Body)
 	for {
-		var msg struct{ Stream, Error string }
+		var msg struct {
+			Stream, Error string
+			Aux           struct{ ID string }
+		}
 		if err := dec.Decode(&msg); err == io.EOF {
 			break
 		} else if err != nil {
@@ -96,13 +104,15 @@ func ExampleImage(t testing.TB, cli *client.Client, name, variant string) (tag, 
 		if msg.Error != "" {
 			t.Fatalf("build the %s example: %s", name, strings.TrimSpace(msg.Error))
 		}
+		if msg.Aux.ID != "" {
+			built = msg.Aux.ID
+		}
 	}
-	ins, err := cli.ImageInspect(ctx, tag)
-	if err != nil {
-		t.Fatalf("inspect the %s example: %v", name, err)
+	if built == "" {
+		t.Fatalf("build the %s example: the engine reported no image id", name)
 	}
 	t.Cleanup(func() {
-		_, _ = cli.ImageRemove(context.Background(), ins.ID, image.RemoveOptions{Force: true})
+		_, _ = cli.ImageRemove(context.Background(), built, image.RemoveOptions{Force: true})
 	})
-	return tag, ins.ID
+	return tag, built
 }

@@ -13,6 +13,9 @@ export function setToken(token) {
     if (token) sessionStorage.setItem(TOKEN_KEY, token);
     else sessionStorage.removeItem(TOKEN_KEY);
   } catch { /* storage disabled: the token lasts until reload */ }
+  // Views that depend on who is asking (my star, which comments I may
+  // remove) read it again.
+  window.dispatchEvent(new Event('appstore:token'));
 }
 
 // APIError is an error answer of the daemon (or a network failure, status 0).

@@ -10,6 +10,7 @@ import {tagText} from './cards.js';
 import {safeHTML} from './safehtml.js';
 import {Cover} from './cover.js';
 import {Community} from './community.js';
+import {BuildFacts} from './buildfacts.js';
 
 const SOURCES = [
   ['manual', 'Manual', 'added by people; kept across re-ingestion'],
@@ -45,7 +46,9 @@ export class AppView {
     this.alert = h('p', {class: 'error', role: 'alert', hidden: true});
     this.statusEl = h('p', {class: 'status', id: 'app-status'});
     this.ingestError = h('pre', {class: 'ingest-error', hidden: true});
-    this.launch = new LaunchControl(slug, null, (err) => this.fail(err), {choices: true});
+    // The Dockerfile, stage, port and storage (buildfacts.js).
+    this.buildFacts = new BuildFacts(slug);
+    this.launch = new LaunchControl(slug, null, (err) => this.fail(err), {choices: true, starter: true});
     // The star button and the comments (community.js).
     this.community = new Community(slug, (err) => this.fail(err));
     this.launch.onChange = () => this.followOutput();
@@ -86,6 +89,7 @@ export class AppView {
     this.panels = [
       h('section', {class: 'panel', 'aria-labelledby': 'st-title'},
         h('h2', {id: 'st-title'}, 'Status'), this.statusEl, this.ingestError, this.launch.el, this.actions, this.confirmRemove),
+      this.buildFacts.el,
       this.community.commentsPanel,
       h('section', {class: 'panel', 'aria-labelledby': 'tags-title'}, h('h2', {id: 'tags-title'}, 'Tags'), this.tags, this.tagForm),
       this.configPanel,
@@ -122,6 +126,7 @@ export class AppView {
 
   destroy() {
     this.unsubscribe();
+    this.community.destroy();
     if (this.logCtrl) this.logCtrl.abort();
     if (this.outCtrl) this.outCtrl.abort();
   }
@@ -200,6 +205,7 @@ export class AppView {
     this.desc.textContent = r.description || 'No description yet.';
     this.desc.className = r.description ? 'desc' : 'desc none';
     this.renderStatus();
+    this.buildFacts.set(r);
     const groups = SOURCES.map(([src, label, help]) => {
       const tags = (r.tags || []).filter((t) => (t.source || 'manual') === src);
       if (!tags.length) return null;
@@ -368,6 +374,9 @@ export class AppView {
         timeEl(s.created_at), ' ', badge('step', s.status),
         s.attempt ? h('span', {class: 'attempt'}, ` attempt ${s.attempt}`) : null,
         s.duration_ms !== undefined ? h('span', {class: 'took'}, ` ${duration(s.duration_ms)}`) : null,
+        // Who caused the step: a user, or appstored:<cause> for the
+        // daemon's own work (an ingestion run, a sync).
+        s.actor ? h('span', {class: 'actor', 'data-role': 'actor'}, ` by ${s.actor}`) : null,
         s.message ? h('span', {class: 'msg'}, s.message) : null));
     }
   }
@@ -620,6 +629,8 @@ export class AppView {
         break;
       case 'launch':
         this.launch.handle(ev);
+        // A launch makes the data volume, and ends using it.
+        if (['running', 'stopped', 'expired', 'storage_over'].includes(what)) this.buildFacts.volumeChanged();
         break;
       case 'comment':
         this.community.commentEvent(what, d);

@@ -22,10 +22,36 @@ export class Community {
       h('div', {class: 'row'}, h('button', {type: 'submit', 'data-action': 'comment'}, 'Comment')));
     this.commentsPanel = h('section', {class: 'panel', 'aria-labelledby': 'comments-title'},
       h('h2', {id: 'comments-title'}, 'Comments'), this.list, this.form);
+    // me is who the token is (GET /api/v1/whoami): a comment's remove
+    // button shows only where its author or an admin reads the page.
+    this.me = null;
+    this.onToken = () => { this.loadMe(); this.loadStar(); };
+    window.addEventListener('appstore:token', this.onToken);
+  }
+
+  destroy() {
+    window.removeEventListener('appstore:token', this.onToken);
   }
 
   async load() {
-    await Promise.all([this.loadStar(), this.loadComments()]);
+    await Promise.all([this.loadStar(), this.loadComments(), this.loadMe()]);
+  }
+
+  async loadMe() {
+    try {
+      this.me = (await api('GET', '/api/v1/whoami', {auth: true})).user || null;
+    } catch {
+      this.me = null; // the daemon decides at removal anyway
+    }
+    for (const b of this.list.querySelectorAll('button[data-action="remove-comment"]')) b.hidden = !this.mayRemove(b.comment);
+  }
+
+  // mayRemove: the author (the same account, not a new one given the
+  // name) or an admin; as the daemon's rule.
+  mayRemove(c) {
+    const me = this.me;
+    if (!me || !me.name || !c) return false;
+    return me.role === 'admin' || (!c.author_removed && !!c.author_id && c.author_id === me.id);
   }
 
   async loadStar() {
@@ -83,9 +109,10 @@ export class Community {
     const li = h('li', {dataset: {commentId: String(c.id)}},
       h('p', {class: 'comment-head'}, h('strong', {class: 'author'}, c.author),
         c.author_removed ? h('span', {class: 'removed'}, ' (removed user)') : null, ' · ', timeEl(c.created_at),
-        ' ', h('button', {type: 'button', class: 'linklike', 'data-action': 'remove-comment',
+        ' ', h('button', {type: 'button', class: 'linklike', 'data-action': 'remove-comment', hidden: !this.mayRemove(c),
           'aria-label': `Remove comment ${c.id} by ${c.author}`, on: {click: () => this.remove(c.id)}}, 'remove')),
       h('p', {class: 'comment-body'}, c.body));
+    li.querySelector('button[data-action="remove-comment"]').comment = c;
     // Newest last: ids grow with time.
     const after = [...this.list.querySelectorAll('li[data-comment-id]')].find((x) => Number(x.dataset.commentId) > c.id);
     this.list.insertBefore(li, after || null);

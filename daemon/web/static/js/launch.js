@@ -34,8 +34,10 @@ const TTLS = [['', 'ends: default'], ['15m', '15 minutes'], ['30m', '30 minutes'
 export class LaunchControl {
   // slug: the app; launch: its newest active launch or null; onError(err)
   // shows a failure where the caller wants it. choices adds the profile
-  // and time-to-live selects (the app page).
-  constructor(slug, launch, onError, {choices = false} = {}) {
+  // and time-to-live selects (the app page); starter says who started the
+  // launch that runs.
+  constructor(slug, launch, onError, {choices = false, starter = false} = {}) {
+    this.starter = starter;
     this.slug = slug;
     this.launch = launch || null;
     this.onError = onError || ((err) => console.error(err));
@@ -87,6 +89,9 @@ export class LaunchControl {
             title: 'Launch again with the profile and time chosen (the same profile keeps the launch and sets its end)',
             on: {click: () => this.start()}}, 'Apply'));
       }
+    }
+    if (status !== 'none' && this.starter && l.launched_by) {
+      parts.push(h('span', {class: 'small none', 'data-role': 'launched-by'}, `started by ${l.launched_by}`));
     }
     if (this.note) parts.push(h('span', {class: 'small', 'data-role': 'launch-note'}, this.note));
     replace(this.el, parts);
@@ -161,7 +166,10 @@ export class LaunchControl {
     const cur = this.launch;
     if (cur && d.launch_id < cur.id) return;
     const changed = !cur || cur.id !== d.launch_id || cur.status !== d.status;
-    const l = {...(cur && cur.id === d.launch_id ? cur : {}), id: d.launch_id, status: d.status, error_message: d.error};
+    // A launch first seen here was started by the event's actor, unless
+    // that is the daemon (a wake, a redeploy): launched_by names no one then.
+    const starter = ev.actor && !/^appstored(:|$)/.test(ev.actor) ? ev.actor : undefined;
+    const l = {...(cur && cur.id === d.launch_id ? cur : {launched_by: starter}), id: d.launch_id, status: d.status, error_message: d.error};
     this.set(l);
     if (!changed) return;
     if (d.status === 'running') {
