@@ -119,7 +119,11 @@ type Config struct {
 	// refusing.
 	MaxRunning       int
 	MaxRunningMemory int64
-	EvictIdle        bool
+	// The same caps over every runner of the catalogue (0: none),
+	// decided in the database (docs/operations.md, "Quotas").
+	CatalogMaxRunning       int
+	CatalogMaxRunningMemory int64
+	EvictIdle               bool
 
 	// Apps across hosts (docs/operations.md): the registry builds push to,
 	// and where launches run (see runner.Config.Runtime).

@@ -47,10 +47,12 @@ func (d *Daemon) wireRunner(ctx context.Context) error {
 		OnPreview:        d.usageCounter(ctx),
 		AppConfig:        d.appConfig,
 
-		MaxRunning:       d.cfg.MaxRunning,
-		MaxRunningMemory: d.cfg.MaxRunningMemory,
-		EvictIdle:        d.cfg.EvictIdle,
-		ClientKey:        d.api.Guard.ClientKey,
+		MaxRunning:              d.cfg.MaxRunning,
+		MaxRunningMemory:        d.cfg.MaxRunningMemory,
+		CatalogMaxRunning:       d.cfg.CatalogMaxRunning,
+		CatalogMaxRunningMemory: d.cfg.CatalogMaxRunningMemory,
+		EvictIdle:               d.cfg.EvictIdle,
+		ClientKey:               d.api.Guard.ClientKey,
 	})
 	if err != nil {
 		return fmt.Errorf("runner: %w", err)

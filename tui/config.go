@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/appstore-dev/appstore/client"
+	"github.com/appstore-dev/appstore/internal/textutil"
 )
 
 // configLines renders the app's configuration for the detail view: each
@@ -44,12 +47,14 @@ func (d *Detail) configLines(slug string) []string {
 		switch {
 		case dc.SetBy == "default":
 			state = s.Subtle.Render("default")
+		case dc.SetBy == "variable":
+			state = "set (variable)" + valueOf(c, dc.Name)
 		case dc.SetBy != "":
 			state = "set (" + dc.SetBy + ")"
 		case slices.Contains(c.Missing, dc.Name):
-			how := "appstore env set " + slug + " " + dc.Name + "=…"
+			how := "appstore env set " + slug + " " + dc.Name + "=… (e sets it)"
 			if dc.Secret {
-				how = "appstore secret set " + slug + " " + dc.Name
+				how = "appstore secret set " + slug + " " + dc.Name + " (S sets it)"
 			}
 			state = s.Bad.Render("missing — " + how)
 		default:
@@ -59,7 +64,7 @@ func (d *Detail) configLines(slug string) []string {
 	}
 	for _, v := range c.Variables {
 		if !declared[v.Name] {
-			row(v.Name, "variable", "set")
+			row(v.Name, "variable", "set"+valueOf(c, v.Name))
 		}
 	}
 	for _, v := range c.Secrets {
@@ -71,4 +76,19 @@ func (d *Detail) configLines(slug string) []string {
 		out[i] = strings.TrimRight(l, " ")
 	}
 	return out
+}
+
+// maxShownValue is how much of a variable's value the detail view shows.
+const maxShownValue = 40
+
+// valueOf is " = value" for the variable name of c (variables are not
+// secret: the CLI's env ls shows them too), on one line, made safe to
+// print and cut to maxShownValue; "" when it is not a variable.
+func valueOf(c *client.AppConfig, name string) string {
+	for _, v := range c.Variables {
+		if v.Name == name {
+			return " = " + textutil.Truncate(textutil.CleanLine(v.Value), maxShownValue)
+		}
+	}
+	return ""
 }

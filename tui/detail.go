@@ -60,11 +60,13 @@ type Detail struct {
 	// marked for removal (uncomment.go).
 	compose commentBox
 	pick    commentPick
+	// env is the variable being set or unset (envbox.go).
+	env envBox
 }
 
 func newDetail(styles *Styles, loc *time.Location, launches map[string]*client.Launch) Detail {
 	d := Detail{styles: styles, keys: newPagerKeys(), actions: newActionKeys(), loc: loc, launches: launches,
-		compose: newCommentBox(), pick: commentPick{keys: newPickKeys()}}
+		compose: newCommentBox(), pick: commentPick{keys: newPickKeys()}, env: newEnvBox()}
 	d.vp = viewport.New(0, 0)
 	d.vp.KeyMap = pagerViewportKeys(d.keys)
 	return d
@@ -85,7 +87,7 @@ func pagerViewportKeys(k PagerKeys) viewport.KeyMap {
 // SetSize sets the area: a header line and the pager.
 func (d *Detail) SetSize(width, height int) {
 	d.width, d.height = width, height
-	d.vp.Width, d.vp.Height = width, max(1, height-2-d.compose.height())
+	d.vp.Width, d.vp.Height = width, max(1, height-2-d.compose.height()-d.env.height())
 	d.render()
 }
 
@@ -207,6 +209,9 @@ func (d *Detail) View() string {
 	v := ansi.Truncate(d.header(), d.width, "") + "\n" + d.styles.Subtle.Render(d.rule()) + "\n" + d.vp.View()
 	if d.compose.open {
 		v += "\n" + d.composeView()
+	}
+	if d.env.open {
+		v += "\n" + d.envView()
 	}
 	return v
 }
@@ -559,6 +564,9 @@ func (d *Detail) ShortHelp() []key.Binding {
 	if d.compose.open {
 		return d.composeHelp()
 	}
+	if d.env.open {
+		return d.envHelp()
+	}
 	if d.Picking() {
 		return d.pickHelp()
 	}
@@ -569,6 +577,9 @@ func (d *Detail) FullHelp() [][]key.Binding {
 	if d.compose.open {
 		return [][]key.Binding{d.composeHelp()}
 	}
+	if d.env.open {
+		return [][]key.Binding{d.envHelp()}
+	}
 	if d.Picking() {
 		return [][]key.Binding{d.pickHelp()}
 	}
@@ -578,5 +589,6 @@ func (d *Detail) FullHelp() [][]key.Binding {
 		{d.actions.Launch, d.actions.Stop, d.actions.Logs},
 		{d.actions.Build, d.actions.BuildNoCache, d.actions.Cancel, d.actions.Refresh},
 		{d.actions.Star, d.actions.Comment, d.actions.Uncomment},
+		{d.actions.SetEnv, d.actions.UnsetEnv, d.actions.SetSecret},
 	}
 }

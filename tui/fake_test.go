@@ -38,8 +38,12 @@ type fakeSource struct {
 	commentErr error
 	// memberMe makes Whoami's user a member (else an admin).
 	memberMe bool
-	// configs are the apps' configurations (setConfig).
+	// configs are the apps' configurations (setConfig); envErr, when
+	// set, is SetEnv's and UnsetEnv's answer (envbox_test.go).
 	configs map[string]*client.AppConfig
+	envErr  error
+	// secretValues are the values SetSecret was given, in order.
+	secretValues []string
 
 	// gate, when set, holds every Autocomplete until a value is sent or
 	// its context is cancelled.

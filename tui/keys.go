@@ -44,6 +44,9 @@ type ActionKeys struct {
 	Star         key.Binding
 	Comment      key.Binding // the detail view only: write a comment
 	Uncomment    key.Binding // the detail view only: choose a comment to remove (uncomment.go)
+	SetEnv       key.Binding // the detail view only: set a variable (envbox.go)
+	UnsetEnv     key.Binding // the detail view only: unset variables
+	SetSecret    key.Binding // the detail view only: set a secret, its value masked
 }
 
 func newActionKeys() ActionKeys {
@@ -59,6 +62,9 @@ func newActionKeys() ActionKeys {
 		Star:         bind([]string{"*"}, "*", "star/unstar"),
 		Comment:      bind([]string{"w"}, "w", "write a comment"),
 		Uncomment:    bind([]string{"d"}, "d", "remove a comment"),
+		SetEnv:       bind([]string{"e"}, "e", "set a variable"),
+		UnsetEnv:     bind([]string{"x"}, "x", "unset variables"),
+		SetSecret:    bind([]string{"S"}, "S", "set a secret"),
 	}
 }
 

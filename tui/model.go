@@ -266,6 +266,8 @@ func (m *Model) handle(msg tea.Msg) tea.Cmd {
 		return m.onUncomment(msg)
 	case uncommentedMsg:
 		return m.onUncommented(msg)
+	case envMsg:
+		return m.onEnv(msg)
 	case launchTickMsg:
 		if l := m.findLaunch(msg.id); l != nil && l.Status == catalog.LaunchStarting {
 			m.setStatus(statusInfo, fmt.Sprintf("starting %s… %s", l.Repository, m.now().Sub(l.CreatedAt).Round(time.Second)))
@@ -481,6 +483,9 @@ func (m *Model) detailKey(k tea.KeyMsg) tea.Cmd {
 	if m.detail.Composing() {
 		return m.composeKey(k)
 	}
+	if m.detail.EditingEnv() {
+		return m.envKey(k)
+	}
 	if m.detail.Picking() {
 		if cmd, done := m.pickKey(k); done {
 			return cmd
@@ -491,6 +496,16 @@ func (m *Model) detailKey(k tea.KeyMsg) tea.Cmd {
 	}
 	if key.Matches(k, m.detail.actions.Comment) && m.detail.Slug() != "" {
 		cmd := m.detail.StartComment()
+		m.layout()
+		return cmd
+	}
+	if key.Matches(k, m.detail.actions.SetEnv, m.detail.actions.UnsetEnv) && m.detail.Slug() != "" {
+		cmd := m.detail.StartEnv(key.Matches(k, m.detail.actions.UnsetEnv))
+		m.layout()
+		return cmd
+	}
+	if key.Matches(k, m.detail.actions.SetSecret) && m.detail.Slug() != "" {
+		cmd := m.detail.StartSecret()
 		m.layout()
 		return cmd
 	}

@@ -64,6 +64,13 @@ type Source interface {
 	// AppConfig returns what the app declares it reads and what is set
 	// (names only for secrets).
 	AppConfig(ctx context.Context, slug string) (*client.AppConfig, error)
+	// SetEnv sets variables of the app, UnsetEnv removes some; both
+	// answer the configuration as it is then.
+	SetEnv(ctx context.Context, slug string, vars map[string]string) (*client.AppConfig, error)
+	UnsetEnv(ctx context.Context, slug string, names []string) (*client.AppConfig, error)
+	// SetSecret seals and stores the app's secret name; no answer ever
+	// carries a value.
+	SetSecret(ctx context.Context, slug, name, value string) (*client.SecretInfo, error)
 }
 
 // ClientSource is the Source of a real daemon.

@@ -253,6 +253,12 @@ type NewLaunch struct {
 	// no reuse, no warm container; the launch it then replaces is stopped
 	// once the new one runs.
 	Fresh bool
+	// Memory is the launch's memory limit (its profile's), recorded for
+	// the memory caps of LaunchQuota.
+	Memory int64
+	// Quota, when not nil, admits the launch under its caps in the same
+	// transaction (admitTx); past one BeginLaunch returns a *QuotaRefusal.
+	Quota *LaunchQuota
 }
 
 // LaunchOrigin says how BeginLaunch satisfied a request.
@@ -309,6 +315,9 @@ func (s *Store) BeginLaunchReplacing(ctx context.Context, n NewLaunch) (*catalog
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('launch:' || $1))`, strconv.FormatInt(n.RepositoryID, 10)); err != nil {
 			return mapError(err)
 		}
+		if err := admitTx(ctx, tx, n); err != nil {
+			return err
+		}
 		if !n.Warm && !n.Fresh {
 			l, err := scanLaunch(tx.QueryRow(ctx, `
 				UPDATE launches l SET expires_at = CASE WHEN $6 THEN now() + make_interval(secs => $5)
@@ -358,9 +367,9 @@ func (s *Store) BeginLaunchReplacing(ctx context.Context, n NewLaunch) (*catalog
 		}
 		var id int64
 		err := tx.QueryRow(ctx, `
-			INSERT INTO launches (repository_id, build_id, app_port, resource_profile, runner, warm, expires_at, config_version, launched_by)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, nullif($9::bigint, 0)) RETURNING id`,
-			n.RepositoryID, n.BuildID, n.AppPort, n.Profile, n.Runner, n.Warm, expires, n.ConfigVersion, catalog.ActorID(ctx)).Scan(&id)
+			INSERT INTO launches (repository_id, build_id, app_port, resource_profile, runner, warm, expires_at, config_version, launched_by, memory_limit)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, nullif($9::bigint, 0), $10) RETURNING id`,
+			n.RepositoryID, n.BuildID, n.AppPort, n.Profile, n.Runner, n.Warm, expires, n.ConfigVersion, catalog.ActorID(ctx), max(n.Memory, 0)).Scan(&id)
 		if err != nil {
 			return fmt.Errorf("record launch: %w", mapError(err))
 		}

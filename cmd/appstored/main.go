@@ -133,7 +133,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	var maxRunningMemory string
 	env.Int64(&maxRunning, "max-running", runner.DefaultMaxRunning, "most launches this runner runs at once; past it a launch or wake is refused (429) unless --evict-idle; 0: no cap")
 	env.String(&maxRunningMemory, "max-running-memory", "", "most memory the running launches' limits may add up to (e.g. 8GiB); past it a launch or wake is refused (429) unless --evict-idle; empty: no cap")
-	env.Bool(&cfg.EvictIdle, "evict-idle", false, "at --max-running or --max-running-memory, put the least recently used idle app to sleep to make room instead of refusing the launch")
+	var catalogMaxRunning int64
+	var catalogMaxRunningMemory string
+	env.Int64(&catalogMaxRunning, "catalog-max-running", 0, "most launches every runner of the catalogue runs at once, counted in the database when each launch is recorded (give every runner the same value); past it a launch or wake is refused (429) unless --evict-idle finds an idle app on this runner; 0: no cap")
+	env.String(&catalogMaxRunningMemory, "catalog-max-running-memory", "", "most memory the running launches of every runner of the catalogue may add up to in limits (e.g. 64GiB); as --catalog-max-running; empty: no cap")
+	env.Bool(&cfg.EvictIdle, "evict-idle", false, "at a cap (--max-running, --max-running-memory, --catalog-max-running, --catalog-max-running-memory), put this runner's least recently used idle app to sleep to make room instead of refusing the launch")
 	env.Bool(&cfg.Thumbnails, "thumbnails", true, "take a screenshot of each new build's page for its card, in a headless Chromium, when a launch of it first answers")
 	env.String(&cfg.Chromium, "chromium", "", "the Chromium (or Chrome) that takes thumbnails; empty: chromium, chromium-browser or google-chrome on PATH")
 	env.Duration(&cfg.ThumbnailLoadTimeout, "thumbnail-load-timeout", thumbnail.DefaultLoadTimeout, "how long a page may take to load before its thumbnail is given up (with a warning in the app's timeline)")
@@ -172,6 +176,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if err := quotaFlags(&cfg, maxRunning, maxRunningMemory); err != nil {
+		fmt.Fprintf(stderr, "appstored: %v\n", err)
+		return 2
+	}
+	if err := catalogQuotaFlags(&cfg, catalogMaxRunning, catalogMaxRunningMemory); err != nil {
 		fmt.Fprintf(stderr, "appstored: %v\n", err)
 		return 2
 	}
@@ -338,6 +346,22 @@ func quotaFlags(cfg *daemon.Config, maxRunning int64, maxRunningMemory string) e
 			return fmt.Errorf("--max-running-memory: %w", err)
 		}
 		cfg.MaxRunningMemory = n
+	}
+	return nil
+}
+
+// catalogQuotaFlags converts the catalogue's caps: 0 and empty are none.
+func catalogQuotaFlags(cfg *daemon.Config, maxRunning int64, maxRunningMemory string) error {
+	if maxRunning < 0 || maxRunning > 100000 {
+		return fmt.Errorf("--catalog-max-running %d: want a number of launches from 1 to 100000, or 0 for no cap", maxRunning)
+	}
+	cfg.CatalogMaxRunning = int(maxRunning)
+	if maxRunningMemory != "" {
+		n, err := runner.ParseBytes(maxRunningMemory)
+		if err != nil {
+			return fmt.Errorf("--catalog-max-running-memory: %w", err)
+		}
+		cfg.CatalogMaxRunningMemory = n
 	}
 	return nil
 }

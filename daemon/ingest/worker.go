@@ -279,7 +279,9 @@ func (w *Worker) attempt(ctx context.Context, job queue.Job) error {
 			// A repository without a Dockerfile still has a card.
 			return w.failWithCard(ctx, log, a, msg, err, out.card())
 		case final:
-			return w.fail(ctx, log, a, fmt.Sprintf("%s (gave up after %d attempts)", msg, claim.Attempt), err)
+			// Neither the sync nor a retry comes back to a failure of the
+			// machine or the network: the person who can fix it says when.
+			return w.fail(ctx, log, a, fmt.Sprintf("%s (gave up after %d attempts; once that is fixed, `appstore refresh %s` tries again)", msg, claim.Attempt, claim.Slug), err)
 		}
 		delay := w.retry.Delay(job.Attempt)
 		msg = fmt.Sprintf("attempt %d of %d failed: %s; retrying in about %s", claim.Attempt, maxAttempts, msg, delay.Round(time.Second))

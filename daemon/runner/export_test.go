@@ -20,3 +20,7 @@ func TreatSwarmTasksAsRemote(r *Runner) {
 func InspectInstance(ctx context.Context, r *Runner, id string) (container.InspectResponse, error) {
 	return r.eng.inspect(ctx, id)
 }
+
+// PrepareRuntime does what Init does first: the runtime checks its engine
+// and makes what launches need (on Swarm, the apps' network).
+func PrepareRuntime(ctx context.Context, r *Runner) error { return r.eng.prepare(ctx) }

@@ -103,17 +103,12 @@ func (r *Runner) launch(ctx context.Context, slug string, opts LaunchOptions) (*
 	if err != nil {
 		return nil, 0, err
 	}
-	release, err := r.admit(ctx, t, prof)
-	if err != nil {
-		return nil, 0, err
-	}
-	defer release()
-	return r.begin(ctx, t, ref, port, prof, ttl, exact, 0, env)
+	return r.admitted(ctx, t, ref, port, prof, ttl, exact, env)
 }
 
 // begin records the launch of target's latest succeeded build (BeginLaunch)
 // and starts its container, or routes the launch it reused or attached.
-func (r *Runner) begin(ctx context.Context, t *store.LaunchTarget, ref string, port int, prof Profile, ttl time.Duration, exact bool, redeploys int64, env launchEnv) (*catalog.Launch, store.LaunchOrigin, error) {
+func (r *Runner) begin(ctx context.Context, t *store.LaunchTarget, ref string, port int, prof Profile, ttl time.Duration, exact bool, redeploys int64, env launchEnv, quota *store.LaunchQuota) (*catalog.Launch, store.LaunchOrigin, error) {
 	slug := t.Slug
 	vol, err := r.volumeFor(ctx, t)
 	if err != nil {
@@ -130,7 +125,7 @@ func (r *Runner) begin(ctx context.Context, t *store.LaunchTarget, ref string, p
 	l, origin, replaced, err := r.st.BeginLaunchReplacing(ctx, store.NewLaunch{
 		RepositoryID: t.RepositoryID, BuildID: t.Build.ID, AppPort: port, Profile: prof.Name,
 		Runner: r.id, TTL: ttl, ExactTTL: exact, Redeploys: redeploys,
-		ConfigVersion: env.version, Fresh: env.fresh,
+		ConfigVersion: env.version, Fresh: env.fresh, Memory: prof.Memory, Quota: quota,
 	})
 	if err != nil {
 		return nil, 0, err
@@ -852,7 +847,7 @@ func (r *Runner) redeploy(ctx context.Context) {
 			continue
 		}
 		t, err := r.st.LaunchTarget(ctx, old.Repository)
-		if err != nil || t.Build == nil || t.Build.ID != *old.LatestBuildID {
+		if err != nil || t.Build == nil || t.Build.ID != *old.LatestBuildID || r.refusedRedeploy(t) {
 			continue
 		}
 		prof, err := r.cfg.Limits.resolveProfile(old.ResourceProfile, t.Profile)
@@ -870,22 +865,25 @@ func (r *Runner) redeploy(ctx context.Context) {
 			continue
 		}
 		env, err := r.appEnv(ctx, t.Slug)
-		if err != nil {
-			r.logger.Warn("redeploy: cannot read the app's configuration", "slug", t.Slug, "build", t.Build.ID, "err", err)
-			r.markRedeployFailed(t.Build.ID)
-			continue
-		}
-		l, _, err := r.begin(ctx, t, ref, port, prof, ttl, true, old.ID, env)
-		if err != nil {
-			r.logger.Warn("redeploy", "slug", t.Slug, "err", err)
-			if conflict := (*catalog.ConflictError)(nil); errors.As(err, &conflict) {
-				// Refused (a data volume over its size): not every sweep.
-				r.markRedeployFailed(t.Build.ID)
+		if err == nil {
+			var l *catalog.Launch
+			if l, _, err = r.begin(ctx, t, ref, port, prof, ttl, true, old.ID, env, nil); err == nil {
+				r.redeployAdmitted(t.Slug)
+				r.logger.Info("redeploying", "slug", t.Slug, "launch", l.ID, "replaces", old.ID, "build", t.Build.ID)
+				r.watchRedeploy(l.ID, t.Build.ID)
+				continue
 			}
+		}
+		if isRedeployRefusal(err) {
+			// Refused before anything started (a data volume over its
+			// size, a required secret not set): tried again once the
+			// cause may have gone away (redeploy_retry.go).
+			r.redeployRefused(ctx, t, &old, err)
 			continue
 		}
-		r.logger.Info("redeploying", "slug", t.Slug, "launch", l.ID, "replaces", old.ID, "build", t.Build.ID)
-		r.watchRedeploy(l.ID, t.Build.ID)
+		// Anything else (the engine or the database unreachable) is
+		// tried again at the next sweep.
+		r.logger.Warn("redeploy", "slug", t.Slug, "build", t.Build.ID, "err", err)
 	}
 }
 

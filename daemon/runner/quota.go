@@ -1,7 +1,6 @@
 package runner
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -19,14 +18,18 @@ import (
 // Quotas. A runner runs at most Config.MaxRunning launches at once
 // (starting or running; warm-pool containers not attached are not
 // launches) and, with Config.MaxRunningMemory, launches whose memory
-// limits add up to at most that. A launch past either is refused with a
-// *QuotaError (HTTP 429) that names what runs and how to stop it; with
-// Config.EvictIdle the least recently used idle launch is put to sleep
-// instead (stop reason "evicted": its next request wakes it). A launch of
-// an app that already runs (a relaunch, another profile, a redeploy)
-// replaces it and is never refused. Wakes by preview requests obey the
-// same caps, and each client may start at most WakeBurst apps, then one
-// per WakeInterval.
+// limits add up to at most that; Config.CatalogMaxRunning and
+// CatalogMaxRunningMemory cap the launches of every runner of the catalogue the
+// same way. The store decides, in the transaction that records the launch
+// (store.LaunchQuota), so that two launches — of one runner or of several
+// sharing the catalogue — cannot both take the last place. A launch past a
+// cap is refused with a *QuotaError (HTTP 429) that names what runs and
+// how to stop it; with Config.EvictIdle the least recently used idle
+// launch of this runner is put to sleep instead (stop reason "evicted":
+// its next request wakes it). A launch of an app that already runs on this
+// runner (a relaunch, another profile, a redeploy) replaces it and is
+// never refused. Wakes by preview requests obey the same caps, and each
+// client may start at most WakeBurst apps, then one per WakeInterval.
 
 // Defaults of the quota fields of Config.
 const (
@@ -46,68 +49,56 @@ func IsQuota(err error) bool {
 	return errors.As(err, &q)
 }
 
-// admit decides whether a launch of t with profile prof may start, putting
-// idle apps to sleep when EvictIdle allows. Its release must be called once
-// the launch is recorded (begin), so that two launches cannot both take the
-// last place.
-func (r *Runner) admit(ctx context.Context, t *store.LaunchTarget, prof Profile) (release func(), err error) {
-	maxN, maxMem := r.cfg.MaxRunning, r.cfg.MaxRunningMemory
-	if maxN < 0 && maxMem <= 0 {
-		return func() {}, nil
+// quota is the caps a launch is admitted under; nil when none is set.
+func (r *Runner) quota() *store.LaunchQuota {
+	q := &store.LaunchQuota{
+		MaxRunning: max(r.cfg.MaxRunning, 0), MaxMemory: max(r.cfg.MaxRunningMemory, 0),
+		CatalogMaxRunning: max(r.cfg.CatalogMaxRunning, 0), CatalogMaxMemory: max(r.cfg.CatalogMaxRunningMemory, 0),
 	}
-	r.quotaMu.Lock()
-	release = r.quotaMu.Unlock
-	warm := false
-	active, err := r.st.ListLaunches(ctx, store.LaunchFilter{Runner: r.id, Active: true, Warm: &warm, Limit: 1000})
-	if err != nil {
-		release()
-		return nil, err
+	if q.MaxRunning == 0 && q.MaxMemory == 0 && q.CatalogMaxRunning == 0 && q.CatalogMaxMemory == 0 {
+		return nil
 	}
-	var counted []catalog.Launch
-	for _, l := range active {
-		if l.Status == catalog.LaunchStopping {
-			continue // on its way out
-		}
-		if l.RepositoryID == t.RepositoryID {
-			return release, nil // it replaces (or is) the app's own launch
-		}
-		counted = append(counted, l)
+	q.ProfileMemory = map[string]int64{}
+	for _, p := range Profiles {
+		q.ProfileMemory[p.Name] = p.Memory
 	}
+	return q
+}
+
+// admitted begins a launch of t under the caps (the store admits it in the
+// transaction that records it), putting idle apps of this runner to sleep
+// while EvictIdle allows and a cap refuses.
+func (r *Runner) admitted(ctx context.Context, t *store.LaunchTarget, ref string, port int, prof Profile, ttl time.Duration, exact bool, env launchEnv) (*catalog.Launch, store.LaunchOrigin, error) {
+	q := r.quota()
+	if q != nil {
+		// One admission of this process at a time: two evictions for
+		// one place would put two apps to sleep.
+		r.quotaMu.Lock()
+		defer r.quotaMu.Unlock()
+	}
+	evicted := map[int64]bool{}
 	for {
-		n, mem := len(counted), int64(0)
-		for _, l := range counted {
-			mem += r.launchMemory(l)
-		}
-		overN := maxN >= 0 && n+1 > maxN
-		overMem := maxMem > 0 && mem+prof.Memory > maxMem
-		if !overN && !overMem {
-			return release, nil
+		l, origin, err := r.begin(ctx, t, ref, port, prof, ttl, exact, 0, env, q)
+		var refusal *store.QuotaRefusal
+		if !errors.As(err, &refusal) {
+			return l, origin, err
 		}
 		var victim *catalog.Launch
 		if r.cfg.EvictIdle {
-			victim = r.leastRecentlyUsedIdle(counted)
+			victim = r.leastRecentlyUsedIdle(slices.DeleteFunc(slices.Clone(refusal.Running), func(l catalog.Launch) bool {
+				return l.Runner != r.id || evicted[l.ID]
+			}))
 		}
 		if victim == nil {
-			release()
-			return nil, r.quotaError(t.Slug, prof, counted, overN, mem)
+			return nil, 0, r.quotaError(t.Slug, prof, refusal)
 		}
+		evicted[victim.ID] = true
 		msg := fmt.Sprintf("put to sleep to make room for %s (--evict-idle): it was the least recently used idle app; a request wakes it", t.Slug)
 		if _, err := r.stop(ctx, victim.ID, catalog.LaunchStopped, msg, "evicted"); err != nil {
-			release()
-			return nil, fmt.Errorf("put %s to sleep to make room: %w", victim.Repository, err)
+			return nil, 0, fmt.Errorf("put %s to sleep to make room: %w", victim.Repository, err)
 		}
 		r.logger.Info("put an idle app to sleep to make room", "slug", victim.Repository, "launch", victim.ID, "for", t.Slug)
-		counted = slices.DeleteFunc(counted, func(l catalog.Launch) bool { return l.ID == victim.ID })
 	}
-}
-
-// launchMemory is the memory limit of a launch's profile.
-func (r *Runner) launchMemory(l catalog.Launch) int64 {
-	p, err := r.cfg.Limits.resolveProfile(l.ResourceProfile, "")
-	if err != nil {
-		return 0
-	}
-	return p.Memory
 }
 
 // leastRecentlyUsedIdle picks the running launch that serves no request
@@ -141,22 +132,30 @@ func (r *Runner) leastRecentlyUsedIdle(ls []catalog.Launch) *catalog.Launch {
 
 // quotaError says which cap the launch would pass, what runs, and what to
 // do.
-func (r *Runner) quotaError(slug string, prof Profile, running []catalog.Launch, overN bool, mem int64) error {
-	slices.SortFunc(running, func(a, b catalog.Launch) int { return cmp.Compare(a.Repository, b.Repository) })
+func (r *Runner) quotaError(slug string, prof Profile, q *store.QuotaRefusal) error {
+	running := q.Running
 	var names []string
 	for i, l := range running {
 		if i == 10 {
 			names = append(names, fmt.Sprintf("and %d more", len(running)-10))
 			break
 		}
-		names = append(names, fmt.Sprintf("%s (launch %d, %s)", l.Repository, l.ID, l.ResourceProfile))
+		name := fmt.Sprintf("%s (launch %d, %s", l.Repository, l.ID, l.ResourceProfile)
+		if q.Scope == store.QuotaCatalog && l.Runner != r.id {
+			name += ", runner " + l.Runner
+		}
+		names = append(names, name+")")
+	}
+	where, flag := "on this appstored", "--max-running"
+	if q.Scope == store.QuotaCatalog {
+		where, flag = "in this catalogue (every runner)", "--catalog-max-running"
 	}
 	var why string
-	if overN {
-		why = fmt.Sprintf("%d apps run on this appstored, the most it allows (--max-running %d)", len(running), r.cfg.MaxRunning)
+	if !q.Memory {
+		why = fmt.Sprintf("%d apps run %s, the most it allows (%s %d)", len(running), where, flag, q.Max)
 	} else {
-		why = fmt.Sprintf("the apps running on this appstored have %s of memory limits, and %s's %s profile (%s) would pass --max-running-memory %s",
-			catalog.FormatSize(mem), slug, prof.Name, catalog.FormatSize(prof.Memory), catalog.FormatSize(r.cfg.MaxRunningMemory))
+		why = fmt.Sprintf("the apps running %s have %s of memory limits, and %s's %s profile (%s) would pass %s-memory %s",
+			where, catalog.FormatSize(q.Used), slug, prof.Name, catalog.FormatSize(prof.Memory), flag, catalog.FormatSize(q.Max))
 	}
 	stopHint := "appstore stop <slug>"
 	if len(running) > 0 {
@@ -166,6 +165,8 @@ func (r *Runner) quotaError(slug string, prof Profile, running []catalog.Launch,
 		slug, why, strings.Join(names, ", "), stopHint)
 	if !r.cfg.EvictIdle {
 		msg += ", or run appstored with --evict-idle to put the least recently used idle app to sleep instead"
+	} else if q.Scope == store.QuotaCatalog {
+		msg += " (no app of this runner is idle: each is serving a request or starting, and apps of other runners are not put to sleep for it)"
 	} else {
 		msg += " (no app is idle: each is serving a request or starting)"
 	}

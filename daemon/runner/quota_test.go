@@ -21,7 +21,7 @@ import (
 // told to wait.
 func TestMaxRunningRefusesAndSaysWhatRuns(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, runner.Config{MaxRunning: 2, IdleTimeout: 4 * time.Second, WakeBurst: 1, WakeInterval: time.Hour})
+	h := newHarness(t, runner.Config{MaxRunning: 2, IdleTimeout: 6 * time.Second, WakeBurst: 1, WakeInterval: time.Hour})
 	for _, slug := range []string{"ant", "bee", "cat", "dog"} {
 		h.app(slug, 0, runnertest.ImageOptions{})
 	}
@@ -38,21 +38,23 @@ func TestMaxRunningRefusesAndSaysWhatRuns(t *testing.T) {
 			return len(ls) > 0 && ls[0].Status == catalog.LaunchStopped && ls[0].StopReason == "idle"
 		})
 	}
-	// cat and dog take the two places.
-	for _, slug := range []string{"cat", "dog"} {
-		if l := h.launch(slug, appclient.LaunchRequest{}); l.Status != catalog.LaunchRunning {
-			t.Fatalf("launch %s: %+v", slug, l)
-		}
-	}
-	// (A request keeps each awake for the idle timeout.)
-	keepAwake := func() {
-		for _, slug := range []string{"cat", "dog"} {
+	// cat and dog take the two places. (A request keeps each awake for
+	// the idle timeout: cat gets one as soon as it runs, so that it does
+	// not fall asleep while a loaded machine starts dog.)
+	keepAwake := func(slugs ...string) {
+		for _, slug := range slugs {
 			if resp, _ := h.get(h.previewURL(slug, "/")); resp.StatusCode != http.StatusOK {
 				t.Fatalf("%s: %d", slug, resp.StatusCode)
 			}
 		}
 	}
-	keepAwake()
+	for _, slug := range []string{"cat", "dog"} {
+		if l := h.launch(slug, appclient.LaunchRequest{}); l.Status != catalog.LaunchRunning {
+			t.Fatalf("launch %s: %+v", slug, l)
+		}
+		keepAwake("cat")
+	}
+	keepAwake("cat", "dog")
 	// A third launch by the API: 429, what runs, what to do.
 	_, err := h.api.StartLaunch(ctx, "ant", appclient.LaunchRequest{})
 	var ae *appclient.APIError
@@ -72,7 +74,7 @@ func TestMaxRunningRefusesAndSaysWhatRuns(t *testing.T) {
 		t.Errorf("launch of a running app at the cap: %v %+v", err, l)
 	}
 	// A wake by a preview request: the same refusal, as a page.
-	keepAwake()
+	keepAwake("cat", "dog")
 	resp, body := h.get(h.previewURL("ant", "/"))
 	if resp.StatusCode != http.StatusTooManyRequests || !strings.Contains(body, "--max-running 2") {
 		t.Errorf("wake past the cap: %d %q", resp.StatusCode, body)
@@ -142,4 +144,93 @@ func asAPIError(err error, target **appclient.APIError) bool {
 		*target = e
 	}
 	return ok
+}
+
+// TestCatalogMaxRunningAcrossTwoRunners: two runners share one catalogue
+// with --catalog-max-running 2 (and the default per-runner cap). One app
+// runs on each; a third launch is refused by either runner with 429, naming
+// both apps and the other's runner; once one stops, the next launch
+// through either runner is admitted. Two launches racing for that place
+// through the two runners: exactly one is admitted.
+func TestCatalogMaxRunningAcrossTwoRunners(t *testing.T) {
+	t.Parallel()
+	a := newHarness(t, runner.Config{CatalogMaxRunning: 2})
+	b := newHarness(t, runner.Config{Store: a.st, CatalogMaxRunning: 2})
+	for _, slug := range []string{"hen", "ibis", "jay", "kea"} {
+		a.app(slug, 0, runnertest.ImageOptions{})
+	}
+	ctx := context.Background()
+	hen := a.launch("hen", appclient.LaunchRequest{})
+	ibis := b.launch("ibis", appclient.LaunchRequest{})
+	if hen.Status != catalog.LaunchRunning || ibis.Status != catalog.LaunchRunning {
+		t.Fatalf("launches: %+v %+v", hen, ibis)
+	}
+	for _, h := range []*harness{a, b} {
+		_, err := h.api.StartLaunch(ctx, "jay", appclient.LaunchRequest{})
+		if !appclient.IsQuota(err) || cli.ExitCode(err) != cli.ExitQuota {
+			t.Fatalf("third launch through %s: %v (exit %d)", h.r.ID(), err, cli.ExitCode(err))
+		}
+		other := b.r.ID()
+		if h == b {
+			other = a.r.ID()
+		}
+		for _, want := range []string{"--catalog-max-running 2", "in this catalogue", "hen (launch", "ibis (launch", "runner " + other} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("refusal through %s %q does not say %q", h.r.ID(), err, want)
+			}
+		}
+	}
+	if ls, _ := a.st.ListLaunches(ctx, storeFilter("jay")); len(ls) != 0 {
+		t.Errorf("refused launches recorded %d rows", len(ls))
+	}
+	// A relaunch of a running app is admitted at the cap.
+	if l, err := b.api.StartLaunch(ctx, "ibis", appclient.LaunchRequest{}); err != nil || l.Origin != "reused" {
+		t.Errorf("relaunch of ibis at the cap: %v %+v", err, l)
+	}
+	// One place frees: jay and kea race for it through the two runners.
+	if _, err := a.api.StopLaunch(ctx, hen.ID); err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		l   *catalog.Launch
+		err error
+	}
+	results := make(chan result, 2)
+	for i, h := range []*harness{a, b} {
+		slug := []string{"jay", "kea"}[i]
+		go func() {
+			l, err := h.api.StartLaunch(ctx, slug, appclient.LaunchRequest{})
+			results <- result{l, err}
+		}()
+	}
+	var won *catalog.Launch
+	refused := 0
+	for range 2 {
+		r := <-results
+		switch {
+		case r.err == nil:
+			won = r.l
+		case appclient.IsQuota(r.err):
+			refused++
+		default:
+			t.Fatalf("racing launch: %v", r.err)
+		}
+	}
+	if won == nil || refused != 1 {
+		t.Fatalf("racing for the last place: admitted %+v, %d refused; want one of each", won, refused)
+	}
+	winner := a
+	if won.Runner == b.r.ID() {
+		winner = b
+	}
+	if l, err := winner.api.WaitLaunch(ctx, won.ID, 2*time.Minute); err != nil || l.Status != catalog.LaunchRunning {
+		t.Fatalf("the admitted launch: %v %+v", err, l)
+	}
+	running := 0
+	for _, h := range []*harness{a, b} {
+		running += len(runnertest.Containers(t, h.docker, h.r.ID()))
+	}
+	if running != 2 {
+		t.Errorf("%d containers on the two runners, want 2 (the catalogue's cap)", running)
+	}
 }

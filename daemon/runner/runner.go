@@ -150,7 +150,13 @@ type Config struct {
 	// least recently used idle launch is put to sleep to make room.
 	MaxRunning       int
 	MaxRunningMemory int64
-	EvictIdle        bool
+	// CatalogMaxRunning and CatalogMaxRunningMemory cap the launches of every
+	// runner of the catalogue the same way (0: none), counted by the
+	// store in the transaction that records a launch. Every runner of
+	// the catalogue should be given the same values.
+	CatalogMaxRunning       int
+	CatalogMaxRunningMemory int64
+	EvictIdle               bool
 	// WakeBurst and WakeInterval limit the apps one client may start by
 	// preview requests: WakeBurst at once, then one per WakeInterval
 	// (defaults DefaultWakeBurst, DefaultWakeInterval). ClientKey names a
@@ -269,11 +275,15 @@ type Runner struct {
 	warmFailures map[int64]time.Time
 	// redeployFailures are the builds whose redeploy failed (see redeploy).
 	redeployFailures map[int64]time.Time
+	// redeployRefusals are the apps whose redeploy was refused, by slug
+	// (redeploy_retry.go).
+	redeployRefusals map[string]redeployRefusal
 	// catalog is the catalogue's identity, which names the apps' volumes
 	// (read once, catalogID).
 	catalog string
-	// quotaMu makes a launch's admission and its record one step
-	// (admit); wakes limits the apps each client starts by requests.
+	// quotaMu makes this process's admissions one at a time (admitted,
+	// for its evictions); wakes limits the apps each client starts by
+	// requests.
 	quotaMu sync.Mutex
 	wakes   wakeLimiter
 }
@@ -346,6 +356,7 @@ func New(cfg Config) (*Runner, error) {
 		warmFailures: map[int64]time.Time{},
 
 		redeployFailures: map[int64]time.Time{},
+		redeployRefusals: map[string]redeployRefusal{},
 	}
 	r.wakes.burst, r.wakes.interval = float64(cfg.WakeBurst), cfg.WakeInterval
 	// The runner's own work (starting, following and ending launches)

@@ -84,6 +84,12 @@ func (s *swarmRuntime) ensureNetwork(ctx context.Context) error {
 		ConfigFrom: &network.ConfigReference{Network: swarmNetworkConfig},
 	})
 	if err != nil && !errdefs.IsConflict(err) && !strings.Contains(err.Error(), "already exists") {
+		// Another runner made it meanwhile (runners starting together on
+		// one swarm): the manager says so as "name conflicts with an
+		// existing object", without a conflict code. It exists: done.
+		if _, ierr := s.cli.NetworkInspect(ctx, DefaultSwarmNetwork, network.InspectOptions{Scope: "swarm"}); ierr == nil {
+			return nil
+		}
 		return fmt.Errorf("create the apps' Swarm network %s: %w (create it yourself, or run appstored with --app-network bridge)", DefaultSwarmNetwork, err)
 	}
 	if err == nil {

@@ -139,7 +139,7 @@ func (r *Runner) fillWarm(ctx context.Context) {
 		}
 		l, _, err := r.st.BeginLaunch(ctx, store.NewLaunch{
 			RepositoryID: t.RepositoryID, BuildID: t.Build.ID, AppPort: port, Profile: w.profile.Name,
-			Runner: r.id, Warm: true, ConfigVersion: env.version,
+			Runner: r.id, Warm: true, ConfigVersion: env.version, Memory: w.profile.Memory,
 		})
 		if err != nil {
 			r.logger.Warn("warm pool: record", "slug", t.Slug, "err", err)

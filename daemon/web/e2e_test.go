@@ -520,7 +520,7 @@ func TestWebViewWithToken(t *testing.T) {
 		const panels = document.querySelectorAll('article.app > .panel, article.app > .two');
 		const h1 = document.querySelector('article.app h1');
 		return h1 && h1.textContent === 'No app “nope”' && a && !a.hidden
-			&& a.textContent.includes('not registered') && panels.length === 8
+			&& a.textContent.includes('not registered') && panels.length === 9
 			&& document.querySelector('button[data-action="star"]').hidden
 			&& [...panels].every((p) => p.hidden && p.offsetParent === null); })()`, short)
 	b.screenshot("unknown-app")

@@ -135,7 +135,7 @@ func classify(err error, parent, ctx context.Context, cloneURL, branch string, t
 		e.Message = fmt.Sprintf("clone of %s was canceled: %v", cloneURL, context.Cause(parent))
 	case ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) || isTimeout(err):
 		e.Kind = KindTimeout
-		e.Message = fmt.Sprintf("%s did not answer within %s: the remote is slow or stalled; it will be retried, or raise --clone-timeout", cloneURL, timeout)
+		e.Message = fmt.Sprintf("%s did not answer within %s: the remote is slow or stalled (if it is only slow, raise --clone-timeout)", cloneURL, timeout)
 	case errors.Is(err, transport.ErrRepositoryNotFound):
 		e.Kind = KindNotFound
 		e.Message = fmt.Sprintf("no Git repository at %s: check the URL", cloneURL)
@@ -163,13 +163,13 @@ func classify(err error, parent, ctx context.Context, cloneURL, branch string, t
 		case code == 401 || code == 403:
 			e.Kind, e.Message = KindAuthRequired, fmt.Sprintf("%s refused access (HTTP %d): the repository is private; appstore clones public repositories", cloneURL, code)
 		case code >= 500 || code == 429 || code == 408:
-			e.Kind, e.Message = KindNetwork, fmt.Sprintf("%s answered HTTP %d: the server is failing or busy; it will be retried", cloneURL, code)
+			e.Kind, e.Message = KindNetwork, fmt.Sprintf("%s answered HTTP %d: the server is failing or busy", cloneURL, code)
 		default:
 			e.Kind, e.Message = KindFailed, fmt.Sprintf("%s answered HTTP %d: is it a Git smart-HTTP URL?", cloneURL, code)
 		}
 	case isNetwork(err):
 		e.Kind = KindNetwork
-		e.Message = fmt.Sprintf("could not reach %s: %v; it will be retried", cloneURL, rootCause(err))
+		e.Message = fmt.Sprintf("could not reach %s: %v", cloneURL, rootCause(err))
 	default:
 		e.Kind = KindFailed
 		e.Message = fmt.Sprintf("clone of %s failed: %v", cloneURL, err)
