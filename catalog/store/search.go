@@ -464,9 +464,9 @@ func (s *Store) countedTotal(ctx context.Context, conds []cond) (int64, error) {
 	b := &argList{}
 	var match string
 	if selectors == nil {
-		match = "(key, value) IN (SELECT * FROM unnest(" + b.arg(keys) + "::text[], " + b.arg(values) + "::text[]))"
+		match = "(key, value) IN " + b.valuesRows(keys, values)
 	} else {
-		match = "(a, key, value) IN (SELECT * FROM unnest(" + b.arg(selectors) + "::text[], " + b.arg(keys) + "::text[], " + b.arg(values) + "::text[]))"
+		match = "(a, key, value) IN " + b.valuesRows(selectors, keys, values)
 	}
 	rows, err := s.searchQueryMode(ctx, preparedMode, `SELECT coalesce(sum(n), 0)::bigint FROM (
 	SELECT n FROM `+table+` WHERE `+match+`
@@ -498,6 +498,23 @@ func whereClause(conds []string) string {
 
 // argList numbers statement arguments.
 type argList struct{ args []any }
+
+// valuesRows is a VALUES list of text rows, column i of row j being
+// cols[i][j], each value an argument. Unlike unnest of array arguments,
+// whose rows the planner guesses, a VALUES list has as many rows in the
+// generic plan of a prepared statement as in the values' own, so
+// PostgreSQL keeps the generic plan and stops planning the statement.
+func (b *argList) valuesRows(cols ...[]string) string {
+	var rows []string
+	for j := range cols[0] {
+		var row []string
+		for _, c := range cols {
+			row = append(row, b.arg(c[j])+"::text")
+		}
+		rows = append(rows, "("+strings.Join(row, ", ")+")")
+	}
+	return "(VALUES " + strings.Join(rows, ", ") + ")"
+}
 
 func (b *argList) arg(v any) string {
 	b.args = append(b.args, v)

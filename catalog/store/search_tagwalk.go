@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -220,12 +221,18 @@ ORDER BY ` + sel.order.orderBy("p") + `, p.id DESC`
 // (as[i], keys[i], values[i]) of each group: n sums, by group number.
 func (s *Store) pairCountGroups(ctx context.Context, groups []int32, as, keys, values []string, n int) ([]int64, error) {
 	b := &argList{}
-	rows := `unnest(` + b.arg(groups) + `::int[], ` + b.arg(as) + `::text[], ` + b.arg(keys) + `::text[], ` + b.arg(values) + `::text[]) AS q(g, a, key, value)`
-	r, err := s.searchQueryMode(ctx, preparedMode, `SELECT g, sum(n)::bigint FROM (
-	SELECT q.g, c.n FROM `+rows+`
+	gs := make([]string, len(groups))
+	for i, g := range groups {
+		gs[i] = strconv.Itoa(int(g))
+	}
+	// A VALUES list (see valuesRows): prepared, the statement keeps its
+	// generic plan and is not planned again.
+	r, err := s.searchQueryMode(ctx, preparedMode, `WITH q(g, a, key, value) AS `+b.valuesRows(gs, as, keys, values)+`
+SELECT g::int, sum(n)::bigint FROM (
+	SELECT q.g, c.n FROM q
 	JOIN tag_pair_counts c ON c.a = q.a AND c.key = q.key AND c.value = q.value
 	UNION ALL
-	SELECT q.g, d.n FROM `+rows+`
+	SELECT q.g, d.n FROM q
 	JOIN tag_pair_count_deltas d ON d.a = q.a AND d.key = q.key AND d.value = q.value
 ) c
 GROUP BY g`, b.args...)
